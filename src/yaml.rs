@@ -1,0 +1,133 @@
+//! YAML as Ansible reads it: YAML 1.1 scalars (PyYAML's resolver), merge keys, `!unsafe`,
+//! duplicate keys kept last (with a warning), every node with its line and column.
+//!
+//! Parsing is done by yaml-rust2's event parser; this module builds the tree itself so
+//! that it can keep positions, resolve plain scalars the PyYAML way, and bound what
+//! hostile input can cost (nesting depth, alias expansion).
+
+mod build;
+mod resolve;
+
+use crate::source::{Diagnostic, Origin, Pos};
+use crate::value::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+pub use resolve::resolve_plain;
+
+/// A parsed YAML node with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub pos: Pos,
+    pub kind: NodeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    Scalar(Value),
+    Seq(Vec<Node>),
+    /// Keys in order; a duplicate key keeps its first place and its last value.
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub pos: Pos,
+}
+
+/// A loaded file: its documents and any warnings (duplicate keys).
+#[derive(Debug)]
+pub struct Loaded {
+    pub file: Arc<Path>,
+    pub docs: Vec<Node>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The single document of a vars-like file, `None` for an empty file.
+    pub fn single(&self) -> Result<Option<&Node>, Diagnostic> {
+        match self.docs.as_slice() {
+            [] => Ok(None),
+            [doc] => Ok(Some(doc)),
+            [_, second, ..] => Err(Diagnostic::error(
+                Origin::new(&self.file, second.pos),
+                "expected a single document in the stream, found another",
+            )),
+        }
+    }
+
+    pub fn origin(&self, pos: Pos) -> Origin {
+        Origin::new(&self.file, pos)
+    }
+}
+
+/// Limits that keep hostile input cheap.
+pub const MAX_DEPTH: usize = 500;
+/// How many nodes alias expansion may add to one file.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// Parses `text` (the contents of `file`) into documents.
+pub fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
+    build::parse(text, file)
+}
+
+/// Reads and parses a file. A file that is not UTF-8 is an error naming the file.
+pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
+    let file: Arc<Path> = Arc::from(path);
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        Diagnostic::error(Origin::new(&file, Pos::new(line, col)), "not valid UTF-8 text (is this a binary file?)")
+    })?;
+    parse(&text, &file)
+}
+
+impl Node {
+    /// The node as a plain value (positions dropped).
+    pub fn to_value(&self) -> Value {
+        match &self.kind {
+            NodeKind::Scalar(v) => v.clone(),
+            NodeKind::Seq(items) => Value::List(items.iter().map(Node::to_value).collect()),
+            NodeKind::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(k.name.clone(), v.to_value());
+                }
+                Value::Map(map)
+            }
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+        match &self.kind {
+            NodeKind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar(v) => v.as_str(),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+    }
+
+    /// Python's type name for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Scalar(v) => v.type_name(),
+            NodeKind::Seq(_) => "list",
+            NodeKind::Map(_) => "dict",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
