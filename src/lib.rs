@@ -3,5 +3,7 @@
 
 pub mod inventory;
 pub mod source;
+pub mod template;
 pub mod value;
+pub mod vars;
 pub mod yaml;

@@ -6,6 +6,7 @@
 //! hostile input can cost (nesting depth, alias expansion).
 
 mod build;
+pub mod emit;
 mod resolve;
 
 use crate::source::{Diagnostic, Origin, Pos};

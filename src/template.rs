@@ -1,0 +1,345 @@
+//! Jinja templating with Ansible 2.19's meaning, on minijinja.
+//!
+//! - One process-wide environment with Ansible's filters and tests, strict undefined.
+//! - A template that is a single `{{ expr }}` keeps its native type (`"{{ port }}"` is an
+//!   int); anything else renders to a string, printing values as Python's `str()` does.
+//! - Vars are resolved lazily through [`Scope`]; errors name the variable and the file
+//!   and line that defined the template.
+
+mod convert;
+mod filters;
+mod jinja_tests;
+mod scope;
+
+use crate::source::Origin;
+use crate::value::Value;
+use minijinja::machinery::{Token, tokenize};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::ValueKind;
+use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior, Value as MjValue};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+
+pub use convert::{from_mj, mj_map, py_str, to_mj};
+pub use scope::{Frame, HostvarsSource, Scope, native_frame};
+
+/// A template failure: what went wrong and, when known, where the template came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub origin: Option<Origin>,
+}
+
+impl TemplateError {
+    pub fn new(message: impl Into<String>, origin: Option<Origin>) -> TemplateError {
+        TemplateError { message: message.into(), origin }
+    }
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Some(o) => write!(f, "{o}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+pub struct Engine {
+    env: Environment<'static>,
+    exprs: Mutex<HashMap<String, Arc<Expression<'static, 'static>>>>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Engine")
+    }
+}
+
+static ENGINE: LazyLock<&'static Engine> = LazyLock::new(|| Box::leak(Box::new(Engine::build())));
+
+/// The process-wide engine.
+pub fn engine() -> &'static Engine {
+    &ENGINE
+}
+
+/// Ansible's `is_possibly_template`: holds a Jinja start string.
+pub fn is_possibly_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+const FILE_PREFIX: &str = "file:";
+const STR_PREFIX: &str = "str:";
+
+impl Engine {
+    fn build() -> Engine {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_debug(true);
+        env.set_fuel(Some(50_000_000));
+        if let Ok(syntax) = SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build() {
+            env.set_syntax(syntax);
+        }
+        env.set_loader(|name| {
+            if let Some(path) = name.strip_prefix(FILE_PREFIX) {
+                return std::fs::read_to_string(path)
+                    .map(Some)
+                    .map_err(|e| Error::new(ErrorKind::TemplateNotFound, format!("cannot read template {path}: {e}")));
+            }
+            Ok(name.strip_prefix(STR_PREFIX).map(str::to_string))
+        });
+        env.set_formatter(|out, _state, value| {
+            if value.is_undefined() {
+                return Err(Error::from(ErrorKind::UndefinedError));
+            }
+            // Ansible drops None-valued output nodes: `a={{ none }}` renders `a=`.
+            if value.is_none() {
+                return Ok(());
+            }
+            let text = py_str(value)?;
+            out.write_str(&text).map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
+        });
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        filters::register(&mut env);
+        jinja_tests::register(&mut env);
+        Engine { env, exprs: Mutex::new(HashMap::new()) }
+    }
+
+    fn root(&self, scope: &Arc<Scope>) -> MjValue {
+        MjValue::from_object(scope::Root(scope.clone()))
+    }
+
+    /// Renders a template file to text (the `template` module).
+    pub fn render_file(&'static self, path: &Path, scope: &Arc<Scope>) -> Result<String, TemplateError> {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let name = format!("{FILE_PREFIX}{}", abs.display());
+        let origin = Some(Origin::file(path));
+        let tmpl = self.env.get_template(&name).map_err(|e| self.error(&e, scope, None, origin.clone(), Some(path)))?;
+        tmpl.render(self.root(scope)).map_err(|e| self.error(&e, scope, None, origin, Some(path)))
+    }
+
+    /// Renders a string to text, whatever its single value would be.
+    pub fn render_str(&'static self, source: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<String, TemplateError> {
+        if !is_possibly_template(source) {
+            return Ok(source.to_string());
+        }
+        let name = format!("{STR_PREFIX}{source}");
+        let tmpl = self.env.get_template(&name).map_err(|e| self.error(&e, scope, Some(source), origin.clone(), None))?;
+        tmpl.render(self.root(scope)).map_err(|e| self.error(&e, scope, Some(source), origin, None))
+    }
+
+    /// Templates a raw value deeply with Ansible 2.19's native types.
+    pub fn template_value(&'static self, v: &Value, scope: &Arc<Scope>) -> Result<MjValue, TemplateError> {
+        match v {
+            Value::Str(s) if is_possibly_template(s) => self.render_native(s, scope, None),
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.template_value(item, scope)?);
+                }
+                Ok(MjValue::from(out))
+            }
+            Value::Map(m) => {
+                let mut out = Vec::with_capacity(m.len());
+                for (k, item) in m {
+                    out.push((k.clone(), self.template_value(item, scope)?));
+                }
+                Ok(convert::mj_map(out))
+            }
+            other => Ok(to_mj(other)),
+        }
+    }
+
+    /// Templates a raw value and converts the result back to our model.
+    pub fn template_to_value(&'static self, v: &Value, scope: &Arc<Scope>, origin: Option<&Origin>) -> Result<Value, TemplateError> {
+        let out = self.template_value(v, scope).map_err(|mut e| {
+            if e.origin.is_none() {
+                e.origin = origin.cloned();
+            }
+            e
+        })?;
+        from_mj(&out).map_err(|e| self.error(&e, scope, v.as_str(), origin.cloned(), None))
+    }
+
+    /// One template string: a lone `{{ expr }}` keeps the expression's type.
+    pub fn render_native(&'static self, source: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<MjValue, TemplateError> {
+        match single_expression(source) {
+            Some(expr) => {
+                let value = self.eval_expr(expr, scope).map_err(|e| self.error(&e, scope, Some(source), origin.clone(), None))?;
+                if value.is_undefined() {
+                    return Err(self.undefined(expr, scope, origin));
+                }
+                if value.kind() == ValueKind::Invalid {
+                    return Err(scope.take_error().unwrap_or_else(|| TemplateError::new(format!("cannot template {source:?}"), origin)));
+                }
+                Ok(value)
+            }
+            None => self.render_str(source, scope, origin).map(MjValue::from),
+        }
+    }
+
+    /// Evaluates a bare expression (`when:`, `that:`, `changed_when:`).
+    pub fn eval(&'static self, expr: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<MjValue, TemplateError> {
+        let value = self.eval_expr(expr, scope).map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
+        if value.is_undefined() {
+            return Err(self.undefined(expr, scope, origin));
+        }
+        Ok(value)
+    }
+
+    /// A conditional: must give a boolean, as Ansible 2.19 requires.
+    pub fn eval_condition(&'static self, expr: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<bool, TemplateError> {
+        let trimmed = expr.trim();
+        let value = if let Some(inner) = single_expression(trimmed) {
+            self.eval(inner, scope, origin.clone())?
+        } else {
+            self.eval(trimmed, scope, origin.clone())?
+        };
+        match value.kind() {
+            ValueKind::Bool => Ok(value.is_true()),
+            _ => Err(TemplateError::new(
+                format!(
+                    "Conditional result ({}) was derived from value of type '{}' at '{expr}'. Conditionals must have a boolean result.",
+                    py_str(&value).unwrap_or_default(),
+                    from_mj(&value).map(|v| v.type_name()).unwrap_or("unknown")
+                ),
+                origin,
+            )),
+        }
+    }
+
+    fn eval_expr(&'static self, expr: &str, scope: &Arc<Scope>) -> Result<MjValue, Error> {
+        let compiled = {
+            let cached = self.exprs.lock().ok().and_then(|c| c.get(expr).cloned());
+            match cached {
+                Some(c) => c,
+                None => {
+                    let c = Arc::new(self.env.compile_expression_owned(expr.to_string())?);
+                    if let Ok(mut cache) = self.exprs.lock() {
+                        cache.insert(expr.to_string(), c.clone());
+                    }
+                    c
+                }
+            }
+        };
+        compiled.eval(self.root(scope))
+    }
+
+    /// Checks a template's syntax without rendering it.
+    pub fn check_syntax(&'static self, source: &str) -> Result<(), (String, Option<usize>)> {
+        match self.env.template_from_str(source) {
+            Ok(_) => Ok(()),
+            Err(e) => Err((e.detail().unwrap_or("syntax error").to_string(), e.line())),
+        }
+    }
+
+    /// The variable names a template reads (for validation).
+    pub fn undeclared(&'static self, source: &str) -> Vec<String> {
+        match self.env.template_from_str(source) {
+            Ok(t) => {
+                let mut v: Vec<String> = t.undeclared_variables(false).into_iter().collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn undefined(&self, expr: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> TemplateError {
+        if let Some(e) = scope.take_error() {
+            return e;
+        }
+        TemplateError::new(format!("'{}' is undefined", expr.trim()), origin)
+    }
+
+    /// Turns a minijinja error into ours, preferring what the scope recorded (a loop or
+    /// an error inside another var) and naming undefined variables.
+    fn error(&self, e: &Error, scope: &Arc<Scope>, source: Option<&str>, origin: Option<Origin>, file: Option<&Path>) -> TemplateError {
+        if let Some(recorded) = scope.take_error() {
+            return recorded;
+        }
+        let origin = match (file, e.line()) {
+            (Some(path), Some(line)) => Some(Origin::new(&Arc::from(path), crate::source::Pos::new(line, 1))),
+            _ => origin,
+        };
+        let snippet = e.range().and_then(|r| {
+            let src = match file {
+                Some(_) => e.template_source(),
+                None => source,
+            }?;
+            src.get(r)
+        });
+        let message = match (e.kind(), snippet) {
+            (ErrorKind::UndefinedError, Some(s)) => {
+                let s = s.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
+                match undefined_name(s, scope) {
+                    Some(name) => format!("'{name}' is undefined"),
+                    None => format!("'{s}' is undefined"),
+                }
+            }
+            (ErrorKind::UndefinedError, None) => "a variable is undefined".to_string(),
+            _ => match e.detail() {
+                Some(d) => format!("{}: {d}", e.kind()),
+                None => e.kind().to_string(),
+            },
+        };
+        let message = match source {
+            Some(s) if file.is_none() && s.len() < 200 => format!("{message} (in {s:?})"),
+            _ => message,
+        };
+        TemplateError::new(message, origin)
+    }
+}
+
+/// In `a.b.c` or `a | f`, the first name that is not defined, or the attribute access.
+fn undefined_name(snippet: &str, scope: &Arc<Scope>) -> Option<String> {
+    let head: String = snippet.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    if head.is_empty() {
+        return None;
+    }
+    if !scope.contains(&head) {
+        return Some(head);
+    }
+    let rest = snippet[head.len()..].trim_start();
+    if let Some(attr) = rest.strip_prefix('.') {
+        let attr: String = attr.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        return Some(format!("{head}.{attr}"));
+    }
+    None
+}
+
+/// The inner expression when `source` is exactly one `{{ ... }}` block.
+fn single_expression(source: &str) -> Option<&str> {
+    let mut tokens = tokenize(source, false, SyntaxConfig::default());
+    let (first, first_span) = tokens.next()?.ok()?;
+    if !matches!(first, Token::VariableStart) || first_span.start_offset != 0 {
+        return None;
+    }
+    let mut start = None;
+    let mut end = 0;
+    for t in tokens {
+        let (tok, span) = t.ok()?;
+        match tok {
+            Token::VariableEnd => {
+                if span.end_offset as usize != source.len() {
+                    return None;
+                }
+                let start = start?;
+                return source.get(start..end);
+            }
+            Token::TemplateData(_) | Token::VariableStart | Token::BlockStart | Token::BlockEnd => return None,
+            _ => {
+                if start.is_none() {
+                    start = Some(span.start_offset as usize);
+                }
+                end = span.end_offset as usize;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! Conversions between our `Value` and minijinja's, and Python's `str()` of a value for
+//! template output (`True`, `None`, `[1, 'a']`), which Ansible's Jinja prints.
+
+use crate::value::{Map, Value, float_repr};
+use minijinja::value::ValueKind;
+use minijinja::{Error, ErrorKind, Value as MjValue};
+
+pub fn to_mj(v: &Value) -> MjValue {
+    match v {
+        Value::Null => MjValue::from(()),
+        Value::Bool(b) => MjValue::from(*b),
+        Value::Int(i) => MjValue::from(*i),
+        Value::Float(f) => MjValue::from(*f),
+        Value::Str(s) | Value::Unsafe(s) => MjValue::from(s.as_str()),
+        Value::List(items) => MjValue::from(items.iter().map(to_mj).collect::<Vec<_>>()),
+        Value::Map(m) => mj_map(m.iter().map(|(k, v)| (k.clone(), to_mj(v)))),
+    }
+}
+
+/// An ordered map value.
+pub fn mj_map(entries: impl IntoIterator<Item = (String, MjValue)>) -> MjValue {
+    let map: indexmap::IndexMap<MjValue, MjValue> = entries.into_iter().map(|(k, v)| (MjValue::from(k), v)).collect();
+    MjValue::from_object(map)
+}
+
+const MAX_DEPTH: usize = 500;
+
+/// Converts back to our model; undefined values are errors (Ansible 2.19 is strict).
+pub fn from_mj(v: &MjValue) -> Result<Value, Error> {
+    from_mj_depth(v, 0)
+}
+
+fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::new(ErrorKind::InvalidOperation, "value nested too deeply"));
+    }
+    Ok(match v.kind() {
+        ValueKind::Undefined => return Err(Error::from(ErrorKind::UndefinedError)),
+        ValueKind::None => Value::Null,
+        ValueKind::Bool => Value::Bool(v.is_true()),
+        ValueKind::Number => {
+            if v.is_integer() {
+                match v.as_i64() {
+                    Some(i) => Value::Int(i),
+                    None => Value::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN)),
+                }
+            } else {
+                Value::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN))
+            }
+        }
+        ValueKind::String => Value::Str(v.as_str().unwrap_or_default().to_string()),
+        ValueKind::Bytes => Value::Str(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned()),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let mut items = Vec::new();
+            for item in v.try_iter()? {
+                items.push(from_mj_depth(&item, depth + 1)?);
+            }
+            Value::List(items)
+        }
+        ValueKind::Map => {
+            let mut map = Map::new();
+            for key in v.try_iter()? {
+                let item = v.get_item(&key)?;
+                let k = match key.as_str() {
+                    Some(s) => s.to_string(),
+                    None => py_str(&key)?,
+                };
+                map.insert(k, from_mj_depth(&item, depth + 1)?);
+            }
+            Value::Map(map)
+        }
+        ValueKind::Invalid => {
+            // Surfaces the error the invalid value carries.
+            v.try_iter()?;
+            return Err(Error::new(ErrorKind::InvalidOperation, "invalid value"));
+        }
+        _ => Value::Str(v.to_string()),
+    })
+}
+
+/// Python's `str()` of a template value.
+pub fn py_str(v: &MjValue) -> Result<String, Error> {
+    Ok(match v.kind() {
+        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        ValueKind::None => "None".into(),
+        ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
+        ValueKind::Number if !v.is_integer() => float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN)),
+        ValueKind::Number => v.to_string(),
+        _ => from_mj(v)?.py_str(),
+    })
+}

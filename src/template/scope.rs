@@ -1,0 +1,202 @@
+//! The variables a template sees, resolved lazily: a var is templated only when a
+//! template reads it, in the scope of the reader (Ansible 2.19's lazy templating),
+//! with reference loops reported by name instead of overflowing the stack.
+
+use super::{Engine, TemplateError, convert::to_mj};
+use crate::vars::Vars;
+use indexmap::IndexMap;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Error, ErrorKind, Value as MjValue};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// One layer of variables, highest precedence first in a `Scope`.
+#[derive(Clone, Debug)]
+pub enum Frame {
+    /// Raw values from files, templated on first read.
+    Raw(Arc<Vars>),
+    /// Values already templated (loop items, registered results, set_fact).
+    Native(Arc<IndexMap<String, MjValue>>),
+}
+
+/// Gives `hostvars[name]` for other hosts.
+pub trait HostvarsSource: Send + Sync + std::fmt::Debug {
+    fn host_names(&self) -> Vec<String>;
+    fn scope_for(&self, host: &str) -> Option<Arc<Scope>>;
+}
+
+const MAX_NESTING: usize = 64;
+
+#[derive(Debug)]
+pub struct Scope {
+    frames: Vec<Frame>,
+    hostvars: Option<Arc<dyn HostvarsSource>>,
+    cache: Mutex<HashMap<String, MjValue>>,
+    resolving: Mutex<Vec<String>>,
+    /// The first error met while resolving a var, reported in place of minijinja's
+    /// less precise one.
+    pub(super) error: Mutex<Option<TemplateError>>,
+    pub(super) engine: &'static Engine,
+}
+
+impl Scope {
+    pub fn new(engine: &'static Engine, frames: Vec<Frame>, hostvars: Option<Arc<dyn HostvarsSource>>) -> Arc<Scope> {
+        Arc::new(Scope {
+            frames,
+            hostvars,
+            cache: Mutex::new(HashMap::new()),
+            resolving: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+            engine,
+        })
+    }
+
+    /// A scope with one more frame on top (same hostvars, fresh cache).
+    pub fn with_frame(self: &Arc<Self>, frame: Frame) -> Arc<Scope> {
+        let mut frames = vec![frame];
+        frames.extend(self.frames.iter().cloned());
+        Scope::new(self.engine, frames, self.hostvars.clone())
+    }
+
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        name == "hostvars" && self.hostvars.is_some()
+            || self.frames.iter().any(|f| match f {
+                Frame::Raw(v) => v.contains_key(name),
+                Frame::Native(v) => v.contains_key(name),
+            })
+    }
+
+    pub(super) fn take_error(&self) -> Option<TemplateError> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    fn record(&self, err: TemplateError) {
+        if let Ok(mut slot) = self.error.lock() {
+            if slot.is_none() {
+                *slot = Some(err);
+            }
+        }
+    }
+
+    /// Resolves one variable, templating it if it is raw.
+    pub fn resolve(self: &Arc<Self>, name: &str) -> Option<MjValue> {
+        if let Some(v) = self.cache.lock().ok()?.get(name) {
+            return Some(v.clone());
+        }
+        let frame = self.frames.iter().find(|f| match f {
+            Frame::Raw(v) => v.contains_key(name),
+            Frame::Native(v) => v.contains_key(name),
+        });
+        let value = match frame {
+            None if name == "hostvars" => MjValue::from_object(Hostvars(self.hostvars.clone()?)),
+            None if name == "vars" => MjValue::from_object(VarsView(self.clone())),
+            None => return None,
+            Some(Frame::Native(v)) => v.get(name)?.clone(),
+            Some(Frame::Raw(v)) => {
+                let var = v.get(name)?;
+                {
+                    let mut resolving = self.resolving.lock().ok()?;
+                    if let Some(i) = resolving.iter().position(|n| n == name) {
+                        let mut chain: Vec<String> = resolving[i..].to_vec();
+                        chain.push(name.to_string());
+                        let msg = format!("recursive loop detected in template: {}", chain.join(" -> "));
+                        self.record(TemplateError::new(msg, var.origin.clone()));
+                        return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, "recursive loop detected in template")));
+                    }
+                    if resolving.len() >= MAX_NESTING {
+                        self.record(TemplateError::new(format!("variables nested more than {MAX_NESTING} deep while resolving '{name}'"), var.origin.clone()));
+                        return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, "variables nested too deeply")));
+                    }
+                    resolving.push(name.to_string());
+                }
+                let result = self.engine.template_value(&var.value, self);
+                if let Ok(mut r) = self.resolving.lock() {
+                    r.pop();
+                }
+                match result {
+                    Ok(v) => v,
+                    Err(mut e) => {
+                        if e.origin.is_none() {
+                            e.origin = var.origin.clone();
+                        }
+                        e.message = format!("{} (while templating '{name}')", e.message);
+                        self.record(e);
+                        return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, format!("cannot template '{name}'"))));
+                    }
+                }
+            }
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(name.to_string(), value.clone());
+        }
+        Some(value)
+    }
+
+    /// Every var name visible in this scope.
+    pub fn names(&self) -> Vec<String> {
+        let mut seen = indexmap::IndexSet::new();
+        for f in &self.frames {
+            match f {
+                Frame::Raw(v) => seen.extend(v.keys().cloned()),
+                Frame::Native(v) => seen.extend(v.keys().cloned()),
+            }
+        }
+        seen.into_iter().collect()
+    }
+}
+
+/// The root object templates are rendered against.
+#[derive(Debug)]
+pub(super) struct Root(pub Arc<Scope>);
+
+impl Object for Root {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.0.resolve(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.names().into_iter().map(MjValue::from).collect())
+    }
+}
+
+/// `vars`: every variable, each resolved on access.
+#[derive(Debug)]
+struct VarsView(Arc<Scope>);
+
+impl Object for VarsView {
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.0.resolve(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.names().into_iter().map(MjValue::from).collect())
+    }
+}
+
+/// `hostvars`: other hosts' variables, resolved in their own scope.
+#[derive(Debug)]
+struct Hostvars(Arc<dyn HostvarsSource>);
+
+impl Object for Hostvars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        let scope = self.0.scope_for(key.as_str()?)?;
+        Some(MjValue::from_object(VarsView(scope)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.host_names().into_iter().map(MjValue::from).collect())
+    }
+}
+
+/// Native values for a `Frame::Native`.
+pub fn native_frame(values: impl IntoIterator<Item = (String, crate::value::Value)>) -> Frame {
+    Frame::Native(Arc::new(values.into_iter().map(|(k, v)| (k, to_mj(&v))).collect()))
+}

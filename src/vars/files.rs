@@ -1,0 +1,139 @@
+//! `group_vars/` and `host_vars/` files, found as Ansible's `host_group_vars` plugin
+//! finds them: `NAME`, `NAME.yml`, `NAME.yaml`, `NAME.json` or a directory `NAME/`,
+//! the first that exists winning (a directory silently shadows `NAME.yml` in Ansible;
+//! we warn).
+
+use super::{Var, Vars};
+use crate::source::{Diagnostic, Origin};
+use crate::yaml::NodeKind;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const EXTENSIONS: [&str; 4] = ["", ".yml", ".yaml", ".json"];
+
+/// A vars file's top-level variables, each with its position.
+pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
+    let loaded = crate::yaml::load_file(path)?;
+    let mut vars = Vars::new();
+    if let Some(root) = loaded.single()? {
+        match &root.kind {
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    vars.insert(k.name.clone(), Var { value: v.to_value(), origin: Some(loaded.origin(k.pos)) });
+                }
+            }
+            NodeKind::Scalar(crate::value::Value::Null) => {}
+            _ => {
+                return Err(Diagnostic::error(
+                    loaded.origin(root.pos),
+                    format!("vars file must be a mapping of variable names to values, found {}", root.type_name()),
+                ));
+            }
+        }
+    }
+    Ok((vars, loaded.warnings))
+}
+
+/// Loads each vars file once, however many hosts and groups use it.
+#[derive(Default)]
+pub struct VarsCache {
+    files: HashMap<PathBuf, Arc<Vars>>,
+    found: HashMap<(PathBuf, String), Arc<Vec<PathBuf>>>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl VarsCache {
+    pub fn new() -> VarsCache {
+        VarsCache::default()
+    }
+
+    /// The merged vars of `dir/subdir/name*` (subdir is `group_vars` or `host_vars`).
+    pub fn entity_vars(&mut self, dir: &Path, subdir: &str, name: &str) -> Result<Vars, Diagnostic> {
+        // Ansible skips names that look like absolute paths (chroot-style hosts).
+        if name.starts_with('/') {
+            return Ok(Vars::new());
+        }
+        let key = (dir.join(subdir), name.to_string());
+        let files = match self.found.get(&key) {
+            Some(f) => f.clone(),
+            None => {
+                let found = Arc::new(self.find(&key.0, name));
+                self.found.insert(key, found.clone());
+                found
+            }
+        };
+        let mut out = Vars::new();
+        for f in files.iter() {
+            let vars = self.file(f)?;
+            super::merge_into(&mut out, &vars);
+        }
+        Ok(out)
+    }
+
+    pub fn file(&mut self, path: &Path) -> Result<Arc<Vars>, Diagnostic> {
+        if let Some(v) = self.files.get(path) {
+            return Ok(v.clone());
+        }
+        let (vars, warnings) = load_vars_file(path)?;
+        self.warnings.extend(warnings);
+        let vars = Arc::new(vars);
+        self.files.insert(path.to_path_buf(), vars.clone());
+        Ok(vars)
+    }
+
+    /// Every vars file for `name` under `dir`, in the order Ansible loads them.
+    pub fn find(&mut self, dir: &Path, name: &str) -> Vec<PathBuf> {
+        if !dir.is_dir() {
+            return Vec::new();
+        }
+        let base = dir.join(name);
+        let mut found = Vec::new();
+        for (i, ext) in EXTENSIONS.iter().enumerate() {
+            let candidate = PathBuf::from(format!("{}{ext}", base.display()));
+            if !candidate.exists() {
+                continue;
+            }
+            if candidate.is_dir() {
+                found.extend(dir_files(&candidate, 0));
+            } else {
+                found.push(candidate.clone());
+            }
+            for other in &EXTENSIONS[i + 1..] {
+                let shadowed = PathBuf::from(format!("{}{other}", base.display()));
+                if shadowed.exists() {
+                    self.warnings.push(Diagnostic::warning(
+                        Origin::file(&shadowed),
+                        format!("ignored: Ansible reads only the first of {name}, {name}.yml, {name}.yaml, {name}.json or {name}/ that exists, here {}", candidate.display()),
+                    ));
+                }
+            }
+            break;
+        }
+        found
+    }
+}
+
+/// Files in a vars directory, sorted, recursing into subdirectories; hidden files,
+/// backups (`~`) and unknown extensions are skipped.
+fn dir_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        if name.starts_with('.') || name.ends_with('~') {
+            continue;
+        }
+        let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy()));
+        if path.is_dir() && ext.is_none() {
+            if depth < 20 {
+                out.extend(dir_files(&path, depth + 1));
+            }
+        } else if path.is_file() && ext.as_deref().is_none_or(|e| EXTENSIONS.contains(&e)) {
+            out.push(path);
+        }
+    }
+    out
+}
