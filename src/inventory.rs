@@ -23,6 +23,11 @@ pub use address::parse_address;
 pub use load::load;
 pub use pyliteral::parse_value;
 
+/// Shell-like words (POSIX quoting, no comments), for `key=value` argument strings.
+pub fn split_words(s: &str) -> Vec<String> {
+    shlex::split(s, false).unwrap_or_else(|_| s.split_whitespace().map(str::to_string).collect())
+}
+
 pub type HostId = usize;
 pub type GroupId = usize;
 

@@ -1,9 +1,37 @@
 //! tprov: converge Token of Trust's Node.js fleet over SSH, reading Ansible's files with
 //! Ansible's meaning.
 
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod error;
 pub mod inventory;
+pub mod output;
+pub mod settings;
 pub mod source;
 pub mod template;
 pub mod value;
 pub mod vars;
 pub mod yaml;
+
+use cli::{Cli, Command};
+use output::{Color, Printer};
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> u8 {
+    use std::io::IsTerminal;
+    let color = if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() { Color::Always } else { Color::Never };
+    let printer = Printer::new(color, false);
+    let result = settings::Settings::load().and_then(|settings| match &cli.command {
+        Command::Inventory(cmd) => commands::inventory::run(cmd, &settings, &printer),
+        Command::Validate(cmd) => commands::validate::run(cmd, &settings, &printer),
+        Command::Eval(cmd) => commands::eval::run(cmd, &settings, &printer),
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            printer.err(&format!("{e}\n"));
+            e.code()
+        }
+    }
+}

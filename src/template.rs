@@ -116,6 +116,7 @@ impl Engine {
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let name = format!("{FILE_PREFIX}{}", abs.display());
         let origin = Some(Origin::file(path));
+        scope.clear_missing();
         let tmpl = self.env.get_template(&name).map_err(|e| self.error(&e, scope, None, origin.clone(), Some(path)))?;
         tmpl.render(self.root(scope)).map_err(|e| self.error(&e, scope, None, origin, Some(path)))
     }
@@ -126,6 +127,7 @@ impl Engine {
             return Ok(source.to_string());
         }
         let name = format!("{STR_PREFIX}{source}");
+        scope.clear_missing();
         let tmpl = self.env.get_template(&name).map_err(|e| self.error(&e, scope, Some(source), origin.clone(), None))?;
         tmpl.render(self.root(scope)).map_err(|e| self.error(&e, scope, Some(source), origin, None))
     }
@@ -167,7 +169,7 @@ impl Engine {
     pub fn render_native(&'static self, source: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<MjValue, TemplateError> {
         match single_expression(source) {
             Some(expr) => {
-                let value = self.eval_expr(expr, scope).map_err(|e| self.error(&e, scope, Some(source), origin.clone(), None))?;
+                let value = self.eval_expr(expr, scope).map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
                 if value.is_undefined() {
                     return Err(self.undefined(expr, scope, origin));
                 }
@@ -211,6 +213,7 @@ impl Engine {
     }
 
     fn eval_expr(&'static self, expr: &str, scope: &Arc<Scope>) -> Result<MjValue, Error> {
+        scope.clear_missing();
         let compiled = {
             let cached = self.exprs.lock().ok().and_then(|c| c.get(expr).cloned());
             match cached {
@@ -251,7 +254,8 @@ impl Engine {
         if let Some(e) = scope.take_error() {
             return e;
         }
-        TemplateError::new(format!("'{}' is undefined", expr.trim()), origin)
+        let name = scope.last_missing().unwrap_or_else(|| expr.trim().to_string());
+        TemplateError::new(format!("'{name}' is undefined"), origin)
     }
 
     /// Turns a minijinja error into ours, preferring what the scope recorded (a loop or
@@ -272,6 +276,12 @@ impl Engine {
             src.get(r)
         });
         let message = match (e.kind(), snippet) {
+            (kind, _)
+                if (kind == ErrorKind::UndefinedError || e.detail().is_some_and(|d| d.contains("undefined")))
+                    && let Some(name) = scope.last_missing() =>
+            {
+                format!("'{name}' is undefined")
+            }
             (ErrorKind::UndefinedError, Some(s)) => {
                 let s = s.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
                 match undefined_name(s, scope) {

@@ -7,13 +7,11 @@ use super::pyliteral::parse_value;
 use super::{Inventory, shlex};
 use crate::source::{Diagnostic, Origin, Pos};
 use regex::Regex;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 static SECTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").expect("static regex"));
 static GROUPNAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").expect("static regex"));
-static INVALID_GROUP_CHARS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\d\W]|[^\w]").expect("static regex"));
 
 #[derive(PartialEq, Clone, Copy)]
 enum State {
@@ -42,7 +40,6 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
     let mut pending: indexmap::IndexMap<String, Pending> = indexmap::IndexMap::new();
     let mut group = String::from("ungrouped");
     let mut state = State::Hosts;
-    let mut warned_names: HashMap<String, ()> = HashMap::new();
 
     let lines = normalise_crlf(text);
     for (n, raw) in split_lines(&lines).enumerate() {
@@ -63,12 +60,6 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 Some("vars") => State::Vars,
                 Some(other) => return Err(err(format!("Section [{name}:{other}] has unknown type: {other}"))),
             };
-            if INVALID_GROUP_CHARS.is_match(&name) && warned_names.insert(name.clone(), ()).is_none() {
-                inv.warnings.push(Diagnostic::warning(
-                    here(),
-                    format!("invalid character(s) in group name ({name}); Ansible keeps it as is (TRANSFORM_INVALID_GROUP_CHARS=never), but it cannot be used as a variable name"),
-                ));
-            }
             if inv.group_id(&name).is_none() {
                 if state == State::Vars && !pending.contains_key(&name) {
                     pending.insert(name.clone(), Pending { pos, state, parents: Vec::new() });
@@ -95,7 +86,7 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
         let gid = inv.group_id(&group).unwrap_or(super::UNGROUPED);
         match state {
             State::Hosts => {
-                let tokens = shlex::split(line).map_err(|e| err(format!("Error parsing host definition '{line}': {e}")))?;
+                let tokens = shlex::split(line, true).map_err(|e| err(format!("Error parsing host definition '{line}': {e}")))?;
                 let Some(first) = tokens.first() else { continue };
                 let (names, port) = super::load::expand_host_pattern(first).map_err(|e| err(e))?;
                 if first.trim().ends_with(':') && port.is_none() {

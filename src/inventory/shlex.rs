@@ -2,7 +2,7 @@
 //! uses to cut host lines into tokens.
 
 /// Splits like `shlex.split(s, comments=True)`; errors carry Python's messages.
-pub fn split(s: &str) -> Result<Vec<String>, &'static str> {
+pub fn split(s: &str, comments: bool) -> Result<Vec<String>, &'static str> {
     let mut tokens = Vec::new();
     let mut token = String::new();
     let mut in_token = false;
@@ -15,7 +15,7 @@ pub fn split(s: &str) -> Result<Vec<String>, &'static str> {
                     in_token = false;
                 }
             }
-            '#' => {
+            '#' if comments => {
                 // A comment runs to the end of the line, even in the middle of a word.
                 for n in chars.by_ref() {
                     if n == '\n' {
@@ -80,10 +80,10 @@ mod tests {
 
     #[test]
     fn like_python_shlex() {
-        assert_eq!(split(r#"a b="x y" c='q' # tail"#).unwrap(), ["a", "b=x y", "c=q"]);
-        assert_eq!(split("lst=\"[1,2]\" v=a#b").unwrap(), ["lst=[1,2]", "v=a"]);
-        assert_eq!(split(r#"x="a\"b\n""#).unwrap(), ["x=a\"b\\n"]);
-        assert_eq!(split("''").unwrap(), [""]);
-        assert!(split("a='b").is_err());
+        assert_eq!(split(r#"a b="x y" c='q' # tail"#, true).unwrap(), ["a", "b=x y", "c=q"]);
+        assert_eq!(split("lst=\"[1,2]\" v=a#b", true).unwrap(), ["lst=[1,2]", "v=a"]);
+        assert_eq!(split(r#"x="a\"b\n""#, true).unwrap(), ["x=a\"b\\n"]);
+        assert_eq!(split("''", true).unwrap(), [""]);
+        assert!(split("a='b", true).is_err());
     }
 }

@@ -36,6 +36,8 @@ pub struct Scope {
     /// The first error met while resolving a var, reported in place of minijinja's
     /// less precise one.
     pub(super) error: Mutex<Option<TemplateError>>,
+    /// Names looked up and not found, to name the culprit of an undefined error.
+    missing: Mutex<Vec<String>>,
     pub(super) engine: &'static Engine,
 }
 
@@ -47,6 +49,7 @@ impl Scope {
             cache: Mutex::new(HashMap::new()),
             resolving: Mutex::new(Vec::new()),
             error: Mutex::new(None),
+            missing: Mutex::new(Vec::new()),
             engine,
         })
     }
@@ -74,6 +77,17 @@ impl Scope {
         self.error.lock().ok().and_then(|mut e| e.take())
     }
 
+    /// The last name a template looked up and did not find.
+    pub(super) fn last_missing(&self) -> Option<String> {
+        self.missing.lock().ok().and_then(|mut m| m.pop())
+    }
+
+    pub(super) fn clear_missing(&self) {
+        if let Ok(mut m) = self.missing.lock() {
+            m.clear();
+        }
+    }
+
     fn record(&self, err: TemplateError) {
         if let Ok(mut slot) = self.error.lock() {
             if slot.is_none() {
@@ -94,7 +108,12 @@ impl Scope {
         let value = match frame {
             None if name == "hostvars" => MjValue::from_object(Hostvars(self.hostvars.clone()?)),
             None if name == "vars" => MjValue::from_object(VarsView(self.clone())),
-            None => return None,
+            None => {
+                if let Ok(mut m) = self.missing.lock() {
+                    m.push(name.to_string());
+                }
+                return None;
+            }
             Some(Frame::Native(v)) => v.get(name)?.clone(),
             Some(Frame::Raw(v)) => {
                 let var = v.get(name)?;

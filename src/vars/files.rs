@@ -36,7 +36,7 @@ pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic
 }
 
 /// Loads each vars file once, however many hosts and groups use it.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct VarsCache {
     files: HashMap<PathBuf, Arc<Vars>>,
     found: HashMap<(PathBuf, String), Arc<Vec<PathBuf>>>,

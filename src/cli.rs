@@ -1,0 +1,110 @@
+//! Command-line types only (clap). `settings` turns them into validated settings.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "tprov", version, about = "Converge the Token of Trust fleet over SSH, reading Ansible's files with Ansible's meaning")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct InventoryArgs {
+    /// Inventory source: a file, a directory, or a comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", global = true, env = "TPROV_INVENTORY", value_delimiter = None)]
+    pub inventory: Vec<PathBuf>,
+
+    /// Host pattern to further limit the selected hosts (Ansible's --limit grammar).
+    #[arg(short = 'l', long = "limit", global = true)]
+    pub limit: Option<String>,
+
+    /// The host group to act on: sets `hostGroup` and is the default host pattern.
+    #[arg(short = 'g', long = "group", global = true)]
+    pub group: Option<String>,
+
+    /// Extra variables, `key=value` or YAML/JSON or `@file` (repeatable).
+    #[arg(short = 'e', long = "extra-vars", global = true)]
+    pub extra_vars: Vec<String>,
+
+    /// Directory whose group_vars/ and host_vars/ are read as the playbook's.
+    #[arg(long = "playbook-dir", global = true)]
+    pub playbook_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the inventory as Ansible reads it (same output as ansible-inventory).
+    Inventory(InventoryCmd),
+    /// Check inventories, vars files, templates and playbooks without touching a host.
+    Validate(ValidateCmd),
+    /// Render templates for one host, as its tasks would see them (a debugging aid).
+    Eval(EvalCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    /// The host (or a short alias of it).
+    pub host: String,
+
+    /// Templates to render, e.g. '{{ totService.node_version }}'.
+    #[arg(required = true)]
+    pub templates: Vec<String>,
+
+    /// Print JSON (`{template: {"value": ...} | {"error": ...}}`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    /// Print the whole inventory as JSON (`ansible-inventory --list`).
+    #[arg(long, group = "action")]
+    pub list: bool,
+
+    /// Print the group tree, from GROUP (default all).
+    #[arg(long, group = "action", num_args = 0..=1, default_missing_value = "all", value_name = "GROUP")]
+    pub graph: Option<String>,
+
+    /// Print one host's merged vars as JSON.
+    #[arg(long, group = "action", value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Print the selected hosts, one per line.
+    #[arg(long = "list-hosts", group = "action")]
+    pub list_hosts: bool,
+
+    /// With --graph, show vars too.
+    #[arg(long)]
+    pub vars: bool,
+
+    /// Host pattern for --list-hosts (default: the group, or all).
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Playbooks to check as well (default: playbooks/*.yml when present).
+    pub playbooks: Vec<PathBuf>,
+}

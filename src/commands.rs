@@ -1,0 +1,93 @@
+//! One function per subcommand; each takes resolved settings and a printer.
+
+pub mod eval;
+pub mod inventory;
+pub mod validate;
+
+use crate::cli::InventoryArgs;
+use crate::error::Error;
+use crate::inventory::{HostId, Inventory, pattern};
+use crate::output::Printer;
+use crate::settings::Settings;
+use crate::source::{Diagnostic, Origin};
+use crate::value::{Map, Value};
+use crate::vars::{HostVarsQuery, Var, Vars, VarsCache};
+use std::path::Path;
+
+/// The inventory named by the command line (or the config), fully read.
+pub fn load_inventory(args: &InventoryArgs, settings: &Settings, printer: &Printer) -> Result<Inventory, Error> {
+    let sources = settings.inventory_sources(&args.inventory)?;
+    let inv = crate::inventory::load(&sources)?;
+    for w in &inv.warnings {
+        printer.diagnostic(w);
+    }
+    Ok(inv)
+}
+
+/// Hosts selected by `pattern` and `--limit`; selecting none is an error.
+pub fn select_hosts(inv: &Inventory, pattern: &str, limit: Option<&str>, printer: &Printer) -> Result<Vec<HostId>, Error> {
+    let limit = match limit {
+        Some(l) => Some(pattern::limit_patterns(l, Path::new(".")).map_err(|e| Error::Usage(e.0))?),
+        None => None,
+    };
+    let sel = pattern::select(inv, pattern, limit.as_deref()).map_err(|e| Error::Usage(e.0))?;
+    for w in &sel.warnings {
+        printer.warn(w);
+    }
+    if sel.hosts.is_empty() {
+        return Err(Error::Usage(format!(
+            "no hosts matched: pattern '{pattern}'{}",
+            limit.map_or(String::new(), |l| format!(" with --limit '{}'", l.join(",")))
+        )));
+    }
+    Ok(sel.hosts)
+}
+
+/// `-e` values: `k=v` pairs (strings), YAML/JSON text, or `@file`.
+pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
+    let mut out = Vars::new();
+    if let Some(g) = &args.group {
+        out.insert("hostGroup".into(), Var { value: Value::str(g.clone()), origin: None });
+    }
+    for (i, e) in args.extra_vars.iter().enumerate() {
+        let origin = Origin::file(format!("<-e #{}>", i + 1));
+        if let Some(file) = e.strip_prefix('@') {
+            let (vars, _) = crate::vars::load_vars_file(Path::new(file))?;
+            crate::vars::merge_into(&mut out, &vars);
+        } else if e.trim_start().starts_with(['{', '[']) {
+            let loaded = crate::yaml::parse(e, &std::sync::Arc::from(Path::new("<-e>")))?;
+            match loaded.single()?.map(crate::yaml::Node::to_value) {
+                Some(Value::Map(m)) => crate::vars::merge_into(&mut out, &crate::vars::from_map(&m, Some(&origin))),
+                _ => return Err(Error::User(vec![Diagnostic::error(origin, "extra vars must be a mapping")])),
+            }
+        } else {
+            for (k, v) in parse_kv(e) {
+                out.insert(k, Var { value: Value::Str(v), origin: Some(origin.clone()) });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Ansible's `parse_kv` for `-e`: shell-like words of `key=value`, values kept as text.
+fn parse_kv(s: &str) -> Vec<(String, String)> {
+    let words = crate::inventory::split_words(s);
+    words.into_iter().filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect()
+}
+
+/// Every host's raw merged vars (as `ansible-inventory` prints them), extra vars last.
+pub fn raw_host_vars(inv: &Inventory, host: HostId, q: &HostVarsQuery, cache: &mut VarsCache, extra: &Vars) -> Result<Map, Error> {
+    let mut vars = crate::vars::host_vars(inv, host, q, cache)?;
+    crate::vars::merge_into(&mut vars, extra);
+    Ok(crate::vars::to_map(&vars))
+}
+
+/// The query for group_vars/host_vars: beside the inventory, and beside the playbook.
+pub fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
+    let mut q = HostVarsQuery::for_inventory(inv);
+    // Like ansible-inventory: the playbook dir defaults to the current directory, whose
+    // group_vars/ and host_vars/ are then read as the play's.
+    let dir = args.playbook_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+    q.play_dirs.push(std::fs::canonicalize(&dir).unwrap_or(dir));
+    q
+}

@@ -1,0 +1,145 @@
+//! The variables a host's templates see: its merged vars (lazy), magic vars
+//! (`inventory_hostname`, `group_names`, `groups`, `hostvars`...), extra vars on top.
+
+use crate::inventory::{ALL, HostId, Inventory};
+use crate::source::Diagnostic;
+use crate::template::{Frame, HostvarsSource, Scope, engine, native_frame};
+use crate::value::{Map, Value};
+use crate::vars::{HostVarsQuery, Vars, VarsCache};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Everything needed to build any host's scope; shared by all hosts of a run.
+#[derive(Debug)]
+pub struct Fleet {
+    pub inventory: Arc<Inventory>,
+    pub query: HostVarsQuery,
+    pub extra: Arc<Vars>,
+    /// Play-level vars (play `vars:`, `vars_files`), raw.
+    pub play_vars: Arc<Vars>,
+    pub playbook_dir: Option<PathBuf>,
+    pub check_mode: bool,
+    pub diff_mode: bool,
+    cache: Mutex<VarsCache>,
+    host_vars: Mutex<HashMap<HostId, Arc<Vars>>>,
+    groups: Arc<Map>,
+}
+
+impl Fleet {
+    pub fn new(inventory: Arc<Inventory>, query: HostVarsQuery, extra: Vars) -> Arc<Fleet> {
+        let groups = groups_dict(&inventory);
+        Arc::new(Fleet {
+            inventory,
+            query,
+            extra: Arc::new(extra),
+            play_vars: Arc::new(Vars::new()),
+            playbook_dir: None,
+            check_mode: false,
+            diff_mode: false,
+            cache: Mutex::new(VarsCache::new()),
+            host_vars: Mutex::new(HashMap::new()),
+            groups: Arc::new(groups),
+        })
+    }
+
+    /// A copy for one play: its vars, its directory, the run's modes.
+    pub fn for_play(&self, play_vars: Vars, playbook_dir: Option<PathBuf>, query: HostVarsQuery, check: bool, diff: bool) -> Arc<Fleet> {
+        Arc::new(Fleet {
+            inventory: self.inventory.clone(),
+            query,
+            extra: self.extra.clone(),
+            play_vars: Arc::new(play_vars),
+            playbook_dir,
+            check_mode: check,
+            diff_mode: diff,
+            cache: Mutex::new(VarsCache::new()),
+            host_vars: Mutex::new(HashMap::new()),
+            groups: self.groups.clone(),
+        })
+    }
+
+    /// A host's raw merged vars (inventory, group_vars, host_vars, play vars).
+    pub fn raw_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
+        if let Some(v) = self.host_vars.lock().ok().and_then(|m| m.get(&host).cloned()) {
+            return Ok(v);
+        }
+        let mut vars = {
+            let mut cache = self.cache.lock().map_err(|_| Diagnostic::error(crate::source::Origin::file("<vars>"), "vars cache poisoned"))?;
+            crate::vars::host_vars(&self.inventory, host, &self.query, &mut cache)?
+        };
+        crate::vars::merge_into(&mut vars, &self.play_vars);
+        let vars = Arc::new(vars);
+        if let Ok(mut m) = self.host_vars.lock() {
+            m.insert(host, vars.clone());
+        }
+        Ok(vars)
+    }
+
+    pub fn warnings(&self) -> Vec<Diagnostic> {
+        self.cache.lock().map(|c| c.warnings.clone()).unwrap_or_default()
+    }
+
+    /// Magic vars Ansible sets for every host.
+    pub fn magic(&self, host: HostId) -> Map {
+        let inv = &self.inventory;
+        let h = inv.host(host);
+        let mut m = Map::new();
+        m.insert("inventory_hostname".into(), Value::str(h.name.clone()));
+        let short = if crate::inventory::parse_address(&h.name, false).is_ok_and(|_| h.name.parse::<std::net::IpAddr>().is_ok()) {
+            h.name.clone()
+        } else {
+            h.name.split('.').next().unwrap_or_default().to_string()
+        };
+        m.insert("inventory_hostname_short".into(), Value::str(short));
+        m.insert("group_names".into(), Value::List(inv.group_names(host).into_iter().map(Value::Str).collect()));
+        m.insert("groups".into(), Value::Map((*self.groups).clone()));
+        let (file, dir) = match &h.source {
+            Some(s) => (Value::str(s.display().to_string()), Value::str(s.parent().map(|p| p.display().to_string()).unwrap_or_default())),
+            None => (Value::Null, Value::Null),
+        };
+        m.insert("inventory_file".into(), file);
+        m.insert("inventory_dir".into(), dir);
+        let playbook_dir = self.playbook_dir.clone().or_else(|| std::env::current_dir().ok()).unwrap_or_default();
+        m.insert("playbook_dir".into(), Value::str(playbook_dir.display().to_string()));
+        m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
+        m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
+        m.insert("omit".into(), Value::str(OMIT));
+        m
+    }
+
+    /// The scope a host's templates are rendered in.
+    pub fn scope(self: &Arc<Self>, host: HostId) -> Result<Arc<Scope>, Diagnostic> {
+        let raw = self.raw_vars(host)?;
+        let frames = vec![Frame::Raw(self.extra.clone()), native_frame(self.magic(host)), Frame::Raw(raw)];
+        let source: Arc<dyn HostvarsSource> = Arc::new(FleetHostvars(self.clone()));
+        Ok(Scope::new(engine(), frames, Some(source)))
+    }
+}
+
+/// The placeholder `omit` renders to; a module argument equal to it is dropped.
+pub const OMIT: &str = "__omit_place_holder__tprov";
+
+fn groups_dict(inv: &Inventory) -> Map {
+    let mut m = Map::new();
+    for (gid, g) in inv.groups().enumerate() {
+        let hosts = inv.group_hosts(gid).into_iter().map(|h| Value::str(inv.host(h).name.clone())).collect();
+        m.insert(g.name.clone(), Value::List(hosts));
+    }
+    let _ = ALL;
+    m
+}
+
+#[derive(Debug)]
+struct FleetHostvars(Arc<Fleet>);
+
+impl HostvarsSource for FleetHostvars {
+    fn host_names(&self) -> Vec<String> {
+        self.0.inventory.hosts().map(|h| h.name.clone()).collect()
+    }
+
+    fn scope_for(&self, host: &str) -> Option<Arc<Scope>> {
+        let id = self.0.inventory.host_id(host)?;
+        self.0.scope(id).ok()
+    }
+}

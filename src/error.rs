@@ -1,0 +1,61 @@
+//! Top-level errors and the exit codes they map to (ansible-playbook's codes).
+
+use crate::source::Diagnostic;
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Bad input (files, flags): nothing was touched.
+    User(Vec<Diagnostic>),
+    /// A plain message about bad usage.
+    Usage(String),
+    /// Something went wrong that is not the input's fault.
+    Internal(String),
+}
+
+/// Exit codes, as ansible-playbook uses them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const HOST_FAILED: u8 = 2;
+    pub const UNREACHABLE: u8 = 4;
+    pub const PARSE: u8 = 4;
+    pub const BAD_OPTIONS: u8 = 5;
+    pub const INTERRUPTED: u8 = 99;
+}
+
+impl Error {
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::User(_) => exit::PARSE,
+            Error::Usage(_) => exit::BAD_OPTIONS,
+            Error::Internal(_) => exit::ERROR,
+        }
+    }
+}
+
+impl From<Diagnostic> for Error {
+    fn from(d: Diagnostic) -> Self {
+        Error::User(vec![d])
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::User(diags) => {
+                for (i, d) in diags.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{d}")?;
+                }
+                Ok(())
+            }
+            Error::Usage(m) => write!(f, "error: {m}"),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,129 @@
+//! Project settings: `tprov.toml`, or the supported keys of an existing `ansible.cfg`,
+//! merged under the command line. Paths in a config file are relative to its directory.
+
+use crate::error::Error;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Default inventory sources.
+    #[serde(default)]
+    pub inventory: Vec<PathBuf>,
+    pub forks: Option<usize>,
+    pub remote_user: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub host_key_checking: Option<bool>,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub inventory: Vec<PathBuf>,
+    pub forks: usize,
+    pub remote_user: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub host_key_checking: bool,
+    pub timeout: u64,
+    /// Where the config came from, if anywhere.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads the project config from the current directory (or `TPROV_CONFIG`).
+    pub fn load() -> Result<Settings, Error> {
+        let cwd = std::env::current_dir().map_err(|e| Error::Internal(format!("cannot read the current directory: {e}")))?;
+        let (cfg, file) = find_config(&cwd)?;
+        Ok(Settings {
+            inventory: cfg.inventory,
+            forks: cfg.forks.unwrap_or(50),
+            remote_user: cfg.remote_user,
+            private_key_file: cfg.private_key_file,
+            known_hosts: cfg.known_hosts,
+            host_key_checking: cfg.host_key_checking.unwrap_or(true),
+            timeout: cfg.timeout.unwrap_or(10),
+            config_file: file,
+        })
+    }
+
+    /// The inventory sources: the command line's, else the config's.
+    pub fn inventory_sources(&self, cli: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+        if !cli.is_empty() {
+            return Ok(cli.to_vec());
+        }
+        if !self.inventory.is_empty() {
+            return Ok(self.inventory.clone());
+        }
+        Err(Error::Usage("no inventory given: pass -i INVENTORY, or set `inventory` in tprov.toml or ansible.cfg".into()))
+    }
+}
+
+fn find_config(cwd: &Path) -> Result<(FileConfig, Option<PathBuf>), Error> {
+    if let Ok(p) = std::env::var("TPROV_CONFIG") {
+        let p = PathBuf::from(p);
+        return Ok((read_toml(&p)?, Some(p)));
+    }
+    let toml_path = cwd.join("tprov.toml");
+    if toml_path.is_file() {
+        return Ok((read_toml(&toml_path)?, Some(toml_path)));
+    }
+    let ansible = std::env::var("ANSIBLE_CONFIG").map(PathBuf::from).unwrap_or_else(|_| cwd.join("ansible.cfg"));
+    if ansible.is_file() {
+        return Ok((read_ansible_cfg(&ansible)?, Some(ansible)));
+    }
+    Ok((FileConfig::default(), None))
+}
+
+fn relative_to(file: &Path, p: PathBuf) -> PathBuf {
+    if p.is_absolute() { p } else { file.parent().unwrap_or(Path::new(".")).join(p) }
+}
+
+fn read_toml(path: &Path) -> Result<FileConfig, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| {
+        let (line, col) = e.span().map_or((0, 0), |s| {
+            let before = &text[..s.start.min(text.len())];
+            (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+        });
+        Error::User(vec![crate::source::Diagnostic::error(
+            crate::source::Origin::new(&std::sync::Arc::from(path), crate::source::Pos::new(line, col)),
+            e.message().to_string(),
+        )])
+    })?;
+    cfg.inventory = cfg.inventory.into_iter().map(|p| relative_to(path, p)).collect();
+    cfg.private_key_file = cfg.private_key_file.map(|p| relative_to(path, p));
+    cfg.known_hosts = cfg.known_hosts.map(|p| relative_to(path, p));
+    Ok(cfg)
+}
+
+/// The `[defaults]` keys of ansible.cfg that tprov honours.
+fn read_ansible_cfg(path: &Path) -> Result<FileConfig, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut cfg = FileConfig::default();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.trim().to_string();
+            continue;
+        }
+        let Some((k, v)) = line.split_once(['=', ':']) else { continue };
+        let (k, v) = (k.trim(), v.trim());
+        match (section.as_str(), k) {
+            ("defaults", "inventory") => cfg.inventory = v.split(',').map(|p| relative_to(path, PathBuf::from(p.trim()))).collect(),
+            ("defaults", "forks") => cfg.forks = v.parse().ok(),
+            ("defaults", "remote_user") => cfg.remote_user = Some(v.to_string()),
+            ("defaults", "private_key_file") => cfg.private_key_file = Some(relative_to(path, PathBuf::from(v))),
+            ("defaults", "host_key_checking") => cfg.host_key_checking = Some(matches!(v.to_lowercase().as_str(), "true" | "yes" | "1" | "on")),
+            ("defaults", "timeout") => cfg.timeout = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Ok(cfg)
+}

@@ -1,0 +1,5 @@
+//! tprov's integration tests: one binary (see Cargo.toml), modules by area.
+
+mod cli_errors;
+mod conformance;
+mod support;
