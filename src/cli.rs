@@ -105,6 +105,15 @@ pub struct ValidateCmd {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Playbooks to check as well (default: playbooks/*.yml when present).
-    pub playbooks: Vec<PathBuf>,
+    /// The vars contract to check hosts against.
+    #[arg(long, default_value = "schema/fleet.yaml")]
+    pub schema: PathBuf,
+
+    /// Directory of templates to render for every host.
+    #[arg(long, default_value = "templates")]
+    pub templates: PathBuf,
+
+    /// Treat warnings (ambiguous YAML 1.1 scalars, shadowed files) as errors.
+    #[arg(long)]
+    pub strict: bool,
 }

@@ -326,3 +326,6 @@ fn walk<'a>(start: GroupId, next: impl Fn(GroupId) -> &'a Vec<GroupId>) -> Vec<G
     }
     out
 }
+
+#[cfg(test)]
+mod fuzz_tests;

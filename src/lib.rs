@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod inventory;
 pub mod output;
+pub mod schema;
 pub mod settings;
 pub mod source;
 pub mod template;

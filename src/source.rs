@@ -35,12 +35,21 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// The file, relative to the current directory when it lies below it.
+    pub fn display_path(&self) -> String {
+        let cwd = std::env::current_dir().ok();
+        let rel = cwd.as_deref().and_then(|c| self.file.strip_prefix(c).ok());
+        rel.unwrap_or(&self.file).display().to_string()
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.pos.line == 0 {
-            write!(f, "{}", self.file.display())
+            write!(f, "{}", self.display_path())
         } else {
-            write!(f, "{}:{}:{}", self.file.display(), self.pos.line, self.pos.col)
+            write!(f, "{}:{}:{}", self.display_path(), self.pos.line, self.pos.col)
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct Loaded {
     pub file: Arc<Path>,
     pub docs: Vec<Node>,
     pub warnings: Vec<Diagnostic>,
+    /// Plain scalars whose meaning differs between YAML 1.1 (Ansible) and 1.2
+    /// (`yes`, `0644`, `1:30`): `tprov validate` suggests quoting them.
+    pub ambiguous: Vec<Diagnostic>,
 }
 
 impl Loaded {

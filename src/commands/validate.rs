@@ -1,9 +1,341 @@
-//! `tprov validate`: placeholder, filled in below.
-use crate::cli::ValidateCmd;
-use crate::error::Error;
-use crate::output::Printer;
-use crate::settings::Settings;
+//! `tprov validate`: everything that can be checked without a host, in one run, each
+//! problem as `file:line:col: severity: message`. Nothing is connected to or changed.
 
-pub fn run(_cmd: &ValidateCmd, _settings: &Settings, _printer: &Printer) -> Result<u8, Error> {
-    Ok(0)
+use super::{extra_vars, select_hosts, vars_query};
+use crate::cli::{Format, ValidateCmd};
+use crate::context::Fleet;
+use crate::error::Error;
+use crate::inventory::Inventory;
+use crate::output::Printer;
+use crate::schema::{self, Schema};
+use crate::settings::Settings;
+use crate::source::{Diagnostic, Origin, Severity};
+use crate::template::{engine, native_frame};
+use crate::value::pyjson::{JsonStyle, dumps};
+use crate::value::{Map, Value};
+use indexmap::IndexMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Problems, merged when many hosts hit the same one.
+#[derive(Default)]
+struct Report {
+    problems: IndexMap<(Origin, String), (bool, Vec<String>)>,
 }
+
+impl Report {
+    fn add(&mut self, d: Diagnostic, host: Option<&str>) {
+        let is_error = d.severity == Severity::Error;
+        let entry = self.problems.entry((d.origin, d.message)).or_default();
+        entry.0 |= is_error;
+        if let Some(h) = host {
+            entry.1.push(h.to_string());
+        }
+    }
+
+    fn diagnostics(&self, strict: bool) -> Vec<Diagnostic> {
+        let mut out: Vec<Diagnostic> = self
+            .problems
+            .iter()
+            .map(|((origin, message), (is_error, hosts))| {
+                let message = match hosts.as_slice() {
+                    [] => message.clone(),
+                    [one] => format!("{message} (host {one})"),
+                    [first, rest @ ..] => format!("{message} (host {first} and {} more)", rest.len()),
+                };
+                let severity = if *is_error || strict { Severity::Error } else { Severity::Warning };
+                Diagnostic { origin: origin.clone(), message, severity }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.origin.file, a.origin.pos).cmp(&(&b.origin.file, b.origin.pos)));
+        out
+    }
+}
+
+pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+    let mut report = Report::default();
+    let sources = settings.inventory_sources(&cmd.inv.inventory)?;
+    match crate::inventory::load(&sources) {
+        Ok(inv) => check_inventory(cmd, inv, &mut report, printer)?,
+        Err(d) => report.add(d, None),
+    }
+    check_template_files(&cmd.templates, &mut report);
+    let diags = report.diagnostics(cmd.strict);
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diags.len() - errors;
+    match cmd.format {
+        Format::Json => {
+            let items: Vec<Value> = diags
+                .iter()
+                .map(|d| {
+                    let mut m = Map::new();
+                    m.insert("file".into(), Value::str(d.origin.display_path()));
+                    m.insert("line".into(), Value::Int(i64::from(d.origin.pos.line)));
+                    m.insert("col".into(), Value::Int(i64::from(d.origin.pos.col)));
+                    m.insert("severity".into(), Value::str(if d.severity == Severity::Error { "error" } else { "warning" }));
+                    m.insert("message".into(), Value::str(d.message.clone()));
+                    Value::Map(m)
+                })
+                .collect();
+            let mut m = Map::new();
+            m.insert("errors".into(), Value::Int(errors as i64));
+            m.insert("warnings".into(), Value::Int(warnings as i64));
+            m.insert("problems".into(), Value::List(items));
+            printer.out(&format!("{}\n", dumps(&Value::Map(m), &JsonStyle::pretty(2)).map_err(Error::Internal)?));
+        }
+        Format::Text => {
+            let mut text: String = diags.iter().map(|d| format!("{d}\n")).collect();
+            text.push_str(&format!("{errors} error(s), {warnings} warning(s)\n"));
+            printer.out(&text);
+        }
+    }
+    Ok(if errors > 0 { crate::error::exit::ERROR } else { 0 })
+}
+
+fn check_inventory(cmd: &ValidateCmd, inv: Inventory, report: &mut Report, printer: &Printer) -> Result<(), Error> {
+    for w in &inv.warnings {
+        report.add(w.clone(), None);
+    }
+    let q = vars_query(&inv, &cmd.inv);
+    let dirs: Vec<PathBuf> = q.inventory_dirs.iter().chain(q.play_dirs.iter()).cloned().collect();
+    let mut seen_dirs = Vec::new();
+    for dir in dirs {
+        for sub in ["group_vars", "host_vars"] {
+            let canon = std::fs::canonicalize(dir.join(sub)).unwrap_or_else(|_| dir.join(sub));
+            if !seen_dirs.contains(&canon) {
+                check_vars_dir(&canon, sub == "group_vars", &inv, report);
+                seen_dirs.push(canon);
+            }
+        }
+    }
+    let schema = if cmd.schema.exists() {
+        match schema::load(&cmd.schema) {
+            Ok(s) => Some(s),
+            Err(d) => {
+                report.add(d, None);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let pattern = cmd.inv.group.clone().unwrap_or_else(|| "all".into());
+    let hosts = select_hosts(&inv, &pattern, cmd.inv.limit.as_deref(), printer)?;
+    let extra = extra_vars(&cmd.inv)?;
+    let inv = Arc::new(inv);
+    let fleet = Fleet::new(inv.clone(), q, extra);
+    // Templates that do not even parse are reported once, not rendered per host.
+    let templates: Vec<PathBuf> = template_files(&cmd.templates)
+        .into_iter()
+        .filter(|t| std::fs::read_to_string(t).is_ok_and(|text| engine().check_syntax(&text).is_ok()))
+        .collect();
+    for h in hosts {
+        let name = inv.host(h).name.clone();
+        if let Some(s) = &schema {
+            check_exclusive(&inv, h, s, report);
+        }
+        let scope = match fleet.scope(h) {
+            Ok(s) => s,
+            Err(d) => {
+                report.add(d, Some(&name));
+                continue;
+            }
+        };
+        let raw = match fleet.raw_vars(h) {
+            Ok(r) => r,
+            Err(d) => {
+                report.add(d, Some(&name));
+                continue;
+            }
+        };
+        let mut resolved = Map::new();
+        for (var, def) in raw.iter() {
+            let origin = def.origin.clone().unwrap_or_else(|| Origin::file("<inventory>"));
+            match engine().template_to_value(&def.value, &scope, Some(&origin)) {
+                Ok(v) => {
+                    resolved.insert(var.clone(), v);
+                }
+                Err(e) => report.add(Diagnostic::error(e.origin.unwrap_or(origin), e.message), Some(&name)),
+            }
+        }
+        if let Some(s) = schema.as_ref().filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g))) {
+            check_schema(s, &raw, &resolved, report, &name);
+        }
+        for t in &templates {
+            let tscope = scope.with_frame(native_frame(template_vars(t)));
+            if let Err(e) = engine().render_file(t, &tscope) {
+                report.add(Diagnostic::error(e.origin.unwrap_or_else(|| Origin::file(t)), e.message), Some(&name));
+            }
+        }
+    }
+    for w in fleet.warnings() {
+        report.add(w, None);
+    }
+    Ok(())
+}
+
+/// The vars Ansible's `template` module adds (`ansible_managed` and `template_*`).
+pub fn template_vars(path: &Path) -> Vec<(String, Value)> {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    vec![
+        ("ansible_managed".into(), Value::str("Ansible managed")),
+        ("template_path".into(), Value::str(path.display().to_string())),
+        ("template_fullpath".into(), Value::str(full.display().to_string())),
+        ("template_host".into(), Value::str(hostname())),
+    ]
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut Report) {
+    let groups = inv.group_names(host);
+    for pair in &s.exclusive {
+        let inside: Vec<&String> = pair.iter().filter(|g| groups.contains(g)).collect();
+        if inside.len() > 1 {
+            let origin = inv.host(host).origin.clone().unwrap_or_else(|| Origin::file("<inventory>"));
+            let names: Vec<&str> = inside.iter().map(|g| g.as_str()).collect();
+            report.add(
+                Diagnostic::error(origin, format!("{} is in both {}: a host belongs to the old or the new group of an environment, never both", inv.host(host).name, names.join(" and "))),
+                None,
+            );
+        }
+    }
+}
+
+fn check_schema(s: &Schema, raw: &crate::vars::Vars, resolved: &Map, report: &mut Report, host: &str) {
+    for (var, rule) in &s.vars {
+        let origin = raw.get(var).and_then(|v| v.origin.clone()).unwrap_or_else(|| s.origin.clone());
+        match resolved.get(var) {
+            Some(v) => {
+                let mut msgs = Vec::new();
+                schema::check(var, v, rule, &mut msgs);
+                for m in msgs {
+                    report.add(Diagnostic::error(origin.clone(), m), Some(host));
+                }
+            }
+            None if raw.contains_key(var) => {} // already reported as a template error
+            None if !rule.optional => report.add(Diagnostic::error(s.origin.clone(), format!("required var `{var}` is not defined")), Some(host)),
+            None => {}
+        }
+    }
+    for (var, def) in raw.iter() {
+        if s.vars.contains_key(var) {
+            continue;
+        }
+        if let Some(known) = schema::did_you_mean(var, s.vars.keys().map(String::as_str)) {
+            let origin = def.origin.clone().unwrap_or_else(|| s.origin.clone());
+            report.add(Diagnostic::error(origin, format!("unknown var `{var}`; did you mean `{known}`?")), None);
+        }
+    }
+}
+
+/// Every file under a `group_vars` or `host_vars` directory: YAML syntax, duplicate keys,
+/// ambiguous YAML 1.1 scalars, Jinja syntax in values, names that match no group/host.
+fn check_vars_dir(base: &Path, is_group: bool, inv: &Inventory, report: &mut Report) {
+    {
+        let Ok(entries) = std::fs::read_dir(base) else { return };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for entry in entries {
+            let Some(fname) = entry.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+            if fname.starts_with('.') || fname.ends_with('~') {
+                continue;
+            }
+            let stem = ["", ".yml", ".yaml", ".json"].iter().rev().find_map(|ext| if ext.is_empty() { Some(fname.as_str()) } else { fname.strip_suffix(ext) }).unwrap_or(&fname);
+            let known = if is_group { inv.group_id(stem).is_some() } else { inv.host_id(stem).is_some() };
+            if !known {
+                let names: Vec<String> = if is_group { inv.groups().map(|g| g.name.clone()).collect() } else { inv.hosts().map(|h| h.name.clone()).collect() };
+                let hint = schema::did_you_mean(stem, names.iter().map(String::as_str)).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+                let what = if is_group { "group" } else { "host" };
+                report.add(Diagnostic::warning(Origin::file(&entry), format!("no {what} named `{stem}` in the inventory, so these vars apply to nothing{hint}")), None);
+            }
+            for file in walk_files(&entry) {
+                check_vars_file(&file, report);
+            }
+        }
+    }
+}
+
+fn walk_files(p: &Path) -> Vec<PathBuf> {
+    if p.is_file() {
+        return vec![p.to_path_buf()];
+    }
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(p) {
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for e in entries {
+            if e.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')) {
+                out.extend(walk_files(&e));
+            }
+        }
+    }
+    out
+}
+
+fn check_vars_file(path: &Path, report: &mut Report) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for (i, line) in text.lines().enumerate() {
+            let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+            if indent.contains('\t') {
+                let origin = Origin::new(&Arc::from(path), crate::source::Pos::new(i + 1, 1));
+                report.add(Diagnostic::error(origin, "tab in indentation: YAML indents with spaces only"), None);
+            }
+        }
+    }
+    let loaded = match crate::yaml::load_file(path) {
+        Ok(l) => l,
+        Err(d) => return report.add(d, None),
+    };
+    for w in loaded.warnings.iter() {
+        report.add(Diagnostic::error(w.origin.clone(), w.message.clone()), None);
+    }
+    for a in loaded.ambiguous.iter() {
+        report.add(a.clone(), None);
+    }
+    match loaded.single() {
+        Ok(Some(root)) if !matches!(root.kind, crate::yaml::NodeKind::Map(_)) && root.to_value() != Value::Null => {
+            report.add(Diagnostic::error(loaded.origin(root.pos), format!("vars file must be a mapping, found {}", root.type_name())), None);
+        }
+        Ok(Some(root)) => check_template_strings(&loaded, root, report),
+        Ok(None) => {}
+        Err(d) => report.add(d, None),
+    }
+}
+
+fn check_template_strings(loaded: &crate::yaml::Loaded, node: &crate::yaml::Node, report: &mut Report) {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        match &n.kind {
+            crate::yaml::NodeKind::Scalar(Value::Str(s)) if crate::template::is_possibly_template(s) => {
+                if let Err((msg, _)) = engine().check_syntax(s) {
+                    report.add(Diagnostic::error(loaded.origin(n.pos), format!("template syntax error: {msg}")), None);
+                }
+            }
+            crate::yaml::NodeKind::Seq(items) => stack.extend(items),
+            crate::yaml::NodeKind::Map(entries) => stack.extend(entries.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+fn template_files(dir: &Path) -> Vec<PathBuf> {
+    walk_files(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "j2")).collect()
+}
+
+fn check_template_files(dir: &Path, report: &mut Report) {
+    for t in template_files(dir) {
+        match std::fs::read_to_string(&t) {
+            Ok(text) => {
+                if let Err((msg, line)) = engine().check_syntax(&text) {
+                    let origin = Origin::new(&Arc::from(t.as_path()), crate::source::Pos::new(line.unwrap_or(1), 1));
+                    report.add(Diagnostic::error(origin, format!("template syntax error: {msg}")), None);
+                }
+            }
+            Err(e) => report.add(Diagnostic::error(Origin::file(&t), format!("cannot read template: {e}")), None),
+        }
+    }
+}
+

@@ -142,7 +142,6 @@ impl Scope {
                         if e.origin.is_none() {
                             e.origin = var.origin.clone();
                         }
-                        e.message = format!("{} (while templating '{name}')", e.message);
                         self.record(e);
                         return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, format!("cannot template '{name}'"))));
                     }

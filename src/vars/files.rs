@@ -54,7 +54,10 @@ impl VarsCache {
         if name.starts_with('/') {
             return Ok(Vars::new());
         }
-        let key = (dir.join(subdir), name.to_string());
+        let vars_dir = dir.join(subdir);
+        // One directory reached through a symlink is still one directory.
+        let vars_dir = std::fs::canonicalize(&vars_dir).unwrap_or(vars_dir);
+        let key = (vars_dir, name.to_string());
         let files = match self.found.get(&key) {
             Some(f) => f.clone(),
             None => {

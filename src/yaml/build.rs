@@ -22,6 +22,7 @@ struct Builder<'a> {
     alias_budget: usize,
     docs: Vec<Node>,
     warnings: Vec<Diagnostic>,
+    ambiguous: Vec<Diagnostic>,
 }
 
 fn pos_of(mark: &Marker) -> Pos {
@@ -30,7 +31,7 @@ fn pos_of(mark: &Marker) -> Pos {
 
 pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
     let mut parser = Parser::new_from_str(text).keep_tags(true);
-    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), alias_budget: MAX_ALIAS_NODES, docs: Vec::new(), warnings: Vec::new() };
+    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), alias_budget: MAX_ALIAS_NODES, docs: Vec::new(), warnings: Vec::new(), ambiguous: Vec::new() };
     loop {
         let (event, mark) = parser.next_token().map_err(|e| {
             Diagnostic::error(Origin::new(file, pos_of(e.marker())), format!("YAML syntax error: {}", e.info()))
@@ -75,7 +76,7 @@ pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> 
             }
         }
     }
-    Ok(Loaded { file: file.clone(), docs: b.docs, warnings: b.warnings })
+    Ok(Loaded { file: file.clone(), docs: b.docs, warnings: b.warnings, ambiguous: b.ambiguous })
 }
 
 /// YAML 1.1 merge keys: later sources lose to earlier ones, explicit keys win over all,
@@ -117,7 +118,7 @@ impl Builder<'_> {
         Diagnostic::error(Origin::new(self.file, pos), msg)
     }
 
-    fn scalar(&self, text: &str, style: TScalarStyle, tag: Option<&Tag>, pos: Pos) -> Result<Value, Diagnostic> {
+    fn scalar(&mut self, text: &str, style: TScalarStyle, tag: Option<&Tag>, pos: Pos) -> Result<Value, Diagnostic> {
         if let Some(tag) = tag {
             if tag.handle == "!" && tag.suffix == "unsafe" {
                 return Ok(Value::Unsafe(text.to_string()));
@@ -144,7 +145,11 @@ impl Builder<'_> {
             return Ok(Value::Str(text.to_string()));
         }
         if style == TScalarStyle::Plain {
-            resolve_plain(text).map_err(|e| self.err(pos, e.0))
+            let v = resolve_plain(text).map_err(|e| self.err(pos, e.0))?;
+            if let Some(note) = yaml11_only(text, &v) {
+                self.ambiguous.push(Diagnostic::warning(Origin::new(self.file, pos), note));
+            }
+            Ok(v)
         } else {
             Ok(Value::Str(text.to_string()))
         }
@@ -244,6 +249,20 @@ impl Builder<'_> {
             },
         }
         Ok(())
+    }
+}
+
+/// Why a plain scalar means something else to YAML 1.2 readers (and to most people).
+fn yaml11_only(text: &str, v: &Value) -> Option<String> {
+    match v {
+        Value::Bool(b) if !matches!(text.to_lowercase().as_str(), "true" | "false") => {
+            Some(format!("unquoted `{text}` is the boolean {b} for Ansible (YAML 1.1); write {b} or quote it ('{text}')"))
+        }
+        Value::Int(i) if text.trim_start_matches(['-', '+']).starts_with('0') && text.len() > 1 && !text.contains(['x', 'b']) => {
+            Some(format!("unquoted `{text}` is the octal number {i} for Ansible (YAML 1.1); quote it ('{text}') if you mean the text"))
+        }
+        Value::Int(i) if text.contains(':') => Some(format!("unquoted `{text}` is the sexagesimal number {i} for Ansible (YAML 1.1); quote it")),
+        _ => None,
     }
 }
 

@@ -3,3 +3,4 @@
 mod cli_errors;
 mod conformance;
 mod support;
+mod validate;
