@@ -45,7 +45,7 @@ pub fn select_hosts(inv: &Inventory, pattern: &str, limit: Option<&str>, printer
 
 /// `-e` values: `k=v` pairs (strings), YAML/JSON text, or `@file`.
 pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
-    let mut out = Vars::new();
+    let mut out = Vars::default();
     if let Some(g) = &args.group {
         out.insert("hostGroup".into(), Var { value: Value::str(g.clone()), origin: None });
     }

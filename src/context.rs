@@ -24,22 +24,27 @@ pub struct Fleet {
     cache: Mutex<VarsCache>,
     host_vars: Mutex<HashMap<HostId, Arc<Vars>>>,
     groups: Arc<Map>,
+    /// `groups` converted once for templates: it lists every host, so converting it per
+    /// host would cost hosts² work.
+    groups_mj: minijinja::Value,
 }
 
 impl Fleet {
     pub fn new(inventory: Arc<Inventory>, query: HostVarsQuery, extra: Vars) -> Arc<Fleet> {
         let groups = groups_dict(&inventory);
+        let groups_mj = crate::template::to_mj(&Value::Map(groups.clone()));
         Arc::new(Fleet {
             inventory,
             query,
             extra: Arc::new(extra),
-            play_vars: Arc::new(Vars::new()),
+            play_vars: Arc::new(Vars::default()),
             playbook_dir: None,
             check_mode: false,
             diff_mode: false,
             cache: Mutex::new(VarsCache::new()),
-            host_vars: Mutex::new(HashMap::new()),
+            host_vars: Mutex::new(HashMap::default()),
             groups: Arc::new(groups),
+            groups_mj,
         })
     }
 
@@ -54,8 +59,9 @@ impl Fleet {
             check_mode: check,
             diff_mode: diff,
             cache: Mutex::new(VarsCache::new()),
-            host_vars: Mutex::new(HashMap::new()),
+            host_vars: Mutex::new(HashMap::default()),
             groups: self.groups.clone(),
+            groups_mj: self.groups_mj.clone(),
         })
     }
 
@@ -84,7 +90,7 @@ impl Fleet {
     pub fn magic(&self, host: HostId) -> Map {
         let inv = &self.inventory;
         let h = inv.host(host);
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("inventory_hostname".into(), Value::str(h.name.clone()));
         let short = if crate::inventory::parse_address(&h.name, false).is_ok_and(|_| h.name.parse::<std::net::IpAddr>().is_ok()) {
             h.name.clone()
@@ -93,7 +99,6 @@ impl Fleet {
         };
         m.insert("inventory_hostname_short".into(), Value::str(short));
         m.insert("group_names".into(), Value::List(inv.group_names(host).into_iter().map(Value::Str).collect()));
-        m.insert("groups".into(), Value::Map((*self.groups).clone()));
         let (file, dir) = match &h.source {
             Some(s) => (Value::str(s.display().to_string()), Value::str(s.parent().map(|p| p.display().to_string()).unwrap_or_default())),
             None => (Value::Null, Value::Null),
@@ -111,7 +116,10 @@ impl Fleet {
     /// The scope a host's templates are rendered in.
     pub fn scope(self: &Arc<Self>, host: HostId) -> Result<Arc<Scope>, Diagnostic> {
         let raw = self.raw_vars(host)?;
-        let frames = vec![Frame::Raw(self.extra.clone()), native_frame(self.magic(host)), Frame::Raw(raw)];
+        let Frame::Native(magic) = native_frame(self.magic(host)) else { unreachable!("native_frame gives a native frame") };
+        let mut magic = (*magic).clone();
+        magic.insert("groups".into(), self.groups_mj.clone());
+        let frames = vec![Frame::Raw(self.extra.clone()), Frame::Native(Arc::new(magic)), Frame::Raw(raw)];
         let source: Arc<dyn HostvarsSource> = Arc::new(FleetHostvars(self.clone()));
         Ok(Scope::new(engine(), frames, Some(source)))
     }
@@ -121,7 +129,7 @@ impl Fleet {
 pub const OMIT: &str = "__omit_place_holder__tprov";
 
 fn groups_dict(inv: &Inventory) -> Map {
-    let mut m = Map::new();
+    let mut m = Map::default();
     for (gid, g) in inv.groups().enumerate() {
         let hosts = inv.group_hosts(gid).into_iter().map(|h| Value::str(inv.host(h).name.clone())).collect();
         m.insert(g.name.clone(), Value::List(hosts));

@@ -117,7 +117,7 @@ impl Inventory {
         }
         let group = Group {
             name: name.to_string(),
-            vars: Map::new(),
+            vars: Map::default(),
             hosts: Vec::new(),
             children: Vec::new(),
             parents: Vec::new(),
@@ -133,7 +133,7 @@ impl Inventory {
         let id = match self.hosts.get_index_of(name) {
             Some(id) => id,
             None => {
-                let mut vars = Map::new();
+                let mut vars = Map::default();
                 if let Some(port) = port {
                     vars.insert("ansible_port".into(), Value::Int(i64::from(port)));
                 }

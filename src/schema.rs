@@ -65,7 +65,7 @@ pub fn load(path: &Path) -> Result<Schema, Diagnostic> {
     }
     let vars = match root.get("vars") {
         Some(n) => rules(&l, n)?,
-        None => IndexMap::new(),
+        None => IndexMap::default(),
     };
     Ok(Schema { groups, exclusive, vars, origin: l.origin(root.pos) })
 }

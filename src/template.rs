@@ -104,7 +104,7 @@ impl Engine {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         filters::register(&mut env);
         jinja_tests::register(&mut env);
-        Engine { env, exprs: Mutex::new(HashMap::new()) }
+        Engine { env, exprs: Mutex::new(HashMap::default()) }
     }
 
     fn root(&self, scope: &Arc<Scope>) -> MjValue {

@@ -12,8 +12,11 @@ use std::fmt::Write as _;
 
 pub use pyfloat::float_repr;
 
+/// The hasher for our maps: fast, and seeded per process.
+pub type Hasher = foldhash::fast::RandomState;
+
 /// A mapping that keeps insertion order, as Python dicts do.
-pub type Map = IndexMap<String, Value>;
+pub type Map = IndexMap<String, Value, Hasher>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -256,7 +259,7 @@ mod tests {
 
     #[test]
     fn repr_matches_python() {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("a".into(), Value::Int(1));
         m.insert("b".into(), Value::List(vec![Value::Bool(true), Value::Null, Value::Float(1.0)]));
         assert_eq!(Value::Map(m).py_repr(), "{'a': 1, 'b': [True, None, 1.0]}");

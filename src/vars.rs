@@ -22,7 +22,7 @@ pub struct Var {
 }
 
 /// Vars in Python dict order: a later set keeps the key's first place.
-pub type Vars = IndexMap<String, Var>;
+pub type Vars = IndexMap<String, Var, crate::value::Hasher>;
 
 /// Ansible's `combine_vars` with the default `hash_behaviour=replace`: top-level keys
 /// of `b` replace those of `a`.

@@ -96,7 +96,7 @@ impl Node {
             NodeKind::Scalar(v) => v.clone(),
             NodeKind::Seq(items) => Value::List(items.iter().map(Node::to_value).collect()),
             NodeKind::Map(entries) => {
-                let mut map = Map::with_capacity(entries.len());
+                let mut map = Map::with_capacity_and_hasher(entries.len(), crate::value::Hasher::default());
                 for (k, v) in entries {
                     map.insert(k.name.clone(), v.to_value());
                 }

@@ -22,11 +22,11 @@ pub fn run(cmd: &EvalCmd, settings: &Settings, printer: &Printer) -> Result<u8, 
     let fleet = Fleet::new(Arc::new(inv), q, extra);
     let scope = fleet.scope(*host)?;
     let mut failed = false;
-    let mut answers = Map::new();
+    let mut answers = Map::default();
     let mut text = String::new();
     for t in &cmd.templates {
         let result = engine().render_native(t, &scope, None).and_then(|v| from_mj(&v).map_err(|e| crate::template::TemplateError::new(e.to_string(), None)));
-        let mut entry = Map::new();
+        let mut entry = Map::default();
         match result {
             Ok(v) => {
                 text.push_str(&format!("{}\n", v.py_str()));

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::inventory::{ALL, GroupId, Inventory};
 use crate::output::Printer;
 use crate::settings::Settings;
-use crate::value::pyjson::{JsonStyle, dumps};
+use crate::value::pyjson::{JsonStyle, dumps, write_value};
 use crate::value::{Map, Value};
 use crate::vars::VarsCache;
 use std::collections::HashSet;
@@ -72,22 +72,23 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
             Some(l) => select_hosts(&inv, "all", Some(l), printer)?,
             None => inv.group_hosts(ALL),
         };
-        let mut hostvars = Map::new();
+        // Each host's vars are written as soon as they are merged, so memory stays
+        // at the size of the output, not of every host's vars at once.
+        let mut hostvars: Vec<(String, String)> = Vec::with_capacity(hosts.len());
         for &h in &hosts {
             let vars = host_vars(h, &mut cache)?;
             if !vars.is_empty() {
-                hostvars.insert(inv.host(h).name.clone(), Value::Map(vars));
+                let mut text = String::new();
+                write_value(&mut text, &Value::Map(vars), &list_style(), 3).map_err(Error::Internal)?;
+                hostvars.push((inv.host(h).name.clone(), text));
             }
         }
+        hostvars.sort_by(|a, b| a.0.cmp(&b.0));
         let available: HashSet<usize> = hosts.into_iter().collect();
-        let mut out = Map::new();
+        let mut groups = Map::default();
         let mut seen = HashSet::new();
-        format_group(&inv, ALL, &available, &mut seen, &mut out);
-        let mut meta = Map::new();
-        meta.insert("hostvars".into(), Value::Map(hostvars));
-        meta.insert("profile".into(), Value::str("inventory_legacy"));
-        out.insert("_meta".into(), Value::Map(meta));
-        json(&Value::Map(out))?
+        format_group(&inv, ALL, &available, &mut seen, &mut groups);
+        list_json(groups, &hostvars)?
     };
     for w in &cache.warnings {
         printer.diagnostic(w);
@@ -97,16 +98,54 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
 }
 
 /// `ansible-inventory`'s JSON: its encoder profile writes UTF-8, not `\uXXXX`.
-fn json(v: &Value) -> Result<String, Error> {
+fn list_style() -> JsonStyle {
     let mut style = JsonStyle::pretty(4);
     style.ensure_ascii = false;
-    dumps(v, &style).map_err(Error::Internal)
+    style
+}
+
+fn json(v: &Value) -> Result<String, Error> {
+    dumps(v, &list_style()).map_err(Error::Internal)
+}
+
+/// `--list`: the groups and `_meta`, keys sorted as Python's `sort_keys` does, with the
+/// host vars already rendered.
+fn list_json(groups: Map, hostvars: &[(String, String)]) -> Result<String, Error> {
+    let style = list_style();
+    let mut keys: Vec<&str> = groups.keys().map(String::as_str).chain(["_meta"]).collect();
+    keys.sort_unstable();
+    let mut out = String::from("{");
+    for (i, key) in keys.iter().enumerate() {
+        out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+        crate::value::pyjson::write_str(&mut out, key, false);
+        out.push_str(": ");
+        if *key == "_meta" {
+            out.push_str("{\n        \"hostvars\": ");
+            if hostvars.is_empty() {
+                out.push_str("{}");
+            } else {
+                out.push('{');
+                for (j, (name, text)) in hostvars.iter().enumerate() {
+                    out.push_str(if j == 0 { "\n            " } else { ",\n            " });
+                    crate::value::pyjson::write_str(&mut out, name, false);
+                    out.push_str(": ");
+                    out.push_str(text);
+                }
+                out.push_str("\n        }");
+            }
+            out.push_str(",\n        \"profile\": \"inventory_legacy\"\n    }");
+        } else if let Some(v) = groups.get(*key) {
+            write_value(&mut out, v, &style, 1).map_err(Error::Internal)?;
+        }
+    }
+    out.push_str("\n}");
+    Ok(out)
 }
 
 /// `ansible-inventory --list`'s group entries: hosts (not for `all`), then children.
 fn format_group(inv: &Inventory, gid: GroupId, available: &HashSet<usize>, seen: &mut HashSet<GroupId>, out: &mut Map) {
     let g = inv.group(gid);
-    let mut entry = Map::new();
+    let mut entry = Map::default();
     if gid != ALL {
         let hosts: Vec<Value> = g.hosts.iter().filter(|h| available.contains(h)).map(|h| Value::str(inv.host(*h).name.clone())).collect();
         if !hosts.is_empty() {

@@ -68,7 +68,7 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
             let items: Vec<Value> = diags
                 .iter()
                 .map(|d| {
-                    let mut m = Map::new();
+                    let mut m = Map::default();
                     m.insert("file".into(), Value::str(d.origin.display_path()));
                     m.insert("line".into(), Value::Int(i64::from(d.origin.pos.line)));
                     m.insert("col".into(), Value::Int(i64::from(d.origin.pos.col)));
@@ -77,7 +77,7 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
                     Value::Map(m)
                 })
                 .collect();
-            let mut m = Map::new();
+            let mut m = Map::default();
             m.insert("errors".into(), Value::Int(errors as i64));
             m.insert("warnings".into(), Value::Int(warnings as i64));
             m.insert("problems".into(), Value::List(items));
@@ -148,7 +148,7 @@ fn check_inventory(cmd: &ValidateCmd, inv: Inventory, report: &mut Report, print
                 continue;
             }
         };
-        let mut resolved = Map::new();
+        let mut resolved = Map::default();
         for (var, def) in raw.iter() {
             let origin = def.origin.clone().unwrap_or_else(|| Origin::file("<inventory>"));
             match engine().template_to_value(&def.value, &scope, Some(&origin)) {

@@ -57,7 +57,8 @@ pub fn parse_address(address: &str, allow_ranges: bool) -> Result<(String, Optio
             host = c.get(1).map_or("", |m| m.as_str());
         }
     }
-    let valid = IPV4.is_match(host) || IPV6.is_match(host) || is_hostname(host);
+    // Host names first: they are the common case, and the IPv6 regex is costly to build.
+    let valid = is_hostname(host) || IPV4.is_match(host) || IPV6.is_match(host);
     if !valid {
         return Err(AddressError(format!("Not a valid network hostname: {host}")));
     }

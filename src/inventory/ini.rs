@@ -37,7 +37,7 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
 pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnostic> {
     let file: Arc<Path> = Arc::from(path);
     let source = PathBuf::from(path);
-    let mut pending: indexmap::IndexMap<String, Pending> = indexmap::IndexMap::new();
+    let mut pending: indexmap::IndexMap<String, Pending> = indexmap::IndexMap::default();
     let mut group = String::from("ungrouped");
     let mut state = State::Hosts;
 

@@ -251,12 +251,12 @@ impl Parser<'_> {
         self.skip_ws(true);
         if self.eat(b'}') {
             self.depth -= 1;
-            return Some(Lit::V(Value::Map(Map::new())));
+            return Some(Lit::V(Value::Map(Map::default())));
         }
         let first = self.expr()?.into_value();
         self.skip_ws(true);
         if self.eat(b':') {
-            let mut map = Map::new();
+            let mut map = Map::default();
             let v = self.expr()?.into_value();
             map.insert(key_text(&first), v);
             loop {

@@ -58,7 +58,7 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
             Value::List(items)
         }
         ValueKind::Map => {
-            let mut map = Map::new();
+            let mut map = Map::default();
             for key in v.try_iter()? {
                 let item = v.get_item(&key)?;
                 let k = match key.as_str() {

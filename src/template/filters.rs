@@ -238,7 +238,7 @@ fn combine(first: MjValue, rest: minijinja::value::Rest<MjValue>, k: Kwargs) -> 
             other => dicts.push(other),
         }
     }
-    let mut out = Map::new();
+    let mut out = Map::default();
     for d in dicts {
         let Value::Map(m) = d else {
             return Err(err(format!("combine expects dictionaries, got {}", d.type_name())));
@@ -263,7 +263,7 @@ fn dict2items(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
     let items = m
         .into_iter()
         .map(|(key, value)| {
-            let mut item = Map::new();
+            let mut item = Map::default();
             item.insert(key_name.clone(), Value::Str(key));
             item.insert(value_name.clone(), value);
             Value::Map(item)
@@ -278,7 +278,7 @@ fn items2dict(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
     let Value::List(items) = ours(&v)? else {
         return Err(err("items2dict requires a list"));
     };
-    let mut out = Map::new();
+    let mut out = Map::default();
     for item in items {
         let m = item.as_map().ok_or_else(|| err("items2dict requires a list of dictionaries"))?;
         let (Some(key), Some(value)) = (m.get(&key_name), m.get(&value_name)) else {
@@ -500,7 +500,7 @@ fn urlsplit(url: &str, part: Option<&str>) -> Result<MjValue, Error> {
     let (userinfo, hostport) = netloc.rsplit_once('@').map_or(("", netloc), |(u, h)| (u, h));
     let (hostname, port) = hostport.rsplit_once(':').map_or((hostport, ""), |(h, p)| (h, p));
     let (username, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("fragment".into(), Value::str(fragment));
     m.insert("hostname".into(), Value::str(hostname.to_lowercase()));
     m.insert("netloc".into(), Value::str(netloc));

@@ -46,7 +46,7 @@ impl Scope {
         Arc::new(Scope {
             frames,
             hostvars,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::default()),
             resolving: Mutex::new(Vec::new()),
             error: Mutex::new(None),
             missing: Mutex::new(Vec::new()),

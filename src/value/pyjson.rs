@@ -43,7 +43,8 @@ fn newline(out: &mut String, style: &JsonStyle, level: usize) {
     }
 }
 
-fn write_value(out: &mut String, v: &Value, style: &JsonStyle, level: usize) -> Result<(), String> {
+/// Writes `v` as if it sat `level` levels deep in a larger document.
+pub fn write_value(out: &mut String, v: &Value, style: &JsonStyle, level: usize) -> Result<(), String> {
     if level > MAX_DEPTH {
         return Err("maximum recursion depth exceeded while encoding a JSON object".into());
     }
@@ -110,7 +111,11 @@ fn write_value(out: &mut String, v: &Value, style: &JsonStyle, level: usize) -> 
 /// beyond the BMP).
 pub fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
-    for c in s.chars() {
+    let needs_escape = |c: char| c == '"' || c == '\\' || (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e);
+    let mut rest = s;
+    while let Some(i) = rest.find(needs_escape) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().unwrap_or_default();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -119,18 +124,16 @@ pub fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if ensure_ascii && (c as u32) > 0x7e => {
+            c => {
                 let mut buf = [0u16; 2];
                 for unit in c.encode_utf16(&mut buf) {
                     let _ = write!(out, "\\u{unit:04x}");
                 }
             }
-            c => out.push(c),
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -141,9 +144,9 @@ mod tests {
 
     #[test]
     fn pretty_sorted_like_python() {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("b".into(), Value::List(vec![Value::Int(1), Value::Float(1e16)]));
-        m.insert("a".into(), Value::Map(Map::new()));
+        m.insert("a".into(), Value::Map(Map::default()));
         m.insert("é".into(), Value::Str("ü\u{1F600}".into()));
         let got = dumps(&Value::Map(m), &JsonStyle::pretty(4)).unwrap();
         assert_eq!(

@@ -15,7 +15,7 @@ const EXTENSIONS: [&str; 4] = ["", ".yml", ".yaml", ".json"];
 /// A vars file's top-level variables, each with its position.
 pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
     let loaded = crate::yaml::load_file(path)?;
-    let mut vars = Vars::new();
+    let mut vars = Vars::default();
     if let Some(root) = loaded.single()? {
         match &root.kind {
             NodeKind::Map(entries) => {
@@ -39,7 +39,13 @@ pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic
 #[derive(Default, Debug)]
 pub struct VarsCache {
     files: HashMap<PathBuf, Arc<Vars>>,
-    found: HashMap<(PathBuf, String), Arc<Vec<PathBuf>>>,
+    found: HashMap<(usize, String), Arc<Vec<PathBuf>>>,
+    /// Vars directories asked for (dir, subdir) and their canonical path, `None` when
+    /// missing. Few entries: a linear scan beats hashing paths once per host.
+    dirs: Vec<(PathBuf, &'static str, Option<PathBuf>)>,
+    /// Merged group layers by the host's sorted group list: hosts of the same groups
+    /// share one merge. A cache serves one `HostVarsQuery`.
+    pub(super) group_layers: HashMap<Vec<usize>, Arc<Vars>>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -49,29 +55,48 @@ impl VarsCache {
     }
 
     /// The merged vars of `dir/subdir/name*` (subdir is `group_vars` or `host_vars`).
-    pub fn entity_vars(&mut self, dir: &Path, subdir: &str, name: &str) -> Result<Vars, Diagnostic> {
+    pub fn entity_vars(&mut self, dir: &Path, subdir: &'static str, name: &str) -> Result<Vars, Diagnostic> {
+        let mut out = Vars::default();
+        for vars in self.entity_files(dir, subdir, name)? {
+            super::merge_into(&mut out, &vars);
+        }
+        Ok(out)
+    }
+
+    /// Merges `dir/subdir/name*` into `out`, file by file.
+    pub fn merge_entity(&mut self, out: &mut Vars, dir: &Path, subdir: &'static str, name: &str) -> Result<(), Diagnostic> {
+        for vars in self.entity_files(dir, subdir, name)? {
+            super::merge_into(out, &vars);
+        }
+        Ok(())
+    }
+
+    fn entity_files(&mut self, dir: &Path, subdir: &'static str, name: &str) -> Result<Vec<Arc<Vars>>, Diagnostic> {
         // Ansible skips names that look like absolute paths (chroot-style hosts).
         if name.starts_with('/') {
-            return Ok(Vars::new());
+            return Ok(Vec::new());
         }
-        let vars_dir = dir.join(subdir);
-        // One directory reached through a symlink is still one directory.
-        let vars_dir = std::fs::canonicalize(&vars_dir).unwrap_or(vars_dir);
-        let key = (vars_dir, name.to_string());
+        let index = match self.dirs.iter().position(|(d, s, _)| *s == subdir && d == dir) {
+            Some(i) => i,
+            None => {
+                let asked = dir.join(subdir);
+                // One directory reached through a symlink is still one directory.
+                let canonical = asked.is_dir().then(|| std::fs::canonicalize(&asked).unwrap_or(asked));
+                self.dirs.push((dir.to_path_buf(), subdir, canonical));
+                self.dirs.len() - 1
+            }
+        };
+        let Some(vars_dir) = self.dirs[index].2.clone() else { return Ok(Vec::new()) };
+        let key = (index, name.to_string());
         let files = match self.found.get(&key) {
             Some(f) => f.clone(),
             None => {
-                let found = Arc::new(self.find(&key.0, name));
+                let found = Arc::new(self.find(&vars_dir, name));
                 self.found.insert(key, found.clone());
                 found
             }
         };
-        let mut out = Vars::new();
-        for f in files.iter() {
-            let vars = self.file(f)?;
-            super::merge_into(&mut out, &vars);
-        }
-        Ok(out)
+        files.iter().map(|f| self.file(f)).collect()
     }
 
     pub fn file(&mut self, path: &Path) -> Result<Arc<Vars>, Diagnostic> {

@@ -39,33 +39,44 @@ impl HostVarsQuery {
 /// A host's merged vars, raw, without magic vars.
 pub fn host_vars(inv: &Inventory, host: HostId, q: &HostVarsQuery, cache: &mut VarsCache) -> Result<Vars, Diagnostic> {
     let groups = inv.sorted_groups(host);
-    let all = inv.group(ALL);
-    let mut out = from_map(&all.vars, all.origin.as_ref());
-    for &g in &groups {
-        let group = inv.group(g);
-        merge_into(&mut out, &from_map(&group.vars, group.origin.as_ref()));
-    }
-    for dir in &q.inventory_dirs {
-        merge_into(&mut out, &cache.entity_vars(dir, "group_vars", "all")?);
-    }
-    for dir in &q.play_dirs {
-        merge_into(&mut out, &cache.entity_vars(dir, "group_vars", "all")?);
-    }
-    for dirs in [&q.inventory_dirs, &q.play_dirs] {
-        // Per directory, then per group, as `get_vars_from_inventory_sources` loops.
-        for dir in dirs {
-            for &g in &groups {
-                merge_into(&mut out, &cache.entity_vars(dir, "group_vars", &inv.group(g).name)?);
-            }
+    let base = match cache.group_layers.get(&groups) {
+        Some(b) => b.clone(),
+        None => {
+            let b = std::sync::Arc::new(group_layers(inv, &groups, q, cache)?);
+            cache.group_layers.insert(groups, b.clone());
+            b
         }
-    }
+    };
+    let mut out = (*base).clone();
     let h = inv.host(host);
     for (k, v) in &h.vars {
         out.insert(k.clone(), Var { value: v.clone(), origin: h.origin.clone() });
     }
     for dirs in [&q.inventory_dirs, &q.play_dirs] {
         for dir in dirs {
-            merge_into(&mut out, &cache.entity_vars(dir, "host_vars", &h.name)?);
+            cache.merge_entity(&mut out, dir, "host_vars", &h.name)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Everything that comes from the host's groups, in precedence order.
+fn group_layers(inv: &Inventory, groups: &[usize], q: &HostVarsQuery, cache: &mut VarsCache) -> Result<Vars, Diagnostic> {
+    let all = inv.group(ALL);
+    let mut out = from_map(&all.vars, all.origin.as_ref());
+    for &g in groups {
+        let group = inv.group(g);
+        merge_into(&mut out, &from_map(&group.vars, group.origin.as_ref()));
+    }
+    for dir in q.inventory_dirs.iter().chain(&q.play_dirs) {
+        cache.merge_entity(&mut out, dir, "group_vars", "all")?;
+    }
+    for dirs in [&q.inventory_dirs, &q.play_dirs] {
+        // Per directory, then per group, as `get_vars_from_inventory_sources` loops.
+        for dir in dirs {
+            for &g in groups {
+                cache.merge_entity(&mut out, dir, "group_vars", &inv.group(g).name)?;
+            }
         }
     }
     Ok(out)

@@ -31,7 +31,7 @@ fn pos_of(mark: &Marker) -> Pos {
 
 pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
     let mut parser = Parser::new_from_str(text).keep_tags(true);
-    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), alias_budget: MAX_ALIAS_NODES, docs: Vec::new(), warnings: Vec::new(), ambiguous: Vec::new() };
+    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::default(), alias_budget: MAX_ALIAS_NODES, docs: Vec::new(), warnings: Vec::new(), ambiguous: Vec::new() };
     loop {
         let (event, mark) = parser.next_token().map_err(|e| {
             Diagnostic::error(Origin::new(file, pos_of(e.marker())), format!("YAML syntax error: {}", e.info()))
@@ -60,7 +60,7 @@ pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> 
             }
             Event::MappingStart(anchor, tag) => {
                 b.check_collection_tag(tag.as_ref(), "map", pos)?;
-                b.open(Frame::Map { pos, anchor, entries: IndexMap::new(), key: None, merges: Vec::new() }, pos)?;
+                b.open(Frame::Map { pos, anchor, entries: IndexMap::default(), key: None, merges: Vec::new() }, pos)?;
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { pos, anchor, items }) = b.stack.pop() {
@@ -85,7 +85,7 @@ fn apply_merges(merges: Vec<Node>, entries: IndexMap<String, (Key, Node)>) -> Ve
     if merges.is_empty() {
         return entries.into_values().collect();
     }
-    let mut out: IndexMap<String, (Key, Node)> = IndexMap::new();
+    let mut out: IndexMap<String, (Key, Node)> = IndexMap::default();
     for source in merges.into_iter().rev() {
         if let NodeKind::Map(pairs) = source.kind {
             for (k, v) in pairs {

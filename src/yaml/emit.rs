@@ -176,12 +176,12 @@ mod tests {
 
     #[test]
     fn nice_yaml_like_pyyaml() {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("b".into(), Value::List(vec![Value::str("x"), Value::str("yes")]));
         m.insert("a".into(), Value::Int(1));
         assert_eq!(to_nice_yaml(&Value::Map(m.clone()), 4), "a: 1\nb:\n- x\n- 'yes'\n");
         assert_eq!(to_yaml(&Value::Map(m.clone()), None), "a: 1\nb: [x, 'yes']\n");
-        let mut inner = Map::new();
+        let mut inner = Map::default();
         inner.insert("x".into(), Value::List(vec![Value::Int(1), Value::Int(2)]));
         let v = Value::List(vec![Value::Map(inner), Value::List(vec![Value::str("a"), Value::str("b")]), Value::str("c")]);
         assert_eq!(to_nice_yaml(&v, 4), "-   x:\n    - 1\n    - 2\n-   - a\n    - b\n- c\n");
