@@ -48,6 +48,44 @@ pub enum Command {
     Validate(ValidateCmd),
     /// Render templates for one host, as its tasks would see them (a debugging aid).
     Eval(EvalCmd),
+    /// Start or stop the lab fleet: real sshd hosts in namespaces on this machine.
+    Lab(LabCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct LabCmd {
+    #[command(subcommand)]
+    pub action: LabAction,
+
+    /// Where the lab keeps its key, known_hosts and state.
+    #[arg(long, default_value = ".lab", global = true)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Start hosts and write an inventory for them.
+    Up {
+        /// Host names (default: the fleet's six, in their inventory/tot groups).
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+
+        /// Instead of names: this many hosts, lab1..labN, all in tot20-sandbox.
+        #[arg(long, conflicts_with = "hosts")]
+        count: Option<usize>,
+
+        /// Where to write the inventory.
+        #[arg(long, default_value = "inventory/lab")]
+        inventory: PathBuf,
+
+        /// The port each sshd listens on.
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+    },
+    /// Stop every host and remove every trace.
+    Down,
+    /// List the hosts and whether they run.
+    Status,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod inventory;
+pub mod lab;
 pub mod validate;
 
 use crate::cli::InventoryArgs;

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod inventory;
+pub mod lab;
 pub mod output;
 pub mod schema;
 pub mod settings;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Inventory(cmd) => commands::inventory::run(cmd, &settings, &printer),
         Command::Validate(cmd) => commands::validate::run(cmd, &settings, &printer),
         Command::Eval(cmd) => commands::eval::run(cmd, &settings, &printer),
+        Command::Lab(cmd) => commands::lab::run(cmd, &printer),
     });
     match result {
         Ok(code) => code,

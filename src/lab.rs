@@ -1,0 +1,309 @@
+//! The lab fleet: real OpenSSH hosts on this machine. Each host is a mount+PID+UTS
+//! namespace with an overlayfs over `/` (so its users, /home and /etc are its own), a
+//! chroot, and its own sshd on its own loopback address. `up` writes an inventory that
+//! mirrors `inventory/tot`, a root key pair and a known_hosts file; `down` kills each
+//! namespace's init, which takes every process and mount of the host with it.
+//!
+//! Needs root (namespaces, mounts). Several labs may run at once (tests in parallel):
+//! each takes a free slot, `127.42.<slot>.<n>`.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SLOTS_DIR: &str = "/tmp/tprov-lab-slots";
+
+/// The fleet's host names, as in `inventory/tot`, with the groups they start in.
+pub const FLEET: &[(&str, &str)] = &[
+    ("sandbox1.tokenoftrust.com", "tot20-sandbox"),
+    ("sandbox3.tokenoftrust.com", "tot-sandbox"),
+    ("sandbox4.tokenoftrust.com", "tot-sandbox"),
+    ("app1.tokenoftrust.com", "tot20-production"),
+    ("app3.tokenoftrust.com", "tot-production"),
+    ("app4.tokenoftrust.com", "tot-production"),
+];
+
+#[derive(Debug, Clone)]
+pub struct LabHost {
+    pub name: String,
+    pub group: String,
+    pub addr: Ipv4Addr,
+    pub port: u16,
+    /// The `unshare` process that holds the namespaces.
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub dir: PathBuf,
+    pub slot: u32,
+    pub hosts: Vec<LabHost>,
+}
+
+#[derive(Debug)]
+pub struct LabError(pub String);
+
+impl std::fmt::Display for LabError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err(msg: impl Into<String>) -> LabError {
+    LabError(msg.into())
+}
+
+fn run(cmd: &mut Command) -> Result<String, LabError> {
+    let out = cmd.output().map_err(|e| err(format!("cannot run {cmd:?}: {e}")))?;
+    if !out.status.success() {
+        return Err(err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn preflight() -> Result<(), LabError> {
+    let uid = run(Command::new("id").arg("-u"))?;
+    if uid.trim() != "0" {
+        return Err(err("the lab needs root (it creates mount and PID namespaces); run as root, or in CI where .ci/run runs as root"));
+    }
+    for bin in ["/usr/sbin/sshd", "/usr/bin/ssh-keygen", "/usr/bin/unshare"] {
+        if !Path::new(bin).exists() {
+            return Err(err(format!("{bin} is missing: install openssh-server and util-linux (.ci/run does)")));
+        }
+    }
+    Ok(())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Takes a free slot; a slot whose owner died is free again.
+fn take_slot(dir: &Path) -> Result<u32, LabError> {
+    std::fs::create_dir_all(SLOTS_DIR).map_err(|e| err(format!("cannot create {SLOTS_DIR}: {e}")))?;
+    for slot in 1..=250u32 {
+        let p = PathBuf::from(SLOTS_DIR).join(slot.to_string());
+        if std::fs::create_dir(&p).is_ok() {
+            std::fs::write(p.join("owner"), dir.display().to_string()).map_err(|e| err(e.to_string()))?;
+            return Ok(slot);
+        }
+        let owner = std::fs::read_to_string(p.join("owner")).unwrap_or_default();
+        let alive = read_state(Path::new(owner.trim())).is_some_and(|lab| lab.slot == slot && lab.hosts.iter().any(|h| pid_alive(h.pid)));
+        if !alive && owner.trim() != dir.display().to_string() {
+            let _ = std::fs::remove_dir_all(&p);
+            if std::fs::create_dir(&p).is_ok() {
+                std::fs::write(p.join("owner"), dir.display().to_string()).map_err(|e| err(e.to_string()))?;
+                return Ok(slot);
+            }
+        }
+    }
+    Err(err("no free lab slot (250 labs running?)"))
+}
+
+/// Starts the hosts; `names` are (host name, starting group).
+pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabError> {
+    preflight()?;
+    if let Some(old) = read_state(dir) {
+        if old.hosts.iter().any(|h| pid_alive(h.pid)) {
+            return Err(err(format!("a lab is already running from {} (run `tprov lab down` first)", dir.display())));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| err(e.to_string()))?;
+    let key = dir.join("id_ed25519");
+    if !key.exists() {
+        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "tprov-lab", "-f"]).arg(&key))?;
+    }
+    let slot = take_slot(&dir)?;
+    let mut hosts = Vec::new();
+    for (i, (name, group)) in names.iter().enumerate() {
+        let addr = Ipv4Addr::new(127, 42, u8::try_from(slot).unwrap_or(1), u8::try_from(i + 1).map_err(|_| err("at most 250 hosts per lab"))?);
+        let pid = spawn_host(&dir, name, addr, port)?;
+        hosts.push(LabHost { name: name.clone(), group: group.clone(), addr, port, pid });
+    }
+    let lab = Lab { dir: dir.clone(), slot, hosts };
+    write_state(&lab)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for h in &lab.hosts {
+        wait_for(h, deadline, &dir)?;
+    }
+    write_known_hosts(&lab)?;
+    Ok(lab)
+}
+
+fn spawn_host(dir: &Path, name: &str, addr: Ipv4Addr, port: u16) -> Result<u32, LabError> {
+    let short = name.split('.').next().unwrap_or(name);
+    let script = format!(
+        r#"set -eu
+S=$(mktemp -d /tmp/tprov-lab-root.XXXXXX)
+echo "$S" > '{dir}/{name}.root'
+mount -t tmpfs -o size=8g,mode=755 tprov-lab "$S"
+mkdir -p "$S/upper" "$S/work" "$S/merged"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$S/upper,workdir=$S/work" "$S/merged"
+M="$S/merged"
+mount -t proc proc "$M/proc"
+mount --rbind /dev "$M/dev"
+mount -t sysfs sysfs "$M/sys" 2>/dev/null || true
+mount -t tmpfs -o mode=1777 tmpfs "$M/tmp"
+mount -t tmpfs -o mode=755 tmpfs "$M/run"
+hostname '{short}'
+echo '{short}' > "$M/etc/hostname"
+rm -f "$M"/etc/ssh/ssh_host_*
+chroot "$M" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+mkdir -p "$M/root/.ssh" "$M/run/sshd"
+cp '{dir}/id_ed25519.pub' "$M/root/.ssh/authorized_keys"
+chmod 700 "$M/root/.ssh"; chmod 600 "$M/root/.ssh/authorized_keys"
+cat > "$M/etc/ssh/sshd_config.lab" <<'CONF'
+ListenAddress {addr}:{port}
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxSessions 1000
+MaxStartups 1000:30:2000
+PidFile /run/sshd.pid
+Subsystem sftp internal-sftp
+AcceptEnv LANG LC_*
+CONF
+exec chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.lab
+"#,
+        dir = dir.display(),
+    );
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| err(e.to_string()))?;
+    let log2 = log.try_clone().map_err(|e| err(e.to_string()))?;
+    let child = Command::new("setsid")
+        .args(["unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child=SIGKILL", "--propagation", "private", "bash", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .spawn()
+        .map_err(|e| err(format!("cannot start host {name}: {e}")))?;
+    Ok(child.id())
+}
+
+fn wait_for(h: &LabHost, deadline: Instant, dir: &Path) -> Result<(), LabError> {
+    let sa = SocketAddr::from((h.addr, h.port));
+    loop {
+        if TcpStream::connect_timeout(&sa, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if !pid_alive(h.pid) || Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join(format!("{}.log", h.name))).unwrap_or_default();
+            return Err(err(format!("lab host {} did not start sshd on {sa}:\n{log}", h.name)));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The host's filesystem as seen from outside (through its sshd's /proc root).
+pub fn host_root(h: &LabHost) -> Option<PathBuf> {
+    let init = ns_init(h.pid)?;
+    Some(PathBuf::from(format!("/proc/{init}/root")))
+}
+
+/// The namespace's init (sshd): the child of the `unshare` process.
+pub fn ns_init(unshare_pid: u32) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}
+
+fn write_known_hosts(lab: &Lab) -> Result<(), LabError> {
+    let mut text = String::new();
+    for h in &lab.hosts {
+        let root = host_root(h).ok_or_else(|| err(format!("host {} has no init process", h.name)))?;
+        let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).map_err(|e| err(format!("cannot read host key of {}: {e}", h.name)))?;
+        let mut parts = key.split_whitespace();
+        let (alg, b64) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let host = if h.port == 22 { h.addr.to_string() } else { format!("[{}]:{}", h.addr, h.port) };
+        let _ = writeln!(text, "{host} {alg} {b64}");
+    }
+    std::fs::write(lab.dir.join("known_hosts"), text).map_err(|e| err(e.to_string()))
+}
+
+/// An INI inventory of the lab that mirrors `inventory/tot`'s groups.
+pub fn inventory_text(lab: &Lab) -> String {
+    let mut groups: indexmap::IndexMap<&str, Vec<&LabHost>> = indexmap::IndexMap::new();
+    for g in ["tot20-sandbox", "tot-sandbox", "tot20-production", "tot-production"] {
+        groups.insert(g, Vec::new());
+    }
+    for h in &lab.hosts {
+        groups.entry(h.group.as_str()).or_default().push(h);
+    }
+    let mut text = String::from("# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# loopback address. Same groups as inventory/tot, so group_vars apply unchanged.\n");
+    for (g, hosts) in &groups {
+        let _ = writeln!(text, "\n[{g}]");
+        for h in hosts {
+            let _ = writeln!(text, "{} ansible_host={} ansible_port={}", h.name, h.addr, h.port);
+        }
+    }
+    let _ = write!(
+        text,
+        "\n[sandbox:children]\ntot-sandbox\ntot20-sandbox\n\n[production:children]\ntot-production\ntot20-production\n\n[all:vars]\nansible_user=root\nansible_python_interpreter=/usr/bin/python3\nansible_ssh_private_key_file={key}\nansible_ssh_common_args='-o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes'\n",
+        key = lab.dir.join("id_ed25519").display(),
+        kh = lab.dir.join("known_hosts").display(),
+    );
+    text
+}
+
+fn write_state(lab: &Lab) -> Result<(), LabError> {
+    let mut text = format!("slot {}\n", lab.slot);
+    for h in &lab.hosts {
+        let _ = writeln!(text, "host {} {} {} {} {}", h.name, h.group, h.addr, h.port, h.pid);
+    }
+    std::fs::write(lab.dir.join("state"), text).map_err(|e| err(e.to_string()))
+}
+
+pub fn read_state(dir: &Path) -> Option<Lab> {
+    let text = std::fs::read_to_string(dir.join("state")).ok()?;
+    let mut lab = Lab { dir: dir.to_path_buf(), slot: 0, hosts: Vec::new() };
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            ["slot", s] => lab.slot = s.parse().ok()?,
+            ["host", name, group, addr, port, pid] => lab.hosts.push(LabHost {
+                name: name.to_string(),
+                group: group.to_string(),
+                addr: addr.parse().ok()?,
+                port: port.parse().ok()?,
+                pid: pid.parse().ok()?,
+            }),
+            _ => {}
+        }
+    }
+    Some(lab)
+}
+
+/// Stops every host and removes every trace (namespaces, mounts, slot, state).
+pub fn down(dir: &Path) -> Result<usize, LabError> {
+    let Some(lab) = read_state(dir) else { return Ok(0) };
+    let mut stopped = 0;
+    for h in &lab.hosts {
+        if pid_alive(h.pid) {
+            // Killing `unshare` makes it SIGKILL the namespace's init; the PID
+            // namespace then kills everything in it and its mounts go away.
+            let _ = Command::new("kill").arg("-KILL").arg(h.pid.to_string()).status();
+            stopped += 1;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lab.hosts.iter().any(|h| pid_alive(h.pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for h in &lab.hosts {
+        if let Ok(root) = std::fs::read_to_string(dir.join(format!("{}.root", h.name))) {
+            let _ = std::fs::remove_dir(root.trim());
+        }
+        let _ = std::fs::remove_file(dir.join(format!("{}.root", h.name)));
+        let _ = std::fs::remove_file(dir.join(format!("{}.log", h.name)));
+    }
+    let _ = std::fs::remove_dir_all(PathBuf::from(SLOTS_DIR).join(lab.slot.to_string()));
+    let _ = std::fs::remove_file(dir.join("state"));
+    let _ = std::fs::remove_file(dir.join("known_hosts"));
+    Ok(stopped)
+}
