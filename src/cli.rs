@@ -50,6 +50,48 @@ pub enum Command {
     Eval(EvalCmd),
     /// Start or stop the lab fleet: real sshd hosts in namespaces on this machine.
     Lab(LabCmd),
+    /// Run one command on every selected host in parallel (like `ansible -a`).
+    Run(RunCmd),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectArgs {
+    /// Run as another user with sudo (`become`).
+    #[arg(short = 'b', long = "become", global = true)]
+    pub become_: bool,
+
+    /// The user to become (default root); implies --become.
+    #[arg(long = "become-user", global = true)]
+    pub become_user: Option<String>,
+
+    /// Ask once for the sudo password, used for every host.
+    #[arg(short = 'K', long = "ask-become-pass", global = true)]
+    pub ask_become_pass: bool,
+
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks", global = true)]
+    pub forks: Option<usize>,
+
+    /// Seconds to wait for a connection.
+    #[arg(short = 'T', long = "timeout", global = true)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Give up on a command after this many seconds.
+    #[arg(long = "command-timeout")]
+    pub command_timeout: Option<u64>,
+
+    /// The command, run with /bin/sh -c on each host.
+    #[arg(required = true, last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 pub mod eval;
 pub mod inventory;
 pub mod lab;
+pub mod run;
 pub mod validate;
 
 use crate::cli::InventoryArgs;
@@ -91,4 +92,19 @@ pub fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
     let dir = args.playbook_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
     q.play_dirs.push(std::fs::canonicalize(&dir).unwrap_or(dir));
     q
+}
+
+/// The become settings from the command line, asking for the password once if `-K`.
+pub fn become_args(c: &crate::cli::ConnectArgs) -> Result<crate::connect::BecomeArgs, Error> {
+    let password = if c.ask_become_pass {
+        Some(rpassword::prompt_password("BECOME password: ").map_err(|e| Error::Usage(format!("cannot read the become password: {e}")))?)
+    } else {
+        std::env::var("TPROV_BECOME_PASSWORD").ok()
+    };
+    Ok(crate::connect::BecomeArgs { enabled: c.become_ || c.become_user.is_some(), user: c.become_user.clone(), password })
+}
+
+/// A tokio runtime for commands that talk to hosts.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }

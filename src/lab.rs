@@ -151,6 +151,7 @@ mount -t tmpfs -o mode=1777 tmpfs "$M/tmp"
 mount -t tmpfs -o mode=755 tmpfs "$M/run"
 hostname '{short}'
 echo '{short}' > "$M/etc/hostname"
+printf '127.0.0.1\tlocalhost\n{addr}\t{name} {short}\n' > "$M/etc/hosts"
 rm -f "$M"/etc/ssh/ssh_host_*
 chroot "$M" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 mkdir -p "$M/root/.ssh" "$M/run/sshd"

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod connect;
 pub mod context;
 pub mod error;
 pub mod inventory;
@@ -12,6 +13,7 @@ pub mod schema;
 pub mod settings;
 pub mod source;
 pub mod template;
+pub mod transport;
 pub mod value;
 pub mod vars;
 pub mod yaml;
@@ -29,6 +31,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Validate(cmd) => commands::validate::run(cmd, &settings, &printer),
         Command::Eval(cmd) => commands::eval::run(cmd, &settings, &printer),
         Command::Lab(cmd) => commands::lab::run(cmd, &printer),
+        Command::Run(cmd) => commands::run::run(cmd, &settings, &printer),
     });
     match result {
         Ok(code) => code,

@@ -1,0 +1,181 @@
+//! How tprov touches a host: one connection per host for a whole run (SSH with russh,
+//! or local), commands on channels of it, escalate with sudo.
+//!
+//! Everything that changes a host goes through `exec` (a shell command, optional
+//! stdin) or `write_file` (temp file in the destination directory, fsync, then rename,
+//! so a dropped connection never leaves a torn file).
+
+mod known_hosts;
+mod local;
+mod ssh;
+pub mod ssh_config;
+mod sudo;
+pub mod target;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use known_hosts::{Verdict, fingerprint};
+pub use sudo::Become;
+pub use target::{StrictHostKeys, Target};
+
+/// What a command did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// The exit status; `None` when the command was killed by a signal.
+    pub status: Option<u32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn ok(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// The exit status as Ansible's `rc` (-1 when killed).
+    pub fn rc(&self) -> i64 {
+        self.status.map_or(-1, i64::from)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The host could not be reached, or the connection dropped.
+    Unreachable(String),
+    /// The host answered but refused our credentials.
+    Auth(String),
+    /// The host key is unknown, changed or revoked.
+    HostKey(String),
+    /// sudo refused (wrong or missing password, not allowed).
+    Become(String),
+    /// A command or the connection took too long.
+    Timeout(String),
+    /// Anything else on this host.
+    Failed(String),
+}
+
+impl TransportError {
+    /// Unreachable in Ansible's sense (the recap's `unreachable=`).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, TransportError::Unreachable(_) | TransportError::Auth(_) | TransportError::HostKey(_) | TransportError::Timeout(_))
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Unreachable(m) => write!(f, "unreachable: {m}"),
+            TransportError::Auth(m) => write!(f, "authentication failed: {m}"),
+            TransportError::HostKey(m) => write!(f, "host key verification failed: {m}"),
+            TransportError::Become(m) => write!(f, "become failed: {m}"),
+            TransportError::Timeout(m) => write!(f, "timed out: {m}"),
+            TransportError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// An open connection to one host.
+pub enum Connection {
+    Ssh(ssh::SshConnection),
+    Local(local::LocalConnection),
+}
+
+impl Connection {
+    pub async fn open(target: &Target) -> Result<Connection, TransportError> {
+        if target.local {
+            return Ok(Connection::Local(local::LocalConnection::new()));
+        }
+        let timeout = target.connect_timeout;
+        match tokio::time::timeout(timeout, ssh::SshConnection::open(target)).await {
+            Ok(r) => r.map(Connection::Ssh),
+            Err(_) => Err(TransportError::Timeout(format!("connecting to {}:{} took more than {}s", target.host, target.port, timeout.as_secs()))),
+        }
+    }
+
+    /// The user commands run as before escalate.
+    pub fn login_user(&self) -> &str {
+        match self {
+            Connection::Ssh(c) => c.user(),
+            Connection::Local(c) => c.user(),
+        }
+    }
+
+    /// Runs `command` with `/bin/sh -c` (as `escalate` when given), feeding `stdin`.
+    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, escalate: Option<&Become>, timeout: Option<Duration>) -> Result<ExecOutput, TransportError> {
+        let escalate = escalate.filter(|b| b.user != self.login_user());
+        let run = async {
+            match self {
+                Connection::Ssh(c) => c.exec(command, stdin, escalate).await,
+                Connection::Local(c) => c.exec(command, stdin, escalate).await,
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, run).await.unwrap_or_else(|_| Err(TransportError::Timeout(format!("command took more than {}s", t.as_secs())))),
+            None => run.await,
+        }
+    }
+
+    /// Writes `data` to `dest` atomically: a temp file beside it, fsync, then rename;
+    /// `finish` (run with escalate, before the rename) sets owner and mode on `$TMP`.
+    pub async fn write_file(&self, dest: &str, data: &[u8], finish: &str, escalate: Option<&Become>) -> Result<(), TransportError> {
+        let escalate = escalate.filter(|b| b.user != self.login_user());
+        let tmp = temp_beside(dest);
+        let script = format!(
+            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; umask 077; cat > \"$T\"; {finish}; sync \"$T\" 2>/dev/null || true; mv -f \"$T\" {dest}; trap - EXIT",
+            tmp = sh_quote(&tmp),
+            dest = sh_quote(dest),
+            finish = if finish.is_empty() { ":" } else { finish },
+        );
+        // Over SFTP when we log in as the file's writer; through stdin otherwise.
+        if let (Connection::Ssh(c), None) = (self, escalate) {
+            return c.write_via_sftp(dest, &tmp, data, finish).await;
+        }
+        let out = self.exec(&script, Some(data), escalate, None).await?;
+        if out.ok() {
+            Ok(())
+        } else {
+            Err(TransportError::Failed(format!("writing {dest} failed: {}", out.stderr_str().trim())))
+        }
+    }
+
+    pub async fn close(self) {
+        if let Connection::Ssh(c) = self {
+            c.close().await;
+        }
+    }
+}
+
+/// A temp name in the destination's directory, so the final rename stays on one
+/// filesystem (and so is atomic).
+pub fn temp_beside(dest: &str) -> String {
+    let (dir, name) = match dest.rfind('/') {
+        Some(i) => (&dest[..=i], &dest[i + 1..]),
+        None => ("", dest),
+    };
+    let n: u64 = rand_u64();
+    format!("{dir}.{name}.tprov-{n:016x}.tmp")
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}
+
+/// Quotes for `/bin/sh`, as Python's `shlex.quote`.
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}

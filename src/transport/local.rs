@@ -1,0 +1,60 @@
+//! Running on the controller itself (`ansible_connection=local`).
+
+use super::sudo::{Become, Markers, command_line, failure};
+use super::{ExecOutput, TransportError};
+use tokio::io::AsyncWriteExt;
+
+pub struct LocalConnection {
+    user: String,
+}
+
+impl LocalConnection {
+    pub fn new() -> LocalConnection {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        LocalConnection { user }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, escalate: Option<&Become>) -> Result<ExecOutput, TransportError> {
+        let markers = Markers::new();
+        let line = command_line(command, escalate, &markers);
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| TransportError::Failed(format!("cannot run a local shell: {e}")))?;
+        if let Some(mut input) = child.stdin.take() {
+            if let Some(b) = escalate.filter(|b| b.password.is_some()) {
+                let _ = input.write_all(format!("{}\n", b.password.as_deref().unwrap_or_default()).as_bytes()).await;
+            }
+            if let Some(data) = stdin {
+                input.write_all(data).await.map_err(|e| TransportError::Failed(format!("writing stdin: {e}")))?;
+            }
+        }
+        let out = child.wait_with_output().await.map_err(|e| TransportError::Failed(e.to_string()))?;
+        let mut result = ExecOutput { status: out.status.code().and_then(|c| u32::try_from(c).ok()), stdout: out.stdout, stderr: out.stderr };
+        if let Some(b) = escalate {
+            strip_marker(&mut result, &markers).map_err(|()| TransportError::Become(failure(&result.stderr_str(), &b.user)))?;
+        }
+        Ok(result)
+    }
+}
+
+/// Removes the escalate success line; `Err` when it never came (sudo failed).
+pub fn strip_marker(out: &mut ExecOutput, markers: &Markers) -> Result<(), ()> {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let Some(i) = text.find(&markers.success) else { return Err(()) };
+    let after = i + markers.success.len();
+    let after = if text[after..].starts_with('\n') { after + 1 } else { after };
+    out.stdout = out.stdout[after..].to_vec();
+    let prompt = markers.prompt.as_str();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(prompt, "");
+    out.stderr = stderr.into_bytes();
+    Ok(())
+}

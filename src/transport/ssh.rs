@@ -1,0 +1,306 @@
+//! SSH with russh: one connection per host, many channels on it.
+
+use super::known_hosts::{self, Verdict};
+use super::sudo::{Become, Markers, command_line, failure};
+use super::target::{StrictHostKeys, Target};
+use super::{ExecOutput, TransportError};
+use russh::client::{self, Handle};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
+use russh::{ChannelMsg, Disconnect};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// Verifies the server's key and remembers why it refused one.
+struct Verifier {
+    target: Arc<Target>,
+    problem: Arc<Mutex<Option<TransportError>>>,
+}
+
+impl client::Handler for Verifier {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let key: &PublicKey = match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            russh::keys::PublicKeyOrCertificate::Certificate(_) => {
+                self.refuse("host certificates are not supported; list the host key in known_hosts".into());
+                return Ok(false);
+            }
+        };
+        let t = &self.target;
+        if t.strict == StrictHostKeys::No {
+            return Ok(true);
+        }
+        let name = known_hosts::host_key_name(&t.host, t.port);
+        let fp = known_hosts::fingerprint(key);
+        match known_hosts::check(&t.known_hosts, &t.host, t.port, key) {
+            Verdict::Known => Ok(true),
+            Verdict::Changed { file, line } => {
+                self.refuse(format!(
+                    "the host key of {name} has CHANGED (now {} {fp}); the recorded one is at {}:{line}. This may be an attack; remove that line only if you know why the key changed",
+                    key.algorithm(),
+                    file.display()
+                ));
+                Ok(false)
+            }
+            Verdict::Revoked { file, line } => {
+                self.refuse(format!("the host key of {name} ({fp}) is revoked in {}:{line}", file.display()));
+                Ok(false)
+            }
+            Verdict::Unknown if t.strict == StrictHostKeys::AcceptNew => {
+                let file = t.known_hosts.first().cloned().unwrap_or_else(|| std::path::PathBuf::from("known_hosts"));
+                if let Err(e) = known_hosts::learn(&file, &t.host, t.port, key) {
+                    self.refuse(format!("cannot record the key of {name} in {}: {e}", file.display()));
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            Verdict::Unknown => {
+                let files: Vec<String> = t.known_hosts.iter().map(|f| f.display().to_string()).collect();
+                self.refuse(format!(
+                    "{name} is not a known host: its {} key is {fp}. If that is right, add it to {} (e.g. `ssh-keyscan -p {} {} >> {}`), or connect once with StrictHostKeyChecking=accept-new",
+                    key.algorithm(),
+                    files.join(" or "),
+                    t.port,
+                    t.host,
+                    files.first().map_or("~/.ssh/known_hosts", String::as_str)
+                ));
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Verifier {
+    fn refuse(&self, msg: String) {
+        if let Ok(mut p) = self.problem.lock() {
+            *p = Some(TransportError::HostKey(msg));
+        }
+    }
+}
+
+pub struct SshConnection {
+    handle: Handle<Verifier>,
+    user: String,
+    host: String,
+    sftp: tokio::sync::Mutex<Option<russh_sftp::client::SftpSession>>,
+}
+
+fn unreachable(target: &Target, e: impl std::fmt::Display) -> TransportError {
+    TransportError::Unreachable(format!("{}:{}: {e}", target.host, target.port))
+}
+
+impl SshConnection {
+    pub async fn open(target: &Target) -> Result<SshConnection, TransportError> {
+        let config = client::Config {
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 3,
+            nodelay: true,
+            ..Default::default()
+        };
+        let problem = Arc::new(Mutex::new(None));
+        let verifier = Verifier { target: Arc::new(target.clone()), problem: problem.clone() };
+        let addr = (target.host.as_str(), target.port);
+        let mut handle = match client::connect(Arc::new(config), addr, verifier).await {
+            Ok(h) => h,
+            Err(e) => {
+                if let Some(p) = problem.lock().ok().and_then(|mut p| p.take()) {
+                    return Err(p);
+                }
+                return Err(unreachable(target, e));
+            }
+        };
+        authenticate(&mut handle, target).await?;
+        Ok(SshConnection { handle, user: target.user.clone(), host: target.host.clone(), sftp: tokio::sync::Mutex::new(None) })
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    fn dropped(&self, e: impl std::fmt::Display) -> TransportError {
+        TransportError::Unreachable(format!("{}: connection lost: {e}", self.host))
+    }
+
+    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, escalate: Option<&Become>) -> Result<ExecOutput, TransportError> {
+        let markers = Markers::new();
+        let line = command_line(command, escalate, &markers);
+        let mut channel = self.handle.channel_open_session().await.map_err(|e| self.dropped(e))?;
+        channel.exec(true, line.as_bytes()).await.map_err(|e| self.dropped(e))?;
+        let mut out = ExecOutput::default();
+        let mut closed = false;
+        if let Some(b) = escalate {
+            // Until sudo reports success, watch for its prompt (send the password once)
+            // and for failure; only then may the command's stdin flow.
+            let mut prompts = 0;
+            loop {
+                let Some(msg) = channel.wait().await else {
+                    closed = true;
+                    break;
+                };
+                match msg {
+                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                    ChannelMsg::Eof | ChannelMsg::Close => {}
+                    _ => {}
+                }
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                if String::from_utf8_lossy(&out.stdout).contains(&markers.success) {
+                    break;
+                }
+                let seen = stderr.matches(&markers.prompt).count();
+                if seen > prompts {
+                    prompts = seen;
+                    match (&b.password, prompts) {
+                        (Some(pw), 1) => channel.data(format!("{pw}\n").as_bytes()).await.map_err(|e| self.dropped(e))?,
+                        _ => {
+                            let _ = channel.close().await;
+                            return Err(TransportError::Become(failure("Sorry, try again.", &b.user)));
+                        }
+                    }
+                }
+                if out.status.is_some() {
+                    closed = true;
+                    break;
+                }
+            }
+            if !String::from_utf8_lossy(&out.stdout).contains(&markers.success) {
+                return Err(TransportError::Become(failure(&String::from_utf8_lossy(&out.stderr).replace(&markers.prompt, ""), &b.user)));
+            }
+        }
+        if !closed {
+            if let Some(data) = stdin {
+                let mut w = channel.make_writer();
+                w.write_all(data).await.map_err(|e| self.dropped(e))?;
+                w.flush().await.map_err(|e| self.dropped(e))?;
+            }
+            channel.eof().await.map_err(|e| self.dropped(e))?;
+            // Read until the channel closes: data may follow the exit status.
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+                    ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                    ChannelMsg::ExitSignal { .. } => out.status = None,
+                    _ => {}
+                }
+            }
+        }
+        if out.status.is_none() && self.handle.is_closed() {
+            return Err(self.dropped("the channel closed without an exit status"));
+        }
+        if escalate.is_some() {
+            let _ = super::local::strip_marker(&mut out, &markers);
+        }
+        Ok(out)
+    }
+
+    async fn sftp(&self) -> Result<tokio::sync::MutexGuard<'_, Option<russh_sftp::client::SftpSession>>, TransportError> {
+        let mut guard = self.sftp.lock().await;
+        if guard.is_none() {
+            let channel = self.handle.channel_open_session().await.map_err(|e| self.dropped(e))?;
+            channel.request_subsystem(true, "sftp").await.map_err(|e| self.dropped(e))?;
+            let session = russh_sftp::client::SftpSession::new(channel.into_stream()).await.map_err(|e| TransportError::Failed(format!("sftp: {e}")))?;
+            *guard = Some(session);
+        }
+        Ok(guard)
+    }
+
+    /// Uploads `data` to `tmp` (fsync'd), then runs `finish` and renames it to `dest`.
+    pub async fn write_via_sftp(&self, dest: &str, tmp: &str, data: &[u8], finish: &str) -> Result<(), TransportError> {
+        {
+            let guard = self.sftp().await?;
+            let sftp = guard.as_ref().ok_or_else(|| TransportError::Failed("sftp session missing".into()))?;
+            let sftp_err = |e: russh_sftp::client::error::Error| TransportError::Failed(format!("sftp upload of {dest}: {e}"));
+            let mut file = sftp
+                .open_with_flags_and_attributes(
+                    tmp,
+                    russh_sftp::protocol::OpenFlags::CREATE | russh_sftp::protocol::OpenFlags::TRUNCATE | russh_sftp::protocol::OpenFlags::WRITE | russh_sftp::protocol::OpenFlags::EXCLUDE,
+                    russh_sftp::protocol::FileAttributes { permissions: Some(0o600), ..Default::default() },
+                )
+                .await
+                .map_err(sftp_err)?;
+            file.write_all(data).await.map_err(|e| TransportError::Failed(format!("sftp upload of {dest}: {e}")))?;
+            file.sync_all().await.map_err(sftp_err)?;
+            file.shutdown().await.map_err(|e| TransportError::Failed(format!("sftp upload of {dest}: {e}")))?;
+        }
+        let script = format!(
+            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; {finish}; mv -f \"$T\" {dest}; trap - EXIT",
+            tmp = super::sh_quote(tmp),
+            dest = super::sh_quote(dest),
+            finish = if finish.is_empty() { ":" } else { finish },
+        );
+        let out = self.exec(&script, None, None).await?;
+        if out.ok() { Ok(()) } else { Err(TransportError::Failed(format!("writing {dest} failed: {}", out.stderr_str().trim()))) }
+    }
+
+    pub async fn close(self) {
+        let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
+    }
+}
+
+async fn authenticate(handle: &mut Handle<Verifier>, target: &Target) -> Result<(), TransportError> {
+    let mut tried = Vec::new();
+    let mut last_err = None;
+    for file in &target.identity_files {
+        if !file.exists() {
+            continue;
+        }
+        let key = match russh::keys::load_secret_key(file, None) {
+            Ok(k) => k,
+            Err(russh::keys::Error::KeyIsEncrypted) => match passphrase(file) {
+                Some(p) => match russh::keys::load_secret_key(file, Some(&p)) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        last_err = Some(format!("{}: {e}", file.display()));
+                        continue;
+                    }
+                },
+                None => {
+                    last_err = Some(format!("{} is encrypted and no passphrase was given (TPROV_KEY_PASSPHRASE)", file.display()));
+                    continue;
+                }
+            },
+            Err(e) => {
+                last_err = Some(format!("{}: {e}", file.display()));
+                continue;
+            }
+        };
+        tried.push(file.display().to_string());
+        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+        match handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await {
+            Ok(r) if r.success() => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(unreachable(target, e)),
+        }
+    }
+    if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
+        if let Ok(ids) = agent.request_identities().await {
+            for id in ids {
+                let russh::keys::agent::AgentIdentity::PublicKey { key, comment } = id else { continue };
+                tried.push(format!("agent key {comment}"));
+                let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+                if let Ok(r) = handle.authenticate_publickey_with(&target.user, key, hash, &mut agent).await {
+                    if r.success() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+    let detail = match (tried.is_empty(), last_err) {
+        (true, Some(e)) => e,
+        (true, None) => "no private key found (set ansible_ssh_private_key_file, private_key_file, or run an ssh-agent)".into(),
+        (false, _) => format!("the server refused {}", tried.join(", ")),
+    };
+    Err(TransportError::Auth(format!("{}@{}:{}: {detail}", target.user, target.host, target.port)))
+}
+
+fn passphrase(file: &std::path::Path) -> Option<String> {
+    if let Ok(p) = std::env::var("TPROV_KEY_PASSPHRASE") {
+        return Some(p);
+    }
+    rpassword::prompt_password(format!("Passphrase for {}: ", file.display())).ok()
+}

@@ -1,0 +1,115 @@
+//! Where and how to connect to a host: Ansible's connection vars (`ansible_host`,
+//! `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
+//! `ansible_ssh_common_args`, `ansible_connection`), then `~/.ssh/config`, then the
+//! project settings, then OpenSSH's defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeys {
+    /// Refuse unknown and changed keys (OpenSSH `yes`; the default).
+    Yes,
+    /// Record unknown keys, refuse changed ones (OpenSSH `accept-new`).
+    AcceptNew,
+    /// Accept anything (OpenSSH `no`): only for throwaway hosts.
+    No,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The inventory name.
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identity_files: Vec<PathBuf>,
+    pub known_hosts: Vec<PathBuf>,
+    pub strict: StrictHostKeys,
+    pub connect_timeout: Duration,
+    /// `ansible_connection=local`: run on the controller itself.
+    pub local: bool,
+}
+
+impl Target {
+    pub fn new(name: &str) -> Target {
+        let home = std::env::var("HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("/root"));
+        Target {
+            name: name.to_string(),
+            host: name.to_string(),
+            port: 22,
+            user: std::env::var("USER").unwrap_or_else(|_| "root".into()),
+            identity_files: ["id_ed25519", "id_ecdsa", "id_rsa"].iter().map(|f| home.join(".ssh").join(f)).collect(),
+            known_hosts: vec![home.join(".ssh/known_hosts"), PathBuf::from("/etc/ssh/ssh_known_hosts")],
+            strict: StrictHostKeys::Yes,
+            connect_timeout: Duration::from_secs(10),
+            local: false,
+        }
+    }
+
+    /// Applies OpenSSH `-o Key=Value` options found in `ansible_ssh_common_args` /
+    /// `ansible_ssh_extra_args` (UserKnownHostsFile, StrictHostKeyChecking, Port, User,
+    /// IdentityFile, ConnectTimeout).
+    pub fn apply_ssh_args(&mut self, args: &str) {
+        let words = crate::inventory::split_words(args);
+        let mut i = 0;
+        while i < words.len() {
+            let w = &words[i];
+            let opt = if w == "-o" {
+                i += 1;
+                words.get(i).cloned()
+            } else {
+                w.strip_prefix("-o").map(str::to_string)
+            };
+            if let Some(opt) = opt {
+                let (k, v) = opt.split_once('=').or_else(|| opt.split_once(' ')).unwrap_or((&opt, ""));
+                self.apply_option(k.trim(), v.trim());
+            } else if w == "-p" {
+                i += 1;
+                if let Some(p) = words.get(i).and_then(|p| p.parse().ok()) {
+                    self.port = p;
+                }
+            } else if w == "-i" {
+                i += 1;
+                if let Some(f) = words.get(i) {
+                    self.identity_files.insert(0, PathBuf::from(f));
+                }
+            }
+            i += 1;
+        }
+    }
+
+    pub fn apply_option(&mut self, key: &str, value: &str) {
+        match key.to_lowercase().as_str() {
+            "userknownhostsfile" => self.known_hosts = value.split_whitespace().map(expand_tilde).collect(),
+            "stricthostkeychecking" => {
+                self.strict = match value.to_lowercase().as_str() {
+                    "no" | "off" => StrictHostKeys::No,
+                    "accept-new" => StrictHostKeys::AcceptNew,
+                    _ => StrictHostKeys::Yes,
+                }
+            }
+            "port" => {
+                if let Ok(p) = value.parse() {
+                    self.port = p;
+                }
+            }
+            "user" => self.user = value.to_string(),
+            "identityfile" => self.identity_files.insert(0, expand_tilde(value)),
+            "hostname" => self.host = value.to_string(),
+            "connecttimeout" => {
+                if let Ok(s) = value.parse() {
+                    self.connect_timeout = Duration::from_secs(s);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+pub fn expand_tilde(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
