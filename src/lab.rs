@@ -155,6 +155,8 @@ printf '127.0.0.1\tlocalhost\n{addr}\t{name} {short}\n' > "$M/etc/hosts"
 rm -f "$M"/etc/ssh/ssh_host_*
 chroot "$M" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 mkdir -p "$M/root/.ssh" "$M/run/sshd"
+# A fresh server's root: Debian's skeleton shell files, not this machine's.
+cp /etc/skel/.bashrc "$M/root/.bashrc"; cp /etc/skel/.profile "$M/root/.profile" 2>/dev/null || true
 cp '{dir}/id_ed25519.pub' "$M/root/.ssh/authorized_keys"
 chmod 700 "$M/root/.ssh"; chmod 600 "$M/root/.ssh/authorized_keys"
 cat > "$M/etc/ssh/sshd_config.lab" <<'CONF'

@@ -213,7 +213,7 @@ impl SshConnection {
         {
             let guard = self.sftp().await?;
             let sftp = guard.as_ref().ok_or_else(|| TransportError::Failed("sftp session missing".into()))?;
-            let sftp_err = |e: russh_sftp::client::error::Error| TransportError::Failed(format!("sftp upload of {dest}: {e}"));
+            let sftp_err = |e: russh_sftp::client::error::Error| self.sftp_failure(dest, e);
             let mut file = sftp
                 .open_with_flags_and_attributes(
                     tmp,
@@ -222,9 +222,9 @@ impl SshConnection {
                 )
                 .await
                 .map_err(sftp_err)?;
-            file.write_all(data).await.map_err(|e| TransportError::Failed(format!("sftp upload of {dest}: {e}")))?;
+            file.write_all(data).await.map_err(|e| self.sftp_failure(dest, e))?;
             file.sync_all().await.map_err(sftp_err)?;
-            file.shutdown().await.map_err(|e| TransportError::Failed(format!("sftp upload of {dest}: {e}")))?;
+            file.shutdown().await.map_err(|e| self.sftp_failure(dest, e))?;
         }
         let script = format!(
             "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; {finish}; mv -f \"$T\" {dest}; trap - EXIT",
@@ -234,6 +234,15 @@ impl SshConnection {
         );
         let out = self.exec(&script, None, None).await?;
         if out.ok() { Ok(()) } else { Err(TransportError::Failed(format!("writing {dest} failed: {}", out.stderr_str().trim()))) }
+    }
+
+    /// An SFTP error is a lost connection when the session is gone.
+    fn sftp_failure(&self, dest: &str, e: impl std::fmt::Display) -> TransportError {
+        if self.handle.is_closed() {
+            self.dropped(format!("while uploading {dest}: {e}"))
+        } else {
+            TransportError::Failed(format!("sftp upload of {dest}: {e}"))
+        }
     }
 
     pub async fn close(self) {

@@ -2,5 +2,6 @@
 
 mod cli_errors;
 mod conformance;
+mod ssh;
 mod support;
 mod validate;

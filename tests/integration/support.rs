@@ -68,3 +68,87 @@ pub fn lines(path: &Path) -> Vec<String> {
         .filter(|l| !l.trim().is_empty())
         .collect()
 }
+
+/// A lab fleet for one test; stopped (every trace removed) when dropped.
+pub struct Lab {
+    pub dir: PathBuf,
+    pub inventory: PathBuf,
+    pub lab: tprov::lab::Lab,
+}
+
+/// The lab needs root; without it the test fails and says why.
+pub fn require_lab() {
+    if let Err(e) = tprov::lab::preflight() {
+        panic!("this test needs the lab fleet, which cannot run here: {e}");
+    }
+}
+
+impl Lab {
+    pub fn up(name: &str, hosts: &[&str]) -> Lab {
+        require_lab();
+        let dir = std::env::temp_dir().join(format!("tprov-lab-{name}-{}", std::process::id()));
+        let _ = tprov::lab::down(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let names: Vec<(String, String)> = hosts
+            .iter()
+            .map(|h| {
+                let group = tprov::lab::FLEET.iter().find(|(n, _)| n.split('.').next() == Some(*h)).map_or("tot20-sandbox", |(_, g)| g);
+                (format!("{h}.tokenoftrust.com"), group.to_string())
+            })
+            .collect();
+        let lab = tprov::lab::up(&dir, &names, 22).unwrap_or_else(|e| panic!("lab up: {e}"));
+        let inventory = dir.join("inventory");
+        std::fs::write(&inventory, tprov::lab::inventory_text(&lab)).expect("write inventory");
+        Lab { dir, inventory, lab }
+    }
+
+    pub fn host(&self, short: &str) -> &tprov::lab::LabHost {
+        self.lab.hosts.iter().find(|h| h.name.split('.').next() == Some(short)).unwrap_or_else(|| panic!("no lab host {short}"))
+    }
+
+    /// A transport target for a lab host, as root with the lab key.
+    pub fn target(&self, short: &str) -> tprov::transport::Target {
+        let h = self.host(short);
+        let mut t = tprov::transport::Target::new(&h.name);
+        t.host = h.addr.to_string();
+        t.port = h.port;
+        t.user = "root".into();
+        t.identity_files = vec![self.dir.join("id_ed25519")];
+        t.known_hosts = vec![self.dir.join("known_hosts")];
+        t
+    }
+
+    /// The host's filesystem seen from outside.
+    pub fn root(&self, short: &str) -> PathBuf {
+        tprov::lab::host_root(self.host(short)).expect("host root")
+    }
+
+    /// Runs a shell command on a host as root (through tprov's own transport).
+    pub fn sh(&self, short: &str, cmd: &str) -> tprov::transport::ExecOutput {
+        let t = self.target(short);
+        rt().block_on(async {
+            let c = tprov::transport::Connection::open(&t).await.expect("connect");
+            let out = c.exec(cmd, None, None, None).await.expect("exec");
+            c.close().await;
+            out
+        })
+    }
+
+    /// `tprov SUBCOMMAND -i <this lab's inventory> ARGS...`.
+    pub fn tprov(&self, sub: &str) -> Command {
+        let mut c = tprov();
+        c.arg(sub).arg("-i").arg(&self.inventory);
+        c
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = tprov::lab::down(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
