@@ -52,6 +52,46 @@ pub enum Command {
     Lab(LabCmd),
     /// Run one command on every selected host in parallel (like `ansible -a`).
     Run(RunCmd),
+    /// Converge hosts to what a playbook declares (like ansible-playbook).
+    Apply(ApplyCmd),
+    /// Show what `apply` would change, changing nothing (`apply --check --diff`).
+    Diff(ApplyCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The playbook (default: playbooks/site.yml).
+    pub playbook: Option<PathBuf>,
+
+    /// Change nothing; report what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+
+    /// Show the changes as unified diffs.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+
+    /// Only tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Output format: Ansible's text, or one JSON event per line.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Show every task's result.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -1,5 +1,6 @@
 //! One function per subcommand; each takes resolved settings and a printer.
 
+pub mod apply;
 pub mod eval;
 pub mod inventory;
 pub mod lab;

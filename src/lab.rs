@@ -147,11 +147,15 @@ M="$S/merged"
 mount -t proc proc "$M/proc"
 mount --rbind /dev "$M/dev"
 mount -t sysfs sysfs "$M/sys" 2>/dev/null || true
-mount -t tmpfs -o mode=1777 tmpfs "$M/tmp"
 mount -t tmpfs -o mode=755 tmpfs "$M/run"
 hostname '{short}'
 echo '{short}' > "$M/etc/hostname"
 printf '127.0.0.1\tlocalhost\n{addr}\t{name} {short}\n' > "$M/etc/hosts"
+# Lab fixture: the shared test repository (`file:///tmp/lab-repo.git`) is root's; let
+# service users read it, as they would a git server.
+for c in "$M/etc/gitconfig" "$M/usr/local/etc/gitconfig"; do
+  [ -d "$(dirname "$c")" ] && printf '[safe]\n\tdirectory = /tmp/lab-repo.git\n' >> "$c"
+done
 rm -f "$M"/etc/ssh/ssh_host_*
 chroot "$M" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 mkdir -p "$M/root/.ssh" "$M/run/sshd"

@@ -9,9 +9,13 @@ pub mod error;
 pub mod inventory;
 pub mod lab;
 pub mod output;
+pub mod playbook;
+pub mod report;
+pub mod run;
 pub mod schema;
 pub mod settings;
 pub mod source;
+pub mod tasks;
 pub mod template;
 pub mod transport;
 pub mod value;
@@ -32,6 +36,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Eval(cmd) => commands::eval::run(cmd, &settings, &printer),
         Command::Lab(cmd) => commands::lab::run(cmd, &printer),
         Command::Run(cmd) => commands::run::run(cmd, &settings, &printer),
+        Command::Apply(cmd) => commands::apply::run(cmd, false, &settings, &printer),
+        Command::Diff(cmd) => commands::apply::run(cmd, true, &settings, &printer),
     });
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@
 //! so a dropped connection never leaves a torn file).
 
 mod known_hosts;
-mod local;
+pub mod local;
 mod ssh;
 pub mod ssh_config;
 mod sudo;
@@ -18,6 +18,11 @@ use std::time::Duration;
 pub use known_hosts::{Verdict, fingerprint};
 pub use sudo::Become;
 pub use target::{StrictHostKeys, Target};
+
+/// A connection to the controller itself.
+pub fn local_connection() -> local::LocalConnection {
+    local::LocalConnection::new()
+}
 
 /// What a command did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -61,6 +61,10 @@ impl Scope {
         Scope::new(self.engine, frames, self.hostvars.clone())
     }
 
+    pub fn hostvars(&self) -> Option<Arc<dyn HostvarsSource>> {
+        self.hostvars.clone()
+    }
+
     pub fn frames(&self) -> &[Frame] {
         &self.frames
     }

@@ -1,0 +1,56 @@
+//! `tprov apply` (and `tprov diff`, its `--check --diff` short form).
+
+use super::{become_args, extra_vars, load_inventory, runtime};
+use crate::cli::{ApplyCmd, Format};
+use crate::error::Error;
+use crate::inventory::pattern;
+use crate::output::Printer;
+use crate::report::{Ansible, Json, Reporter};
+use crate::run::{RunOptions, run as run_plays};
+use crate::settings::Settings;
+use crate::vars::HostVarsQuery;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+    let playbook = cmd.playbook.clone().unwrap_or_else(|| PathBuf::from("playbooks/site.yml"));
+    if !playbook.exists() {
+        return Err(Error::Usage(format!("playbook {} not found", playbook.display())));
+    }
+    // Every playbook problem is reported before any host is contacted.
+    let plays = crate::playbook::load(&playbook).map_err(Error::User)?;
+    let inv = load_inventory(&cmd.inv, settings, printer)?;
+    let limit = match &cmd.inv.limit {
+        Some(l) => Some(pattern::limit_patterns(l, std::path::Path::new(".")).map_err(|e| Error::Usage(e.0))?),
+        None => None,
+    };
+    if let Some(l) = &limit {
+        let sel = pattern::select(&inv, "all", Some(l)).map_err(|e| Error::Usage(e.0))?;
+        if sel.hosts.is_empty() {
+            return Err(Error::Usage(format!("--limit '{}' selects no host", l.join(","))));
+        }
+    }
+    let mut settings = settings.clone();
+    if let Some(t) = cmd.connect.timeout {
+        settings.timeout = t;
+    }
+    let opts = RunOptions {
+        check: cmd.check || dry,
+        diff: cmd.diff || dry,
+        limit,
+        tags: cmd.tags.clone(),
+        skip_tags: cmd.skip_tags.clone(),
+        forks: cmd.connect.forks.unwrap_or(settings.forks),
+        escalate: become_args(&cmd.connect)?,
+        settings,
+        extra: extra_vars(&cmd.inv)?,
+        query: HostVarsQuery::for_inventory(&inv),
+    };
+    let mut reporter: Box<dyn Reporter> = match cmd.format {
+        Format::Text => Box::new(Ansible { printer: printer.clone(), diff: opts.diff, verbose: cmd.verbose }),
+        Format::Json => Box::new(Json { printer: printer.clone() }),
+    };
+    let rt = runtime()?;
+    let summary = rt.block_on(run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()))?;
+    Ok(summary.exit_code())
+}

@@ -1,0 +1,116 @@
+//! Playbooks: plays, tasks, blocks and handlers as Ansible's playbook language defines
+//! them, parsed with positions so that every mistake is reported at its file:line:col
+//! before any host is contacted.
+
+mod parse;
+
+use crate::source::Origin;
+use crate::value::{Map, Value};
+use crate::vars::Vars;
+use std::path::PathBuf;
+
+pub use parse::{load, load_tasks_file};
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub name: String,
+    /// The host pattern, raw (may be templated: `"{{ hostGroup }}"`).
+    pub hosts: String,
+    pub vars: Vars,
+    pub vars_files: Vec<(String, Origin)>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub serial: Vec<Value>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+    pub gather_facts: bool,
+    pub check_mode: Option<bool>,
+    pub tags: Vec<String>,
+    pub pre_tasks: Vec<Item>,
+    pub tasks: Vec<Item>,
+    pub post_tasks: Vec<Item>,
+    pub handlers: Vec<Item>,
+    /// The playbook's directory (group_vars, templates, files are found from it).
+    pub dir: PathBuf,
+    pub origin: Origin,
+}
+
+/// A task or a block.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Task(Box<Task>),
+    Block(Box<Block>),
+}
+
+/// Keywords shared by tasks and blocks.
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    pub name: Option<String>,
+    pub when: Vec<(String, Origin)>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub tags: Vec<String>,
+    pub vars: Vars,
+    pub ignore_errors: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub no_log: Option<Value>,
+    pub any_errors_fatal: bool,
+    pub environment: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub common: Common,
+    pub block: Vec<Item>,
+    pub rescue: Vec<Item>,
+    pub always: Vec<Item>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub common: Common,
+    /// The canonical module name (`copy`, not `ansible.builtin.copy`).
+    pub module: String,
+    /// The module's arguments, raw; free-form text is under `_raw_params`.
+    pub args: Map,
+    pub args_origin: Origin,
+    pub loop_: Option<Value>,
+    pub loop_kind: LoopKind,
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub loop_label: Option<String>,
+    pub register: Option<String>,
+    pub changed_when: Vec<(String, Origin)>,
+    pub failed_when: Vec<(String, Origin)>,
+    pub notify: Vec<String>,
+    /// For handlers: the topics they listen to.
+    pub listen: Vec<String>,
+    pub run_once: bool,
+    pub delegate_to: Option<String>,
+    /// `until:` retry condition, with `retries` and `delay` (seconds).
+    pub until: Vec<(String, Origin)>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopKind {
+    /// `loop:`: the list as is.
+    Loop,
+    /// `with_items:`: flattened one level.
+    WithItems,
+    /// `with_list:`
+    WithList,
+    /// `with_dict:`: `{key, value}` items.
+    WithDict,
+}
+
+impl Task {
+    /// The name shown in output: `name`, else the module name (Ansible's default).
+    pub fn display_name(&self) -> String {
+        self.common.name.clone().unwrap_or_else(|| self.module.clone())
+    }
+}

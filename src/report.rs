@@ -1,0 +1,164 @@
+//! Reporters: the only code that prints a run. `Ansible` keeps ansible-playbook's
+//! default output (banners, `changed: [host]`, the RECAP line format log scrapers
+//! read); `Json` prints one event per line for CI.
+
+mod diff;
+
+use crate::output::Printer;
+use crate::run::event::{Event, Stats, Status};
+use crate::value::pyjson::{JsonStyle, dumps};
+use crate::value::{Map, Value};
+
+pub use diff::unified;
+
+pub trait Reporter: Send {
+    fn event(&mut self, e: &Event);
+}
+
+/// ansible-playbook's default callback.
+pub struct Ansible {
+    pub printer: Printer,
+    pub diff: bool,
+    pub verbose: bool,
+}
+
+fn banner(msg: &str) -> String {
+    // Ansible fills to 79 columns when not on a terminal.
+    let stars = 79usize.saturating_sub(msg.chars().count()).max(3);
+    format!("\n{msg} {}\n", "*".repeat(stars))
+}
+
+/// Python's `json.dumps(result, sort_keys=True)` as the callback prints results.
+fn dump(m: &Map, indent: bool) -> String {
+    let mut style = if indent { JsonStyle::pretty(4) } else { JsonStyle::compact() };
+    style.sort_keys = true;
+    style.ensure_ascii = false;
+    dumps(&Value::Map(m.clone()), &style).unwrap_or_default()
+}
+
+impl Reporter for Ansible {
+    fn event(&mut self, e: &Event) {
+        let p = &self.printer;
+        match e {
+            Event::PlayStart { name, .. } => p.out(&banner(&format!("PLAY [{name}]"))),
+            Event::TaskStart { name, handler } => p.out(&banner(&format!("{} [{name}]", if *handler { "RUNNING HANDLER" } else { "TASK" }))),
+            Event::Result { host, status, item, result, show, diffs } => {
+                let mut text = String::new();
+                if self.diff {
+                    for d in diffs {
+                        text.push_str(&diff::colored(&unified(d), p));
+                    }
+                }
+                let item = item.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
+                let body = |indent: bool| dump(&display_result(result), indent);
+                let line = match status {
+                    Status::Ok | Status::Changed => {
+                        let (word, color) = if *status == Status::Changed { ("changed", "33") } else { ("ok", "32") };
+                        let mut l = format!("{word}: [{host}]{item}");
+                        if *show || self.verbose {
+                            l.push_str(&format!(" => {}", body(true)));
+                        }
+                        p.paint(&l, color)
+                    }
+                    Status::Skipped => p.paint(&format!("skipping: [{host}]{item}"), "36"),
+                    Status::Failed | Status::Ignored => {
+                        let mut l = if item.is_empty() { format!("fatal: [{host}]: FAILED! => {}", body(false)) } else { format!("failed: [{host}]{item} => {}", body(false)) };
+                        if *status == Status::Ignored {
+                            l.push_str("\n...ignoring");
+                        }
+                        p.paint(&l, "31")
+                    }
+                    Status::Unreachable => p.paint(&format!("fatal: [{host}]: UNREACHABLE! => {}", body(false)), "31"),
+                };
+                text.push_str(&line);
+                text.push('\n');
+                p.out(&text);
+            }
+            Event::Retry { host, task, left } => p.out(&p.paint(&format!("FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"), "31")),
+            Event::Warning(w) => p.warn(w),
+            Event::Recap { stats } => {
+                let mut text = banner("PLAY RECAP");
+                for (host, s) in stats {
+                    text.push_str(&recap_line(host, s));
+                    text.push('\n');
+                }
+                text.push('\n');
+                p.out(&text);
+            }
+        }
+    }
+}
+
+/// The recap line, in ansible-playbook's exact layout.
+pub fn recap_line(host: &str, s: &Stats) -> String {
+    format!(
+        "{host:<26} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",
+        s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+    )
+}
+
+/// The result as the callback shows it: without the keys it strips.
+fn display_result(m: &Map) -> Map {
+    let mut out = m.clone();
+    for k in ["invocation", "diff", "_ansible_no_log", "_ansible_verbose_always", "_ansible_item_label"] {
+        out.shift_remove(k);
+    }
+    out
+}
+
+/// One JSON object per event, for machines.
+pub struct Json {
+    pub printer: Printer,
+}
+
+impl Reporter for Json {
+    fn event(&mut self, e: &Event) {
+        let mut m = Map::default();
+        match e {
+            Event::PlayStart { name, check } => {
+                m.insert("event".into(), Value::str("play"));
+                m.insert("name".into(), Value::str(name.clone()));
+                m.insert("check".into(), Value::Bool(*check));
+            }
+            Event::TaskStart { name, handler } => {
+                m.insert("event".into(), Value::str(if *handler { "handler" } else { "task" }));
+                m.insert("name".into(), Value::str(name.clone()));
+            }
+            Event::Result { host, status, item, result, diffs, .. } => {
+                m.insert("event".into(), Value::str("result"));
+                m.insert("host".into(), Value::str(host.clone()));
+                m.insert("status".into(), Value::str(format!("{status:?}").to_lowercase()));
+                if let Some(i) = item {
+                    m.insert("item".into(), Value::str(i.clone()));
+                }
+                m.insert("result".into(), Value::Map(display_result(result)));
+                if !diffs.is_empty() {
+                    m.insert("diff".into(), Value::List(diffs.iter().map(|d| Value::str(unified(d))).collect()));
+                }
+            }
+            Event::Retry { host, task, left } => {
+                m.insert("event".into(), Value::str("retry"));
+                m.insert("host".into(), Value::str(host.clone()));
+                m.insert("task".into(), Value::str(task.clone()));
+                m.insert("retries_left".into(), Value::Int(*left));
+            }
+            Event::Warning(w) => {
+                m.insert("event".into(), Value::str("warning"));
+                m.insert("msg".into(), Value::str(w.clone()));
+            }
+            Event::Recap { stats } => {
+                m.insert("event".into(), Value::str("recap"));
+                let mut hosts = Map::default();
+                for (h, s) in stats {
+                    let mut sm = Map::default();
+                    for (k, v) in [("ok", s.ok), ("changed", s.changed), ("unreachable", s.unreachable), ("failed", s.failed), ("skipped", s.skipped), ("rescued", s.rescued), ("ignored", s.ignored)] {
+                        sm.insert(k.into(), Value::Int(i64::from(v)));
+                    }
+                    hosts.insert(h.clone(), Value::Map(sm));
+                }
+                m.insert("hosts".into(), Value::Map(hosts));
+            }
+        }
+        self.printer.out(&format!("{}\n", dumps(&Value::Map(m), &JsonStyle::compact()).unwrap_or_default()));
+    }
+}

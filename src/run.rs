@@ -1,0 +1,465 @@
+//! Running playbooks: plays in order; in each play, tasks one after the other (Ansible's
+//! linear strategy), each task on every selected host at once, up to `--forks`.
+//! One connection per host serves the whole run. Results go out as events.
+
+pub mod event;
+mod facts;
+mod host;
+
+use crate::connect::BecomeArgs;
+use crate::context::Fleet;
+use crate::error::Error;
+use crate::inventory::{HostId, Inventory, pattern};
+use crate::playbook::{Item, Play, Task};
+use crate::report::Reporter;
+use crate::settings::Settings;
+use crate::source::Origin;
+use crate::template::engine;
+use crate::value::Value;
+use crate::vars::{HostVarsQuery, Var, Vars};
+use event::{Event, Stats, Status};
+use futures::future::join_all;
+use host::{HostState, TaskRun};
+use indexmap::IndexMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, Semaphore};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub limit: Option<Vec<String>>,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub forks: usize,
+    pub escalate: BecomeArgs,
+    pub settings: Settings,
+    pub extra: Vars,
+    pub query: HostVarsQuery,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub stats: Vec<(String, Stats)>,
+}
+
+impl Summary {
+    /// ansible-playbook's exit code: 4 if any host was unreachable, else 2 if any failed.
+    pub fn exit_code(&self) -> u8 {
+        if self.stats.iter().any(|(_, s)| s.unreachable > 0) {
+            crate::error::exit::UNREACHABLE
+        } else if self.stats.iter().any(|(_, s)| s.failed > 0) {
+            crate::error::exit::HOST_FAILED
+        } else {
+            crate::error::exit::OK
+        }
+    }
+}
+
+/// Keywords inherited from enclosing blocks (and the play).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Inherited {
+    pub when: Vec<(String, Origin)>,
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub vars: Vec<Arc<Vars>>,
+    pub tags: Vec<String>,
+    pub ignore_errors: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub no_log: Option<Value>,
+    pub environment: Option<Value>,
+    pub handler: bool,
+}
+
+impl Inherited {
+    fn with(&self, c: &crate::playbook::Common) -> Inherited {
+        let mut i = self.clone();
+        i.when.extend(c.when.iter().cloned());
+        i.become_ = c.become_.or(i.become_);
+        i.become_user = c.become_user.clone().or(i.become_user);
+        if !c.vars.is_empty() {
+            i.vars.push(Arc::new(c.vars.clone()));
+        }
+        i.tags.extend(c.tags.iter().cloned());
+        i.ignore_errors = c.ignore_errors.clone().or(i.ignore_errors);
+        i.check_mode = c.check_mode.clone().or(i.check_mode);
+        i.diff = c.diff.clone().or(i.diff);
+        i.no_log = c.no_log.clone().or(i.no_log);
+        i.environment = c.environment.clone().or(i.environment);
+        i
+    }
+}
+
+/// Runs `plays` against the inventory; reports every step; returns the recap.
+pub async fn run(plays: &[Play], inventory: Arc<Inventory>, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<Summary, Error> {
+    let base = Fleet::new(inventory.clone(), opts.query.clone(), opts.extra.clone());
+    let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
+    for play in plays {
+        // The pattern may be templated with extra and play vars: `"{{ hostGroup }}"`.
+        let mut frame = (*base.extra).clone();
+        for (k, v) in &play.vars {
+            frame.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let scope = crate::template::Scope::new(engine(), vec![crate::template::Frame::Raw(Arc::new(frame))], None);
+        let pattern_text = engine().render_str(&play.hosts, &scope, Some(play.origin.clone())).map_err(|e| Error::User(vec![crate::source::Diagnostic::error(play.origin.clone(), e.message)]))?;
+        let sel = pattern::select(&inventory, &pattern_text, opts.limit.as_deref()).map_err(|e| Error::Usage(e.0))?;
+        for w in sel.warnings {
+            reporter.event(&Event::Warning(w));
+        }
+        reporter.event(&Event::PlayStart { name: play.name.clone(), check: opts.check });
+        if sel.hosts.is_empty() {
+            reporter.event(&Event::Warning(format!("no hosts matched '{pattern_text}' in play '{}': skipping", play.name)));
+            continue;
+        }
+        let mut query = opts.query.clone();
+        query.play_dirs = vec![std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())];
+        let play_vars = play_vars(play, &base)?;
+        let fleet = base.for_play(play_vars, Some(std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())), query, opts.check, opts.diff);
+        for w in fleet.warnings() {
+            reporter.event(&Event::Warning(w.to_string()));
+        }
+        for &h in &sel.hosts {
+            states.entry(h).or_insert_with(|| Arc::new(Mutex::new(HostState::new(h, inventory.host(h).name.clone()))));
+        }
+        for batch in batches(&sel.hosts, &play.serial) {
+            let mut pr = PlayRun { play, fleet: fleet.clone(), opts, states: &states, reporter: &mut *reporter, sem: Arc::new(Semaphore::new(opts.forks.max(1))) };
+            let mut active: Vec<HostId> = Vec::new();
+            for &h in &batch {
+                let st = states[&h].lock().await;
+                if !st.unreachable && !st.failed {
+                    active.push(h);
+                }
+            }
+            let inh = Inherited { become_: play.become_, become_user: play.become_user.clone(), tags: play.tags.clone(), check_mode: play.check_mode.map(Value::Bool), ..Default::default() };
+            if play.gather_facts {
+                active = pr.gather_facts(active).await;
+            }
+            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                active = pr.run_items(section, &inh, active).await;
+                active = pr.flush_handlers(active).await;
+                if pr.abort(&batch, &active).await {
+                    active.clear();
+                }
+            }
+        }
+    }
+    let mut summary = Summary::default();
+    for st in states.values() {
+        let st = st.lock().await;
+        summary.stats.push((st.name.clone(), st.stats.clone()));
+    }
+    for st in states.values() {
+        if let Some(c) = st.lock().await.conn.take() {
+            c.close().await;
+        }
+    }
+    summary.stats.sort_by(|a, b| a.0.cmp(&b.0));
+    reporter.event(&Event::Recap { stats: summary.stats.clone() });
+    Ok(summary)
+}
+
+/// Play vars, then each `vars_files` file (templated names, relative to the play).
+fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
+    let mut vars = play.vars.clone();
+    for (name, origin) in &play.vars_files {
+        let mut frame = (*base.extra).clone();
+        for (k, v) in &vars {
+            frame.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let scope = crate::template::Scope::new(engine(), vec![crate::template::Frame::Raw(Arc::new(frame))], None);
+        let file = engine().render_str(name, &scope, Some(origin.clone())).map_err(|e| Error::User(vec![crate::source::Diagnostic::error(origin.clone(), e.message)]))?;
+        let path = play.dir.join(&file);
+        let (loaded, _) = crate::vars::load_vars_file(&path)?;
+        for (k, v) in loaded {
+            vars.insert(k, Var { value: v.value, origin: v.origin });
+        }
+    }
+    Ok(vars)
+}
+
+/// `serial:` batches: ints, percentages, or a list whose last entry repeats.
+fn batches(hosts: &[HostId], serial: &[Value]) -> Vec<Vec<HostId>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let n = hosts.len();
+    let size = |v: &Value| -> usize {
+        let s = match v {
+            Value::Int(i) => *i,
+            Value::Str(s) if s.ends_with('%') => {
+                let pct: f64 = s.trim_end_matches('%').trim().parse().unwrap_or(100.0);
+                ((pct / 100.0) * n as f64) as i64
+            }
+            Value::Str(s) => s.trim().parse().unwrap_or(0),
+            _ => 0,
+        };
+        if s <= 0 { if matches!(v, Value::Str(x) if x.ends_with('%')) { 1 } else { n } } else { s as usize }
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < hosts.len() {
+        let s = size(&serial[k.min(serial.len() - 1)]).max(1);
+        out.push(hosts[i..(i + s).min(hosts.len())].to_vec());
+        i += s;
+        k += 1;
+    }
+    out
+}
+
+struct PlayRun<'a> {
+    play: &'a Play,
+    fleet: Arc<Fleet>,
+    opts: &'a RunOptions,
+    states: &'a IndexMap<HostId, Arc<Mutex<HostState>>>,
+    reporter: &'a mut dyn Reporter,
+    sem: Arc<Semaphore>,
+}
+
+impl<'a> PlayRun<'a> {
+    fn tags_allow(&self, tags: &[String]) -> bool {
+        let (only, skip) = (&self.opts.tags, &self.opts.skip_tags);
+        if skip.iter().any(|t| tags.contains(t) || t == "all") {
+            return false;
+        }
+        if tags.iter().any(|t| t == "always") {
+            return true;
+        }
+        if only.is_empty() || only.iter().any(|t| t == "all") {
+            return !tags.iter().any(|t| t == "never");
+        }
+        only.iter().any(|t| tags.contains(t) || t == "tagged" && !tags.is_empty() || t == "untagged" && tags.is_empty())
+    }
+
+    async fn gather_facts(&mut self, active: Vec<HostId>) -> Vec<HostId> {
+        self.reporter.event(&Event::TaskStart { name: "Gathering Facts".into(), handler: false });
+        let results = join_all(active.iter().map(|h| {
+            let st = self.states[h].clone();
+            let fleet = self.fleet.clone();
+            let sem = self.sem.clone();
+            let opts = self.opts;
+            async move {
+                let _permit = sem.acquire().await;
+                let mut st = st.lock().await;
+                host::gather_facts(&mut st, &fleet, opts).await
+            }
+        }))
+        .await;
+        let mut ok = Vec::new();
+        for (h, ev) in active.iter().zip(results) {
+            if matches!(ev, Event::Result { status: Status::Ok, .. }) {
+                ok.push(*h);
+            }
+            self.reporter.event(&ev);
+        }
+        ok
+    }
+
+    fn run_items<'b>(&'b mut self, items: &'b [Item], inh: &'b Inherited, active: Vec<HostId>) -> futures::future::LocalBoxFuture<'b, Vec<HostId>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            let mut active = active;
+            for item in items {
+                if active.is_empty() {
+                    break;
+                }
+                active = match item {
+                    Item::Task(t) => self.run_task(t, inh, active).await,
+                    Item::Block(b) => {
+                        let inner = inh.with(&b.common);
+                        let entered = active.clone();
+                        let ok = self.run_items(&b.block, &inner, active).await;
+                        let failed: Vec<HostId> = entered.iter().copied().filter(|h| !ok.contains(h)).collect();
+                        let mut rescuable = Vec::new();
+                        for h in &failed {
+                            let mut st = self.states[h].lock().await;
+                            if !st.unreachable && !b.rescue.is_empty() {
+                                st.failed = false;
+                                st.stats.failed = st.stats.failed.saturating_sub(1);
+                                st.stats.rescued += 1;
+                                rescuable.push(*h);
+                            }
+                        }
+                        let rescued = if rescuable.is_empty() { Vec::new() } else { self.run_items(&b.rescue, &inner, rescuable).await };
+                        let mut after: Vec<HostId> = entered.iter().copied().filter(|h| ok.contains(h) || rescued.contains(h)).collect();
+                        if !b.always.is_empty() {
+                            let mut always_hosts = Vec::new();
+                            for h in &entered {
+                                let st = self.states[h].lock().await;
+                                if !st.unreachable {
+                                    always_hosts.push(*h);
+                                }
+                            }
+                            // Hosts that failed still run `always`, and stay failed.
+                            let was_failed: Vec<HostId> = always_hosts.iter().copied().filter(|h| !after.contains(h)).collect();
+                            for h in &was_failed {
+                                self.states[h].lock().await.failed = false;
+                            }
+                            let ran = self.run_items(&b.always, &inner, always_hosts).await;
+                            for h in &was_failed {
+                                self.states[h].lock().await.failed = true;
+                            }
+                            after.retain(|h| ran.contains(h));
+                        }
+                        after
+                    }
+                };
+            }
+            active
+        })
+    }
+
+    async fn run_task(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
+        let mut tags = inh.tags.clone();
+        tags.extend(task.common.tags.iter().cloned());
+        if !inh.handler && !self.tags_allow(&tags) {
+            return active;
+        }
+        match task.module.as_str() {
+            "meta" => return self.run_meta(task, active).await,
+            "include_tasks" => return self.run_include(task, inh, active).await,
+            _ => {}
+        }
+        self.reporter.event(&Event::TaskStart { name: task.display_name(), handler: inh.handler });
+        let targets: Vec<HostId> = if task.run_once { active.iter().copied().take(1).collect() } else { active.clone() };
+        let results = join_all(targets.iter().map(|h| {
+            let st = self.states[h].clone();
+            let run = TaskRun { task, inh, fleet: self.fleet.clone(), opts: self.opts, play: self.play };
+            let sem = self.sem.clone();
+            async move {
+                let _permit = sem.acquire().await;
+                let mut st = st.lock().await;
+                run.run(&mut st).await
+            }
+        }))
+        .await;
+        let mut still = Vec::new();
+        let mut any_fatal = false;
+        for (h, r) in targets.iter().zip(results) {
+            for ev in &r.events {
+                self.reporter.event(ev);
+            }
+            if r.ok {
+                still.push(*h);
+            } else if task.common.any_errors_fatal || self.play.any_errors_fatal {
+                any_fatal = true;
+            }
+            if task.run_once {
+                // One result for every host of the play.
+                let st = self.states[h].lock().await;
+                let (facts, notified) = (st.facts.clone(), st.notified.clone());
+                drop(st);
+                for other in active.iter().filter(|o| *o != h) {
+                    let mut o = self.states[other].lock().await;
+                    o.facts.extend(facts.clone());
+                    o.notified.extend(notified.iter().cloned());
+                }
+                if r.ok {
+                    still = active.clone();
+                }
+            }
+        }
+        if any_fatal {
+            return Vec::new();
+        }
+        still
+    }
+
+    async fn run_meta(&mut self, task: &Task, active: Vec<HostId>) -> Vec<HostId> {
+        let action = task.args.get("_raw_params").map(Value::py_str).unwrap_or_default();
+        match action.as_str() {
+            "flush_handlers" => Box::pin(self.flush_handlers(active)).await,
+            "end_play" => Vec::new(),
+            "noop" | "refresh_inventory" | "clear_facts" | "clear_host_errors" | "reset_connection" => active,
+            "end_host" => Vec::new(),
+            other => {
+                self.reporter.event(&Event::Warning(format!("meta: {other} is not supported; ignored")));
+                active
+            }
+        }
+    }
+
+    async fn run_include(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
+        // Each host resolves the file name; hosts with the same file run it together.
+        let mut groups: IndexMap<std::path::PathBuf, Vec<HostId>> = IndexMap::new();
+        let mut failed = Vec::new();
+        let inner = inh.with(&task.common);
+        for h in &active {
+            let st = self.states[h].lock().await;
+            let run = TaskRun { task, inh, fleet: self.fleet.clone(), opts: self.opts, play: self.play };
+            match run.include_file(&st) {
+                Ok(Some(path)) => groups.entry(path).or_default().push(*h),
+                Ok(None) => {}
+                Err(ev) => {
+                    drop(st);
+                    self.reporter.event(&Event::TaskStart { name: task.display_name(), handler: inh.handler });
+                    self.reporter.event(&ev);
+                    let mut st = self.states[h].lock().await;
+                    st.failed = true;
+                    st.stats.failed += 1;
+                    failed.push(*h);
+                }
+            }
+        }
+        let mut still: Vec<HostId> = active.iter().copied().filter(|h| !failed.contains(h)).collect();
+        for (path, hosts) in groups {
+            match crate::playbook::load_tasks_file(&path) {
+                Ok(items) => {
+                    let ok = self.run_items(&items, &inner, hosts.clone()).await;
+                    still.retain(|h| !hosts.contains(h) || ok.contains(h));
+                }
+                Err(diags) => {
+                    self.reporter.event(&Event::TaskStart { name: task.display_name(), handler: inh.handler });
+                    for h in &hosts {
+                        let mut st = self.states[h].lock().await;
+                        st.failed = true;
+                        st.stats.failed += 1;
+                        let mut m = crate::value::Map::default();
+                        m.insert("failed".into(), Value::Bool(true));
+                        m.insert("msg".into(), Value::str(diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")));
+                        self.reporter.event(&Event::Result { host: st.name.clone(), status: Status::Failed, item: None, result: m, show: true, diffs: Vec::new() });
+                    }
+                    still.retain(|h| !hosts.contains(h));
+                }
+            }
+        }
+        still
+    }
+
+    /// Runs notified handlers, in the order they are defined, once per host.
+    async fn flush_handlers(&mut self, active: Vec<HostId>) -> Vec<HostId> {
+        let inh = Inherited { handler: true, become_: self.play.become_, become_user: self.play.become_user.clone(), ..Default::default() };
+        let mut active = active;
+        for item in &self.play.handlers {
+            let Item::Task(h) = item else { continue };
+            let mut who = Vec::new();
+            for host in &active {
+                let mut st = self.states[host].lock().await;
+                let name = h.common.name.clone().unwrap_or_default();
+                let hit = st.notified.iter().any(|n| *n == name || h.listen.contains(n));
+                if hit {
+                    st.notified.retain(|n| *n != name && !h.listen.contains(n));
+                    who.push(*host);
+                }
+            }
+            if who.is_empty() {
+                continue;
+            }
+            let ok = self.run_task(h, &inh, who.clone()).await;
+            active.retain(|x| !who.contains(x) || ok.contains(x));
+        }
+        active
+    }
+
+    /// `max_fail_percentage` / `any_errors_fatal` at the end of a section.
+    async fn abort(&mut self, batch: &[HostId], active: &[HostId]) -> bool {
+        let failed = batch.iter().filter(|h| !active.contains(h)).count();
+        match self.play.max_fail_percentage {
+            Some(pct) if !batch.is_empty() => (failed as f64 / batch.len() as f64) * 100.0 > pct,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! A run is a stream of events; reporters turn them into text or JSON lines.
+
+use crate::tasks::Diff;
+use crate::value::Map;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    /// Failed, but `ignore_errors` let the host carry on.
+    Ignored,
+    Unreachable,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    PlayStart { name: String, check: bool },
+    TaskStart { name: String, handler: bool },
+    /// One host's (or one loop item's) result.
+    Result {
+        host: String,
+        status: Status,
+        item: Option<String>,
+        /// What Ansible would show after `=>` (shown for debug, failures, and -v).
+        result: Map,
+        show: bool,
+        diffs: Vec<Diff>,
+    },
+    Retry { host: String, task: String, left: i64 },
+    Warning(String),
+    Recap { stats: Vec<(String, Stats)> },
+}

@@ -1,0 +1,73 @@
+//! The facts tasks need, gathered in one round trip (a small fraction of Ansible's
+//! `setup`: identity, OS, hardware basics, environment).
+
+use crate::transport::Connection;
+use crate::value::{Map, Value};
+
+const SCRIPT: &str = r#"
+echo "hostname=$(hostname -s 2>/dev/null || hostname)"
+echo "fqdn=$(hostname -f 2>/dev/null || hostname)"
+echo "nodename=$(uname -n)"
+echo "user_id=$(id -un)"
+echo "user_uid=$(id -u)"
+echo "user_gid=$(id -g)"
+echo "user_dir=$HOME"
+echo "user_shell=$(getent passwd "$(id -un)" | cut -d: -f7)"
+echo "architecture=$(uname -m)"
+echo "kernel=$(uname -r)"
+echo "system=$(uname -s)"
+echo "processor_vcpus=$(nproc 2>/dev/null || echo 1)"
+echo "memtotal_mb=$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo 2>/dev/null)"
+if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_codename=$VERSION_CODENAME"; echo "os_name=$NAME"; echo "os_like=$ID_LIKE"; fi
+echo "env_HOME=$HOME"; echo "env_PATH=$PATH"; echo "env_USER=$(id -un)"
+"#;
+
+/// Runs the probe and returns `ansible_facts` (the keys without `ansible_`).
+pub async fn gather(conn: &Connection) -> Result<Map, crate::transport::TransportError> {
+    let out = conn.exec(SCRIPT, None, None, None).await?;
+    let mut raw: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for line in out.stdout_str().lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            raw.insert(k.to_string(), v.to_string());
+        }
+    }
+    let get = |k: &str| Value::str(raw.get(k).cloned().unwrap_or_default());
+    let num = |k: &str| raw.get(k).and_then(|v| v.parse::<i64>().ok()).map_or(Value::Null, Value::Int);
+    let mut f = Map::default();
+    for k in ["hostname", "fqdn", "nodename", "user_id", "user_dir", "user_shell", "architecture", "kernel", "system"] {
+        f.insert(k.into(), get(k));
+    }
+    f.insert("machine".into(), get("architecture"));
+    for k in ["user_uid", "user_gid", "processor_vcpus", "memtotal_mb"] {
+        f.insert(k.into(), num(k));
+    }
+    let os_id = raw.get("os_id").cloned().unwrap_or_default();
+    let distribution = match os_id.as_str() {
+        "debian" => "Debian".to_string(),
+        "ubuntu" => "Ubuntu".to_string(),
+        "centos" => "CentOS".to_string(),
+        "rhel" => "RedHat".to_string(),
+        "amzn" => "Amazon".to_string(),
+        other => {
+            let mut c = other.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        }
+    };
+    let family = match os_id.as_str() {
+        "debian" | "ubuntu" => "Debian",
+        "centos" | "rhel" | "fedora" | "amzn" | "rocky" | "almalinux" => "RedHat",
+        _ => "Linux",
+    };
+    let version = raw.get("os_version").cloned().unwrap_or_default();
+    f.insert("distribution".into(), Value::str(distribution));
+    f.insert("distribution_version".into(), Value::str(version.clone()));
+    f.insert("distribution_major_version".into(), Value::str(version.split('.').next().unwrap_or_default()));
+    f.insert("distribution_release".into(), get("os_codename"));
+    f.insert("os_family".into(), Value::str(family));
+    let mut env = Map::default();
+    for k in ["HOME", "PATH", "USER"] {
+        env.insert(k.into(), get(&format!("env_{k}")));
+    }
+    f.insert("env".into(), Value::Map(env));
+    Ok(f)
+}

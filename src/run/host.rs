@@ -1,0 +1,538 @@
+//! One task on one host: conditions, loop, templated arguments, become, the module
+//! itself, `changed_when`/`failed_when`, `until`, `register`, `notify`, and the counts.
+
+use super::event::{Event, Stats, Status};
+use super::{Inherited, RunOptions};
+use crate::connect::{become_for, target};
+use crate::context::{Fleet, OMIT};
+use crate::inventory::HostId;
+use crate::playbook::{LoopKind, Play, Task};
+use crate::tasks::{self, Cx, Outcome, Sim, TaskError};
+use crate::template::{Frame, Scope, engine, from_mj, native_frame, to_mj};
+use crate::transport::{Become, Connection};
+use crate::value::{Map, Value};
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+/// A host's state for the whole run.
+pub struct HostState {
+    pub id: HostId,
+    pub name: String,
+    pub conn: Option<Connection>,
+    /// set_fact and registered results (and gathered facts).
+    pub facts: IndexMap<String, minijinja::Value>,
+    pub notified: Vec<String>,
+    pub stats: Stats,
+    pub failed: bool,
+    pub unreachable: bool,
+    pub sim: Sim,
+}
+
+impl HostState {
+    pub fn new(id: HostId, name: String) -> HostState {
+        HostState { id, name, conn: None, facts: IndexMap::new(), notified: Vec::new(), stats: Stats::default(), failed: false, unreachable: false, sim: Sim::default() }
+    }
+
+    async fn connect(&mut self, fleet: &Arc<Fleet>, opts: &RunOptions) -> Result<(), String> {
+        if self.conn.is_none() {
+            let t = target(fleet, self.id, &opts.settings)?;
+            self.conn = Some(Connection::open(&t).await.map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    }
+}
+
+/// What one task did on one host.
+pub struct HostResult {
+    pub events: Vec<Event>,
+    /// The host carries on (succeeded, skipped, or failed with ignore_errors).
+    pub ok: bool,
+}
+
+fn result_event(host: &str, status: Status, item: Option<String>, result: Map, show: bool, diffs: Vec<tasks::Diff>) -> Event {
+    Event::Result { host: host.to_string(), status, item, result, show, diffs }
+}
+
+fn flag(v: &Option<Value>, scope: &Arc<Scope>) -> Result<Option<bool>, String> {
+    match v {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Str(s)) => {
+            let t = engine().render_native(s, scope, None).map_err(|e| e.message)?;
+            Ok(Some(t.is_true() && !matches!(t.as_str(), Some("false" | "False" | "no" | "0"))))
+        }
+        Some(other) => Ok(Some(other.is_truthy())),
+    }
+}
+
+pub async fn gather_facts(st: &mut HostState, fleet: &Arc<Fleet>, opts: &RunOptions) -> Event {
+    let mut m = Map::default();
+    if let Err(e) = st.connect(fleet, opts).await {
+        st.unreachable = true;
+        st.stats.unreachable += 1;
+        m.insert("changed".into(), Value::Bool(false));
+        m.insert("msg".into(), Value::str(e));
+        m.insert("unreachable".into(), Value::Bool(true));
+        return result_event(&st.name, Status::Unreachable, None, m, true, Vec::new());
+    }
+    let Some(conn) = st.conn.as_ref() else { return result_event(&st.name, Status::Failed, None, m, true, Vec::new()) };
+    match super::facts::gather(conn).await {
+        Ok(f) => {
+            for (k, v) in &f {
+                st.facts.insert(format!("ansible_{k}"), to_mj(v));
+            }
+            st.facts.insert("ansible_facts".into(), to_mj(&Value::Map(f)));
+            st.stats.ok += 1;
+            result_event(&st.name, Status::Ok, None, m, false, Vec::new())
+        }
+        Err(e) => {
+            st.unreachable = true;
+            st.stats.unreachable += 1;
+            m.insert("msg".into(), Value::str(e.to_string()));
+            m.insert("unreachable".into(), Value::Bool(true));
+            result_event(&st.name, Status::Unreachable, None, m, true, Vec::new())
+        }
+    }
+}
+
+pub struct TaskRun<'a> {
+    pub task: &'a Task,
+    pub inh: &'a Inherited,
+    pub fleet: Arc<Fleet>,
+    pub opts: &'a RunOptions,
+    pub play: &'a Play,
+}
+
+impl TaskRun<'_> {
+    /// The scope for this task on this host: extra vars > facts/registered > task and
+    /// block vars > magic > inventory/group/play vars.
+    fn scope(&self, st: &HostState) -> Result<Arc<Scope>, String> {
+        let base = self.fleet.scope(st.id).map_err(|d| d.to_string())?;
+        let mut frames: Vec<Frame> = Vec::new();
+        let all = base.frames();
+        if let Some(extra) = all.first() {
+            frames.push(extra.clone());
+        }
+        frames.push(Frame::Native(Arc::new(st.facts.clone())));
+        if !self.task.common.vars.is_empty() {
+            frames.push(Frame::Raw(Arc::new(self.task.common.vars.clone())));
+        }
+        for v in self.inh.vars.iter().rev() {
+            frames.push(Frame::Raw(v.clone()));
+        }
+        frames.extend(all.iter().skip(1).cloned());
+        Ok(Scope::new(engine(), frames, base.hostvars()))
+    }
+
+    fn when(&self, scope: &Arc<Scope>) -> Result<Option<String>, String> {
+        for (cond, origin) in self.inh.when.iter().chain(self.task.common.when.iter()) {
+            if !engine().eval_condition(cond, scope, Some(origin.clone())).map_err(|e| e.to_string())? {
+                return Ok(Some(cond.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The included file for `include_tasks` on this host (None when `when` is false).
+    pub fn include_file(&self, st: &HostState) -> Result<Option<std::path::PathBuf>, Event> {
+        let fail = |msg: String| {
+            let mut m = Map::default();
+            m.insert("failed".into(), Value::Bool(true));
+            m.insert("msg".into(), Value::str(msg));
+            result_event(&st.name, Status::Failed, None, m, true, Vec::new())
+        };
+        let scope = self.scope(st).map_err(fail)?;
+        if self.when(&scope).map_err(fail)?.is_some() {
+            return Ok(None);
+        }
+        let raw = self.task.args.get("file").or_else(|| self.task.args.get("_raw_params")).cloned().unwrap_or(Value::Null);
+        let name = engine().template_to_value(&raw, &scope, Some(&self.task.args_origin)).map_err(|e| fail(e.to_string()))?.py_str();
+        let base = self.task.origin.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        Ok(Some(base.join(name)))
+    }
+
+    pub async fn run(&self, st: &mut HostState) -> HostResult {
+        let name = st.name.clone();
+        let mut events = Vec::new();
+        let scope = match self.scope(st) {
+            Ok(s) => s,
+            Err(e) => return self.failed(st, e, events),
+        };
+        let no_log = flag(&self.task.common.no_log.clone().or(self.inh.no_log.clone()), &scope).ok().flatten().unwrap_or(false);
+        let ignore = flag(&self.task.common.ignore_errors.clone().or(self.inh.ignore_errors.clone()), &scope).ok().flatten().unwrap_or(false);
+        // Without a loop, `when` decides for the whole task.
+        if self.task.loop_.is_none() {
+            match self.when(&scope) {
+                Ok(Some(cond)) => return self.skipped(st, &cond, events),
+                Ok(None) => {}
+                Err(e) => return self.failed(st, e, events),
+            }
+        }
+        let items = match self.items(&scope) {
+            Ok(i) => i,
+            Err(e) => return self.failed(st, e, events),
+        };
+        let mut results: Vec<Map> = Vec::new();
+        let mut any_changed = false;
+        let mut any_failed = false;
+        let mut all_skipped = true;
+        let mut unreachable = None;
+        let mut facts = Map::default();
+        for (index, item) in items.iter().enumerate() {
+            let scope = match item {
+                Some(v) => {
+                    let mut frame = vec![(self.task.loop_var.clone(), v.clone())];
+                    if let Some(iv) = &self.task.index_var {
+                        frame.push((iv.clone(), Value::Int(index as i64)));
+                    }
+                    frame.push(("ansible_loop_var".into(), Value::str(self.task.loop_var.clone())));
+                    scope.with_frame(native_frame(frame))
+                }
+                None => scope.clone(),
+            };
+            let label = item.as_ref().map(|v| self.label(v, &scope));
+            if item.is_some() {
+                match self.when(&scope) {
+                    Ok(Some(cond)) => {
+                        let mut m = skip_result(&cond);
+                        m.insert(self.task.loop_var.clone(), item.clone().unwrap_or(Value::Null));
+                        events.push(result_event(&name, Status::Skipped, label, m.clone(), false, Vec::new()));
+                        results.push(m);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        any_failed = true;
+                        all_skipped = false;
+                        let m = fail_map(&e);
+                        events.push(result_event(&name, Status::Failed, label, m.clone(), true, Vec::new()));
+                        results.push(m);
+                        continue;
+                    }
+                }
+            }
+            all_skipped = false;
+            let (status, mut result, diffs) = match self.attempt(st, &scope, &mut events).await {
+                Ok((outcome, result)) => {
+                    for (k, v) in &outcome.facts {
+                        facts.insert(k.clone(), v.clone());
+                    }
+                    let status = if outcome.skipped {
+                        Status::Skipped
+                    } else if outcome.failed {
+                        Status::Failed
+                    } else if outcome.changed {
+                        Status::Changed
+                    } else {
+                        Status::Ok
+                    };
+                    (status, result, outcome.diffs)
+                }
+                Err(TaskError::Unreachable(msg)) => {
+                    unreachable = Some(msg.clone());
+                    let mut m = Map::default();
+                    m.insert("changed".into(), Value::Bool(false));
+                    m.insert("msg".into(), Value::str(msg));
+                    m.insert("unreachable".into(), Value::Bool(true));
+                    (Status::Unreachable, m, Vec::new())
+                }
+                Err(TaskError::Failed(msg)) => (Status::Failed, fail_map(&msg), Vec::new()),
+            };
+            if let Some(v) = item {
+                result.insert(self.task.loop_var.clone(), v.clone());
+                result.insert("ansible_loop_var".into(), Value::str(self.task.loop_var.clone()));
+            }
+            any_changed |= status == Status::Changed;
+            any_failed |= status == Status::Failed;
+            let shown = if no_log { censored(&result) } else { result.clone() };
+            let status_shown = if status == Status::Failed && ignore { Status::Ignored } else { status };
+            let show = matches!(self.task.module.as_str(), "debug") || status == Status::Failed || status == Status::Unreachable;
+            events.push(result_event(&name, status_shown, label, shown, show, if no_log { Vec::new() } else { diffs }));
+            results.push(result);
+            if unreachable.is_some() {
+                break;
+            }
+        }
+        // The registered value: one result, or Ansible's loop shape.
+        let registered = match items.as_slice() {
+            [None] => results.pop().unwrap_or_default(),
+            _ => {
+                let mut m = Map::default();
+                m.insert("changed".into(), Value::Bool(any_changed));
+                m.insert("msg".into(), Value::str(if all_skipped { "All items skipped" } else { "All items completed" }));
+                if all_skipped {
+                    m.insert("skipped".into(), Value::Bool(true));
+                }
+                if any_failed {
+                    m.insert("failed".into(), Value::Bool(true));
+                    m.insert("msg".into(), Value::str("One or more items failed"));
+                }
+                m.insert("results".into(), Value::List(results.into_iter().map(Value::Map).collect()));
+                m
+            }
+        };
+        if items.is_empty() {
+            events.push(result_event(&name, Status::Skipped, None, skip_result("No items in the list"), false, Vec::new()));
+        }
+        if let Some(r) = &self.task.register {
+            st.facts.insert(r.clone(), to_mj(&Value::Map(registered)));
+        }
+        for (k, v) in facts {
+            st.facts.insert(k, to_mj(&v));
+        }
+        if let Some(msg) = unreachable {
+            let _ = msg;
+            st.unreachable = true;
+            st.stats.unreachable += 1;
+            if let Some(c) = st.conn.take() {
+                c.close().await;
+            }
+            return HostResult { events, ok: false };
+        }
+        if any_failed {
+            if ignore {
+                st.stats.ok += 1;
+                st.stats.ignored += 1;
+                if any_changed {
+                    st.stats.changed += 1;
+                }
+                return HostResult { events, ok: true };
+            }
+            st.failed = true;
+            st.stats.failed += 1;
+            return HostResult { events, ok: false };
+        }
+        if all_skipped || items.is_empty() {
+            st.stats.skipped += 1;
+        } else {
+            st.stats.ok += 1;
+            if any_changed {
+                st.stats.changed += 1;
+                st.notified.extend(self.task.notify.iter().cloned());
+            }
+        }
+        HostResult { events, ok: true }
+    }
+
+    fn failed(&self, st: &mut HostState, msg: String, mut events: Vec<Event>) -> HostResult {
+        events.push(result_event(&st.name, Status::Failed, None, fail_map(&msg), true, Vec::new()));
+        st.failed = true;
+        st.stats.failed += 1;
+        HostResult { events, ok: false }
+    }
+
+    fn skipped(&self, st: &mut HostState, cond: &str, mut events: Vec<Event>) -> HostResult {
+        let m = skip_result(cond);
+        if let Some(r) = &self.task.register {
+            st.facts.insert(r.clone(), to_mj(&Value::Map(m.clone())));
+        }
+        events.push(result_event(&st.name, Status::Skipped, None, m, false, Vec::new()));
+        st.stats.skipped += 1;
+        HostResult { events, ok: true }
+    }
+
+    /// The loop's items, or one `None` when there is no loop.
+    fn items(&self, scope: &Arc<Scope>) -> Result<Vec<Option<Value>>, String> {
+        let Some(raw) = &self.task.loop_ else { return Ok(vec![None]) };
+        let v = engine().template_to_value(raw, scope, Some(&self.task.origin)).map_err(|e| e.to_string())?;
+        let list = match (v, self.task.loop_kind) {
+            (Value::List(l), LoopKind::WithItems) => l.into_iter().flat_map(|x| match x {
+                Value::List(inner) => inner,
+                other => vec![other],
+            }).collect(),
+            (Value::List(l), _) => l,
+            (Value::Map(m), LoopKind::WithDict) => m
+                .into_iter()
+                .map(|(k, v)| {
+                    let mut e = Map::default();
+                    e.insert("key".into(), Value::Str(k));
+                    e.insert("value".into(), v);
+                    Value::Map(e)
+                })
+                .collect(),
+            (Value::Null, _) => Vec::new(),
+            (Value::Str(s), LoopKind::WithItems) => vec![Value::Str(s)],
+            (other, _) => return Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.", other.py_str())),
+        };
+        Ok(list.into_iter().map(Some).collect())
+    }
+
+    fn label(&self, item: &Value, scope: &Arc<Scope>) -> String {
+        match &self.task.loop_label {
+            Some(l) => engine().render_str(l, scope, None).unwrap_or_else(|_| l.clone()),
+            None => item.py_str(),
+        }
+    }
+
+    /// The become for this task on this host (variables win over keywords, as in Ansible).
+    fn escalation(&self, scope: &Arc<Scope>) -> Result<Option<Become>, String> {
+        let var = |n: &str| scope.resolve(n).and_then(|v| from_mj(&v).ok());
+        let enabled = self.task.common.become_.or(self.inh.become_).or(match var("ansible_become") {
+            Some(Value::Bool(b)) => Some(b),
+            _ => None,
+        });
+        let enabled = enabled.unwrap_or(self.opts.escalate.enabled);
+        if !enabled {
+            return Ok(None);
+        }
+        let user = var("ansible_become_user")
+            .map(|v| v.py_str())
+            .or_else(|| self.task.common.become_user.clone())
+            .or_else(|| self.inh.become_user.clone())
+            .or_else(|| self.opts.escalate.user.clone())
+            .unwrap_or_else(|| "root".into());
+        let user = engine().render_str(&user, scope, Some(self.task.origin.clone())).map_err(|e| e.to_string())?;
+        let password = self.opts.escalate.password.clone().or_else(|| var("ansible_become_password").or_else(|| var("ansible_become_pass")).map(|v| v.py_str()));
+        let _ = become_for;
+        Ok(Some(Become { user, password }))
+    }
+
+    /// One run of the module (with `until` retries), and its result map.
+    async fn attempt(&self, st: &mut HostState, scope: &Arc<Scope>, events: &mut Vec<Event>) -> Result<(Outcome, Map), TaskError> {
+        let retries = match &self.task.retries {
+            Some(v) => engine().template_to_value(v, scope, None).map_err(|e| TaskError::Failed(e.to_string()))?.py_str().parse::<i64>().unwrap_or(3),
+            None if !self.task.until.is_empty() => 3,
+            None => 0,
+        };
+        let delay = match &self.task.delay {
+            Some(v) => engine().template_to_value(v, scope, None).map_err(|e| TaskError::Failed(e.to_string()))?.py_str().parse::<f64>().unwrap_or(5.0),
+            None => 5.0,
+        };
+        let mut left = retries;
+        loop {
+            let (outcome, result) = self.once(st, scope).await?;
+            if self.task.until.is_empty() {
+                return Ok((outcome, result));
+            }
+            let rscope = self.result_scope(scope, &result);
+            let done = self.conditions_true(&self.task.until, &rscope).map_err(TaskError::Failed)?;
+            if done || left <= 0 {
+                let mut result = result;
+                let mut outcome = outcome;
+                result.insert("attempts".into(), Value::Int(retries - left + 1));
+                if !done {
+                    outcome.failed = true;
+                    result.insert("failed".into(), Value::Bool(true));
+                    result.insert("msg".into(), Value::str(format!("Task failed as maximum retries was encountered ({retries} retries)")));
+                }
+                return Ok((outcome, result));
+            }
+            events.push(Event::Retry { host: st.name.clone(), task: self.task.display_name(), left });
+            left -= 1;
+            tokio::time::sleep(std::time::Duration::from_secs_f64(delay.max(0.0))).await;
+        }
+    }
+
+    fn result_scope(&self, scope: &Arc<Scope>, result: &Map) -> Arc<Scope> {
+        match &self.task.register {
+            Some(r) => scope.with_frame(native_frame([(r.clone(), Value::Map(result.clone()))])),
+            None => scope.clone(),
+        }
+    }
+
+    fn conditions_true(&self, conds: &[(String, crate::source::Origin)], scope: &Arc<Scope>) -> Result<bool, String> {
+        for (c, o) in conds {
+            if !engine().eval_condition(c, scope, Some(o.clone())).map_err(|e| e.to_string())? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn once(&self, st: &mut HostState, scope: &Arc<Scope>) -> Result<(Outcome, Map), TaskError> {
+        let args = self.template_args(scope).map_err(TaskError::Failed)?;
+        let check = match flag(&self.task.common.check_mode.clone().or(self.inh.check_mode.clone()), scope).map_err(TaskError::Failed)? {
+            Some(c) => c,
+            None => self.opts.check,
+        };
+        let diff = match flag(&self.task.common.diff.clone().or(self.inh.diff.clone()), scope).map_err(TaskError::Failed)? {
+            Some(d) => d && self.opts.diff,
+            None => self.opts.diff,
+        };
+        if self.task.delegate_to.is_some() {
+            return Err(TaskError::Failed("delegate_to is not supported yet".into()));
+        }
+        let escalate = self.escalation(scope).map_err(TaskError::Failed)?;
+        let controller_only = matches!(self.task.module.as_str(), "debug" | "set_fact" | "assert" | "fail" | "pause");
+        if !controller_only {
+            st.connect(&self.fleet, self.opts).await.map_err(TaskError::Unreachable)?;
+        }
+        let local;
+        let conn = match &st.conn {
+            Some(c) => c,
+            None => {
+                local = Connection::Local(crate::transport::local_connection());
+                &local
+            }
+        };
+        let mut cx = Cx {
+            conn,
+            escalate,
+            check,
+            diff,
+            sim: &mut st.sim,
+            search: vec![self.play.dir.clone(), self.task.origin.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default()],
+            scope: scope.clone(),
+            host: st.name.clone(),
+        };
+        let mut outcome = tasks::run(&self.task.module, &args, &mut cx).await?;
+        let mut result = outcome.to_result();
+        if !self.task.changed_when.is_empty() || !self.task.failed_when.is_empty() {
+            let rscope = self.result_scope(scope, &result);
+            if !self.task.changed_when.is_empty() {
+                outcome.changed = self.conditions_true(&self.task.changed_when, &rscope).map_err(TaskError::Failed)?;
+                result.insert("changed".into(), Value::Bool(outcome.changed));
+            }
+            if !self.task.failed_when.is_empty() {
+                // failed_when conditions are OR'ed? No: a list is AND'ed like `when`.
+                outcome.failed = self.conditions_true(&self.task.failed_when, &rscope).map_err(TaskError::Failed)?;
+                result.insert("failed".into(), Value::Bool(outcome.failed));
+                result.insert("failed_when_result".into(), Value::Bool(outcome.failed));
+            }
+        }
+        Ok((outcome, result))
+    }
+
+    /// Templated arguments; expression arguments (`debug.var`, `assert.that`) stay raw;
+    /// a value equal to `omit` drops its argument.
+    fn template_args(&self, scope: &Arc<Scope>) -> Result<Map, String> {
+        let mut raw = self.task.args.clone();
+        let mut kept = Map::default();
+        for (m, k) in tasks::RAW_ARGS {
+            if self.task.module == *m {
+                if let Some(v) = raw.shift_remove(*k) {
+                    kept.insert((*k).to_string(), v);
+                }
+            }
+        }
+        let v = engine().template_to_value(&Value::Map(raw), scope, Some(&self.task.args_origin)).map_err(|e| e.to_string())?;
+        let Value::Map(mut m) = v else { return Err("arguments must be a mapping".into()) };
+        m.retain(|_, v| v.as_str() != Some(OMIT));
+        m.extend(kept);
+        Ok(m)
+    }
+}
+
+fn skip_result(cond: &str) -> Map {
+    let mut m = Map::default();
+    m.insert("changed".into(), Value::Bool(false));
+    m.insert("false_condition".into(), Value::str(cond));
+    m.insert("skip_reason".into(), Value::str("Conditional result was False"));
+    m.insert("skipped".into(), Value::Bool(true));
+    m
+}
+
+fn fail_map(msg: &str) -> Map {
+    let mut m = Map::default();
+    m.insert("changed".into(), Value::Bool(false));
+    m.insert("failed".into(), Value::Bool(true));
+    m.insert("msg".into(), Value::str(msg));
+    m
+}
+
+fn censored(result: &Map) -> Map {
+    let mut m = Map::default();
+    m.insert("censored".into(), Value::str("the output has been hidden due to the fact that 'no_log: true' was specified for this result"));
+    m.insert("changed".into(), result.get("changed").cloned().unwrap_or(Value::Bool(false)));
+    m
+}

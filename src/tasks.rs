@@ -1,0 +1,299 @@
+//! Task types (Ansible's modules), one file each. Every module reads the host's state,
+//! decides what would change (and shows it as a diff), and only then, outside check
+//! mode, changes it. The registry below is the one place that lists them.
+
+mod attrs;
+mod command;
+mod copy;
+mod debug;
+mod file;
+mod git;
+mod lineinfile;
+mod remote;
+mod stat;
+mod user;
+
+pub use attrs::Mode;
+pub use debug::RAW_ARGS;
+pub use remote::Stat;
+
+use crate::template::Scope;
+use crate::transport::{Become, Connection, TransportError};
+use crate::value::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A module's argument names (aliases included) and which are required.
+pub struct Spec {
+    pub name: &'static str,
+    pub args: &'static [&'static str],
+    pub required: &'static [&'static str],
+}
+
+/// Every module tprov runs, with its arguments. Adding a module: a file, and a line
+/// here and in `run` below.
+pub const SPECS: &[Spec] = &[
+    user::SPEC,
+    user::GROUP_SPEC,
+    file::SPEC,
+    copy::COPY_SPEC,
+    copy::TEMPLATE_SPEC,
+    lineinfile::SPEC,
+    lineinfile::BLOCK_SPEC,
+    command::COMMAND_SPEC,
+    command::SHELL_SPEC,
+    git::SPEC,
+    stat::SPEC,
+    debug::DEBUG_SPEC,
+    debug::SET_FACT_SPEC,
+    debug::ASSERT_SPEC,
+    debug::FAIL_SPEC,
+    debug::META_SPEC,
+    debug::INCLUDE_SPEC,
+    debug::PAUSE_SPEC,
+    user::AUTHORIZED_KEY_SPEC,
+];
+
+pub const MODULE_NAMES: &[&str] = &[
+    "user", "group", "file", "copy", "template", "lineinfile", "blockinfile", "command", "shell", "git", "stat", "debug", "set_fact",
+    "assert", "fail", "meta", "include_tasks", "pause", "authorized_key",
+];
+
+/// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
+pub fn canonical(name: &str) -> &str {
+    let name = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    match name {
+        "ansible.posix.authorized_key" => "authorized_key",
+        "include" => "include_tasks",
+        other => other,
+    }
+}
+
+pub fn is_module(name: &str) -> bool {
+    MODULE_NAMES.contains(&name) || name == "import_tasks"
+}
+
+pub fn spec(module: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.name == module)
+}
+
+/// Unknown or missing arguments, each with the argument it is about.
+pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
+    let Some(spec) = spec(module) else { return Vec::new() };
+    let mut out = Vec::new();
+    for k in args.keys() {
+        if k != "_raw_params" && !spec.args.contains(&k.as_str()) {
+            let hint = crate::schema::did_you_mean(k, spec.args.iter().copied()).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+            out.push((k.clone(), format!("`{k}` is not an argument of {module}{hint}")));
+        }
+    }
+    for r in spec.required {
+        let alternatives: Vec<&str> = r.split('|').collect();
+        if !alternatives.iter().any(|a| args.contains_key(*a)) {
+            out.push((String::new(), format!("{module} needs `{}`", alternatives.join("` or `"))));
+        }
+    }
+    out
+}
+
+/// Predicted state in check mode, so later tasks see what earlier ones would do
+/// (a user that would be created, a directory that would exist) instead of failing.
+#[derive(Debug, Default, Clone)]
+pub struct Sim {
+    pub users: HashSet<String>,
+    pub groups: HashSet<String>,
+    pub dirs: HashSet<String>,
+    pub files: HashMap<String, Vec<u8>>,
+}
+
+/// One before/after pair, shown as a unified diff with `--diff`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diff {
+    pub before_header: Option<String>,
+    pub after_header: Option<String>,
+    pub before: String,
+    pub after: String,
+}
+
+impl Diff {
+    /// Attributes as Ansible shows them: JSON, keys sorted, indent 4.
+    pub fn attrs(path: &str, before: &[(&str, Value)], after: &[(&str, Value)]) -> Diff {
+        let json = |pairs: &[(&str, Value)]| {
+            let mut m = Map::default();
+            m.insert("path".into(), Value::str(path));
+            for (k, v) in pairs {
+                m.insert((*k).to_string(), v.clone());
+            }
+            let mut style = crate::value::pyjson::JsonStyle::pretty(4);
+            style.ensure_ascii = true;
+            format!("{}\n", crate::value::pyjson::dumps(&Value::Map(m), &style).unwrap_or_default())
+        };
+        Diff { before_header: None, after_header: None, before: json(before), after: json(after) }
+    }
+}
+
+/// What a module did (or would do).
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub changed: bool,
+    pub failed: bool,
+    pub skipped: bool,
+    pub msg: Option<String>,
+    pub diffs: Vec<Diff>,
+    /// Module-specific result keys (`rc`, `stdout`, `stat`, `dest`...).
+    pub result: Map,
+    /// Facts to set (`set_fact`).
+    pub facts: Map,
+}
+
+impl Outcome {
+    pub fn changed(changed: bool) -> Outcome {
+        Outcome { changed, ..Default::default() }
+    }
+
+    pub fn with(mut self, key: &str, v: Value) -> Outcome {
+        self.result.insert(key.to_string(), v);
+        self
+    }
+
+    /// The registered result: Ansible's keys plus the module's.
+    pub fn to_result(&self) -> Map {
+        let mut m = Map::default();
+        m.insert("changed".into(), Value::Bool(self.changed));
+        if self.failed {
+            m.insert("failed".into(), Value::Bool(true));
+        } else {
+            m.insert("failed".into(), Value::Bool(false));
+        }
+        if self.skipped {
+            m.insert("skipped".into(), Value::Bool(true));
+        }
+        if let Some(msg) = &self.msg {
+            m.insert("msg".into(), Value::str(msg.clone()));
+        }
+        for (k, v) in &self.result {
+            m.insert(k.clone(), v.clone());
+        }
+        m
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskError {
+    /// The task failed on this host (bad arguments, command error...).
+    Failed(String),
+    /// The host dropped away.
+    Unreachable(String),
+}
+
+impl From<TransportError> for TaskError {
+    fn from(e: TransportError) -> Self {
+        if e.is_unreachable() { TaskError::Unreachable(e.to_string()) } else { TaskError::Failed(e.to_string()) }
+    }
+}
+
+pub fn fail(msg: impl Into<String>) -> TaskError {
+    TaskError::Failed(msg.into())
+}
+
+/// Everything a module may use on one host for one task.
+pub struct Cx<'a> {
+    pub conn: &'a Connection,
+    /// Become for this task (None: the login user).
+    pub escalate: Option<Become>,
+    pub check: bool,
+    pub diff: bool,
+    pub sim: &'a mut Sim,
+    /// Where relative `src` files and templates are found (the playbook's dir).
+    pub search: Vec<PathBuf>,
+    pub scope: Arc<Scope>,
+    pub host: String,
+}
+
+impl Cx<'_> {
+    /// The become to use for reading: in check mode, a user that does not exist yet
+    /// (an earlier task would create it) cannot be sudo'd to, so read as the login user.
+    pub fn read_become(&self) -> Option<&Become> {
+        match &self.escalate {
+            Some(b) if self.check && self.sim.users.contains(&b.user) => None,
+            other => other.as_ref(),
+        }
+    }
+
+    /// Finds a controller-side file (`src:` of copy and template).
+    pub fn find_file(&self, sub: &str, name: &str) -> Result<PathBuf, TaskError> {
+        let p = PathBuf::from(name);
+        if p.is_absolute() {
+            return if p.exists() { Ok(p) } else { Err(fail(format!("Could not find or access '{name}'"))) };
+        }
+        for dir in &self.search {
+            for candidate in [dir.join(sub).join(name), dir.join(name)] {
+                if candidate.exists() {
+                    return Ok(candidate);
+                }
+            }
+        }
+        Err(fail(format!("Could not find or access '{name}' (searched {})", self.search.iter().map(|d| d.join(sub).display().to_string()).collect::<Vec<_>>().join(", "))))
+    }
+}
+
+/// Runs one module with templated `args`.
+pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    match module {
+        "user" => user::run(args, cx).await,
+        "group" => user::run_group(args, cx).await,
+        "authorized_key" => user::run_authorized_key(args, cx).await,
+        "file" => file::run(args, cx).await,
+        "copy" => copy::run_copy(args, cx).await,
+        "template" => copy::run_template(args, cx).await,
+        "lineinfile" => lineinfile::run(args, cx).await,
+        "blockinfile" => lineinfile::run_block(args, cx).await,
+        "command" => command::run(args, cx, false).await,
+        "shell" => command::run(args, cx, true).await,
+        "git" => git::run(args, cx).await,
+        "stat" => stat::run(args, cx).await,
+        "debug" => debug::run_debug(args, cx),
+        "set_fact" => debug::run_set_fact(args),
+        "assert" => debug::run_assert(args, cx),
+        "fail" => debug::run_fail(args),
+        "pause" => debug::run_pause(args).await,
+        other => Err(fail(format!("module {other} cannot run here"))),
+    }
+}
+
+/// Argument helpers shared by modules.
+pub mod args {
+    use super::{TaskError, fail};
+    use crate::value::{Map, Value};
+
+    pub fn str_opt(a: &Map, keys: &[&str]) -> Option<String> {
+        keys.iter().find_map(|k| a.get(*k)).filter(|v| !matches!(v, Value::Null)).map(Value::py_str)
+    }
+
+    pub fn str_req(a: &Map, keys: &[&str], module: &str) -> Result<String, TaskError> {
+        str_opt(a, keys).ok_or_else(|| fail(format!("{module}: missing required argument `{}`", keys[0])))
+    }
+
+    pub fn bool_opt(a: &Map, keys: &[&str]) -> Result<Option<bool>, TaskError> {
+        match keys.iter().find_map(|k| a.get(*k)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::Int(i)) => Ok(Some(*i != 0)),
+            Some(Value::Str(s)) => match s.to_lowercase().as_str() {
+                "yes" | "true" | "on" | "1" | "y" | "t" => Ok(Some(true)),
+                "no" | "false" | "off" | "0" | "n" | "f" | "" => Ok(Some(false)),
+                _ => Err(fail(format!("argument `{}` is of type str and we were unable to convert to bool: {s:?}", keys[0]))),
+            },
+            Some(other) => Err(fail(format!("argument `{}` must be a boolean, got {}", keys[0], other.type_name()))),
+        }
+    }
+
+    pub fn list_opt(a: &Map, keys: &[&str]) -> Option<Vec<String>> {
+        match keys.iter().find_map(|k| a.get(*k))? {
+            Value::List(l) => Some(l.iter().map(Value::py_str).collect()),
+            Value::Null => None,
+            other => Some(other.py_str().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+        }
+    }
+}

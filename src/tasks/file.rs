@@ -1,0 +1,241 @@
+//! `file`: directories, files, links (swapped atomically), absent, touch; owner,
+//! group, mode (numeric or symbolic), recurse.
+
+use super::attrs::{Attrs, changes, mode_str};
+use super::remote::{Kind, Stat, parent, stat};
+use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
+use crate::transport::sh_quote;
+use crate::value::{Map, Value};
+
+pub const SPEC: Spec = Spec {
+    name: "file",
+    args: &["path", "dest", "name", "state", "owner", "group", "mode", "src", "recurse", "follow", "force", "modification_time", "access_time", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel"],
+    required: &["path|dest|name"],
+};
+
+pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let path = args::str_req(a, &["path", "dest", "name"], "file")?;
+    let path = path.trim_end_matches('/').to_string();
+    let path = if path.is_empty() { "/".to_string() } else { path };
+    let attrs = Attrs::from_args(a)?;
+    let follow = args::bool_opt(a, &["follow"])?.unwrap_or(true);
+    let force = args::bool_opt(a, &["force"])?.unwrap_or(false);
+    let recurse = args::bool_opt(a, &["recurse"])?.unwrap_or(false);
+    let src = args::str_opt(a, &["src"]);
+    let st = stat(cx, &path, false, false).await?;
+    let state = match args::str_opt(a, &["state"]) {
+        Some(s) => s,
+        None if src.is_some() => "link".into(),
+        None if st.exists && st.kind == Kind::Dir => "directory".into(),
+        None => "file".into(),
+    };
+    let mut out = match state.as_str() {
+        "absent" => absent(cx, &path, &st).await?,
+        "directory" => directory(cx, &path, &st, &attrs, recurse).await?,
+        "file" => existing_file(cx, &path, &st, &attrs, follow).await?,
+        "touch" => touch(cx, &path, &st, &attrs).await?,
+        "link" | "hard" => link(cx, &path, &st, &attrs, src.as_deref(), state == "hard", force).await?,
+        other => return Err(fail(format!("value of state must be one of: absent, directory, file, hard, link, touch, got: {other}"))),
+    };
+    out.result.insert("path".into(), Value::str(path));
+    out.result.insert("state".into(), Value::str(state));
+    Ok(out)
+}
+
+async fn apply(cx: &Cx<'_>, script: &str) -> Result<(), TaskError> {
+    if !cx.check {
+        super::remote::change(cx, script).await?;
+    }
+    Ok(())
+}
+
+/// The attribute commands for `path`, joined.
+fn attr_script(path: &str, st: &Stat, attrs: &Attrs, follow: bool) -> Result<(Vec<(&'static str, Value)>, Vec<(&'static str, Value)>, String), TaskError> {
+    let c = changes(st, attrs, path, follow)?;
+    let script = c.commands.join(" && ");
+    Ok((c.before, c.after, script))
+}
+
+async fn absent(cx: &mut Cx<'_>, path: &str, st: &Stat) -> Result<Outcome, TaskError> {
+    if !st.exists {
+        return Ok(Outcome::changed(false));
+    }
+    let mut out = Outcome::changed(true);
+    out.diffs.push(Diff::attrs(path, &[("state", Value::str(st.state()))], &[("state", Value::str("absent"))]));
+    apply(cx, &format!("rm -rf -- {}", sh_quote(path))).await?;
+    cx.sim.dirs.remove(path);
+    Ok(out)
+}
+
+async fn directory(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, recurse: bool) -> Result<Outcome, TaskError> {
+    if st.exists && st.kind != Kind::Dir && !(st.kind == Kind::Link) {
+        return Err(fail(format!("{path} already exists as a {}", st.state())));
+    }
+    if !st.exists {
+        // Create each missing component, each with the asked attributes (as Ansible).
+        let mut missing = vec![path.to_string()];
+        let mut p = parent(path).to_string();
+        while p != "/" && p != "." {
+            let s = stat(cx, &p, true, false).await?;
+            if s.exists {
+                if s.kind != Kind::Dir {
+                    return Err(fail(format!("{p} exists and is not a directory")));
+                }
+                break;
+            }
+            missing.push(p.clone());
+            p = parent(&p).to_string();
+        }
+        missing.reverse();
+        let mut script = Vec::new();
+        for dir in &missing {
+            script.push(format!("mkdir -- {}", sh_quote(dir)));
+            let fresh = Stat { exists: true, kind: Kind::Dir, mode: 0o755, owner: "?".into(), group: "?".into(), uid: u32::MAX, gid: u32::MAX, ..Stat::absent(dir) };
+            let (_, _, attrs_cmd) = attr_script(dir, &fresh, attrs, true)?;
+            if !attrs_cmd.is_empty() {
+                script.push(attrs_cmd);
+            }
+            cx.sim.dirs.insert(dir.clone());
+        }
+        let mut after = vec![("state", Value::str("directory"))];
+        if let Some(m) = &attrs.mode {
+            after.push(("mode", Value::str(mode_str(m.resolve(0o755, true)?))));
+        }
+        if let Some(o) = &attrs.owner {
+            after.push(("owner", Value::str(o.clone())));
+        }
+        if let Some(g) = &attrs.group {
+            after.push(("group", Value::str(g.clone())));
+        }
+        let mut out = Outcome::changed(true);
+        out.diffs.push(Diff::attrs(path, &[("state", Value::str("absent"))], &after));
+        apply(cx, &script.join(" && ")).await?;
+        return Ok(out);
+    }
+    let (before, after, script) = attr_script(path, st, attrs, true)?;
+    let mut changed = !script.is_empty();
+    let mut out = Outcome::default();
+    if changed {
+        out.diffs.push(Diff::attrs(path, &before, &after));
+        apply(cx, &script).await?;
+    }
+    if recurse && !attrs.is_empty() {
+        // Anything below that differs: owner, group, or mode.
+        let mut tests = Vec::new();
+        if let Some(o) = &attrs.owner {
+            tests.push(format!("! -user {}", sh_quote(o)));
+        }
+        if let Some(g) = &attrs.group {
+            tests.push(format!("! -group {}", sh_quote(g)));
+        }
+        if let Some(super::Mode::Octal(m)) = &attrs.mode {
+            tests.push(format!("! -perm {}", mode_str(*m)));
+        }
+        let find = format!("find {} -mindepth 1 \\( {} \\) -print -quit", sh_quote(path), tests.join(" -o "));
+        let found = cx.conn.exec(&find, None, cx.read_become(), None).await?;
+        if !found.stdout.is_empty() {
+            changed = true;
+            let mut cmds = Vec::new();
+            match (&attrs.owner, &attrs.group) {
+                (Some(o), Some(g)) => cmds.push(format!("chown -R {}:{} {}", sh_quote(o), sh_quote(g), sh_quote(path))),
+                (Some(o), None) => cmds.push(format!("chown -R {} {}", sh_quote(o), sh_quote(path))),
+                (None, Some(g)) => cmds.push(format!("chgrp -R {} {}", sh_quote(g), sh_quote(path))),
+                _ => {}
+            }
+            if let Some(m) = &attrs.mode {
+                let spec = match m {
+                    super::Mode::Octal(m) => mode_str(*m),
+                    super::Mode::Symbolic(s) => s.clone(),
+                };
+                cmds.push(format!("chmod -R {} {}", sh_quote(&spec), sh_quote(path)));
+            }
+            apply(cx, &cmds.join(" && ")).await?;
+        }
+    }
+    out.changed = changed;
+    Ok(out)
+}
+
+async fn existing_file(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, follow: bool) -> Result<Outcome, TaskError> {
+    if !st.exists {
+        if cx.check && cx.sim.files.contains_key(path) {
+            return Ok(Outcome::changed(!attrs.is_empty()));
+        }
+        return Err(fail(format!("file ({path}) is absent, cannot continue")));
+    }
+    let st = if st.kind == Kind::Link && follow { stat(cx, path, true, false).await? } else { st.clone() };
+    let (before, after, script) = attr_script(path, &st, attrs, follow)?;
+    let mut out = Outcome::changed(!script.is_empty());
+    if out.changed {
+        out.diffs.push(Diff::attrs(path, &before, &after));
+        apply(cx, &script).await?;
+    }
+    Ok(out)
+}
+
+async fn touch(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs) -> Result<Outcome, TaskError> {
+    let (before, after, script) = attr_script(path, st, attrs, true)?;
+    let mut out = Outcome::changed(true);
+    let b = if st.exists { before } else { vec![("state", Value::str("absent"))] };
+    let mut a = after;
+    a.push(("state", Value::str("touch")));
+    out.diffs.push(Diff::attrs(path, &b, &a));
+    let mut cmd = format!("touch -- {}", sh_quote(path));
+    if !script.is_empty() {
+        cmd = format!("{cmd} && {script}");
+    }
+    apply(cx, &cmd).await?;
+    cx.sim.files.entry(path.to_string()).or_default();
+    Ok(out)
+}
+
+async fn link(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, src: Option<&str>, hard: bool, force: bool) -> Result<Outcome, TaskError> {
+    let Some(src) = src else { return Err(fail("src is required for creating a link")) };
+    if hard {
+        let want = stat(cx, src, true, false).await?;
+        if st.exists && st.kind == Kind::File && want.exists && want.uid == st.uid && want.size == st.size && st.link_target.is_none() {
+            let same = cx.conn.exec(&format!("[ {} -ef {} ]", sh_quote(src), sh_quote(path)), None, cx.read_become(), None).await?;
+            if same.ok() {
+                return Ok(Outcome::changed(false));
+            }
+        }
+        let mut out = Outcome::changed(true);
+        out.diffs.push(Diff::attrs(path, &[("state", Value::str(st.state()))], &[("state", Value::str("hard"))]));
+        apply(cx, &format!("ln -f -- {} {}", sh_quote(src), sh_quote(path))).await?;
+        return Ok(out);
+    }
+    let mut out = Outcome::default();
+    if st.exists && st.kind == Kind::Link && st.link_target.as_deref() == Some(src) {
+        let (before, after, script) = attr_script(path, st, attrs, false)?;
+        if !script.is_empty() {
+            out.changed = true;
+            out.diffs.push(Diff::attrs(path, &before, &after));
+            apply(cx, &script).await?;
+        }
+        return Ok(out);
+    }
+    if st.exists && st.kind != Kind::Link && !force {
+        return Err(fail(format!("refusing to convert from {} to symlink for {path}", st.state())));
+    }
+    out.changed = true;
+    let before = match &st.link_target {
+        Some(t) => vec![("src", Value::str(t.clone()))],
+        None => vec![("state", Value::str(st.state()))],
+    };
+    let after = if st.link_target.is_some() { vec![("src", Value::str(src))] } else { vec![("src", Value::str(src)), ("state", Value::str("link"))] };
+    out.diffs.push(Diff::attrs(path, &before, &after));
+    // A new link beside the old one, renamed over it: never a moment without a link.
+    let tmp = crate::transport::temp_beside(path);
+    let fresh = Stat { exists: true, kind: Kind::Link, owner: "?".into(), group: "?".into(), uid: u32::MAX, gid: u32::MAX, ..Stat::absent(path) };
+    let (_, _, attrs_cmd) = attr_script(&tmp, &fresh, attrs, false)?;
+    let mut script = format!("ln -s -- {} {t}", sh_quote(src), t = sh_quote(&tmp));
+    if !attrs_cmd.is_empty() {
+        script.push_str(&format!(" && {attrs_cmd}"));
+    }
+    if st.exists && st.kind == Kind::Dir {
+        script = format!("rm -rf -- {} && {script}", sh_quote(path));
+    }
+    script.push_str(&format!(" && mv -Tf -- {} {}", sh_quote(&tmp), sh_quote(path)));
+    apply(cx, &script).await?;
+    Ok(out)
+}

@@ -1,0 +1,280 @@
+//! `lineinfile` and `blockinfile`, with Ansible's rules for where a line goes.
+
+use super::attrs::{Attrs, changes};
+use super::remote::{Kind, Stat, read, stat};
+use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
+use crate::value::{Map, Value};
+use regex::Regex;
+
+pub const SPEC: Spec = Spec {
+    name: "lineinfile",
+    args: &[
+        "path", "dest", "destfile", "name", "line", "value", "regexp", "regex", "search_string", "state", "insertafter", "insertbefore", "create", "backup",
+        "backrefs", "firstmatch", "owner", "group", "mode", "validate", "unsafe_writes", "attributes", "others", "seuser", "serole", "setype", "selevel",
+    ],
+    required: &["path|dest|destfile|name"],
+};
+
+pub const BLOCK_SPEC: Spec = Spec {
+    name: "blockinfile",
+    args: &[
+        "path", "dest", "destfile", "name", "block", "content", "marker", "marker_begin", "marker_end", "state", "insertafter", "insertbefore", "create",
+        "backup", "owner", "group", "mode", "validate", "append_newline", "prepend_newline", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel",
+    ],
+    required: &["path|dest|destfile|name"],
+};
+
+fn regex(p: &str) -> Result<Regex, TaskError> {
+    Regex::new(p).map_err(|e| fail(format!("invalid regular expression {p:?}: {e}")))
+}
+
+/// Splits into lines that keep their line ending (Python's `readlines`).
+fn lines(data: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(data).split_inclusive('\n').map(str::to_string).collect()
+}
+
+struct Target {
+    path: String,
+    st: Stat,
+    before: Vec<u8>,
+}
+
+async fn load(cx: &Cx<'_>, path: &str, create: bool) -> Result<Target, TaskError> {
+    let st = stat(cx, path, true, false).await?;
+    let from_sim = cx.check && cx.sim.files.contains_key(path);
+    if !st.exists && !from_sim {
+        if !create {
+            return Err(fail(format!("Destination {path} does not exist !")));
+        }
+        return Ok(Target { path: path.to_string(), st, before: Vec::new() });
+    }
+    if st.kind == Kind::Dir {
+        return Err(fail(format!("Destination {path} is a directory !")));
+    }
+    let before = read(cx, path).await?.unwrap_or_default();
+    Ok(Target { path: path.to_string(), st, before })
+}
+
+async fn finish(cx: &mut Cx<'_>, a: &Map, t: Target, after: Vec<u8>, msg: String) -> Result<Outcome, TaskError> {
+    let attrs = Attrs::from_args(a)?;
+    let mut out = Outcome::default();
+    let content_changed = after != t.before || !t.st.exists && !(cx.check && cx.sim.files.contains_key(&t.path));
+    if content_changed {
+        out.changed = true;
+        out.msg = Some(msg);
+        out.diffs.push(Diff {
+            before_header: Some(format!("{} (content)", t.path)),
+            after_header: Some(format!("{} (content)", t.path)),
+            before: String::from_utf8_lossy(&t.before).into_owned(),
+            after: String::from_utf8_lossy(&after).into_owned(),
+        });
+        if cx.check {
+            cx.sim.files.insert(t.path.clone(), after);
+        } else {
+            super::copy::write(cx, &t.path, &after, &attrs, &t.st, args::str_opt(a, &["validate"]).as_deref()).await?;
+        }
+    } else if t.st.exists {
+        let c = changes(&t.st, &attrs, &t.path, true)?;
+        if c.changed() {
+            out.changed = true;
+            out.msg = Some("ownership, perms or SE linux context changed".into());
+            out.diffs.push(Diff::attrs(&t.path, &c.before, &c.after));
+            if !cx.check {
+                super::remote::change(cx, &c.commands.join(" && ")).await?;
+            }
+        }
+    }
+    out.result.insert("path".into(), Value::str(t.path));
+    if out.msg.is_none() {
+        out.msg = Some(String::new());
+    }
+    Ok(out)
+}
+
+pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let path = args::str_req(a, &["path", "dest", "destfile", "name"], "lineinfile")?;
+    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
+    let re = args::str_opt(a, &["regexp", "regex"]).map(|r| regex(&r)).transpose()?;
+    let search = args::str_opt(a, &["search_string"]);
+    let create = args::bool_opt(a, &["create"])?.unwrap_or(false);
+    let t = load(cx, &path, create && state == "present").await?;
+    let mut lines = lines(&t.before);
+    let matches_line = |l: &str, line: Option<&str>| -> bool {
+        let bare = l.trim_end_matches(['\r', '\n']);
+        match (&re, &search, line) {
+            (Some(r), _, _) => r.is_match(l),
+            (None, Some(s), _) => l.contains(s.as_str()),
+            (None, None, Some(line)) => bare == line,
+            _ => false,
+        }
+    };
+    if state == "absent" {
+        let line = args::str_opt(a, &["line", "value"]);
+        if re.is_none() && search.is_none() && line.is_none() {
+            return Err(fail("one of line, regexp or search_string is required with state=absent"));
+        }
+        let n = lines.len();
+        lines.retain(|l| !matches_line(l, line.as_deref()));
+        let removed = n - lines.len();
+        let mut out = finish(cx, a, t, lines.concat().into_bytes(), format!("{removed} line(s) removed")).await?;
+        out.result.insert("found".into(), Value::Int(removed as i64));
+        return Ok(out);
+    }
+    let line = args::str_opt(a, &["line", "value"]).ok_or_else(|| fail("line is required with state=present"))?;
+    let backrefs = args::bool_opt(a, &["backrefs"])?.unwrap_or(false);
+    let firstmatch = args::bool_opt(a, &["firstmatch"])?.unwrap_or(false);
+    let insertafter = args::str_opt(a, &["insertafter"]);
+    let insertbefore = args::str_opt(a, &["insertbefore"]);
+    let ins_re = match (&insertafter, &insertbefore) {
+        (Some(x), _) if x != "EOF" && x != "BOF" => Some(regex(x)?),
+        (None, Some(x)) if x != "BOF" => Some(regex(x)?),
+        _ => None,
+    };
+    let (mut found, mut ins_index): (Option<usize>, Option<usize>) = (None, None);
+    let mut caps_line = None;
+    if re.is_some() || search.is_some() {
+        for (i, l) in lines.iter().enumerate() {
+            if matches_line(l, None) {
+                found = Some(i);
+                if let Some(r) = &re {
+                    caps_line = r.captures(l).map(|c| {
+                        let mut out = String::new();
+                        c.expand(&python_backrefs(&line), &mut out);
+                        out
+                    });
+                }
+                if firstmatch {
+                    break;
+                }
+            }
+        }
+    }
+    let mut exact = false;
+    if found.is_none() {
+        for (i, l) in lines.iter().enumerate() {
+            if l.trim_end_matches(['\r', '\n']) == line {
+                found = Some(i);
+                exact = true;
+            } else if let Some(r) = &ins_re {
+                if r.is_match(l) && (!firstmatch || ins_index.is_none()) {
+                    ins_index = Some(if insertafter.is_some() { i + 1 } else { i });
+                }
+            }
+        }
+    }
+    let _ = exact;
+    let msg;
+    if let Some(i) = found {
+        let mut new_line = if backrefs { caps_line.unwrap_or_else(|| line.clone()) } else { line.clone() };
+        if !new_line.ends_with('\n') {
+            new_line.push('\n');
+        }
+        if lines[i] != new_line {
+            lines[i] = new_line;
+            msg = "line replaced".to_string();
+        } else {
+            msg = String::new();
+        }
+    } else if backrefs {
+        msg = String::new();
+    } else if insertbefore.as_deref() == Some("BOF") || insertafter.as_deref() == Some("BOF") {
+        lines.insert(0, format!("{line}\n"));
+        msg = "line added".into();
+    } else if insertafter.as_deref() == Some("EOF") || ins_index.is_none() {
+        if let Some(last) = lines.last_mut() {
+            if !last.ends_with('\n') && !last.ends_with('\r') {
+                last.push('\n');
+            }
+        }
+        lines.push(format!("{line}\n"));
+        msg = "line added".into();
+    } else {
+        let i = ins_index.unwrap_or(lines.len());
+        if insertafter.is_some() && i > 0 && i <= lines.len() && lines.get(i).is_some_and(|l| l.trim_end_matches(['\r', '\n']) == line) {
+            msg = String::new();
+        } else {
+            lines.insert(i.min(lines.len()), format!("{line}\n"));
+            msg = "line added".into();
+        }
+    }
+    let mut out = finish(cx, a, t, lines.concat().into_bytes(), msg).await?;
+    out.result.insert("backup".into(), Value::str(""));
+    Ok(out)
+}
+
+/// Python backreferences (`\1`, `\g<name>`) in the regex crate's spelling.
+fn python_backrefs(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    n.push(d);
+                    chars.next();
+                }
+                out.push_str(&format!("${{{n}}}"));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let path = args::str_req(a, &["path", "dest", "destfile", "name"], "blockinfile")?;
+    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
+    let create = args::bool_opt(a, &["create"])?.unwrap_or(false);
+    let marker = args::str_opt(a, &["marker"]).unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
+    let begin = marker.replace("{mark}", &args::str_opt(a, &["marker_begin"]).unwrap_or_else(|| "BEGIN".into()));
+    let end = marker.replace("{mark}", &args::str_opt(a, &["marker_end"]).unwrap_or_else(|| "END".into()));
+    let block = args::str_opt(a, &["block", "content"]).unwrap_or_default();
+    let t = load(cx, &path, create && state == "present").await?;
+    let mut lines = lines(&t.before);
+    let bare = |l: &String| l.trim_end_matches(['\r', '\n']).to_string();
+    let b = lines.iter().position(|l| bare(l) == begin);
+    let e = lines.iter().position(|l| bare(l) == end);
+    let mut new_block: Vec<String> = Vec::new();
+    if state == "present" && !block.is_empty() {
+        new_block.push(format!("{begin}\n"));
+        for l in block.trim_end_matches('\n').split('\n') {
+            new_block.push(format!("{l}\n"));
+        }
+        new_block.push(format!("{end}\n"));
+    }
+    let (msg, at) = match (b, e) {
+        (Some(b), Some(e)) if b <= e => {
+            lines.drain(b..=e);
+            (if new_block.is_empty() { "Block removed" } else { "Block inserted" }, b)
+        }
+        _ => {
+            let insertafter = args::str_opt(a, &["insertafter"]);
+            let insertbefore = args::str_opt(a, &["insertbefore"]);
+            let at = match (insertafter.as_deref(), insertbefore.as_deref()) {
+                (Some("EOF") | None, None) => lines.len(),
+                (_, Some("BOF")) => 0,
+                (Some(x), None) => {
+                    let r = regex(x)?;
+                    lines.iter().rposition(|l| r.is_match(l)).map_or(lines.len(), |i| i + 1)
+                }
+                (_, Some(x)) => {
+                    let r = regex(x)?;
+                    lines.iter().rposition(|l| r.is_match(l)).unwrap_or(lines.len())
+                }
+            };
+            (if new_block.is_empty() { "" } else { "Block inserted" }, at)
+        }
+    };
+    if at > 0 && at == lines.len() {
+        if let Some(last) = lines.last_mut().filter(|l| !l.ends_with('\n')) {
+            last.push('\n');
+        }
+    }
+    let at = at.min(lines.len());
+    let tail = lines.split_off(at);
+    lines.extend(new_block);
+    lines.extend(tail);
+    finish(cx, a, t, lines.concat().into_bytes(), msg.to_string()).await
+}

@@ -1,0 +1,153 @@
+//! Reading a host's state: one shell round trip per question, run as the task's user.
+
+use super::{Cx, TaskError, fail};
+use crate::transport::sh_quote;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Link,
+    Other,
+}
+
+/// What `stat` found at a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub path: String,
+    pub exists: bool,
+    pub kind: Kind,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub link_target: Option<String>,
+    pub sha1: Option<String>,
+}
+
+impl Stat {
+    pub fn absent(path: &str) -> Stat {
+        Stat { path: path.to_string(), exists: false, kind: Kind::Other, mode: 0, owner: String::new(), group: String::new(), uid: 0, gid: 0, size: 0, link_target: None, sha1: None }
+    }
+
+    /// Ansible's `state` for the file module.
+    pub fn state(&self) -> &'static str {
+        match (self.exists, self.kind) {
+            (false, _) => "absent",
+            (true, Kind::File) => "file",
+            (true, Kind::Dir) => "directory",
+            (true, Kind::Link) => "link",
+            (true, Kind::Other) => "file",
+        }
+    }
+}
+
+/// The shell snippet that prints a path's state (`stat_script` output is parsed by
+/// `parse_stat`).
+pub fn stat_script(path: &str, follow: bool, checksum: bool) -> String {
+    format!(
+        "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo absent; exit 0; fi; \
+         stat {l} -c '%F|%a|%U|%G|%u|%g|%s' -- \"$p\" || exit 1; \
+         if [ -L \"$p\" ]; then printf 'link=%s\\n' \"$(readlink -- \"$p\")\"; fi; \
+         {sum}",
+        p = sh_quote(path),
+        l = if follow { "-L" } else { "" },
+        sum = if checksum { "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha1=%s\\n' \"$(sha1sum < \"$p\" | cut -c1-40)\"; fi" } else { ":" },
+    )
+}
+
+pub fn parse_stat(path: &str, out: &str) -> Result<Stat, TaskError> {
+    let mut lines = out.lines();
+    let first = lines.next().unwrap_or_default();
+    if first == "absent" {
+        return Ok(Stat::absent(path));
+    }
+    let f: Vec<&str> = first.split('|').collect();
+    if f.len() != 7 {
+        return Err(fail(format!("cannot read the state of {path}: {out}")));
+    }
+    let kind = match f[0] {
+        "directory" => Kind::Dir,
+        "symbolic link" => Kind::Link,
+        "regular file" | "regular empty file" => Kind::File,
+        _ => Kind::Other,
+    };
+    let mut st = Stat {
+        path: path.to_string(),
+        exists: true,
+        kind,
+        mode: u32::from_str_radix(f[1], 8).unwrap_or(0),
+        owner: f[2].to_string(),
+        group: f[3].to_string(),
+        uid: f[4].parse().unwrap_or(0),
+        gid: f[5].parse().unwrap_or(0),
+        size: f[6].parse().unwrap_or(0),
+        link_target: None,
+        sha1: None,
+    };
+    for l in lines {
+        if let Some(t) = l.strip_prefix("link=") {
+            st.link_target = Some(t.to_string());
+        } else if let Some(s) = l.strip_prefix("sha1=") {
+            st.sha1 = Some(s.to_string());
+        }
+    }
+    Ok(st)
+}
+
+/// Stats a path on the host, as the task's user.
+pub async fn stat(cx: &Cx<'_>, path: &str, follow: bool, checksum: bool) -> Result<Stat, TaskError> {
+    if cx.check && cx.sim.dirs.contains(path) {
+        let mut s = Stat::absent(path);
+        s.exists = true;
+        s.kind = Kind::Dir;
+        return Ok(s);
+    }
+    let out = cx.conn.exec(&stat_script(path, follow, checksum), None, cx.read_become(), None).await?;
+    if !out.ok() {
+        return Err(fail(format!("cannot stat {path}: {}", out.stderr_str().trim())));
+    }
+    parse_stat(path, &out.stdout_str())
+}
+
+/// A file's bytes, or `None` when it does not exist.
+pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError> {
+    if let Some(content) = cx.check.then(|| cx.sim.files.get(path)).flatten() {
+        return Ok(Some(content.clone()));
+    }
+    let script = format!("p={}; if [ -e \"$p\" ]; then echo present; cat -- \"$p\"; else echo absent; fi", sh_quote(path));
+    let out = cx.conn.exec(&script, None, cx.read_become(), None).await?;
+    if !out.ok() {
+        return Err(fail(format!("cannot read {path}: {}", out.stderr_str().trim())));
+    }
+    match out.stdout.strip_prefix(b"present\n") {
+        Some(rest) => Ok(Some(rest.to_vec())),
+        None => Ok(None),
+    }
+}
+
+/// Runs a command that changes the host; its failure fails the task.
+pub async fn change(cx: &Cx<'_>, script: &str) -> Result<crate::transport::ExecOutput, TaskError> {
+    let out = cx.conn.exec(script, None, cx.escalate.as_ref(), None).await?;
+    if !out.ok() {
+        let err = out.stderr_str();
+        return Err(fail(if err.trim().is_empty() { format!("command failed with status {}", out.rc()) } else { err.trim().to_string() }));
+    }
+    Ok(out)
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The directory part of a path.
+pub fn parent(path: &str) -> &str {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => ".",
+    }
+}

@@ -1,0 +1,331 @@
+//! `user`, `group` and `authorized_key`.
+
+use super::remote::{read, stat};
+use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
+use crate::transport::sh_quote;
+use crate::value::{Map, Value};
+
+pub const SPEC: Spec = Spec {
+    name: "user",
+    args: &[
+        "name", "user", "state", "uid", "group", "groups", "append", "shell", "home", "create_home", "createhome", "move_home", "system", "comment",
+        "password", "update_password", "remove", "force", "generate_ssh_key", "ssh_key_bits", "ssh_key_type", "ssh_key_file", "ssh_key_comment",
+        "ssh_key_passphrase", "expires", "password_lock", "non_unique", "skeleton", "local", "umask", "seuser", "hidden", "login_class", "profile",
+        "authorization", "role", "password_expire_max", "password_expire_min", "password_expire_warn", "uid_min", "uid_max",
+    ],
+    required: &["name|user"],
+};
+
+pub const GROUP_SPEC: Spec = Spec { name: "group", args: &["name", "gid", "state", "system", "local", "non_unique", "force", "gid_min", "gid_max"], required: &["name"] };
+
+pub const AUTHORIZED_KEY_SPEC: Spec = Spec {
+    name: "authorized_key",
+    args: &["user", "key", "state", "path", "manage_dir", "exclusive", "key_options", "comment", "follow", "validate_certs"],
+    required: &["user", "key"],
+};
+
+/// `getent passwd` and the user's groups.
+#[derive(Debug, Clone)]
+struct Account {
+    uid: String,
+    gid: String,
+    group: String,
+    comment: String,
+    home: String,
+    shell: String,
+    groups: Vec<String>,
+}
+
+async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> {
+    if cx.check && cx.sim.users.contains(name) {
+        return Ok(None);
+    }
+    let q = sh_quote(name);
+    let script = format!("e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {q}");
+    let out = cx.conn.exec(&script, None, None, None).await?;
+    let text = out.stdout_str();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("absent");
+    if first == "absent" {
+        return Ok(None);
+    }
+    let f: Vec<&str> = first.split(':').collect();
+    if f.len() < 7 {
+        return Err(fail(format!("unexpected passwd entry for {name}")));
+    }
+    let group = lines.next().unwrap_or_default().to_string();
+    let groups: Vec<String> = lines.next().unwrap_or_default().split_whitespace().filter(|g| *g != group).map(str::to_string).collect();
+    Ok(Some(Account { uid: f[2].into(), gid: f[3].into(), group, comment: f[4].into(), home: f[5].into(), shell: f[6].into(), groups }))
+}
+
+pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let name = args::str_req(a, &["name", "user"], "user")?;
+    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
+    let current = account(cx, &name).await?;
+    let mut out = Outcome::default();
+    out.result.insert("name".into(), Value::str(name.clone()));
+    out.result.insert("state".into(), Value::str(state.clone()));
+    let q = sh_quote(&name);
+    if state == "absent" {
+        if current.is_some() || cx.sim.users.contains(&name) {
+            out.changed = true;
+            let remove = args::bool_opt(a, &["remove"])?.unwrap_or(false);
+            let force = args::bool_opt(a, &["force"])?.unwrap_or(false);
+            out.diffs.push(Diff::attrs(&name, &[("state", Value::str("present"))], &[("state", Value::str("absent"))]));
+            if cx.check {
+                cx.sim.users.remove(&name);
+            } else {
+                super::remote::change(cx, &format!("userdel {}{}{q}", if remove { "-r " } else { "" }, if force { "-f " } else { "" })).await?;
+            }
+        }
+        return Ok(out);
+    }
+    if state != "present" {
+        return Err(fail(format!("value of state must be one of: absent, present, got: {state}")));
+    }
+    let shell = args::str_opt(a, &["shell"]);
+    let home = args::str_opt(a, &["home"]);
+    let comment = args::str_opt(a, &["comment"]);
+    let uid = args::str_opt(a, &["uid"]);
+    let group = args::str_opt(a, &["group"]);
+    let groups = args::list_opt(a, &["groups"]);
+    let append = args::bool_opt(a, &["append"])?.unwrap_or(false);
+    let create_home = args::bool_opt(a, &["create_home", "createhome"])?.unwrap_or(true);
+    let system = args::bool_opt(a, &["system"])?.unwrap_or(false);
+    let password = args::str_opt(a, &["password"]);
+    match current {
+        None => {
+            let mut cmd = vec!["useradd".to_string()];
+            if let Some(u) = &uid {
+                cmd.push(format!("-u {}", sh_quote(u)));
+            }
+            if let Some(g) = &group {
+                cmd.push(format!("-g {}", sh_quote(g)));
+            }
+            if let Some(gs) = groups.as_ref().filter(|g| !g.is_empty()) {
+                cmd.push(format!("-G {}", sh_quote(&gs.join(","))));
+            }
+            if let Some(s) = &shell {
+                cmd.push(format!("-s {}", sh_quote(s)));
+            }
+            if let Some(h) = &home {
+                cmd.push(format!("-d {}", sh_quote(h)));
+            }
+            if let Some(c) = &comment {
+                cmd.push(format!("-c {}", sh_quote(c)));
+            }
+            if let Some(p) = &password {
+                cmd.push(format!("-p {}", sh_quote(p)));
+            }
+            if system {
+                cmd.push("-r".into());
+            }
+            cmd.push(if create_home { "-m".into() } else { "-M".into() });
+            cmd.push(q.clone());
+            out.changed = true;
+            let home_dir = home.clone().unwrap_or_else(|| format!("/home/{name}"));
+            let mut after = vec![("state", Value::str("present")), ("home", Value::str(home_dir.clone()))];
+            if let Some(s) = &shell {
+                after.push(("shell", Value::str(s.clone())));
+            }
+            out.diffs.push(Diff::attrs(&name, &[("state", Value::str("absent"))], &after));
+            out.result.insert("home".into(), Value::str(home_dir.clone()));
+            out.result.insert("createhome".into(), Value::Bool(create_home));
+            out.result.insert("system".into(), Value::Bool(system));
+            if cx.check {
+                cx.sim.users.insert(name.clone());
+                cx.sim.groups.insert(group.unwrap_or(name.clone()));
+                if create_home {
+                    cx.sim.dirs.insert(home_dir);
+                }
+            } else {
+                super::remote::change(cx, &cmd.join(" ")).await?;
+            }
+        }
+        Some(acc) => {
+            let mut mods = Vec::new();
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            if let Some(s) = shell.as_ref().filter(|s| **s != acc.shell) {
+                mods.push(format!("-s {}", sh_quote(s)));
+                before.push(("shell", Value::str(acc.shell.clone())));
+                after.push(("shell", Value::str(s.clone())));
+            }
+            if let Some(h) = home.as_ref().filter(|h| **h != acc.home) {
+                let mv = args::bool_opt(a, &["move_home"])?.unwrap_or(false);
+                mods.push(format!("-d {}{}", sh_quote(h), if mv { " -m" } else { "" }));
+                before.push(("home", Value::str(acc.home.clone())));
+                after.push(("home", Value::str(h.clone())));
+            }
+            if let Some(c) = comment.as_ref().filter(|c| **c != acc.comment) {
+                mods.push(format!("-c {}", sh_quote(c)));
+                before.push(("comment", Value::str(acc.comment.clone())));
+                after.push(("comment", Value::str(c.clone())));
+            }
+            if let Some(u) = uid.as_ref().filter(|u| **u != acc.uid) {
+                mods.push(format!("-u {}", sh_quote(u)));
+                before.push(("uid", Value::str(acc.uid.clone())));
+                after.push(("uid", Value::str(u.clone())));
+            }
+            if let Some(g) = group.as_ref().filter(|g| **g != acc.group && **g != acc.gid) {
+                mods.push(format!("-g {}", sh_quote(g)));
+                before.push(("group", Value::str(acc.group.clone())));
+                after.push(("group", Value::str(g.clone())));
+            }
+            if let Some(gs) = &groups {
+                let want: Vec<String> = if append {
+                    let mut w = acc.groups.clone();
+                    w.extend(gs.iter().filter(|g| !acc.groups.contains(g)).cloned());
+                    w
+                } else {
+                    gs.clone()
+                };
+                let mut sorted_want = want.clone();
+                sorted_want.sort();
+                let mut have = acc.groups.clone();
+                have.sort();
+                if sorted_want != have {
+                    mods.push(format!("-G {}", sh_quote(&want.join(","))));
+                    before.push(("groups", Value::str(acc.groups.join(","))));
+                    after.push(("groups", Value::str(want.join(","))));
+                }
+            }
+            out.result.insert("uid".into(), Value::Int(acc.uid.parse().unwrap_or(-1)));
+            out.result.insert("group".into(), Value::Int(acc.gid.parse().unwrap_or(-1)));
+            out.result.insert("home".into(), Value::str(home.clone().unwrap_or(acc.home.clone())));
+            out.result.insert("shell".into(), Value::str(shell.clone().unwrap_or(acc.shell.clone())));
+            if !mods.is_empty() {
+                out.changed = true;
+                out.diffs.push(Diff::attrs(&name, &before, &after));
+                if !cx.check {
+                    super::remote::change(cx, &format!("usermod {} {q}", mods.join(" "))).await?;
+                }
+            }
+            // A missing home is created when asked for (Ansible does the same).
+            if create_home && !out.changed {
+                let h = stat(cx, &acc.home, true, false).await?;
+                if !h.exists {
+                    out.changed = true;
+                    out.diffs.push(Diff::attrs(&acc.home, &[("state", Value::str("absent"))], &[("state", Value::str("directory"))]));
+                    if !cx.check {
+                        let script = format!("mkdir -p {h} && cp -rT /etc/skel {h} && chown -R {q}: {h} && chmod 0750 {h}", h = sh_quote(&acc.home));
+                        super::remote::change(cx, &script).await?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let name = args::str_req(a, &["name"], "group")?;
+    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
+    let gid = args::str_opt(a, &["gid"]);
+    let q = sh_quote(&name);
+    let exists_in_sim = cx.check && cx.sim.groups.contains(&name);
+    let out = cx.conn.exec(&format!("getent group {q} | cut -d: -f3"), None, None, None).await?;
+    let current = Some(out.stdout_str().trim().to_string()).filter(|s| !s.is_empty()).or(exists_in_sim.then(String::new));
+    let mut o = Outcome::default();
+    o.result.insert("name".into(), Value::str(name.clone()));
+    o.result.insert("state".into(), Value::str(state.clone()));
+    match (state.as_str(), current) {
+        ("present", None) => {
+            o.changed = true;
+            let mut cmd = "groupadd".to_string();
+            if let Some(g) = &gid {
+                cmd.push_str(&format!(" -g {}", sh_quote(g)));
+            }
+            if args::bool_opt(a, &["system"])?.unwrap_or(false) {
+                cmd.push_str(" -r");
+            }
+            if cx.check {
+                cx.sim.groups.insert(name.clone());
+            } else {
+                super::remote::change(cx, &format!("{cmd} {q}")).await?;
+            }
+        }
+        ("present", Some(cur)) => {
+            if let Some(g) = gid.filter(|g| *g != cur && !cur.is_empty()) {
+                o.changed = true;
+                o.diffs.push(Diff::attrs(&name, &[("gid", Value::str(cur))], &[("gid", Value::str(g.clone()))]));
+                if !cx.check {
+                    super::remote::change(cx, &format!("groupmod -g {} {q}", sh_quote(&g))).await?;
+                }
+            }
+        }
+        ("absent", Some(_)) => {
+            o.changed = true;
+            if !cx.check {
+                super::remote::change(cx, &format!("groupdel {q}")).await?;
+            }
+        }
+        ("absent", None) => {}
+        (other, _) => return Err(fail(format!("value of state must be one of: absent, present, got: {other}"))),
+    }
+    Ok(o)
+}
+
+pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let user = args::str_req(a, &["user"], "authorized_key")?;
+    let key = args::str_req(a, &["key"], "authorized_key")?;
+    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
+    let exclusive = args::bool_opt(a, &["exclusive"])?.unwrap_or(false);
+    let manage_dir = args::bool_opt(a, &["manage_dir"])?.unwrap_or(true);
+    let options = args::str_opt(a, &["key_options"]);
+    let acc = account(cx, &user).await?;
+    let home = match (&acc, cx.check && cx.sim.users.contains(&user)) {
+        (Some(acc), _) => acc.home.clone(),
+        (None, true) => format!("/home/{user}"),
+        (None, false) => return Err(fail(format!("Failed to lookup user {user}"))),
+    };
+    let path = args::str_opt(a, &["path"]).unwrap_or_else(|| format!("{home}/.ssh/authorized_keys"));
+    let before = read(cx, &path).await?.unwrap_or_default();
+    let before_text = String::from_utf8_lossy(&before).into_owned();
+    let blob = |l: &str| -> Option<String> {
+        let parts: Vec<&str> = l.split_whitespace().collect();
+        parts.iter().position(|p| p.starts_with("ssh-") || p.starts_with("ecdsa-") || p.starts_with("sk-")).and_then(|i| parts.get(i + 1)).map(|s| s.to_string())
+    };
+    let wanted: Vec<String> = key.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| match &options {
+        Some(o) => format!("{o} {l}"),
+        None => l.to_string(),
+    }).collect();
+    let wanted_blobs: Vec<String> = wanted.iter().filter_map(|l| blob(l)).collect();
+    let mut lines: Vec<String> = before_text.lines().map(str::to_string).collect();
+    if state == "absent" {
+        lines.retain(|l| blob(l).is_none_or(|b| !wanted_blobs.contains(&b)));
+    } else {
+        if exclusive {
+            lines.retain(|l| blob(l).is_some_and(|b| wanted_blobs.contains(&b)));
+        }
+        for w in &wanted {
+            let b = blob(w);
+            match lines.iter().position(|l| blob(l) == b) {
+                Some(i) => lines[i] = w.clone(),
+                None => lines.push(w.clone()),
+            }
+        }
+    }
+    let mut after = lines.join("\n");
+    if !after.is_empty() {
+        after.push('\n');
+    }
+    let mut out = Outcome::default();
+    out.result.insert("user".into(), Value::str(user.clone()));
+    out.result.insert("key".into(), Value::str(key.clone()));
+    if after.as_bytes() == before.as_slice() {
+        return Ok(out);
+    }
+    out.changed = true;
+    out.diffs.push(Diff { before_header: Some(path.clone()), after_header: Some(path.clone()), before: before_text, after: after.clone() });
+    if cx.check {
+        return Ok(out);
+    }
+    let dir = super::remote::parent(&path).to_string();
+    let q = sh_quote(&user);
+    if manage_dir {
+        super::remote::change(cx, &format!("mkdir -p {d} && chown {q}: {d} && chmod 0700 {d}", d = sh_quote(&dir))).await?;
+    }
+    let finish = format!("chown {q}: \"$T\" && chmod 0600 \"$T\"");
+    cx.conn.write_file(&path, after.as_bytes(), &finish, None).await?;
+    Ok(out)
+}
