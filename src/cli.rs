@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "tprov", version, about = "Converge the Token of Trust fleet over SSH, reading Ansible's files with Ansible's meaning")]
+#[command(
+    name = "tprov",
+    version,
+    about = "Converge the Token of Trust fleet over SSH, reading Ansible's files with Ansible's meaning"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

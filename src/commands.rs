@@ -18,7 +18,11 @@ use crate::vars::{HostVarsQuery, Var, Vars, VarsCache};
 use std::path::Path;
 
 /// The inventory named by the command line (or the config), fully read.
-pub fn load_inventory(args: &InventoryArgs, settings: &Settings, printer: &Printer) -> Result<Inventory, Error> {
+pub fn load_inventory(
+    args: &InventoryArgs,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<Inventory, Error> {
     let sources = settings.inventory_sources(&args.inventory)?;
     let inv = crate::inventory::load(&sources)?;
     for w in &inv.warnings {
@@ -28,7 +32,12 @@ pub fn load_inventory(args: &InventoryArgs, settings: &Settings, printer: &Print
 }
 
 /// Hosts selected by `pattern` and `--limit`; selecting none is an error.
-pub fn select_hosts(inv: &Inventory, pattern: &str, limit: Option<&str>, printer: &Printer) -> Result<Vec<HostId>, Error> {
+pub fn select_hosts(
+    inv: &Inventory,
+    pattern: &str,
+    limit: Option<&str>,
+    printer: &Printer,
+) -> Result<Vec<HostId>, Error> {
     let limit = match limit {
         Some(l) => Some(pattern::limit_patterns(l, Path::new(".")).map_err(|e| Error::Usage(e.0))?),
         None => None,
@@ -40,7 +49,10 @@ pub fn select_hosts(inv: &Inventory, pattern: &str, limit: Option<&str>, printer
     if sel.hosts.is_empty() {
         return Err(Error::Usage(format!(
             "no hosts matched: pattern '{pattern}'{}",
-            limit.map_or(String::new(), |l| format!(" with --limit '{}'", l.join(",")))
+            limit.map_or(String::new(), |l| format!(
+                " with --limit '{}'",
+                l.join(",")
+            ))
         )));
     }
     Ok(sel.hosts)
@@ -50,7 +62,13 @@ pub fn select_hosts(inv: &Inventory, pattern: &str, limit: Option<&str>, printer
 pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
     let mut out = Vars::default();
     if let Some(g) = &args.group {
-        out.insert("hostGroup".into(), Var { value: Value::str(g.clone()), origin: None });
+        out.insert(
+            "hostGroup".into(),
+            Var {
+                value: Value::str(g.clone()),
+                origin: None,
+            },
+        );
     }
     for (i, e) in args.extra_vars.iter().enumerate() {
         let origin = Origin::file(format!("<-e #{}>", i + 1));
@@ -60,12 +78,25 @@ pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
         } else if e.trim_start().starts_with(['{', '[']) {
             let loaded = crate::yaml::parse(e, &std::sync::Arc::from(Path::new("<-e>")))?;
             match loaded.single()?.map(crate::yaml::Node::to_value) {
-                Some(Value::Map(m)) => crate::vars::merge_into(&mut out, &crate::vars::from_map(&m, Some(&origin))),
-                _ => return Err(Error::User(vec![Diagnostic::error(origin, "extra vars must be a mapping")])),
+                Some(Value::Map(m)) => {
+                    crate::vars::merge_into(&mut out, &crate::vars::from_map(&m, Some(&origin)))
+                }
+                _ => {
+                    return Err(Error::User(vec![Diagnostic::error(
+                        origin,
+                        "extra vars must be a mapping",
+                    )]));
+                }
             }
         } else {
             for (k, v) in parse_kv(e) {
-                out.insert(k, Var { value: Value::Str(v), origin: Some(origin.clone()) });
+                out.insert(
+                    k,
+                    Var {
+                        value: Value::Str(v),
+                        origin: Some(origin.clone()),
+                    },
+                );
             }
         }
     }
@@ -75,11 +106,23 @@ pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
 /// Ansible's `parse_kv` for `-e`: shell-like words of `key=value`, values kept as text.
 fn parse_kv(s: &str) -> Vec<(String, String)> {
     let words = crate::inventory::split_words(s);
-    words.into_iter().filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect()
+    words
+        .into_iter()
+        .filter_map(|w| {
+            w.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 /// Every host's raw merged vars (as `ansible-inventory` prints them), extra vars last.
-pub fn raw_host_vars(inv: &Inventory, host: HostId, q: &HostVarsQuery, cache: &mut VarsCache, extra: &Vars) -> Result<Map, Error> {
+pub fn raw_host_vars(
+    inv: &Inventory,
+    host: HostId,
+    q: &HostVarsQuery,
+    cache: &mut VarsCache,
+    extra: &Vars,
+) -> Result<Map, Error> {
     let mut vars = crate::vars::host_vars(inv, host, q, cache)?;
     crate::vars::merge_into(&mut vars, extra);
     Ok(crate::vars::to_map(&vars))
@@ -90,7 +133,10 @@ pub fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
     let mut q = HostVarsQuery::for_inventory(inv);
     // Like ansible-inventory: the playbook dir defaults to the current directory, whose
     // group_vars/ and host_vars/ are then read as the play's.
-    let dir = args.playbook_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+    let dir = args
+        .playbook_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
     q.play_dirs.push(std::fs::canonicalize(&dir).unwrap_or(dir));
     q
 }
@@ -98,14 +144,24 @@ pub fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
 /// The become settings from the command line, asking for the password once if `-K`.
 pub fn become_args(c: &crate::cli::ConnectArgs) -> Result<crate::connect::BecomeArgs, Error> {
     let password = if c.ask_become_pass {
-        Some(rpassword::prompt_password("BECOME password: ").map_err(|e| Error::Usage(format!("cannot read the become password: {e}")))?)
+        Some(
+            rpassword::prompt_password("BECOME password: ")
+                .map_err(|e| Error::Usage(format!("cannot read the become password: {e}")))?,
+        )
     } else {
         std::env::var("TPROV_BECOME_PASSWORD").ok()
     };
-    Ok(crate::connect::BecomeArgs { enabled: c.become_ || c.become_user.is_some(), user: c.become_user.clone(), password })
+    Ok(crate::connect::BecomeArgs {
+        enabled: c.become_ || c.become_user.is_some(),
+        user: c.become_user.clone(),
+        password,
+    })
 }
 
 /// A tokio runtime for commands that talk to hosts.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }

@@ -23,8 +23,14 @@ pub struct BecomeArgs {
 }
 
 /// One templated var of a host, if defined.
-fn var(fleet: &Arc<Fleet>, scope: &Arc<crate::template::Scope>, name: &str) -> Result<Option<Value>, String> {
-    let Some(v) = scope.resolve(name) else { return Ok(None) };
+fn var(
+    fleet: &Arc<Fleet>,
+    scope: &Arc<crate::template::Scope>,
+    name: &str,
+) -> Result<Option<Value>, String> {
+    let Some(v) = scope.resolve(name) else {
+        return Ok(None);
+    };
     let _ = fleet;
     from_mj(&v).map(Some).map_err(|e| format!("{name}: {e}"))
 }
@@ -52,7 +58,9 @@ pub fn target(fleet: &Arc<Fleet>, host: HostId, settings: &Settings) -> Result<T
     }
     t.connect_timeout = Duration::from_secs(settings.timeout);
     let alias = text(var(fleet, &scope, "ansible_host")?).unwrap_or_else(|| name.clone());
-    let home = std::env::var("HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("/root"));
+    let home = std::env::var("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/root"));
     for (k, v) in ssh_config::options_for(&home.join(".ssh/config"), &alias) {
         t.apply_option(&k, &v);
     }
@@ -66,30 +74,53 @@ pub fn target(fleet: &Arc<Fleet>, host: HostId, settings: &Settings) -> Result<T
     }
     if let Some(p) = var(fleet, &scope, "ansible_port")? {
         t.port = match p {
-            Value::Int(i) => u16::try_from(i).map_err(|_| format!("ansible_port {i} is not a port"))?,
-            other => other.py_str().trim().parse().map_err(|_| format!("ansible_port {} is not a port", other.py_repr()))?,
+            Value::Int(i) => {
+                u16::try_from(i).map_err(|_| format!("ansible_port {i} is not a port"))?
+            }
+            other => other
+                .py_str()
+                .trim()
+                .parse()
+                .map_err(|_| format!("ansible_port {} is not a port", other.py_repr()))?,
         };
     }
     if let Some(u) = text(var(fleet, &scope, "ansible_user")?) {
         t.user = u;
     }
-    if let Some(k) = text(var(fleet, &scope, "ansible_ssh_private_key_file")?.or(var(fleet, &scope, "ansible_private_key_file")?)) {
-        t.identity_files.insert(0, crate::transport::target::expand_tilde(&k));
+    if let Some(k) = text(var(fleet, &scope, "ansible_ssh_private_key_file")?.or(var(
+        fleet,
+        &scope,
+        "ansible_private_key_file",
+    )?)) {
+        t.identity_files
+            .insert(0, crate::transport::target::expand_tilde(&k));
     }
     if let Some(c) = text(var(fleet, &scope, "ansible_connection")?) {
         match c.as_str() {
             "local" => t.local = true,
             "ssh" | "paramiko" | "smart" => {}
-            other => return Err(format!("ansible_connection={other} is not supported (ssh or local)")),
+            other => {
+                return Err(format!(
+                    "ansible_connection={other} is not supported (ssh or local)"
+                ));
+            }
         }
     }
     Ok(t)
 }
 
 /// Become for a host: the command line's, else the host's `ansible_become*` vars.
-pub fn become_for(fleet: &Arc<Fleet>, host: HostId, args: &BecomeArgs) -> Result<Option<Become>, String> {
+pub fn become_for(
+    fleet: &Arc<Fleet>,
+    host: HostId,
+    args: &BecomeArgs,
+) -> Result<Option<Become>, String> {
     let scope = fleet.scope(host).map_err(|d| d.to_string())?;
-    let enabled = args.enabled || matches!(var(fleet, &scope, "ansible_become")?, Some(Value::Bool(true)));
+    let enabled = args.enabled
+        || matches!(
+            var(fleet, &scope, "ansible_become")?,
+            Some(Value::Bool(true))
+        );
     if !enabled {
         return Ok(None);
     }
@@ -98,8 +129,18 @@ pub fn become_for(fleet: &Arc<Fleet>, host: HostId, args: &BecomeArgs) -> Result
             return Err(format!("ansible_become_method={m} is not supported (sudo)"));
         }
     }
-    let user = args.user.clone().or(text(var(fleet, &scope, "ansible_become_user")?)).unwrap_or_else(|| "root".into());
-    let password = args.password.clone().or(text(var(fleet, &scope, "ansible_become_password")?.or(var(fleet, &scope, "ansible_become_pass")?)));
+    let user = args
+        .user
+        .clone()
+        .or(text(var(fleet, &scope, "ansible_become_user")?))
+        .unwrap_or_else(|| "root".into());
+    let password = args.password.clone().or(text(
+        var(fleet, &scope, "ansible_become_password")?.or(var(
+            fleet,
+            &scope,
+            "ansible_become_pass",
+        )?),
+    ));
     let _ = engine();
     Ok(Some(Become { user, password }))
 }

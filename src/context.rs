@@ -49,7 +49,14 @@ impl Fleet {
     }
 
     /// A copy for one play: its vars, its directory, the run's modes.
-    pub fn for_play(&self, play_vars: Vars, playbook_dir: Option<PathBuf>, query: HostVarsQuery, check: bool, diff: bool) -> Arc<Fleet> {
+    pub fn for_play(
+        &self,
+        play_vars: Vars,
+        playbook_dir: Option<PathBuf>,
+        query: HostVarsQuery,
+        check: bool,
+        diff: bool,
+    ) -> Arc<Fleet> {
         Arc::new(Fleet {
             inventory: self.inventory.clone(),
             query,
@@ -67,11 +74,18 @@ impl Fleet {
 
     /// A host's raw merged vars (inventory, group_vars, host_vars, play vars).
     pub fn raw_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
-        if let Some(v) = self.host_vars.lock().ok().and_then(|m| m.get(&host).cloned()) {
+        if let Some(v) = self
+            .host_vars
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&host).cloned())
+        {
             return Ok(v);
         }
         let mut vars = {
-            let mut cache = self.cache.lock().map_err(|_| Diagnostic::error(crate::source::Origin::file("<vars>"), "vars cache poisoned"))?;
+            let mut cache = self.cache.lock().map_err(|_| {
+                Diagnostic::error(crate::source::Origin::file("<vars>"), "vars cache poisoned")
+            })?;
             crate::vars::host_vars(&self.inventory, host, &self.query, &mut cache)?
         };
         crate::vars::merge_into(&mut vars, &self.play_vars);
@@ -83,7 +97,10 @@ impl Fleet {
     }
 
     pub fn warnings(&self) -> Vec<Diagnostic> {
-        self.cache.lock().map(|c| c.warnings.clone()).unwrap_or_default()
+        self.cache
+            .lock()
+            .map(|c| c.warnings.clone())
+            .unwrap_or_default()
     }
 
     /// Magic vars Ansible sets for every host.
@@ -92,21 +109,40 @@ impl Fleet {
         let h = inv.host(host);
         let mut m = Map::default();
         m.insert("inventory_hostname".into(), Value::str(h.name.clone()));
-        let short = if crate::inventory::parse_address(&h.name, false).is_ok_and(|_| h.name.parse::<std::net::IpAddr>().is_ok()) {
+        let short = if crate::inventory::parse_address(&h.name, false)
+            .is_ok_and(|_| h.name.parse::<std::net::IpAddr>().is_ok())
+        {
             h.name.clone()
         } else {
             h.name.split('.').next().unwrap_or_default().to_string()
         };
         m.insert("inventory_hostname_short".into(), Value::str(short));
-        m.insert("group_names".into(), Value::List(inv.group_names(host).into_iter().map(Value::Str).collect()));
+        m.insert(
+            "group_names".into(),
+            Value::List(inv.group_names(host).into_iter().map(Value::Str).collect()),
+        );
         let (file, dir) = match &h.source {
-            Some(s) => (Value::str(s.display().to_string()), Value::str(s.parent().map(|p| p.display().to_string()).unwrap_or_default())),
+            Some(s) => (
+                Value::str(s.display().to_string()),
+                Value::str(
+                    s.parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
+            ),
             None => (Value::Null, Value::Null),
         };
         m.insert("inventory_file".into(), file);
         m.insert("inventory_dir".into(), dir);
-        let playbook_dir = self.playbook_dir.clone().or_else(|| std::env::current_dir().ok()).unwrap_or_default();
-        m.insert("playbook_dir".into(), Value::str(playbook_dir.display().to_string()));
+        let playbook_dir = self
+            .playbook_dir
+            .clone()
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        m.insert(
+            "playbook_dir".into(),
+            Value::str(playbook_dir.display().to_string()),
+        );
         m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
         m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
         m.insert("omit".into(), Value::str(OMIT));
@@ -116,10 +152,16 @@ impl Fleet {
     /// The scope a host's templates are rendered in.
     pub fn scope(self: &Arc<Self>, host: HostId) -> Result<Arc<Scope>, Diagnostic> {
         let raw = self.raw_vars(host)?;
-        let Frame::Native(magic) = native_frame(self.magic(host)) else { unreachable!("native_frame gives a native frame") };
+        let Frame::Native(magic) = native_frame(self.magic(host)) else {
+            unreachable!("native_frame gives a native frame")
+        };
         let mut magic = (*magic).clone();
         magic.insert("groups".into(), self.groups_mj.clone());
-        let frames = vec![Frame::Raw(self.extra.clone()), Frame::Native(Arc::new(magic)), Frame::Raw(raw)];
+        let frames = vec![
+            Frame::Raw(self.extra.clone()),
+            Frame::Native(Arc::new(magic)),
+            Frame::Raw(raw),
+        ];
         let source: Arc<dyn HostvarsSource> = Arc::new(FleetHostvars(self.clone()));
         Ok(Scope::new(engine(), frames, Some(source)))
     }
@@ -131,7 +173,11 @@ pub const OMIT: &str = "__omit_place_holder__tprov";
 fn groups_dict(inv: &Inventory) -> Map {
     let mut m = Map::default();
     for (gid, g) in inv.groups().enumerate() {
-        let hosts = inv.group_hosts(gid).into_iter().map(|h| Value::str(inv.host(h).name.clone())).collect();
+        let hosts = inv
+            .group_hosts(gid)
+            .into_iter()
+            .map(|h| Value::str(inv.host(h).name.clone()))
+            .collect();
         m.insert(g.name.clone(), Value::List(hosts));
     }
     let _ = ALL;

@@ -129,7 +129,14 @@ impl Inventory {
     }
 
     /// Adds a host if new (a port sets `ansible_port` only then) and puts it in `group`.
-    pub fn add_host(&mut self, name: &str, group: Option<GroupId>, port: Option<u16>, source: Option<&PathBuf>, origin: Option<Origin>) -> HostId {
+    pub fn add_host(
+        &mut self,
+        name: &str,
+        group: Option<GroupId>,
+        port: Option<u16>,
+        source: Option<&PathBuf>,
+        origin: Option<Origin>,
+    ) -> HostId {
         let id = match self.hosts.get_index_of(name) {
             Some(id) => id,
             None => {
@@ -137,7 +144,13 @@ impl Inventory {
                 if let Some(port) = port {
                     vars.insert("ansible_port".into(), Value::Int(i64::from(port)));
                 }
-                let host = Host { name: name.to_string(), vars, groups: Vec::new(), source: source.cloned(), origin };
+                let host = Host {
+                    name: name.to_string(),
+                    vars,
+                    groups: Vec::new(),
+                    source: source.cloned(),
+                    origin,
+                };
                 self.hosts.insert_full(name.to_string(), host).0
             }
         };
@@ -173,9 +186,16 @@ impl Inventory {
     }
 
     /// Makes `child` a child group of `parent`, refusing cycles as Ansible does.
-    pub fn add_child_group(&mut self, parent: GroupId, child: GroupId) -> Result<(), InventoryError> {
+    pub fn add_child_group(
+        &mut self,
+        parent: GroupId,
+        child: GroupId,
+    ) -> Result<(), InventoryError> {
         if parent == child {
-            return Err(InventoryError(format!("can't add group '{}' to itself", self.groups[parent].name)));
+            return Err(InventoryError(format!(
+                "can't add group '{}' to itself",
+                self.groups[parent].name
+            )));
         }
         if self.groups[parent].children.contains(&child) {
             return Ok(());
@@ -241,14 +261,26 @@ impl Inventory {
         out
     }
 
-    pub fn set_group_var(&mut self, group: GroupId, key: &str, value: Value) -> Result<(), InventoryError> {
+    pub fn set_group_var(
+        &mut self,
+        group: GroupId,
+        key: &str,
+        value: Value,
+    ) -> Result<(), InventoryError> {
         if key == "ansible_group_priority" {
             let p = match &value {
                 Value::Int(i) => *i,
                 Value::Bool(b) => i64::from(*b),
                 Value::Float(f) => *f as i64,
-                Value::Str(s) => s.trim().parse().map_err(|_| InventoryError(format!("invalid literal for int() with base 10: {s:?}")))?,
-                other => return Err(InventoryError(format!("ansible_group_priority must be an int, got {}", other.type_name()))),
+                Value::Str(s) => s.trim().parse().map_err(|_| {
+                    InventoryError(format!("invalid literal for int() with base 10: {s:?}"))
+                })?,
+                other => {
+                    return Err(InventoryError(format!(
+                        "ansible_group_priority must be an int, got {}",
+                        other.type_name()
+                    )));
+                }
             };
             self.groups[group].priority = p;
             return Ok(());
@@ -280,18 +312,34 @@ impl Inventory {
                 self.add_host_to_group(UNGROUPED, h);
             }
         }
-        let mut conflicts: Vec<String> = self.hosts.keys().filter(|h| self.groups.contains_key(*h)).cloned().collect();
+        let mut conflicts: Vec<String> = self
+            .hosts
+            .keys()
+            .filter(|h| self.groups.contains_key(*h))
+            .cloned()
+            .collect();
         conflicts.sort();
         for name in conflicts {
-            let origin = self.hosts[&name].origin.clone().unwrap_or_else(|| Origin::file("<inventory>"));
-            self.warnings.push(Diagnostic::warning(origin, format!("Found both group and host with same name: {name}")));
+            let origin = self.hosts[&name]
+                .origin
+                .clone()
+                .unwrap_or_else(|| Origin::file("<inventory>"));
+            self.warnings.push(Diagnostic::warning(
+                origin,
+                format!("Found both group and host with same name: {name}"),
+            ));
         }
     }
 
     /// A host's groups other than `all`, sorted as Ansible merges their vars: by depth,
     /// then `ansible_group_priority`, then name.
     pub fn sorted_groups(&self, host: HostId) -> Vec<GroupId> {
-        let mut groups: Vec<GroupId> = self.hosts[host].groups.iter().copied().filter(|g| *g != ALL).collect();
+        let mut groups: Vec<GroupId> = self.hosts[host]
+            .groups
+            .iter()
+            .copied()
+            .filter(|g| *g != ALL)
+            .collect();
         groups.sort_by(|a, b| {
             let (ga, gb) = (&self.groups[*a], &self.groups[*b]);
             (ga.depth, ga.priority, &ga.name).cmp(&(gb.depth, gb.priority, &gb.name))
@@ -301,7 +349,12 @@ impl Inventory {
 
     /// `group_names`: the host's groups except `all`, sorted by name.
     pub fn group_names(&self, host: HostId) -> Vec<String> {
-        let mut names: Vec<String> = self.hosts[host].groups.iter().filter(|g| **g != ALL).map(|g| self.groups[*g].name.clone()).collect();
+        let mut names: Vec<String> = self.hosts[host]
+            .groups
+            .iter()
+            .filter(|g| **g != ALL)
+            .map(|g| self.groups[*g].name.clone())
+            .collect();
         names.sort();
         names
     }

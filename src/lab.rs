@@ -56,9 +56,14 @@ fn err(msg: impl Into<String>) -> LabError {
 }
 
 fn run(cmd: &mut Command) -> Result<String, LabError> {
-    let out = cmd.output().map_err(|e| err(format!("cannot run {cmd:?}: {e}")))?;
+    let out = cmd
+        .output()
+        .map_err(|e| err(format!("cannot run {cmd:?}: {e}")))?;
     if !out.status.success() {
-        return Err(err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -67,11 +72,15 @@ fn run(cmd: &mut Command) -> Result<String, LabError> {
 pub fn preflight() -> Result<(), LabError> {
     let uid = run(Command::new("id").arg("-u"))?;
     if uid.trim() != "0" {
-        return Err(err("the lab needs root (it creates mount and PID namespaces); run as root, or in CI where .ci/run runs as root"));
+        return Err(err(
+            "the lab needs root (it creates mount and PID namespaces); run as root, or in CI where .ci/run runs as root",
+        ));
     }
     for bin in ["/usr/sbin/sshd", "/usr/bin/ssh-keygen", "/usr/bin/unshare"] {
         if !Path::new(bin).exists() {
-            return Err(err(format!("{bin} is missing: install openssh-server and util-linux (.ci/run does)")));
+            return Err(err(format!(
+                "{bin} is missing: install openssh-server and util-linux (.ci/run does)"
+            )));
         }
     }
     Ok(())
@@ -83,19 +92,23 @@ fn pid_alive(pid: u32) -> bool {
 
 /// Takes a free slot; a slot whose owner died is free again.
 fn take_slot(dir: &Path) -> Result<u32, LabError> {
-    std::fs::create_dir_all(SLOTS_DIR).map_err(|e| err(format!("cannot create {SLOTS_DIR}: {e}")))?;
+    std::fs::create_dir_all(SLOTS_DIR)
+        .map_err(|e| err(format!("cannot create {SLOTS_DIR}: {e}")))?;
     for slot in 1..=250u32 {
         let p = PathBuf::from(SLOTS_DIR).join(slot.to_string());
         if std::fs::create_dir(&p).is_ok() {
-            std::fs::write(p.join("owner"), dir.display().to_string()).map_err(|e| err(e.to_string()))?;
+            std::fs::write(p.join("owner"), dir.display().to_string())
+                .map_err(|e| err(e.to_string()))?;
             return Ok(slot);
         }
         let owner = std::fs::read_to_string(p.join("owner")).unwrap_or_default();
-        let alive = read_state(Path::new(owner.trim())).is_some_and(|lab| lab.slot == slot && lab.hosts.iter().any(|h| pid_alive(h.pid)));
+        let alive = read_state(Path::new(owner.trim()))
+            .is_some_and(|lab| lab.slot == slot && lab.hosts.iter().any(|h| pid_alive(h.pid)));
         if !alive && owner.trim() != dir.display().to_string() {
             let _ = std::fs::remove_dir_all(&p);
             if std::fs::create_dir(&p).is_ok() {
-                std::fs::write(p.join("owner"), dir.display().to_string()).map_err(|e| err(e.to_string()))?;
+                std::fs::write(p.join("owner"), dir.display().to_string())
+                    .map_err(|e| err(e.to_string()))?;
                 return Ok(slot);
             }
         }
@@ -108,23 +121,44 @@ pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabE
     preflight()?;
     if let Some(old) = read_state(dir) {
         if old.hosts.iter().any(|h| pid_alive(h.pid)) {
-            return Err(err(format!("a lab is already running from {} (run `tprov lab down` first)", dir.display())));
+            return Err(err(format!(
+                "a lab is already running from {} (run `tprov lab down` first)",
+                dir.display()
+            )));
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| err(e.to_string()))?;
     let key = dir.join("id_ed25519");
     if !key.exists() {
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "tprov-lab", "-f"]).arg(&key))?;
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "tprov-lab", "-f"])
+            .arg(&key))?;
     }
     let slot = take_slot(&dir)?;
     let mut hosts = Vec::new();
     for (i, (name, group)) in names.iter().enumerate() {
-        let addr = Ipv4Addr::new(127, 42, u8::try_from(slot).unwrap_or(1), u8::try_from(i + 1).map_err(|_| err("at most 250 hosts per lab"))?);
+        let addr = Ipv4Addr::new(
+            127,
+            42,
+            u8::try_from(slot).unwrap_or(1),
+            u8::try_from(i + 1).map_err(|_| err("at most 250 hosts per lab"))?,
+        );
         let pid = spawn_host(&dir, name, addr, port)?;
-        hosts.push(LabHost { name: name.clone(), group: group.clone(), addr, port, pid });
+        hosts.push(LabHost {
+            name: name.clone(),
+            group: group.clone(),
+            addr,
+            port,
+            pid,
+        });
     }
-    let lab = Lab { dir: dir.clone(), slot, hosts };
+    let lab = Lab {
+        dir: dir.clone(),
+        slot,
+        hosts,
+    };
     write_state(&lab)?;
     let deadline = Instant::now() + Duration::from_secs(30);
     for h in &lab.hosts {
@@ -182,10 +216,23 @@ exec chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.lab
 "#,
         dir = dir.display(),
     );
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| err(e.to_string()))?;
+    let log =
+        std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| err(e.to_string()))?;
     let log2 = log.try_clone().map_err(|e| err(e.to_string()))?;
     let child = Command::new("setsid")
-        .args(["unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child=SIGKILL", "--propagation", "private", "bash", "-c", &script])
+        .args([
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--kill-child=SIGKILL",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            &script,
+        ])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)
@@ -201,8 +248,12 @@ fn wait_for(h: &LabHost, deadline: Instant, dir: &Path) -> Result<(), LabError> 
             return Ok(());
         }
         if !pid_alive(h.pid) || Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join(format!("{}.log", h.name))).unwrap_or_default();
-            return Err(err(format!("lab host {} did not start sshd on {sa}:\n{log}", h.name)));
+            let log =
+                std::fs::read_to_string(dir.join(format!("{}.log", h.name))).unwrap_or_default();
+            return Err(err(format!(
+                "lab host {} did not start sshd on {sa}:\n{log}",
+                h.name
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -216,18 +267,28 @@ pub fn host_root(h: &LabHost) -> Option<PathBuf> {
 
 /// The namespace's init (sshd): the child of the `unshare` process.
 pub fn ns_init(unshare_pid: u32) -> Option<u32> {
-    let children = std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children")).ok()?;
     children.split_whitespace().next()?.parse().ok()
 }
 
 fn write_known_hosts(lab: &Lab) -> Result<(), LabError> {
     let mut text = String::new();
     for h in &lab.hosts {
-        let root = host_root(h).ok_or_else(|| err(format!("host {} has no init process", h.name)))?;
-        let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub")).map_err(|e| err(format!("cannot read host key of {}: {e}", h.name)))?;
+        let root =
+            host_root(h).ok_or_else(|| err(format!("host {} has no init process", h.name)))?;
+        let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub"))
+            .map_err(|e| err(format!("cannot read host key of {}: {e}", h.name)))?;
         let mut parts = key.split_whitespace();
-        let (alg, b64) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        let host = if h.port == 22 { h.addr.to_string() } else { format!("[{}]:{}", h.addr, h.port) };
+        let (alg, b64) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let host = if h.port == 22 {
+            h.addr.to_string()
+        } else {
+            format!("[{}]:{}", h.addr, h.port)
+        };
         let _ = writeln!(text, "{host} {alg} {b64}");
     }
     std::fs::write(lab.dir.join("known_hosts"), text).map_err(|e| err(e.to_string()))
@@ -236,17 +297,28 @@ fn write_known_hosts(lab: &Lab) -> Result<(), LabError> {
 /// An INI inventory of the lab that mirrors `inventory/tot`'s groups.
 pub fn inventory_text(lab: &Lab) -> String {
     let mut groups: indexmap::IndexMap<&str, Vec<&LabHost>> = indexmap::IndexMap::new();
-    for g in ["tot20-sandbox", "tot-sandbox", "tot20-production", "tot-production"] {
+    for g in [
+        "tot20-sandbox",
+        "tot-sandbox",
+        "tot20-production",
+        "tot-production",
+    ] {
         groups.insert(g, Vec::new());
     }
     for h in &lab.hosts {
         groups.entry(h.group.as_str()).or_default().push(h);
     }
-    let mut text = String::from("# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# loopback address. Same groups as inventory/tot, so group_vars apply unchanged.\n");
+    let mut text = String::from(
+        "# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# loopback address. Same groups as inventory/tot, so group_vars apply unchanged.\n",
+    );
     for (g, hosts) in &groups {
         let _ = writeln!(text, "\n[{g}]");
         for h in hosts {
-            let _ = writeln!(text, "{} ansible_host={} ansible_port={}", h.name, h.addr, h.port);
+            let _ = writeln!(
+                text,
+                "{} ansible_host={} ansible_port={}",
+                h.name, h.addr, h.port
+            );
         }
     }
     let _ = write!(
@@ -261,14 +333,22 @@ pub fn inventory_text(lab: &Lab) -> String {
 fn write_state(lab: &Lab) -> Result<(), LabError> {
     let mut text = format!("slot {}\n", lab.slot);
     for h in &lab.hosts {
-        let _ = writeln!(text, "host {} {} {} {} {}", h.name, h.group, h.addr, h.port, h.pid);
+        let _ = writeln!(
+            text,
+            "host {} {} {} {} {}",
+            h.name, h.group, h.addr, h.port, h.pid
+        );
     }
     std::fs::write(lab.dir.join("state"), text).map_err(|e| err(e.to_string()))
 }
 
 pub fn read_state(dir: &Path) -> Option<Lab> {
     let text = std::fs::read_to_string(dir.join("state")).ok()?;
-    let mut lab = Lab { dir: dir.to_path_buf(), slot: 0, hosts: Vec::new() };
+    let mut lab = Lab {
+        dir: dir.to_path_buf(),
+        slot: 0,
+        hosts: Vec::new(),
+    };
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         match parts.as_slice() {
@@ -288,13 +368,18 @@ pub fn read_state(dir: &Path) -> Option<Lab> {
 
 /// Stops every host and removes every trace (namespaces, mounts, slot, state).
 pub fn down(dir: &Path) -> Result<usize, LabError> {
-    let Some(lab) = read_state(dir) else { return Ok(0) };
+    let Some(lab) = read_state(dir) else {
+        return Ok(0);
+    };
     let mut stopped = 0;
     for h in &lab.hosts {
         if pid_alive(h.pid) {
             // Killing `unshare` makes it SIGKILL the namespace's init; the PID
             // namespace then kills everything in it and its mounts go away.
-            let _ = Command::new("kill").arg("-KILL").arg(h.pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(h.pid.to_string())
+                .status();
             stopped += 1;
         }
     }

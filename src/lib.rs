@@ -28,7 +28,11 @@ use output::{Color, Printer};
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
     use std::io::IsTerminal;
-    let color = if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() { Color::Always } else { Color::Never };
+    let color = if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        Color::Always
+    } else {
+        Color::Never
+    };
     let printer = Printer::new(color, false);
     let result = settings::Settings::load().and_then(|settings| match &cli.command {
         Command::Inventory(cmd) => commands::inventory::run(cmd, &settings, &printer),

@@ -111,6 +111,9 @@ pub enum LoopKind {
 impl Task {
     /// The name shown in output: `name`, else the module name (Ansible's default).
     pub fn display_name(&self) -> String {
-        self.common.name.clone().unwrap_or_else(|| self.module.clone())
+        self.common
+            .name
+            .clone()
+            .unwrap_or_else(|| self.module.clone())
     }
 }

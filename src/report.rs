@@ -30,7 +30,11 @@ fn banner(msg: &str) -> String {
 
 /// Python's `json.dumps(result, sort_keys=True)` as the callback prints results.
 fn dump(m: &Map, indent: bool) -> String {
-    let mut style = if indent { JsonStyle::pretty(4) } else { JsonStyle::compact() };
+    let mut style = if indent {
+        JsonStyle::pretty(4)
+    } else {
+        JsonStyle::compact()
+    };
     style.sort_keys = true;
     style.ensure_ascii = false;
     dumps(&Value::Map(m.clone()), &style).unwrap_or_default()
@@ -41,19 +45,37 @@ impl Reporter for Ansible {
         let p = &self.printer;
         match e {
             Event::PlayStart { name, .. } => p.out(&banner(&format!("PLAY [{name}]"))),
-            Event::TaskStart { name, handler } => p.out(&banner(&format!("{} [{name}]", if *handler { "RUNNING HANDLER" } else { "TASK" }))),
-            Event::Result { host, status, item, result, show, diffs } => {
+            Event::TaskStart { name, handler } => p.out(&banner(&format!(
+                "{} [{name}]",
+                if *handler { "RUNNING HANDLER" } else { "TASK" }
+            ))),
+            Event::Result {
+                host,
+                status,
+                item,
+                result,
+                show,
+                diffs,
+                action,
+            } => {
                 let mut text = String::new();
                 if self.diff {
                     for d in diffs {
                         text.push_str(&diff::colored(&unified(d), p));
                     }
                 }
-                let item = item.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
-                let body = |indent: bool| dump(&display_result(result), indent);
+                let item = item
+                    .as_ref()
+                    .map(|i| format!(" => (item={i})"))
+                    .unwrap_or_default();
+                let body = |indent: bool| dump(&display_result(result, action), indent);
                 let line = match status {
                     Status::Ok | Status::Changed => {
-                        let (word, color) = if *status == Status::Changed { ("changed", "33") } else { ("ok", "32") };
+                        let (word, color) = if *status == Status::Changed {
+                            ("changed", "33")
+                        } else {
+                            ("ok", "32")
+                        };
                         let mut l = format!("{word}: [{host}]{item}");
                         if *show || self.verbose {
                             l.push_str(&format!(" => {}", body(true)));
@@ -62,19 +84,29 @@ impl Reporter for Ansible {
                     }
                     Status::Skipped => p.paint(&format!("skipping: [{host}]{item}"), "36"),
                     Status::Failed | Status::Ignored => {
-                        let mut l = if item.is_empty() { format!("fatal: [{host}]: FAILED! => {}", body(false)) } else { format!("failed: [{host}]{item} => {}", body(false)) };
+                        let mut l = if item.is_empty() {
+                            format!("fatal: [{host}]: FAILED! => {}", body(false))
+                        } else {
+                            format!("failed: [{host}]{item} => {}", body(false))
+                        };
                         if *status == Status::Ignored {
                             l.push_str("\n...ignoring");
                         }
                         p.paint(&l, "31")
                     }
-                    Status::Unreachable => p.paint(&format!("fatal: [{host}]: UNREACHABLE! => {}", body(false)), "31"),
+                    Status::Unreachable => p.paint(
+                        &format!("fatal: [{host}]: UNREACHABLE! => {}", body(false)),
+                        "31",
+                    ),
                 };
                 text.push_str(&line);
                 text.push('\n');
                 p.out(&text);
             }
-            Event::Retry { host, task, left } => p.out(&p.paint(&format!("FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"), "31")),
+            Event::Retry { host, task, left } => p.out(&p.paint(
+                &format!("FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"),
+                "31",
+            )),
             Event::Warning(w) => p.warn(w),
             Event::Recap { stats } => {
                 let mut text = banner("PLAY RECAP");
@@ -97,11 +129,38 @@ pub fn recap_line(host: &str, s: &Stats) -> String {
     )
 }
 
-/// The result as the callback shows it: without the keys it strips.
-fn display_result(m: &Map) -> Map {
+/// The result as the callback shows it: without internal keys, and for `debug` only
+/// the message (or the variable).
+fn display_result(m: &Map, action: &str) -> Map {
     let mut out = m.clone();
-    for k in ["invocation", "diff", "_ansible_no_log", "_ansible_verbose_always", "_ansible_item_label"] {
+    out.retain(|k, _| !k.starts_with("_ansible_"));
+    for k in [
+        "invocation",
+        "diff",
+        "exception",
+        "warnings",
+        "deprecations",
+        "failed",
+    ] {
         out.shift_remove(k);
+    }
+    if action == "debug" {
+        if out.contains_key("msg") {
+            out.retain(|k, _| k == "msg");
+        } else {
+            for k in [
+                "changed",
+                "failed",
+                "skipped",
+                "invocation",
+                "skip_reason",
+                "ansible_loop_var",
+                "ansible_index_var",
+                "ansible_loop",
+            ] {
+                out.shift_remove(k);
+            }
+        }
     }
     out
 }
@@ -121,19 +180,37 @@ impl Reporter for Json {
                 m.insert("check".into(), Value::Bool(*check));
             }
             Event::TaskStart { name, handler } => {
-                m.insert("event".into(), Value::str(if *handler { "handler" } else { "task" }));
+                m.insert(
+                    "event".into(),
+                    Value::str(if *handler { "handler" } else { "task" }),
+                );
                 m.insert("name".into(), Value::str(name.clone()));
             }
-            Event::Result { host, status, item, result, diffs, .. } => {
+            Event::Result {
+                host,
+                status,
+                item,
+                result,
+                diffs,
+                action,
+                ..
+            } => {
                 m.insert("event".into(), Value::str("result"));
+                m.insert("action".into(), Value::str(action.clone()));
                 m.insert("host".into(), Value::str(host.clone()));
-                m.insert("status".into(), Value::str(format!("{status:?}").to_lowercase()));
+                m.insert(
+                    "status".into(),
+                    Value::str(format!("{status:?}").to_lowercase()),
+                );
                 if let Some(i) = item {
                     m.insert("item".into(), Value::str(i.clone()));
                 }
-                m.insert("result".into(), Value::Map(display_result(result)));
+                m.insert("result".into(), Value::Map(display_result(result, action)));
                 if !diffs.is_empty() {
-                    m.insert("diff".into(), Value::List(diffs.iter().map(|d| Value::str(unified(d))).collect()));
+                    m.insert(
+                        "diff".into(),
+                        Value::List(diffs.iter().map(|d| Value::str(unified(d))).collect()),
+                    );
                 }
             }
             Event::Retry { host, task, left } => {
@@ -151,7 +228,15 @@ impl Reporter for Json {
                 let mut hosts = Map::default();
                 for (h, s) in stats {
                     let mut sm = Map::default();
-                    for (k, v) in [("ok", s.ok), ("changed", s.changed), ("unreachable", s.unreachable), ("failed", s.failed), ("skipped", s.skipped), ("rescued", s.rescued), ("ignored", s.ignored)] {
+                    for (k, v) in [
+                        ("ok", s.ok),
+                        ("changed", s.changed),
+                        ("unreachable", s.unreachable),
+                        ("failed", s.failed),
+                        ("skipped", s.skipped),
+                        ("rescued", s.rescued),
+                        ("ignored", s.ignored),
+                    ] {
                         sm.insert(k.into(), Value::Int(i64::from(v)));
                     }
                     hosts.insert(h.clone(), Value::Map(sm));
@@ -159,6 +244,9 @@ impl Reporter for Json {
                 m.insert("hosts".into(), Value::Map(hosts));
             }
         }
-        self.printer.out(&format!("{}\n", dumps(&Value::Map(m), &JsonStyle::compact()).unwrap_or_default()));
+        self.printer.out(&format!(
+            "{}\n",
+            dumps(&Value::Map(m), &JsonStyle::compact()).unwrap_or_default()
+        ));
     }
 }

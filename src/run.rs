@@ -92,7 +92,12 @@ impl Inherited {
 }
 
 /// Runs `plays` against the inventory; reports every step; returns the recap.
-pub async fn run(plays: &[Play], inventory: Arc<Inventory>, opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<Summary, Error> {
+pub async fn run(
+    plays: &[Play],
+    inventory: Arc<Inventory>,
+    opts: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary, Error> {
     let base = Fleet::new(inventory.clone(), opts.query.clone(), opts.extra.clone());
     let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
     for play in plays {
@@ -101,29 +106,66 @@ pub async fn run(plays: &[Play], inventory: Arc<Inventory>, opts: &RunOptions, r
         for (k, v) in &play.vars {
             frame.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        let scope = crate::template::Scope::new(engine(), vec![crate::template::Frame::Raw(Arc::new(frame))], None);
-        let pattern_text = engine().render_str(&play.hosts, &scope, Some(play.origin.clone())).map_err(|e| Error::User(vec![crate::source::Diagnostic::error(play.origin.clone(), e.message)]))?;
-        let sel = pattern::select(&inventory, &pattern_text, opts.limit.as_deref()).map_err(|e| Error::Usage(e.0))?;
+        let scope = crate::template::Scope::new(
+            engine(),
+            vec![crate::template::Frame::Raw(Arc::new(frame))],
+            None,
+        );
+        let pattern_text = engine()
+            .render_str(&play.hosts, &scope, Some(play.origin.clone()))
+            .map_err(|e| {
+                Error::User(vec![crate::source::Diagnostic::error(
+                    play.origin.clone(),
+                    e.message,
+                )])
+            })?;
+        let sel = pattern::select(&inventory, &pattern_text, opts.limit.as_deref())
+            .map_err(|e| Error::Usage(e.0))?;
         for w in sel.warnings {
             reporter.event(&Event::Warning(w));
         }
-        reporter.event(&Event::PlayStart { name: play.name.clone(), check: opts.check });
+        reporter.event(&Event::PlayStart {
+            name: play.name.clone(),
+            check: opts.check,
+        });
         if sel.hosts.is_empty() {
-            reporter.event(&Event::Warning(format!("no hosts matched '{pattern_text}' in play '{}': skipping", play.name)));
+            reporter.event(&Event::Warning(format!(
+                "no hosts matched '{pattern_text}' in play '{}': skipping",
+                play.name
+            )));
             continue;
         }
         let mut query = opts.query.clone();
-        query.play_dirs = vec![std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())];
+        query.play_dirs =
+            vec![std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())];
         let play_vars = play_vars(play, &base)?;
-        let fleet = base.for_play(play_vars, Some(std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())), query, opts.check, opts.diff);
+        let fleet = base.for_play(
+            play_vars,
+            Some(std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())),
+            query,
+            opts.check,
+            opts.diff,
+        );
         for w in fleet.warnings() {
             reporter.event(&Event::Warning(w.to_string()));
         }
         for &h in &sel.hosts {
-            states.entry(h).or_insert_with(|| Arc::new(Mutex::new(HostState::new(h, inventory.host(h).name.clone()))));
+            states.entry(h).or_insert_with(|| {
+                Arc::new(Mutex::new(HostState::new(
+                    h,
+                    inventory.host(h).name.clone(),
+                )))
+            });
         }
         for batch in batches(&sel.hosts, &play.serial) {
-            let mut pr = PlayRun { play, fleet: fleet.clone(), opts, states: &states, reporter: &mut *reporter, sem: Arc::new(Semaphore::new(opts.forks.max(1))) };
+            let mut pr = PlayRun {
+                play,
+                fleet: fleet.clone(),
+                opts,
+                states: &states,
+                reporter: &mut *reporter,
+                sem: Arc::new(Semaphore::new(opts.forks.max(1))),
+            };
             let mut active: Vec<HostId> = Vec::new();
             for &h in &batch {
                 let st = states[&h].lock().await;
@@ -131,7 +173,13 @@ pub async fn run(plays: &[Play], inventory: Arc<Inventory>, opts: &RunOptions, r
                     active.push(h);
                 }
             }
-            let inh = Inherited { become_: play.become_, become_user: play.become_user.clone(), tags: play.tags.clone(), check_mode: play.check_mode.map(Value::Bool), ..Default::default() };
+            let inh = Inherited {
+                become_: play.become_,
+                become_user: play.become_user.clone(),
+                tags: play.tags.clone(),
+                check_mode: play.check_mode.map(Value::Bool),
+                ..Default::default()
+            };
             if play.gather_facts {
                 active = pr.gather_facts(active).await;
             }
@@ -155,7 +203,9 @@ pub async fn run(plays: &[Play], inventory: Arc<Inventory>, opts: &RunOptions, r
         }
     }
     summary.stats.sort_by(|a, b| a.0.cmp(&b.0));
-    reporter.event(&Event::Recap { stats: summary.stats.clone() });
+    reporter.event(&Event::Recap {
+        stats: summary.stats.clone(),
+    });
     Ok(summary)
 }
 
@@ -167,12 +217,29 @@ fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
         for (k, v) in &vars {
             frame.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        let scope = crate::template::Scope::new(engine(), vec![crate::template::Frame::Raw(Arc::new(frame))], None);
-        let file = engine().render_str(name, &scope, Some(origin.clone())).map_err(|e| Error::User(vec![crate::source::Diagnostic::error(origin.clone(), e.message)]))?;
+        let scope = crate::template::Scope::new(
+            engine(),
+            vec![crate::template::Frame::Raw(Arc::new(frame))],
+            None,
+        );
+        let file = engine()
+            .render_str(name, &scope, Some(origin.clone()))
+            .map_err(|e| {
+                Error::User(vec![crate::source::Diagnostic::error(
+                    origin.clone(),
+                    e.message,
+                )])
+            })?;
         let path = play.dir.join(&file);
         let (loaded, _) = crate::vars::load_vars_file(&path)?;
         for (k, v) in loaded {
-            vars.insert(k, Var { value: v.value, origin: v.origin });
+            vars.insert(
+                k,
+                Var {
+                    value: v.value,
+                    origin: v.origin,
+                },
+            );
         }
     }
     Ok(vars)
@@ -194,7 +261,15 @@ fn batches(hosts: &[HostId], serial: &[Value]) -> Vec<Vec<HostId>> {
             Value::Str(s) => s.trim().parse().unwrap_or(0),
             _ => 0,
         };
-        if s <= 0 { if matches!(v, Value::Str(x) if x.ends_with('%')) { 1 } else { n } } else { s as usize }
+        if s <= 0 {
+            if matches!(v, Value::Str(x) if x.ends_with('%')) {
+                1
+            } else {
+                n
+            }
+        } else {
+            s as usize
+        }
     };
     let mut out = Vec::new();
     let mut i = 0;
@@ -229,11 +304,18 @@ impl<'a> PlayRun<'a> {
         if only.is_empty() || only.iter().any(|t| t == "all") {
             return !tags.iter().any(|t| t == "never");
         }
-        only.iter().any(|t| tags.contains(t) || t == "tagged" && !tags.is_empty() || t == "untagged" && tags.is_empty())
+        only.iter().any(|t| {
+            tags.contains(t)
+                || t == "tagged" && !tags.is_empty()
+                || t == "untagged" && tags.is_empty()
+        })
     }
 
     async fn gather_facts(&mut self, active: Vec<HostId>) -> Vec<HostId> {
-        self.reporter.event(&Event::TaskStart { name: "Gathering Facts".into(), handler: false });
+        self.reporter.event(&Event::TaskStart {
+            name: "Gathering Facts".into(),
+            handler: false,
+        });
         let results = join_all(active.iter().map(|h| {
             let st = self.states[h].clone();
             let fleet = self.fleet.clone();
@@ -248,7 +330,13 @@ impl<'a> PlayRun<'a> {
         .await;
         let mut ok = Vec::new();
         for (h, ev) in active.iter().zip(results) {
-            if matches!(ev, Event::Result { status: Status::Ok, .. }) {
+            if matches!(
+                ev,
+                Event::Result {
+                    status: Status::Ok,
+                    ..
+                }
+            ) {
                 ok.push(*h);
             }
             self.reporter.event(&ev);
@@ -256,7 +344,12 @@ impl<'a> PlayRun<'a> {
         ok
     }
 
-    fn run_items<'b>(&'b mut self, items: &'b [Item], inh: &'b Inherited, active: Vec<HostId>) -> futures::future::LocalBoxFuture<'b, Vec<HostId>>
+    fn run_items<'b>(
+        &'b mut self,
+        items: &'b [Item],
+        inh: &'b Inherited,
+        active: Vec<HostId>,
+    ) -> futures::future::LocalBoxFuture<'b, Vec<HostId>>
     where
         'a: 'b,
     {
@@ -272,7 +365,11 @@ impl<'a> PlayRun<'a> {
                         let inner = inh.with(&b.common);
                         let entered = active.clone();
                         let ok = self.run_items(&b.block, &inner, active).await;
-                        let failed: Vec<HostId> = entered.iter().copied().filter(|h| !ok.contains(h)).collect();
+                        let failed: Vec<HostId> = entered
+                            .iter()
+                            .copied()
+                            .filter(|h| !ok.contains(h))
+                            .collect();
                         let mut rescuable = Vec::new();
                         for h in &failed {
                             let mut st = self.states[h].lock().await;
@@ -283,8 +380,16 @@ impl<'a> PlayRun<'a> {
                                 rescuable.push(*h);
                             }
                         }
-                        let rescued = if rescuable.is_empty() { Vec::new() } else { self.run_items(&b.rescue, &inner, rescuable).await };
-                        let mut after: Vec<HostId> = entered.iter().copied().filter(|h| ok.contains(h) || rescued.contains(h)).collect();
+                        let rescued = if rescuable.is_empty() {
+                            Vec::new()
+                        } else {
+                            self.run_items(&b.rescue, &inner, rescuable).await
+                        };
+                        let mut after: Vec<HostId> = entered
+                            .iter()
+                            .copied()
+                            .filter(|h| ok.contains(h) || rescued.contains(h))
+                            .collect();
                         if !b.always.is_empty() {
                             let mut always_hosts = Vec::new();
                             for h in &entered {
@@ -294,7 +399,11 @@ impl<'a> PlayRun<'a> {
                                 }
                             }
                             // Hosts that failed still run `always`, and stay failed.
-                            let was_failed: Vec<HostId> = always_hosts.iter().copied().filter(|h| !after.contains(h)).collect();
+                            let was_failed: Vec<HostId> = always_hosts
+                                .iter()
+                                .copied()
+                                .filter(|h| !after.contains(h))
+                                .collect();
                             for h in &was_failed {
                                 self.states[h].lock().await.failed = false;
                             }
@@ -323,11 +432,24 @@ impl<'a> PlayRun<'a> {
             "include_tasks" => return self.run_include(task, inh, active).await,
             _ => {}
         }
-        self.reporter.event(&Event::TaskStart { name: task.display_name(), handler: inh.handler });
-        let targets: Vec<HostId> = if task.run_once { active.iter().copied().take(1).collect() } else { active.clone() };
+        self.reporter.event(&Event::TaskStart {
+            name: task.display_name(),
+            handler: inh.handler,
+        });
+        let targets: Vec<HostId> = if task.run_once {
+            active.iter().copied().take(1).collect()
+        } else {
+            active.clone()
+        };
         let results = join_all(targets.iter().map(|h| {
             let st = self.states[h].clone();
-            let run = TaskRun { task, inh, fleet: self.fleet.clone(), opts: self.opts, play: self.play };
+            let run = TaskRun {
+                task,
+                inh,
+                fleet: self.fleet.clone(),
+                opts: self.opts,
+                play: self.play,
+            };
             let sem = self.sem.clone();
             async move {
                 let _permit = sem.acquire().await;
@@ -369,33 +491,54 @@ impl<'a> PlayRun<'a> {
     }
 
     async fn run_meta(&mut self, task: &Task, active: Vec<HostId>) -> Vec<HostId> {
-        let action = task.args.get("_raw_params").map(Value::py_str).unwrap_or_default();
+        let action = task
+            .args
+            .get("_raw_params")
+            .map(Value::py_str)
+            .unwrap_or_default();
         match action.as_str() {
             "flush_handlers" => Box::pin(self.flush_handlers(active)).await,
             "end_play" => Vec::new(),
-            "noop" | "refresh_inventory" | "clear_facts" | "clear_host_errors" | "reset_connection" => active,
+            "noop" | "refresh_inventory" | "clear_facts" | "clear_host_errors"
+            | "reset_connection" => active,
             "end_host" => Vec::new(),
             other => {
-                self.reporter.event(&Event::Warning(format!("meta: {other} is not supported; ignored")));
+                self.reporter.event(&Event::Warning(format!(
+                    "meta: {other} is not supported; ignored"
+                )));
                 active
             }
         }
     }
 
-    async fn run_include(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
+    async fn run_include(
+        &mut self,
+        task: &Task,
+        inh: &Inherited,
+        active: Vec<HostId>,
+    ) -> Vec<HostId> {
         // Each host resolves the file name; hosts with the same file run it together.
         let mut groups: IndexMap<std::path::PathBuf, Vec<HostId>> = IndexMap::new();
         let mut failed = Vec::new();
         let inner = inh.with(&task.common);
         for h in &active {
             let st = self.states[h].lock().await;
-            let run = TaskRun { task, inh, fleet: self.fleet.clone(), opts: self.opts, play: self.play };
+            let run = TaskRun {
+                task,
+                inh,
+                fleet: self.fleet.clone(),
+                opts: self.opts,
+                play: self.play,
+            };
             match run.include_file(&st) {
                 Ok(Some(path)) => groups.entry(path).or_default().push(*h),
                 Ok(None) => {}
                 Err(ev) => {
                     drop(st);
-                    self.reporter.event(&Event::TaskStart { name: task.display_name(), handler: inh.handler });
+                    self.reporter.event(&Event::TaskStart {
+                        name: task.display_name(),
+                        handler: inh.handler,
+                    });
                     self.reporter.event(&ev);
                     let mut st = self.states[h].lock().await;
                     st.failed = true;
@@ -404,7 +547,11 @@ impl<'a> PlayRun<'a> {
                 }
             }
         }
-        let mut still: Vec<HostId> = active.iter().copied().filter(|h| !failed.contains(h)).collect();
+        let mut still: Vec<HostId> = active
+            .iter()
+            .copied()
+            .filter(|h| !failed.contains(h))
+            .collect();
         for (path, hosts) in groups {
             match crate::playbook::load_tasks_file(&path) {
                 Ok(items) => {
@@ -412,15 +559,35 @@ impl<'a> PlayRun<'a> {
                     still.retain(|h| !hosts.contains(h) || ok.contains(h));
                 }
                 Err(diags) => {
-                    self.reporter.event(&Event::TaskStart { name: task.display_name(), handler: inh.handler });
+                    self.reporter.event(&Event::TaskStart {
+                        name: task.display_name(),
+                        handler: inh.handler,
+                    });
                     for h in &hosts {
                         let mut st = self.states[h].lock().await;
                         st.failed = true;
                         st.stats.failed += 1;
                         let mut m = crate::value::Map::default();
                         m.insert("failed".into(), Value::Bool(true));
-                        m.insert("msg".into(), Value::str(diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")));
-                        self.reporter.event(&Event::Result { host: st.name.clone(), status: Status::Failed, item: None, result: m, show: true, diffs: Vec::new() });
+                        m.insert(
+                            "msg".into(),
+                            Value::str(
+                                diags
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join("\n"),
+                            ),
+                        );
+                        self.reporter.event(&Event::Result {
+                            host: st.name.clone(),
+                            status: Status::Failed,
+                            item: None,
+                            result: m,
+                            show: true,
+                            diffs: Vec::new(),
+                            action: String::new(),
+                        });
                     }
                     still.retain(|h| !hosts.contains(h));
                 }
@@ -431,7 +598,12 @@ impl<'a> PlayRun<'a> {
 
     /// Runs notified handlers, in the order they are defined, once per host.
     async fn flush_handlers(&mut self, active: Vec<HostId>) -> Vec<HostId> {
-        let inh = Inherited { handler: true, become_: self.play.become_, become_user: self.play.become_user.clone(), ..Default::default() };
+        let inh = Inherited {
+            handler: true,
+            become_: self.play.become_,
+            become_user: self.play.become_user.clone(),
+            ..Default::default()
+        };
         let mut active = active;
         for item in &self.play.handlers {
             let Item::Task(h) = item else { continue };
@@ -439,7 +611,10 @@ impl<'a> PlayRun<'a> {
             for host in &active {
                 let mut st = self.states[host].lock().await;
                 let name = h.common.name.clone().unwrap_or_default();
-                let hit = st.notified.iter().any(|n| *n == name || h.listen.contains(n));
+                let hit = st
+                    .notified
+                    .iter()
+                    .any(|n| *n == name || h.listen.contains(n));
                 if hit {
                     st.notified.retain(|n| *n != name && !h.listen.contains(n));
                     who.push(*host);

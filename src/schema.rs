@@ -49,14 +49,27 @@ fn err(l: &Loaded, n: &Node, msg: impl Into<String>) -> Diagnostic {
 
 pub fn load(path: &Path) -> Result<Schema, Diagnostic> {
     let l = crate::yaml::load_file(path)?;
-    let root = l.single()?.ok_or_else(|| Diagnostic::error(Origin::file(path), "empty schema"))?;
+    let root = l
+        .single()?
+        .ok_or_else(|| Diagnostic::error(Origin::file(path), "empty schema"))?;
     let strings = |n: &Node| -> Result<Vec<String>, Diagnostic> {
         match &n.kind {
-            NodeKind::Seq(items) => items.iter().map(|i| i.as_str().map(str::to_string).ok_or_else(|| err(&l, i, "expected a string"))).collect(),
+            NodeKind::Seq(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| err(&l, i, "expected a string"))
+                })
+                .collect(),
             _ => Err(err(&l, n, "expected a list of strings")),
         }
     };
-    let groups = root.get("groups").map(strings).transpose()?.unwrap_or_default();
+    let groups = root
+        .get("groups")
+        .map(strings)
+        .transpose()?
+        .unwrap_or_default();
     let mut exclusive = Vec::new();
     if let Some(NodeKind::Seq(pairs)) = root.get("exclusive").map(|n| &n.kind) {
         for p in pairs {
@@ -67,17 +80,38 @@ pub fn load(path: &Path) -> Result<Schema, Diagnostic> {
         Some(n) => rules(&l, n)?,
         None => IndexMap::default(),
     };
-    Ok(Schema { groups, exclusive, vars, origin: l.origin(root.pos) })
+    Ok(Schema {
+        groups,
+        exclusive,
+        vars,
+        origin: l.origin(root.pos),
+    })
 }
 
 fn rules(l: &Loaded, n: &Node) -> Result<IndexMap<String, Rule>, Diagnostic> {
-    let entries = n.as_map().ok_or_else(|| err(l, n, "expected a mapping of names to rules"))?;
-    entries.iter().map(|(k, v)| Ok((k.name.clone(), rule(l, v)?))).collect()
+    let entries = n
+        .as_map()
+        .ok_or_else(|| err(l, n, "expected a mapping of names to rules"))?;
+    entries
+        .iter()
+        .map(|(k, v)| Ok((k.name.clone(), rule(l, v)?)))
+        .collect()
 }
 
 fn rule(l: &Loaded, n: &Node) -> Result<Rule, Diagnostic> {
-    let entries = n.as_map().ok_or_else(|| err(l, n, "expected a rule mapping like {type: str}"))?;
-    let mut r = Rule { kind: Kind::Any, optional: false, pattern: None, choices: None, min: None, max: None, items: None, keys: None };
+    let entries = n
+        .as_map()
+        .ok_or_else(|| err(l, n, "expected a rule mapping like {type: str}"))?;
+    let mut r = Rule {
+        kind: Kind::Any,
+        optional: false,
+        pattern: None,
+        choices: None,
+        min: None,
+        max: None,
+        items: None,
+        keys: None,
+    };
     for (k, v) in entries {
         match k.name.as_str() {
             "type" => {
@@ -97,8 +131,11 @@ fn rule(l: &Loaded, n: &Node) -> Result<Rule, Diagnostic> {
             }
             "optional" => r.optional = matches!(v.to_value(), Value::Bool(true)),
             "pattern" => {
-                let p = v.as_str().ok_or_else(|| err(l, v, "pattern must be a string"))?;
-                r.pattern = Some(Regex::new(p).map_err(|e| err(l, v, format!("bad pattern: {e}")))?);
+                let p = v
+                    .as_str()
+                    .ok_or_else(|| err(l, v, "pattern must be a string"))?;
+                r.pattern =
+                    Some(Regex::new(p).map_err(|e| err(l, v, format!("bad pattern: {e}")))?);
             }
             "choices" => r.choices = v.to_value().as_list().map(<[Value]>::to_vec),
             "min" => r.min = int(&v.to_value()),
@@ -118,9 +155,12 @@ fn int(v: &Value) -> Option<i64> {
     }
 }
 
-static VERSION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^\d+\.\d+\.\d+$").expect("static regex"));
-static HOSTNAME: std::sync::LazyLock<Regex> =
-    std::sync::LazyLock::new(|| Regex::new(r"^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$").expect("static regex"));
+static VERSION: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"^\d+\.\d+\.\d+$").expect("static regex"));
+static HOSTNAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    Regex::new(r"^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+        .expect("static regex")
+});
 
 /// Checks `value` (the var `path`) against `rule`; problems as plain messages.
 pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
@@ -135,31 +175,52 @@ pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
     };
     if !type_ok {
         let want = format!("{:?}", rule.kind).to_lowercase();
-        out.push(format!("`{path}` must be a {want}, got {} {}", value.type_name(), value.py_repr()));
+        out.push(format!(
+            "`{path}` must be a {want}, got {} {}",
+            value.type_name(),
+            value.py_repr()
+        ));
         return;
     }
     if let Some(s) = value.as_str() {
         match rule.kind {
-            Kind::Version if !VERSION.is_match(s) => out.push(format!("`{path}` must be a version like 20.17.0, got '{s}'")),
-            Kind::Hostname if !HOSTNAME.is_match(s) => out.push(format!("`{path}` must be a host name, got '{s}'")),
-            Kind::Path if !s.starts_with('/') => out.push(format!("`{path}` must be an absolute path, got '{s}'")),
+            Kind::Version if !VERSION.is_match(s) => out.push(format!(
+                "`{path}` must be a version like 20.17.0, got '{s}'"
+            )),
+            Kind::Hostname if !HOSTNAME.is_match(s) => {
+                out.push(format!("`{path}` must be a host name, got '{s}'"))
+            }
+            Kind::Path if !s.starts_with('/') => {
+                out.push(format!("`{path}` must be an absolute path, got '{s}'"))
+            }
             _ => {}
         }
         if let Some(p) = &rule.pattern {
             if !p.is_match(s) {
-                out.push(format!("`{path}` is '{s}', which does not match /{}/", p.as_str()));
+                out.push(format!(
+                    "`{path}` is '{s}', which does not match /{}/",
+                    p.as_str()
+                ));
             }
         }
     }
     if let Value::Int(i) = value {
         if rule.min.is_some_and(|m| *i < m) || rule.max.is_some_and(|m| *i > m) {
-            out.push(format!("`{path}` is {i}, outside {}..={}", rule.min.map_or("".into(), |m| m.to_string()), rule.max.map_or("".into(), |m| m.to_string())));
+            out.push(format!(
+                "`{path}` is {i}, outside {}..={}",
+                rule.min.map_or("".into(), |m| m.to_string()),
+                rule.max.map_or("".into(), |m| m.to_string())
+            ));
         }
     }
     if let Some(choices) = &rule.choices {
         if !choices.contains(value) {
             let list: Vec<String> = choices.iter().map(Value::py_repr).collect();
-            out.push(format!("`{path}` is {}, expected one of {}", value.py_repr(), list.join(", ")));
+            out.push(format!(
+                "`{path}` is {}, expected one of {}",
+                value.py_repr(),
+                list.join(", ")
+            ));
         }
     }
     if let (Some(item_rule), Value::List(items)) = (&rule.items, value) {
@@ -176,7 +237,8 @@ pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
             }
         }
         for k in m.keys().filter(|k| !keys.contains_key(*k)) {
-            let hint = did_you_mean(k, keys.keys().map(String::as_str)).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+            let hint = did_you_mean(k, keys.keys().map(String::as_str))
+                .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
             out.push(format!("`{path}.{k}` is not a known key{hint}"));
         }
     }
@@ -185,7 +247,12 @@ pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
 /// The closest known name, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     known
-        .map(|k| (strsim::damerau_levenshtein(&name.to_lowercase(), &k.to_lowercase()), k))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&name.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
         .filter(|(d, k)| *d <= 2.max(k.len() / 5) && *d > 0)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)

@@ -35,7 +35,8 @@ pub struct Settings {
 impl Settings {
     /// Reads the project config from the current directory (or `TPROV_CONFIG`).
     pub fn load() -> Result<Settings, Error> {
-        let cwd = std::env::current_dir().map_err(|e| Error::Internal(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::Internal(format!("cannot read the current directory: {e}")))?;
         let (cfg, file) = find_config(&cwd)?;
         Ok(Settings {
             inventory: cfg.inventory,
@@ -70,7 +71,9 @@ fn find_config(cwd: &Path) -> Result<(FileConfig, Option<PathBuf>), Error> {
     if toml_path.is_file() {
         return Ok((read_toml(&toml_path)?, Some(toml_path)));
     }
-    let ansible = std::env::var("ANSIBLE_CONFIG").map(PathBuf::from).unwrap_or_else(|_| cwd.join("ansible.cfg"));
+    let ansible = std::env::var("ANSIBLE_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| cwd.join("ansible.cfg"));
     if ansible.is_file() {
         return Ok((read_ansible_cfg(&ansible)?, Some(ansible)));
     }
@@ -78,22 +81,37 @@ fn find_config(cwd: &Path) -> Result<(FileConfig, Option<PathBuf>), Error> {
 }
 
 fn relative_to(file: &Path, p: PathBuf) -> PathBuf {
-    if p.is_absolute() { p } else { file.parent().unwrap_or(Path::new(".")).join(p) }
+    if p.is_absolute() {
+        p
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(p)
+    }
 }
 
 fn read_toml(path: &Path) -> Result<FileConfig, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
     let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| {
         let (line, col) = e.span().map_or((0, 0), |s| {
             let before = &text[..s.start.min(text.len())];
-            (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+            (
+                before.matches('\n').count() + 1,
+                before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+            )
         });
         Error::User(vec![crate::source::Diagnostic::error(
-            crate::source::Origin::new(&std::sync::Arc::from(path), crate::source::Pos::new(line, col)),
+            crate::source::Origin::new(
+                &std::sync::Arc::from(path),
+                crate::source::Pos::new(line, col),
+            ),
             e.message().to_string(),
         )])
     })?;
-    cfg.inventory = cfg.inventory.into_iter().map(|p| relative_to(path, p)).collect();
+    cfg.inventory = cfg
+        .inventory
+        .into_iter()
+        .map(|p| relative_to(path, p))
+        .collect();
     cfg.private_key_file = cfg.private_key_file.map(|p| relative_to(path, p));
     cfg.known_hosts = cfg.known_hosts.map(|p| relative_to(path, p));
     Ok(cfg)
@@ -101,7 +119,8 @@ fn read_toml(path: &Path) -> Result<FileConfig, Error> {
 
 /// The `[defaults]` keys of ansible.cfg that tprov honours.
 fn read_ansible_cfg(path: &Path) -> Result<FileConfig, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
     let mut cfg = FileConfig::default();
     let mut section = String::new();
     for line in text.lines() {
@@ -113,14 +132,28 @@ fn read_ansible_cfg(path: &Path) -> Result<FileConfig, Error> {
             section = s.trim().to_string();
             continue;
         }
-        let Some((k, v)) = line.split_once(['=', ':']) else { continue };
+        let Some((k, v)) = line.split_once(['=', ':']) else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         match (section.as_str(), k) {
-            ("defaults", "inventory") => cfg.inventory = v.split(',').map(|p| relative_to(path, PathBuf::from(p.trim()))).collect(),
+            ("defaults", "inventory") => {
+                cfg.inventory = v
+                    .split(',')
+                    .map(|p| relative_to(path, PathBuf::from(p.trim())))
+                    .collect()
+            }
             ("defaults", "forks") => cfg.forks = v.parse().ok(),
             ("defaults", "remote_user") => cfg.remote_user = Some(v.to_string()),
-            ("defaults", "private_key_file") => cfg.private_key_file = Some(relative_to(path, PathBuf::from(v))),
-            ("defaults", "host_key_checking") => cfg.host_key_checking = Some(matches!(v.to_lowercase().as_str(), "true" | "yes" | "1" | "on")),
+            ("defaults", "private_key_file") => {
+                cfg.private_key_file = Some(relative_to(path, PathBuf::from(v)))
+            }
+            ("defaults", "host_key_checking") => {
+                cfg.host_key_checking = Some(matches!(
+                    v.to_lowercase().as_str(),
+                    "true" | "yes" | "1" | "on"
+                ))
+            }
             ("defaults", "timeout") => cfg.timeout = v.parse().ok(),
             _ => {}
         }

@@ -13,7 +13,10 @@ pub struct Pos {
 
 impl Pos {
     pub fn new(line: usize, col: usize) -> Pos {
-        Pos { line: u32::try_from(line).unwrap_or(u32::MAX), col: u32::try_from(col).unwrap_or(u32::MAX) }
+        Pos {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+        }
     }
 }
 
@@ -26,12 +29,18 @@ pub struct Origin {
 
 impl Origin {
     pub fn new(file: &Arc<Path>, pos: Pos) -> Origin {
-        Origin { file: file.clone(), pos }
+        Origin {
+            file: file.clone(),
+            pos,
+        }
     }
 
     /// An origin naming a whole file (no line known).
     pub fn file(path: impl Into<PathBuf>) -> Origin {
-        Origin { file: Arc::from(path.into().as_path()), pos: Pos::default() }
+        Origin {
+            file: Arc::from(path.into().as_path()),
+            pos: Pos::default(),
+        }
     }
 }
 
@@ -49,7 +58,13 @@ impl fmt::Display for Origin {
         if self.pos.line == 0 {
             write!(f, "{}", self.display_path())
         } else {
-            write!(f, "{}:{}:{}", self.display_path(), self.pos.line, self.pos.col)
+            write!(
+                f,
+                "{}:{}:{}",
+                self.display_path(),
+                self.pos.line,
+                self.pos.col
+            )
         }
     }
 }
@@ -70,11 +85,19 @@ pub enum Severity {
 
 impl Diagnostic {
     pub fn error(origin: Origin, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { origin, message: message.into(), severity: Severity::Error }
+        Diagnostic {
+            origin,
+            message: message.into(),
+            severity: Severity::Error,
+        }
     }
 
     pub fn warning(origin: Origin, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { origin, message: message.into(), severity: Severity::Warning }
+        Diagnostic {
+            origin,
+            message: message.into(),
+            severity: Severity::Warning,
+        }
     }
 }
 

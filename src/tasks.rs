@@ -56,13 +56,33 @@ pub const SPECS: &[Spec] = &[
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
-    "user", "group", "file", "copy", "template", "lineinfile", "blockinfile", "command", "shell", "git", "stat", "debug", "set_fact",
-    "assert", "fail", "meta", "include_tasks", "pause", "authorized_key",
+    "user",
+    "group",
+    "file",
+    "copy",
+    "template",
+    "lineinfile",
+    "blockinfile",
+    "command",
+    "shell",
+    "git",
+    "stat",
+    "debug",
+    "set_fact",
+    "assert",
+    "fail",
+    "meta",
+    "include_tasks",
+    "pause",
+    "authorized_key",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
 pub fn canonical(name: &str) -> &str {
-    let name = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    let name = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
     match name {
         "ansible.posix.authorized_key" => "authorized_key",
         "include" => "include_tasks",
@@ -80,18 +100,28 @@ pub fn spec(module: &str) -> Option<&'static Spec> {
 
 /// Unknown or missing arguments, each with the argument it is about.
 pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
-    let Some(spec) = spec(module) else { return Vec::new() };
+    let Some(spec) = spec(module) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    for k in args.keys() {
+    // set_fact takes any variable names.
+    for k in args.keys().filter(|_| module != "set_fact") {
         if k != "_raw_params" && !spec.args.contains(&k.as_str()) {
-            let hint = crate::schema::did_you_mean(k, spec.args.iter().copied()).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
-            out.push((k.clone(), format!("`{k}` is not an argument of {module}{hint}")));
+            let hint = crate::schema::did_you_mean(k, spec.args.iter().copied())
+                .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+            out.push((
+                k.clone(),
+                format!("`{k}` is not an argument of {module}{hint}"),
+            ));
         }
     }
     for r in spec.required {
         let alternatives: Vec<&str> = r.split('|').collect();
         if !alternatives.iter().any(|a| args.contains_key(*a)) {
-            out.push((String::new(), format!("{module} needs `{}`", alternatives.join("` or `"))));
+            out.push((
+                String::new(),
+                format!("{module} needs `{}`", alternatives.join("` or `")),
+            ));
         }
     }
     out
@@ -105,6 +135,44 @@ pub struct Sim {
     pub groups: HashSet<String>,
     pub dirs: HashSet<String>,
     pub files: HashMap<String, Vec<u8>>,
+    /// Predicted (mode, owner, group) of simulated paths.
+    pub attrs: HashMap<String, (u32, String, String)>,
+}
+
+impl Sim {
+    /// Records that a path would be written with these attributes.
+    pub fn wrote(
+        &mut self,
+        path: &str,
+        content: Vec<u8>,
+        attrs: &attrs::Attrs,
+        old: Option<&Stat>,
+    ) {
+        let mode = attrs
+            .mode
+            .as_ref()
+            .and_then(|m| m.resolve(old.map_or(0o644, |s| s.mode), false).ok())
+            .or(old.filter(|s| s.exists).map(|s| s.mode))
+            .unwrap_or(0o644);
+        let owner = attrs
+            .owner
+            .clone()
+            .or(old.filter(|s| s.exists).map(|s| s.owner.clone()))
+            .unwrap_or_else(|| "root".into());
+        let group = attrs
+            .group
+            .clone()
+            .or(old.filter(|s| s.exists).map(|s| s.group.clone()))
+            .unwrap_or_else(|| "root".into());
+        self.files.insert(path.to_string(), content);
+        self.attrs.insert(path.to_string(), (mode, owner, group));
+    }
+
+    pub fn removed(&mut self, path: &str) {
+        self.files.remove(path);
+        self.dirs.remove(path);
+        self.attrs.remove(path);
+    }
 }
 
 /// One before/after pair, shown as a unified diff with `--diff`.
@@ -127,9 +195,17 @@ impl Diff {
             }
             let mut style = crate::value::pyjson::JsonStyle::pretty(4);
             style.ensure_ascii = true;
-            format!("{}\n", crate::value::pyjson::dumps(&Value::Map(m), &style).unwrap_or_default())
+            format!(
+                "{}\n",
+                crate::value::pyjson::dumps(&Value::Map(m), &style).unwrap_or_default()
+            )
         };
-        Diff { before_header: None, after_header: None, before: json(before), after: json(after) }
+        Diff {
+            before_header: None,
+            after_header: None,
+            before: json(before),
+            after: json(after),
+        }
     }
 }
 
@@ -149,7 +225,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn changed(changed: bool) -> Outcome {
-        Outcome { changed, ..Default::default() }
+        Outcome {
+            changed,
+            ..Default::default()
+        }
     }
 
     pub fn with(mut self, key: &str, v: Value) -> Outcome {
@@ -189,7 +268,11 @@ pub enum TaskError {
 
 impl From<TransportError> for TaskError {
     fn from(e: TransportError) -> Self {
-        if e.is_unreachable() { TaskError::Unreachable(e.to_string()) } else { TaskError::Failed(e.to_string()) }
+        if e.is_unreachable() {
+            TaskError::Unreachable(e.to_string())
+        } else {
+            TaskError::Failed(e.to_string())
+        }
     }
 }
 
@@ -225,7 +308,11 @@ impl Cx<'_> {
     pub fn find_file(&self, sub: &str, name: &str) -> Result<PathBuf, TaskError> {
         let p = PathBuf::from(name);
         if p.is_absolute() {
-            return if p.exists() { Ok(p) } else { Err(fail(format!("Could not find or access '{name}'"))) };
+            return if p.exists() {
+                Ok(p)
+            } else {
+                Err(fail(format!("Could not find or access '{name}'")))
+            };
         }
         for dir in &self.search {
             for candidate in [dir.join(sub).join(name), dir.join(name)] {
@@ -234,7 +321,14 @@ impl Cx<'_> {
                 }
             }
         }
-        Err(fail(format!("Could not find or access '{name}' (searched {})", self.search.iter().map(|d| d.join(sub).display().to_string()).collect::<Vec<_>>().join(", "))))
+        Err(fail(format!(
+            "Could not find or access '{name}' (searched {})",
+            self.search
+                .iter()
+                .map(|d| d.join(sub).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
     }
 }
 
@@ -268,11 +362,15 @@ pub mod args {
     use crate::value::{Map, Value};
 
     pub fn str_opt(a: &Map, keys: &[&str]) -> Option<String> {
-        keys.iter().find_map(|k| a.get(*k)).filter(|v| !matches!(v, Value::Null)).map(Value::py_str)
+        keys.iter()
+            .find_map(|k| a.get(*k))
+            .filter(|v| !matches!(v, Value::Null))
+            .map(Value::py_str)
     }
 
     pub fn str_req(a: &Map, keys: &[&str], module: &str) -> Result<String, TaskError> {
-        str_opt(a, keys).ok_or_else(|| fail(format!("{module}: missing required argument `{}`", keys[0])))
+        str_opt(a, keys)
+            .ok_or_else(|| fail(format!("{module}: missing required argument `{}`", keys[0])))
     }
 
     pub fn bool_opt(a: &Map, keys: &[&str]) -> Result<Option<bool>, TaskError> {
@@ -283,9 +381,16 @@ pub mod args {
             Some(Value::Str(s)) => match s.to_lowercase().as_str() {
                 "yes" | "true" | "on" | "1" | "y" | "t" => Ok(Some(true)),
                 "no" | "false" | "off" | "0" | "n" | "f" | "" => Ok(Some(false)),
-                _ => Err(fail(format!("argument `{}` is of type str and we were unable to convert to bool: {s:?}", keys[0]))),
+                _ => Err(fail(format!(
+                    "argument `{}` is of type str and we were unable to convert to bool: {s:?}",
+                    keys[0]
+                ))),
             },
-            Some(other) => Err(fail(format!("argument `{}` must be a boolean, got {}", keys[0], other.type_name()))),
+            Some(other) => Err(fail(format!(
+                "argument `{}` must be a boolean, got {}",
+                keys[0],
+                other.type_name()
+            ))),
         }
     }
 
@@ -293,7 +398,14 @@ pub mod args {
         match keys.iter().find_map(|k| a.get(*k))? {
             Value::List(l) => Some(l.iter().map(Value::py_str).collect()),
             Value::Null => None,
-            other => Some(other.py_str().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+            other => Some(
+                other
+                    .py_str()
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            ),
         }
     }
 }

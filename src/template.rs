@@ -34,7 +34,10 @@ pub struct TemplateError {
 
 impl TemplateError {
     pub fn new(message: impl Into<String>, origin: Option<Origin>) -> TemplateError {
-        TemplateError { message: message.into(), origin }
+        TemplateError {
+            message: message.into(),
+            origin,
+        }
     }
 }
 
@@ -79,14 +82,21 @@ impl Engine {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_debug(true);
         env.set_fuel(Some(50_000_000));
-        if let Ok(syntax) = SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build() {
+        if let Ok(syntax) = SyntaxConfig::builder()
+            .trim_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
             env.set_syntax(syntax);
         }
         env.set_loader(|name| {
             if let Some(path) = name.strip_prefix(FILE_PREFIX) {
-                return std::fs::read_to_string(path)
-                    .map(Some)
-                    .map_err(|e| Error::new(ErrorKind::TemplateNotFound, format!("cannot read template {path}: {e}")));
+                return std::fs::read_to_string(path).map(Some).map_err(|e| {
+                    Error::new(
+                        ErrorKind::TemplateNotFound,
+                        format!("cannot read template {path}: {e}"),
+                    )
+                });
             }
             Ok(name.strip_prefix(STR_PREFIX).map(str::to_string))
         });
@@ -99,12 +109,16 @@ impl Engine {
                 return Ok(());
             }
             let text = py_str(value)?;
-            out.write_str(&text).map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
+            out.write_str(&text)
+                .map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
         });
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         filters::register(&mut env);
         jinja_tests::register(&mut env);
-        Engine { env, exprs: Mutex::new(HashMap::default()) }
+        Engine {
+            env,
+            exprs: Mutex::new(HashMap::default()),
+        }
     }
 
     fn root(&self, scope: &Arc<Scope>) -> MjValue {
@@ -112,28 +126,49 @@ impl Engine {
     }
 
     /// Renders a template file to text (the `template` module).
-    pub fn render_file(&'static self, path: &Path, scope: &Arc<Scope>) -> Result<String, TemplateError> {
+    pub fn render_file(
+        &'static self,
+        path: &Path,
+        scope: &Arc<Scope>,
+    ) -> Result<String, TemplateError> {
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let name = format!("{FILE_PREFIX}{}", abs.display());
         let origin = Some(Origin::file(path));
         scope.clear_missing();
-        let tmpl = self.env.get_template(&name).map_err(|e| self.error(&e, scope, None, origin.clone(), Some(path)))?;
-        tmpl.render(self.root(scope)).map_err(|e| self.error(&e, scope, None, origin, Some(path)))
+        let tmpl = self
+            .env
+            .get_template(&name)
+            .map_err(|e| self.error(&e, scope, None, origin.clone(), Some(path)))?;
+        tmpl.render(self.root(scope))
+            .map_err(|e| self.error(&e, scope, None, origin, Some(path)))
     }
 
     /// Renders a string to text, whatever its single value would be.
-    pub fn render_str(&'static self, source: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<String, TemplateError> {
+    pub fn render_str(
+        &'static self,
+        source: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+    ) -> Result<String, TemplateError> {
         if !is_possibly_template(source) {
             return Ok(source.to_string());
         }
         let name = format!("{STR_PREFIX}{source}");
         scope.clear_missing();
-        let tmpl = self.env.get_template(&name).map_err(|e| self.error(&e, scope, Some(source), origin.clone(), None))?;
-        tmpl.render(self.root(scope)).map_err(|e| self.error(&e, scope, Some(source), origin, None))
+        let tmpl = self
+            .env
+            .get_template(&name)
+            .map_err(|e| self.error(&e, scope, Some(source), origin.clone(), None))?;
+        tmpl.render(self.root(scope))
+            .map_err(|e| self.error(&e, scope, Some(source), origin, None))
     }
 
     /// Templates a raw value deeply with Ansible 2.19's native types.
-    pub fn template_value(&'static self, v: &Value, scope: &Arc<Scope>) -> Result<MjValue, TemplateError> {
+    pub fn template_value(
+        &'static self,
+        v: &Value,
+        scope: &Arc<Scope>,
+    ) -> Result<MjValue, TemplateError> {
         match v {
             Value::Str(s) if is_possibly_template(s) => self.render_native(s, scope, None),
             Value::List(items) => {
@@ -155,7 +190,12 @@ impl Engine {
     }
 
     /// Templates a raw value and converts the result back to our model.
-    pub fn template_to_value(&'static self, v: &Value, scope: &Arc<Scope>, origin: Option<&Origin>) -> Result<Value, TemplateError> {
+    pub fn template_to_value(
+        &'static self,
+        v: &Value,
+        scope: &Arc<Scope>,
+        origin: Option<&Origin>,
+    ) -> Result<Value, TemplateError> {
         let out = self.template_value(v, scope).map_err(|mut e| {
             if e.origin.is_none() {
                 e.origin = origin.cloned();
@@ -166,15 +206,24 @@ impl Engine {
     }
 
     /// One template string: a lone `{{ expr }}` keeps the expression's type.
-    pub fn render_native(&'static self, source: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<MjValue, TemplateError> {
+    pub fn render_native(
+        &'static self,
+        source: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+    ) -> Result<MjValue, TemplateError> {
         match single_expression(source) {
             Some(expr) => {
-                let value = self.eval_expr(expr, scope).map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
+                let value = self
+                    .eval_expr(expr, scope)
+                    .map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
                 if value.is_undefined() {
                     return Err(self.undefined(expr, scope, origin));
                 }
                 if value.kind() == ValueKind::Invalid {
-                    return Err(scope.take_error().unwrap_or_else(|| TemplateError::new(format!("cannot template {source:?}"), origin)));
+                    return Err(scope.take_error().unwrap_or_else(|| {
+                        TemplateError::new(format!("cannot template {source:?}"), origin)
+                    }));
                 }
                 Ok(value)
             }
@@ -183,8 +232,15 @@ impl Engine {
     }
 
     /// Evaluates a bare expression (`when:`, `that:`, `changed_when:`).
-    pub fn eval(&'static self, expr: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<MjValue, TemplateError> {
-        let value = self.eval_expr(expr, scope).map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
+    pub fn eval(
+        &'static self,
+        expr: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+    ) -> Result<MjValue, TemplateError> {
+        let value = self
+            .eval_expr(expr, scope)
+            .map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
         if value.is_undefined() {
             return Err(self.undefined(expr, scope, origin));
         }
@@ -192,7 +248,12 @@ impl Engine {
     }
 
     /// A conditional: must give a boolean, as Ansible 2.19 requires.
-    pub fn eval_condition(&'static self, expr: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> Result<bool, TemplateError> {
+    pub fn eval_condition(
+        &'static self,
+        expr: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+    ) -> Result<bool, TemplateError> {
         let trimmed = expr.trim();
         let value = if let Some(inner) = single_expression(trimmed) {
             self.eval(inner, scope, origin.clone())?
@@ -254,18 +315,30 @@ impl Engine {
         if let Some(e) = scope.take_error() {
             return e;
         }
-        let name = scope.last_missing().unwrap_or_else(|| expr.trim().to_string());
+        let name = scope
+            .last_missing()
+            .unwrap_or_else(|| expr.trim().to_string());
         TemplateError::new(format!("'{name}' is undefined"), origin)
     }
 
     /// Turns a minijinja error into ours, preferring what the scope recorded (a loop or
     /// an error inside another var) and naming undefined variables.
-    fn error(&self, e: &Error, scope: &Arc<Scope>, source: Option<&str>, origin: Option<Origin>, file: Option<&Path>) -> TemplateError {
+    fn error(
+        &'static self,
+        e: &Error,
+        scope: &Arc<Scope>,
+        source: Option<&str>,
+        origin: Option<Origin>,
+        file: Option<&Path>,
+    ) -> TemplateError {
         if let Some(recorded) = scope.take_error() {
             return recorded;
         }
         let origin = match (file, e.line()) {
-            (Some(path), Some(line)) => Some(Origin::new(&Arc::from(path), crate::source::Pos::new(line, 1))),
+            (Some(path), Some(line)) => Some(Origin::new(
+                &Arc::from(path),
+                crate::source::Pos::new(line, 1),
+            )),
             _ => origin,
         };
         let snippet = e.range().and_then(|r| {
@@ -275,15 +348,28 @@ impl Engine {
             }?;
             src.get(r)
         });
+        let chain = if e.kind() == ErrorKind::UndefinedError {
+            source.and_then(|src| self.undefined_chain(src, scope))
+        } else {
+            None
+        };
         let message = match (e.kind(), snippet) {
+            (ErrorKind::UndefinedError, _) if chain.is_some() => {
+                format!("'{}' is undefined", chain.unwrap_or_default())
+            }
             (kind, _)
-                if (kind == ErrorKind::UndefinedError || e.detail().is_some_and(|d| d.contains("undefined")))
+                if (kind == ErrorKind::UndefinedError
+                    || e.detail().is_some_and(|d| d.contains("undefined")))
                     && let Some(name) = scope.last_missing() =>
             {
                 format!("'{name}' is undefined")
             }
             (ErrorKind::UndefinedError, Some(s)) => {
-                let s = s.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
+                let s = s
+                    .trim()
+                    .trim_start_matches("{{")
+                    .trim_end_matches("}}")
+                    .trim();
                 match undefined_name(s, scope) {
                     Some(name) => format!("'{name}' is undefined"),
                     None => format!("'{s}' is undefined"),
@@ -303,9 +389,79 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The first `a.b.c` chain in an expression (or template) that is undefined: names
+    /// after `|` (filters), `is` (tests) or before `(` (calls) are not variables.
+    fn undefined_chain(&'static self, source: &str, scope: &Arc<Scope>) -> Option<String> {
+        let in_expr =
+            single_expression(source).is_none() && !source.contains("{{") && !source.contains("{%");
+        let tokens: Vec<Token> = tokenize(source, in_expr, SyntaxConfig::default())
+            .filter_map(|t| t.ok().map(|(t, _)| t))
+            .collect();
+        let mut i = 0;
+        while i < tokens.len() {
+            let after_pipe_or_is = i > 0
+                && matches!(
+                    tokens[i - 1],
+                    Token::Pipe | Token::Dot | Token::Ident("is" | "not")
+                );
+            if let (Token::Ident(head), false) = (&tokens[i], after_pipe_or_is) {
+                let mut chain = vec![head.to_string()];
+                let mut j = i + 1;
+                while j + 1 < tokens.len() && matches!(tokens[j], Token::Dot) {
+                    if let Token::Ident(a) = tokens[j + 1] {
+                        chain.push(a.to_string());
+                        j += 2;
+                    } else {
+                        break;
+                    }
+                }
+                let is_call = matches!(tokens.get(j), Some(Token::ParenOpen));
+                let keyword = matches!(
+                    *head,
+                    "true"
+                        | "false"
+                        | "none"
+                        | "True"
+                        | "False"
+                        | "None"
+                        | "and"
+                        | "or"
+                        | "not"
+                        | "in"
+                        | "if"
+                        | "else"
+                        | "for"
+                        | "endfor"
+                        | "endif"
+                        | "loop"
+                        | "range"
+                );
+                if !is_call && !keyword {
+                    for n in 1..=chain.len() {
+                        let text = chain[..n].join(".");
+                        if let Ok(v) = self.eval_expr(&text, scope) {
+                            if v.is_undefined() {
+                                return Some(text);
+                            }
+                        }
+                    }
+                }
+                i = j;
+                continue;
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
 /// In `a.b.c` or `a | f`, the first name that is not defined, or the attribute access.
 fn undefined_name(snippet: &str, scope: &Arc<Scope>) -> Option<String> {
-    let head: String = snippet.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let head: String = snippet
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
     if head.is_empty() {
         return None;
     }
@@ -314,7 +470,10 @@ fn undefined_name(snippet: &str, scope: &Arc<Scope>) -> Option<String> {
     }
     let rest = snippet[head.len()..].trim_start();
     if let Some(attr) = rest.strip_prefix('.') {
-        let attr: String = attr.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let attr: String = attr
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
         return Some(format!("{head}.{attr}"));
     }
     None
@@ -339,7 +498,9 @@ fn single_expression(source: &str) -> Option<&str> {
                 let start = start?;
                 return source.get(start..end);
             }
-            Token::TemplateData(_) | Token::VariableStart | Token::BlockStart | Token::BlockEnd => return None,
+            Token::TemplateData(_) | Token::VariableStart | Token::BlockStart | Token::BlockEnd => {
+                return None;
+            }
             _ => {
                 if start.is_none() {
                     start = Some(span.start_offset as usize);

@@ -71,7 +71,13 @@ pub enum TransportError {
 impl TransportError {
     /// Unreachable in Ansible's sense (the recap's `unreachable=`).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, TransportError::Unreachable(_) | TransportError::Auth(_) | TransportError::HostKey(_) | TransportError::Timeout(_))
+        matches!(
+            self,
+            TransportError::Unreachable(_)
+                | TransportError::Auth(_)
+                | TransportError::HostKey(_)
+                | TransportError::Timeout(_)
+        )
     }
 }
 
@@ -102,7 +108,12 @@ impl Connection {
         let timeout = target.connect_timeout;
         match tokio::time::timeout(timeout, ssh::SshConnection::open(target)).await {
             Ok(r) => r.map(Connection::Ssh),
-            Err(_) => Err(TransportError::Timeout(format!("connecting to {}:{} took more than {}s", target.host, target.port, timeout.as_secs()))),
+            Err(_) => Err(TransportError::Timeout(format!(
+                "connecting to {}:{} took more than {}s",
+                target.host,
+                target.port,
+                timeout.as_secs()
+            ))),
         }
     }
 
@@ -115,7 +126,13 @@ impl Connection {
     }
 
     /// Runs `command` with `/bin/sh -c` (as `escalate` when given), feeding `stdin`.
-    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, escalate: Option<&Become>, timeout: Option<Duration>) -> Result<ExecOutput, TransportError> {
+    pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalate: Option<&Become>,
+        timeout: Option<Duration>,
+    ) -> Result<ExecOutput, TransportError> {
         let escalate = escalate.filter(|b| b.user != self.login_user());
         let run = async {
             match self {
@@ -124,14 +141,25 @@ impl Connection {
             }
         };
         match timeout {
-            Some(t) => tokio::time::timeout(t, run).await.unwrap_or_else(|_| Err(TransportError::Timeout(format!("command took more than {}s", t.as_secs())))),
+            Some(t) => tokio::time::timeout(t, run).await.unwrap_or_else(|_| {
+                Err(TransportError::Timeout(format!(
+                    "command took more than {}s",
+                    t.as_secs()
+                )))
+            }),
             None => run.await,
         }
     }
 
     /// Writes `data` to `dest` atomically: a temp file beside it, fsync, then rename;
     /// `finish` (run with escalate, before the rename) sets owner and mode on `$TMP`.
-    pub async fn write_file(&self, dest: &str, data: &[u8], finish: &str, escalate: Option<&Become>) -> Result<(), TransportError> {
+    pub async fn write_file(
+        &self,
+        dest: &str,
+        data: &[u8],
+        finish: &str,
+        escalate: Option<&Become>,
+    ) -> Result<(), TransportError> {
         let escalate = escalate.filter(|b| b.user != self.login_user());
         let tmp = temp_beside(dest);
         let script = format!(
@@ -148,7 +176,10 @@ impl Connection {
         if out.ok() {
             Ok(())
         } else {
-            Err(TransportError::Failed(format!("writing {dest} failed: {}", out.stderr_str().trim())))
+            Err(TransportError::Failed(format!(
+                "writing {dest} failed: {}",
+                out.stderr_str().trim()
+            )))
         }
     }
 
@@ -173,13 +204,21 @@ pub fn temp_beside(dest: &str) -> String {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }
 
 /// Quotes for `/bin/sh`, as Python's `shlex.quote`.
 pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))

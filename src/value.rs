@@ -159,7 +159,11 @@ fn write_repr(out: &mut String, v: &Value, depth: usize) {
 /// Python's `repr()` of a str: single quotes unless the text holds a single quote and
 /// no double quote.
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -261,7 +265,10 @@ mod tests {
     fn repr_matches_python() {
         let mut m = Map::default();
         m.insert("a".into(), Value::Int(1));
-        m.insert("b".into(), Value::List(vec![Value::Bool(true), Value::Null, Value::Float(1.0)]));
+        m.insert(
+            "b".into(),
+            Value::List(vec![Value::Bool(true), Value::Null, Value::Float(1.0)]),
+        );
         assert_eq!(Value::Map(m).py_repr(), "{'a': 1, 'b': [True, None, 1.0]}");
         assert_eq!(str_repr("it's"), "\"it's\"");
         assert_eq!(str_repr("a'b\"c"), "'a\\'b\"c'");

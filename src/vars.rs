@@ -34,10 +34,22 @@ pub fn merge_into(a: &mut Vars, b: &Vars) {
 
 /// Wraps plain values (no origin known beyond `origin`).
 pub fn from_map(map: &Map, origin: Option<&Origin>) -> Vars {
-    map.iter().map(|(k, v)| (k.clone(), Var { value: v.clone(), origin: origin.cloned() })).collect()
+    map.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                Var {
+                    value: v.clone(),
+                    origin: origin.cloned(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Drops origins.
 pub fn to_map(vars: &Vars) -> Map {
-    vars.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
+    vars.iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect()
 }

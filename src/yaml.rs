@@ -79,12 +79,16 @@ pub fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
 /// Reads and parses a file. A file that is not UTF-8 is an error naming the file.
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
     let file: Arc<Path> = Arc::from(path);
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
         let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-        Diagnostic::error(Origin::new(&file, Pos::new(line, col)), "not valid UTF-8 text (is this a binary file?)")
+        Diagnostic::error(
+            Origin::new(&file, Pos::new(line, col)),
+            "not valid UTF-8 text (is this a binary file?)",
+        )
     })?;
     parse(&text, &file)
 }
@@ -96,7 +100,8 @@ impl Node {
             NodeKind::Scalar(v) => v.clone(),
             NodeKind::Seq(items) => Value::List(items.iter().map(Node::to_value).collect()),
             NodeKind::Map(entries) => {
-                let mut map = Map::with_capacity_and_hasher(entries.len(), crate::value::Hasher::default());
+                let mut map =
+                    Map::with_capacity_and_hasher(entries.len(), crate::value::Hasher::default());
                 for (k, v) in entries {
                     map.insert(k.name.clone(), v.to_value());
                 }
@@ -120,7 +125,10 @@ impl Node {
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 
     /// Python's type name for error messages.

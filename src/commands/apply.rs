@@ -13,21 +13,32 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
-    let playbook = cmd.playbook.clone().unwrap_or_else(|| PathBuf::from("playbooks/site.yml"));
+    let playbook = cmd
+        .playbook
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("playbooks/site.yml"));
     if !playbook.exists() {
-        return Err(Error::Usage(format!("playbook {} not found", playbook.display())));
+        return Err(Error::Usage(format!(
+            "playbook {} not found",
+            playbook.display()
+        )));
     }
     // Every playbook problem is reported before any host is contacted.
     let plays = crate::playbook::load(&playbook).map_err(Error::User)?;
     let inv = load_inventory(&cmd.inv, settings, printer)?;
     let limit = match &cmd.inv.limit {
-        Some(l) => Some(pattern::limit_patterns(l, std::path::Path::new(".")).map_err(|e| Error::Usage(e.0))?),
+        Some(l) => Some(
+            pattern::limit_patterns(l, std::path::Path::new(".")).map_err(|e| Error::Usage(e.0))?,
+        ),
         None => None,
     };
     if let Some(l) = &limit {
         let sel = pattern::select(&inv, "all", Some(l)).map_err(|e| Error::Usage(e.0))?;
         if sel.hosts.is_empty() {
-            return Err(Error::Usage(format!("--limit '{}' selects no host", l.join(","))));
+            return Err(Error::Usage(format!(
+                "--limit '{}' selects no host",
+                l.join(",")
+            )));
         }
     }
     let mut settings = settings.clone();
@@ -47,8 +58,14 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
         query: HostVarsQuery::for_inventory(&inv),
     };
     let mut reporter: Box<dyn Reporter> = match cmd.format {
-        Format::Text => Box::new(Ansible { printer: printer.clone(), diff: opts.diff, verbose: cmd.verbose }),
-        Format::Json => Box::new(Json { printer: printer.clone() }),
+        Format::Text => Box::new(Ansible {
+            printer: printer.clone(),
+            diff: opts.diff,
+            verbose: cmd.verbose,
+        }),
+        Format::Json => Box::new(Json {
+            printer: printer.clone(),
+        }),
     };
     let rt = runtime()?;
     let summary = rt.block_on(run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()))?;

@@ -15,7 +15,11 @@ pub fn run(cmd: &EvalCmd, settings: &Settings, printer: &Printer) -> Result<u8, 
     let inv = load_inventory(&cmd.inv, settings, printer)?;
     let hosts = select_hosts(&inv, &cmd.host, None, printer)?;
     let [host] = hosts.as_slice() else {
-        return Err(Error::Usage(format!("'{}' selects {} hosts; name exactly one", cmd.host, hosts.len())));
+        return Err(Error::Usage(format!(
+            "'{}' selects {} hosts; name exactly one",
+            cmd.host,
+            hosts.len()
+        )));
     };
     let q = vars_query(&inv, &cmd.inv);
     let extra = extra_vars(&cmd.inv)?;
@@ -25,7 +29,9 @@ pub fn run(cmd: &EvalCmd, settings: &Settings, printer: &Printer) -> Result<u8, 
     let mut answers = Map::default();
     let mut text = String::new();
     for t in &cmd.templates {
-        let result = engine().render_native(t, &scope, None).and_then(|v| from_mj(&v).map_err(|e| crate::template::TemplateError::new(e.to_string(), None)));
+        let result = engine().render_native(t, &scope, None).and_then(|v| {
+            from_mj(&v).map_err(|e| crate::template::TemplateError::new(e.to_string(), None))
+        });
         let mut entry = Map::default();
         match result {
             Ok(v) => {
@@ -41,9 +47,16 @@ pub fn run(cmd: &EvalCmd, settings: &Settings, printer: &Printer) -> Result<u8, 
         answers.insert(t.clone(), Value::Map(entry));
     }
     if cmd.json {
-        printer.out(&format!("{}\n", dumps(&Value::Map(answers), &JsonStyle::compact()).map_err(Error::Internal)?));
+        printer.out(&format!(
+            "{}\n",
+            dumps(&Value::Map(answers), &JsonStyle::compact()).map_err(Error::Internal)?
+        ));
     } else {
         printer.out(&text);
     }
-    Ok(if failed { crate::error::exit::HOST_FAILED } else { 0 })
+    Ok(if failed {
+        crate::error::exit::HOST_FAILED
+    } else {
+        0
+    })
 }

@@ -14,12 +14,39 @@ use std::collections::HashSet;
 
 /// Vars Ansible keeps to itself and `ansible-inventory` never prints.
 const INTERNAL_VARS: &[&str] = &[
-    "ansible_async_path", "ansible_collection_name", "ansible_config_file", "ansible_dependent_role_names", "ansible_diff_mode",
-    "ansible_facts", "ansible_forks", "ansible_inventory_sources", "ansible_limit", "ansible_play_batch", "ansible_play_hosts",
-    "ansible_play_hosts_all", "ansible_play_role_names", "ansible_playbook_python", "ansible_role_name", "ansible_role_names",
-    "ansible_run_tags", "ansible_skip_tags", "ansible_verbosity", "ansible_version", "inventory_dir", "inventory_file",
-    "inventory_hostname", "inventory_hostname_short", "groups", "group_names", "hostvars", "playbook_dir", "play_hosts",
-    "role_name", "role_names", "role_path", "role_uuid",
+    "ansible_async_path",
+    "ansible_collection_name",
+    "ansible_config_file",
+    "ansible_dependent_role_names",
+    "ansible_diff_mode",
+    "ansible_facts",
+    "ansible_forks",
+    "ansible_inventory_sources",
+    "ansible_limit",
+    "ansible_play_batch",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_role_names",
+    "ansible_playbook_python",
+    "ansible_role_name",
+    "ansible_role_names",
+    "ansible_run_tags",
+    "ansible_skip_tags",
+    "ansible_verbosity",
+    "ansible_version",
+    "inventory_dir",
+    "inventory_file",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "groups",
+    "group_names",
+    "hostvars",
+    "playbook_dir",
+    "play_hosts",
+    "role_name",
+    "role_names",
+    "role_path",
+    "role_uuid",
 ];
 
 pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
@@ -35,13 +62,21 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
     let text = if let Some(host) = &cmd.host {
         let hosts = select_hosts(&inv, host, None, printer)?;
         let [h] = hosts.as_slice() else {
-            return Err(Error::Usage("You must pass a single valid host to --host parameter".into()));
+            return Err(Error::Usage(
+                "You must pass a single valid host to --host parameter".into(),
+            ));
         };
         json(&Value::Map(host_vars(*h, &mut cache)?))?
     } else if let Some(start) = &cmd.graph {
-        let gid = inv.group_id(start).ok_or_else(|| Error::Usage("Pattern must be valid group name when using --graph".into()))?;
+        let gid = inv.group_id(start).ok_or_else(|| {
+            Error::Usage("Pattern must be valid group name when using --graph".into())
+        })?;
         let available: Option<HashSet<usize>> = match &cmd.inv.limit {
-            Some(l) => Some(select_hosts(&inv, "all", Some(l), printer)?.into_iter().collect()),
+            Some(l) => Some(
+                select_hosts(&inv, "all", Some(l), printer)?
+                    .into_iter()
+                    .collect(),
+            ),
             None => None,
         };
         let mut lines = Vec::new();
@@ -51,9 +86,16 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
             // group_vars beside the inventory (and the playbook's only if given).
             let group = inv.group(g);
             let mut vars = crate::vars::from_map(&group.vars, None);
-            let dirs = q.inventory_dirs.iter().chain(q.play_dirs.iter().filter(|_| cmd.inv.playbook_dir.is_some()));
+            let dirs = q.inventory_dirs.iter().chain(
+                q.play_dirs
+                    .iter()
+                    .filter(|_| cmd.inv.playbook_dir.is_some()),
+            );
             for dir in dirs {
-                crate::vars::merge_into(&mut vars, &group_cache.entity_vars(dir, "group_vars", &group.name)?);
+                crate::vars::merge_into(
+                    &mut vars,
+                    &group_cache.entity_vars(dir, "group_vars", &group.name)?,
+                );
             }
             let mut m = crate::vars::to_map(&vars);
             if group.priority != 1 {
@@ -61,12 +103,29 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
             }
             Ok(m)
         };
-        graph(&inv, gid, 0, cmd.vars, available.as_ref(), &mut lines, &mut |h| host_vars(h, &mut cache), &mut group_vars)?;
+        graph(
+            &inv,
+            gid,
+            0,
+            cmd.vars,
+            available.as_ref(),
+            &mut lines,
+            &mut |h| host_vars(h, &mut cache),
+            &mut group_vars,
+        )?;
         lines.join("\n")
     } else if cmd.list_hosts {
-        let pattern = cmd.pattern.clone().or_else(|| cmd.inv.group.clone()).unwrap_or_else(|| "all".into());
+        let pattern = cmd
+            .pattern
+            .clone()
+            .or_else(|| cmd.inv.group.clone())
+            .unwrap_or_else(|| "all".into());
         let hosts = select_hosts(&inv, &pattern, cmd.inv.limit.as_deref(), printer)?;
-        hosts.iter().map(|h| inv.host(*h).name.clone()).collect::<Vec<_>>().join("\n")
+        hosts
+            .iter()
+            .map(|h| inv.host(*h).name.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         let hosts = match &cmd.inv.limit {
             Some(l) => select_hosts(&inv, "all", Some(l), printer)?,
@@ -79,7 +138,8 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
             let vars = host_vars(h, &mut cache)?;
             if !vars.is_empty() {
                 let mut text = String::new();
-                write_value(&mut text, &Value::Map(vars), &list_style(), 3).map_err(Error::Internal)?;
+                write_value(&mut text, &Value::Map(vars), &list_style(), 3)
+                    .map_err(Error::Internal)?;
                 hostvars.push((inv.host(h).name.clone(), text));
             }
         }
@@ -126,7 +186,11 @@ fn list_json(groups: Map, hostvars: &[(String, String)]) -> Result<String, Error
             } else {
                 out.push('{');
                 for (j, (name, text)) in hostvars.iter().enumerate() {
-                    out.push_str(if j == 0 { "\n            " } else { ",\n            " });
+                    out.push_str(if j == 0 {
+                        "\n            "
+                    } else {
+                        ",\n            "
+                    });
                     crate::value::pyjson::write_str(&mut out, name, false);
                     out.push_str(": ");
                     out.push_str(text);
@@ -143,16 +207,31 @@ fn list_json(groups: Map, hostvars: &[(String, String)]) -> Result<String, Error
 }
 
 /// `ansible-inventory --list`'s group entries: hosts (not for `all`), then children.
-fn format_group(inv: &Inventory, gid: GroupId, available: &HashSet<usize>, seen: &mut HashSet<GroupId>, out: &mut Map) {
+fn format_group(
+    inv: &Inventory,
+    gid: GroupId,
+    available: &HashSet<usize>,
+    seen: &mut HashSet<GroupId>,
+    out: &mut Map,
+) {
     let g = inv.group(gid);
     let mut entry = Map::default();
     if gid != ALL {
-        let hosts: Vec<Value> = g.hosts.iter().filter(|h| available.contains(h)).map(|h| Value::str(inv.host(*h).name.clone())).collect();
+        let hosts: Vec<Value> = g
+            .hosts
+            .iter()
+            .filter(|h| available.contains(h))
+            .map(|h| Value::str(inv.host(*h).name.clone()))
+            .collect();
         if !hosts.is_empty() {
             entry.insert("hosts".into(), Value::List(hosts));
         }
     }
-    let children: Vec<Value> = g.children.iter().map(|c| Value::str(inv.group(*c).name.clone())).collect();
+    let children: Vec<Value> = g
+        .children
+        .iter()
+        .map(|c| Value::str(inv.group(*c).name.clone()))
+        .collect();
     if !children.is_empty() {
         entry.insert("children".into(), Value::List(children));
     }
@@ -181,11 +260,26 @@ fn graph(
     host_vars: &mut VarsFn<'_>,
     group_vars: &mut VarsFn<'_>,
 ) -> Result<(), Error> {
-    let name = |n: &str, d: usize| if d == 0 { n.to_string() } else { format!("{}--{n}", "  |".repeat(d)) };
+    let name = |n: &str, d: usize| {
+        if d == 0 {
+            n.to_string()
+        } else {
+            format!("{}--{n}", "  |".repeat(d))
+        }
+    };
     let g = inv.group(gid);
     lines.push(name(&format!("@{}:", g.name), depth));
     for &c in &g.children {
-        graph(inv, c, depth + 1, show_vars, available, lines, host_vars, group_vars)?;
+        graph(
+            inv,
+            c,
+            depth + 1,
+            show_vars,
+            available,
+            lines,
+            host_vars,
+            group_vars,
+        )?;
     }
     if gid != ALL {
         for &h in &g.hosts {

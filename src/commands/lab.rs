@@ -7,15 +7,37 @@ use crate::output::Printer;
 
 pub fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
     match &cmd.action {
-        LabAction::Up { hosts, count, inventory, port } => {
+        LabAction::Up {
+            hosts,
+            count,
+            inventory,
+            port,
+        } => {
             let names: Vec<(String, String)> = match (count, hosts.is_empty()) {
-                (Some(n), _) => (1..=*n).map(|i| (format!("lab{i}.tokenoftrust.com"), "tot20-sandbox".to_string())).collect(),
-                (None, true) => lab::FLEET.iter().map(|(h, g)| (h.to_string(), g.to_string())).collect(),
+                (Some(n), _) => (1..=*n)
+                    .map(|i| {
+                        (
+                            format!("lab{i}.tokenoftrust.com"),
+                            "tot20-sandbox".to_string(),
+                        )
+                    })
+                    .collect(),
+                (None, true) => lab::FLEET
+                    .iter()
+                    .map(|(h, g)| (h.to_string(), g.to_string()))
+                    .collect(),
                 (None, false) => hosts
                     .iter()
                     .map(|h| {
-                        let group = lab::FLEET.iter().find(|(n, _)| n == h || n.split('.').next() == Some(h.as_str())).map_or("tot20-sandbox", |(_, g)| g);
-                        let name = if h.contains('.') { h.clone() } else { format!("{h}.tokenoftrust.com") };
+                        let group = lab::FLEET
+                            .iter()
+                            .find(|(n, _)| n == h || n.split('.').next() == Some(h.as_str()))
+                            .map_or("tot20-sandbox", |(_, g)| g);
+                        let name = if h.contains('.') {
+                            h.clone()
+                        } else {
+                            format!("{h}.tokenoftrust.com")
+                        };
                         (name, group.to_string())
                     })
                     .collect(),
@@ -24,10 +46,19 @@ pub fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
             if let Some(parent) = inventory.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| Error::Internal(e.to_string()))?;
             }
-            std::fs::write(inventory, lab::inventory_text(&lab)).map_err(|e| Error::Internal(format!("cannot write {}: {e}", inventory.display())))?;
-            let mut text = format!("lab up: {} hosts, inventory {}\n", lab.hosts.len(), inventory.display());
+            std::fs::write(inventory, lab::inventory_text(&lab)).map_err(|e| {
+                Error::Internal(format!("cannot write {}: {e}", inventory.display()))
+            })?;
+            let mut text = format!(
+                "lab up: {} hosts, inventory {}\n",
+                lab.hosts.len(),
+                inventory.display()
+            );
             for h in &lab.hosts {
-                text.push_str(&format!("  {:<28} {}:{}  [{}]\n", h.name, h.addr, h.port, h.group));
+                text.push_str(&format!(
+                    "  {:<28} {}:{}  [{}]\n",
+                    h.name, h.addr, h.port, h.group
+                ));
             }
             printer.out(&text);
             Ok(0)
@@ -45,7 +76,13 @@ pub fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
             let mut text = String::new();
             for h in &lab.hosts {
                 let up = std::path::Path::new(&format!("/proc/{}", h.pid)).exists();
-                text.push_str(&format!("{:<28} {}:{} {}\n", h.name, h.addr, h.port, if up { "up" } else { "down" }));
+                text.push_str(&format!(
+                    "{:<28} {}:{} {}\n",
+                    h.name,
+                    h.addr,
+                    h.port,
+                    if up { "up" } else { "down" }
+                ));
             }
             printer.out(&text);
             Ok(0)

@@ -39,10 +39,13 @@ pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
         let mut set = tokio::task::JoinSet::new();
         for h in hosts {
             let name = fleet.inventory.host(h).name.clone();
-            let prepared = target(&fleet, h, &settings).and_then(|t| become_for(&fleet, h, &escalate).map(|b| (t, b)));
+            let prepared = target(&fleet, h, &settings)
+                .and_then(|t| become_for(&fleet, h, &escalate).map(|b| (t, b)));
             let (sem, command) = (sem.clone(), command.clone());
             set.spawn(async move {
-                let Ok(_permit) = sem.acquire_owned().await else { return (name, Outcome::Failed("cancelled".into())) };
+                let Ok(_permit) = sem.acquire_owned().await else {
+                    return (name, Outcome::Failed("cancelled".into()));
+                };
                 let (t, b) = match prepared {
                     Ok(x) => x,
                     Err(e) => return (name, Outcome::Failed(e)),
@@ -55,19 +58,31 @@ pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
                 conn.close().await;
                 let outcome = match result {
                     Ok(out) => Outcome::Done(out),
-                    Err(e @ (TransportError::Unreachable(_) | TransportError::Timeout(_))) => Outcome::Unreachable(e.to_string()),
+                    Err(e @ (TransportError::Unreachable(_) | TransportError::Timeout(_))) => {
+                        Outcome::Unreachable(e.to_string())
+                    }
                     Err(e) => Outcome::Failed(e.to_string()),
                 };
                 (name, outcome)
             });
         }
         while let Some(joined) = set.join_next().await {
-            let Ok((name, outcome)) = joined else { continue };
+            let Ok((name, outcome)) = joined else {
+                continue;
+            };
             let block = match outcome {
                 Outcome::Done(out) => {
-                    let status = if out.ok() { printer.paint("CHANGED", "33") } else { printer.paint("FAILED", "31") };
+                    let status = if out.ok() {
+                        printer.paint("CHANGED", "33")
+                    } else {
+                        printer.paint("FAILED", "31")
+                    };
                     failed |= !out.ok();
-                    let mut text = format!("{name} | {status} | rc={} >>\n{}", out.rc(), out.stdout_str());
+                    let mut text = format!(
+                        "{name} | {status} | rc={} >>\n{}",
+                        out.rc(),
+                        out.stdout_str()
+                    );
                     if !out.stderr.is_empty() {
                         text.push_str(&out.stderr_str());
                     }
@@ -82,7 +97,10 @@ pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
                 }
                 Outcome::Unreachable(msg) => {
                     unreachable = true;
-                    format!("{name} | {} => {msg}\n", printer.paint("UNREACHABLE!", "31"))
+                    format!(
+                        "{name} | {} => {msg}\n",
+                        printer.paint("UNREACHABLE!", "31")
+                    )
                 }
             };
             printer.out(&block);

@@ -41,10 +41,20 @@ impl Report {
                 let message = match hosts.as_slice() {
                     [] => message.clone(),
                     [one] => format!("{message} (host {one})"),
-                    [first, rest @ ..] => format!("{message} (host {first} and {} more)", rest.len()),
+                    [first, rest @ ..] => {
+                        format!("{message} (host {first} and {} more)", rest.len())
+                    }
                 };
-                let severity = if *is_error || strict { Severity::Error } else { Severity::Warning };
-                Diagnostic { origin: origin.clone(), message, severity }
+                let severity = if *is_error || strict {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
+                Diagnostic {
+                    origin: origin.clone(),
+                    message,
+                    severity,
+                }
             })
             .collect();
         out.sort_by(|a, b| (&a.origin.file, a.origin.pos).cmp(&(&b.origin.file, b.origin.pos)));
@@ -61,7 +71,10 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
     }
     check_template_files(&cmd.templates, &mut report);
     let diags = report.diagnostics(cmd.strict);
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     match cmd.format {
         Format::Json => {
@@ -72,7 +85,14 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
                     m.insert("file".into(), Value::str(d.origin.display_path()));
                     m.insert("line".into(), Value::Int(i64::from(d.origin.pos.line)));
                     m.insert("col".into(), Value::Int(i64::from(d.origin.pos.col)));
-                    m.insert("severity".into(), Value::str(if d.severity == Severity::Error { "error" } else { "warning" }));
+                    m.insert(
+                        "severity".into(),
+                        Value::str(if d.severity == Severity::Error {
+                            "error"
+                        } else {
+                            "warning"
+                        }),
+                    );
                     m.insert("message".into(), Value::str(d.message.clone()));
                     Value::Map(m)
                 })
@@ -81,7 +101,10 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
             m.insert("errors".into(), Value::Int(errors as i64));
             m.insert("warnings".into(), Value::Int(warnings as i64));
             m.insert("problems".into(), Value::List(items));
-            printer.out(&format!("{}\n", dumps(&Value::Map(m), &JsonStyle::pretty(2)).map_err(Error::Internal)?));
+            printer.out(&format!(
+                "{}\n",
+                dumps(&Value::Map(m), &JsonStyle::pretty(2)).map_err(Error::Internal)?
+            ));
         }
         Format::Text => {
             let mut text: String = diags.iter().map(|d| format!("{d}\n")).collect();
@@ -89,15 +112,29 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
             printer.out(&text);
         }
     }
-    Ok(if errors > 0 { crate::error::exit::ERROR } else { 0 })
+    Ok(if errors > 0 {
+        crate::error::exit::ERROR
+    } else {
+        0
+    })
 }
 
-fn check_inventory(cmd: &ValidateCmd, inv: Inventory, report: &mut Report, printer: &Printer) -> Result<(), Error> {
+fn check_inventory(
+    cmd: &ValidateCmd,
+    inv: Inventory,
+    report: &mut Report,
+    printer: &Printer,
+) -> Result<(), Error> {
     for w in &inv.warnings {
         report.add(w.clone(), None);
     }
     let q = vars_query(&inv, &cmd.inv);
-    let dirs: Vec<PathBuf> = q.inventory_dirs.iter().chain(q.play_dirs.iter()).cloned().collect();
+    let dirs: Vec<PathBuf> = q
+        .inventory_dirs
+        .iter()
+        .chain(q.play_dirs.iter())
+        .cloned()
+        .collect();
     let mut seen_dirs = Vec::new();
     for dir in dirs {
         for sub in ["group_vars", "host_vars"] {
@@ -127,7 +164,9 @@ fn check_inventory(cmd: &ValidateCmd, inv: Inventory, report: &mut Report, print
     // Templates that do not even parse are reported once, not rendered per host.
     let templates: Vec<PathBuf> = template_files(&cmd.templates)
         .into_iter()
-        .filter(|t| std::fs::read_to_string(t).is_ok_and(|text| engine().check_syntax(&text).is_ok()))
+        .filter(|t| {
+            std::fs::read_to_string(t).is_ok_and(|text| engine().check_syntax(&text).is_ok())
+        })
         .collect();
     for h in hosts {
         let name = inv.host(h).name.clone();
@@ -150,21 +189,33 @@ fn check_inventory(cmd: &ValidateCmd, inv: Inventory, report: &mut Report, print
         };
         let mut resolved = Map::default();
         for (var, def) in raw.iter() {
-            let origin = def.origin.clone().unwrap_or_else(|| Origin::file("<inventory>"));
+            let origin = def
+                .origin
+                .clone()
+                .unwrap_or_else(|| Origin::file("<inventory>"));
             match engine().template_to_value(&def.value, &scope, Some(&origin)) {
                 Ok(v) => {
                     resolved.insert(var.clone(), v);
                 }
-                Err(e) => report.add(Diagnostic::error(e.origin.unwrap_or(origin), e.message), Some(&name)),
+                Err(e) => report.add(
+                    Diagnostic::error(e.origin.unwrap_or(origin), e.message),
+                    Some(&name),
+                ),
             }
         }
-        if let Some(s) = schema.as_ref().filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g))) {
+        if let Some(s) = schema
+            .as_ref()
+            .filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g)))
+        {
             check_schema(s, &raw, &resolved, report, &name);
         }
         for t in &templates {
             let tscope = scope.with_frame(native_frame(template_vars(t)));
             if let Err(e) = engine().render_file(t, &tscope) {
-                report.add(Diagnostic::error(e.origin.unwrap_or_else(|| Origin::file(t)), e.message), Some(&name));
+                report.add(
+                    Diagnostic::error(e.origin.unwrap_or_else(|| Origin::file(t)), e.message),
+                    Some(&name),
+                );
             }
         }
     }
@@ -179,14 +230,22 @@ pub fn template_vars(path: &Path) -> Vec<(String, Value)> {
     let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     vec![
         ("ansible_managed".into(), Value::str("Ansible managed")),
-        ("template_path".into(), Value::str(path.display().to_string())),
-        ("template_fullpath".into(), Value::str(full.display().to_string())),
+        (
+            "template_path".into(),
+            Value::str(path.display().to_string()),
+        ),
+        (
+            "template_fullpath".into(),
+            Value::str(full.display().to_string()),
+        ),
         ("template_host".into(), Value::str(hostname())),
     ]
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut Report) {
@@ -194,7 +253,11 @@ fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut Report
     for pair in &s.exclusive {
         let inside: Vec<&String> = pair.iter().filter(|g| groups.contains(g)).collect();
         if inside.len() > 1 {
-            let origin = inv.host(host).origin.clone().unwrap_or_else(|| Origin::file("<inventory>"));
+            let origin = inv
+                .host(host)
+                .origin
+                .clone()
+                .unwrap_or_else(|| Origin::file("<inventory>"));
             let names: Vec<&str> = inside.iter().map(|g| g.as_str()).collect();
             report.add(
                 Diagnostic::error(origin, format!("{} is in both {}: a host belongs to the old or the new group of an environment, never both", inv.host(host).name, names.join(" and "))),
@@ -204,9 +267,18 @@ fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut Report
     }
 }
 
-fn check_schema(s: &Schema, raw: &crate::vars::Vars, resolved: &Map, report: &mut Report, host: &str) {
+fn check_schema(
+    s: &Schema,
+    raw: &crate::vars::Vars,
+    resolved: &Map,
+    report: &mut Report,
+    host: &str,
+) {
     for (var, rule) in &s.vars {
-        let origin = raw.get(var).and_then(|v| v.origin.clone()).unwrap_or_else(|| s.origin.clone());
+        let origin = raw
+            .get(var)
+            .and_then(|v| v.origin.clone())
+            .unwrap_or_else(|| s.origin.clone());
         match resolved.get(var) {
             Some(v) => {
                 let mut msgs = Vec::new();
@@ -216,7 +288,13 @@ fn check_schema(s: &Schema, raw: &crate::vars::Vars, resolved: &Map, report: &mu
                 }
             }
             None if raw.contains_key(var) => {} // already reported as a template error
-            None if !rule.optional => report.add(Diagnostic::error(s.origin.clone(), format!("required var `{var}` is not defined")), Some(host)),
+            None if !rule.optional => report.add(
+                Diagnostic::error(
+                    s.origin.clone(),
+                    format!("required var `{var}` is not defined"),
+                ),
+                Some(host),
+            ),
             None => {}
         }
     }
@@ -226,7 +304,13 @@ fn check_schema(s: &Schema, raw: &crate::vars::Vars, resolved: &Map, report: &mu
         }
         if let Some(known) = schema::did_you_mean(var, s.vars.keys().map(String::as_str)) {
             let origin = def.origin.clone().unwrap_or_else(|| s.origin.clone());
-            report.add(Diagnostic::error(origin, format!("unknown var `{var}`; did you mean `{known}`?")), None);
+            report.add(
+                Diagnostic::error(
+                    origin,
+                    format!("unknown var `{var}`; did you mean `{known}`?"),
+                ),
+                None,
+            );
         }
     }
 }
@@ -235,19 +319,42 @@ fn check_schema(s: &Schema, raw: &crate::vars::Vars, resolved: &Map, report: &mu
 /// ambiguous YAML 1.1 scalars, Jinja syntax in values, names that match no group/host.
 fn check_vars_dir(base: &Path, is_group: bool, inv: &Inventory, report: &mut Report) {
     {
-        let Ok(entries) = std::fs::read_dir(base) else { return };
+        let Ok(entries) = std::fs::read_dir(base) else {
+            return;
+        };
         let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for entry in entries {
-            let Some(fname) = entry.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+            let Some(fname) = entry.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                continue;
+            };
             if fname.starts_with('.') || fname.ends_with('~') {
                 continue;
             }
-            let stem = ["", ".yml", ".yaml", ".json"].iter().rev().find_map(|ext| if ext.is_empty() { Some(fname.as_str()) } else { fname.strip_suffix(ext) }).unwrap_or(&fname);
-            let known = if is_group { inv.group_id(stem).is_some() } else { inv.host_id(stem).is_some() };
+            let stem = ["", ".yml", ".yaml", ".json"]
+                .iter()
+                .rev()
+                .find_map(|ext| {
+                    if ext.is_empty() {
+                        Some(fname.as_str())
+                    } else {
+                        fname.strip_suffix(ext)
+                    }
+                })
+                .unwrap_or(&fname);
+            let known = if is_group {
+                inv.group_id(stem).is_some()
+            } else {
+                inv.host_id(stem).is_some()
+            };
             if !known {
-                let names: Vec<String> = if is_group { inv.groups().map(|g| g.name.clone()).collect() } else { inv.hosts().map(|h| h.name.clone()).collect() };
-                let hint = schema::did_you_mean(stem, names.iter().map(String::as_str)).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+                let names: Vec<String> = if is_group {
+                    inv.groups().map(|g| g.name.clone()).collect()
+                } else {
+                    inv.hosts().map(|h| h.name.clone()).collect()
+                };
+                let hint = schema::did_you_mean(stem, names.iter().map(String::as_str))
+                    .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
                 let what = if is_group { "group" } else { "host" };
                 report.add(Diagnostic::warning(Origin::file(&entry), format!("no {what} named `{stem}` in the inventory, so these vars apply to nothing{hint}")), None);
             }
@@ -267,7 +374,9 @@ fn walk_files(p: &Path) -> Vec<PathBuf> {
         let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for e in entries {
-            if e.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')) {
+            if e.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            {
                 out.extend(walk_files(&e));
             }
         }
@@ -281,7 +390,10 @@ fn check_vars_file(path: &Path, report: &mut Report) {
             let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
             if indent.contains('\t') {
                 let origin = Origin::new(&Arc::from(path), crate::source::Pos::new(i + 1, 1));
-                report.add(Diagnostic::error(origin, "tab in indentation: YAML indents with spaces only"), None);
+                report.add(
+                    Diagnostic::error(origin, "tab in indentation: YAML indents with spaces only"),
+                    None,
+                );
             }
         }
     }
@@ -296,8 +408,17 @@ fn check_vars_file(path: &Path, report: &mut Report) {
         report.add(a.clone(), None);
     }
     match loaded.single() {
-        Ok(Some(root)) if !matches!(root.kind, crate::yaml::NodeKind::Map(_)) && root.to_value() != Value::Null => {
-            report.add(Diagnostic::error(loaded.origin(root.pos), format!("vars file must be a mapping, found {}", root.type_name())), None);
+        Ok(Some(root))
+            if !matches!(root.kind, crate::yaml::NodeKind::Map(_))
+                && root.to_value() != Value::Null =>
+        {
+            report.add(
+                Diagnostic::error(
+                    loaded.origin(root.pos),
+                    format!("vars file must be a mapping, found {}", root.type_name()),
+                ),
+                None,
+            );
         }
         Ok(Some(root)) => check_template_strings(&loaded, root, report),
         Ok(None) => {}
@@ -305,13 +426,25 @@ fn check_vars_file(path: &Path, report: &mut Report) {
     }
 }
 
-fn check_template_strings(loaded: &crate::yaml::Loaded, node: &crate::yaml::Node, report: &mut Report) {
+fn check_template_strings(
+    loaded: &crate::yaml::Loaded,
+    node: &crate::yaml::Node,
+    report: &mut Report,
+) {
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         match &n.kind {
-            crate::yaml::NodeKind::Scalar(Value::Str(s)) if crate::template::is_possibly_template(s) => {
+            crate::yaml::NodeKind::Scalar(Value::Str(s))
+                if crate::template::is_possibly_template(s) =>
+            {
                 if let Err((msg, _)) = engine().check_syntax(s) {
-                    report.add(Diagnostic::error(loaded.origin(n.pos), format!("template syntax error: {msg}")), None);
+                    report.add(
+                        Diagnostic::error(
+                            loaded.origin(n.pos),
+                            format!("template syntax error: {msg}"),
+                        ),
+                        None,
+                    );
                 }
             }
             crate::yaml::NodeKind::Seq(items) => stack.extend(items),
@@ -322,7 +455,10 @@ fn check_template_strings(loaded: &crate::yaml::Loaded, node: &crate::yaml::Node
 }
 
 fn template_files(dir: &Path) -> Vec<PathBuf> {
-    walk_files(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "j2")).collect()
+    walk_files(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "j2"))
+        .collect()
 }
 
 fn check_template_files(dir: &Path, report: &mut Report) {
@@ -330,12 +466,20 @@ fn check_template_files(dir: &Path, report: &mut Report) {
         match std::fs::read_to_string(&t) {
             Ok(text) => {
                 if let Err((msg, line)) = engine().check_syntax(&text) {
-                    let origin = Origin::new(&Arc::from(t.as_path()), crate::source::Pos::new(line.unwrap_or(1), 1));
-                    report.add(Diagnostic::error(origin, format!("template syntax error: {msg}")), None);
+                    let origin = Origin::new(
+                        &Arc::from(t.as_path()),
+                        crate::source::Pos::new(line.unwrap_or(1), 1),
+                    );
+                    report.add(
+                        Diagnostic::error(origin, format!("template syntax error: {msg}")),
+                        None,
+                    );
                 }
             }
-            Err(e) => report.add(Diagnostic::error(Origin::file(&t), format!("cannot read template: {e}")), None),
+            Err(e) => report.add(
+                Diagnostic::error(Origin::file(&t), format!("cannot read template: {e}")),
+                None,
+            ),
         }
     }
 }
-

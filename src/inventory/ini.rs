@@ -10,8 +10,10 @@ use regex::Regex;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
-static SECTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").expect("static regex"));
-static GROUPNAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").expect("static regex"));
+static SECTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").expect("static regex"));
+static GROUPNAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").expect("static regex"));
 
 #[derive(PartialEq, Clone, Copy)]
 enum State {
@@ -26,11 +28,14 @@ struct Pending {
     parents: Vec<String>,
 }
 
-const LINE_BREAKS: [char; 10] = ['\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
+const LINE_BREAKS: [char; 10] = [
+    '\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}',
+];
 
 /// Python's `str.splitlines()` (after "\r\n" has been made one break).
 fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split_inclusive(LINE_BREAKS).map(|l| l.strip_suffix(LINE_BREAKS).unwrap_or(l))
+    text.split_inclusive(LINE_BREAKS)
+        .map(|l| l.strip_suffix(LINE_BREAKS).unwrap_or(l))
 }
 
 /// Parses an INI inventory into `inv`. Every error names the file and line.
@@ -58,11 +63,22 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 None | Some("hosts") => State::Hosts,
                 Some("children") => State::Children,
                 Some("vars") => State::Vars,
-                Some(other) => return Err(err(format!("Section [{name}:{other}] has unknown type: {other}"))),
+                Some(other) => {
+                    return Err(err(format!(
+                        "Section [{name}:{other}] has unknown type: {other}"
+                    )));
+                }
             };
             if inv.group_id(&name).is_none() {
                 if state == State::Vars && !pending.contains_key(&name) {
-                    pending.insert(name.clone(), Pending { pos, state, parents: Vec::new() });
+                    pending.insert(
+                        name.clone(),
+                        Pending {
+                            pos,
+                            state,
+                            parents: Vec::new(),
+                        },
+                    );
                 }
                 inv.add_group(&name, Some(here()));
             }
@@ -86,8 +102,11 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
         let gid = inv.group_id(&group).unwrap_or(super::UNGROUPED);
         match state {
             State::Hosts => {
-                let tokens = shlex::split(line, true).map_err(|e| err(format!("Error parsing host definition '{line}': {e}")))?;
-                let Some(first) = tokens.first() else { continue };
+                let tokens = shlex::split(line, true)
+                    .map_err(|e| err(format!("Error parsing host definition '{line}': {e}")))?;
+                let Some(first) = tokens.first() else {
+                    continue;
+                };
                 let (names, port) = super::load::expand_host_pattern(first).map_err(|e| err(e))?;
                 if first.trim().ends_with(':') && port.is_none() {
                     return Err(err(format!(
@@ -95,12 +114,16 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                     )));
                 }
                 if names.iter().any(|n| n.trim() == "---") {
-                    return Err(err(format!("Invalid host pattern '{first}' supplied, '---' is normally a sign this is a YAML file.")));
+                    return Err(err(format!(
+                        "Invalid host pattern '{first}' supplied, '---' is normally a sign this is a YAML file."
+                    )));
                 }
                 let mut vars = Vec::new();
                 for t in &tokens[1..] {
                     let Some((k, v)) = t.split_once('=') else {
-                        return Err(err(format!("Expected key=value host variable assignment, got: {t}")));
+                        return Err(err(format!(
+                            "Expected key=value host variable assignment, got: {t}"
+                        )));
                     };
                     vars.push((k.to_string(), parse_value(v)));
                 }
@@ -115,7 +138,8 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 let Some((k, v)) = line.split_once('=') else {
                     return Err(err(format!("Expected key=value, got: {line}")));
                 };
-                inv.set_group_var(gid, k.trim(), parse_value(v.trim())).map_err(|e| err(e.0))?;
+                inv.set_group_var(gid, k.trim(), parse_value(v.trim()))
+                    .map_err(|e| err(e.0))?;
             }
             State::Children => {
                 let child = GROUPNAME
@@ -125,7 +149,15 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                     .ok_or_else(|| err(format!("Expected group name, got: {line}")))?;
                 match inv.group_id(&child) {
                     Some(cid) => inv.add_child_group(gid, cid).map_err(|e| err(e.0))?,
-                    None => pending.entry(child).or_insert_with(|| Pending { pos, state: State::Children, parents: Vec::new() }).parents.push(group.clone()),
+                    None => pending
+                        .entry(child)
+                        .or_insert_with(|| Pending {
+                            pos,
+                            state: State::Children,
+                            parents: Vec::new(),
+                        })
+                        .parents
+                        .push(group.clone()),
                 }
             }
         }
@@ -133,10 +165,16 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
     if let Some((name, p)) = pending.into_iter().next() {
         let origin = Origin::new(&file, p.pos);
         return Err(match p.state {
-            State::Vars => Diagnostic::error(origin, format!("Section [{name}:vars] not valid for undefined group '{name}'.")),
+            State::Vars => Diagnostic::error(
+                origin,
+                format!("Section [{name}:vars] not valid for undefined group '{name}'."),
+            ),
             _ => Diagnostic::error(
                 origin,
-                format!("Section [{}:children] includes undefined group '{name}'.", p.parents.last().map_or("", String::as_str)),
+                format!(
+                    "Section [{}:children] includes undefined group '{name}'.",
+                    p.parents.last().map_or("", String::as_str)
+                ),
             ),
         });
     }
@@ -145,16 +183,29 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
 
 /// "\r\n" counts as one line break, as in Python.
 fn normalise_crlf(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains("\r\n") { std::borrow::Cow::Owned(text.replace("\r\n", "\n")) } else { std::borrow::Cow::Borrowed(text) }
+    if text.contains("\r\n") {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
-fn add_pending_children(inv: &mut Inventory, group: &str, pending: &mut indexmap::IndexMap<String, Pending>) -> Result<(), super::InventoryError> {
-    let Some(p) = pending.shift_remove(group) else { return Ok(()) };
+fn add_pending_children(
+    inv: &mut Inventory,
+    group: &str,
+    pending: &mut indexmap::IndexMap<String, Pending>,
+) -> Result<(), super::InventoryError> {
+    let Some(p) = pending.shift_remove(group) else {
+        return Ok(());
+    };
     let child = inv.group_id(group).unwrap_or(super::UNGROUPED);
     for parent in p.parents {
         let pid = inv.add_group(&parent, None);
         inv.add_child_group(pid, child)?;
-        if pending.get(&parent).is_some_and(|pp| pp.state == State::Children) {
+        if pending
+            .get(&parent)
+            .is_some_and(|pp| pp.state == State::Children)
+        {
             add_pending_children(inv, &parent, pending)?;
         }
     }

@@ -9,8 +9,16 @@ use std::sync::LazyLock;
 
 /// Directory entries Ansible never reads as inventory.
 static IGNORED: LazyLock<Regex> = LazyLock::new(|| {
-    let exts = [".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry"];
-    let mut alts = vec![r"^\.".to_string(), "^host_vars$".into(), "^group_vars$".into(), "^vars_plugins$".into()];
+    let exts = [
+        ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg",
+        ".retry",
+    ];
+    let mut alts = vec![
+        r"^\.".to_string(),
+        "^host_vars$".into(),
+        "^group_vars$".into(),
+        "^vars_plugins$".into(),
+    ];
     alts.extend(exts.iter().map(|e| format!("{}$", regex::escape(e))));
     Regex::new(&alts.join("|")).expect("static regex")
 });
@@ -18,7 +26,11 @@ static IGNORED: LazyLock<Regex> = LazyLock::new(|| {
 /// Splits a host entry into names (ranges expanded) and a port.
 pub fn expand_host_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
     let (host, port) = parse_address(pattern, true).unwrap_or_else(|_| (pattern.to_string(), None));
-    let names = if range::has_range(&host) { range::expand(&host)? } else { vec![host] };
+    let names = if range::has_range(&host) {
+        range::expand(&host)?
+    } else {
+        vec![host]
+    };
     Ok((names, port))
 }
 
@@ -47,15 +59,31 @@ fn host_list(inv: &mut Inventory, list: &str) {
 }
 
 fn load_source(inv: &mut Inventory, path: &Path, depth: usize) -> Result<(), Diagnostic> {
-    let meta = std::fs::metadata(path).map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read inventory source: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::error(
+            Origin::file(path),
+            format!("cannot read inventory source: {e}"),
+        )
+    })?;
     if meta.is_dir() {
         if depth > 20 {
-            return Err(Diagnostic::error(Origin::file(path), "inventory directories nested too deeply"));
+            return Err(Diagnostic::error(
+                Origin::file(path),
+                "inventory directories nested too deeply",
+            ));
         }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot list inventory directory: {e}")))?
+            .map_err(|e| {
+                Diagnostic::error(
+                    Origin::file(path),
+                    format!("cannot list inventory directory: {e}"),
+                )
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().is_some_and(|n| !IGNORED.is_match(&n.to_string_lossy())))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| !IGNORED.is_match(&n.to_string_lossy()))
+            })
             .collect();
         entries.sort();
         for entry in entries {
@@ -68,25 +96,50 @@ fn load_source(inv: &mut Inventory, path: &Path, depth: usize) -> Result<(), Dia
 
 fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), Diagnostic> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read inventory source: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::error(
+            Origin::file(path),
+            format!("cannot read inventory source: {e}"),
+        )
+    })?;
     if meta.permissions().mode() & 0o111 != 0 {
         return Err(Diagnostic::error(
             Origin::file(path),
             "executable inventory scripts are not supported; make the file non-executable if it is a static inventory",
         ));
     }
-    let ext = path.extension().and_then(|e| e.to_str()).map(|e| format!(".{e}"));
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{e}"));
     if ext.as_deref() == Some(".toml") {
-        return Err(Diagnostic::error(Origin::file(path), "TOML inventories are not supported; use INI or YAML"));
+        return Err(Diagnostic::error(
+            Origin::file(path),
+            "TOML inventories are not supported; use INI or YAML",
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read inventory source: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::error(
+            Origin::file(path),
+            format!("cannot read inventory source: {e}"),
+        )
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        Diagnostic::error(Origin::new(&std::sync::Arc::from(path), crate::source::Pos::new(line, 1)), "inventory is not valid UTF-8 text (is this a binary file?)")
+        Diagnostic::error(
+            Origin::new(
+                &std::sync::Arc::from(path),
+                crate::source::Pos::new(line, 1),
+            ),
+            "inventory is not valid UTF-8 text (is this a binary file?)",
+        )
     })?;
     if text.contains('\0') {
-        return Err(Diagnostic::error(Origin::file(path), "inventory contains NUL bytes (is this a binary file?)"));
+        return Err(Diagnostic::error(
+            Origin::file(path),
+            "inventory contains NUL bytes (is this a binary file?)",
+        ));
     }
     let yaml_candidate = matches!(ext.as_deref(), None | Some(".yml" | ".yaml" | ".json"));
     let mut yaml_error = None;
@@ -104,7 +157,9 @@ fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), Diagnostic> {
     match ini::parse(inv, &text, path) {
         Ok(()) => Ok(()),
         // A .yml file that is neither valid YAML nor INI: the YAML error is the useful one.
-        Err(e) if matches!(ext.as_deref(), Some(".yml" | ".yaml" | ".json")) => Err(yaml_error.unwrap_or(e)),
+        Err(e) if matches!(ext.as_deref(), Some(".yml" | ".yaml" | ".json")) => {
+            Err(yaml_error.unwrap_or(e))
+        }
         Err(e) => Err(e),
     }
 }

@@ -12,8 +12,11 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::LazyLock;
 
-static SUBSCRIPT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$").expect("static regex"));
-static COLON_SPLIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("static regex"));
+static SUBSCRIPT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$").expect("static regex")
+});
+static COLON_SPLIT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("static regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError(pub String);
@@ -33,9 +36,16 @@ pub fn split_host_pattern(pattern: &str) -> Vec<String> {
     } else if parse_address(pattern, true).is_ok() {
         vec![pattern.to_string()]
     } else {
-        COLON_SPLIT.find_iter(pattern).map(|m| m.as_str().to_string()).collect()
+        COLON_SPLIT
+            .find_iter(pattern)
+            .map(|m| m.as_str().to_string())
+            .collect()
     };
-    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Splits a `--limit` value, reading `@file` entries (one pattern per line).
@@ -48,10 +58,17 @@ pub fn limit_patterns(limit: &str, base: &Path) -> Result<Vec<String>, PatternEr
                 return Err(PatternError(format!("Unable to find limit file {file}")));
             }
             if !path.is_file() {
-                return Err(PatternError(format!("Limit starting with \"@\" must be a file, not a directory: {file}")));
+                return Err(PatternError(format!(
+                    "Limit starting with \"@\" must be a file, not a directory: {file}"
+                )));
             }
-            let text = std::fs::read_to_string(&path).map_err(|e| PatternError(format!("cannot read limit file {file}: {e}")))?;
-            out.extend(text.split('\n').map(|l| l.trim().to_string()).filter(|l| !l.is_empty()));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| PatternError(format!("cannot read limit file {file}: {e}")))?;
+            out.extend(
+                text.split('\n')
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
         } else {
             out.push(p);
         }
@@ -126,15 +143,20 @@ enum Matcher {
 
 impl Matcher {
     fn new(pattern: &str) -> Result<Matcher, PatternError> {
-        let bad = |e: regex::Error| PatternError(format!("Invalid host list pattern: {pattern}: {e}"));
+        let bad =
+            |e: regex::Error| PatternError(format!("Invalid host list pattern: {pattern}: {e}"));
         if let Some(re) = pattern.strip_prefix('~') {
             // Python's `re.match`: anchored at the start only.
-            return Regex::new(&format!("^(?:{re})")).map(Matcher::Re).map_err(bad);
+            return Regex::new(&format!("^(?:{re})"))
+                .map(Matcher::Re)
+                .map_err(bad);
         }
         if !pattern.contains(['*', '?', '[']) {
             return Ok(Matcher::Exact(pattern.to_string()));
         }
-        Regex::new(&fnmatch_to_regex(pattern)).map(Matcher::Re).map_err(bad)
+        Regex::new(&fnmatch_to_regex(pattern))
+            .map(Matcher::Re)
+            .map_err(bad)
     }
 
     fn is_match(&self, s: &str) -> bool {
@@ -199,7 +221,11 @@ impl Resolver<'_> {
         let pattern = pattern.strip_prefix(['&', '!']).unwrap_or(pattern);
         let (expr, subscript) = split_subscript(pattern);
         let hosts = self.enumerate(&expr)?;
-        apply_subscript(hosts, subscript).ok_or_else(|| PatternError(format!("No hosts matched the subscripted pattern '{pattern}'")))
+        apply_subscript(hosts, subscript).ok_or_else(|| {
+            PatternError(format!(
+                "No hosts matched the subscripted pattern '{pattern}'"
+            ))
+        })
     }
 
     fn enumerate(&mut self, pattern: &str) -> Result<Vec<HostId>, PatternError> {
@@ -223,7 +249,9 @@ impl Resolver<'_> {
             results.extend(self.short_alias(pattern)?);
         }
         if results.is_empty() && !matched_group && pattern != "all" {
-            self.warnings.push(format!("Could not match supplied host pattern, ignoring: {pattern}"));
+            self.warnings.push(format!(
+                "Could not match supplied host pattern, ignoring: {pattern}"
+            ));
         }
         Ok(results)
     }
@@ -234,14 +262,20 @@ impl Resolver<'_> {
             return Ok(None);
         }
         let candidates: Vec<HostId> = (0..self.inv.host_count())
-            .filter(|h| self.inv.host(*h).name.split('.').next() == Some(alias) && self.inv.host(*h).name != alias)
+            .filter(|h| {
+                self.inv.host(*h).name.split('.').next() == Some(alias)
+                    && self.inv.host(*h).name != alias
+            })
             .collect();
         match candidates.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(*one)),
             many => Err(PatternError(format!(
                 "'{alias}' is ambiguous: it could be any of {}",
-                many.iter().map(|h| self.inv.host(*h).name.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|h| self.inv.host(*h).name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -251,19 +285,30 @@ fn split_subscript(pattern: &str) -> (String, Option<(i64, Option<i64>)>) {
     if pattern.starts_with('~') {
         return (pattern.to_string(), None);
     }
-    let Some(c) = SUBSCRIPT.captures(pattern) else { return (pattern.to_string(), None) };
+    let Some(c) = SUBSCRIPT.captures(pattern) else {
+        return (pattern.to_string(), None);
+    };
     let expr = c.get(1).map_or("", |m| m.as_str()).to_string();
     if let Some(idx) = c.get(2) {
         return (expr, Some((idx.as_str().parse().unwrap_or(0), None)));
     }
     let start = c.get(3).map_or(0, |m| m.as_str().parse().unwrap_or(0));
-    let end = c.get(5).map(|m| m.as_str()).filter(|s| !s.is_empty()).map_or(-1, |s| s.parse().unwrap_or(-1));
+    let end = c
+        .get(5)
+        .map(|m| m.as_str())
+        .filter(|s| !s.is_empty())
+        .map_or(-1, |s| s.parse().unwrap_or(-1));
     (expr, Some((start, Some(end))))
 }
 
 /// Python slicing semantics; `None` when a single index is out of range.
-fn apply_subscript(hosts: Vec<HostId>, subscript: Option<(i64, Option<i64>)>) -> Option<Vec<HostId>> {
-    let Some((start, end)) = subscript else { return Some(hosts) };
+fn apply_subscript(
+    hosts: Vec<HostId>,
+    subscript: Option<(i64, Option<i64>)>,
+) -> Option<Vec<HostId>> {
+    let Some((start, end)) = subscript else {
+        return Some(hosts);
+    };
     if hosts.is_empty() {
         return Some(hosts);
     }
@@ -274,7 +319,11 @@ fn apply_subscript(hosts: Vec<HostId>, subscript: Option<(i64, Option<i64>)>) ->
             let end = if end == -1 { len - 1 } else { end };
             let norm = |i: i64| if i < 0 { (i + len).max(0) } else { i.min(len) };
             let (s, e) = (norm(start), norm(end + 1));
-            Some(if s < e { hosts[s as usize..e as usize].to_vec() } else { Vec::new() })
+            Some(if s < e {
+                hosts[s as usize..e as usize].to_vec()
+            } else {
+                Vec::new()
+            })
         }
         _ => {
             let i = if start < 0 { start + len } else { start };
@@ -285,8 +334,15 @@ fn apply_subscript(hosts: Vec<HostId>, subscript: Option<(i64, Option<i64>)>) ->
 
 /// Selects hosts for `pattern`, restricted by `limit` (already split, see
 /// [`limit_patterns`]). Hosts come in inventory order, each once.
-pub fn select(inv: &Inventory, pattern: &str, limit: Option<&[String]>) -> Result<Selection, PatternError> {
-    let mut r = Resolver { inv, warnings: Vec::new() };
+pub fn select(
+    inv: &Inventory,
+    pattern: &str,
+    limit: Option<&[String]>,
+) -> Result<Selection, PatternError> {
+    let mut r = Resolver {
+        inv,
+        warnings: Vec::new(),
+    };
     let mut hosts = r.evaluate(&split_host_pattern(pattern))?;
     if let Some(limit) = limit {
         let subset: HashSet<HostId> = r.evaluate(limit)?.into_iter().collect();
@@ -294,7 +350,10 @@ pub fn select(inv: &Inventory, pattern: &str, limit: Option<&[String]>) -> Resul
     }
     let mut seen = HashSet::new();
     hosts.retain(|h| seen.insert(*h));
-    Ok(Selection { hosts, warnings: r.warnings })
+    Ok(Selection {
+        hosts,
+        warnings: r.warnings,
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,11 @@ pub fn parse_value(s: &str) -> Value {
 
 /// `None` when `s` is not a Python literal expression.
 pub fn literal_eval(s: &str) -> Option<Value> {
-    let mut p = Parser { src: s.trim_start_matches([' ', '\t']).as_bytes(), i: 0, depth: 0 };
+    let mut p = Parser {
+        src: s.trim_start_matches([' ', '\t']).as_bytes(),
+        i: 0,
+        depth: 0,
+    };
     let v = p.expr()?;
     p.skip_ws(true);
     (p.i == p.src.len()).then(|| v.into_value())
@@ -47,7 +51,11 @@ fn complex_str(re: f64, im: f64) -> String {
     if re == 0.0 && re.is_sign_positive() {
         format!("{}j", complex_num(im))
     } else {
-        let sign = if im < 0.0 || (im == 0.0 && im.is_sign_negative()) { "-" } else { "+" };
+        let sign = if im < 0.0 || (im == 0.0 && im.is_sign_negative()) {
+            "-"
+        } else {
+            "+"
+        };
         format!("({}{sign}{}j)", complex_num(re), complex_num(im.abs()))
     }
 }
@@ -133,9 +141,15 @@ impl Parser<'_> {
                 self.skip_ws(self.nl());
                 let v = self.unary()?;
                 match v {
-                    Lit::V(Value::Int(i)) => Some(Lit::V(Value::Int(if neg { i.checked_neg()? } else { i }))),
+                    Lit::V(Value::Int(i)) => {
+                        Some(Lit::V(Value::Int(if neg { i.checked_neg()? } else { i })))
+                    }
                     Lit::V(Value::Float(f)) => Some(Lit::V(Value::Float(if neg { -f } else { f }))),
-                    Lit::Complex(re, im) => Some(if neg { Lit::Complex(-re, -im) } else { Lit::Complex(re, im) }),
+                    Lit::Complex(re, im) => Some(if neg {
+                        Lit::Complex(-re, -im)
+                    } else {
+                        Lit::Complex(re, im)
+                    }),
                     _ => None,
                 }
             }
@@ -189,7 +203,10 @@ impl Parser<'_> {
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = self.i;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.i += 1;
                 }
                 let word = &self.src[start..self.i];
@@ -325,7 +342,9 @@ impl Parser<'_> {
                         self.i += 1;
                     }
                     let lower = self.src[start..self.i].to_ascii_lowercase();
-                    if matches!(self.peek(), Some(b'\'' | b'"')) && matches!(lower.as_slice(), b"r" | b"u" | b"b" | b"br" | b"rb") {
+                    if matches!(self.peek(), Some(b'\'' | b'"'))
+                        && matches!(lower.as_slice(), b"r" | b"u" | b"b" | b"br" | b"rb")
+                    {
                         self.string_body(lower.contains(&b'r'), out)?;
                     } else {
                         self.i = save;
@@ -431,7 +450,10 @@ impl Parser<'_> {
         if let Some(radix) = radix {
             self.i += 2;
             let digits_start = self.i;
-            while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            while self
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+            {
                 self.i += 1;
             }
             let digits = std::str::from_utf8(&self.src[digits_start..self.i]).ok()?;
@@ -439,7 +461,9 @@ impl Parser<'_> {
                 return None;
             }
             let clean: String = digits.chars().filter(|c| *c != '_').collect();
-            return i64::from_str_radix(&clean, radix).ok().map(|v| Lit::V(Value::Int(v)));
+            return i64::from_str_radix(&clean, radix)
+                .ok()
+                .map(|v| Lit::V(Value::Int(v)));
         }
         let mut is_float = false;
         while let Some(c) = self.peek() {
@@ -460,7 +484,8 @@ impl Parser<'_> {
             }
         }
         let text = std::str::from_utf8(&self.src[start..self.i]).ok()?;
-        if text.contains("__") || text.ends_with('_') || text.contains("_.") || text.contains("._") {
+        if text.contains("__") || text.ends_with('_') || text.contains("_.") || text.contains("._")
+        {
             return None;
         }
         let clean: String = text.chars().filter(|c| *c != '_').collect();
@@ -519,7 +544,10 @@ mod tests {
         assert_eq!(p("1_000"), Value::Int(1000));
         assert_eq!(p("None"), Value::Null);
         assert_eq!(p("(1, 'a')").py_repr(), "[1, 'a']");
-        assert_eq!(p("{'a': [1, {'b': None}]}").py_repr(), "{'a': [1, {'b': None}]}");
+        assert_eq!(
+            p("{'a': [1, {'b': None}]}").py_repr(),
+            "{'a': [1, {'b': None}]}"
+        );
         assert_eq!(p("1j"), Value::str("1j"));
         assert_eq!(p("1+2j"), Value::str("(1+2j)"));
         assert_eq!(p("..."), Value::str("..."));

@@ -18,8 +18,12 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
 }
 
 fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
-    let (head, rest) = line.split_once('[').ok_or("host range must be begin:end or begin:end:step")?;
-    let (nrange, tail) = rest.split_once(']').ok_or_else(|| format!("unbalanced brackets in host range: {line}"))?;
+    let (head, rest) = line
+        .split_once('[')
+        .ok_or("host range must be begin:end or begin:end:step")?;
+    let (nrange, tail) = rest
+        .split_once(']')
+        .ok_or_else(|| format!("unbalanced brackets in host range: {line}"))?;
     if tail.contains('[') && !tail.contains(']') || nrange.contains('[') {
         return Err(format!("unbalanced brackets in host range: {line}"));
     }
@@ -43,7 +47,10 @@ fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
             return Err("host range must specify equal-length begin and end formats".into());
         }
     }
-    let items: Vec<String> = match (LETTERS.find(beg).filter(|_| beg.len() == 1), LETTERS.find(end).filter(|_| end.len() == 1)) {
+    let items: Vec<String> = match (
+        LETTERS.find(beg).filter(|_| beg.len() == 1),
+        LETTERS.find(end).filter(|_| end.len() == 1),
+    ) {
         (Some(b), Some(e)) => {
             if b > e {
                 return Err("host range must have begin <= end".into());
@@ -52,7 +59,11 @@ fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
                 return Err("host range step must be positive".into());
             }
             let step = usize::try_from(step).map_err(|_| "host range step too large")?;
-            LETTERS[b..=e].chars().step_by(step).map(String::from).collect()
+            LETTERS[b..=e]
+                .chars()
+                .step_by(step)
+                .map(String::from)
+                .collect()
         }
         _ => {
             let b = parse_int(beg)?;
@@ -65,7 +76,9 @@ fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
                 (b - e) / (-step) + 1
             };
             if usize::try_from(count).map_or(true, |c| c > MAX_EXPANSION) {
-                return Err(format!("host range {line} expands to {count} names, more than the limit of {MAX_EXPANSION}"));
+                return Err(format!(
+                    "host range {line} expands to {count} names, more than the limit of {MAX_EXPANSION}"
+                ));
             }
             (0..count)
                 .map(|i| {
@@ -86,20 +99,28 @@ fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
             out.push(name);
         }
         if out.len() > MAX_EXPANSION {
-            return Err(format!("host range {line} expands to more than {MAX_EXPANSION} names"));
+            return Err(format!(
+                "host range {line} expands to more than {MAX_EXPANSION} names"
+            ));
         }
     }
     Ok(())
 }
 
 fn parse_int(s: &str) -> Result<i64, String> {
-    s.trim().parse::<i64>().map_err(|_| format!("invalid literal for int() with base 10: {s:?}"))
+    s.trim()
+        .parse::<i64>()
+        .map_err(|_| format!("invalid literal for int() with base 10: {s:?}"))
 }
 
 /// Python's `str(n).zfill(w)`.
 fn zfill(n: i64, w: usize) -> String {
     if n < 0 {
-        format!("-{:0>width$}", n.unsigned_abs(), width = w.saturating_sub(1))
+        format!(
+            "-{:0>width$}",
+            n.unsigned_abs(),
+            width = w.saturating_sub(1)
+        )
     } else {
         format!("{n:0>w$}")
     }
@@ -111,10 +132,19 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(expand("web[01:04]").unwrap(), ["web01", "web02", "web03", "web04"]);
-        assert_eq!(expand("app[1:10:3]").unwrap(), ["app1", "app4", "app7", "app10"]);
+        assert_eq!(
+            expand("web[01:04]").unwrap(),
+            ["web01", "web02", "web03", "web04"]
+        );
+        assert_eq!(
+            expand("app[1:10:3]").unwrap(),
+            ["app1", "app4", "app7", "app10"]
+        );
         assert_eq!(expand("db-[a:c]").unwrap(), ["db-a", "db-b", "db-c"]);
-        assert_eq!(expand("n[1:2]x[a:b]").unwrap(), ["n1xa", "n1xb", "n2xa", "n2xb"]);
+        assert_eq!(
+            expand("n[1:2]x[a:b]").unwrap(),
+            ["n1xa", "n1xb", "n2xa", "n2xb"]
+        );
         assert_eq!(expand("h[:2]").unwrap(), ["h0", "h1", "h2"]);
         assert!(expand("web[01:100]").is_err());
         assert!(expand("big[0:500000000]").unwrap_err().contains("limit"));

@@ -80,8 +80,14 @@ mod tests {
 
     #[test]
     fn like_python_shlex() {
-        assert_eq!(split(r#"a b="x y" c='q' # tail"#, true).unwrap(), ["a", "b=x y", "c=q"]);
-        assert_eq!(split("lst=\"[1,2]\" v=a#b", true).unwrap(), ["lst=[1,2]", "v=a"]);
+        assert_eq!(
+            split(r#"a b="x y" c='q' # tail"#, true).unwrap(),
+            ["a", "b=x y", "c=q"]
+        );
+        assert_eq!(
+            split("lst=\"[1,2]\" v=a#b", true).unwrap(),
+            ["lst=[1,2]", "v=a"]
+        );
         assert_eq!(split(r#"x="a\"b\n""#, true).unwrap(), ["x=a\"b\\n"]);
         assert_eq!(split("''", true).unwrap(), [""]);
         assert!(split("a='b", true).is_err());

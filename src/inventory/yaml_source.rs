@@ -11,9 +11,16 @@ use std::path::PathBuf;
 pub fn parse(inv: &mut Inventory, loaded: &Loaded) -> Result<bool, Diagnostic> {
     let root = match loaded.single()? {
         Some(root) => root,
-        None => return Err(Diagnostic::error(Origin::file(loaded.file.to_path_buf()), "Parsed empty YAML file")),
+        None => {
+            return Err(Diagnostic::error(
+                Origin::file(loaded.file.to_path_buf()),
+                "Parsed empty YAML file",
+            ));
+        }
     };
-    let Some(entries) = root.as_map() else { return Ok(false) };
+    let Some(entries) = root.as_map() else {
+        return Ok(false);
+    };
     if root.get("plugin").is_some() {
         return Err(Diagnostic::error(
             loaded.origin(root.pos),
@@ -27,7 +34,14 @@ pub fn parse(inv: &mut Inventory, loaded: &Loaded) -> Result<bool, Diagnostic> {
     Ok(true)
 }
 
-fn parse_group(inv: &mut Inventory, loaded: &Loaded, source: &PathBuf, name: &str, data: &Node, depth: usize) -> Result<Option<usize>, Diagnostic> {
+fn parse_group(
+    inv: &mut Inventory,
+    loaded: &Loaded,
+    source: &PathBuf,
+    name: &str,
+    data: &Node,
+    depth: usize,
+) -> Result<Option<usize>, Diagnostic> {
     let err = |node: &Node, msg: String| Diagnostic::error(loaded.origin(node.pos), msg);
     if depth > crate::yaml::MAX_DEPTH {
         return Err(err(data, "groups nested too deeply".into()));
@@ -36,7 +50,10 @@ fn parse_group(inv: &mut Inventory, loaded: &Loaded, source: &PathBuf, name: &st
         NodeKind::Map(m) => m.as_slice(),
         NodeKind::Scalar(crate::value::Value::Null) => &[],
         _ => {
-            inv.warnings.push(Diagnostic::warning(loaded.origin(data.pos), format!("Skipping '{name}' as this is not a valid group definition")));
+            inv.warnings.push(Diagnostic::warning(
+                loaded.origin(data.pos),
+                format!("Skipping '{name}' as this is not a valid group definition"),
+            ));
             return Ok(None);
         }
     };
@@ -44,17 +61,34 @@ fn parse_group(inv: &mut Inventory, loaded: &Loaded, source: &PathBuf, name: &st
     for (key, section) in entries {
         let items: Vec<(String, Option<&Node>, crate::source::Pos)> = match &section.kind {
             NodeKind::Scalar(crate::value::Value::Null) => continue,
-            NodeKind::Scalar(v) if v.as_str().is_some() && matches!(key.name.as_str(), "vars" | "children" | "hosts") => {
+            NodeKind::Scalar(v)
+                if v.as_str().is_some()
+                    && matches!(key.name.as_str(), "vars" | "children" | "hosts") =>
+            {
                 vec![(v.py_str(), None, section.pos)]
             }
-            NodeKind::Map(m) => m.iter().map(|(k, v)| (k.name.clone(), Some(v), k.pos)).collect(),
+            NodeKind::Map(m) => m
+                .iter()
+                .map(|(k, v)| (k.name.clone(), Some(v), k.pos))
+                .collect(),
             _ => {
                 if matches!(key.name.as_str(), "vars" | "children" | "hosts") {
-                    return Err(err(section, format!("Invalid \"{}\" entry for \"{name}\" group, requires a dictionary, found \"{}\" instead.", key.name, section.type_name())));
+                    return Err(err(
+                        section,
+                        format!(
+                            "Invalid \"{}\" entry for \"{name}\" group, requires a dictionary, found \"{}\" instead.",
+                            key.name,
+                            section.type_name()
+                        ),
+                    ));
                 }
                 inv.warnings.push(Diagnostic::warning(
                     loaded.origin(key.pos),
-                    format!("Skipping key ({}) in group ({name}) as it is not a mapping, it is a {}", key.name, section.type_name()),
+                    format!(
+                        "Skipping key ({}) in group ({name}) as it is not a mapping, it is a {}",
+                        key.name,
+                        section.type_name()
+                    ),
                 ));
                 continue;
             }

@@ -10,29 +10,139 @@ use crate::yaml::{Loaded, Node, NodeKind};
 use std::path::{Path, PathBuf};
 
 const PLAY_KEYS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "become", "become_user", "become_method", "serial", "max_fail_percentage",
-    "any_errors_fatal", "gather_facts", "check_mode", "tags", "pre_tasks", "tasks", "post_tasks", "handlers", "environment",
-    "remote_user", "connection", "strategy", "order", "ignore_errors", "no_log", "diff", "collections", "force_handlers",
-    "gather_subset", "gather_timeout", "ignore_unreachable", "run_once", "throttle", "timeout", "port", "vars_prompt",
-    "module_defaults", "become_flags", "become_exe", "debugger", "fact_path", "roles",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "become",
+    "become_user",
+    "become_method",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "gather_facts",
+    "check_mode",
+    "tags",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "environment",
+    "remote_user",
+    "connection",
+    "strategy",
+    "order",
+    "ignore_errors",
+    "no_log",
+    "diff",
+    "collections",
+    "force_handlers",
+    "gather_subset",
+    "gather_timeout",
+    "ignore_unreachable",
+    "run_once",
+    "throttle",
+    "timeout",
+    "port",
+    "vars_prompt",
+    "module_defaults",
+    "become_flags",
+    "become_exe",
+    "debugger",
+    "fact_path",
+    "roles",
 ];
 
 const TASK_KEYS: &[&str] = &[
-    "name", "action", "args", "async", "poll", "changed_when", "failed_when", "delay", "delegate_to", "delegate_facts",
-    "loop", "loop_control", "notify", "register", "retries", "until", "when", "become", "become_user", "become_method",
-    "become_flags", "become_exe", "check_mode", "collections", "connection", "debugger", "diff", "environment",
-    "ignore_errors", "ignore_unreachable", "module_defaults", "no_log", "port", "remote_user", "run_once", "tags",
-    "throttle", "timeout", "vars", "listen", "local_action", "with_items", "with_list", "with_dict", "any_errors_fatal",
+    "name",
+    "action",
+    "args",
+    "async",
+    "poll",
+    "changed_when",
+    "failed_when",
+    "delay",
+    "delegate_to",
+    "delegate_facts",
+    "loop",
+    "loop_control",
+    "notify",
+    "register",
+    "retries",
+    "until",
+    "when",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "diff",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "module_defaults",
+    "no_log",
+    "port",
+    "remote_user",
+    "run_once",
+    "tags",
+    "throttle",
+    "timeout",
+    "vars",
+    "listen",
+    "local_action",
+    "with_items",
+    "with_list",
+    "with_dict",
+    "any_errors_fatal",
 ];
 
 const BLOCK_KEYS: &[&str] = &[
-    "name", "block", "rescue", "always", "when", "become", "become_user", "become_method", "tags", "vars", "ignore_errors",
-    "check_mode", "diff", "no_log", "any_errors_fatal", "environment", "delegate_to", "run_once", "collections",
-    "module_defaults", "ignore_unreachable", "throttle", "timeout", "port", "remote_user", "debugger", "connection",
+    "name",
+    "block",
+    "rescue",
+    "always",
+    "when",
+    "become",
+    "become_user",
+    "become_method",
+    "tags",
+    "vars",
+    "ignore_errors",
+    "check_mode",
+    "diff",
+    "no_log",
+    "any_errors_fatal",
+    "environment",
+    "delegate_to",
+    "run_once",
+    "collections",
+    "module_defaults",
+    "ignore_unreachable",
+    "throttle",
+    "timeout",
+    "port",
+    "remote_user",
+    "debugger",
+    "connection",
 ];
 
 /// Keywords we read but do not act on: accepted, so Ansible playbooks load.
-const IGNORED_KEYS: &[&str] = &["collections", "strategy", "debugger", "throttle", "gather_timeout", "gather_subset", "fact_path", "order", "force_handlers"];
+const IGNORED_KEYS: &[&str] = &[
+    "collections",
+    "strategy",
+    "debugger",
+    "throttle",
+    "gather_timeout",
+    "gather_subset",
+    "fact_path",
+    "order",
+    "force_handlers",
+];
 
 struct Ctx<'a> {
     l: &'a Loaded,
@@ -43,7 +153,8 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, n_pos: crate::source::Pos, msg: impl Into<String>) {
-        self.errors.push(Diagnostic::error(self.l.origin(n_pos), msg));
+        self.errors
+            .push(Diagnostic::error(self.l.origin(n_pos), msg));
     }
 
     fn origin(&self, n: &Node) -> Origin {
@@ -56,12 +167,19 @@ pub fn load(path: &Path) -> Result<Vec<Play>, Vec<Diagnostic>> {
     let mut plays = Vec::new();
     let mut errors = Vec::new();
     load_into(path, &mut plays, &mut errors, 0);
-    if errors.is_empty() { Ok(plays) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(plays)
+    } else {
+        Err(errors)
+    }
 }
 
 fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, depth: usize) {
     if depth > 20 {
-        errors.push(Diagnostic::error(Origin::file(path), "import_playbook nested more than 20 deep (a cycle?)"));
+        errors.push(Diagnostic::error(
+            Origin::file(path),
+            "import_playbook nested more than 20 deep (a cycle?)",
+        ));
         return;
     }
     let loaded = match crate::yaml::load_file(path) {
@@ -75,17 +193,31 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
         Err(d) => return errors.push(d),
     };
     let NodeKind::Seq(items) = &root.kind else {
-        return errors.push(Diagnostic::error(loaded.origin(root.pos), format!("a playbook is a list of plays, found {}", root.type_name())));
+        return errors.push(Diagnostic::error(
+            loaded.origin(root.pos),
+            format!("a playbook is a list of plays, found {}", root.type_name()),
+        ));
     };
     for item in items {
-        if let Some(target) = item.get("import_playbook").or_else(|| item.get("ansible.builtin.import_playbook")) {
+        if let Some(target) = item
+            .get("import_playbook")
+            .or_else(|| item.get("ansible.builtin.import_playbook"))
+        {
             match target.as_str() {
                 Some(file) => load_into(&dir.join(file), plays, errors, depth + 1),
-                None => errors.push(Diagnostic::error(loaded.origin(target.pos), "import_playbook takes a file name")),
+                None => errors.push(Diagnostic::error(
+                    loaded.origin(target.pos),
+                    "import_playbook takes a file name",
+                )),
             }
             continue;
         }
-        let mut cx = Ctx { l: &loaded, dir: dir.clone(), errors: Vec::new(), depth: 0 };
+        let mut cx = Ctx {
+            l: &loaded,
+            dir: dir.clone(),
+            errors: Vec::new(),
+            depth: 0,
+        };
         if let Some(play) = play(&mut cx, item) {
             plays.push(play);
         }
@@ -97,20 +229,33 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
 pub fn load_tasks_file(path: &Path) -> Result<Vec<Item>, Vec<Diagnostic>> {
     let loaded = crate::yaml::load_file(path).map_err(|d| vec![d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut cx = Ctx { l: &loaded, dir, errors: Vec::new(), depth: 0 };
+    let mut cx = Ctx {
+        l: &loaded,
+        dir,
+        errors: Vec::new(),
+        depth: 0,
+    };
     let items = match loaded.single().map_err(|d| vec![d])? {
         Some(root) => tasks(&mut cx, root),
         None => Vec::new(),
     };
-    if cx.errors.is_empty() { Ok(items) } else { Err(cx.errors) }
+    if cx.errors.is_empty() {
+        Ok(items)
+    } else {
+        Err(cx.errors)
+    }
 }
 
 fn check_keys(cx: &mut Ctx, n: &Node, allowed: &[&str], what: &str) {
     let Some(entries) = n.as_map() else { return };
     for (k, _) in entries {
         if !allowed.contains(&k.name.as_str()) {
-            let hint = did_you_mean(&k.name, allowed.iter().copied()).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
-            cx.err(k.pos, format!("`{}` is not a valid {what} keyword{hint}", k.name));
+            let hint = did_you_mean(&k.name, allowed.iter().copied())
+                .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+            cx.err(
+                k.pos,
+                format!("`{}` is not a valid {what} keyword{hint}", k.name),
+            );
         }
     }
 }
@@ -120,7 +265,10 @@ fn string(cx: &mut Ctx, n: &Node, what: &str) -> Option<String> {
         NodeKind::Scalar(Value::Null) => None,
         NodeKind::Scalar(v) if !matches!(v, Value::List(_) | Value::Map(_)) => Some(v.py_str()),
         _ => {
-            cx.err(n.pos, format!("`{what}` must be a string, found {}", n.type_name()));
+            cx.err(
+                n.pos,
+                format!("`{what}` must be a string, found {}", n.type_name()),
+            );
             None
         }
     }
@@ -130,7 +278,10 @@ fn boolean(cx: &mut Ctx, n: &Node, what: &str) -> Option<bool> {
     match n.to_value() {
         Value::Bool(b) => Some(b),
         Value::Str(s) if crate::template::is_possibly_template(&s) => {
-            cx.err(n.pos, format!("`{what}` must be a boolean; templated values are not supported here"));
+            cx.err(
+                n.pos,
+                format!("`{what}` must be a boolean; templated values are not supported here"),
+            );
             None
         }
         Value::Str(s) => match s.to_lowercase().as_str() {
@@ -143,7 +294,10 @@ fn boolean(cx: &mut Ctx, n: &Node, what: &str) -> Option<bool> {
         },
         Value::Int(i) => Some(i != 0),
         other => {
-            cx.err(n.pos, format!("`{what}` must be a boolean, found {}", other.type_name()));
+            cx.err(
+                n.pos,
+                format!("`{what}` must be a boolean, found {}", other.type_name()),
+            );
             None
         }
     }
@@ -154,7 +308,11 @@ fn strings(cx: &mut Ctx, n: &Node, what: &str, split_commas: bool) -> Vec<String
     match &n.kind {
         NodeKind::Seq(items) => items.iter().filter_map(|i| string(cx, i, what)).collect(),
         _ => match string(cx, n, what) {
-            Some(s) if split_commas => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+            Some(s) if split_commas => s
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
             Some(s) => vec![s],
             None => Vec::new(),
         },
@@ -165,7 +323,9 @@ fn strings(cx: &mut Ctx, n: &Node, what: &str, split_commas: bool) -> Vec<String
 fn conditions(cx: &mut Ctx, n: &Node) -> Vec<(String, Origin)> {
     let one = |cx: &mut Ctx, n: &Node| -> Option<(String, Origin)> {
         match &n.kind {
-            NodeKind::Scalar(Value::Bool(b)) => Some((if *b { "True" } else { "False" }.to_string(), cx.origin(n))),
+            NodeKind::Scalar(Value::Bool(b)) => {
+                Some((if *b { "True" } else { "False" }.to_string(), cx.origin(n)))
+            }
             NodeKind::Scalar(Value::Null) => None,
             NodeKind::Scalar(v) => Some((v.py_str(), cx.origin(n))),
             _ => {
@@ -182,14 +342,31 @@ fn conditions(cx: &mut Ctx, n: &Node) -> Vec<(String, Origin)> {
 
 fn vars(cx: &mut Ctx, n: &Node) -> Vars {
     match &n.kind {
-        NodeKind::Map(entries) => entries.iter().map(|(k, v)| (k.name.clone(), Var { value: v.to_value(), origin: Some(cx.l.origin(k.pos)) })).collect(),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.name.clone(),
+                    Var {
+                        value: v.to_value(),
+                        origin: Some(cx.l.origin(k.pos)),
+                    },
+                )
+            })
+            .collect(),
         NodeKind::Scalar(Value::Null) => Vars::default(),
         NodeKind::Seq(items) => {
             // Ansible accepts a list of mappings too.
             let mut out = Vars::default();
             for i in items {
                 for (k, v) in i.as_map().unwrap_or_default() {
-                    out.insert(k.name.clone(), Var { value: v.to_value(), origin: Some(cx.l.origin(k.pos)) });
+                    out.insert(
+                        k.name.clone(),
+                        Var {
+                            value: v.to_value(),
+                            origin: Some(cx.l.origin(k.pos)),
+                        },
+                    );
                 }
             }
             out
@@ -203,7 +380,10 @@ fn vars(cx: &mut Ctx, n: &Node) -> Vars {
 
 fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     if n.as_map().is_none() {
-        cx.err(n.pos, format!("a play is a mapping, found {}", n.type_name()));
+        cx.err(
+            n.pos,
+            format!("a play is a mapping, found {}", n.type_name()),
+        );
         return None;
     }
     check_keys(cx, n, PLAY_KEYS, "play");
@@ -212,7 +392,11 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     }
     let hosts = match n.get("hosts") {
         Some(h) => match &h.kind {
-            NodeKind::Seq(items) => items.iter().filter_map(|i| string(cx, i, "hosts")).collect::<Vec<_>>().join(","),
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|i| string(cx, i, "hosts"))
+                .collect::<Vec<_>>()
+                .join(","),
             _ => string(cx, h, "hosts").unwrap_or_default(),
         },
         None => {
@@ -220,7 +404,10 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
             String::new()
         }
     };
-    let name = n.get("name").and_then(|v| string(cx, v, "name")).unwrap_or_else(|| hosts.clone());
+    let name = n
+        .get("name")
+        .and_then(|v| string(cx, v, "name"))
+        .unwrap_or_else(|| hosts.clone());
     let mut vars_files = Vec::new();
     if let Some(vf) = n.get("vars_files") {
         match &vf.kind {
@@ -246,15 +433,20 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         },
         None => Vec::new(),
     };
-    let max_fail_percentage = n.get("max_fail_percentage").and_then(|v| match v.to_value() {
-        Value::Int(i) => Some(i as f64),
-        Value::Float(f) => Some(f),
-        Value::Str(s) => s.trim_end_matches('%').parse().ok(),
-        _ => None,
-    });
+    let max_fail_percentage = n
+        .get("max_fail_percentage")
+        .and_then(|v| match v.to_value() {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            Value::Str(s) => s.trim_end_matches('%').parse().ok(),
+            _ => None,
+        });
     if let Some(m) = n.get("become_method").and_then(|v| v.as_str()) {
         if m != "sudo" {
-            cx.err(n.get("become_method").map_or(n.pos, |v| v.pos), format!("become_method {m} is not supported (sudo)"));
+            cx.err(
+                n.get("become_method").map_or(n.pos, |v| v.pos),
+                format!("become_method {m} is not supported (sudo)"),
+            );
         }
     }
     let section = |cx: &mut Ctx, key: &str| n.get(key).map(|t| tasks(cx, t)).unwrap_or_default();
@@ -264,13 +456,26 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         vars: n.get("vars").map(|v| vars(cx, v)).unwrap_or_default(),
         vars_files,
         become_: n.get("become").and_then(|v| boolean(cx, v, "become")),
-        become_user: n.get("become_user").and_then(|v| string(cx, v, "become_user")),
+        become_user: n
+            .get("become_user")
+            .and_then(|v| string(cx, v, "become_user")),
         serial,
         max_fail_percentage,
-        any_errors_fatal: n.get("any_errors_fatal").and_then(|v| boolean(cx, v, "any_errors_fatal")).unwrap_or(false),
-        gather_facts: n.get("gather_facts").and_then(|v| boolean(cx, v, "gather_facts")).unwrap_or(true),
-        check_mode: n.get("check_mode").and_then(|v| boolean(cx, v, "check_mode")),
-        tags: n.get("tags").map(|v| strings(cx, v, "tags", true)).unwrap_or_default(),
+        any_errors_fatal: n
+            .get("any_errors_fatal")
+            .and_then(|v| boolean(cx, v, "any_errors_fatal"))
+            .unwrap_or(false),
+        gather_facts: n
+            .get("gather_facts")
+            .and_then(|v| boolean(cx, v, "gather_facts"))
+            .unwrap_or(true),
+        check_mode: n
+            .get("check_mode")
+            .and_then(|v| boolean(cx, v, "check_mode")),
+        tags: n
+            .get("tags")
+            .map(|v| strings(cx, v, "tags", true))
+            .unwrap_or_default(),
         pre_tasks: section(cx, "pre_tasks"),
         tasks: section(cx, "tasks"),
         post_tasks: section(cx, "post_tasks"),
@@ -285,7 +490,10 @@ fn tasks(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         NodeKind::Seq(items) => items.iter().flat_map(|i| item(cx, i)).collect(),
         NodeKind::Scalar(Value::Null) => Vec::new(),
         _ => {
-            cx.err(n.pos, format!("expected a list of tasks, found {}", n.type_name()));
+            cx.err(
+                n.pos,
+                format!("expected a list of tasks, found {}", n.type_name()),
+            );
             Vec::new()
         }
     }
@@ -296,21 +504,31 @@ fn common(cx: &mut Ctx, n: &Node) -> Common {
         name: n.get("name").and_then(|v| string(cx, v, "name")),
         when: n.get("when").map(|v| conditions(cx, v)).unwrap_or_default(),
         become_: n.get("become").and_then(|v| boolean(cx, v, "become")),
-        become_user: n.get("become_user").and_then(|v| string(cx, v, "become_user")),
-        tags: n.get("tags").map(|v| strings(cx, v, "tags", true)).unwrap_or_default(),
+        become_user: n
+            .get("become_user")
+            .and_then(|v| string(cx, v, "become_user")),
+        tags: n
+            .get("tags")
+            .map(|v| strings(cx, v, "tags", true))
+            .unwrap_or_default(),
         vars: n.get("vars").map(|v| vars(cx, v)).unwrap_or_default(),
         ignore_errors: n.get("ignore_errors").map(Node::to_value),
         check_mode: n.get("check_mode").map(Node::to_value),
         diff: n.get("diff").map(Node::to_value),
         no_log: n.get("no_log").map(Node::to_value),
-        any_errors_fatal: n.get("any_errors_fatal").is_some_and(|v| matches!(v.to_value(), Value::Bool(true))),
+        any_errors_fatal: n
+            .get("any_errors_fatal")
+            .is_some_and(|v| matches!(v.to_value(), Value::Bool(true))),
         environment: n.get("environment").map(Node::to_value),
     }
 }
 
 fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     let Some(entries) = n.as_map() else {
-        cx.err(n.pos, format!("a task is a mapping, found {}", n.type_name()));
+        cx.err(
+            n.pos,
+            format!("a task is a mapping, found {}", n.type_name()),
+        );
         return Vec::new();
     };
     if n.get("block").is_some() {
@@ -327,12 +545,28 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         return vec![Item::Block(Box::new(b))];
     }
     // The module is the one key that is not a task keyword.
-    let mut module_keys: Vec<&(crate::yaml::Key, Node)> = entries.iter().filter(|(k, _)| !TASK_KEYS.contains(&k.name.as_str())).collect();
-    let (mut module, mut raw_args, module_pos) = match (module_keys.len(), n.get("action").or_else(|| n.get("local_action"))) {
+    let mut module_keys: Vec<&(crate::yaml::Key, Node)> = entries
+        .iter()
+        .filter(|(k, _)| !TASK_KEYS.contains(&k.name.as_str()))
+        .collect();
+    let (mut module, mut raw_args, module_pos) = match (
+        module_keys.len(),
+        n.get("action").or_else(|| n.get("local_action")),
+    ) {
         (0, Some(action)) => match action.as_str() {
             Some(text) => {
-                let (m, rest) = text.trim().split_once(char::is_whitespace).unwrap_or((text.trim(), ""));
-                (m.to_string(), Node { pos: action.pos, kind: NodeKind::Scalar(Value::str(rest)) }, action.pos)
+                let (m, rest) = text
+                    .trim()
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((text.trim(), ""));
+                (
+                    m.to_string(),
+                    Node {
+                        pos: action.pos,
+                        kind: NodeKind::Scalar(Value::str(rest)),
+                    },
+                    action.pos,
+                )
             }
             None => match action.get("module").and_then(Node::as_str) {
                 Some(m) => (m.to_string(), action.clone(), action.pos),
@@ -347,32 +581,63 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             (k.name.clone(), v.clone(), k.pos)
         }
         (0, None) => {
-            cx.err(n.pos, "this task has no module (or the module name is misspelt as a keyword)");
+            cx.err(
+                n.pos,
+                "this task has no module (or the module name is misspelt as a keyword)",
+            );
             return Vec::new();
         }
         _ => {
             let names: Vec<&str> = module_keys.iter().map(|(k, _)| k.name.as_str()).collect();
-            let first_unknown = module_keys.iter().find(|(k, _)| !crate::tasks::is_module(crate::tasks::canonical(&k.name)));
+            let first_unknown = module_keys
+                .iter()
+                .find(|(k, _)| !crate::tasks::is_module(crate::tasks::canonical(&k.name)));
             let pos = first_unknown.map_or(n.pos, |(k, _)| k.pos);
             let hint = first_unknown
-                .and_then(|(k, _)| did_you_mean(&k.name, TASK_KEYS.iter().copied().chain(crate::tasks::MODULE_NAMES.iter().copied())))
+                .and_then(|(k, _)| {
+                    did_you_mean(
+                        &k.name,
+                        TASK_KEYS
+                            .iter()
+                            .copied()
+                            .chain(crate::tasks::MODULE_NAMES.iter().copied()),
+                    )
+                })
                 .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
-            cx.err(pos, format!("a task has one module, this one has {} ({}){hint}", names.len(), names.join(", ")));
+            cx.err(
+                pos,
+                format!(
+                    "a task has one module, this one has {} ({}){hint}",
+                    names.len(),
+                    names.join(", ")
+                ),
+            );
             return Vec::new();
         }
     };
     module = crate::tasks::canonical(&module).to_string();
     if module == "import_tasks" || module == "include" {
-        let Some(file) = raw_args.as_str().map(str::to_string).or_else(|| raw_args.get("file").and_then(Node::as_str).map(str::to_string)) else {
+        let Some(file) = raw_args.as_str().map(str::to_string).or_else(|| {
+            raw_args
+                .get("file")
+                .and_then(Node::as_str)
+                .map(str::to_string)
+        }) else {
             cx.err(module_pos, "import_tasks takes a file name");
             return Vec::new();
         };
         if crate::template::is_possibly_template(&file) {
-            cx.err(module_pos, "import_tasks is static: its file name cannot be templated (use include_tasks)");
+            cx.err(
+                module_pos,
+                "import_tasks is static: its file name cannot be templated (use include_tasks)",
+            );
             return Vec::new();
         }
         if cx.depth > 30 {
-            cx.err(module_pos, "import_tasks nested more than 30 deep (a cycle?)");
+            cx.err(
+                module_pos,
+                "import_tasks nested more than 30 deep (a cycle?)",
+            );
             return Vec::new();
         }
         let path = cx.dir.join(&file);
@@ -383,7 +648,12 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
                 return Vec::new();
             }
         };
-        let mut sub = Ctx { l: &loaded, dir: path.parent().map(Path::to_path_buf).unwrap_or_default(), errors: Vec::new(), depth: cx.depth + 1 };
+        let mut sub = Ctx {
+            l: &loaded,
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            errors: Vec::new(),
+            depth: cx.depth + 1,
+        };
         let items = match loaded.single() {
             Ok(Some(root)) => tasks(&mut sub, root),
             Ok(None) => Vec::new(),
@@ -395,10 +665,23 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         cx.errors.extend(sub.errors);
         // The import's own keywords (when, tags, vars, become) apply to each task.
         let c = common(cx, n);
-        return vec![Item::Block(Box::new(Block { common: c, block: items, rescue: Vec::new(), always: Vec::new(), origin: cx.origin(n) }))];
+        return vec![Item::Block(Box::new(Block {
+            common: c,
+            block: items,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            origin: cx.origin(n),
+        }))];
     }
     if !crate::tasks::is_module(&module) {
-        let hint = did_you_mean(&module, crate::tasks::MODULE_NAMES.iter().copied().chain(TASK_KEYS.iter().copied())).map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+        let hint = did_you_mean(
+            &module,
+            crate::tasks::MODULE_NAMES
+                .iter()
+                .copied()
+                .chain(TASK_KEYS.iter().copied()),
+        )
+        .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
         cx.err(module_pos, format!("unknown module `{module}`{hint}"));
         return Vec::new();
     }
@@ -407,21 +690,41 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         if let (NodeKind::Map(a), NodeKind::Map(b)) = (&raw_args.kind, &extra.kind) {
             let mut merged = a.clone();
             merged.extend(b.iter().cloned());
-            raw_args = Node { pos: raw_args.pos, kind: NodeKind::Map(merged) };
+            raw_args = Node {
+                pos: raw_args.pos,
+                kind: NodeKind::Map(merged),
+            };
         } else if let NodeKind::Map(_) = &extra.kind {
             let mut merged = match &raw_args.kind {
-                NodeKind::Scalar(Value::Str(s)) => vec![(crate::yaml::Key { name: "_raw_params".into(), pos: raw_args.pos }, Node { pos: raw_args.pos, kind: NodeKind::Scalar(Value::Str(s.clone())) })],
+                NodeKind::Scalar(Value::Str(s)) => vec![(
+                    crate::yaml::Key {
+                        name: "_raw_params".into(),
+                        pos: raw_args.pos,
+                    },
+                    Node {
+                        pos: raw_args.pos,
+                        kind: NodeKind::Scalar(Value::Str(s.clone())),
+                    },
+                )],
                 _ => Vec::new(),
             };
             merged.extend(extra.as_map().unwrap_or_default().iter().cloned());
-            raw_args = Node { pos: raw_args.pos, kind: NodeKind::Map(merged) };
+            raw_args = Node {
+                pos: raw_args.pos,
+                kind: NodeKind::Map(merged),
+            };
         }
     }
     let args = module_args(cx, &module, &raw_args);
-    crate::tasks::check_args(&module, &args).into_iter().for_each(|(key, msg)| {
-        let pos = raw_args.as_map().and_then(|m| m.iter().find(|(k, _)| k.name == key)).map_or(raw_args.pos, |(k, _)| k.pos);
-        cx.err(pos, msg);
-    });
+    crate::tasks::check_args(&module, &args)
+        .into_iter()
+        .for_each(|(key, msg)| {
+            let pos = raw_args
+                .as_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.name == key))
+                .map_or(raw_args.pos, |(k, _)| k.pos);
+            cx.err(pos, msg);
+        });
     let (loop_, loop_kind) = if let Some(l) = n.get("loop") {
         (Some(l.to_value()), LoopKind::Loop)
     } else if let Some(l) = n.get("with_items") {
@@ -434,7 +737,8 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         (None, LoopKind::Loop)
     };
     let lc = n.get("loop_control");
-    let lc_str = |cx: &mut Ctx, key: &str| lc.and_then(|c| c.get(key)).and_then(|v| string(cx, v, key));
+    let lc_str =
+        |cx: &mut Ctx, key: &str| lc.and_then(|c| c.get(key)).and_then(|v| string(cx, v, key));
     let loop_var = lc_str(cx, "loop_var").unwrap_or_else(|| "item".into());
     let index_var = lc_str(cx, "index_var");
     let loop_label = lc_str(cx, "label");
@@ -449,13 +753,33 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         index_var,
         loop_label,
         register: n.get("register").and_then(|v| string(cx, v, "register")),
-        changed_when: n.get("changed_when").map(|v| conditions(cx, v)).unwrap_or_default(),
-        failed_when: n.get("failed_when").map(|v| conditions(cx, v)).unwrap_or_default(),
-        notify: n.get("notify").map(|v| strings(cx, v, "notify", false)).unwrap_or_default(),
-        listen: n.get("listen").map(|v| strings(cx, v, "listen", false)).unwrap_or_default(),
-        run_once: n.get("run_once").and_then(|v| boolean(cx, v, "run_once")).unwrap_or(false),
-        delegate_to: n.get("delegate_to").and_then(|v| string(cx, v, "delegate_to")),
-        until: n.get("until").map(|v| conditions(cx, v)).unwrap_or_default(),
+        changed_when: n
+            .get("changed_when")
+            .map(|v| conditions(cx, v))
+            .unwrap_or_default(),
+        failed_when: n
+            .get("failed_when")
+            .map(|v| conditions(cx, v))
+            .unwrap_or_default(),
+        notify: n
+            .get("notify")
+            .map(|v| strings(cx, v, "notify", false))
+            .unwrap_or_default(),
+        listen: n
+            .get("listen")
+            .map(|v| strings(cx, v, "listen", false))
+            .unwrap_or_default(),
+        run_once: n
+            .get("run_once")
+            .and_then(|v| boolean(cx, v, "run_once"))
+            .unwrap_or(false),
+        delegate_to: n
+            .get("delegate_to")
+            .and_then(|v| string(cx, v, "delegate_to")),
+        until: n
+            .get("until")
+            .map(|v| conditions(cx, v))
+            .unwrap_or_default(),
         retries: n.get("retries").map(Node::to_value),
         delay: n.get("delay").map(Node::to_value),
         origin: cx.origin(n),
@@ -473,11 +797,17 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
 /// shell, the non-`k=v` part is the command).
 fn module_args(cx: &mut Ctx, module: &str, n: &Node) -> Map {
     match &n.kind {
-        NodeKind::Map(entries) => entries.iter().map(|(k, v)| (k.name.clone(), v.to_value())).collect(),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| (k.name.clone(), v.to_value()))
+            .collect(),
         NodeKind::Scalar(Value::Null) => Map::default(),
         NodeKind::Scalar(v) => parse_free_form(module, &v.py_str()),
         NodeKind::Seq(_) => {
-            cx.err(n.pos, format!("arguments of `{module}` must be a mapping or a string"));
+            cx.err(
+                n.pos,
+                format!("arguments of `{module}` must be a mapping or a string"),
+            );
             Map::default()
         }
     }
@@ -485,15 +815,41 @@ fn module_args(cx: &mut Ctx, module: &str, n: &Node) -> Map {
 
 /// Ansible's `parse_kv` with `check_raw` for command-like modules.
 pub fn parse_free_form(module: &str, text: &str) -> Map {
-    let raw_modules = ["command", "shell", "raw", "script", "include_tasks", "include_vars", "import_tasks", "meta", "fail", "debug"];
+    let raw_modules = [
+        "command",
+        "shell",
+        "raw",
+        "script",
+        "include_tasks",
+        "include_vars",
+        "import_tasks",
+        "meta",
+        "fail",
+        "debug",
+    ];
     let mut out = Map::default();
     let words = split_args(text);
     let mut raw: Vec<String> = Vec::new();
-    let command_args = ["creates", "removes", "chdir", "executable", "warn", "stdin", "stdin_add_newline", "strip_empty_ends"];
+    let command_args = [
+        "creates",
+        "removes",
+        "chdir",
+        "executable",
+        "warn",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+    ];
     for w in &words {
         match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_') && (!raw_modules.contains(&module) || command_args.contains(&k) || !matches!(module, "command" | "shell" | "raw")) => {
-                out.insert(k.to_string(), Value::str(unquote(v)));
+            Some((k, v))
+                if !k.is_empty()
+                    && k.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && (!raw_modules.contains(&module)
+                        || command_args.contains(&k)
+                        || !matches!(module, "command" | "shell" | "raw")) =>
+            {
+                out.insert(k.to_string(), Value::str(unquote(&decode_escapes(v))));
             }
             _ => raw.push(w.clone()),
         }
@@ -540,6 +896,78 @@ fn split_args(text: &str) -> Vec<String> {
     }
     if !cur.is_empty() {
         out.push(cur);
+    }
+    out
+}
+
+/// Ansible's `_decode_escapes` on `k=v` words: `\n`, `\t`, `\\`, `\xHH`, `\uHHHH`...
+fn decode_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let hex = |chars: &mut std::iter::Peekable<std::str::Chars>, n: usize| -> Option<char> {
+            let h: String = (0..n).filter_map(|_| chars.next()).collect();
+            u32::from_str_radix(&h, 16).ok().and_then(char::from_u32)
+        };
+        match chars.peek().copied() {
+            Some('n') => {
+                chars.next();
+                out.push('\n');
+            }
+            Some('t') => {
+                chars.next();
+                out.push('\t');
+            }
+            Some('r') => {
+                chars.next();
+                out.push('\r');
+            }
+            Some('\\') => {
+                chars.next();
+                out.push('\\');
+            }
+            Some('\'') => {
+                chars.next();
+                out.push('\'');
+            }
+            Some('"') => {
+                chars.next();
+                out.push('"');
+            }
+            Some('a') => {
+                chars.next();
+                out.push('\u{7}');
+            }
+            Some('b') => {
+                chars.next();
+                out.push('\u{8}');
+            }
+            Some('f') => {
+                chars.next();
+                out.push('\u{c}');
+            }
+            Some('v') => {
+                chars.next();
+                out.push('\u{b}');
+            }
+            Some('x') => {
+                chars.next();
+                out.push(hex(&mut chars, 2).unwrap_or('?'));
+            }
+            Some('u') => {
+                chars.next();
+                out.push(hex(&mut chars, 4).unwrap_or('?'));
+            }
+            Some('U') => {
+                chars.next();
+                out.push(hex(&mut chars, 8).unwrap_or('?'));
+            }
+            _ => out.push('\\'),
+        }
     }
     out
 }

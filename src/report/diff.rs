@@ -31,16 +31,26 @@ pub fn unified(d: &Diff) -> String {
     let b = lines(&d.after);
     let a_refs: Vec<&str> = a.iter().map(String::as_str).collect();
     let b_refs: Vec<&str> = b.iter().map(String::as_str).collect();
-    let diff = TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_slices(&a_refs, &b_refs);
+    let diff = TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .diff_slices(&a_refs, &b_refs);
     let groups = diff.grouped_ops(3);
-    if groups.is_empty() || groups.iter().all(|g| g.iter().all(|op| matches!(op, DiffOp::Equal { .. }))) {
+    if groups.is_empty()
+        || groups
+            .iter()
+            .all(|g| g.iter().all(|op| matches!(op, DiffOp::Equal { .. })))
+    {
         return String::new();
     }
     let header = |kind: &str, h: &Option<String>| match h {
         Some(h) => format!("{kind}: {h}"),
         None => kind.to_string(),
     };
-    let mut out = format!("--- {}\n+++ {}\n", header("before", &d.before_header), header("after", &d.after_header));
+    let mut out = format!(
+        "--- {}\n+++ {}\n",
+        header("before", &d.before_header),
+        header("after", &d.after_header)
+    );
     for group in &groups {
         let (first, last) = (&group[0], &group[group.len() - 1]);
         out.push_str(&format!(
@@ -50,10 +60,16 @@ pub fn unified(d: &Diff) -> String {
         ));
         for op in group {
             match op {
-                DiffOp::Equal { old_index, len, .. } => a[*old_index..old_index + len].iter().for_each(|l| out.push_str(&format!(" {l}"))),
+                DiffOp::Equal { old_index, len, .. } => a[*old_index..old_index + len]
+                    .iter()
+                    .for_each(|l| out.push_str(&format!(" {l}"))),
                 _ => {
-                    a[op.old_range()].iter().for_each(|l| out.push_str(&format!("-{l}")));
-                    b[op.new_range()].iter().for_each(|l| out.push_str(&format!("+{l}")));
+                    a[op.old_range()]
+                        .iter()
+                        .for_each(|l| out.push_str(&format!("-{l}")));
+                    b[op.new_range()]
+                        .iter()
+                        .for_each(|l| out.push_str(&format!("+{l}")));
                 }
             }
         }
@@ -92,9 +108,25 @@ mod tests {
 
     #[test]
     fn like_difflib() {
-        let d = Diff { before_header: Some("/etc/x".into()), after_header: Some("/etc/x".into()), before: "a\nb\nc\n".into(), after: "a\nB\nc\nd".into() };
-        assert_eq!(unified(&d), "--- before: /etc/x\n+++ after: /etc/x\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n\\ No newline at end of file\n\n");
-        let new = Diff { before_header: None, after_header: Some("/n".into()), before: String::new(), after: "hello\n".into() };
-        assert_eq!(unified(&new), "--- before\n+++ after: /n\n@@ -0,0 +1 @@\n+hello\n\n");
+        let d = Diff {
+            before_header: Some("/etc/x".into()),
+            after_header: Some("/etc/x".into()),
+            before: "a\nb\nc\n".into(),
+            after: "a\nB\nc\nd".into(),
+        };
+        assert_eq!(
+            unified(&d),
+            "--- before: /etc/x\n+++ after: /etc/x\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n\\ No newline at end of file\n\n"
+        );
+        let new = Diff {
+            before_header: None,
+            after_header: Some("/n".into()),
+            before: String::new(),
+            after: "hello\n".into(),
+        };
+        assert_eq!(
+            unified(&new),
+            "--- before\n+++ after: /n\n@@ -0,0 +1 @@\n+hello\n\n"
+        );
     }
 }

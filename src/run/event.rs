@@ -27,8 +27,14 @@ pub struct Stats {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    PlayStart { name: String, check: bool },
-    TaskStart { name: String, handler: bool },
+    PlayStart {
+        name: String,
+        check: bool,
+    },
+    TaskStart {
+        name: String,
+        handler: bool,
+    },
     /// One host's (or one loop item's) result.
     Result {
         host: String,
@@ -38,8 +44,16 @@ pub enum Event {
         result: Map,
         show: bool,
         diffs: Vec<Diff>,
+        /// The module that produced it (debug results are shown differently).
+        action: String,
     },
-    Retry { host: String, task: String, left: i64 },
+    Retry {
+        host: String,
+        task: String,
+        left: i64,
+    },
     Warning(String),
-    Recap { stats: Vec<(String, Stats)> },
+    Recap {
+        stats: Vec<(String, Stats)>,
+    },
 }

@@ -32,9 +32,23 @@ pub async fn gather(conn: &Connection) -> Result<Map, crate::transport::Transpor
         }
     }
     let get = |k: &str| Value::str(raw.get(k).cloned().unwrap_or_default());
-    let num = |k: &str| raw.get(k).and_then(|v| v.parse::<i64>().ok()).map_or(Value::Null, Value::Int);
+    let num = |k: &str| {
+        raw.get(k)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(Value::Null, Value::Int)
+    };
     let mut f = Map::default();
-    for k in ["hostname", "fqdn", "nodename", "user_id", "user_dir", "user_shell", "architecture", "kernel", "system"] {
+    for k in [
+        "hostname",
+        "fqdn",
+        "nodename",
+        "user_id",
+        "user_dir",
+        "user_shell",
+        "architecture",
+        "kernel",
+        "system",
+    ] {
         f.insert(k.into(), get(k));
     }
     f.insert("machine".into(), get("architecture"));
@@ -50,7 +64,9 @@ pub async fn gather(conn: &Connection) -> Result<Map, crate::transport::Transpor
         "amzn" => "Amazon".to_string(),
         other => {
             let mut c = other.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         }
     };
     let family = match os_id.as_str() {
@@ -61,7 +77,10 @@ pub async fn gather(conn: &Connection) -> Result<Map, crate::transport::Transpor
     let version = raw.get("os_version").cloned().unwrap_or_default();
     f.insert("distribution".into(), Value::str(distribution));
     f.insert("distribution_version".into(), Value::str(version.clone()));
-    f.insert("distribution_major_version".into(), Value::str(version.split('.').next().unwrap_or_default()));
+    f.insert(
+        "distribution_major_version".into(),
+        Value::str(version.split('.').next().unwrap_or_default()),
+    );
     f.insert("distribution_release".into(), get("os_codename"));
     f.insert("os_family".into(), Value::str(family));
     let mut env = Map::default();

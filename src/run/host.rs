@@ -26,11 +26,25 @@ pub struct HostState {
     pub failed: bool,
     pub unreachable: bool,
     pub sim: Sim,
+    /// Registered results check mode could not produce (a command it skipped): tasks
+    /// that need them are skipped too, instead of failing where the real run won't.
+    pub unpredictable: std::collections::HashSet<String>,
 }
 
 impl HostState {
     pub fn new(id: HostId, name: String) -> HostState {
-        HostState { id, name, conn: None, facts: IndexMap::new(), notified: Vec::new(), stats: Stats::default(), failed: false, unreachable: false, sim: Sim::default() }
+        HostState {
+            id,
+            name,
+            conn: None,
+            facts: IndexMap::new(),
+            notified: Vec::new(),
+            stats: Stats::default(),
+            failed: false,
+            unreachable: false,
+            sim: Sim::default(),
+            unpredictable: Default::default(),
+        }
     }
 
     async fn connect(&mut self, fleet: &Arc<Fleet>, opts: &RunOptions) -> Result<(), String> {
@@ -49,8 +63,23 @@ pub struct HostResult {
     pub ok: bool,
 }
 
-fn result_event(host: &str, status: Status, item: Option<String>, result: Map, show: bool, diffs: Vec<tasks::Diff>) -> Event {
-    Event::Result { host: host.to_string(), status, item, result, show, diffs }
+fn result_event(
+    host: &str,
+    status: Status,
+    item: Option<String>,
+    result: Map,
+    show: bool,
+    diffs: Vec<tasks::Diff>,
+) -> Event {
+    Event::Result {
+        host: host.to_string(),
+        status,
+        item,
+        result,
+        show,
+        diffs,
+        action: String::new(),
+    }
 }
 
 fn flag(v: &Option<Value>, scope: &Arc<Scope>) -> Result<Option<bool>, String> {
@@ -58,8 +87,12 @@ fn flag(v: &Option<Value>, scope: &Arc<Scope>) -> Result<Option<bool>, String> {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::Str(s)) => {
-            let t = engine().render_native(s, scope, None).map_err(|e| e.message)?;
-            Ok(Some(t.is_true() && !matches!(t.as_str(), Some("false" | "False" | "no" | "0"))))
+            let t = engine()
+                .render_native(s, scope, None)
+                .map_err(|e| e.message)?;
+            Ok(Some(
+                t.is_true() && !matches!(t.as_str(), Some("false" | "False" | "no" | "0")),
+            ))
         }
         Some(other) => Ok(Some(other.is_truthy())),
     }
@@ -75,13 +108,16 @@ pub async fn gather_facts(st: &mut HostState, fleet: &Arc<Fleet>, opts: &RunOpti
         m.insert("unreachable".into(), Value::Bool(true));
         return result_event(&st.name, Status::Unreachable, None, m, true, Vec::new());
     }
-    let Some(conn) = st.conn.as_ref() else { return result_event(&st.name, Status::Failed, None, m, true, Vec::new()) };
+    let Some(conn) = st.conn.as_ref() else {
+        return result_event(&st.name, Status::Failed, None, m, true, Vec::new());
+    };
     match super::facts::gather(conn).await {
         Ok(f) => {
             for (k, v) in &f {
                 st.facts.insert(format!("ansible_{k}"), to_mj(v));
             }
-            st.facts.insert("ansible_facts".into(), to_mj(&Value::Map(f)));
+            st.facts
+                .insert("ansible_facts".into(), to_mj(&Value::Map(f)));
             st.stats.ok += 1;
             result_event(&st.name, Status::Ok, None, m, false, Vec::new())
         }
@@ -126,7 +162,10 @@ impl TaskRun<'_> {
 
     fn when(&self, scope: &Arc<Scope>) -> Result<Option<String>, String> {
         for (cond, origin) in self.inh.when.iter().chain(self.task.common.when.iter()) {
-            if !engine().eval_condition(cond, scope, Some(origin.clone())).map_err(|e| e.to_string())? {
+            if !engine()
+                .eval_condition(cond, scope, Some(origin.clone()))
+                .map_err(|e| e.to_string())?
+            {
                 return Ok(Some(cond.clone()));
             }
         }
@@ -145,9 +184,24 @@ impl TaskRun<'_> {
         if self.when(&scope).map_err(fail)?.is_some() {
             return Ok(None);
         }
-        let raw = self.task.args.get("file").or_else(|| self.task.args.get("_raw_params")).cloned().unwrap_or(Value::Null);
-        let name = engine().template_to_value(&raw, &scope, Some(&self.task.args_origin)).map_err(|e| fail(e.to_string()))?.py_str();
-        let base = self.task.origin.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        let raw = self
+            .task
+            .args
+            .get("file")
+            .or_else(|| self.task.args.get("_raw_params"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let name = engine()
+            .template_to_value(&raw, &scope, Some(&self.task.args_origin))
+            .map_err(|e| fail(e.to_string()))?
+            .py_str();
+        let base = self
+            .task
+            .origin
+            .file
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
         Ok(Some(base.join(name)))
     }
 
@@ -158,8 +212,25 @@ impl TaskRun<'_> {
             Ok(s) => s,
             Err(e) => return self.failed(st, e, events),
         };
-        let no_log = flag(&self.task.common.no_log.clone().or(self.inh.no_log.clone()), &scope).ok().flatten().unwrap_or(false);
-        let ignore = flag(&self.task.common.ignore_errors.clone().or(self.inh.ignore_errors.clone()), &scope).ok().flatten().unwrap_or(false);
+        let no_log = flag(
+            &self.task.common.no_log.clone().or(self.inh.no_log.clone()),
+            &scope,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        let ignore = flag(
+            &self
+                .task
+                .common
+                .ignore_errors
+                .clone()
+                .or(self.inh.ignore_errors.clone()),
+            &scope,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
         // Without a loop, `when` decides for the whole task.
         if self.task.loop_.is_none() {
             match self.when(&scope) {
@@ -185,7 +256,10 @@ impl TaskRun<'_> {
                     if let Some(iv) = &self.task.index_var {
                         frame.push((iv.clone(), Value::Int(index as i64)));
                     }
-                    frame.push(("ansible_loop_var".into(), Value::str(self.task.loop_var.clone())));
+                    frame.push((
+                        "ansible_loop_var".into(),
+                        Value::str(self.task.loop_var.clone()),
+                    ));
                     scope.with_frame(native_frame(frame))
                 }
                 None => scope.clone(),
@@ -195,8 +269,18 @@ impl TaskRun<'_> {
                 match self.when(&scope) {
                     Ok(Some(cond)) => {
                         let mut m = skip_result(&cond);
-                        m.insert(self.task.loop_var.clone(), item.clone().unwrap_or(Value::Null));
-                        events.push(result_event(&name, Status::Skipped, label, m.clone(), false, Vec::new()));
+                        m.insert(
+                            self.task.loop_var.clone(),
+                            item.clone().unwrap_or(Value::Null),
+                        );
+                        events.push(result_event(
+                            &name,
+                            Status::Skipped,
+                            label,
+                            m.clone(),
+                            false,
+                            Vec::new(),
+                        ));
                         results.push(m);
                         continue;
                     }
@@ -205,7 +289,14 @@ impl TaskRun<'_> {
                         any_failed = true;
                         all_skipped = false;
                         let m = fail_map(&e);
-                        events.push(result_event(&name, Status::Failed, label, m.clone(), true, Vec::new()));
+                        events.push(result_event(
+                            &name,
+                            Status::Failed,
+                            label,
+                            m.clone(),
+                            true,
+                            Vec::new(),
+                        ));
                         results.push(m);
                         continue;
                     }
@@ -236,18 +327,49 @@ impl TaskRun<'_> {
                     m.insert("unreachable".into(), Value::Bool(true));
                     (Status::Unreachable, m, Vec::new())
                 }
-                Err(TaskError::Failed(msg)) => (Status::Failed, fail_map(&msg), Vec::new()),
+                Err(TaskError::Failed(msg)) => {
+                    if item.is_none() {
+                        if let Some(dep) = self.unpredictable_dep(st, &msg) {
+                            return self.cannot_predict(st, &dep, events);
+                        }
+                    }
+                    (Status::Failed, fail_map(&msg), Vec::new())
+                }
             };
             if let Some(v) = item {
                 result.insert(self.task.loop_var.clone(), v.clone());
-                result.insert("ansible_loop_var".into(), Value::str(self.task.loop_var.clone()));
+                result.insert(
+                    "ansible_loop_var".into(),
+                    Value::str(self.task.loop_var.clone()),
+                );
             }
             any_changed |= status == Status::Changed;
             any_failed |= status == Status::Failed;
-            let shown = if no_log { censored(&result) } else { result.clone() };
-            let status_shown = if status == Status::Failed && ignore { Status::Ignored } else { status };
-            let show = matches!(self.task.module.as_str(), "debug") || status == Status::Failed || status == Status::Unreachable;
-            events.push(result_event(&name, status_shown, label, shown, show, if no_log { Vec::new() } else { diffs }));
+            let shown = if no_log {
+                censored(&result)
+            } else {
+                result.clone()
+            };
+            let status_shown = if status == Status::Failed && ignore {
+                Status::Ignored
+            } else {
+                status
+            };
+            let show = matches!(self.task.module.as_str(), "debug")
+                || status == Status::Failed
+                || status == Status::Unreachable;
+            let mut ev = result_event(
+                &name,
+                status_shown,
+                label,
+                shown,
+                show,
+                if no_log { Vec::new() } else { diffs },
+            );
+            if let Event::Result { action, .. } = &mut ev {
+                action.clone_from(&self.task.module);
+            }
+            events.push(ev);
             results.push(result);
             if unreachable.is_some() {
                 break;
@@ -259,7 +381,14 @@ impl TaskRun<'_> {
             _ => {
                 let mut m = Map::default();
                 m.insert("changed".into(), Value::Bool(any_changed));
-                m.insert("msg".into(), Value::str(if all_skipped { "All items skipped" } else { "All items completed" }));
+                m.insert(
+                    "msg".into(),
+                    Value::str(if all_skipped {
+                        "All items skipped"
+                    } else {
+                        "All items completed"
+                    }),
+                );
                 if all_skipped {
                     m.insert("skipped".into(), Value::Bool(true));
                 }
@@ -267,14 +396,31 @@ impl TaskRun<'_> {
                     m.insert("failed".into(), Value::Bool(true));
                     m.insert("msg".into(), Value::str("One or more items failed"));
                 }
-                m.insert("results".into(), Value::List(results.into_iter().map(Value::Map).collect()));
+                m.insert(
+                    "results".into(),
+                    Value::List(results.into_iter().map(Value::Map).collect()),
+                );
                 m
             }
         };
         if items.is_empty() {
-            events.push(result_event(&name, Status::Skipped, None, skip_result("No items in the list"), false, Vec::new()));
+            events.push(result_event(
+                &name,
+                Status::Skipped,
+                None,
+                skip_result("No items in the list"),
+                false,
+                Vec::new(),
+            ));
         }
         if let Some(r) = &self.task.register {
+            let check_skipped = registered.get("msg").and_then(Value::as_str)
+                == Some("Command would have run if not in check mode");
+            if check_skipped {
+                st.unpredictable.insert(r.clone());
+            } else {
+                st.unpredictable.remove(r);
+            }
             st.facts.insert(r.clone(), to_mj(&Value::Map(registered)));
         }
         for (k, v) in facts {
@@ -315,10 +461,57 @@ impl TaskRun<'_> {
     }
 
     fn failed(&self, st: &mut HostState, msg: String, mut events: Vec<Event>) -> HostResult {
-        events.push(result_event(&st.name, Status::Failed, None, fail_map(&msg), true, Vec::new()));
+        if let Some(dep) = self.unpredictable_dep(st, &msg) {
+            return self.cannot_predict(st, &dep, events);
+        }
+        events.push(result_event(
+            &st.name,
+            Status::Failed,
+            None,
+            fail_map(&msg),
+            true,
+            Vec::new(),
+        ));
         st.failed = true;
         st.stats.failed += 1;
         HostResult { events, ok: false }
+    }
+
+    /// In check mode, the registered var an error is about, if check mode skipped it.
+    fn unpredictable_dep(&self, st: &HostState, msg: &str) -> Option<String> {
+        if !self.opts.check {
+            return None;
+        }
+        let start = msg.find('\'')? + 1;
+        let name: String = msg[start..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        st.unpredictable.contains(&name).then_some(name)
+    }
+
+    fn cannot_predict(&self, st: &mut HostState, dep: &str, mut events: Vec<Event>) -> HostResult {
+        let mut m = Map::default();
+        m.insert("changed".into(), Value::Bool(false));
+        m.insert("skipped".into(), Value::Bool(true));
+        m.insert("msg".into(), Value::str(format!("cannot predict in check mode: this task uses '{dep}', the result of a task check mode did not run")));
+        if let Some(r) = &self.task.register {
+            st.unpredictable.insert(r.clone());
+            st.facts.insert(r.clone(), to_mj(&Value::Map(m.clone())));
+        }
+        if self.task.module == "set_fact" {
+            st.unpredictable.extend(self.task.args.keys().cloned());
+        }
+        events.push(result_event(
+            &st.name,
+            Status::Skipped,
+            None,
+            m,
+            self.opts.check,
+            Vec::new(),
+        ));
+        st.stats.skipped += 1;
+        HostResult { events, ok: true }
     }
 
     fn skipped(&self, st: &mut HostState, cond: &str, mut events: Vec<Event>) -> HostResult {
@@ -326,20 +519,34 @@ impl TaskRun<'_> {
         if let Some(r) = &self.task.register {
             st.facts.insert(r.clone(), to_mj(&Value::Map(m.clone())));
         }
-        events.push(result_event(&st.name, Status::Skipped, None, m, false, Vec::new()));
+        events.push(result_event(
+            &st.name,
+            Status::Skipped,
+            None,
+            m,
+            false,
+            Vec::new(),
+        ));
         st.stats.skipped += 1;
         HostResult { events, ok: true }
     }
 
     /// The loop's items, or one `None` when there is no loop.
     fn items(&self, scope: &Arc<Scope>) -> Result<Vec<Option<Value>>, String> {
-        let Some(raw) = &self.task.loop_ else { return Ok(vec![None]) };
-        let v = engine().template_to_value(raw, scope, Some(&self.task.origin)).map_err(|e| e.to_string())?;
+        let Some(raw) = &self.task.loop_ else {
+            return Ok(vec![None]);
+        };
+        let v = engine()
+            .template_to_value(raw, scope, Some(&self.task.origin))
+            .map_err(|e| e.to_string())?;
         let list = match (v, self.task.loop_kind) {
-            (Value::List(l), LoopKind::WithItems) => l.into_iter().flat_map(|x| match x {
-                Value::List(inner) => inner,
-                other => vec![other],
-            }).collect(),
+            (Value::List(l), LoopKind::WithItems) => l
+                .into_iter()
+                .flat_map(|x| match x {
+                    Value::List(inner) => inner,
+                    other => vec![other],
+                })
+                .collect(),
             (Value::List(l), _) => l,
             (Value::Map(m), LoopKind::WithDict) => m
                 .into_iter()
@@ -352,14 +559,21 @@ impl TaskRun<'_> {
                 .collect(),
             (Value::Null, _) => Vec::new(),
             (Value::Str(s), LoopKind::WithItems) => vec![Value::Str(s)],
-            (other, _) => return Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.", other.py_str())),
+            (other, _) => {
+                return Err(format!(
+                    "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
+                    other.py_str()
+                ));
+            }
         };
         Ok(list.into_iter().map(Some).collect())
     }
 
     fn label(&self, item: &Value, scope: &Arc<Scope>) -> String {
         match &self.task.loop_label {
-            Some(l) => engine().render_str(l, scope, None).unwrap_or_else(|_| l.clone()),
+            Some(l) => engine()
+                .render_str(l, scope, None)
+                .unwrap_or_else(|_| l.clone()),
             None => item.py_str(),
         }
     }
@@ -367,10 +581,15 @@ impl TaskRun<'_> {
     /// The become for this task on this host (variables win over keywords, as in Ansible).
     fn escalation(&self, scope: &Arc<Scope>) -> Result<Option<Become>, String> {
         let var = |n: &str| scope.resolve(n).and_then(|v| from_mj(&v).ok());
-        let enabled = self.task.common.become_.or(self.inh.become_).or(match var("ansible_become") {
-            Some(Value::Bool(b)) => Some(b),
-            _ => None,
-        });
+        let enabled =
+            self.task
+                .common
+                .become_
+                .or(self.inh.become_)
+                .or(match var("ansible_become") {
+                    Some(Value::Bool(b)) => Some(b),
+                    _ => None,
+                });
         let enabled = enabled.unwrap_or(self.opts.escalate.enabled);
         if !enabled {
             return Ok(None);
@@ -381,21 +600,42 @@ impl TaskRun<'_> {
             .or_else(|| self.inh.become_user.clone())
             .or_else(|| self.opts.escalate.user.clone())
             .unwrap_or_else(|| "root".into());
-        let user = engine().render_str(&user, scope, Some(self.task.origin.clone())).map_err(|e| e.to_string())?;
-        let password = self.opts.escalate.password.clone().or_else(|| var("ansible_become_password").or_else(|| var("ansible_become_pass")).map(|v| v.py_str()));
+        let user = engine()
+            .render_str(&user, scope, Some(self.task.origin.clone()))
+            .map_err(|e| e.to_string())?;
+        let password = self.opts.escalate.password.clone().or_else(|| {
+            var("ansible_become_password")
+                .or_else(|| var("ansible_become_pass"))
+                .map(|v| v.py_str())
+        });
         let _ = become_for;
         Ok(Some(Become { user, password }))
     }
 
     /// One run of the module (with `until` retries), and its result map.
-    async fn attempt(&self, st: &mut HostState, scope: &Arc<Scope>, events: &mut Vec<Event>) -> Result<(Outcome, Map), TaskError> {
+    async fn attempt(
+        &self,
+        st: &mut HostState,
+        scope: &Arc<Scope>,
+        events: &mut Vec<Event>,
+    ) -> Result<(Outcome, Map), TaskError> {
         let retries = match &self.task.retries {
-            Some(v) => engine().template_to_value(v, scope, None).map_err(|e| TaskError::Failed(e.to_string()))?.py_str().parse::<i64>().unwrap_or(3),
+            Some(v) => engine()
+                .template_to_value(v, scope, None)
+                .map_err(|e| TaskError::Failed(e.to_string()))?
+                .py_str()
+                .parse::<i64>()
+                .unwrap_or(3),
             None if !self.task.until.is_empty() => 3,
             None => 0,
         };
         let delay = match &self.task.delay {
-            Some(v) => engine().template_to_value(v, scope, None).map_err(|e| TaskError::Failed(e.to_string()))?.py_str().parse::<f64>().unwrap_or(5.0),
+            Some(v) => engine()
+                .template_to_value(v, scope, None)
+                .map_err(|e| TaskError::Failed(e.to_string()))?
+                .py_str()
+                .parse::<f64>()
+                .unwrap_or(5.0),
             None => 5.0,
         };
         let mut left = retries;
@@ -405,7 +645,9 @@ impl TaskRun<'_> {
                 return Ok((outcome, result));
             }
             let rscope = self.result_scope(scope, &result);
-            let done = self.conditions_true(&self.task.until, &rscope).map_err(TaskError::Failed)?;
+            let done = self
+                .conditions_true(&self.task.until, &rscope)
+                .map_err(TaskError::Failed)?;
             if done || left <= 0 {
                 let mut result = result;
                 let mut outcome = outcome;
@@ -413,11 +655,20 @@ impl TaskRun<'_> {
                 if !done {
                     outcome.failed = true;
                     result.insert("failed".into(), Value::Bool(true));
-                    result.insert("msg".into(), Value::str(format!("Task failed as maximum retries was encountered ({retries} retries)")));
+                    result.insert(
+                        "msg".into(),
+                        Value::str(format!(
+                            "Task failed as maximum retries was encountered ({retries} retries)"
+                        )),
+                    );
                 }
                 return Ok((outcome, result));
             }
-            events.push(Event::Retry { host: st.name.clone(), task: self.task.display_name(), left });
+            events.push(Event::Retry {
+                host: st.name.clone(),
+                task: self.task.display_name(),
+                left,
+            });
             left -= 1;
             tokio::time::sleep(std::time::Duration::from_secs_f64(delay.max(0.0))).await;
         }
@@ -430,22 +681,48 @@ impl TaskRun<'_> {
         }
     }
 
-    fn conditions_true(&self, conds: &[(String, crate::source::Origin)], scope: &Arc<Scope>) -> Result<bool, String> {
+    fn conditions_true(
+        &self,
+        conds: &[(String, crate::source::Origin)],
+        scope: &Arc<Scope>,
+    ) -> Result<bool, String> {
         for (c, o) in conds {
-            if !engine().eval_condition(c, scope, Some(o.clone())).map_err(|e| e.to_string())? {
+            if !engine()
+                .eval_condition(c, scope, Some(o.clone()))
+                .map_err(|e| e.to_string())?
+            {
                 return Ok(false);
             }
         }
         Ok(true)
     }
 
-    async fn once(&self, st: &mut HostState, scope: &Arc<Scope>) -> Result<(Outcome, Map), TaskError> {
+    async fn once(
+        &self,
+        st: &mut HostState,
+        scope: &Arc<Scope>,
+    ) -> Result<(Outcome, Map), TaskError> {
         let args = self.template_args(scope).map_err(TaskError::Failed)?;
-        let check = match flag(&self.task.common.check_mode.clone().or(self.inh.check_mode.clone()), scope).map_err(TaskError::Failed)? {
+        let check = match flag(
+            &self
+                .task
+                .common
+                .check_mode
+                .clone()
+                .or(self.inh.check_mode.clone()),
+            scope,
+        )
+        .map_err(TaskError::Failed)?
+        {
             Some(c) => c,
             None => self.opts.check,
         };
-        let diff = match flag(&self.task.common.diff.clone().or(self.inh.diff.clone()), scope).map_err(TaskError::Failed)? {
+        let diff = match flag(
+            &self.task.common.diff.clone().or(self.inh.diff.clone()),
+            scope,
+        )
+        .map_err(TaskError::Failed)?
+        {
             Some(d) => d && self.opts.diff,
             None => self.opts.diff,
         };
@@ -453,9 +730,14 @@ impl TaskRun<'_> {
             return Err(TaskError::Failed("delegate_to is not supported yet".into()));
         }
         let escalate = self.escalation(scope).map_err(TaskError::Failed)?;
-        let controller_only = matches!(self.task.module.as_str(), "debug" | "set_fact" | "assert" | "fail" | "pause");
+        let controller_only = matches!(
+            self.task.module.as_str(),
+            "debug" | "set_fact" | "assert" | "fail" | "pause"
+        );
         if !controller_only {
-            st.connect(&self.fleet, self.opts).await.map_err(TaskError::Unreachable)?;
+            st.connect(&self.fleet, self.opts)
+                .await
+                .map_err(TaskError::Unreachable)?;
         }
         let local;
         let conn = match &st.conn {
@@ -471,7 +753,15 @@ impl TaskRun<'_> {
             check,
             diff,
             sim: &mut st.sim,
-            search: vec![self.play.dir.clone(), self.task.origin.file.parent().map(std::path::Path::to_path_buf).unwrap_or_default()],
+            search: vec![
+                self.play.dir.clone(),
+                self.task
+                    .origin
+                    .file
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default(),
+            ],
             scope: scope.clone(),
             host: st.name.clone(),
         };
@@ -480,12 +770,16 @@ impl TaskRun<'_> {
         if !self.task.changed_when.is_empty() || !self.task.failed_when.is_empty() {
             let rscope = self.result_scope(scope, &result);
             if !self.task.changed_when.is_empty() {
-                outcome.changed = self.conditions_true(&self.task.changed_when, &rscope).map_err(TaskError::Failed)?;
+                outcome.changed = self
+                    .conditions_true(&self.task.changed_when, &rscope)
+                    .map_err(TaskError::Failed)?;
                 result.insert("changed".into(), Value::Bool(outcome.changed));
             }
             if !self.task.failed_when.is_empty() {
                 // failed_when conditions are OR'ed? No: a list is AND'ed like `when`.
-                outcome.failed = self.conditions_true(&self.task.failed_when, &rscope).map_err(TaskError::Failed)?;
+                outcome.failed = self
+                    .conditions_true(&self.task.failed_when, &rscope)
+                    .map_err(TaskError::Failed)?;
                 result.insert("failed".into(), Value::Bool(outcome.failed));
                 result.insert("failed_when_result".into(), Value::Bool(outcome.failed));
             }
@@ -505,8 +799,12 @@ impl TaskRun<'_> {
                 }
             }
         }
-        let v = engine().template_to_value(&Value::Map(raw), scope, Some(&self.task.args_origin)).map_err(|e| e.to_string())?;
-        let Value::Map(mut m) = v else { return Err("arguments must be a mapping".into()) };
+        let v = engine()
+            .template_to_value(&Value::Map(raw), scope, Some(&self.task.args_origin))
+            .map_err(|e| e.to_string())?;
+        let Value::Map(mut m) = v else {
+            return Err("arguments must be a mapping".into());
+        };
         m.retain(|_, v| v.as_str() != Some(OMIT));
         m.extend(kept);
         Ok(m)
@@ -517,7 +815,10 @@ fn skip_result(cond: &str) -> Map {
     let mut m = Map::default();
     m.insert("changed".into(), Value::Bool(false));
     m.insert("false_condition".into(), Value::str(cond));
-    m.insert("skip_reason".into(), Value::str("Conditional result was False"));
+    m.insert(
+        "skip_reason".into(),
+        Value::str("Conditional result was False"),
+    );
     m.insert("skipped".into(), Value::Bool(true));
     m
 }
@@ -533,6 +834,9 @@ fn fail_map(msg: &str) -> Map {
 fn censored(result: &Map) -> Map {
     let mut m = Map::default();
     m.insert("censored".into(), Value::str("the output has been hidden due to the fact that 'no_log: true' was specified for this result"));
-    m.insert("changed".into(), result.get("changed").cloned().unwrap_or(Value::Bool(false)));
+    m.insert(
+        "changed".into(),
+        result.get("changed").cloned().unwrap_or(Value::Bool(false)),
+    );
     m
 }

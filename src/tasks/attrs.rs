@@ -19,16 +19,23 @@ impl Mode {
     pub fn parse(v: &Value) -> Result<Option<Mode>, TaskError> {
         match v {
             Value::Null => Ok(None),
-            Value::Int(i) => u32::try_from(*i).map(|m| Some(Mode::Octal(m))).map_err(|_| fail(format!("bad mode {i}"))),
+            Value::Int(i) => u32::try_from(*i)
+                .map(|m| Some(Mode::Octal(m)))
+                .map_err(|_| fail(format!("bad mode {i}"))),
             Value::Str(s) if s == "preserve" => Ok(None),
             Value::Str(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => {
-                u32::from_str_radix(s, 8).map(|m| Some(Mode::Octal(m))).map_err(|_| fail(format!("mode must be in octal or symbolic form, got {s:?}")))
+                u32::from_str_radix(s, 8)
+                    .map(|m| Some(Mode::Octal(m)))
+                    .map_err(|_| fail(format!("mode must be in octal or symbolic form, got {s:?}")))
             }
             Value::Str(s) => {
                 apply_symbolic(s, 0, false)?;
                 Ok(Some(Mode::Symbolic(s.clone())))
             }
-            other => Err(fail(format!("mode must be a string or an int, got {}", other.type_name()))),
+            other => Err(fail(format!(
+                "mode must be a string or an int, got {}",
+                other.type_name()
+            ))),
         }
     }
 
@@ -43,7 +50,11 @@ impl Mode {
 
 /// chmod's symbolic modes: `u=rw,g=r,o=`, `a+x`, `go-w`, `u+X`.
 fn apply_symbolic(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32, TaskError> {
-    let bad = || fail(format!("mode must be in octal or symbolic form, got {spec:?}"));
+    let bad = || {
+        fail(format!(
+            "mode must be in octal or symbolic form, got {spec:?}"
+        ))
+    };
     for clause in spec.split(',') {
         let who_end = clause.find(['+', '-', '=']).ok_or_else(bad)?;
         let who = &clause[..who_end];
@@ -84,7 +95,21 @@ fn apply_symbolic(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32, TaskEr
             match op {
                 '+' => mode |= bits,
                 '-' => mode &= !bits,
-                '=' => mode = (mode & !(mask & 0o777 | if who.contains('u') || who.contains('a') || who.is_empty() { 0o4000 } else { 0 } | if who.contains('g') || who.contains('a') || who.is_empty() { 0o2000 } else { 0 })) | bits,
+                '=' => {
+                    mode = (mode
+                        & !(mask & 0o777
+                            | if who.contains('u') || who.contains('a') || who.is_empty() {
+                                0o4000
+                            } else {
+                                0
+                            }
+                            | if who.contains('g') || who.contains('a') || who.is_empty() {
+                                0o2000
+                            } else {
+                                0
+                            }))
+                        | bits
+                }
                 _ => return Err(bad()),
             }
         }
@@ -140,10 +165,19 @@ fn same_user(current_name: &str, current_id: u32, wanted: &str) -> bool {
 
 /// What must change on an existing `st` (or a new one, `st` absent) for `attrs`.
 /// `new_mode` is the mode a new file gets when none is asked for.
-pub fn changes(st: &Stat, attrs: &Attrs, target: &str, follow_link: bool) -> Result<AttrChange, TaskError> {
+pub fn changes(
+    st: &Stat,
+    attrs: &Attrs,
+    target: &str,
+    follow_link: bool,
+) -> Result<AttrChange, TaskError> {
     let mut c = AttrChange::default();
     let q = sh_quote(target);
-    let h = if st.kind == Kind::Link && !follow_link { "-h " } else { "" };
+    let h = if st.kind == Kind::Link && !follow_link {
+        "-h "
+    } else {
+        ""
+    };
     if let Some(owner) = &attrs.owner {
         if !st.exists || !same_user(&st.owner, st.uid, owner) {
             c.before.push(("owner", Value::str(st.owner.clone())));
@@ -178,10 +212,22 @@ mod tests {
 
     #[test]
     fn modes_as_ansible_reads_them() {
-        assert_eq!(Mode::parse(&Value::Int(420)).unwrap(), Some(Mode::Octal(0o644)));
-        assert_eq!(Mode::parse(&Value::str("0644")).unwrap(), Some(Mode::Octal(0o644)));
-        assert_eq!(Mode::parse(&Value::str("755")).unwrap(), Some(Mode::Octal(0o755)));
-        assert_eq!(Mode::parse(&Value::Int(644)).unwrap(), Some(Mode::Octal(644)));
+        assert_eq!(
+            Mode::parse(&Value::Int(420)).unwrap(),
+            Some(Mode::Octal(0o644))
+        );
+        assert_eq!(
+            Mode::parse(&Value::str("0644")).unwrap(),
+            Some(Mode::Octal(0o644))
+        );
+        assert_eq!(
+            Mode::parse(&Value::str("755")).unwrap(),
+            Some(Mode::Octal(0o755))
+        );
+        assert_eq!(
+            Mode::parse(&Value::Int(644)).unwrap(),
+            Some(Mode::Octal(644))
+        );
         let sym = Mode::parse(&Value::str("u=rw,g=r,o=")).unwrap().unwrap();
         assert_eq!(sym.resolve(0o777, false).unwrap(), 0o640);
         let x = Mode::parse(&Value::str("a+X")).unwrap().unwrap();

@@ -8,26 +8,66 @@ use crate::value::{Map, Value};
 
 pub const COMMAND_SPEC: Spec = Spec {
     name: "command",
-    args: &["_raw_params", "cmd", "argv", "chdir", "creates", "removes", "stdin", "stdin_add_newline", "strip_empty_ends", "expand_argument_vars", "warn", "executable"],
+    args: &[
+        "_raw_params",
+        "cmd",
+        "argv",
+        "chdir",
+        "creates",
+        "removes",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+        "expand_argument_vars",
+        "warn",
+        "executable",
+    ],
     required: &["_raw_params|cmd|argv"],
 };
 
 pub const SHELL_SPEC: Spec = Spec {
     name: "shell",
-    args: &["_raw_params", "cmd", "chdir", "creates", "removes", "stdin", "stdin_add_newline", "strip_empty_ends", "executable", "warn"],
+    args: &[
+        "_raw_params",
+        "cmd",
+        "chdir",
+        "creates",
+        "removes",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+        "executable",
+        "warn",
+    ],
     required: &["_raw_params|cmd"],
 };
 
 /// Whether a path (a glob) exists on the host.
 async fn exists(cx: &Cx<'_>, pattern: &str) -> Result<bool, TaskError> {
-    let script = format!("for f in {}; do [ -e \"$f\" ] || [ -L \"$f\" ] && exit 0; done; exit 1", glob_words(pattern));
-    Ok(cx.conn.exec(&script, None, cx.read_become(), None).await?.ok())
+    let script = format!(
+        "for f in {}; do [ -e \"$f\" ] || [ -L \"$f\" ] && exit 0; done; exit 1",
+        glob_words(pattern)
+    );
+    Ok(cx
+        .conn
+        .exec(&script, None, cx.read_become(), None)
+        .await?
+        .ok())
 }
 
 /// A path for a `for` list: globs expand, everything else is quoted.
 fn glob_words(p: &str) -> String {
     if p.contains(['*', '?', '[']) {
-        p.split('/').map(|seg| if seg.contains(['*', '?', '[']) { seg.to_string() } else { sh_quote(seg) }).collect::<Vec<_>>().join("/")
+        p.split('/')
+            .map(|seg| {
+                if seg.contains(['*', '?', '[']) {
+                    seg.to_string()
+                } else {
+                    sh_quote(seg)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
     } else {
         sh_quote(p)
     }
@@ -37,9 +77,17 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     let module = if shell { "shell" } else { "command" };
     let (script, cmd_value) = if let Some(Value::List(argv)) = a.get("argv") {
         let words: Vec<String> = argv.iter().map(Value::py_str).collect();
-        (words.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" "), Value::List(words.into_iter().map(Value::Str).collect()))
+        (
+            words
+                .iter()
+                .map(|w| sh_quote(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Value::List(words.into_iter().map(Value::Str).collect()),
+        )
     } else {
-        let text = args::str_opt(a, &["_raw_params", "cmd"]).ok_or_else(|| fail(format!("no command given to {module}")))?;
+        let text = args::str_opt(a, &["_raw_params", "cmd"])
+            .ok_or_else(|| fail(format!("no command given to {module}")))?;
         if shell {
             let exe = args::str_opt(a, &["executable"]);
             let script = match exe {
@@ -49,18 +97,35 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
             (script, Value::str(text))
         } else {
             let words = crate::inventory::split_words(&text);
-            (words.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" "), Value::List(words.into_iter().map(Value::Str).collect()))
+            (
+                words
+                    .iter()
+                    .map(|w| sh_quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Value::List(words.into_iter().map(Value::Str).collect()),
+            )
         }
     };
     let mut out = Outcome::default();
     out.result.insert("cmd".into(), cmd_value);
     let skip = |out: &mut Outcome, why: String| {
         out.result.insert("rc".into(), Value::Int(0));
-        out.result.insert("stdout".into(), Value::str(format!("skipped, since {why}")));
-        out.result.insert("stdout_lines".into(), Value::List(vec![Value::str(format!("skipped, since {why}"))]));
+        out.result
+            .insert("stdout".into(), Value::str(format!("skipped, since {why}")));
+        out.result.insert(
+            "stdout_lines".into(),
+            Value::List(vec![Value::str(format!("skipped, since {why}"))]),
+        );
         out.result.insert("stderr".into(), Value::str(""));
-        out.result.insert("stderr_lines".into(), Value::List(Vec::new()));
-        out.msg = Some(format!("Did not run command since '{}'", why.replace(" exists", "' exists").replace(" does not exist", "' does not exist").trim_end_matches('\'')));
+        out.result
+            .insert("stderr_lines".into(), Value::List(Vec::new()));
+        out.msg = Some(format!(
+            "Did not run command since '{}'",
+            why.replace(" exists", "' exists")
+                .replace(" does not exist", "' does not exist")
+                .trim_end_matches('\'')
+        ));
     };
     let creates = args::str_opt(a, &["creates"]);
     let removes = args::str_opt(a, &["removes"]);
@@ -97,23 +162,42 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
         if add { format!("{s}\n") } else { s }
     });
     let start = now();
-    let res = cx.conn.exec(&full, stdin.as_deref().map(str::as_bytes), cx.escalate.as_ref(), None).await?;
+    let res = cx
+        .conn
+        .exec(
+            &full,
+            stdin.as_deref().map(str::as_bytes),
+            cx.escalate.as_ref(),
+            None,
+        )
+        .await?;
     let end = now();
     let strip = !matches!(a.get("strip_empty_ends"), Some(Value::Bool(false)));
     let clean = |b: &[u8]| {
         let s = String::from_utf8_lossy(b).into_owned();
-        if strip { s.trim_end_matches(['\n', '\r']).to_string() } else { s }
+        if strip {
+            s.trim_end_matches(['\n', '\r']).to_string()
+        } else {
+            s
+        }
     };
     let (stdout, stderr) = (clean(&res.stdout), clean(&res.stderr));
     out.changed = true;
     out.result.insert("rc".into(), Value::Int(res.rc()));
-    out.result.insert("stdout_lines".into(), Value::List(stdout.lines().map(Value::from).collect()));
-    out.result.insert("stderr_lines".into(), Value::List(stderr.lines().map(Value::from).collect()));
+    out.result.insert(
+        "stdout_lines".into(),
+        Value::List(stdout.lines().map(Value::from).collect()),
+    );
+    out.result.insert(
+        "stderr_lines".into(),
+        Value::List(stderr.lines().map(Value::from).collect()),
+    );
     out.result.insert("stdout".into(), Value::str(stdout));
     out.result.insert("stderr".into(), Value::str(stderr));
     out.result.insert("start".into(), Value::str(start.0));
     out.result.insert("end".into(), Value::str(end.0));
-    out.result.insert("delta".into(), Value::str(delta(end.1 - start.1)));
+    out.result
+        .insert("delta".into(), Value::str(delta(end.1 - start.1)));
     if res.ok() {
         out.msg = Some(String::new());
     } else {
@@ -124,19 +208,35 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
 }
 
 fn now() -> (String, f64) {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let secs = t as i64;
     let micros = ((t - secs as f64) * 1e6) as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let (y, m, d) = civil(days);
-    (format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}", rem / 3600, rem % 3600 / 60, rem % 60), t)
+    (
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        ),
+        t,
+    )
 }
 
 fn delta(s: f64) -> String {
     let total = s.max(0.0);
     let secs = total as i64;
     let micros = ((total - secs as f64) * 1e6) as i64;
-    format!("{}:{:02}:{:02}.{micros:06}", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{}:{:02}:{:02}.{micros:06}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Days since 1970-01-01 to a civil date.

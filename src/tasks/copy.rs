@@ -8,13 +8,47 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-const FILE_ARGS: [&str; 14] = ["dest", "owner", "group", "mode", "backup", "force", "validate", "follow", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel"];
+const FILE_ARGS: [&str; 14] = [
+    "dest",
+    "owner",
+    "group",
+    "mode",
+    "backup",
+    "force",
+    "validate",
+    "follow",
+    "unsafe_writes",
+    "attributes",
+    "seuser",
+    "serole",
+    "setype",
+    "selevel",
+];
 
 pub const COPY_SPEC: Spec = Spec {
     name: "copy",
     args: &[
-        "src", "content", "dest", "owner", "group", "mode", "backup", "force", "validate", "follow", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel",
-        "remote_src", "directory_mode", "decrypt", "checksum", "local_follow",
+        "src",
+        "content",
+        "dest",
+        "owner",
+        "group",
+        "mode",
+        "backup",
+        "force",
+        "validate",
+        "follow",
+        "unsafe_writes",
+        "attributes",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
+        "remote_src",
+        "directory_mode",
+        "decrypt",
+        "checksum",
+        "local_follow",
     ],
     required: &["dest"],
 };
@@ -22,9 +56,31 @@ pub const COPY_SPEC: Spec = Spec {
 pub const TEMPLATE_SPEC: Spec = Spec {
     name: "template",
     args: &[
-        "src", "dest", "owner", "group", "mode", "backup", "force", "validate", "follow", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel",
-        "newline_sequence", "trim_blocks", "lstrip_blocks", "block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
-        "comment_start_string", "comment_end_string", "output_encoding",
+        "src",
+        "dest",
+        "owner",
+        "group",
+        "mode",
+        "backup",
+        "force",
+        "validate",
+        "follow",
+        "unsafe_writes",
+        "attributes",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
+        "newline_sequence",
+        "trim_blocks",
+        "lstrip_blocks",
+        "block_start_string",
+        "block_end_string",
+        "variable_start_string",
+        "variable_end_string",
+        "comment_start_string",
+        "comment_end_string",
+        "output_encoding",
     ],
     required: &["src", "dest"],
 };
@@ -38,7 +94,10 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let (data, src_name) = match (a.get("content"), args::str_opt(a, &["src"])) {
         (Some(c), None) => {
             let text = match c {
-                Value::Map(_) | Value::List(_) => crate::value::pyjson::dumps(c, &crate::value::pyjson::JsonStyle::compact()).map_err(fail)?,
+                Value::Map(_) | Value::List(_) => {
+                    crate::value::pyjson::dumps(c, &crate::value::pyjson::JsonStyle::compact())
+                        .map_err(fail)?
+                }
                 other => other.py_str(),
             };
             (text.into_bytes(), None)
@@ -49,16 +108,21 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
             let path = cx.find_file("files", &src)?;
             if path.is_dir() {
-                return Err(fail(format!("copying a directory ({src}) is not supported yet")));
+                return Err(fail(format!(
+                    "copying a directory ({src}) is not supported yet"
+                )));
             }
-            let data = std::fs::read(&path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            let data = std::fs::read(&path)
+                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
             (data, Some(path.display().to_string()))
         }
         (Some(_), Some(_)) => return Err(fail("parameters are mutually exclusive: content|src")),
         (None, None) => return Err(fail("src (or content) is required")),
     };
     let dest = match &src_name {
-        Some(s) if dest.ends_with('/') => format!("{dest}{}", s.rsplit('/').next().unwrap_or_default()),
+        Some(s) if dest.ends_with('/') => {
+            format!("{dest}{}", s.rsplit('/').next().unwrap_or_default())
+        }
         _ => dest,
     };
     put(a, cx, &dest, data, None).await
@@ -68,9 +132,20 @@ pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError
     let src = args::str_req(a, &["src"], "template")?;
     let dest = args::str_req(a, &["dest"], "template")?;
     let path = cx.find_file("templates", &src)?;
-    let frame = crate::template::native_frame(crate::commands::validate::template_vars(&path).into_iter().chain([("template_destpath".to_string(), Value::str(dest.clone()))]));
+    let frame = crate::template::native_frame(
+        crate::commands::validate::template_vars(&path)
+            .into_iter()
+            .chain([("template_destpath".to_string(), Value::str(dest.clone()))]),
+    );
     let scope = cx.scope.with_frame(frame);
-    let text = crate::template::engine().render_file(&path, &scope).map_err(|e| fail(format!("template error while templating {}: {e}", path.display())))?;
+    let text = crate::template::engine()
+        .render_file(&path, &scope)
+        .map_err(|e| {
+            fail(format!(
+                "template error while templating {}: {e}",
+                path.display()
+            ))
+        })?;
     let text = match args::str_opt(a, &["newline_sequence"]).as_deref() {
         Some("\\r\\n") => text.replace('\n', "\r\n"),
         _ => text,
@@ -80,26 +155,29 @@ pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError
 }
 
 /// Makes `dest` hold `data` with the asked attributes.
-async fn put(a: &Map, cx: &mut Cx<'_>, dest: &str, data: Vec<u8>, after_header: Option<String>) -> Result<Outcome, TaskError> {
+async fn put(
+    a: &Map,
+    cx: &mut Cx<'_>,
+    dest: &str,
+    data: Vec<u8>,
+    after_header: Option<String>,
+) -> Result<Outcome, TaskError> {
     let attrs = Attrs::from_args(a)?;
     let force = args::bool_opt(a, &["force"])?.unwrap_or(true);
     let backup = args::bool_opt(a, &["backup"])?.unwrap_or(false);
     let validate = args::str_opt(a, &["validate"]);
-    let mut st = stat(cx, dest, true, true).await?;
+    let st = stat(cx, dest, true, true).await?;
     let dest = dest.to_string();
     if st.exists && st.kind == Kind::Dir {
         return Err(fail(format!("{dest} is a directory")));
     }
-    if !st.exists {
-        if let Some(content) = cx.check.then(|| cx.sim.files.get(&dest).cloned()).flatten() {
-            st = Stat { exists: true, kind: Kind::File, sha1: Some(sha1_hex(&content)), size: content.len() as u64, mode: 0o644, ..Stat::absent(&dest) };
-        }
-    }
     let checksum = sha1_hex(&data);
     let mut out = Outcome::default();
     out.result.insert("dest".into(), Value::str(dest.clone()));
-    out.result.insert("checksum".into(), Value::str(checksum.clone()));
-    out.result.insert("size".into(), Value::Int(data.len() as i64));
+    out.result
+        .insert("checksum".into(), Value::str(checksum.clone()));
+    out.result
+        .insert("size".into(), Value::Int(data.len() as i64));
     if st.exists && !force {
         return Ok(out);
     }
@@ -110,7 +188,11 @@ async fn put(a: &Map, cx: &mut Cx<'_>, dest: &str, data: Vec<u8>, after_header: 
         if c.changed() {
             out.changed = true;
             out.diffs.push(Diff::attrs(&dest, &c.before, &c.after));
-            if !cx.check {
+            if cx.check {
+                if let Some(content) = cx.sim.files.get(&dest).cloned() {
+                    cx.sim.wrote(&dest, content, &attrs, Some(&st));
+                }
+            } else {
                 super::remote::change(cx, &c.commands.join(" && ")).await?;
             }
         }
@@ -119,32 +201,55 @@ async fn put(a: &Map, cx: &mut Cx<'_>, dest: &str, data: Vec<u8>, after_header: 
     if !cx.sim.dirs.contains(super::remote::parent(&dest)) {
         let dir = stat(cx, super::remote::parent(&dest), true, false).await?;
         if !dir.exists {
-            return Err(fail(format!("Destination directory {} does not exist", super::remote::parent(&dest))));
+            return Err(fail(format!(
+                "Destination directory {} does not exist",
+                super::remote::parent(&dest)
+            )));
         }
     }
     out.changed = true;
     if cx.diff {
-        let before = if st.exists { if st.size as usize > MAX_DIFF_SIZE { None } else { read(cx, &dest).await? } } else { Some(Vec::new()) };
+        let before = if st.exists {
+            if st.size as usize > MAX_DIFF_SIZE {
+                None
+            } else {
+                read(cx, &dest).await?
+            }
+        } else {
+            Some(Vec::new())
+        };
         let binary = |d: &[u8]| d.contains(&0);
         match before {
-            Some(b) if !binary(&b) && !binary(&data) && data.len() <= MAX_DIFF_SIZE => out.diffs.push(Diff {
-                before_header: Some(dest.clone()),
-                after_header: Some(after_header.unwrap_or_else(|| dest.clone())),
-                before: String::from_utf8_lossy(&b).into_owned(),
-                after: String::from_utf8_lossy(&data).into_owned(),
-            }),
-            _ => out.msg = Some("diff skipped: destination file appears to be binary or larger than 104448 bytes".into()),
+            Some(b) if !binary(&b) && !binary(&data) && data.len() <= MAX_DIFF_SIZE => {
+                out.diffs.push(Diff {
+                    before_header: Some(dest.clone()),
+                    after_header: Some(after_header.unwrap_or_else(|| dest.clone())),
+                    before: String::from_utf8_lossy(&b).into_owned(),
+                    after: String::from_utf8_lossy(&data).into_owned(),
+                })
+            }
+            _ => out.msg = Some(
+                "diff skipped: destination file appears to be binary or larger than 104448 bytes"
+                    .into(),
+            ),
         }
     }
     if cx.check {
-        cx.sim.files.insert(dest.clone(), data);
+        cx.sim.wrote(&dest, data, &attrs, Some(&st));
         return Ok(out);
     }
     if backup && st.exists {
         let stamp = "$(date +%Y-%m-%d@%H:%M:%S~)";
-        let script = format!("b={}.$$.{stamp}; cp -p -- {} \"$b\" && echo \"$b\"", sh_quote(&dest), sh_quote(&dest));
+        let script = format!(
+            "b={}.$$.{stamp}; cp -p -- {} \"$b\" && echo \"$b\"",
+            sh_quote(&dest),
+            sh_quote(&dest)
+        );
         let o = super::remote::change(cx, &script).await?;
-        out.result.insert("backup_file".into(), Value::str(o.stdout_str().trim().to_string()));
+        out.result.insert(
+            "backup_file".into(),
+            Value::str(o.stdout_str().trim().to_string()),
+        );
     }
     write(cx, &dest, &data, &attrs, &st, validate.as_deref()).await?;
     Ok(out)
@@ -152,27 +257,62 @@ async fn put(a: &Map, cx: &mut Cx<'_>, dest: &str, data: Vec<u8>, after_header: 
 
 /// Writes `data` to `dest` atomically. The new file gets the asked attributes, else the
 /// old file's, else mode 0644; `validate` (with `%s`) runs on it before the rename.
-pub(super) async fn write(cx: &Cx<'_>, dest: &str, data: &[u8], attrs: &Attrs, st: &Stat, validate: Option<&str>) -> Result<(), TaskError> {
+pub(super) async fn write(
+    cx: &Cx<'_>,
+    dest: &str,
+    data: &[u8],
+    attrs: &Attrs,
+    st: &Stat,
+    validate: Option<&str>,
+) -> Result<(), TaskError> {
     let placeholder = "__TPROV_TMP__";
-    let fresh = Stat { exists: false, mode: 0o600, ..Stat::absent(placeholder) };
+    let fresh = Stat {
+        exists: false,
+        mode: 0o600,
+        ..Stat::absent(placeholder)
+    };
     let mut finish: Vec<String> = Vec::new();
     if attrs.mode.is_none() {
-        finish.push(if st.exists { format!("chmod --reference={} \"$T\"", sh_quote(dest)) } else { "chmod 0644 \"$T\"".into() });
+        finish.push(if st.exists {
+            format!("chmod --reference={} \"$T\"", sh_quote(dest))
+        } else {
+            "chmod 0644 \"$T\"".into()
+        });
     }
-    if st.exists && attrs.owner.is_none() && cx.conn.login_user() == "root" && cx.escalate.as_ref().is_none_or(|b| b.user == "root") {
+    if st.exists
+        && attrs.owner.is_none()
+        && cx.conn.login_user() == "root"
+        && cx.escalate.as_ref().is_none_or(|b| b.user == "root")
+    {
         finish.push(format!("chown --reference={} \"$T\"", sh_quote(dest)));
     }
     let c = changes(&fresh, attrs, placeholder, true)?;
-    finish.extend(c.commands.iter().map(|cmd| cmd.replace(placeholder, "\"$T\"")));
+    finish.extend(
+        c.commands
+            .iter()
+            .map(|cmd| cmd.replace(placeholder, "\"$T\"")),
+    );
     if let Some(v) = validate {
         if !v.contains("%s") {
             return Err(fail(format!("validate must contain %s: {v}")));
         }
-        finish.push(format!("{} >&2 || {{ echo 'failed to validate' >&2; exit 1; }}", v.replace("%s", "\"$T\"")));
+        finish.push(format!(
+            "{} >&2 || {{ echo 'failed to validate' >&2; exit 1; }}",
+            v.replace("%s", "\"$T\"")
+        ));
     }
-    let finish = if finish.is_empty() { ":".to_string() } else { finish.join(" && ") };
-    cx.conn.write_file(dest, data, &finish, cx.escalate.as_ref()).await.map_err(|e| match e {
-        crate::transport::TransportError::Failed(m) if m.contains("failed to validate") => fail(format!("failed to validate: {m}")),
-        other => other.into(),
-    })
+    let finish = if finish.is_empty() {
+        ":".to_string()
+    } else {
+        finish.join(" && ")
+    };
+    cx.conn
+        .write_file(dest, data, &finish, cx.escalate.as_ref())
+        .await
+        .map_err(|e| match e {
+            crate::transport::TransportError::Failed(m) if m.contains("failed to validate") => {
+                fail(format!("failed to validate: {m}"))
+            }
+            other => other.into(),
+        })
 }

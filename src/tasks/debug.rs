@@ -5,13 +5,41 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::template::{engine, from_mj};
 use crate::value::{Map, Value};
 
-pub const DEBUG_SPEC: Spec = Spec { name: "debug", args: &["msg", "var", "verbosity"], required: &[] };
-pub const SET_FACT_SPEC: Spec = Spec { name: "set_fact", args: &[], required: &[] };
-pub const ASSERT_SPEC: Spec = Spec { name: "assert", args: &["that", "msg", "fail_msg", "success_msg", "quiet"], required: &["that"] };
-pub const FAIL_SPEC: Spec = Spec { name: "fail", args: &["msg", "_raw_params"], required: &[] };
-pub const META_SPEC: Spec = Spec { name: "meta", args: &["_raw_params"], required: &["_raw_params"] };
-pub const INCLUDE_SPEC: Spec = Spec { name: "include_tasks", args: &["_raw_params", "file", "apply"], required: &["_raw_params|file"] };
-pub const PAUSE_SPEC: Spec = Spec { name: "pause", args: &["seconds", "minutes", "prompt", "echo"], required: &[] };
+pub const DEBUG_SPEC: Spec = Spec {
+    name: "debug",
+    args: &["msg", "var", "verbosity"],
+    required: &[],
+};
+pub const SET_FACT_SPEC: Spec = Spec {
+    name: "set_fact",
+    args: &[],
+    required: &[],
+};
+pub const ASSERT_SPEC: Spec = Spec {
+    name: "assert",
+    args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
+    required: &["that"],
+};
+pub const FAIL_SPEC: Spec = Spec {
+    name: "fail",
+    args: &["msg", "_raw_params"],
+    required: &[],
+};
+pub const META_SPEC: Spec = Spec {
+    name: "meta",
+    args: &["_raw_params"],
+    required: &["_raw_params"],
+};
+pub const INCLUDE_SPEC: Spec = Spec {
+    name: "include_tasks",
+    args: &["_raw_params", "file", "apply"],
+    required: &["_raw_params|file"],
+};
+pub const PAUSE_SPEC: Spec = Spec {
+    name: "pause",
+    args: &["seconds", "minutes", "prompt", "echo"],
+    required: &[],
+};
 
 /// Arguments the runner must not template beforehand: they are expressions.
 pub const RAW_ARGS: &[(&str, &str)] = &[("debug", "var"), ("assert", "that")];
@@ -25,7 +53,10 @@ pub fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         };
         out.result.insert(var, value);
     } else {
-        let msg = a.get("msg").cloned().unwrap_or_else(|| Value::str("Hello world!"));
+        let msg = a
+            .get("msg")
+            .cloned()
+            .unwrap_or_else(|| Value::str("Hello world!"));
         out.result.insert("msg".into(), msg);
     }
     Ok(out)
@@ -37,12 +68,20 @@ pub fn run_set_fact(a: &Map) -> Result<Outcome, TaskError> {
         if k == "cacheable" {
             continue;
         }
-        if !k.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') || !k.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(fail(format!("The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores.")));
+        if !k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            || !k.chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
+            return Err(fail(format!(
+                "The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
+            )));
         }
         out.facts.insert(k.clone(), v.clone());
     }
-    out.result.insert("ansible_facts".into(), Value::Map(out.facts.clone()));
+    out.result
+        .insert("ansible_facts".into(), Value::Map(out.facts.clone()));
     Ok(out)
 }
 
@@ -54,28 +93,53 @@ pub fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     };
     let mut out = Outcome::default();
     for cond in &that {
-        let ok = engine().eval_condition(cond, &cx.scope, None).map_err(|e| fail(e.message))?;
+        let ok = engine()
+            .eval_condition(cond, &cx.scope, None)
+            .map_err(|e| fail(e.message))?;
         if !ok {
             out.failed = true;
-            out.msg = Some(args::str_opt(a, &["fail_msg", "msg"]).unwrap_or_else(|| "Assertion failed".into()));
-            out.result.insert("assertion".into(), Value::str(cond.clone()));
+            out.msg = Some(
+                args::str_opt(a, &["fail_msg", "msg"]).unwrap_or_else(|| "Assertion failed".into()),
+            );
+            out.result
+                .insert("assertion".into(), Value::str(cond.clone()));
             out.result.insert("evaluated_to".into(), Value::Bool(false));
             return Ok(out);
         }
     }
-    out.msg = Some(args::str_opt(a, &["success_msg"]).unwrap_or_else(|| "All assertions passed".into()));
+    out.msg =
+        Some(args::str_opt(a, &["success_msg"]).unwrap_or_else(|| "All assertions passed".into()));
     Ok(out)
 }
 
 pub fn run_fail(a: &Map) -> Result<Outcome, TaskError> {
-    Ok(Outcome { failed: true, msg: Some(args::str_opt(a, &["msg", "_raw_params"]).unwrap_or_else(|| "Failed as requested from task".into())), ..Default::default() })
+    Ok(Outcome {
+        failed: true,
+        msg: Some(
+            args::str_opt(a, &["msg", "_raw_params"])
+                .unwrap_or_else(|| "Failed as requested from task".into()),
+        ),
+        ..Default::default()
+    })
 }
 
 pub async fn run_pause(a: &Map) -> Result<Outcome, TaskError> {
     let secs = match (a.get("seconds"), a.get("minutes")) {
-        (Some(s), _) => s.py_str().parse::<f64>().map_err(|_| fail("seconds must be a number"))?,
-        (None, Some(m)) => m.py_str().parse::<f64>().map_err(|_| fail("minutes must be a number"))? * 60.0,
-        (None, None) => return Err(fail("pause without seconds or minutes would wait for input, which tprov does not do")),
+        (Some(s), _) => s
+            .py_str()
+            .parse::<f64>()
+            .map_err(|_| fail("seconds must be a number"))?,
+        (None, Some(m)) => {
+            m.py_str()
+                .parse::<f64>()
+                .map_err(|_| fail("minutes must be a number"))?
+                * 60.0
+        }
+        (None, None) => {
+            return Err(fail(
+                "pause without seconds or minutes would wait for input, which tprov does not do",
+            ));
+        }
     };
     tokio::time::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
     Ok(Outcome::default())

@@ -9,14 +9,38 @@ use crate::value::{Map, Value};
 
 pub const SPEC: Spec = Spec {
     name: "file",
-    args: &["path", "dest", "name", "state", "owner", "group", "mode", "src", "recurse", "follow", "force", "modification_time", "access_time", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel"],
+    args: &[
+        "path",
+        "dest",
+        "name",
+        "state",
+        "owner",
+        "group",
+        "mode",
+        "src",
+        "recurse",
+        "follow",
+        "force",
+        "modification_time",
+        "access_time",
+        "unsafe_writes",
+        "attributes",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
+    ],
     required: &["path|dest|name"],
 };
 
 pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "name"], "file")?;
     let path = path.trim_end_matches('/').to_string();
-    let path = if path.is_empty() { "/".to_string() } else { path };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
     let attrs = Attrs::from_args(a)?;
     let follow = args::bool_opt(a, &["follow"])?.unwrap_or(true);
     let force = args::bool_opt(a, &["force"])?.unwrap_or(false);
@@ -34,8 +58,23 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         "directory" => directory(cx, &path, &st, &attrs, recurse).await?,
         "file" => existing_file(cx, &path, &st, &attrs, follow).await?,
         "touch" => touch(cx, &path, &st, &attrs).await?,
-        "link" | "hard" => link(cx, &path, &st, &attrs, src.as_deref(), state == "hard", force).await?,
-        other => return Err(fail(format!("value of state must be one of: absent, directory, file, hard, link, touch, got: {other}"))),
+        "link" | "hard" => {
+            link(
+                cx,
+                &path,
+                &st,
+                &attrs,
+                src.as_deref(),
+                state == "hard",
+                force,
+            )
+            .await?
+        }
+        other => {
+            return Err(fail(format!(
+                "value of state must be one of: absent, directory, file, hard, link, touch, got: {other}"
+            )));
+        }
     };
     out.result.insert("path".into(), Value::str(path));
     out.result.insert("state".into(), Value::str(state));
@@ -50,7 +89,19 @@ async fn apply(cx: &Cx<'_>, script: &str) -> Result<(), TaskError> {
 }
 
 /// The attribute commands for `path`, joined.
-fn attr_script(path: &str, st: &Stat, attrs: &Attrs, follow: bool) -> Result<(Vec<(&'static str, Value)>, Vec<(&'static str, Value)>, String), TaskError> {
+fn attr_script(
+    path: &str,
+    st: &Stat,
+    attrs: &Attrs,
+    follow: bool,
+) -> Result<
+    (
+        Vec<(&'static str, Value)>,
+        Vec<(&'static str, Value)>,
+        String,
+    ),
+    TaskError,
+> {
     let c = changes(st, attrs, path, follow)?;
     let script = c.commands.join(" && ");
     Ok((c.before, c.after, script))
@@ -61,13 +112,23 @@ async fn absent(cx: &mut Cx<'_>, path: &str, st: &Stat) -> Result<Outcome, TaskE
         return Ok(Outcome::changed(false));
     }
     let mut out = Outcome::changed(true);
-    out.diffs.push(Diff::attrs(path, &[("state", Value::str(st.state()))], &[("state", Value::str("absent"))]));
+    out.diffs.push(Diff::attrs(
+        path,
+        &[("state", Value::str(st.state()))],
+        &[("state", Value::str("absent"))],
+    ));
     apply(cx, &format!("rm -rf -- {}", sh_quote(path))).await?;
-    cx.sim.dirs.remove(path);
+    cx.sim.removed(path);
     Ok(out)
 }
 
-async fn directory(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, recurse: bool) -> Result<Outcome, TaskError> {
+async fn directory(
+    cx: &mut Cx<'_>,
+    path: &str,
+    st: &Stat,
+    attrs: &Attrs,
+    recurse: bool,
+) -> Result<Outcome, TaskError> {
     if st.exists && st.kind != Kind::Dir && !(st.kind == Kind::Link) {
         return Err(fail(format!("{path} already exists as a {}", st.state())));
     }
@@ -90,7 +151,16 @@ async fn directory(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, recurs
         let mut script = Vec::new();
         for dir in &missing {
             script.push(format!("mkdir -- {}", sh_quote(dir)));
-            let fresh = Stat { exists: true, kind: Kind::Dir, mode: 0o755, owner: "?".into(), group: "?".into(), uid: u32::MAX, gid: u32::MAX, ..Stat::absent(dir) };
+            let fresh = Stat {
+                exists: true,
+                kind: Kind::Dir,
+                mode: 0o755,
+                owner: "?".into(),
+                group: "?".into(),
+                uid: u32::MAX,
+                gid: u32::MAX,
+                ..Stat::absent(dir)
+            };
             let (_, _, attrs_cmd) = attr_script(dir, &fresh, attrs, true)?;
             if !attrs_cmd.is_empty() {
                 script.push(attrs_cmd);
@@ -108,7 +178,11 @@ async fn directory(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, recurs
             after.push(("group", Value::str(g.clone())));
         }
         let mut out = Outcome::changed(true);
-        out.diffs.push(Diff::attrs(path, &[("state", Value::str("absent"))], &after));
+        out.diffs.push(Diff::attrs(
+            path,
+            &[("state", Value::str("absent"))],
+            &after,
+        ));
         apply(cx, &script.join(" && ")).await?;
         return Ok(out);
     }
@@ -131,15 +205,28 @@ async fn directory(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, recurs
         if let Some(super::Mode::Octal(m)) = &attrs.mode {
             tests.push(format!("! -perm {}", mode_str(*m)));
         }
-        let find = format!("find {} -mindepth 1 \\( {} \\) -print -quit", sh_quote(path), tests.join(" -o "));
+        let find = format!(
+            "find {} -mindepth 1 \\( {} \\) -print -quit",
+            sh_quote(path),
+            tests.join(" -o ")
+        );
         let found = cx.conn.exec(&find, None, cx.read_become(), None).await?;
         if !found.stdout.is_empty() {
             changed = true;
             let mut cmds = Vec::new();
             match (&attrs.owner, &attrs.group) {
-                (Some(o), Some(g)) => cmds.push(format!("chown -R {}:{} {}", sh_quote(o), sh_quote(g), sh_quote(path))),
-                (Some(o), None) => cmds.push(format!("chown -R {} {}", sh_quote(o), sh_quote(path))),
-                (None, Some(g)) => cmds.push(format!("chgrp -R {} {}", sh_quote(g), sh_quote(path))),
+                (Some(o), Some(g)) => cmds.push(format!(
+                    "chown -R {}:{} {}",
+                    sh_quote(o),
+                    sh_quote(g),
+                    sh_quote(path)
+                )),
+                (Some(o), None) => {
+                    cmds.push(format!("chown -R {} {}", sh_quote(o), sh_quote(path)))
+                }
+                (None, Some(g)) => {
+                    cmds.push(format!("chgrp -R {} {}", sh_quote(g), sh_quote(path)))
+                }
                 _ => {}
             }
             if let Some(m) = &attrs.mode {
@@ -156,27 +243,48 @@ async fn directory(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, recurs
     Ok(out)
 }
 
-async fn existing_file(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, follow: bool) -> Result<Outcome, TaskError> {
+async fn existing_file(
+    cx: &mut Cx<'_>,
+    path: &str,
+    st: &Stat,
+    attrs: &Attrs,
+    follow: bool,
+) -> Result<Outcome, TaskError> {
     if !st.exists {
-        if cx.check && cx.sim.files.contains_key(path) {
-            return Ok(Outcome::changed(!attrs.is_empty()));
-        }
         return Err(fail(format!("file ({path}) is absent, cannot continue")));
     }
-    let st = if st.kind == Kind::Link && follow { stat(cx, path, true, false).await? } else { st.clone() };
+    let st = if st.kind == Kind::Link && follow {
+        stat(cx, path, true, false).await?
+    } else {
+        st.clone()
+    };
     let (before, after, script) = attr_script(path, &st, attrs, follow)?;
     let mut out = Outcome::changed(!script.is_empty());
     if out.changed {
         out.diffs.push(Diff::attrs(path, &before, &after));
         apply(cx, &script).await?;
+        if cx.check {
+            if let Some(content) = cx.sim.files.get(path).cloned() {
+                cx.sim.wrote(path, content, attrs, Some(&st));
+            }
+        }
     }
     Ok(out)
 }
 
-async fn touch(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs) -> Result<Outcome, TaskError> {
+async fn touch(
+    cx: &mut Cx<'_>,
+    path: &str,
+    st: &Stat,
+    attrs: &Attrs,
+) -> Result<Outcome, TaskError> {
     let (before, after, script) = attr_script(path, st, attrs, true)?;
     let mut out = Outcome::changed(true);
-    let b = if st.exists { before } else { vec![("state", Value::str("absent"))] };
+    let b = if st.exists {
+        before
+    } else {
+        vec![("state", Value::str("absent"))]
+    };
     let mut a = after;
     a.push(("state", Value::str("touch")));
     out.diffs.push(Diff::attrs(path, &b, &a));
@@ -189,19 +297,51 @@ async fn touch(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs) -> Result<
     Ok(out)
 }
 
-async fn link(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, src: Option<&str>, hard: bool, force: bool) -> Result<Outcome, TaskError> {
-    let Some(src) = src else { return Err(fail("src is required for creating a link")) };
+async fn link(
+    cx: &mut Cx<'_>,
+    path: &str,
+    st: &Stat,
+    attrs: &Attrs,
+    src: Option<&str>,
+    hard: bool,
+    force: bool,
+) -> Result<Outcome, TaskError> {
+    let Some(src) = src else {
+        return Err(fail("src is required for creating a link"));
+    };
     if hard {
         let want = stat(cx, src, true, false).await?;
-        if st.exists && st.kind == Kind::File && want.exists && want.uid == st.uid && want.size == st.size && st.link_target.is_none() {
-            let same = cx.conn.exec(&format!("[ {} -ef {} ]", sh_quote(src), sh_quote(path)), None, cx.read_become(), None).await?;
+        if st.exists
+            && st.kind == Kind::File
+            && want.exists
+            && want.uid == st.uid
+            && want.size == st.size
+            && st.link_target.is_none()
+        {
+            let same = cx
+                .conn
+                .exec(
+                    &format!("[ {} -ef {} ]", sh_quote(src), sh_quote(path)),
+                    None,
+                    cx.read_become(),
+                    None,
+                )
+                .await?;
             if same.ok() {
                 return Ok(Outcome::changed(false));
             }
         }
         let mut out = Outcome::changed(true);
-        out.diffs.push(Diff::attrs(path, &[("state", Value::str(st.state()))], &[("state", Value::str("hard"))]));
-        apply(cx, &format!("ln -f -- {} {}", sh_quote(src), sh_quote(path))).await?;
+        out.diffs.push(Diff::attrs(
+            path,
+            &[("state", Value::str(st.state()))],
+            &[("state", Value::str("hard"))],
+        ));
+        apply(
+            cx,
+            &format!("ln -f -- {} {}", sh_quote(src), sh_quote(path)),
+        )
+        .await?;
         return Ok(out);
     }
     let mut out = Outcome::default();
@@ -215,18 +355,48 @@ async fn link(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, src: Option
         return Ok(out);
     }
     if st.exists && st.kind != Kind::Link && !force {
-        return Err(fail(format!("refusing to convert from {} to symlink for {path}", st.state())));
+        return Err(fail(format!(
+            "refusing to convert from {} to symlink for {path}",
+            st.state()
+        )));
+    }
+    if !force {
+        // Like Ansible: the target must exist (relative targets from the link's dir),
+        // or exist once earlier tasks have run (check mode).
+        let abs = if src.starts_with('/') {
+            src.to_string()
+        } else {
+            format!("{}/{src}", parent(path))
+        };
+        let predicted = cx.check && (cx.sim.dirs.contains(&abs) || cx.sim.files.contains_key(&abs));
+        if !predicted && !stat(cx, &abs, true, false).await?.exists {
+            return Err(fail(format!(
+                "src file does not exist, use 'force=yes' if you really want to create the link: {abs}"
+            )));
+        }
     }
     out.changed = true;
     let before = match &st.link_target {
         Some(t) => vec![("src", Value::str(t.clone()))],
         None => vec![("state", Value::str(st.state()))],
     };
-    let after = if st.link_target.is_some() { vec![("src", Value::str(src))] } else { vec![("src", Value::str(src)), ("state", Value::str("link"))] };
+    let after = if st.link_target.is_some() {
+        vec![("src", Value::str(src))]
+    } else {
+        vec![("src", Value::str(src)), ("state", Value::str("link"))]
+    };
     out.diffs.push(Diff::attrs(path, &before, &after));
     // A new link beside the old one, renamed over it: never a moment without a link.
     let tmp = crate::transport::temp_beside(path);
-    let fresh = Stat { exists: true, kind: Kind::Link, owner: "?".into(), group: "?".into(), uid: u32::MAX, gid: u32::MAX, ..Stat::absent(path) };
+    let fresh = Stat {
+        exists: true,
+        kind: Kind::Link,
+        owner: "?".into(),
+        group: "?".into(),
+        uid: u32::MAX,
+        gid: u32::MAX,
+        ..Stat::absent(path)
+    };
     let (_, _, attrs_cmd) = attr_script(&tmp, &fresh, attrs, false)?;
     let mut script = format!("ln -s -- {} {t}", sh_quote(src), t = sh_quote(&tmp));
     if !attrs_cmd.is_empty() {
@@ -235,7 +405,11 @@ async fn link(cx: &mut Cx<'_>, path: &str, st: &Stat, attrs: &Attrs, src: Option
     if st.exists && st.kind == Kind::Dir {
         script = format!("rm -rf -- {} && {script}", sh_quote(path));
     }
-    script.push_str(&format!(" && mv -Tf -- {} {}", sh_quote(&tmp), sh_quote(path)));
+    script.push_str(&format!(
+        " && mv -Tf -- {} {}",
+        sh_quote(&tmp),
+        sh_quote(path)
+    ));
     apply(cx, &script).await?;
     Ok(out)
 }

@@ -9,9 +9,33 @@ use crate::value::{Map, Value};
 pub const SPEC: Spec = Spec {
     name: "git",
     args: &[
-        "repo", "name", "dest", "version", "key_file", "accept_hostkey", "accept_newhostkey", "ssh_opts", "depth", "force", "update", "clone", "bare",
-        "remote", "refspec", "reference", "track_submodules", "recursive", "single_branch", "umask", "executable", "verify_commit", "archive",
-        "archive_prefix", "separate_git_dir", "gpg_allowlist", "gpg_whitelist",
+        "repo",
+        "name",
+        "dest",
+        "version",
+        "key_file",
+        "accept_hostkey",
+        "accept_newhostkey",
+        "ssh_opts",
+        "depth",
+        "force",
+        "update",
+        "clone",
+        "bare",
+        "remote",
+        "refspec",
+        "reference",
+        "track_submodules",
+        "recursive",
+        "single_branch",
+        "umask",
+        "executable",
+        "verify_commit",
+        "archive",
+        "archive_prefix",
+        "separate_git_dir",
+        "gpg_allowlist",
+        "gpg_whitelist",
     ],
     required: &["repo|name", "dest"],
 };
@@ -43,7 +67,14 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     if let Some(o) = args::str_opt(a, &["ssh_opts"]) {
         ssh.push(o);
     }
-    let env = if ssh.is_empty() { String::new() } else { format!("GIT_SSH_COMMAND={} ", sh_quote(&format!("ssh {}", ssh.join(" ")))) };
+    let env = if ssh.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "GIT_SSH_COMMAND={} ",
+            sh_quote(&format!("ssh {}", ssh.join(" ")))
+        )
+    };
     let g = sh_quote(&git);
     let d = sh_quote(&dest);
     let r = sh_quote(&repo);
@@ -58,7 +89,15 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         } else {
             format!(
                 "{env}{g} ls-remote {r} {refs} 2>/tmp/.tprov-git-err.$$ | awk '{{print \"ref=\" $1 \" \" $2}}'; s=$?; if [ -s /tmp/.tprov-git-err.$$ ]; then sed 's/^/err=/' /tmp/.tprov-git-err.$$; fi; rm -f /tmp/.tprov-git-err.$$",
-                refs = if version == "HEAD" { "HEAD".to_string() } else { format!("{v} refs/heads/{0} refs/tags/{0} {1}", version, sh_quote(&format!("refs/tags/{version}^{{}}"))) }
+                refs = if version == "HEAD" {
+                    "HEAD".to_string()
+                } else {
+                    format!(
+                        "{v} refs/heads/{0} refs/tags/{0} {1}",
+                        version,
+                        sh_quote(&format!("refs/tags/{version}^{{}}"))
+                    )
+                }
             )
         }
     );
@@ -88,15 +127,27 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         remote_sha = refs
             .iter()
             .find(|(_, n)| n.ends_with("^{}"))
-            .or_else(|| refs.iter().find(|(_, n)| n.starts_with("refs/heads/") || n == "HEAD"))
+            .or_else(|| {
+                refs.iter()
+                    .find(|(_, n)| n.starts_with("refs/heads/") || n == "HEAD")
+            })
             .or_else(|| refs.first())
             .map(|(s, _)| s.clone());
     }
     let mut o = Outcome::default();
-    o.result.insert("before".into(), head.clone().map_or(Value::Null, Value::Str));
+    o.result.insert(
+        "before".into(),
+        head.clone().map_or(Value::Null, Value::Str),
+    );
     let Some(want) = remote_sha else {
-        let why = if errors.is_empty() { format!("version {version} not found in {repo}") } else { errors.join("\n") };
-        return Err(fail(format!("Failed to read the remote version of {repo}: {why}")));
+        let why = if errors.is_empty() {
+            format!("version {version} not found in {repo}")
+        } else {
+            errors.join("\n")
+        };
+        return Err(fail(format!(
+            "Failed to read the remote version of {repo}: {why}"
+        )));
     };
     o.result.insert("after".into(), Value::str(want.clone()));
     let branch_like = !is_sha(&version) && version != "HEAD";
@@ -106,7 +157,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 return Ok(o);
             }
             o.changed = true;
-            o.diffs.push(Diff { before_header: Some(dest.clone()), after_header: Some(dest.clone()), before: String::new(), after: format!("{want}\n") });
+            o.diffs.push(Diff {
+                before_header: Some(dest.clone()),
+                after_header: Some(dest.clone()),
+                before: String::new(),
+                after: format!("{want}\n"),
+            });
             if cx.check {
                 cx.sim.dirs.insert(dest.clone());
                 return Ok(o);
@@ -131,10 +187,17 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 return Ok(o);
             }
             if dirty && !force {
-                return Err(fail(format!("Local modifications exist in the destination: {dest} (force=no).")));
+                return Err(fail(format!(
+                    "Local modifications exist in the destination: {dest} (force=no)."
+                )));
             }
             o.changed = true;
-            o.diffs.push(Diff { before_header: Some(dest.clone()), after_header: Some(dest.clone()), before: format!("{h}\n"), after: format!("{want}\n") });
+            o.diffs.push(Diff {
+                before_header: Some(dest.clone()),
+                after_header: Some(dest.clone()),
+                before: format!("{h}\n"),
+                after: format!("{want}\n"),
+            });
             if cx.check {
                 return Ok(o);
             }
@@ -143,11 +206,16 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             let cmd = if branch_like {
                 format!(
                     "cd {d} && {env}{g} fetch --quiet {rm} {refspec} --tags && {g} checkout --quiet {force_flag}-B {v} {upstream}",
-                    refspec = sh_quote(&format!("+refs/heads/{version}:refs/remotes/{remote}/{version}")),
+                    refspec = sh_quote(&format!(
+                        "+refs/heads/{version}:refs/remotes/{remote}/{version}"
+                    )),
                     upstream = sh_quote(&format!("{remote}/{version}")),
                 )
             } else {
-                format!("cd {d} && {env}{g} fetch --quiet {rm} --tags && {g} checkout --quiet {force_flag}{}", sh_quote(&want))
+                format!(
+                    "cd {d} && {env}{g} fetch --quiet {rm} --tags && {g} checkout --quiet {force_flag}{}",
+                    sh_quote(&want)
+                )
             };
             super::remote::change(cx, &cmd).await?;
         }

@@ -9,8 +9,33 @@ use regex::Regex;
 pub const SPEC: Spec = Spec {
     name: "lineinfile",
     args: &[
-        "path", "dest", "destfile", "name", "line", "value", "regexp", "regex", "search_string", "state", "insertafter", "insertbefore", "create", "backup",
-        "backrefs", "firstmatch", "owner", "group", "mode", "validate", "unsafe_writes", "attributes", "others", "seuser", "serole", "setype", "selevel",
+        "path",
+        "dest",
+        "destfile",
+        "name",
+        "line",
+        "value",
+        "regexp",
+        "regex",
+        "search_string",
+        "state",
+        "insertafter",
+        "insertbefore",
+        "create",
+        "backup",
+        "backrefs",
+        "firstmatch",
+        "owner",
+        "group",
+        "mode",
+        "validate",
+        "unsafe_writes",
+        "attributes",
+        "others",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
     ],
     required: &["path|dest|destfile|name"],
 };
@@ -18,8 +43,32 @@ pub const SPEC: Spec = Spec {
 pub const BLOCK_SPEC: Spec = Spec {
     name: "blockinfile",
     args: &[
-        "path", "dest", "destfile", "name", "block", "content", "marker", "marker_begin", "marker_end", "state", "insertafter", "insertbefore", "create",
-        "backup", "owner", "group", "mode", "validate", "append_newline", "prepend_newline", "unsafe_writes", "attributes", "seuser", "serole", "setype", "selevel",
+        "path",
+        "dest",
+        "destfile",
+        "name",
+        "block",
+        "content",
+        "marker",
+        "marker_begin",
+        "marker_end",
+        "state",
+        "insertafter",
+        "insertbefore",
+        "create",
+        "backup",
+        "owner",
+        "group",
+        "mode",
+        "validate",
+        "append_newline",
+        "prepend_newline",
+        "unsafe_writes",
+        "attributes",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
     ],
     required: &["path|dest|destfile|name"],
 };
@@ -30,7 +79,10 @@ fn regex(p: &str) -> Result<Regex, TaskError> {
 
 /// Splits into lines that keep their line ending (Python's `readlines`).
 fn lines(data: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(data).split_inclusive('\n').map(str::to_string).collect()
+    String::from_utf8_lossy(data)
+        .split_inclusive('\n')
+        .map(str::to_string)
+        .collect()
 }
 
 struct Target {
@@ -41,24 +93,37 @@ struct Target {
 
 async fn load(cx: &Cx<'_>, path: &str, create: bool) -> Result<Target, TaskError> {
     let st = stat(cx, path, true, false).await?;
-    let from_sim = cx.check && cx.sim.files.contains_key(path);
-    if !st.exists && !from_sim {
+    if !st.exists {
         if !create {
             return Err(fail(format!("Destination {path} does not exist !")));
         }
-        return Ok(Target { path: path.to_string(), st, before: Vec::new() });
+        return Ok(Target {
+            path: path.to_string(),
+            st,
+            before: Vec::new(),
+        });
     }
     if st.kind == Kind::Dir {
         return Err(fail(format!("Destination {path} is a directory !")));
     }
     let before = read(cx, path).await?.unwrap_or_default();
-    Ok(Target { path: path.to_string(), st, before })
+    Ok(Target {
+        path: path.to_string(),
+        st,
+        before,
+    })
 }
 
-async fn finish(cx: &mut Cx<'_>, a: &Map, t: Target, after: Vec<u8>, msg: String) -> Result<Outcome, TaskError> {
+async fn finish(
+    cx: &mut Cx<'_>,
+    a: &Map,
+    t: Target,
+    after: Vec<u8>,
+    msg: String,
+) -> Result<Outcome, TaskError> {
     let attrs = Attrs::from_args(a)?;
     let mut out = Outcome::default();
-    let content_changed = after != t.before || !t.st.exists && !(cx.check && cx.sim.files.contains_key(&t.path));
+    let content_changed = after != t.before || !t.st.exists;
     if content_changed {
         out.changed = true;
         out.msg = Some(msg);
@@ -69,9 +134,17 @@ async fn finish(cx: &mut Cx<'_>, a: &Map, t: Target, after: Vec<u8>, msg: String
             after: String::from_utf8_lossy(&after).into_owned(),
         });
         if cx.check {
-            cx.sim.files.insert(t.path.clone(), after);
+            cx.sim.wrote(&t.path, after, &attrs, Some(&t.st));
         } else {
-            super::copy::write(cx, &t.path, &after, &attrs, &t.st, args::str_opt(a, &["validate"]).as_deref()).await?;
+            super::copy::write(
+                cx,
+                &t.path,
+                &after,
+                &attrs,
+                &t.st,
+                args::str_opt(a, &["validate"]).as_deref(),
+            )
+            .await?;
         }
     } else if t.st.exists {
         let c = changes(&t.st, &attrs, &t.path, true)?;
@@ -94,7 +167,9 @@ async fn finish(cx: &mut Cx<'_>, a: &Map, t: Target, after: Vec<u8>, msg: String
 pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "destfile", "name"], "lineinfile")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
-    let re = args::str_opt(a, &["regexp", "regex"]).map(|r| regex(&r)).transpose()?;
+    let re = args::str_opt(a, &["regexp", "regex"])
+        .map(|r| regex(&r))
+        .transpose()?;
     let search = args::str_opt(a, &["search_string"]);
     let create = args::bool_opt(a, &["create"])?.unwrap_or(false);
     let t = load(cx, &path, create && state == "present").await?;
@@ -111,16 +186,27 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     if state == "absent" {
         let line = args::str_opt(a, &["line", "value"]);
         if re.is_none() && search.is_none() && line.is_none() {
-            return Err(fail("one of line, regexp or search_string is required with state=absent"));
+            return Err(fail(
+                "one of line, regexp or search_string is required with state=absent",
+            ));
         }
         let n = lines.len();
         lines.retain(|l| !matches_line(l, line.as_deref()));
         let removed = n - lines.len();
-        let mut out = finish(cx, a, t, lines.concat().into_bytes(), format!("{removed} line(s) removed")).await?;
-        out.result.insert("found".into(), Value::Int(removed as i64));
+        let mut out = finish(
+            cx,
+            a,
+            t,
+            lines.concat().into_bytes(),
+            format!("{removed} line(s) removed"),
+        )
+        .await?;
+        out.result
+            .insert("found".into(), Value::Int(removed as i64));
         return Ok(out);
     }
-    let line = args::str_opt(a, &["line", "value"]).ok_or_else(|| fail("line is required with state=present"))?;
+    let line = args::str_opt(a, &["line", "value"])
+        .ok_or_else(|| fail("line is required with state=present"))?;
     let backrefs = args::bool_opt(a, &["backrefs"])?.unwrap_or(false);
     let firstmatch = args::bool_opt(a, &["firstmatch"])?.unwrap_or(false);
     let insertafter = args::str_opt(a, &["insertafter"]);
@@ -165,7 +251,11 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let _ = exact;
     let msg;
     if let Some(i) = found {
-        let mut new_line = if backrefs { caps_line.unwrap_or_else(|| line.clone()) } else { line.clone() };
+        let mut new_line = if backrefs {
+            caps_line.unwrap_or_else(|| line.clone())
+        } else {
+            line.clone()
+        };
         if !new_line.ends_with('\n') {
             new_line.push('\n');
         }
@@ -190,7 +280,13 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         msg = "line added".into();
     } else {
         let i = ins_index.unwrap_or(lines.len());
-        if insertafter.is_some() && i > 0 && i <= lines.len() && lines.get(i).is_some_and(|l| l.trim_end_matches(['\r', '\n']) == line) {
+        if insertafter.is_some()
+            && i > 0
+            && i <= lines.len()
+            && lines
+                .get(i)
+                .is_some_and(|l| l.trim_end_matches(['\r', '\n']) == line)
+        {
             msg = String::new();
         } else {
             lines.insert(i.min(lines.len()), format!("{line}\n"));
@@ -227,9 +323,16 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "destfile", "name"], "blockinfile")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let create = args::bool_opt(a, &["create"])?.unwrap_or(false);
-    let marker = args::str_opt(a, &["marker"]).unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
-    let begin = marker.replace("{mark}", &args::str_opt(a, &["marker_begin"]).unwrap_or_else(|| "BEGIN".into()));
-    let end = marker.replace("{mark}", &args::str_opt(a, &["marker_end"]).unwrap_or_else(|| "END".into()));
+    let marker =
+        args::str_opt(a, &["marker"]).unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
+    let begin = marker.replace(
+        "{mark}",
+        &args::str_opt(a, &["marker_begin"]).unwrap_or_else(|| "BEGIN".into()),
+    );
+    let end = marker.replace(
+        "{mark}",
+        &args::str_opt(a, &["marker_end"]).unwrap_or_else(|| "END".into()),
+    );
     let block = args::str_opt(a, &["block", "content"]).unwrap_or_default();
     let t = load(cx, &path, create && state == "present").await?;
     let mut lines = lines(&t.before);
@@ -247,7 +350,14 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let (msg, at) = match (b, e) {
         (Some(b), Some(e)) if b <= e => {
             lines.drain(b..=e);
-            (if new_block.is_empty() { "Block removed" } else { "Block inserted" }, b)
+            (
+                if new_block.is_empty() {
+                    "Block removed"
+                } else {
+                    "Block inserted"
+                },
+                b,
+            )
         }
         _ => {
             let insertafter = args::str_opt(a, &["insertafter"]);
@@ -257,14 +367,27 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 (_, Some("BOF")) => 0,
                 (Some(x), None) => {
                     let r = regex(x)?;
-                    lines.iter().rposition(|l| r.is_match(l)).map_or(lines.len(), |i| i + 1)
+                    lines
+                        .iter()
+                        .rposition(|l| r.is_match(l))
+                        .map_or(lines.len(), |i| i + 1)
                 }
                 (_, Some(x)) => {
                     let r = regex(x)?;
-                    lines.iter().rposition(|l| r.is_match(l)).unwrap_or(lines.len())
+                    lines
+                        .iter()
+                        .rposition(|l| r.is_match(l))
+                        .unwrap_or(lines.len())
                 }
             };
-            (if new_block.is_empty() { "" } else { "Block inserted" }, at)
+            (
+                if new_block.is_empty() {
+                    ""
+                } else {
+                    "Block inserted"
+                },
+                at,
+            )
         }
     };
     if at > 0 && at == lines.len() {

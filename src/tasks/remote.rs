@@ -29,7 +29,19 @@ pub struct Stat {
 
 impl Stat {
     pub fn absent(path: &str) -> Stat {
-        Stat { path: path.to_string(), exists: false, kind: Kind::Other, mode: 0, owner: String::new(), group: String::new(), uid: 0, gid: 0, size: 0, link_target: None, sha1: None }
+        Stat {
+            path: path.to_string(),
+            exists: false,
+            kind: Kind::Other,
+            mode: 0,
+            owner: String::new(),
+            group: String::new(),
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: None,
+            sha1: None,
+        }
     }
 
     /// Ansible's `state` for the file module.
@@ -54,7 +66,11 @@ pub fn stat_script(path: &str, follow: bool, checksum: bool) -> String {
          {sum}",
         p = sh_quote(path),
         l = if follow { "-L" } else { "" },
-        sum = if checksum { "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha1=%s\\n' \"$(sha1sum < \"$p\" | cut -c1-40)\"; fi" } else { ":" },
+        sum = if checksum {
+            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha1=%s\\n' \"$(sha1sum < \"$p\" | cut -c1-40)\"; fi"
+        } else {
+            ":"
+        },
     )
 }
 
@@ -98,16 +114,53 @@ pub fn parse_stat(path: &str, out: &str) -> Result<Stat, TaskError> {
 }
 
 /// Stats a path on the host, as the task's user.
-pub async fn stat(cx: &Cx<'_>, path: &str, follow: bool, checksum: bool) -> Result<Stat, TaskError> {
+pub async fn stat(
+    cx: &Cx<'_>,
+    path: &str,
+    follow: bool,
+    checksum: bool,
+) -> Result<Stat, TaskError> {
     if cx.check && cx.sim.dirs.contains(path) {
         let mut s = Stat::absent(path);
         s.exists = true;
         s.kind = Kind::Dir;
         return Ok(s);
     }
-    let out = cx.conn.exec(&stat_script(path, follow, checksum), None, cx.read_become(), None).await?;
+    if let Some(content) = cx.check.then(|| cx.sim.files.get(path)).flatten() {
+        let (mode, owner, group) =
+            cx.sim
+                .attrs
+                .get(path)
+                .cloned()
+                .unwrap_or((0o644, "root".into(), "root".into()));
+        return Ok(Stat {
+            path: path.to_string(),
+            exists: true,
+            kind: Kind::File,
+            mode,
+            owner,
+            group,
+            uid: u32::MAX,
+            gid: u32::MAX,
+            size: content.len() as u64,
+            link_target: None,
+            sha1: Some(sha1_hex(content)),
+        });
+    }
+    let out = cx
+        .conn
+        .exec(
+            &stat_script(path, follow, checksum),
+            None,
+            cx.read_become(),
+            None,
+        )
+        .await?;
     if !out.ok() {
-        return Err(fail(format!("cannot stat {path}: {}", out.stderr_str().trim())));
+        return Err(fail(format!(
+            "cannot stat {path}: {}",
+            out.stderr_str().trim()
+        )));
     }
     parse_stat(path, &out.stdout_str())
 }
@@ -117,10 +170,16 @@ pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError>
     if let Some(content) = cx.check.then(|| cx.sim.files.get(path)).flatten() {
         return Ok(Some(content.clone()));
     }
-    let script = format!("p={}; if [ -e \"$p\" ]; then echo present; cat -- \"$p\"; else echo absent; fi", sh_quote(path));
+    let script = format!(
+        "p={}; if [ -e \"$p\" ]; then echo present; cat -- \"$p\"; else echo absent; fi",
+        sh_quote(path)
+    );
     let out = cx.conn.exec(&script, None, cx.read_become(), None).await?;
     if !out.ok() {
-        return Err(fail(format!("cannot read {path}: {}", out.stderr_str().trim())));
+        return Err(fail(format!(
+            "cannot read {path}: {}",
+            out.stderr_str().trim()
+        )));
     }
     match out.stdout.strip_prefix(b"present\n") {
         Some(rest) => Ok(Some(rest.to_vec())),
@@ -130,17 +189,27 @@ pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError>
 
 /// Runs a command that changes the host; its failure fails the task.
 pub async fn change(cx: &Cx<'_>, script: &str) -> Result<crate::transport::ExecOutput, TaskError> {
-    let out = cx.conn.exec(script, None, cx.escalate.as_ref(), None).await?;
+    let out = cx
+        .conn
+        .exec(script, None, cx.escalate.as_ref(), None)
+        .await?;
     if !out.ok() {
         let err = out.stderr_str();
-        return Err(fail(if err.trim().is_empty() { format!("command failed with status {}", out.rc()) } else { err.trim().to_string() }));
+        return Err(fail(if err.trim().is_empty() {
+            format!("command failed with status {}", out.rc())
+        } else {
+            err.trim().to_string()
+        }));
     }
     Ok(out)
 }
 
 pub fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest;
-    sha1::Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    sha1::Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The directory part of a path.

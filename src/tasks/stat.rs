@@ -6,7 +6,17 @@ use crate::value::{Map, Value};
 
 pub const SPEC: Spec = Spec {
     name: "stat",
-    args: &["path", "dest", "name", "follow", "get_checksum", "checksum_algorithm", "get_mime", "get_attributes", "get_md5"],
+    args: &[
+        "path",
+        "dest",
+        "name",
+        "follow",
+        "get_checksum",
+        "checksum_algorithm",
+        "get_mime",
+        "get_attributes",
+        "get_md5",
+    ],
     required: &["path|dest|name"],
 };
 

@@ -8,19 +8,81 @@ use crate::value::{Map, Value};
 pub const SPEC: Spec = Spec {
     name: "user",
     args: &[
-        "name", "user", "state", "uid", "group", "groups", "append", "shell", "home", "create_home", "createhome", "move_home", "system", "comment",
-        "password", "update_password", "remove", "force", "generate_ssh_key", "ssh_key_bits", "ssh_key_type", "ssh_key_file", "ssh_key_comment",
-        "ssh_key_passphrase", "expires", "password_lock", "non_unique", "skeleton", "local", "umask", "seuser", "hidden", "login_class", "profile",
-        "authorization", "role", "password_expire_max", "password_expire_min", "password_expire_warn", "uid_min", "uid_max",
+        "name",
+        "user",
+        "state",
+        "uid",
+        "group",
+        "groups",
+        "append",
+        "shell",
+        "home",
+        "create_home",
+        "createhome",
+        "move_home",
+        "system",
+        "comment",
+        "password",
+        "update_password",
+        "remove",
+        "force",
+        "generate_ssh_key",
+        "ssh_key_bits",
+        "ssh_key_type",
+        "ssh_key_file",
+        "ssh_key_comment",
+        "ssh_key_passphrase",
+        "expires",
+        "password_lock",
+        "non_unique",
+        "skeleton",
+        "local",
+        "umask",
+        "seuser",
+        "hidden",
+        "login_class",
+        "profile",
+        "authorization",
+        "role",
+        "password_expire_max",
+        "password_expire_min",
+        "password_expire_warn",
+        "uid_min",
+        "uid_max",
     ],
     required: &["name|user"],
 };
 
-pub const GROUP_SPEC: Spec = Spec { name: "group", args: &["name", "gid", "state", "system", "local", "non_unique", "force", "gid_min", "gid_max"], required: &["name"] };
+pub const GROUP_SPEC: Spec = Spec {
+    name: "group",
+    args: &[
+        "name",
+        "gid",
+        "state",
+        "system",
+        "local",
+        "non_unique",
+        "force",
+        "gid_min",
+        "gid_max",
+    ],
+    required: &["name"],
+};
 
 pub const AUTHORIZED_KEY_SPEC: Spec = Spec {
     name: "authorized_key",
-    args: &["user", "key", "state", "path", "manage_dir", "exclusive", "key_options", "comment", "follow", "validate_certs"],
+    args: &[
+        "user",
+        "key",
+        "state",
+        "path",
+        "manage_dir",
+        "exclusive",
+        "key_options",
+        "comment",
+        "follow",
+        "validate_certs",
+    ],
     required: &["user", "key"],
 };
 
@@ -41,7 +103,9 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
         return Ok(None);
     }
     let q = sh_quote(name);
-    let script = format!("e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {q}");
+    let script = format!(
+        "e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {q}"
+    );
     let out = cx.conn.exec(&script, None, None, None).await?;
     let text = out.stdout_str();
     let mut lines = text.lines();
@@ -54,8 +118,22 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
         return Err(fail(format!("unexpected passwd entry for {name}")));
     }
     let group = lines.next().unwrap_or_default().to_string();
-    let groups: Vec<String> = lines.next().unwrap_or_default().split_whitespace().filter(|g| *g != group).map(str::to_string).collect();
-    Ok(Some(Account { uid: f[2].into(), gid: f[3].into(), group, comment: f[4].into(), home: f[5].into(), shell: f[6].into(), groups }))
+    let groups: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|g| *g != group)
+        .map(str::to_string)
+        .collect();
+    Ok(Some(Account {
+        uid: f[2].into(),
+        gid: f[3].into(),
+        group,
+        comment: f[4].into(),
+        home: f[5].into(),
+        shell: f[6].into(),
+        groups,
+    }))
 }
 
 pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
@@ -71,17 +149,31 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             out.changed = true;
             let remove = args::bool_opt(a, &["remove"])?.unwrap_or(false);
             let force = args::bool_opt(a, &["force"])?.unwrap_or(false);
-            out.diffs.push(Diff::attrs(&name, &[("state", Value::str("present"))], &[("state", Value::str("absent"))]));
+            out.diffs.push(Diff::attrs(
+                &name,
+                &[("state", Value::str("present"))],
+                &[("state", Value::str("absent"))],
+            ));
             if cx.check {
                 cx.sim.users.remove(&name);
             } else {
-                super::remote::change(cx, &format!("userdel {}{}{q}", if remove { "-r " } else { "" }, if force { "-f " } else { "" })).await?;
+                super::remote::change(
+                    cx,
+                    &format!(
+                        "userdel {}{}{q}",
+                        if remove { "-r " } else { "" },
+                        if force { "-f " } else { "" }
+                    ),
+                )
+                .await?;
             }
         }
         return Ok(out);
     }
     if state != "present" {
-        return Err(fail(format!("value of state must be one of: absent, present, got: {state}")));
+        return Err(fail(format!(
+            "value of state must be one of: absent, present, got: {state}"
+        )));
     }
     let shell = args::str_opt(a, &["shell"]);
     let home = args::str_opt(a, &["home"]);
@@ -120,22 +212,40 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if system {
                 cmd.push("-r".into());
             }
-            cmd.push(if create_home { "-m".into() } else { "-M".into() });
+            cmd.push(if create_home {
+                "-m".into()
+            } else {
+                "-M".into()
+            });
             cmd.push(q.clone());
             out.changed = true;
             let home_dir = home.clone().unwrap_or_else(|| format!("/home/{name}"));
-            let mut after = vec![("state", Value::str("present")), ("home", Value::str(home_dir.clone()))];
+            let mut after = vec![
+                ("state", Value::str("present")),
+                ("home", Value::str(home_dir.clone())),
+            ];
             if let Some(s) = &shell {
                 after.push(("shell", Value::str(s.clone())));
             }
-            out.diffs.push(Diff::attrs(&name, &[("state", Value::str("absent"))], &after));
-            out.result.insert("home".into(), Value::str(home_dir.clone()));
-            out.result.insert("createhome".into(), Value::Bool(create_home));
+            out.diffs.push(Diff::attrs(
+                &name,
+                &[("state", Value::str("absent"))],
+                &after,
+            ));
+            out.result
+                .insert("home".into(), Value::str(home_dir.clone()));
+            out.result
+                .insert("createhome".into(), Value::Bool(create_home));
             out.result.insert("system".into(), Value::Bool(system));
             if cx.check {
                 cx.sim.users.insert(name.clone());
                 cx.sim.groups.insert(group.unwrap_or(name.clone()));
                 if create_home {
+                    // The new home gets /etc/skel's files: later tasks (a line in
+                    // .bashrc) must see them, or check mode would fail where the run won't.
+                    for (rel, content) in skel(cx).await? {
+                        cx.sim.files.insert(format!("{home_dir}/{rel}"), content);
+                    }
                     cx.sim.dirs.insert(home_dir);
                 }
             } else {
@@ -166,7 +276,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 before.push(("uid", Value::str(acc.uid.clone())));
                 after.push(("uid", Value::str(u.clone())));
             }
-            if let Some(g) = group.as_ref().filter(|g| **g != acc.group && **g != acc.gid) {
+            if let Some(g) = group
+                .as_ref()
+                .filter(|g| **g != acc.group && **g != acc.gid)
+            {
                 mods.push(format!("-g {}", sh_quote(g)));
                 before.push(("group", Value::str(acc.group.clone())));
                 after.push(("group", Value::str(g.clone())));
@@ -189,10 +302,18 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     after.push(("groups", Value::str(want.join(","))));
                 }
             }
-            out.result.insert("uid".into(), Value::Int(acc.uid.parse().unwrap_or(-1)));
-            out.result.insert("group".into(), Value::Int(acc.gid.parse().unwrap_or(-1)));
-            out.result.insert("home".into(), Value::str(home.clone().unwrap_or(acc.home.clone())));
-            out.result.insert("shell".into(), Value::str(shell.clone().unwrap_or(acc.shell.clone())));
+            out.result
+                .insert("uid".into(), Value::Int(acc.uid.parse().unwrap_or(-1)));
+            out.result
+                .insert("group".into(), Value::Int(acc.gid.parse().unwrap_or(-1)));
+            out.result.insert(
+                "home".into(),
+                Value::str(home.clone().unwrap_or(acc.home.clone())),
+            );
+            out.result.insert(
+                "shell".into(),
+                Value::str(shell.clone().unwrap_or(acc.shell.clone())),
+            );
             if !mods.is_empty() {
                 out.changed = true;
                 out.diffs.push(Diff::attrs(&name, &before, &after));
@@ -205,9 +326,16 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 let h = stat(cx, &acc.home, true, false).await?;
                 if !h.exists {
                     out.changed = true;
-                    out.diffs.push(Diff::attrs(&acc.home, &[("state", Value::str("absent"))], &[("state", Value::str("directory"))]));
+                    out.diffs.push(Diff::attrs(
+                        &acc.home,
+                        &[("state", Value::str("absent"))],
+                        &[("state", Value::str("directory"))],
+                    ));
                     if !cx.check {
-                        let script = format!("mkdir -p {h} && cp -rT /etc/skel {h} && chown -R {q}: {h} && chmod 0750 {h}", h = sh_quote(&acc.home));
+                        let script = format!(
+                            "mkdir -p {h} && cp -rT /etc/skel {h} && chown -R {q}: {h} && chmod 0750 {h}",
+                            h = sh_quote(&acc.home)
+                        );
                         super::remote::change(cx, &script).await?;
                     }
                 }
@@ -217,14 +345,35 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
+/// The files `useradd -m` would copy from /etc/skel, with their contents.
+async fn skel(cx: &Cx<'_>) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
+    use base64::Engine as _;
+    let script = "cd /etc/skel 2>/dev/null && find . -maxdepth 1 -type f | while read -r f; do printf '%s ' \"${f#./}\"; base64 -w0 < \"$f\"; echo; done";
+    let out = cx.conn.exec(script, None, None, None).await?;
+    let mut files = Vec::new();
+    for line in out.stdout_str().lines() {
+        if let Some((name, b64)) = line.split_once(' ') {
+            if let Ok(data) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                files.push((name.to_string(), data));
+            }
+        }
+    }
+    Ok(files)
+}
+
 pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let name = args::str_req(a, &["name"], "group")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let gid = args::str_opt(a, &["gid"]);
     let q = sh_quote(&name);
     let exists_in_sim = cx.check && cx.sim.groups.contains(&name);
-    let out = cx.conn.exec(&format!("getent group {q} | cut -d: -f3"), None, None, None).await?;
-    let current = Some(out.stdout_str().trim().to_string()).filter(|s| !s.is_empty()).or(exists_in_sim.then(String::new));
+    let out = cx
+        .conn
+        .exec(&format!("getent group {q} | cut -d: -f3"), None, None, None)
+        .await?;
+    let current = Some(out.stdout_str().trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or(exists_in_sim.then(String::new));
     let mut o = Outcome::default();
     o.result.insert("name".into(), Value::str(name.clone()));
     o.result.insert("state".into(), Value::str(state.clone()));
@@ -247,7 +396,11 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         ("present", Some(cur)) => {
             if let Some(g) = gid.filter(|g| *g != cur && !cur.is_empty()) {
                 o.changed = true;
-                o.diffs.push(Diff::attrs(&name, &[("gid", Value::str(cur))], &[("gid", Value::str(g.clone()))]));
+                o.diffs.push(Diff::attrs(
+                    &name,
+                    &[("gid", Value::str(cur))],
+                    &[("gid", Value::str(g.clone()))],
+                ));
                 if !cx.check {
                     super::remote::change(cx, &format!("groupmod -g {} {q}", sh_quote(&g))).await?;
                 }
@@ -260,7 +413,11 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
         }
         ("absent", None) => {}
-        (other, _) => return Err(fail(format!("value of state must be one of: absent, present, got: {other}"))),
+        (other, _) => {
+            return Err(fail(format!(
+                "value of state must be one of: absent, present, got: {other}"
+            )));
+        }
     }
     Ok(o)
 }
@@ -278,17 +435,27 @@ pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Tas
         (None, true) => format!("/home/{user}"),
         (None, false) => return Err(fail(format!("Failed to lookup user {user}"))),
     };
-    let path = args::str_opt(a, &["path"]).unwrap_or_else(|| format!("{home}/.ssh/authorized_keys"));
+    let path =
+        args::str_opt(a, &["path"]).unwrap_or_else(|| format!("{home}/.ssh/authorized_keys"));
     let before = read(cx, &path).await?.unwrap_or_default();
     let before_text = String::from_utf8_lossy(&before).into_owned();
     let blob = |l: &str| -> Option<String> {
         let parts: Vec<&str> = l.split_whitespace().collect();
-        parts.iter().position(|p| p.starts_with("ssh-") || p.starts_with("ecdsa-") || p.starts_with("sk-")).and_then(|i| parts.get(i + 1)).map(|s| s.to_string())
+        parts
+            .iter()
+            .position(|p| p.starts_with("ssh-") || p.starts_with("ecdsa-") || p.starts_with("sk-"))
+            .and_then(|i| parts.get(i + 1))
+            .map(|s| s.to_string())
     };
-    let wanted: Vec<String> = key.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| match &options {
-        Some(o) => format!("{o} {l}"),
-        None => l.to_string(),
-    }).collect();
+    let wanted: Vec<String> = key
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match &options {
+            Some(o) => format!("{o} {l}"),
+            None => l.to_string(),
+        })
+        .collect();
     let wanted_blobs: Vec<String> = wanted.iter().filter_map(|l| blob(l)).collect();
     let mut lines: Vec<String> = before_text.lines().map(str::to_string).collect();
     if state == "absent" {
@@ -316,16 +483,30 @@ pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Tas
         return Ok(out);
     }
     out.changed = true;
-    out.diffs.push(Diff { before_header: Some(path.clone()), after_header: Some(path.clone()), before: before_text, after: after.clone() });
+    out.diffs.push(Diff {
+        before_header: Some(path.clone()),
+        after_header: Some(path.clone()),
+        before: before_text,
+        after: after.clone(),
+    });
     if cx.check {
         return Ok(out);
     }
     let dir = super::remote::parent(&path).to_string();
     let q = sh_quote(&user);
     if manage_dir {
-        super::remote::change(cx, &format!("mkdir -p {d} && chown {q}: {d} && chmod 0700 {d}", d = sh_quote(&dir))).await?;
+        super::remote::change(
+            cx,
+            &format!(
+                "mkdir -p {d} && chown {q}: {d} && chmod 0700 {d}",
+                d = sh_quote(&dir)
+            ),
+        )
+        .await?;
     }
     let finish = format!("chown {q}: \"$T\" && chmod 0600 \"$T\"");
-    cx.conn.write_file(&path, after.as_bytes(), &finish, None).await?;
+    cx.conn
+        .write_file(&path, after.as_bytes(), &finish, None)
+        .await?;
     Ok(out)
 }

@@ -19,7 +19,10 @@ pub fn to_mj(v: &Value) -> MjValue {
 
 /// An ordered map value.
 pub fn mj_map(entries: impl IntoIterator<Item = (String, MjValue)>) -> MjValue {
-    let map: indexmap::IndexMap<MjValue, MjValue> = entries.into_iter().map(|(k, v)| (MjValue::from(k), v)).collect();
+    let map: indexmap::IndexMap<MjValue, MjValue> = entries
+        .into_iter()
+        .map(|(k, v)| (MjValue::from(k), v))
+        .collect();
     MjValue::from_object(map)
 }
 
@@ -32,7 +35,10 @@ pub fn from_mj(v: &MjValue) -> Result<Value, Error> {
 
 fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
     if depth > MAX_DEPTH {
-        return Err(Error::new(ErrorKind::InvalidOperation, "value nested too deeply"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "value nested too deeply",
+        ));
     }
     Ok(match v.kind() {
         ValueKind::Undefined => return Err(Error::from(ErrorKind::UndefinedError)),
@@ -49,7 +55,9 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
             }
         }
         ValueKind::String => Value::Str(v.as_str().unwrap_or_default().to_string()),
-        ValueKind::Bytes => Value::Str(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned()),
+        ValueKind::Bytes => {
+            Value::Str(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
+        }
         ValueKind::Seq | ValueKind::Iterable => {
             let mut items = Vec::new();
             for item in v.try_iter()? {
@@ -84,7 +92,9 @@ pub fn py_str(v: &MjValue) -> Result<String, Error> {
         ValueKind::String => v.as_str().unwrap_or_default().to_string(),
         ValueKind::None => "None".into(),
         ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
-        ValueKind::Number if !v.is_integer() => float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN)),
+        ValueKind::Number if !v.is_integer() => {
+            float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN))
+        }
         ValueKind::Number => v.to_string(),
         _ => from_mj(v)?.py_str(),
     })

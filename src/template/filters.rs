@@ -18,51 +18,88 @@ fn ours(v: &MjValue) -> Result<Value, Error> {
 
 pub fn register(env: &mut Environment<'static>) {
     env.add_filter("bool", to_bool);
-    env.add_filter("string", |v: MjValue| -> Result<String, Error> { py_str(&v) });
+    env.add_filter("string", |v: MjValue| -> Result<String, Error> {
+        py_str(&v)
+    });
     env.add_filter("to_json", to_json);
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);
-    env.add_filter("to_yaml", |v: MjValue, _k: Kwargs| -> Result<String, Error> { Ok(crate::yaml::emit::to_yaml(&ours(&v)?, None)) });
-    env.add_filter("to_nice_yaml", |v: MjValue, k: Kwargs| -> Result<String, Error> {
-        let indent: Option<usize> = k.get("indent")?;
-        Ok(crate::yaml::emit::to_nice_yaml(&ours(&v)?, indent.unwrap_or(4)))
-    });
+    env.add_filter(
+        "to_yaml",
+        |v: MjValue, _k: Kwargs| -> Result<String, Error> {
+            Ok(crate::yaml::emit::to_yaml(&ours(&v)?, None))
+        },
+    );
+    env.add_filter(
+        "to_nice_yaml",
+        |v: MjValue, k: Kwargs| -> Result<String, Error> {
+            let indent: Option<usize> = k.get("indent")?;
+            Ok(crate::yaml::emit::to_nice_yaml(
+                &ours(&v)?,
+                indent.unwrap_or(4),
+            ))
+        },
+    );
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
-    env.add_filter("ternary", |v: MjValue, t: MjValue, f: MjValue, n: Option<MjValue>| -> MjValue {
-        match n {
-            Some(n) if v.is_none() && !n.is_none() => n,
-            _ if v.is_true() => t,
-            _ => f,
-        }
-    });
-    env.add_filter("mandatory", |v: MjValue, msg: Option<String>| -> Result<MjValue, Error> {
-        if v.is_undefined() {
-            return Err(err(msg.unwrap_or_else(|| "Mandatory variable not defined.".into())));
-        }
-        Ok(v)
-    });
+    env.add_filter(
+        "ternary",
+        |v: MjValue, t: MjValue, f: MjValue, n: Option<MjValue>| -> MjValue {
+            match n {
+                Some(n) if v.is_none() && !n.is_none() => n,
+                _ if v.is_true() => t,
+                _ => f,
+            }
+        },
+    );
+    env.add_filter(
+        "mandatory",
+        |v: MjValue, msg: Option<String>| -> Result<MjValue, Error> {
+            if v.is_undefined() {
+                return Err(err(
+                    msg.unwrap_or_else(|| "Mandatory variable not defined.".into())
+                ));
+            }
+            Ok(v)
+        },
+    );
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
     env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", |s: MjValue| -> Result<String, Error> { Ok(python_re_escape(&py_str(&s)?)) });
+    env.add_filter("regex_escape", |s: MjValue| -> Result<String, Error> {
+        Ok(python_re_escape(&py_str(&s)?))
+    });
     env.add_filter("quote", |s: MjValue| -> Result<String, Error> {
-        let s = if s.is_none() { String::new() } else { py_str(&s)? };
+        let s = if s.is_none() {
+            String::new()
+        } else {
+            py_str(&s)?
+        };
         Ok(shell_quote(&s))
     });
-    env.add_filter("b64encode", |s: MjValue| -> Result<String, Error> { Ok(base64::engine::general_purpose::STANDARD.encode(py_str(&s)?)) });
+    env.add_filter("b64encode", |s: MjValue| -> Result<String, Error> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(py_str(&s)?))
+    });
     env.add_filter("b64decode", |s: MjValue| -> Result<String, Error> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(py_str(&s)?.trim()).map_err(|e| err(format!("b64decode: {e}")))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(py_str(&s)?.trim())
+            .map_err(|e| err(format!("b64decode: {e}")))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     });
-    env.add_filter("basename", |s: String| -> String { s.rsplit('/').next().unwrap_or_default().to_string() });
+    env.add_filter("basename", |s: String| -> String {
+        s.rsplit('/').next().unwrap_or_default().to_string()
+    });
     env.add_filter("dirname", |s: String| -> String {
         // Python's os.path.dirname.
         match s.rfind('/') {
             Some(i) => {
                 let head = &s[..=i];
-                if head.chars().all(|c| c == '/') { head.to_string() } else { head.trim_end_matches('/').to_string() }
+                if head.chars().all(|c| c == '/') {
+                    head.to_string()
+                } else {
+                    head.trim_end_matches('/').to_string()
+                }
             }
             None => String::new(),
         }
@@ -70,9 +107,15 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("splitext", |s: String| -> MjValue {
         let base_start = s.rfind('/').map_or(0, |i| i + 1);
         let name = &s[base_start..];
-        let dot = name.trim_start_matches('.').rfind('.').map(|i| i + (name.len() - name.trim_start_matches('.').len()));
+        let dot = name
+            .trim_start_matches('.')
+            .rfind('.')
+            .map(|i| i + (name.len() - name.trim_start_matches('.').len()));
         match dot {
-            Some(i) => MjValue::from(vec![MjValue::from(&s[..base_start + i]), MjValue::from(&s[base_start + i..])]),
+            Some(i) => MjValue::from(vec![
+                MjValue::from(&s[..base_start + i]),
+                MjValue::from(&s[base_start + i..]),
+            ]),
             None => MjValue::from(vec![MjValue::from(s.as_str()), MjValue::from("")]),
         }
     });
@@ -93,52 +136,96 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("expanduser", |s: String| -> String {
         match (s.strip_prefix('~'), std::env::var("HOME")) {
-            (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+            (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{home}{rest}")
+            }
             _ => s,
         }
     });
-    env.add_filter("hash", |s: MjValue, alg: Option<String>| -> Result<String, Error> { hash(&py_str(&s)?, alg.as_deref().unwrap_or("sha1")) });
-    env.add_filter("checksum", |s: MjValue| -> Result<String, Error> { hash(&py_str(&s)?, "sha1") });
-    env.add_filter("sha1", |s: MjValue| -> Result<String, Error> { hash(&py_str(&s)?, "sha1") });
-    env.add_filter("md5", |s: MjValue| -> Result<String, Error> { hash(&py_str(&s)?, "md5") });
-    env.add_filter("flatten", flatten);
-    env.add_filter("union", |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "union") });
-    env.add_filter("intersect", |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "intersect") });
-    env.add_filter("difference", |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "difference") });
-    env.add_filter("symmetric_difference", |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "symmetric_difference") });
-    env.add_filter("type_debug", |v: MjValue| -> Result<String, Error> { Ok(ours(&v)?.type_name().to_string()) });
-    env.add_filter("comment", |v: MjValue, style: Option<String>| -> Result<String, Error> { comment(&py_str(&v)?, style.as_deref().unwrap_or("plain")) });
-    env.add_filter("split", |v: MjValue, sep: Option<String>, maxsplit: Option<i64>| -> Result<MjValue, Error> {
-        let s = py_str(&v)?;
-        let max = maxsplit.filter(|m| *m >= 0).map(|m| m as usize);
-        let parts: Vec<MjValue> = match sep.as_deref() {
-            None => {
-                let words: Vec<&str> = s.split_whitespace().collect();
-                match max {
-                    Some(m) if words.len() > m + 1 => {
-                        let mut out: Vec<MjValue> = Vec::new();
-                        let mut rest = s.trim_start();
-                        for _ in 0..m {
-                            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                            out.push(MjValue::from(&rest[..end]));
-                            rest = rest[end..].trim_start();
-                        }
-                        out.push(MjValue::from(rest));
-                        out
-                    }
-                    _ => words.into_iter().map(MjValue::from).collect(),
-                }
-            }
-            Some("") => return Err(err("empty separator")),
-            Some(sep) => match max {
-                Some(m) => s.splitn(m + 1, sep).map(MjValue::from).collect(),
-                None => s.split(sep).map(MjValue::from).collect(),
-            },
-        };
-        Ok(MjValue::from(parts))
+    env.add_filter(
+        "hash",
+        |s: MjValue, alg: Option<String>| -> Result<String, Error> {
+            hash(&py_str(&s)?, alg.as_deref().unwrap_or("sha1"))
+        },
+    );
+    env.add_filter("checksum", |s: MjValue| -> Result<String, Error> {
+        hash(&py_str(&s)?, "sha1")
     });
-    env.add_filter("to_uuid", |v: MjValue| -> Result<String, Error> { Ok(py_str(&v)?) });
-    env.add_filter("urlsplit", |v: String, part: Option<String>| -> Result<MjValue, Error> { urlsplit(&v, part.as_deref()) });
+    env.add_filter("sha1", |s: MjValue| -> Result<String, Error> {
+        hash(&py_str(&s)?, "sha1")
+    });
+    env.add_filter("md5", |s: MjValue| -> Result<String, Error> {
+        hash(&py_str(&s)?, "md5")
+    });
+    env.add_filter("flatten", flatten);
+    env.add_filter(
+        "union",
+        |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "union") },
+    );
+    env.add_filter(
+        "intersect",
+        |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "intersect") },
+    );
+    env.add_filter(
+        "difference",
+        |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "difference") },
+    );
+    env.add_filter(
+        "symmetric_difference",
+        |a: MjValue, b: MjValue| -> Result<MjValue, Error> {
+            set_op(&a, &b, "symmetric_difference")
+        },
+    );
+    env.add_filter("type_debug", |v: MjValue| -> Result<String, Error> {
+        Ok(ours(&v)?.type_name().to_string())
+    });
+    env.add_filter(
+        "comment",
+        |v: MjValue, style: Option<String>| -> Result<String, Error> {
+            comment(&py_str(&v)?, style.as_deref().unwrap_or("plain"))
+        },
+    );
+    env.add_filter(
+        "split",
+        |v: MjValue, sep: Option<String>, maxsplit: Option<i64>| -> Result<MjValue, Error> {
+            let s = py_str(&v)?;
+            let max = maxsplit.filter(|m| *m >= 0).map(|m| m as usize);
+            let parts: Vec<MjValue> = match sep.as_deref() {
+                None => {
+                    let words: Vec<&str> = s.split_whitespace().collect();
+                    match max {
+                        Some(m) if words.len() > m + 1 => {
+                            let mut out: Vec<MjValue> = Vec::new();
+                            let mut rest = s.trim_start();
+                            for _ in 0..m {
+                                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                                out.push(MjValue::from(&rest[..end]));
+                                rest = rest[end..].trim_start();
+                            }
+                            out.push(MjValue::from(rest));
+                            out
+                        }
+                        _ => words.into_iter().map(MjValue::from).collect(),
+                    }
+                }
+                Some("") => return Err(err("empty separator")),
+                Some(sep) => match max {
+                    Some(m) => s.splitn(m + 1, sep).map(MjValue::from).collect(),
+                    None => s.split(sep).map(MjValue::from).collect(),
+                },
+            };
+            Ok(MjValue::from(parts))
+        },
+    );
+    env.add_filter("to_uuid", |v: MjValue| -> Result<String, Error> {
+        Ok(py_str(&v)?)
+    });
+    env.add_filter(
+        "urlsplit",
+        |v: String, part: Option<String>| -> Result<MjValue, Error> {
+            urlsplit(&v, part.as_deref())
+        },
+    );
     env.add_filter("random", |v: MjValue| -> Result<MjValue, Error> {
         // Deterministic stand-in: the first element (templates must be reproducible).
         Ok(v.try_iter()?.next().unwrap_or(MjValue::UNDEFINED))
@@ -190,7 +277,8 @@ fn to_nice_json(v: MjValue, k: Kwargs) -> Result<String, Error> {
 }
 
 fn from_json(s: String) -> Result<MjValue, Error> {
-    let parsed: serde_json::Value = serde_json::from_str(&s).map_err(|e| err(format!("from_json: {e}")))?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(&s).map_err(|e| err(format!("from_json: {e}")))?;
     Ok(to_mj(&json_to_value(&parsed)))
 }
 
@@ -198,10 +286,16 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
         serde_json::Value::String(s) => Value::Str(s.clone()),
         serde_json::Value::Array(a) => Value::List(a.iter().map(json_to_value).collect()),
-        serde_json::Value::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect()),
+        serde_json::Value::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -214,8 +308,17 @@ fn merge_recursive(a: &mut Map, b: &Map, list_merge: &str) {
                     "keep" => al.clone(),
                     "append" => al.iter().chain(bl).cloned().collect(),
                     "prepend" => bl.iter().chain(al.iter()).cloned().collect(),
-                    "append_rp" => al.iter().filter(|x| !bl.contains(x)).chain(bl).cloned().collect(),
-                    "prepend_rp" => bl.iter().cloned().chain(al.iter().filter(|x| !bl.contains(x)).cloned()).collect(),
+                    "append_rp" => al
+                        .iter()
+                        .filter(|x| !bl.contains(x))
+                        .chain(bl)
+                        .cloned()
+                        .collect(),
+                    "prepend_rp" => bl
+                        .iter()
+                        .cloned()
+                        .chain(al.iter().filter(|x| !bl.contains(x)).cloned())
+                        .collect(),
                     _ => bl.clone(),
                 };
                 *al = merged;
@@ -227,9 +330,15 @@ fn merge_recursive(a: &mut Map, b: &Map, list_merge: &str) {
     }
 }
 
-fn combine(first: MjValue, rest: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result<MjValue, Error> {
+fn combine(
+    first: MjValue,
+    rest: minijinja::value::Rest<MjValue>,
+    k: Kwargs,
+) -> Result<MjValue, Error> {
     let recursive: bool = k.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let list_merge: String = k.get::<Option<String>>("list_merge")?.unwrap_or_else(|| "replace".into());
+    let list_merge: String = k
+        .get::<Option<String>>("list_merge")?
+        .unwrap_or_else(|| "replace".into());
     k.assert_all_used()?;
     let mut dicts = Vec::new();
     for term in std::iter::once(first).chain(rest.iter().cloned()) {
@@ -241,7 +350,10 @@ fn combine(first: MjValue, rest: minijinja::value::Rest<MjValue>, k: Kwargs) -> 
     let mut out = Map::default();
     for d in dicts {
         let Value::Map(m) = d else {
-            return Err(err(format!("combine expects dictionaries, got {}", d.type_name())));
+            return Err(err(format!(
+                "combine expects dictionaries, got {}",
+                d.type_name()
+            )));
         };
         if recursive {
             merge_recursive(&mut out, &m, &list_merge);
@@ -255,10 +367,17 @@ fn combine(first: MjValue, rest: minijinja::value::Rest<MjValue>, k: Kwargs) -> 
 }
 
 fn dict2items(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
-    let key_name: String = k.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name: String = k.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name: String = k
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name: String = k
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     let Value::Map(m) = ours(&v)? else {
-        return Err(err(format!("dict2items requires a dictionary, got {} instead.", ours(&v)?.type_name())));
+        return Err(err(format!(
+            "dict2items requires a dictionary, got {} instead.",
+            ours(&v)?.type_name()
+        )));
     };
     let items = m
         .into_iter()
@@ -273,16 +392,24 @@ fn dict2items(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
 }
 
 fn items2dict(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
-    let key_name: String = k.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name: String = k.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name: String = k
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name: String = k
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     let Value::List(items) = ours(&v)? else {
         return Err(err("items2dict requires a list"));
     };
     let mut out = Map::default();
     for item in items {
-        let m = item.as_map().ok_or_else(|| err("items2dict requires a list of dictionaries"))?;
+        let m = item
+            .as_map()
+            .ok_or_else(|| err("items2dict requires a list of dictionaries"))?;
         let (Some(key), Some(value)) = (m.get(&key_name), m.get(&value_name)) else {
-            return Err(err(format!("items2dict requires each dictionary in the list to contain the keys '{key_name}' and '{value_name}'")));
+            return Err(err(format!(
+                "items2dict requires each dictionary in the list to contain the keys '{key_name}' and '{value_name}'"
+            )));
         };
         out.insert(key.py_str(), value.clone());
     }
@@ -293,7 +420,8 @@ fn items2dict(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
 fn py_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
     let mut b = regex::RegexBuilder::new(pattern);
     b.case_insensitive(ignorecase).multi_line(multiline);
-    b.build().map_err(|e| err(format!("invalid regular expression {pattern:?}: {e}")))
+    b.build()
+        .map_err(|e| err(format!("invalid regular expression {pattern:?}: {e}")))
 }
 
 /// Python replacement strings (`\1`, `\g<name>`) to the regex crate's (`${1}`).
@@ -342,8 +470,17 @@ fn py_replacement(rep: &str) -> String {
     out
 }
 
-fn regex_replace(v: MjValue, pattern: Option<String>, replacement: Option<String>, k: Kwargs) -> Result<String, Error> {
-    let value = if v.is_none() { String::new() } else { py_str(&v)? };
+fn regex_replace(
+    v: MjValue,
+    pattern: Option<String>,
+    replacement: Option<String>,
+    k: Kwargs,
+) -> Result<String, Error> {
+    let value = if v.is_none() {
+        String::new()
+    } else {
+        py_str(&v)?
+    };
     let ignorecase = k.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = k.get::<Option<bool>>("multiline")?.unwrap_or(false);
     let count = k.get::<Option<usize>>("count")?.unwrap_or(0);
@@ -352,10 +489,21 @@ fn regex_replace(v: MjValue, pattern: Option<String>, replacement: Option<String
     Ok(re.replacen(&value, count, rep.as_str()).into_owned())
 }
 
-fn regex_search(v: MjValue, pattern: String, groups: minijinja::value::Rest<String>, k: Kwargs) -> Result<MjValue, Error> {
+fn regex_search(
+    v: MjValue,
+    pattern: String,
+    groups: minijinja::value::Rest<String>,
+    k: Kwargs,
+) -> Result<MjValue, Error> {
     let value = py_str(&v)?;
-    let re = py_regex(&pattern, k.get::<Option<bool>>("ignorecase")?.unwrap_or(false), k.get::<Option<bool>>("multiline")?.unwrap_or(false))?;
-    let Some(c) = re.captures(&value) else { return Ok(MjValue::from(())) };
+    let re = py_regex(
+        &pattern,
+        k.get::<Option<bool>>("ignorecase")?.unwrap_or(false),
+        k.get::<Option<bool>>("multiline")?.unwrap_or(false),
+    )?;
+    let Some(c) = re.captures(&value) else {
+        return Ok(MjValue::from(()));
+    };
     if groups.is_empty() {
         return Ok(MjValue::from(c.get(0).map_or("", |m| m.as_str())));
     }
@@ -375,14 +523,22 @@ fn regex_search(v: MjValue, pattern: String, groups: minijinja::value::Rest<Stri
 
 fn regex_findall(v: MjValue, pattern: String, k: Kwargs) -> Result<MjValue, Error> {
     let value = py_str(&v)?;
-    let re = py_regex(&pattern, k.get::<Option<bool>>("ignorecase")?.unwrap_or(false), k.get::<Option<bool>>("multiline")?.unwrap_or(false))?;
+    let re = py_regex(
+        &pattern,
+        k.get::<Option<bool>>("ignorecase")?.unwrap_or(false),
+        k.get::<Option<bool>>("multiline")?.unwrap_or(false),
+    )?;
     let groups = re.captures_len() - 1;
     let out: Vec<MjValue> = re
         .captures_iter(&value)
         .map(|c| match groups {
             0 => MjValue::from(c.get(0).map_or("", |m| m.as_str())),
             1 => MjValue::from(c.get(1).map_or("", |m| m.as_str())),
-            _ => MjValue::from((1..=groups).map(|i| MjValue::from(c.get(i).map_or("", |m| m.as_str()))).collect::<Vec<_>>()),
+            _ => MjValue::from(
+                (1..=groups)
+                    .map(|i| MjValue::from(c.get(i).map_or("", |m| m.as_str())))
+                    .collect::<Vec<_>>(),
+            ),
         })
         .collect();
     Ok(MjValue::from(out))
@@ -405,7 +561,9 @@ pub fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
@@ -427,23 +585,31 @@ fn flatten(v: MjValue, levels: Option<i64>, k: Kwargs) -> Result<MjValue, Error>
     let skip_nulls = k.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
     fn go(items: &[Value], levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) {
         for item in items {
-            if skip_nulls && matches!(item, Value::Null) || matches!(item.as_str(), Some("None" | "null")) && skip_nulls {
+            if skip_nulls && matches!(item, Value::Null)
+                || matches!(item.as_str(), Some("None" | "null")) && skip_nulls
+            {
                 continue;
             }
             match item {
-                Value::List(inner) if levels.is_none_or(|l| l >= 1) => go(inner, levels.map(|l| l - 1), skip_nulls, out),
+                Value::List(inner) if levels.is_none_or(|l| l >= 1) => {
+                    go(inner, levels.map(|l| l - 1), skip_nulls, out)
+                }
                 other => out.push(other.clone()),
             }
         }
     }
-    let Value::List(items) = ours(&v)? else { return Err(err("flatten expects a list")) };
+    let Value::List(items) = ours(&v)? else {
+        return Err(err("flatten expects a list"));
+    };
     let mut out = Vec::new();
     go(&items, levels, skip_nulls, &mut out);
     Ok(to_mj(&Value::List(out)))
 }
 
 fn set_op(a: &MjValue, b: &MjValue, op: &str) -> Result<MjValue, Error> {
-    let (Value::List(a), Value::List(b)) = (ours(a)?, ours(b)?) else { return Err(err(format!("{op} expects lists"))) };
+    let (Value::List(a), Value::List(b)) = (ours(a)?, ours(b)?) else {
+        return Err(err(format!("{op} expects lists")));
+    };
     let mut out: Vec<Value> = Vec::new();
     let mut push = |v: &Value| {
         if !out.contains(v) {
@@ -454,7 +620,11 @@ fn set_op(a: &MjValue, b: &MjValue, op: &str) -> Result<MjValue, Error> {
         "union" => a.iter().chain(&b).for_each(&mut push),
         "intersect" => a.iter().filter(|x| b.contains(x)).for_each(&mut push),
         "difference" => a.iter().filter(|x| !b.contains(x)).for_each(&mut push),
-        _ => a.iter().filter(|x| !b.contains(x)).chain(b.iter().filter(|x| !a.contains(x))).for_each(&mut push),
+        _ => a
+            .iter()
+            .filter(|x| !b.contains(x))
+            .chain(b.iter().filter(|x| !a.contains(x)))
+            .for_each(&mut push),
     }
     Ok(to_mj(&Value::List(out)))
 }
@@ -494,24 +664,50 @@ fn comment(text: &str, style: &str) -> Result<String, Error> {
 
 fn urlsplit(url: &str, part: Option<&str>) -> Result<MjValue, Error> {
     let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
-    let (netloc, path_q) = rest.find('/').map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+    let (netloc, path_q) = rest
+        .find('/')
+        .map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
     let (path_q, fragment) = path_q.split_once('#').unwrap_or((path_q, ""));
     let (path, query) = path_q.split_once('?').unwrap_or((path_q, ""));
-    let (userinfo, hostport) = netloc.rsplit_once('@').map_or(("", netloc), |(u, h)| (u, h));
-    let (hostname, port) = hostport.rsplit_once(':').map_or((hostport, ""), |(h, p)| (h, p));
+    let (userinfo, hostport) = netloc
+        .rsplit_once('@')
+        .map_or(("", netloc), |(u, h)| (u, h));
+    let (hostname, port) = hostport
+        .rsplit_once(':')
+        .map_or((hostport, ""), |(h, p)| (h, p));
     let (username, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let mut m = Map::default();
     m.insert("fragment".into(), Value::str(fragment));
     m.insert("hostname".into(), Value::str(hostname.to_lowercase()));
     m.insert("netloc".into(), Value::str(netloc));
-    m.insert("password".into(), if password.is_empty() { Value::Null } else { Value::str(password) });
+    m.insert(
+        "password".into(),
+        if password.is_empty() {
+            Value::Null
+        } else {
+            Value::str(password)
+        },
+    );
     m.insert("path".into(), Value::str(path));
-    m.insert("port".into(), port.parse::<i64>().map_or(Value::Null, Value::Int));
+    m.insert(
+        "port".into(),
+        port.parse::<i64>().map_or(Value::Null, Value::Int),
+    );
     m.insert("query".into(), Value::str(query));
     m.insert("scheme".into(), Value::str(scheme));
-    m.insert("username".into(), if username.is_empty() { Value::Null } else { Value::str(username) });
+    m.insert(
+        "username".into(),
+        if username.is_empty() {
+            Value::Null
+        } else {
+            Value::str(username)
+        },
+    );
     match part {
         None => Ok(to_mj(&Value::Map(m))),
-        Some(p) => m.get(p).map(to_mj).ok_or_else(|| err(format!("unknown URL component: {p}"))),
+        Some(p) => m
+            .get(p)
+            .map(to_mj)
+            .ok_or_else(|| err(format!("unknown URL component: {p}"))),
     }
 }

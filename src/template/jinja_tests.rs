@@ -6,7 +6,10 @@ use minijinja::{Environment, Error, ErrorKind, Value as MjValue};
 
 fn result_flag(v: &MjValue, key: &str) -> Result<bool, Error> {
     if v.kind() != minijinja::value::ValueKind::Map {
-        return Err(Error::new(ErrorKind::InvalidOperation, "The test expects a dictionary (a registered task result)"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "The test expects a dictionary (a registered task result)",
+        ));
     }
     Ok(v.get_attr(key).is_ok_and(|x| x.is_true()))
 }
@@ -18,14 +21,27 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("failure", |v: MjValue| result_flag(&v, "failed"));
     env.add_test("skipped", |v: MjValue| result_flag(&v, "skipped"));
     env.add_test("skip", |v: MjValue| result_flag(&v, "skipped"));
-    env.add_test("succeeded", |v: MjValue| result_flag(&v, "failed").map(|f| !f));
-    env.add_test("success", |v: MjValue| result_flag(&v, "failed").map(|f| !f));
-    env.add_test("successful", |v: MjValue| result_flag(&v, "failed").map(|f| !f));
-    env.add_test("finished", |v: MjValue| result_flag(&v, "finished").map(|f| f || v.get_attr("finished").is_ok_and(|x| x.is_undefined())));
+    env.add_test("succeeded", |v: MjValue| {
+        result_flag(&v, "failed").map(|f| !f)
+    });
+    env.add_test("success", |v: MjValue| {
+        result_flag(&v, "failed").map(|f| !f)
+    });
+    env.add_test("successful", |v: MjValue| {
+        result_flag(&v, "failed").map(|f| !f)
+    });
+    env.add_test("finished", |v: MjValue| {
+        result_flag(&v, "finished")
+            .map(|f| f || v.get_attr("finished").is_ok_and(|x| x.is_undefined()))
+    });
     env.add_test("truthy", |v: MjValue| v.is_true());
     env.add_test("falsy", |v: MjValue| !v.is_true());
-    env.add_test("match", |v: MjValue, pat: String, k: Kwargs| regex_test(&v, &pat, &k, true));
-    env.add_test("search", |v: MjValue, pat: String, k: Kwargs| regex_test(&v, &pat, &k, false));
+    env.add_test("match", |v: MjValue, pat: String, k: Kwargs| {
+        regex_test(&v, &pat, &k, true)
+    });
+    env.add_test("search", |v: MjValue, pat: String, k: Kwargs| {
+        regex_test(&v, &pat, &k, false)
+    });
     env.add_test("regex", |v: MjValue, pat: String, k: Kwargs| {
         let match_type: Option<String> = k.get("match_type")?;
         regex_test(&v, &pat, &k, match_type.as_deref() == Some("match"))
@@ -41,22 +57,37 @@ pub fn register(env: &mut Environment<'static>) {
         let b: Vec<MjValue> = b.try_iter()?.collect();
         Ok(a.try_iter()?.all(|x| b.contains(&x)))
     });
-    env.add_test("superset", |a: MjValue, b: MjValue| -> Result<bool, Error> {
-        let a: Vec<MjValue> = a.try_iter()?.collect();
-        Ok(b.try_iter()?.all(|x| a.contains(&x)))
-    });
-    env.add_test("contains", |a: MjValue, b: MjValue| -> Result<bool, Error> { Ok(a.try_iter()?.any(|x| x == b)) });
+    env.add_test(
+        "superset",
+        |a: MjValue, b: MjValue| -> Result<bool, Error> {
+            let a: Vec<MjValue> = a.try_iter()?.collect();
+            Ok(b.try_iter()?.all(|x| a.contains(&x)))
+        },
+    );
+    env.add_test(
+        "contains",
+        |a: MjValue, b: MjValue| -> Result<bool, Error> { Ok(a.try_iter()?.any(|x| x == b)) },
+    );
 }
 
 fn regex_test(v: &MjValue, pat: &str, k: &Kwargs, anchored: bool) -> Result<bool, Error> {
     let ignorecase: bool = k.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline: bool = k.get::<Option<bool>>("multiline")?.unwrap_or(false);
-    let pattern = if anchored { format!("^(?:{pat})") } else { pat.to_string() };
+    let pattern = if anchored {
+        format!("^(?:{pat})")
+    } else {
+        pat.to_string()
+    };
     let re = regex::RegexBuilder::new(&pattern)
         .case_insensitive(ignorecase)
         .multi_line(multiline)
         .build()
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("invalid regular expression {pat:?}: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("invalid regular expression {pat:?}: {e}"),
+            )
+        })?;
     Ok(re.is_match(&py_str(v)?))
 }
 
@@ -64,7 +95,9 @@ fn regex_test(v: &MjValue, pat: &str, k: &Kwargs, anchored: bool) -> Result<bool
 fn version_test(v: MjValue, other: MjValue, op: Option<String>, k: Kwargs) -> Result<bool, Error> {
     let op = match op {
         Some(o) => o,
-        None => k.get::<Option<String>>("operator")?.unwrap_or_else(|| "eq".into()),
+        None => k
+            .get::<Option<String>>("operator")?
+            .unwrap_or_else(|| "eq".into()),
     };
     let _strict: Option<bool> = k.get("strict")?;
     let _vtype: Option<String> = k.get("version_type")?;
@@ -79,7 +112,12 @@ fn version_test(v: MjValue, other: MjValue, op: Option<String>, k: Kwargs) -> Re
         "<=" | "le" => ord != Greater,
         ">" | "gt" => ord == Greater,
         ">=" | "ge" => ord != Less,
-        other => return Err(Error::new(ErrorKind::InvalidOperation, format!("Invalid operator type ({other})"))),
+        other => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("Invalid operator type ({other})"),
+            ));
+        }
     })
 }
 
@@ -97,21 +135,33 @@ fn split_version(s: &str) -> Vec<Part> {
     for c in s.chars() {
         if c == '.' || c == '-' || c == '_' || c == '+' {
             if !cur.is_empty() {
-                out.push(if digits { Part::Num(cur.parse().unwrap_or(0)) } else { Part::Text(std::mem::take(&mut cur)) });
+                out.push(if digits {
+                    Part::Num(cur.parse().unwrap_or(0))
+                } else {
+                    Part::Text(std::mem::take(&mut cur))
+                });
                 cur.clear();
             }
             continue;
         }
         let d = c.is_ascii_digit();
         if !cur.is_empty() && d != digits {
-            out.push(if digits { Part::Num(cur.parse().unwrap_or(0)) } else { Part::Text(std::mem::take(&mut cur)) });
+            out.push(if digits {
+                Part::Num(cur.parse().unwrap_or(0))
+            } else {
+                Part::Text(std::mem::take(&mut cur))
+            });
             cur.clear();
         }
         digits = d;
         cur.push(c);
     }
     if !cur.is_empty() {
-        out.push(if digits { Part::Num(cur.parse().unwrap_or(0)) } else { Part::Text(cur) });
+        out.push(if digits {
+            Part::Num(cur.parse().unwrap_or(0))
+        } else {
+            Part::Text(cur)
+        });
     }
     out
 }

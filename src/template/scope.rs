@@ -42,7 +42,11 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(engine: &'static Engine, frames: Vec<Frame>, hostvars: Option<Arc<dyn HostvarsSource>>) -> Arc<Scope> {
+    pub fn new(
+        engine: &'static Engine,
+        frames: Vec<Frame>,
+        hostvars: Option<Arc<dyn HostvarsSource>>,
+    ) -> Arc<Scope> {
         Arc::new(Scope {
             frames,
             hostvars,
@@ -126,13 +130,22 @@ impl Scope {
                     if let Some(i) = resolving.iter().position(|n| n == name) {
                         let mut chain: Vec<String> = resolving[i..].to_vec();
                         chain.push(name.to_string());
-                        let msg = format!("recursive loop detected in template: {}", chain.join(" -> "));
+                        let msg = format!(
+                            "recursive loop detected in template: {}",
+                            chain.join(" -> ")
+                        );
                         self.record(TemplateError::new(msg, var.origin.clone()));
-                        return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, "recursive loop detected in template")));
+                        return Some(MjValue::from(Error::new(
+                            ErrorKind::InvalidOperation,
+                            "recursive loop detected in template",
+                        )));
                     }
                     if resolving.len() >= MAX_NESTING {
                         self.record(TemplateError::new(format!("variables nested more than {MAX_NESTING} deep while resolving '{name}'"), var.origin.clone()));
-                        return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, "variables nested too deeply")));
+                        return Some(MjValue::from(Error::new(
+                            ErrorKind::InvalidOperation,
+                            "variables nested too deeply",
+                        )));
                     }
                     resolving.push(name.to_string());
                 }
@@ -147,7 +160,10 @@ impl Scope {
                             e.origin = var.origin.clone();
                         }
                         self.record(e);
-                        return Some(MjValue::from(Error::new(ErrorKind::InvalidOperation, format!("cannot template '{name}'"))));
+                        return Some(MjValue::from(Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("cannot template '{name}'"),
+                        )));
                     }
                 }
             }
@@ -220,5 +236,7 @@ impl Object for Hostvars {
 
 /// Native values for a `Frame::Native`.
 pub fn native_frame(values: impl IntoIterator<Item = (String, crate::value::Value)>) -> Frame {
-    Frame::Native(Arc::new(values.into_iter().map(|(k, v)| (k, to_mj(&v))).collect()))
+    Frame::Native(Arc::new(
+        values.into_iter().map(|(k, v)| (k, to_mj(&v))).collect(),
+    ))
 }

@@ -22,7 +22,11 @@ pub enum Verdict {
 
 /// How `host` appears in known_hosts: `host`, or `[host]:port` off port 22.
 pub fn host_key_name(host: &str, port: u16) -> String {
-    if port == 22 { host.to_string() } else { format!("[{host}]:{port}") }
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
 }
 
 /// Checks `key` for `host:port` against every file, in order.
@@ -31,7 +35,9 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
     let want_alg = key.algorithm();
     let mut changed = None;
     for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -44,13 +50,22 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
                 marker = Some(first);
                 first = fields.next().unwrap_or_default();
             }
-            let (Some(_alg), Some(b64)) = (fields.next(), fields.next()) else { continue };
+            let (Some(_alg), Some(b64)) = (fields.next(), fields.next()) else {
+                continue;
+            };
             if !hosts_match(first, &name) {
                 continue;
             }
-            let Ok(recorded) = PublicKey::from_openssh(&format!("{_alg} {b64}")) else { continue };
+            let Ok(recorded) = PublicKey::from_openssh(&format!("{_alg} {b64}")) else {
+                continue;
+            };
             match marker {
-                Some("@revoked") if recorded.key_data() == key.key_data() => return Verdict::Revoked { file: file.clone(), line: i + 1 },
+                Some("@revoked") if recorded.key_data() == key.key_data() => {
+                    return Verdict::Revoked {
+                        file: file.clone(),
+                        line: i + 1,
+                    };
+                }
                 Some(_) => continue,
                 None => {}
             }
@@ -58,7 +73,10 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdi
                 return Verdict::Known;
             }
             if recorded.algorithm() == want_alg && changed.is_none() {
-                changed = Some(Verdict::Changed { file: file.clone(), line: i + 1 });
+                changed = Some(Verdict::Changed {
+                    file: file.clone(),
+                    line: i + 1,
+                });
             }
         }
     }
@@ -92,8 +110,15 @@ fn hosts_match(list: &str, name: &str) -> bool {
 fn hashed_matches(hashed: &str, name: &str) -> bool {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut parts = hashed.split('|');
-    let (Some(Ok(salt)), Some(Ok(hash))) = (parts.next().map(|s| b64.decode(s)), parts.next().map(|s| b64.decode(s))) else { return false };
-    let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(&salt) else { return false };
+    let (Some(Ok(salt)), Some(Ok(hash))) = (
+        parts.next().map(|s| b64.decode(s)),
+        parts.next().map(|s| b64.decode(s)),
+    ) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(&salt) else {
+        return false;
+    };
     mac.update(name.as_bytes());
     mac.verify_slice(&hash).is_ok()
 }
@@ -131,9 +156,20 @@ pub fn learn(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Re
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
     let line = key.to_openssh().map_err(std::io::Error::other)?;
-    writeln!(f, "{} {}", host_key_name(host, port), line.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+    writeln!(
+        f,
+        "{} {}",
+        host_key_name(host, port),
+        line.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// `SHA256:...`, as OpenSSH prints a key.
@@ -145,8 +181,10 @@ pub fn fingerprint(key: &PublicKey) -> String {
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEyjwRkVjmxbrImY+tkC6RBe7LAQEnVEgc7CcYVUj9kI";
-    const OTHER: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKOtbzeA0T5Kvf0JcsYiX1+mkFKZRlM0Ra9+72aajtke";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEyjwRkVjmxbrImY+tkC6RBe7LAQEnVEgc7CcYVUj9kI";
+    const OTHER: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKOtbzeA0T5Kvf0JcsYiX1+mkFKZRlM0Ra9+72aajtke";
 
     fn file(text: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!("kh-{}-{}", std::process::id(), text.len()));
@@ -157,10 +195,15 @@ mod tests {
     #[test]
     fn verdicts() {
         let key = PublicKey::from_openssh(KEY).unwrap();
-        let f = file(&format!("# c\n[10.0.0.1]:2222\t{KEY}\n*.example.com,!bad.example.com {OTHER}\n"));
+        let f = file(&format!(
+            "# c\n[10.0.0.1]:2222\t{KEY}\n*.example.com,!bad.example.com {OTHER}\n"
+        ));
         assert_eq!(check(&[f.clone()], "10.0.0.1", 2222, &key), Verdict::Known);
         assert_eq!(check(&[f.clone()], "10.0.0.1", 22, &key), Verdict::Unknown);
-        assert!(matches!(check(&[f.clone()], "a.example.com", 22, &key), Verdict::Changed { line: 3, .. }));
+        assert!(matches!(
+            check(&[f.clone()], "a.example.com", 22, &key),
+            Verdict::Changed { line: 3, .. }
+        ));
         assert_eq!(check(&[f], "bad.example.com", 22, &key), Verdict::Unknown);
     }
 
@@ -171,11 +214,18 @@ mod tests {
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&salt).unwrap();
         mac.update(b"127.42.1.1");
         let b64 = base64::engine::general_purpose::STANDARD;
-        let entry = format!("|1|{}|{}", b64.encode(salt), b64.encode(mac.finalize().into_bytes()));
+        let entry = format!(
+            "|1|{}|{}",
+            b64.encode(salt),
+            b64.encode(mac.finalize().into_bytes())
+        );
         let f = file(&format!("{entry} {KEY}\n@revoked * {OTHER}\n"));
         let key = PublicKey::from_openssh(KEY).unwrap();
         assert_eq!(check(&[f.clone()], "127.42.1.1", 22, &key), Verdict::Known);
         let other = PublicKey::from_openssh(OTHER).unwrap();
-        assert!(matches!(check(&[f], "x", 22, &other), Verdict::Revoked { .. }));
+        assert!(matches!(
+            check(&[f], "x", 22, &other),
+            Verdict::Revoked { .. }
+        ));
     }
 }

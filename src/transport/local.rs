@@ -18,7 +18,12 @@ impl LocalConnection {
         &self.user
     }
 
-    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, escalate: Option<&Become>) -> Result<ExecOutput, TransportError> {
+    pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, TransportError> {
         let markers = Markers::new();
         let line = command_line(command, escalate, &markers);
         let mut child = tokio::process::Command::new("/bin/sh")
@@ -31,16 +36,31 @@ impl LocalConnection {
             .map_err(|e| TransportError::Failed(format!("cannot run a local shell: {e}")))?;
         if let Some(mut input) = child.stdin.take() {
             if let Some(b) = escalate.filter(|b| b.password.is_some()) {
-                let _ = input.write_all(format!("{}\n", b.password.as_deref().unwrap_or_default()).as_bytes()).await;
+                let _ = input
+                    .write_all(
+                        format!("{}\n", b.password.as_deref().unwrap_or_default()).as_bytes(),
+                    )
+                    .await;
             }
             if let Some(data) = stdin {
-                input.write_all(data).await.map_err(|e| TransportError::Failed(format!("writing stdin: {e}")))?;
+                input
+                    .write_all(data)
+                    .await
+                    .map_err(|e| TransportError::Failed(format!("writing stdin: {e}")))?;
             }
         }
-        let out = child.wait_with_output().await.map_err(|e| TransportError::Failed(e.to_string()))?;
-        let mut result = ExecOutput { status: out.status.code().and_then(|c| u32::try_from(c).ok()), stdout: out.stdout, stderr: out.stderr };
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| TransportError::Failed(e.to_string()))?;
+        let mut result = ExecOutput {
+            status: out.status.code().and_then(|c| u32::try_from(c).ok()),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        };
         if let Some(b) = escalate {
-            strip_marker(&mut result, &markers).map_err(|()| TransportError::Become(failure(&result.stderr_str(), &b.user)))?;
+            strip_marker(&mut result, &markers)
+                .map_err(|()| TransportError::Become(failure(&result.stderr_str(), &b.user)))?;
         }
         Ok(result)
     }
@@ -49,9 +69,15 @@ impl LocalConnection {
 /// Removes the escalate success line; `Err` when it never came (sudo failed).
 pub fn strip_marker(out: &mut ExecOutput, markers: &Markers) -> Result<(), ()> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let Some(i) = text.find(&markers.success) else { return Err(()) };
+    let Some(i) = text.find(&markers.success) else {
+        return Err(());
+    };
     let after = i + markers.success.len();
-    let after = if text[after..].starts_with('\n') { after + 1 } else { after };
+    let after = if text[after..].starts_with('\n') {
+        after + 1
+    } else {
+        after
+    };
     out.stdout = out.stdout[after..].to_vec();
     let prompt = markers.prompt.as_str();
     let stderr = String::from_utf8_lossy(&out.stderr).replace(prompt, "");

@@ -20,11 +20,16 @@ struct Verifier {
 impl client::Handler for Verifier {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key: &PublicKey = match key {
             russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key,
             russh::keys::PublicKeyOrCertificate::Certificate(_) => {
-                self.refuse("host certificates are not supported; list the host key in known_hosts".into());
+                self.refuse(
+                    "host certificates are not supported; list the host key in known_hosts".into(),
+                );
                 return Ok(false);
             }
         };
@@ -45,19 +50,33 @@ impl client::Handler for Verifier {
                 Ok(false)
             }
             Verdict::Revoked { file, line } => {
-                self.refuse(format!("the host key of {name} ({fp}) is revoked in {}:{line}", file.display()));
+                self.refuse(format!(
+                    "the host key of {name} ({fp}) is revoked in {}:{line}",
+                    file.display()
+                ));
                 Ok(false)
             }
             Verdict::Unknown if t.strict == StrictHostKeys::AcceptNew => {
-                let file = t.known_hosts.first().cloned().unwrap_or_else(|| std::path::PathBuf::from("known_hosts"));
+                let file = t
+                    .known_hosts
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| std::path::PathBuf::from("known_hosts"));
                 if let Err(e) = known_hosts::learn(&file, &t.host, t.port, key) {
-                    self.refuse(format!("cannot record the key of {name} in {}: {e}", file.display()));
+                    self.refuse(format!(
+                        "cannot record the key of {name} in {}: {e}",
+                        file.display()
+                    ));
                     return Ok(false);
                 }
                 Ok(true)
             }
             Verdict::Unknown => {
-                let files: Vec<String> = t.known_hosts.iter().map(|f| f.display().to_string()).collect();
+                let files: Vec<String> = t
+                    .known_hosts
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect();
                 self.refuse(format!(
                     "{name} is not a known host: its {} key is {fp}. If that is right, add it to {} (e.g. `ssh-keyscan -p {} {} >> {}`), or connect once with StrictHostKeyChecking=accept-new",
                     key.algorithm(),
@@ -100,7 +119,10 @@ impl SshConnection {
             ..Default::default()
         };
         let problem = Arc::new(Mutex::new(None));
-        let verifier = Verifier { target: Arc::new(target.clone()), problem: problem.clone() };
+        let verifier = Verifier {
+            target: Arc::new(target.clone()),
+            problem: problem.clone(),
+        };
         let addr = (target.host.as_str(), target.port);
         let mut handle = match client::connect(Arc::new(config), addr, verifier).await {
             Ok(h) => h,
@@ -112,7 +134,12 @@ impl SshConnection {
             }
         };
         authenticate(&mut handle, target).await?;
-        Ok(SshConnection { handle, user: target.user.clone(), host: target.host.clone(), sftp: tokio::sync::Mutex::new(None) })
+        Ok(SshConnection {
+            handle,
+            user: target.user.clone(),
+            host: target.host.clone(),
+            sftp: tokio::sync::Mutex::new(None),
+        })
     }
 
     pub fn user(&self) -> &str {
@@ -123,11 +150,23 @@ impl SshConnection {
         TransportError::Unreachable(format!("{}: connection lost: {e}", self.host))
     }
 
-    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, escalate: Option<&Become>) -> Result<ExecOutput, TransportError> {
+    pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, TransportError> {
         let markers = Markers::new();
         let line = command_line(command, escalate, &markers);
-        let mut channel = self.handle.channel_open_session().await.map_err(|e| self.dropped(e))?;
-        channel.exec(true, line.as_bytes()).await.map_err(|e| self.dropped(e))?;
+        let mut channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| self.dropped(e))?;
+        channel
+            .exec(true, line.as_bytes())
+            .await
+            .map_err(|e| self.dropped(e))?;
         let mut out = ExecOutput::default();
         let mut closed = false;
         if let Some(b) = escalate {
@@ -154,10 +193,16 @@ impl SshConnection {
                 if seen > prompts {
                     prompts = seen;
                     match (&b.password, prompts) {
-                        (Some(pw), 1) => channel.data(format!("{pw}\n").as_bytes()).await.map_err(|e| self.dropped(e))?,
+                        (Some(pw), 1) => channel
+                            .data(format!("{pw}\n").as_bytes())
+                            .await
+                            .map_err(|e| self.dropped(e))?,
                         _ => {
                             let _ = channel.close().await;
-                            return Err(TransportError::Become(failure("Sorry, try again.", &b.user)));
+                            return Err(TransportError::Become(failure(
+                                "Sorry, try again.",
+                                &b.user,
+                            )));
                         }
                     }
                 }
@@ -167,7 +212,10 @@ impl SshConnection {
                 }
             }
             if !String::from_utf8_lossy(&out.stdout).contains(&markers.success) {
-                return Err(TransportError::Become(failure(&String::from_utf8_lossy(&out.stderr).replace(&markers.prompt, ""), &b.user)));
+                return Err(TransportError::Become(failure(
+                    &String::from_utf8_lossy(&out.stderr).replace(&markers.prompt, ""),
+                    &b.user,
+                )));
             }
         }
         if !closed {
@@ -197,34 +245,64 @@ impl SshConnection {
         Ok(out)
     }
 
-    async fn sftp(&self) -> Result<tokio::sync::MutexGuard<'_, Option<russh_sftp::client::SftpSession>>, TransportError> {
+    async fn sftp(
+        &self,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<russh_sftp::client::SftpSession>>, TransportError>
+    {
         let mut guard = self.sftp.lock().await;
         if guard.is_none() {
-            let channel = self.handle.channel_open_session().await.map_err(|e| self.dropped(e))?;
-            channel.request_subsystem(true, "sftp").await.map_err(|e| self.dropped(e))?;
-            let session = russh_sftp::client::SftpSession::new(channel.into_stream()).await.map_err(|e| TransportError::Failed(format!("sftp: {e}")))?;
+            let channel = self
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| self.dropped(e))?;
+            channel
+                .request_subsystem(true, "sftp")
+                .await
+                .map_err(|e| self.dropped(e))?;
+            let session = russh_sftp::client::SftpSession::new(channel.into_stream())
+                .await
+                .map_err(|e| TransportError::Failed(format!("sftp: {e}")))?;
             *guard = Some(session);
         }
         Ok(guard)
     }
 
     /// Uploads `data` to `tmp` (fsync'd), then runs `finish` and renames it to `dest`.
-    pub async fn write_via_sftp(&self, dest: &str, tmp: &str, data: &[u8], finish: &str) -> Result<(), TransportError> {
+    pub async fn write_via_sftp(
+        &self,
+        dest: &str,
+        tmp: &str,
+        data: &[u8],
+        finish: &str,
+    ) -> Result<(), TransportError> {
         {
             let guard = self.sftp().await?;
-            let sftp = guard.as_ref().ok_or_else(|| TransportError::Failed("sftp session missing".into()))?;
+            let sftp = guard
+                .as_ref()
+                .ok_or_else(|| TransportError::Failed("sftp session missing".into()))?;
             let sftp_err = |e: russh_sftp::client::error::Error| self.sftp_failure(dest, e);
             let mut file = sftp
                 .open_with_flags_and_attributes(
                     tmp,
-                    russh_sftp::protocol::OpenFlags::CREATE | russh_sftp::protocol::OpenFlags::TRUNCATE | russh_sftp::protocol::OpenFlags::WRITE | russh_sftp::protocol::OpenFlags::EXCLUDE,
-                    russh_sftp::protocol::FileAttributes { permissions: Some(0o600), ..Default::default() },
+                    russh_sftp::protocol::OpenFlags::CREATE
+                        | russh_sftp::protocol::OpenFlags::TRUNCATE
+                        | russh_sftp::protocol::OpenFlags::WRITE
+                        | russh_sftp::protocol::OpenFlags::EXCLUDE,
+                    russh_sftp::protocol::FileAttributes {
+                        permissions: Some(0o600),
+                        ..Default::default()
+                    },
                 )
                 .await
                 .map_err(sftp_err)?;
-            file.write_all(data).await.map_err(|e| self.sftp_failure(dest, e))?;
+            file.write_all(data)
+                .await
+                .map_err(|e| self.sftp_failure(dest, e))?;
             file.sync_all().await.map_err(sftp_err)?;
-            file.shutdown().await.map_err(|e| self.sftp_failure(dest, e))?;
+            file.shutdown()
+                .await
+                .map_err(|e| self.sftp_failure(dest, e))?;
         }
         let script = format!(
             "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; {finish}; mv -f \"$T\" {dest}; trap - EXIT",
@@ -233,7 +311,14 @@ impl SshConnection {
             finish = if finish.is_empty() { ":" } else { finish },
         );
         let out = self.exec(&script, None, None).await?;
-        if out.ok() { Ok(()) } else { Err(TransportError::Failed(format!("writing {dest} failed: {}", out.stderr_str().trim()))) }
+        if out.ok() {
+            Ok(())
+        } else {
+            Err(TransportError::Failed(format!(
+                "writing {dest} failed: {}",
+                out.stderr_str().trim()
+            )))
+        }
     }
 
     /// An SFTP error is a lost connection when the session is gone.
@@ -246,11 +331,17 @@ impl SshConnection {
     }
 
     pub async fn close(self) {
-        let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        let _ = self
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
     }
 }
 
-async fn authenticate(handle: &mut Handle<Verifier>, target: &Target) -> Result<(), TransportError> {
+async fn authenticate(
+    handle: &mut Handle<Verifier>,
+    target: &Target,
+) -> Result<(), TransportError> {
     let mut tried = Vec::new();
     let mut last_err = None;
     for file in &target.identity_files {
@@ -268,7 +359,10 @@ async fn authenticate(handle: &mut Handle<Verifier>, target: &Target) -> Result<
                     }
                 },
                 None => {
-                    last_err = Some(format!("{} is encrypted and no passphrase was given (TPROV_KEY_PASSPHRASE)", file.display()));
+                    last_err = Some(format!(
+                        "{} is encrypted and no passphrase was given (TPROV_KEY_PASSPHRASE)",
+                        file.display()
+                    ));
                     continue;
                 }
             },
@@ -278,8 +372,19 @@ async fn authenticate(handle: &mut Handle<Verifier>, target: &Target) -> Result<
             }
         };
         tried.push(file.display().to_string());
-        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
-        match handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await {
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten();
+        match handle
+            .authenticate_publickey(
+                &target.user,
+                PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+            )
+            .await
+        {
             Ok(r) if r.success() => return Ok(()),
             Ok(_) => {}
             Err(e) => return Err(unreachable(target, e)),
@@ -288,10 +393,20 @@ async fn authenticate(handle: &mut Handle<Verifier>, target: &Target) -> Result<
     if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
         if let Ok(ids) = agent.request_identities().await {
             for id in ids {
-                let russh::keys::agent::AgentIdentity::PublicKey { key, comment } = id else { continue };
+                let russh::keys::agent::AgentIdentity::PublicKey { key, comment } = id else {
+                    continue;
+                };
                 tried.push(format!("agent key {comment}"));
-                let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
-                if let Ok(r) = handle.authenticate_publickey_with(&target.user, key, hash, &mut agent).await {
+                let hash = handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten();
+                if let Ok(r) = handle
+                    .authenticate_publickey_with(&target.user, key, hash, &mut agent)
+                    .await
+                {
                     if r.success() {
                         return Ok(());
                     }
@@ -304,7 +419,10 @@ async fn authenticate(handle: &mut Handle<Verifier>, target: &Target) -> Result<
         (true, None) => "no private key found (set ansible_ssh_private_key_file, private_key_file, or run an ssh-agent)".into(),
         (false, _) => format!("the server refused {}", tried.join(", ")),
     };
-    Err(TransportError::Auth(format!("{}@{}:{}: {detail}", target.user, target.host, target.port)))
+    Err(TransportError::Auth(format!(
+        "{}@{}:{}: {detail}",
+        target.user, target.host, target.port
+    )))
 }
 
 fn passphrase(file: &std::path::Path) -> Option<String> {

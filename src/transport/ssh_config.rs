@@ -8,7 +8,9 @@ use std::path::Path;
 
 /// The options that apply to `host`, in file order (first wins when applied).
 pub fn options_for(path: &Path, host: &str) -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
     let mut out: Vec<(String, String)> = Vec::new();
     let mut active = true;
     for raw in text.lines() {
@@ -24,7 +26,9 @@ pub fn options_for(path: &Path, host: &str) -> Vec<(String, String)> {
         match key.to_lowercase().as_str() {
             "host" => active = host_matches(value, host),
             "match" => active = false,
-            k if active && !out.iter().any(|(ok, _)| ok == k) || k == "identityfile" && active => out.push((k.to_string(), value.to_string())),
+            k if active && !out.iter().any(|(ok, _)| ok == k) || k == "identityfile" && active => {
+                out.push((k.to_string(), value.to_string()))
+            }
             _ => {}
         }
     }
@@ -51,9 +55,14 @@ fn host_matches(patterns: &str, host: &str) -> bool {
 fn glob(p: &str, s: &str) -> bool {
     match (p.chars().next(), s.chars().next()) {
         (None, None) => true,
-        (Some('*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[s.chars().next().map_or(1, char::len_utf8)..])),
+        (Some('*'), _) => {
+            glob(&p[1..], s)
+                || (!s.is_empty() && glob(p, &s[s.chars().next().map_or(1, char::len_utf8)..]))
+        }
         (Some('?'), Some(c)) => glob(&p[1..], &s[c.len_utf8()..]),
-        (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => glob(&p[a.len_utf8()..], &s[b.len_utf8()..]),
+        (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {
+            glob(&p[a.len_utf8()..], &s[b.len_utf8()..])
+        }
         _ => false,
     }
 }

@@ -12,7 +12,10 @@ pub struct Become {
 
 impl fmt::Debug for Become {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Become").field("user", &self.user).field("password", &self.password.as_ref().map(|_| "********")).finish()
+        f.debug_struct("Become")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "********"))
+            .finish()
     }
 }
 
@@ -25,7 +28,10 @@ pub struct Markers {
 impl Markers {
     pub fn new() -> Markers {
         let id = super::rand_u64();
-        Markers { prompt: format!("[tprov-become-{id:016x}] password:"), success: format!("BECOME-SUCCESS-{id:016x}") }
+        Markers {
+            prompt: format!("[tprov-become-{id:016x}] password:"),
+            success: format!("BECOME-SUCCESS-{id:016x}"),
+        }
     }
 }
 
@@ -38,7 +44,11 @@ pub fn command_line(command: &str, escalate: Option<&Become>, markers: &Markers)
             let inner = format!("echo {}; {command}", markers.success);
             let inner = format!("/bin/sh -c {}", super::sh_quote(&inner));
             match &b.password {
-                Some(_) => format!("sudo -H -S -p {} -u {} -- {inner}", super::sh_quote(&markers.prompt), super::sh_quote(&b.user)),
+                Some(_) => format!(
+                    "sudo -H -S -p {} -u {} -- {inner}",
+                    super::sh_quote(&markers.prompt),
+                    super::sh_quote(&b.user)
+                ),
                 None => format!("sudo -H -S -n -u {} -- {inner}", super::sh_quote(&b.user)),
             }
         }
@@ -48,11 +58,20 @@ pub fn command_line(command: &str, escalate: Option<&Become>, markers: &Markers)
 /// Interprets sudo's stderr when become did not succeed.
 pub fn failure(stderr: &str, user: &str) -> String {
     if stderr.contains("a password is required") || stderr.contains("a terminal is required") {
-        format!("sudo to {user} needs a password: run with -K / --ask-become-pass, or set ansible_become_password")
+        format!(
+            "sudo to {user} needs a password: run with -K / --ask-become-pass, or set ansible_become_password"
+        )
     } else if stderr.contains("incorrect password") || stderr.contains("Sorry, try again") {
         format!("incorrect sudo password for becoming {user}")
     } else if stderr.contains("is not in the sudoers file") || stderr.contains("is not allowed") {
-        format!("not allowed to sudo to {user}: {}", stderr.lines().find(|l| l.contains("sudoers") || l.contains("allowed")).unwrap_or_default().trim())
+        format!(
+            "not allowed to sudo to {user}: {}",
+            stderr
+                .lines()
+                .find(|l| l.contains("sudoers") || l.contains("allowed"))
+                .unwrap_or_default()
+                .trim()
+        )
     } else if stderr.contains("unknown user") {
         format!("sudo: unknown user {user}")
     } else {

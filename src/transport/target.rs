@@ -33,14 +33,22 @@ pub struct Target {
 
 impl Target {
     pub fn new(name: &str) -> Target {
-        let home = std::env::var("HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("/root"));
+        let home = std::env::var("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from("/root"));
         Target {
             name: name.to_string(),
             host: name.to_string(),
             port: 22,
             user: std::env::var("USER").unwrap_or_else(|_| "root".into()),
-            identity_files: ["id_ed25519", "id_ecdsa", "id_rsa"].iter().map(|f| home.join(".ssh").join(f)).collect(),
-            known_hosts: vec![home.join(".ssh/known_hosts"), PathBuf::from("/etc/ssh/ssh_known_hosts")],
+            identity_files: ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|f| home.join(".ssh").join(f))
+                .collect(),
+            known_hosts: vec![
+                home.join(".ssh/known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            ],
             strict: StrictHostKeys::Yes,
             connect_timeout: Duration::from_secs(10),
             local: false,
@@ -62,7 +70,10 @@ impl Target {
                 w.strip_prefix("-o").map(str::to_string)
             };
             if let Some(opt) = opt {
-                let (k, v) = opt.split_once('=').or_else(|| opt.split_once(' ')).unwrap_or((&opt, ""));
+                let (k, v) = opt
+                    .split_once('=')
+                    .or_else(|| opt.split_once(' '))
+                    .unwrap_or((&opt, ""));
                 self.apply_option(k.trim(), v.trim());
             } else if w == "-p" {
                 i += 1;
@@ -81,7 +92,9 @@ impl Target {
 
     pub fn apply_option(&mut self, key: &str, value: &str) {
         match key.to_lowercase().as_str() {
-            "userknownhostsfile" => self.known_hosts = value.split_whitespace().map(expand_tilde).collect(),
+            "userknownhostsfile" => {
+                self.known_hosts = value.split_whitespace().map(expand_tilde).collect()
+            }
             "stricthostkeychecking" => {
                 self.strict = match value.to_lowercase().as_str() {
                     "no" | "off" => StrictHostKeys::No,

@@ -18,12 +18,24 @@ pub struct JsonStyle {
 impl JsonStyle {
     /// `json.dumps(v)`.
     pub fn compact() -> Self {
-        JsonStyle { indent: None, sort_keys: false, ensure_ascii: true, item_sep: ", ".into(), key_sep: ": ".into() }
+        JsonStyle {
+            indent: None,
+            sort_keys: false,
+            ensure_ascii: true,
+            item_sep: ", ".into(),
+            key_sep: ": ".into(),
+        }
     }
 
     /// `json.dumps(v, indent=n, sort_keys=True)`.
     pub fn pretty(indent: usize) -> Self {
-        JsonStyle { indent: Some(indent), sort_keys: true, ensure_ascii: true, item_sep: ",".into(), key_sep: ": ".into() }
+        JsonStyle {
+            indent: Some(indent),
+            sort_keys: true,
+            ensure_ascii: true,
+            item_sep: ",".into(),
+            key_sep: ": ".into(),
+        }
     }
 }
 
@@ -44,7 +56,12 @@ fn newline(out: &mut String, style: &JsonStyle, level: usize) {
 }
 
 /// Writes `v` as if it sat `level` levels deep in a larger document.
-pub fn write_value(out: &mut String, v: &Value, style: &JsonStyle, level: usize) -> Result<(), String> {
+pub fn write_value(
+    out: &mut String,
+    v: &Value,
+    style: &JsonStyle,
+    level: usize,
+) -> Result<(), String> {
     if level > MAX_DEPTH {
         return Err("maximum recursion depth exceeded while encoding a JSON object".into());
     }
@@ -111,7 +128,8 @@ pub fn write_value(out: &mut String, v: &Value, style: &JsonStyle, level: usize)
 /// beyond the BMP).
 pub fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
-    let needs_escape = |c: char| c == '"' || c == '\\' || (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e);
+    let needs_escape =
+        |c: char| c == '"' || c == '\\' || (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e);
     let mut rest = s;
     while let Some(i) = rest.find(needs_escape) {
         out.push_str(&rest[..i]);
@@ -145,7 +163,10 @@ mod tests {
     #[test]
     fn pretty_sorted_like_python() {
         let mut m = Map::default();
-        m.insert("b".into(), Value::List(vec![Value::Int(1), Value::Float(1e16)]));
+        m.insert(
+            "b".into(),
+            Value::List(vec![Value::Int(1), Value::Float(1e16)]),
+        );
         m.insert("a".into(), Value::Map(Map::default()));
         m.insert("é".into(), Value::Str("ü\u{1F600}".into()));
         let got = dumps(&Value::Map(m), &JsonStyle::pretty(4)).unwrap();
@@ -158,6 +179,9 @@ mod tests {
     #[test]
     fn compact_like_python() {
         let v = Value::List(vec![Value::Null, Value::Bool(true), Value::Str("x".into())]);
-        assert_eq!(dumps(&v, &JsonStyle::compact()).unwrap(), "[null, true, \"x\"]");
+        assert_eq!(
+            dumps(&v, &JsonStyle::compact()).unwrap(),
+            "[null, true, \"x\"]"
+        );
     }
 }

@@ -20,14 +20,23 @@ pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic
         match &root.kind {
             NodeKind::Map(entries) => {
                 for (k, v) in entries {
-                    vars.insert(k.name.clone(), Var { value: v.to_value(), origin: Some(loaded.origin(k.pos)) });
+                    vars.insert(
+                        k.name.clone(),
+                        Var {
+                            value: v.to_value(),
+                            origin: Some(loaded.origin(k.pos)),
+                        },
+                    );
                 }
             }
             NodeKind::Scalar(crate::value::Value::Null) => {}
             _ => {
                 return Err(Diagnostic::error(
                     loaded.origin(root.pos),
-                    format!("vars file must be a mapping of variable names to values, found {}", root.type_name()),
+                    format!(
+                        "vars file must be a mapping of variable names to values, found {}",
+                        root.type_name()
+                    ),
                 ));
             }
         }
@@ -55,7 +64,12 @@ impl VarsCache {
     }
 
     /// The merged vars of `dir/subdir/name*` (subdir is `group_vars` or `host_vars`).
-    pub fn entity_vars(&mut self, dir: &Path, subdir: &'static str, name: &str) -> Result<Vars, Diagnostic> {
+    pub fn entity_vars(
+        &mut self,
+        dir: &Path,
+        subdir: &'static str,
+        name: &str,
+    ) -> Result<Vars, Diagnostic> {
         let mut out = Vars::default();
         for vars in self.entity_files(dir, subdir, name)? {
             super::merge_into(&mut out, &vars);
@@ -64,29 +78,48 @@ impl VarsCache {
     }
 
     /// Merges `dir/subdir/name*` into `out`, file by file.
-    pub fn merge_entity(&mut self, out: &mut Vars, dir: &Path, subdir: &'static str, name: &str) -> Result<(), Diagnostic> {
+    pub fn merge_entity(
+        &mut self,
+        out: &mut Vars,
+        dir: &Path,
+        subdir: &'static str,
+        name: &str,
+    ) -> Result<(), Diagnostic> {
         for vars in self.entity_files(dir, subdir, name)? {
             super::merge_into(out, &vars);
         }
         Ok(())
     }
 
-    fn entity_files(&mut self, dir: &Path, subdir: &'static str, name: &str) -> Result<Vec<Arc<Vars>>, Diagnostic> {
+    fn entity_files(
+        &mut self,
+        dir: &Path,
+        subdir: &'static str,
+        name: &str,
+    ) -> Result<Vec<Arc<Vars>>, Diagnostic> {
         // Ansible skips names that look like absolute paths (chroot-style hosts).
         if name.starts_with('/') {
             return Ok(Vec::new());
         }
-        let index = match self.dirs.iter().position(|(d, s, _)| *s == subdir && d == dir) {
+        let index = match self
+            .dirs
+            .iter()
+            .position(|(d, s, _)| *s == subdir && d == dir)
+        {
             Some(i) => i,
             None => {
                 let asked = dir.join(subdir);
                 // One directory reached through a symlink is still one directory.
-                let canonical = asked.is_dir().then(|| std::fs::canonicalize(&asked).unwrap_or(asked));
+                let canonical = asked
+                    .is_dir()
+                    .then(|| std::fs::canonicalize(&asked).unwrap_or(asked));
                 self.dirs.push((dir.to_path_buf(), subdir, canonical));
                 self.dirs.len() - 1
             }
         };
-        let Some(vars_dir) = self.dirs[index].2.clone() else { return Ok(Vec::new()) };
+        let Some(vars_dir) = self.dirs[index].2.clone() else {
+            return Ok(Vec::new());
+        };
         let key = (index, name.to_string());
         let files = match self.found.get(&key) {
             Some(f) => f.clone(),
@@ -145,16 +178,22 @@ impl VarsCache {
 /// Files in a vars directory, sorted, recursing into subdirectories; hidden files,
 /// backups (`~`) and unknown extensions are skipped.
 fn dir_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     let mut out = Vec::new();
     for path in names {
-        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
         if name.starts_with('.') || name.ends_with('~') {
             continue;
         }
-        let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy()));
+        let ext = path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()));
         if path.is_dir() && ext.is_none() {
             if depth < 20 {
                 out.extend(dir_files(&path, depth + 1));

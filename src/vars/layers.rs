@@ -28,16 +28,32 @@ impl HostVarsQuery {
             if s.to_string_lossy().contains(',') && !s.exists() {
                 continue;
             }
-            let dir = if s.is_dir() { s.clone() } else { s.parent().map(PathBuf::from).unwrap_or_default() };
+            let dir = if s.is_dir() {
+                s.clone()
+            } else {
+                s.parent().map(PathBuf::from).unwrap_or_default()
+            };
             let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-            dirs.push(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir });
+            dirs.push(if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            });
         }
-        HostVarsQuery { inventory_dirs: dirs, play_dirs: Vec::new() }
+        HostVarsQuery {
+            inventory_dirs: dirs,
+            play_dirs: Vec::new(),
+        }
     }
 }
 
 /// A host's merged vars, raw, without magic vars.
-pub fn host_vars(inv: &Inventory, host: HostId, q: &HostVarsQuery, cache: &mut VarsCache) -> Result<Vars, Diagnostic> {
+pub fn host_vars(
+    inv: &Inventory,
+    host: HostId,
+    q: &HostVarsQuery,
+    cache: &mut VarsCache,
+) -> Result<Vars, Diagnostic> {
     let groups = inv.sorted_groups(host);
     let base = match cache.group_layers.get(&groups) {
         Some(b) => b.clone(),
@@ -50,7 +66,13 @@ pub fn host_vars(inv: &Inventory, host: HostId, q: &HostVarsQuery, cache: &mut V
     let mut out = (*base).clone();
     let h = inv.host(host);
     for (k, v) in &h.vars {
-        out.insert(k.clone(), Var { value: v.clone(), origin: h.origin.clone() });
+        out.insert(
+            k.clone(),
+            Var {
+                value: v.clone(),
+                origin: h.origin.clone(),
+            },
+        );
     }
     for dirs in [&q.inventory_dirs, &q.play_dirs] {
         for dir in dirs {
@@ -61,7 +83,12 @@ pub fn host_vars(inv: &Inventory, host: HostId, q: &HostVarsQuery, cache: &mut V
 }
 
 /// Everything that comes from the host's groups, in precedence order.
-fn group_layers(inv: &Inventory, groups: &[usize], q: &HostVarsQuery, cache: &mut VarsCache) -> Result<Vars, Diagnostic> {
+fn group_layers(
+    inv: &Inventory,
+    groups: &[usize],
+    q: &HostVarsQuery,
+    cache: &mut VarsCache,
+) -> Result<Vars, Diagnostic> {
     let all = inv.group(ALL);
     let mut out = from_map(&all.vars, all.origin.as_ref());
     for &g in groups {

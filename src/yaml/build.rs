@@ -11,8 +11,18 @@ use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<Node> },
-    Map { pos: Pos, anchor: usize, entries: IndexMap<String, (Key, Node)>, key: Option<(Key, bool)>, merges: Vec<Node> },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: IndexMap<String, (Key, Node)>,
+        key: Option<(Key, bool)>,
+        merges: Vec<Node>,
+    },
 }
 
 struct Builder<'a> {
@@ -31,10 +41,21 @@ fn pos_of(mark: &Marker) -> Pos {
 
 pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
     let mut parser = Parser::new_from_str(text).keep_tags(true);
-    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::default(), alias_budget: MAX_ALIAS_NODES, docs: Vec::new(), warnings: Vec::new(), ambiguous: Vec::new() };
+    let mut b = Builder {
+        file,
+        stack: Vec::new(),
+        anchors: HashMap::default(),
+        alias_budget: MAX_ALIAS_NODES,
+        docs: Vec::new(),
+        warnings: Vec::new(),
+        ambiguous: Vec::new(),
+    };
     loop {
         let (event, mark) = parser.next_token().map_err(|e| {
-            Diagnostic::error(Origin::new(file, pos_of(e.marker())), format!("YAML syntax error: {}", e.info()))
+            Diagnostic::error(
+                Origin::new(file, pos_of(e.marker())),
+                format!("YAML syntax error: {}", e.info()),
+            )
         })?;
         let pos = pos_of(&mark);
         match event {
@@ -47,7 +68,10 @@ pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> 
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let value = b.scalar(&text, style, tag.as_ref(), pos)?;
-                let node = Node { pos, kind: NodeKind::Scalar(value) };
+                let node = Node {
+                    pos,
+                    kind: NodeKind::Scalar(value),
+                };
                 let is_merge_key = style == TScalarStyle::Plain && text == "<<" && tag.is_none();
                 if anchor != 0 {
                     b.anchors.insert(anchor, node.clone());
@@ -56,27 +80,61 @@ pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> 
             }
             Event::SequenceStart(anchor, tag) => {
                 b.check_collection_tag(tag.as_ref(), "seq", pos)?;
-                b.open(Frame::Seq { pos, anchor, items: Vec::new() }, pos)?;
+                b.open(
+                    Frame::Seq {
+                        pos,
+                        anchor,
+                        items: Vec::new(),
+                    },
+                    pos,
+                )?;
             }
             Event::MappingStart(anchor, tag) => {
                 b.check_collection_tag(tag.as_ref(), "map", pos)?;
-                b.open(Frame::Map { pos, anchor, entries: IndexMap::default(), key: None, merges: Vec::new() }, pos)?;
+                b.open(
+                    Frame::Map {
+                        pos,
+                        anchor,
+                        entries: IndexMap::default(),
+                        key: None,
+                        merges: Vec::new(),
+                    },
+                    pos,
+                )?;
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { pos, anchor, items }) = b.stack.pop() {
-                    let node = Node { pos, kind: NodeKind::Seq(items) };
+                    let node = Node {
+                        pos,
+                        kind: NodeKind::Seq(items),
+                    };
                     b.finish(node, anchor)?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { pos, anchor, entries, merges, .. }) = b.stack.pop() {
-                    let node = Node { pos, kind: NodeKind::Map(apply_merges(merges, entries)) };
+                if let Some(Frame::Map {
+                    pos,
+                    anchor,
+                    entries,
+                    merges,
+                    ..
+                }) = b.stack.pop()
+                {
+                    let node = Node {
+                        pos,
+                        kind: NodeKind::Map(apply_merges(merges, entries)),
+                    };
                     b.finish(node, anchor)?;
                 }
             }
         }
     }
-    Ok(Loaded { file: file.clone(), docs: b.docs, warnings: b.warnings, ambiguous: b.ambiguous })
+    Ok(Loaded {
+        file: file.clone(),
+        docs: b.docs,
+        warnings: b.warnings,
+        ambiguous: b.ambiguous,
+    })
 }
 
 /// YAML 1.1 merge keys: later sources lose to earlier ones, explicit keys win over all,
@@ -118,13 +176,22 @@ impl Builder<'_> {
         Diagnostic::error(Origin::new(self.file, pos), msg)
     }
 
-    fn scalar(&mut self, text: &str, style: TScalarStyle, tag: Option<&Tag>, pos: Pos) -> Result<Value, Diagnostic> {
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: TScalarStyle,
+        tag: Option<&Tag>,
+        pos: Pos,
+    ) -> Result<Value, Diagnostic> {
         if let Some(tag) = tag {
             if tag.handle == "!" && tag.suffix == "unsafe" {
                 return Ok(Value::Unsafe(text.to_string()));
             }
             if tag.handle == "!" && tag.suffix == "vault" {
-                return Err(self.err(pos, "!vault values are not supported yet (Ansible Vault support is planned)"));
+                return Err(self.err(
+                    pos,
+                    "!vault values are not supported yet (Ansible Vault support is planned)",
+                ));
             }
             if is_core(tag) {
                 return match tag.suffix.as_str() {
@@ -132,14 +199,29 @@ impl Builder<'_> {
                     "null" => Ok(Value::Null),
                     "bool" | "int" | "float" => {
                         let v = resolve_plain(text).map_err(|e| self.err(pos, e.0))?;
-                        let ok = matches!((tag.suffix.as_str(), &v), ("bool", Value::Bool(_)) | ("int", Value::Int(_)) | ("float", Value::Float(_)));
-                        if ok { Ok(v) } else { Err(self.err(pos, format!("{text:?} is not a valid !!{}", tag.suffix))) }
+                        let ok = matches!(
+                            (tag.suffix.as_str(), &v),
+                            ("bool", Value::Bool(_))
+                                | ("int", Value::Int(_))
+                                | ("float", Value::Float(_))
+                        );
+                        if ok {
+                            Ok(v)
+                        } else {
+                            Err(self.err(pos, format!("{text:?} is not a valid !!{}", tag.suffix)))
+                        }
                     }
                     other => Err(self.err(pos, format!("unsupported YAML tag !!{other}"))),
                 };
             }
             if !(tag.handle == "!" && tag.suffix.is_empty()) {
-                return Err(self.err(pos, format!("could not determine a constructor for the tag '{}{}'", tag.handle, tag.suffix)));
+                return Err(self.err(
+                    pos,
+                    format!(
+                        "could not determine a constructor for the tag '{}{}'",
+                        tag.handle, tag.suffix
+                    ),
+                ));
             }
             // A lone `!` forces a string.
             return Ok(Value::Str(text.to_string()));
@@ -147,7 +229,8 @@ impl Builder<'_> {
         if style == TScalarStyle::Plain {
             let v = resolve_plain(text).map_err(|e| self.err(pos, e.0))?;
             if let Some(note) = yaml11_only(text, &v) {
-                self.ambiguous.push(Diagnostic::warning(Origin::new(self.file, pos), note));
+                self.ambiguous
+                    .push(Diagnostic::warning(Origin::new(self.file, pos), note));
             }
             Ok(v)
         } else {
@@ -155,11 +238,22 @@ impl Builder<'_> {
         }
     }
 
-    fn check_collection_tag(&self, tag: Option<&Tag>, kind: &str, pos: Pos) -> Result<(), Diagnostic> {
+    fn check_collection_tag(
+        &self,
+        tag: Option<&Tag>,
+        kind: &str,
+        pos: Pos,
+    ) -> Result<(), Diagnostic> {
         match tag {
             None => Ok(()),
             Some(t) if is_core(t) && t.suffix == kind => Ok(()),
-            Some(t) => Err(self.err(pos, format!("could not determine a constructor for the tag '{}{}'", t.handle, t.suffix))),
+            Some(t) => Err(self.err(
+                pos,
+                format!(
+                    "could not determine a constructor for the tag '{}{}'",
+                    t.handle, t.suffix
+                ),
+            )),
         }
     }
 
@@ -181,7 +275,10 @@ impl Builder<'_> {
         };
         let size = count_nodes(node, self.alias_budget.saturating_add(1));
         if size > self.alias_budget {
-            return Err(self.err(pos, format!("aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)")));
+            return Err(self.err(
+                pos,
+                format!("aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"),
+            ));
         }
         self.alias_budget -= size;
         let mut node = node.clone();
@@ -197,9 +294,20 @@ impl Builder<'_> {
     }
 
     fn push_scalar(&mut self, node: Node, is_merge_key: bool) -> Result<(), Diagnostic> {
-        if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
-            let NodeKind::Scalar(v) = &node.kind else { unreachable!("scalar node") };
-            *key = Some((Key { name: key_name(v), pos: node.pos }, is_merge_key));
+        if let Some(Frame::Map {
+            key: key @ None, ..
+        }) = self.stack.last_mut()
+        {
+            let NodeKind::Scalar(v) = &node.kind else {
+                unreachable!("scalar node")
+            };
+            *key = Some((
+                Key {
+                    name: key_name(v),
+                    pos: node.pos,
+                },
+                is_merge_key,
+            ));
             return Ok(());
         }
         self.push(node)
@@ -210,10 +318,18 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, merges, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                merges,
+                ..
+            }) => match key.take() {
                 None => {
                     // An alias or collection in key position.
-                    return Err(Diagnostic::error(Origin::new(&file, node.pos), "found unhashable key: mapping keys must be scalars"));
+                    return Err(Diagnostic::error(
+                        Origin::new(&file, node.pos),
+                        "found unhashable key: mapping keys must be scalars",
+                    ));
                 }
                 Some((_, true)) => match node.kind {
                     NodeKind::Map(_) => merges.push(node),
@@ -222,7 +338,10 @@ impl Builder<'_> {
                             if !matches!(item.kind, NodeKind::Map(_)) {
                                 return Err(Diagnostic::error(
                                     Origin::new(&file, item.pos),
-                                    format!("expected a mapping for merging, but found {}", item.type_name()),
+                                    format!(
+                                        "expected a mapping for merging, but found {}",
+                                        item.type_name()
+                                    ),
                                 ));
                             }
                             merges.push(item);
@@ -231,7 +350,10 @@ impl Builder<'_> {
                     NodeKind::Scalar(_) => {
                         return Err(Diagnostic::error(
                             Origin::new(&file, node.pos),
-                            format!("expected a mapping or list of mappings for merging, but found {}", node.type_name()),
+                            format!(
+                                "expected a mapping or list of mappings for merging, but found {}",
+                                node.type_name()
+                            ),
                         ));
                     }
                 },
@@ -256,12 +378,22 @@ impl Builder<'_> {
 fn yaml11_only(text: &str, v: &Value) -> Option<String> {
     match v {
         Value::Bool(b) if !matches!(text.to_lowercase().as_str(), "true" | "false") => {
-            Some(format!("unquoted `{text}` is the boolean {b} for Ansible (YAML 1.1); write {b} or quote it ('{text}')"))
+            Some(format!(
+                "unquoted `{text}` is the boolean {b} for Ansible (YAML 1.1); write {b} or quote it ('{text}')"
+            ))
         }
-        Value::Int(i) if text.trim_start_matches(['-', '+']).starts_with('0') && text.len() > 1 && !text.contains(['x', 'b']) => {
-            Some(format!("unquoted `{text}` is the octal number {i} for Ansible (YAML 1.1); quote it ('{text}') if you mean the text"))
+        Value::Int(i)
+            if text.trim_start_matches(['-', '+']).starts_with('0')
+                && text.len() > 1
+                && !text.contains(['x', 'b']) =>
+        {
+            Some(format!(
+                "unquoted `{text}` is the octal number {i} for Ansible (YAML 1.1); quote it ('{text}') if you mean the text"
+            ))
         }
-        Value::Int(i) if text.contains(':') => Some(format!("unquoted `{text}` is the sexagesimal number {i} for Ansible (YAML 1.1); quote it")),
+        Value::Int(i) if text.contains(':') => Some(format!(
+            "unquoted `{text}` is the sexagesimal number {i} for Ansible (YAML 1.1); quote it"
+        )),
         _ => None,
     }
 }

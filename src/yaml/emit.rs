@@ -16,7 +16,10 @@ pub fn to_yaml(v: &Value, indent: Option<usize>) -> String {
 
 fn dump(v: &Value, indent: usize, flow_leaves: bool) -> String {
     let mut out = String::new();
-    let e = Emitter { indent, flow_leaves };
+    let e = Emitter {
+        indent,
+        flow_leaves,
+    };
     if e.inline(v) {
         out.push_str(&e.flow(v));
         out.push('\n');
@@ -41,8 +44,12 @@ impl Emitter {
     /// Written on the same line as its key or dash.
     fn inline(&self, v: &Value) -> bool {
         match v {
-            Value::Map(m) => m.is_empty() || self.flow_leaves && m.values().all(|x| !is_collection(x)),
-            Value::List(l) => l.is_empty() || self.flow_leaves && l.iter().all(|x| !is_collection(x)),
+            Value::Map(m) => {
+                m.is_empty() || self.flow_leaves && m.values().all(|x| !is_collection(x))
+            }
+            Value::List(l) => {
+                l.is_empty() || self.flow_leaves && l.iter().all(|x| !is_collection(x))
+            }
             _ => true,
         }
     }
@@ -50,10 +57,19 @@ impl Emitter {
     fn flow(&self, v: &Value) -> String {
         match v {
             Value::Map(m) => {
-                let items: Vec<String> = sorted(m).into_iter().map(|(k, v)| format!("{}: {}", key(k), self.flow(v))).collect();
+                let items: Vec<String> = sorted(m)
+                    .into_iter()
+                    .map(|(k, v)| format!("{}: {}", key(k), self.flow(v)))
+                    .collect();
                 format!("{{{}}}", items.join(", "))
             }
-            Value::List(l) => format!("[{}]", l.iter().map(|x| self.flow(x)).collect::<Vec<_>>().join(", ")),
+            Value::List(l) => format!(
+                "[{}]",
+                l.iter()
+                    .map(|x| self.flow(x))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             other => scalar(other),
         }
     }
@@ -124,7 +140,11 @@ fn scalar(v: &Value) -> String {
             if f.is_nan() {
                 ".nan".into()
             } else if f.is_infinite() {
-                if *f > 0.0 { ".inf".into() } else { "-.inf".into() }
+                if *f > 0.0 {
+                    ".inf".into()
+                } else {
+                    "-.inf".into()
+                }
             } else {
                 float_repr(*f)
             }
@@ -162,7 +182,14 @@ fn string(s: &str) -> String {
         && !s.ends_with(|c: char| c.is_whitespace() || c == ':')
         && !s.contains(": ")
         && !s.contains(" #");
-    if plain_ok || (s.starts_with(['-', '?', ':']) && s.len() > 1 && !s[1..].starts_with(' ') && resolve_plain(s).is_ok_and(|v| matches!(v, Value::Str(_))) && !s.contains(": ") && !s.contains(" #")) {
+    if plain_ok
+        || (s.starts_with(['-', '?', ':'])
+            && s.len() > 1
+            && !s[1..].starts_with(' ')
+            && resolve_plain(s).is_ok_and(|v| matches!(v, Value::Str(_)))
+            && !s.contains(": ")
+            && !s.contains(" #"))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "''"))
@@ -177,13 +204,29 @@ mod tests {
     #[test]
     fn nice_yaml_like_pyyaml() {
         let mut m = Map::default();
-        m.insert("b".into(), Value::List(vec![Value::str("x"), Value::str("yes")]));
+        m.insert(
+            "b".into(),
+            Value::List(vec![Value::str("x"), Value::str("yes")]),
+        );
         m.insert("a".into(), Value::Int(1));
-        assert_eq!(to_nice_yaml(&Value::Map(m.clone()), 4), "a: 1\nb:\n- x\n- 'yes'\n");
-        assert_eq!(to_yaml(&Value::Map(m.clone()), None), "a: 1\nb: [x, 'yes']\n");
+        assert_eq!(
+            to_nice_yaml(&Value::Map(m.clone()), 4),
+            "a: 1\nb:\n- x\n- 'yes'\n"
+        );
+        assert_eq!(
+            to_yaml(&Value::Map(m.clone()), None),
+            "a: 1\nb: [x, 'yes']\n"
+        );
         let mut inner = Map::default();
         inner.insert("x".into(), Value::List(vec![Value::Int(1), Value::Int(2)]));
-        let v = Value::List(vec![Value::Map(inner), Value::List(vec![Value::str("a"), Value::str("b")]), Value::str("c")]);
-        assert_eq!(to_nice_yaml(&v, 4), "-   x:\n    - 1\n    - 2\n-   - a\n    - b\n- c\n");
+        let v = Value::List(vec![
+            Value::Map(inner),
+            Value::List(vec![Value::str("a"), Value::str("b")]),
+            Value::str("c"),
+        ]);
+        assert_eq!(
+            to_nice_yaml(&v, 4),
+            "-   x:\n    - 1\n    - 2\n-   - a\n    - b\n- c\n"
+        );
     }
 }

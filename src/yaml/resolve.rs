@@ -47,9 +47,17 @@ pub struct ResolveError(pub String);
 pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Ok(Value::Bool(true)),
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Ok(Value::Bool(false)),
-        "=" => return Err(ResolveError("could not determine a constructor for the tag 'tag:yaml.org,2002:value'".into())),
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Ok(Value::Bool(true));
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Ok(Value::Bool(false));
+        }
+        "=" => {
+            return Err(ResolveError(
+                "could not determine a constructor for the tag 'tag:yaml.org,2002:value'".into(),
+            ));
+        }
         _ => {}
     }
     let first = s.as_bytes()[0];
@@ -83,16 +91,23 @@ fn construct_int(s: &str) -> Result<i64, ResolveError> {
     } else if let Some(hex) = digits.strip_prefix("0x") {
         parse_radix(hex, 16).ok_or_else(bad)?.ok_or_else(too_big)?
     } else if digits.starts_with('0') {
-        parse_radix(digits, 8).ok_or_else(bad)?.ok_or_else(too_big)?
+        parse_radix(digits, 8)
+            .ok_or_else(bad)?
+            .ok_or_else(too_big)?
     } else if digits.contains(':') {
         let mut value: i64 = 0;
         for part in digits.split(':') {
             let d: i64 = part.parse().map_err(|_| bad())?;
-            value = value.checked_mul(60).and_then(|v| v.checked_add(d)).ok_or_else(too_big)?;
+            value = value
+                .checked_mul(60)
+                .and_then(|v| v.checked_add(d))
+                .ok_or_else(too_big)?;
         }
         value
     } else {
-        parse_radix(digits, 10).ok_or_else(bad)?.ok_or_else(too_big)?
+        parse_radix(digits, 10)
+            .ok_or_else(bad)?
+            .ok_or_else(too_big)?
     };
     Ok(sign * magnitude)
 }
@@ -105,7 +120,10 @@ fn parse_radix(digits: &str, radix: u32) -> Option<Option<i64>> {
     let mut value: i64 = 0;
     for c in digits.chars() {
         let d = i64::from(c.to_digit(radix)?);
-        value = match value.checked_mul(i64::from(radix)).and_then(|v| v.checked_add(d)) {
+        value = match value
+            .checked_mul(i64::from(radix))
+            .and_then(|v| v.checked_add(d))
+        {
             Some(v) => v,
             None => return Some(None),
         };
@@ -114,7 +132,11 @@ fn parse_radix(digits: &str, radix: u32) -> Option<Option<i64>> {
 }
 
 fn construct_float(s: &str) -> Result<f64, ResolveError> {
-    let clean: String = s.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    let clean: String = s
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_lowercase();
     let (sign, body) = match clean.as_bytes().first() {
         Some(b'-') => (-1.0, &clean[1..]),
         Some(b'+') => (1.0, &clean[1..]),
@@ -146,7 +168,10 @@ fn construct_timestamp(s: &str) -> Option<String> {
     if let Some(date) = c.name("date") {
         return Some(date.as_str().to_string());
     }
-    let num = |n: &str| c.name(n).map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0));
+    let num = |n: &str| {
+        c.name(n)
+            .map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0))
+    };
     let mut out = format!(
         "{}-{:02}-{:02} {:02}:{:02}:{:02}",
         c.name("y")?.as_str(),
@@ -170,7 +195,12 @@ fn construct_timestamp(s: &str) -> Option<String> {
         if tz.as_str() == "Z" {
             out.push_str("+00:00");
         } else {
-            out.push_str(&format!("{}{:02}:{:02}", c.name("tzs")?.as_str(), num("tzh"), num("tzm")));
+            out.push_str(&format!(
+                "{}{:02}:{:02}",
+                c.name("tzs")?.as_str(),
+                num("tzh"),
+                num("tzm")
+            ));
         }
     }
     Some(out)
@@ -206,6 +236,9 @@ mod tests {
         assert_eq!(r("20.17.0"), Value::str("20.17.0"));
         assert_eq!(r(".5"), Value::Float(0.5));
         assert_eq!(r("1."), Value::Float(1.0));
-        assert_eq!(r("2001-12-14t21:59:43.10-05:00"), Value::str("2001-12-14 21:59:43.100000-05:00"));
+        assert_eq!(
+            r("2001-12-14t21:59:43.10-05:00"),
+            Value::str("2001-12-14 21:59:43.100000-05:00")
+        );
     }
 }

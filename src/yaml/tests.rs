@@ -25,7 +25,9 @@ fn scalars_follow_yaml_1_1() {
 fn positions_are_one_based() {
     let l = load("a: 1\nbb:\n  c: x\n");
     let root = &l.docs[0];
-    let NodeKind::Map(entries) = &root.kind else { panic!() };
+    let NodeKind::Map(entries) = &root.kind else {
+        panic!()
+    };
     assert_eq!(entries[1].0.pos, Pos { line: 2, col: 1 });
     let c = entries[1].1.get("c").unwrap();
     assert_eq!(c.pos, Pos { line: 3, col: 6 });
@@ -36,7 +38,11 @@ fn duplicate_keys_warn_and_keep_last() {
     let l = load("a: 1\nb: 2\na: 3\n");
     assert_eq!(l.docs[0].to_value().as_map().unwrap()["a"], Value::Int(3));
     assert_eq!(l.warnings.len(), 1);
-    assert!(l.warnings[0].to_string().starts_with("t.yml:3:1: warning: found a duplicate dict key (a)"));
+    assert!(
+        l.warnings[0]
+            .to_string()
+            .starts_with("t.yml:3:1: warning: found a duplicate dict key (a)")
+    );
 }
 
 #[test]
@@ -61,8 +67,13 @@ fn alias_bomb_is_refused() {
 fn deep_nesting_is_refused() {
     let text = "[".repeat(100_000);
     let err = parse(&text, &Arc::from(Path::new("deep.yml"))).unwrap_err();
-    assert!(err.message.contains("nesting") || err.message.contains("recursion"), "{err}");
-    let block: String = (0..2000).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    assert!(
+        err.message.contains("nesting") || err.message.contains("recursion"),
+        "{err}"
+    );
+    let block: String = (0..2000)
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
     let err = parse(&block, &Arc::from(Path::new("deep.yml"))).unwrap_err();
     assert!(err.message.contains("nesting"), "{err}");
 }

@@ -19,18 +19,37 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn ini_errors_name_file_and_line() {
     let d = tmp("ini");
     let cases = [
-        ("[web]\nh1\n[web:nonsense]\n", "hosts:3:1: error: Section [web:nonsense] has unknown type: nonsense"),
-        ("[web]\nh1 novalue\n", "hosts:2:1: error: Expected key=value host variable assignment, got: novalue"),
-        ("[p:children]\nmissing\n", "hosts:2:1: error: Section [p:children] includes undefined group 'missing'."),
-        ("[g:vars]\nx=1\n", "hosts:1:1: error: Section [g:vars] not valid for undefined group 'g'."),
-        ("[a:children]\nb\n[b:children]\na\n", "recursive dependency loop"),
+        (
+            "[web]\nh1\n[web:nonsense]\n",
+            "hosts:3:1: error: Section [web:nonsense] has unknown type: nonsense",
+        ),
+        (
+            "[web]\nh1 novalue\n",
+            "hosts:2:1: error: Expected key=value host variable assignment, got: novalue",
+        ),
+        (
+            "[p:children]\nmissing\n",
+            "hosts:2:1: error: Section [p:children] includes undefined group 'missing'.",
+        ),
+        (
+            "[g:vars]\nx=1\n",
+            "hosts:1:1: error: Section [g:vars] not valid for undefined group 'g'.",
+        ),
+        (
+            "[a:children]\nb\n[b:children]\na\n",
+            "recursive dependency loop",
+        ),
         ("[web group]\n", "Invalid section entry: '[web group]'"),
         ("[web]\nh[01:1]\n", "equal-length"),
         ("[web]\nbig[0:500000000]\n", "more than the limit"),
     ];
     for (text, want) in cases {
         let p = write(&d, "hosts", text);
-        let out = tprov().args(["inventory", "--list", "-i"]).arg(&p).output().expect("runs");
+        let out = tprov()
+            .args(["inventory", "--list", "-i"])
+            .arg(&p)
+            .output()
+            .expect("runs");
         assert!(!out.status.success(), "{text:?} should fail");
         let err = stderr(&out);
         assert!(err.contains(want), "{text:?}: got {err}");
@@ -42,23 +61,49 @@ fn binary_inventory_is_refused() {
     let d = tmp("bin");
     let p = d.join("inv.bin");
     std::fs::write(&p, [0u8, 159, 146, 150, 0, 1, 2]).expect("write");
-    let out = tprov().args(["inventory", "--list", "-i"]).arg(&p).output().expect("runs");
+    let out = tprov()
+        .args(["inventory", "--list", "-i"])
+        .arg(&p)
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("binary"), "{}", stderr(&out));
 }
 
 #[test]
 fn limit_selecting_nothing_is_an_error() {
-    let out = tprov().args(["inventory", "--list-hosts", "-i", "inventory/tot", "--limit", "nosuchhost"]).output().expect("runs");
+    let out = tprov()
+        .args([
+            "inventory",
+            "--list-hosts",
+            "-i",
+            "inventory/tot",
+            "--limit",
+            "nosuchhost",
+        ])
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no hosts matched"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no hosts matched"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn ambiguous_alias_lists_candidates() {
     let d = tmp("alias");
     let p = write(&d, "hosts", "a.one.example\na.two.example\n");
-    let out = tprov().args(["inventory", "--list-hosts", "--limit", "a", "-i"]).arg(&p).output().expect("runs");
+    let out = tprov()
+        .args(["inventory", "--list-hosts", "--limit", "a", "-i"])
+        .arg(&p)
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("a.one.example, a.two.example"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a.one.example, a.two.example"),
+        "{}",
+        stderr(&out)
+    );
 }

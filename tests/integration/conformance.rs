@@ -23,7 +23,12 @@ fn sources() -> Vec<PathBuf> {
 #[test]
 fn list_is_byte_identical_to_ansible_inventory() {
     for src in sources() {
-        let theirs = run_ok(ansible("ansible-inventory").arg("-i").arg(&src).arg("--list"));
+        let theirs = run_ok(
+            ansible("ansible-inventory")
+                .arg("-i")
+                .arg(&src)
+                .arg("--list"),
+        );
         let ours = run_ok(tprov().args(["inventory", "--list", "-i"]).arg(&src));
         assert_eq!(ours, theirs, "--list differs for {}", src.display());
     }
@@ -32,11 +37,25 @@ fn list_is_byte_identical_to_ansible_inventory() {
 #[test]
 fn graph_is_identical_to_ansible_inventory() {
     for src in sources() {
-        let theirs = run_ok(ansible("ansible-inventory").arg("-i").arg(&src).arg("--graph"));
+        let theirs = run_ok(
+            ansible("ansible-inventory")
+                .arg("-i")
+                .arg(&src)
+                .arg("--graph"),
+        );
         let ours = run_ok(tprov().args(["inventory", "--graph", "-i"]).arg(&src));
         assert_eq!(ours, theirs, "--graph differs for {}", src.display());
-        let theirs = run_ok(ansible("ansible-inventory").arg("-i").arg(&src).args(["--graph", "--vars"]));
-        let ours = run_ok(tprov().args(["inventory", "--graph", "--vars", "-i"]).arg(&src));
+        let theirs = run_ok(
+            ansible("ansible-inventory")
+                .arg("-i")
+                .arg(&src)
+                .args(["--graph", "--vars"]),
+        );
+        let ours = run_ok(
+            tprov()
+                .args(["inventory", "--graph", "--vars", "-i"])
+                .arg(&src),
+        );
         assert_eq!(ours, theirs, "--graph --vars differs for {}", src.display());
     }
 }
@@ -46,7 +65,12 @@ fn host_vars_match_ansible_inventory_host() {
     for src in sources() {
         let hosts = run_ok(tprov().args(["inventory", "--list-hosts", "-i"]).arg(&src));
         for h in hosts.lines().take(4) {
-            let theirs = run_ok(ansible("ansible-inventory").arg("-i").arg(&src).args(["--host", h]));
+            let theirs = run_ok(
+                ansible("ansible-inventory")
+                    .arg("-i")
+                    .arg(&src)
+                    .args(["--host", h]),
+            );
             let ours = run_ok(tprov().args(["inventory", "--host", h, "-i"]).arg(&src));
             assert_eq!(ours, theirs, "--host {h} differs for {}", src.display());
         }
@@ -60,19 +84,36 @@ fn limits_select_what_ansible_selects() {
     let answer = oracle(&serde_json::json!({"inventory": src, "limits": patterns}));
     for p in &patterns {
         let theirs = &answer["limits"][p.as_str()];
-        let out = tprov().args(["inventory", "--list-hosts", "--limit", p, "-i"]).arg(&src).output().expect("runs");
+        let out = tprov()
+            .args(["inventory", "--list-hosts", "--limit", p, "-i"])
+            .arg(&src)
+            .output()
+            .expect("runs");
         let ours: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
         match theirs {
             serde_json::Value::Array(hosts) if hosts.is_empty() => {
                 // Ansible warns and selects nothing; tprov makes that an error.
-                assert!(!out.status.success(), "limit {p:?}: Ansible selects nothing, tprov selected {ours:?}");
+                assert!(
+                    !out.status.success(),
+                    "limit {p:?}: Ansible selects nothing, tprov selected {ours:?}"
+                );
             }
             serde_json::Value::Array(hosts) => {
-                let theirs: Vec<String> = hosts.iter().map(|h| h.as_str().unwrap_or_default().to_string()).collect();
-                assert!(out.status.success(), "limit {p:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+                let theirs: Vec<String> = hosts
+                    .iter()
+                    .map(|h| h.as_str().unwrap_or_default().to_string())
+                    .collect();
+                assert!(
+                    out.status.success(),
+                    "limit {p:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 assert_eq!(ours, theirs, "limit {p:?}");
             }
-            other => assert!(!out.status.success(), "limit {p:?}: Ansible fails ({other}), tprov selected {ours:?}"),
+            other => assert!(
+                !out.status.success(),
+                "limit {p:?}: Ansible fails ({other}), tprov selected {ours:?}"
+            ),
         }
     }
 }
@@ -81,7 +122,11 @@ fn limits_select_what_ansible_selects() {
 fn short_alias_is_an_extension_that_never_conflicts() {
     // Ansible matches nothing for a bare short name; tprov picks the one host.
     let src = fixture("inventories/patterns/hosts");
-    let ours = run_ok(tprov().args(["inventory", "--list-hosts", "--limit", "sandbox3", "-i"]).arg(&src));
+    let ours = run_ok(
+        tprov()
+            .args(["inventory", "--list-hosts", "--limit", "sandbox3", "-i"])
+            .arg(&src),
+    );
     assert_eq!(ours, "sandbox3.tokenoftrust.com\n");
 }
 
@@ -97,15 +142,30 @@ fn templated_values_match_ansible() {
     });
     let answer = oracle(&request);
     for h in hosts {
-        let out = tprov().args(["eval", "--json", "-i"]).arg(&src).arg(h).args(&templates).output().expect("runs");
-        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).expect("eval prints JSON");
+        let out = tprov()
+            .args(["eval", "--json", "-i"])
+            .arg(&src)
+            .arg(h)
+            .args(&templates)
+            .output()
+            .expect("runs");
+        let ours: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("eval prints JSON");
         for t in &templates {
             let theirs = &answer["templates"][h][t.as_str()];
             let mine = &ours[t.as_str()];
             if let Some(err) = theirs.get("error") {
-                let mine_err = mine.get("error").unwrap_or_else(|| panic!("{h} {t:?}: Ansible fails ({err}), tprov gives {mine}"));
+                let mine_err = mine.get("error").unwrap_or_else(|| {
+                    panic!("{h} {t:?}: Ansible fails ({err}), tprov gives {mine}")
+                });
                 if let Some(name) = err.as_str().and_then(|e| e.strip_suffix(" is undefined")) {
-                    assert!(mine_err.as_str().unwrap_or_default().contains(&format!("{name} is undefined")), "{h} {t:?}: {mine_err} vs {err}");
+                    assert!(
+                        mine_err
+                            .as_str()
+                            .unwrap_or_default()
+                            .contains(&format!("{name} is undefined")),
+                        "{h} {t:?}: {mine_err} vs {err}"
+                    );
                 }
             } else {
                 assert_eq!(mine.get("value"), theirs.get("value"), "{h} {t:?}");

@@ -1,5 +1,6 @@
 //! tprov's integration tests: one binary (see Cargo.toml), modules by area.
 
+mod apply;
 mod cli_errors;
 mod conformance;
 mod ssh;

@@ -6,16 +6,31 @@ use tprov::transport::{Become, Connection, StrictHostKeys, TransportError};
 #[test]
 fn run_reaches_every_host_in_parallel() {
     let lab = Lab::up("run", &["sandbox1", "sandbox3", "sandbox4"]);
-    let out = lab.tprov("run").args(["--", "hostname"]).output().expect("runs");
+    let out = lab
+        .tprov("run")
+        .args(["--", "hostname"])
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for h in ["sandbox1", "sandbox3", "sandbox4"] {
-        assert!(text.contains(&format!("{h}.tokenoftrust.com | CHANGED | rc=0 >>\n{h}\n")), "{text}");
+        assert!(
+            text.contains(&format!("{h}.tokenoftrust.com | CHANGED | rc=0 >>\n{h}\n")),
+            "{text}"
+        );
     }
     // A limit by short alias, and a failing command's status.
-    let out = lab.tprov("run").args(["--limit", "sandbox3", "--", "echo oops >&2; exit 3"]).output().expect("runs");
+    let out = lab
+        .tprov("run")
+        .args(["--limit", "sandbox3", "--", "echo oops >&2; exit 3"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stdout(&out).contains("sandbox3.tokenoftrust.com | FAILED | rc=3 >>\noops\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("sandbox3.tokenoftrust.com | FAILED | rc=3 >>\noops\n"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -27,20 +42,38 @@ fn host_keys_are_verified() {
     std::fs::write(&kh, "").expect("write");
     let t = lab.target("sandbox3");
     let err = rt().block_on(Connection::open(&t)).err().expect("refused");
-    let TransportError::HostKey(msg) = &err else { panic!("{err}") };
-    assert!(msg.contains("is not a known host") && msg.contains("SHA256:"), "{msg}");
+    let TransportError::HostKey(msg) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        msg.contains("is not a known host") && msg.contains("SHA256:"),
+        "{msg}"
+    );
     // Changed: refused, always, naming the line.
     let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKOtbzeA0T5Kvf0JcsYiX1+mkFKZRlM0Ra9+72aajtke";
     std::fs::write(&kh, format!("{} {other}\n", lab.host("sandbox3").addr)).expect("write");
     let err = rt().block_on(Connection::open(&t)).err().expect("refused");
-    assert!(err.to_string().contains("CHANGED") && err.to_string().contains("known_hosts:1"), "{err}");
+    assert!(
+        err.to_string().contains("CHANGED") && err.to_string().contains("known_hosts:1"),
+        "{err}"
+    );
     // accept-new records an unknown key, then it is known.
     std::fs::write(&kh, "").expect("write");
     let mut t2 = t.clone();
     t2.strict = StrictHostKeys::AcceptNew;
-    rt().block_on(async { Connection::open(&t2).await.expect("accept-new connects").close().await });
+    rt().block_on(async {
+        Connection::open(&t2)
+            .await
+            .expect("accept-new connects")
+            .close()
+            .await
+    });
     let learned = std::fs::read_to_string(&kh).expect("read");
-    assert_eq!(learned.split_whitespace().nth(2), good.split_whitespace().nth(2), "{learned}");
+    assert_eq!(
+        learned.split_whitespace().nth(2),
+        good.split_whitespace().nth(2),
+        "{learned}"
+    );
     rt().block_on(async { Connection::open(&t).await.expect("now known").close().await });
 }
 
@@ -48,16 +81,27 @@ fn host_keys_are_verified() {
 fn wrong_key_is_an_auth_failure() {
     let lab = Lab::up("auth", &["sandbox3"]);
     let other = lab.dir.join("other_key");
-    std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).status().expect("keygen");
+    std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .expect("keygen");
     let mut t = lab.target("sandbox3");
     t.identity_files = vec![other];
     let err = rt().block_on(Connection::open(&t)).err().expect("refused");
     assert!(matches!(err, TransportError::Auth(_)), "{err}");
     // RSA keys work too.
     let rsa = lab.dir.join("rsa_key");
-    std::process::Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"]).arg(&rsa).status().expect("keygen");
+    std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .status()
+        .expect("keygen");
     let pubkey = std::fs::read_to_string(rsa.with_extension("pub")).expect("pub");
-    lab.sh("sandbox3", &format!("echo '{}' >> /root/.ssh/authorized_keys", pubkey.trim()));
+    lab.sh(
+        "sandbox3",
+        &format!("echo '{}' >> /root/.ssh/authorized_keys", pubkey.trim()),
+    );
     t.identity_files = vec![rsa];
     let out = rt().block_on(async {
         let c = Connection::open(&t).await.expect("rsa auth");
@@ -80,34 +124,84 @@ fn sudo_with_and_without_password() {
     t.user = "deployer".into();
     rt().block_on(async {
         let c = Connection::open(&t).await.expect("deployer connects");
-        let root = Become { user: "root".into(), password: Some("s3cret-pw".into()) };
-        let out = c.exec("id -un; cat", Some(b"stdin-after-password\n"), Some(&root), None).await.expect("sudo works");
-        assert_eq!(out.stdout_str(), "root\nstdin-after-password\n", "{}", out.stderr_str());
-        let wrong = Become { user: "root".into(), password: Some("wrong".into()) };
-        let err = c.exec("id -un", None, Some(&wrong), Some(std::time::Duration::from_secs(30))).await.err().expect("refused");
-        assert!(matches!(&err, TransportError::Become(m) if m.contains("incorrect sudo password")), "{err}");
-        let none = Become { user: "root".into(), password: None };
-        let err = c.exec("id -un", None, Some(&none), None).await.err().expect("refused");
+        let root = Become {
+            user: "root".into(),
+            password: Some("s3cret-pw".into()),
+        };
+        let out = c
+            .exec(
+                "id -un; cat",
+                Some(b"stdin-after-password\n"),
+                Some(&root),
+                None,
+            )
+            .await
+            .expect("sudo works");
+        assert_eq!(
+            out.stdout_str(),
+            "root\nstdin-after-password\n",
+            "{}",
+            out.stderr_str()
+        );
+        let wrong = Become {
+            user: "root".into(),
+            password: Some("wrong".into()),
+        };
+        let err = c
+            .exec(
+                "id -un",
+                None,
+                Some(&wrong),
+                Some(std::time::Duration::from_secs(30)),
+            )
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, TransportError::Become(m) if m.contains("incorrect sudo password")),
+            "{err}"
+        );
+        let none = Become {
+            user: "root".into(),
+            password: None,
+        };
+        let err = c
+            .exec("id -un", None, Some(&none), None)
+            .await
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("needs a password"), "{err}");
         assert!(!err.to_string().contains("s3cret"));
         // Become another unprivileged user.
-        let nobody = Become { user: "nobody".into(), password: Some("s3cret-pw".into()) };
-        let out = c.exec("id -un", None, Some(&nobody), None).await.expect("become nobody");
+        let nobody = Become {
+            user: "nobody".into(),
+            password: Some("s3cret-pw".into()),
+        };
+        let out = c
+            .exec("id -un", None, Some(&nobody), None)
+            .await
+            .expect("become nobody");
         assert_eq!(out.stdout_str(), "nobody\n");
         c.close().await;
     });
     // The password never shows in the host's process list or logs.
-    let log = std::fs::read_to_string(lab.dir.join("sandbox3.tokenoftrust.com.log")).unwrap_or_default();
+    let log =
+        std::fs::read_to_string(lab.dir.join("sandbox3.tokenoftrust.com.log")).unwrap_or_default();
     assert!(!log.contains("s3cret"));
 }
 
 #[test]
 fn big_file_survives_transfer_and_many_commands_share_one_connection() {
     let lab = Lab::up("bigfile", &["sandbox3"]);
-    let data: Vec<u8> = (0..100 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..100 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let want = {
         use sha2::Digest;
-        sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        sha2::Sha256::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     let t = lab.target("sandbox3");
     rt().block_on(async {
@@ -121,8 +215,13 @@ fn big_file_survives_transfer_and_many_commands_share_one_connection() {
         }
         c.close().await;
     });
-    let log = std::fs::read_to_string(lab.dir.join("sandbox3.tokenoftrust.com.log")).unwrap_or_default();
-    assert_eq!(log.matches("Accepted publickey").count(), 1, "one connection for the upload and 200 commands:\n{log}");
+    let log =
+        std::fs::read_to_string(lab.dir.join("sandbox3.tokenoftrust.com.log")).unwrap_or_default();
+    assert_eq!(
+        log.matches("Accepted publickey").count(),
+        1,
+        "one connection for the upload and 200 commands:\n{log}"
+    );
 }
 
 #[test]
@@ -139,16 +238,24 @@ fn a_dropped_connection_is_unreachable_never_a_torn_file_and_the_others_carry_on
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             // Kill this connection's sshd processes (the children of the listener),
             // as if sshd died mid-transfer.
-            let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &init.to_string()]).status();
+            let _ = std::process::Command::new("pkill")
+                .args(["-KILL", "-P", &init.to_string()])
+                .status();
         });
         let big = vec![b'x'; 512 * 1024 * 1024];
         let r3 = c3.write_file("/root/site.conf", &big, "", None).await;
         killer.await.ok();
-        let r4 = c4.exec("echo still-here", None, None, None).await.expect("other host fine");
+        let r4 = c4
+            .exec("echo still-here", None, None, None)
+            .await
+            .expect("other host fine");
         assert!(matches!(r3, Err(ref e) if e.is_unreachable()), "{r3:?}");
         assert_eq!(r4.stdout_str(), "still-here\n");
     });
-    assert_eq!(std::fs::read_to_string(root3.join("root/site.conf")).expect("still there"), "old content\n");
+    assert_eq!(
+        std::fs::read_to_string(root3.join("root/site.conf")).expect("still there"),
+        "old content\n"
+    );
 }
 
 #[test]
@@ -161,7 +268,10 @@ fn a_host_that_never_answers_times_out() {
     t.port = port;
     t.connect_timeout = std::time::Duration::from_secs(2);
     let started = std::time::Instant::now();
-    let err = rt().block_on(Connection::open(&t)).err().expect("times out");
+    let err = rt()
+        .block_on(Connection::open(&t))
+        .err()
+        .expect("times out");
     assert!(matches!(err, TransportError::Timeout(_)), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     drop(listener);

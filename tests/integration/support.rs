@@ -14,17 +14,28 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// The tprov binary under test, run from the repository root with no config file.
 pub fn tprov() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tprov"));
-    c.current_dir(root()).env("TPROV_CONFIG", root().join("tests/fixtures/empty.toml")).env("NO_COLOR", "1");
+    c.current_dir(root())
+        .env("TPROV_CONFIG", root().join("tests/fixtures/empty.toml"))
+        .env("NO_COLOR", "1");
     c
 }
 
 /// A command from ansible-core; the conformance tests need the real thing, so its
 /// absence is a failure that says how to install it, never a silent skip.
 pub fn ansible(bin: &str) -> Command {
-    let found = Command::new(bin).arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found, "{bin} is missing: the conformance tests compare against ansible-core. Install it with `pip install 'ansible-core==2.19.*'` (.ci/run does).");
+    let found = Command::new(bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{bin} is missing: the conformance tests compare against ansible-core. Install it with `pip install 'ansible-core==2.19.*'` (.ci/run does)."
+    );
     let mut c = Command::new(bin);
-    c.current_dir(root()).env("ANSIBLE_NOCOLOR", "1").env("ANSIBLE_DEPRECATION_WARNINGS", "0").env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"));
+    c.current_dir(root())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+        .env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"));
     c
 }
 
@@ -38,7 +49,12 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn run_ok(c: &mut Command) -> String {
     let o = c.output().expect("command runs");
-    assert!(o.status.success(), "{c:?} failed: {}\n{}", stderr(&o), stdout(&o));
+    assert!(
+        o.status.success(),
+        "{c:?} failed: {}\n{}",
+        stderr(&o),
+        stdout(&o)
+    );
     stdout(&o)
 }
 
@@ -54,7 +70,12 @@ pub fn oracle(request: &serde_json::Value) -> serde_json::Value {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("python3 runs");
-    child.stdin.take().expect("stdin").write_all(request.to_string().as_bytes()).expect("write request");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("write request");
     let out = child.wait_with_output().expect("oracle finishes");
     assert!(out.status.success(), "oracle failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("oracle answers JSON")
@@ -83,27 +104,101 @@ pub fn require_lab() {
     }
 }
 
+/// The test application's git repository, `file:///tmp/lab-repo.git` as the lab hosts
+/// see it (through their overlay of `/`), with a `main` branch: `.nvmrc`, package.json,
+/// server.js. Made once per test process, before any lab starts.
+pub fn lab_repo() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let repo = Path::new("/tmp/lab-repo.git");
+        if repo.join("HEAD").exists() {
+            return;
+        }
+        let src = std::env::temp_dir().join(format!("tprov-lab-src-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&src);
+        std::fs::create_dir_all(&src).expect("mkdir");
+        std::fs::write(src.join(".nvmrc"), "20.17.0\n").expect("write");
+        std::fs::write(
+            src.join("package.json"),
+            "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n",
+        )
+        .expect("write");
+        std::fs::write(
+            src.join("server.js"),
+            include_str!("../fixtures/app/server.js"),
+        )
+        .expect("write");
+        let git = |args: &[&str], dir: &Path| {
+            let ok = Command::new("git")
+                .args([
+                    "-c",
+                    "user.email=lab@tprov",
+                    "-c",
+                    "user.name=lab",
+                    "-c",
+                    "init.defaultBranch=main",
+                ])
+                .args(args)
+                .current_dir(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "git {args:?} failed");
+        };
+        git(&["init", "-q"], &src);
+        git(&["add", "-A"], &src);
+        git(&["commit", "-qm", "tot-app 1.0.0"], &src);
+        let tmp = PathBuf::from(format!("/tmp/lab-repo.git.{}", std::process::id()));
+        git(
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                src.to_str().unwrap_or_default(),
+                tmp.to_str().unwrap_or_default(),
+            ],
+            Path::new("/tmp"),
+        );
+        // Another test process may have won the race; either repo will do.
+        if std::fs::rename(&tmp, repo).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        let _ = std::fs::remove_dir_all(&src);
+    });
+}
+
 impl Lab {
     pub fn up(name: &str, hosts: &[&str]) -> Lab {
         require_lab();
+        lab_repo();
         let dir = std::env::temp_dir().join(format!("tprov-lab-{name}-{}", std::process::id()));
         let _ = tprov::lab::down(&dir);
         let _ = std::fs::remove_dir_all(&dir);
         let names: Vec<(String, String)> = hosts
             .iter()
             .map(|h| {
-                let group = tprov::lab::FLEET.iter().find(|(n, _)| n.split('.').next() == Some(*h)).map_or("tot20-sandbox", |(_, g)| g);
+                let group = tprov::lab::FLEET
+                    .iter()
+                    .find(|(n, _)| n.split('.').next() == Some(*h))
+                    .map_or("tot20-sandbox", |(_, g)| g);
                 (format!("{h}.tokenoftrust.com"), group.to_string())
             })
             .collect();
         let lab = tprov::lab::up(&dir, &names, 22).unwrap_or_else(|e| panic!("lab up: {e}"));
         let inventory = dir.join("inventory");
         std::fs::write(&inventory, tprov::lab::inventory_text(&lab)).expect("write inventory");
-        Lab { dir, inventory, lab }
+        Lab {
+            dir,
+            inventory,
+            lab,
+        }
     }
 
     pub fn host(&self, short: &str) -> &tprov::lab::LabHost {
-        self.lab.hosts.iter().find(|h| h.name.split('.').next() == Some(short)).unwrap_or_else(|| panic!("no lab host {short}"))
+        self.lab
+            .hosts
+            .iter()
+            .find(|h| h.name.split('.').next() == Some(short))
+            .unwrap_or_else(|| panic!("no lab host {short}"))
     }
 
     /// A transport target for a lab host, as root with the lab key.
@@ -127,7 +222,9 @@ impl Lab {
     pub fn sh(&self, short: &str, cmd: &str) -> tprov::transport::ExecOutput {
         let t = self.target(short);
         rt().block_on(async {
-            let c = tprov::transport::Connection::open(&t).await.expect("connect");
+            let c = tprov::transport::Connection::open(&t)
+                .await
+                .expect("connect");
             let out = c.exec(cmd, None, None, None).await.expect("exec");
             c.close().await;
             out
@@ -150,5 +247,8 @@ impl Drop for Lab {
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }

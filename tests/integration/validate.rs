@@ -21,7 +21,8 @@ fn copy_dir(from: &Path, to: &Path) {
         let (src, dst) = (e.path(), to.join(e.file_name()));
         let meta = std::fs::symlink_metadata(&src).expect("stat");
         if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("readlink"), &dst).expect("symlink");
+            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("readlink"), &dst)
+                .expect("symlink");
         } else if meta.is_dir() {
             copy_dir(&src, &dst);
         } else {
@@ -31,7 +32,11 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn validate(dir: &Path) -> (bool, String) {
-    let out = tprov().current_dir(dir).args(["validate", "-i", "inventory/tot"]).output().expect("runs");
+    let out = tprov()
+        .current_dir(dir)
+        .args(["validate", "-i", "inventory/tot"])
+        .output()
+        .expect("runs");
     (out.status.success(), stdout(&out))
 }
 
@@ -50,15 +55,26 @@ fn every_problem_is_reported_with_its_position() {
         let old = std::fs::read_to_string(&p).unwrap_or_default();
         std::fs::write(&p, format!("{old}{text}")).expect("write");
     };
-    append("inventory/tot", "\n[tot20-sandbox]\nsandbox3.tokenoftrust.com\n");
-    append("group_vars/production.yaml", "totUsr: x\nmode: 0644\nloopa: \"{{ loopb }}\"\nloopb: \"{{ loopa }}\"\nbad: \"{{ nope }}\"\n");
-    let tv = std::fs::read_to_string(d.join("group_vars/tot-sandbox.yaml")).expect("read").replace("port: 31080", "port: 70000");
+    append(
+        "inventory/tot",
+        "\n[tot20-sandbox]\nsandbox3.tokenoftrust.com\n",
+    );
+    append(
+        "group_vars/production.yaml",
+        "totUsr: x\nmode: 0644\nloopa: \"{{ loopb }}\"\nloopb: \"{{ loopa }}\"\nbad: \"{{ nope }}\"\n",
+    );
+    let tv = std::fs::read_to_string(d.join("group_vars/tot-sandbox.yaml"))
+        .expect("read")
+        .replace("port: 31080", "port: 70000");
     std::fs::write(d.join("group_vars/tot-sandbox.yaml"), tv).expect("write");
     std::fs::write(d.join("group_vars/tot-sandbx.yaml"), "x: 1\n").expect("write");
     std::fs::write(d.join("templates/broken.j2"), "ok\n{{ y }\n").expect("write");
     let (ok, out) = validate(&d);
     assert!(!ok, "{out}");
-    assert!(!out.contains("inventory/group_vars"), "one directory reached two ways is reported once:\n{out}");
+    assert!(
+        !out.contains("inventory/group_vars"),
+        "one directory reached two ways is reported once:\n{out}"
+    );
     for want in [
         "group_vars/production.yaml:12:1: error: unknown var `totUsr`; did you mean `totUser`?",
         "group_vars/production.yaml:13:7: warning: unquoted `0644` is the octal number 420",
@@ -77,13 +93,23 @@ fn every_problem_is_reported_with_its_position() {
 fn json_output_for_machines() {
     let d = fleet_copy("json");
     std::fs::write(d.join("group_vars/all.yaml"), "nodeVersion16: [\n").expect("write");
-    let out = tprov().current_dir(&d).args(["validate", "-i", "inventory/tot", "--format", "json"]).output().expect("runs");
+    let out = tprov()
+        .current_dir(&d)
+        .args(["validate", "-i", "inventory/tot", "--format", "json"])
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let first = &v["problems"][0];
     assert_eq!(first["file"], "group_vars/all.yaml");
     assert_eq!(first["severity"], "error");
-    assert!(first["message"].as_str().unwrap_or_default().contains("YAML syntax error"), "{first}");
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("YAML syntax error"),
+        "{first}"
+    );
 }
 
 #[test]
@@ -91,13 +117,30 @@ fn hostile_input_is_refused_quickly() {
     let d = fleet_copy("hostile");
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
-        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
     }
     let cases: Vec<(&str, String, &str)> = vec![
         ("group_vars/all.yaml", bomb, "alias bomb"),
-        ("group_vars/all.yaml", format!("x: {}\n", "[".repeat(100_000)), "recursion limit"),
-        ("group_vars/all.yaml", (0..3000).map(|i| format!("{}k:\n", " ".repeat(i))).collect(), "nesting"),
-        ("inventory/tot", "[web]\nbig[0:500000000]\n".into(), "more than the limit"),
+        (
+            "group_vars/all.yaml",
+            format!("x: {}\n", "[".repeat(100_000)),
+            "recursion limit",
+        ),
+        (
+            "group_vars/all.yaml",
+            (0..3000)
+                .map(|i| format!("{}k:\n", " ".repeat(i)))
+                .collect(),
+            "nesting",
+        ),
+        (
+            "inventory/tot",
+            "[web]\nbig[0:500000000]\n".into(),
+            "more than the limit",
+        ),
     ];
     for (file, text, want) in cases {
         let original = std::fs::read(d.join(file)).expect("read");
@@ -107,7 +150,11 @@ fn hostile_input_is_refused_quickly() {
         assert!(out.contains(want), "{file}: expected {want:?} in {out}");
         std::fs::write(d.join(file), original).expect("restore");
     }
-    std::fs::write(d.join("inventory/tot"), [0x7f, b'E', b'L', b'F', 0, 0, 1, 2, 0xff, 0xfe]).expect("write");
+    std::fs::write(
+        d.join("inventory/tot"),
+        [0x7f, b'E', b'L', b'F', 0, 0, 1, 2, 0xff, 0xfe],
+    )
+    .expect("write");
     let (ok, out) = validate(&d);
     assert!(!ok);
     assert!(out.contains("binary"), "{out}");

@@ -1,0 +1,224 @@
+//! `tprov apply` against ansible-playbook, side by side on two fresh lab hosts: the same
+//! counts on the first and second run, the same end state, no churn when one tool runs
+//! after the other, and `--check` predicting the real run exactly.
+
+use crate::support::{Lab, root, stdout};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The recap counters of one host, from either tool's text output.
+fn recap(out: &str, host: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(host) && l.contains(" : ok="))
+        .unwrap_or_else(|| panic!("no recap for {host} in:\n{out}"));
+    line.split(" : ")
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn changed(recap: &str) -> u32 {
+    recap
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("changed="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+fn ansible_playbook(lab: &Lab, playbook: &Path, host: &str, extra: &[String]) -> String {
+    let mut c = Command::new("ansible-playbook");
+    c.current_dir(playbook.parent().unwrap_or(&root()))
+        .env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .arg("-i")
+        .arg(&lab.inventory)
+        .arg(playbook)
+        .args(["--limit", &format!("{host}.tokenoftrust.com")]);
+    for e in extra {
+        c.args(["-e", e]);
+    }
+    let out = c
+        .output()
+        .expect("ansible-playbook runs (pip install ansible-core)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn tprov_apply(lab: &Lab, playbook: &Path, host: &str, extra: &[String], check: bool) -> String {
+    let mut c = lab.tprov("apply");
+    c.current_dir(playbook.parent().unwrap_or(&root()))
+        .arg(playbook)
+        .args(["--limit", host]);
+    if check {
+        c.arg("--check");
+    }
+    for e in extra {
+        c.args(["-e", e]);
+    }
+    stdout(&c.output().expect("tprov runs"))
+}
+
+/// Type, mode, owner, content hash or link target of everything under `paths`.
+fn snapshot(host_root: &Path, paths: &[&str]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| host_root.join(p.trim_start_matches('/')))
+        .collect();
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let rel = p
+            .strip_prefix(host_root)
+            .map(|r| format!("/{}", r.display()))
+            .unwrap_or_default();
+        // Git's internals, and Ansible's own remote temp dir, are not part of the state.
+        if rel.contains("/.git/") || rel.ends_with("/.git") || rel.contains("/.ansible") {
+            continue;
+        }
+        let kind = if meta.file_type().is_symlink() {
+            format!(
+                "link -> {}",
+                std::fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default()
+            )
+        } else if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                stack.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+            }
+            "dir".into()
+        } else {
+            use sha2::Digest;
+            let data = std::fs::read(&p).unwrap_or_default();
+            format!(
+                "file {}",
+                sha2::Sha256::digest(&data)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
+        };
+        let mode = if meta.file_type().is_symlink() {
+            String::new()
+        } else {
+            format!("{:04o}", meta.mode() & 0o7777)
+        };
+        out.insert(rel, format!("{kind} {mode} {}:{}", meta.uid(), meta.gid()));
+    }
+    out
+}
+
+fn passwd(host_root: &Path, users: &[&str]) -> Vec<String> {
+    let text = std::fs::read_to_string(host_root.join("etc/passwd")).unwrap_or_default();
+    text.lines()
+        .filter(|l| users.iter().any(|u| l.starts_with(&format!("{u}:"))))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs `playbook` with tprov on sandbox3 and with ansible-playbook on sandbox4.
+fn differential(name: &str, playbook: &Path, extra: &[String], paths: &[&str], users: &[&str]) {
+    let lab = Lab::up(name, &["sandbox3", "sandbox4"]);
+    let check = tprov_apply(&lab, playbook, "sandbox3", extra, true);
+    let first = tprov_apply(&lab, playbook, "sandbox3", extra, false);
+    let theirs = ansible_playbook(&lab, playbook, "sandbox4", extra);
+    let (c, t1, a1) = (
+        recap(&check, "sandbox3"),
+        recap(&first, "sandbox3"),
+        recap(&theirs, "sandbox4"),
+    );
+    assert_eq!(
+        t1, a1,
+        "first run: tprov vs ansible-playbook\n{first}\n{theirs}"
+    );
+    assert_eq!(
+        changed(&c),
+        changed(&t1),
+        "--check predicts the real run: {c} vs {t1}\n{check}"
+    );
+    let second = tprov_apply(&lab, playbook, "sandbox3", extra, false);
+    let theirs2 = ansible_playbook(&lab, playbook, "sandbox4", extra);
+    assert_eq!(
+        recap(&second, "sandbox3"),
+        recap(&theirs2, "sandbox4"),
+        "second run\n{second}\n{theirs2}"
+    );
+    let (r3, r4) = (lab.root("sandbox3"), lab.root("sandbox4"));
+    assert_eq!(
+        snapshot(&r3, paths),
+        snapshot(&r4, paths),
+        "end states differ"
+    );
+    assert_eq!(passwd(&r3, users), passwd(&r4, users));
+    // Switching tools causes no churn: each converges the other's host with the same
+    // changes as its own second run.
+    let cross_t = tprov_apply(&lab, playbook, "sandbox4", extra, false);
+    let cross_a = ansible_playbook(&lab, playbook, "sandbox3", extra);
+    assert_eq!(
+        changed(&recap(&cross_t, "sandbox4")),
+        changed(&recap(&second, "sandbox3")),
+        "tprov after ansible\n{cross_t}"
+    );
+    assert_eq!(
+        changed(&recap(&cross_a, "sandbox3")),
+        changed(&recap(&theirs2, "sandbox4")),
+        "ansible after tprov\n{cross_a}"
+    );
+}
+
+#[test]
+fn bench_provisioning_playbook_matches_ansible() {
+    let bench = root().join("../shared/bench/provision.yml");
+    assert!(
+        bench.exists(),
+        "the reference workload ../shared/bench/provision.yml is missing"
+    );
+    let key = std::env::temp_dir().join(format!("tprov-deploy-key-{}", std::process::id()));
+    if !key.exists() {
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("keygen");
+    }
+    let extra = vec![format!("deployKeySrc={}", key.display())];
+    differential(
+        "bench",
+        &bench,
+        &extra,
+        &[
+            "/home/tot20-sandbox",
+            "/etc/nginx/sites-available",
+            "/etc/nginx/sites-enabled",
+        ],
+        &["tot20-sandbox"],
+    );
+}
+
+#[test]
+fn files_and_templates_match_ansible() {
+    differential(
+        "files",
+        &root().join("tests/fixtures/playbooks/files_and_templates.yml"),
+        &[],
+        &["/srv/corpus"],
+        &[],
+    );
+}
+
+#[test]
+fn users_lines_loops_handlers_blocks_match_ansible() {
+    differential(
+        "users",
+        &root().join("tests/fixtures/playbooks/users_lines_loops.yml"),
+        &[],
+        &["/srv"],
+        &["alice", "bob", "carol"],
+    );
+}
