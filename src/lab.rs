@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 
 const SLOTS_DIR: &str = "/tmp/tprov-lab-slots";
 
-/// The fleet's host names, as in `inventory/tot`, with the groups they start in.
+/// The fleet's host names, as in `inventory/tot`, with the groups they start in: seed
+/// 000's mid-migration state (sandbox1 the pioneer, sandbox3 moved to tot20-sandbox,
+/// sandbox4 still on Node 16; production not started).
 pub const FLEET: &[(&str, &str)] = &[
     ("sandbox1.tokenoftrust.com", "tot20-sandbox"),
-    ("sandbox3.tokenoftrust.com", "tot-sandbox"),
+    ("sandbox3.tokenoftrust.com", "tot20-sandbox"),
     ("sandbox4.tokenoftrust.com", "tot-sandbox"),
     ("app1.tokenoftrust.com", "tot20-production"),
     ("app3.tokenoftrust.com", "tot-production"),
@@ -130,12 +132,13 @@ pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabE
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| err(e.to_string()))?;
-    let key = dir.join("id_ed25519");
-    if !key.exists() {
-        run(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "tprov-lab", "-f"])
-            .arg(&key))?;
+    for (file, comment) in [("id_ed25519", "tprov-lab"), ("deploy_key", "tprov-lab-deploy")] {
+        let key = dir.join(file);
+        if !key.exists() {
+            run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"]).arg(&key))?;
+        }
     }
+    ensure_repo()?;
     let slot = take_slot(&dir)?;
     let mut hosts = Vec::new();
     for (i, (name, group)) in names.iter().enumerate() {
@@ -241,6 +244,41 @@ exec chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.lab
     Ok(child.id())
 }
 
+/// The lab's application repository: `file:///tmp/lab-repo.git` as every lab host sees
+/// it (through its overlay of `/`), a `main` branch holding `.nvmrc` (20.17.0),
+/// package.json and server.js. Made before the hosts start, kept between labs.
+pub const REPO: &str = "/tmp/lab-repo.git";
+
+pub fn ensure_repo() -> Result<(), LabError> {
+    let repo = Path::new(REPO);
+    if repo.join("HEAD").exists() {
+        return Ok(());
+    }
+    let src = std::env::temp_dir().join(format!("tprov-lab-src-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).map_err(|e| err(e.to_string()))?;
+    let files = [
+        (".nvmrc", "20.17.0\n"),
+        ("package.json", "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n"),
+        ("server.js", include_str!("../tests/fixtures/app/server.js")),
+    ];
+    for (name, text) in files {
+        std::fs::write(src.join(name), text).map_err(|e| err(e.to_string()))?;
+    }
+    let git = |args: &[&str], dir: &Path| run(Command::new("git").args(["-c", "user.email=lab@tprov", "-c", "user.name=lab", "-c", "init.defaultBranch=main"]).args(args).current_dir(dir));
+    git(&["init", "-q"], &src)?;
+    git(&["add", "-A"], &src)?;
+    git(&["commit", "-qm", "tot-app 1.0.0"], &src)?;
+    let tmp = format!("{REPO}.{}", std::process::id());
+    git(&["clone", "-q", "--bare", &src.display().to_string(), &tmp], Path::new("/tmp"))?;
+    // Another lab may have made it meanwhile; either copy will do.
+    if std::fs::rename(&tmp, repo).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let _ = std::fs::remove_dir_all(&src);
+    Ok(())
+}
+
 fn wait_for(h: &LabHost, deadline: Instant, dir: &Path) -> Result<(), LabError> {
     let sa = SocketAddr::from((h.addr, h.port));
     loop {
@@ -309,15 +347,18 @@ pub fn inventory_text(lab: &Lab) -> String {
         groups.entry(h.group.as_str()).or_default().push(h);
     }
     let mut text = String::from(
-        "# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# loopback address. Same groups as inventory/tot, so group_vars apply unchanged.\n",
+        "# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# loopback address. Same groups as inventory/tot, so group_vars apply unchanged;\n# host vars point the service at the lab's repository and deploy key.\n",
     );
     for (g, hosts) in &groups {
         let _ = writeln!(text, "\n[{g}]");
         for h in hosts {
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={}",
-                h.name, h.addr, h.port
+                "{} ansible_host={} ansible_port={} totRepo=file://{REPO} totBranch=main deployKeySrc={}",
+                h.name,
+                h.addr,
+                h.port,
+                lab.dir.join("deploy_key").display()
             );
         }
     }

@@ -104,66 +104,10 @@ pub fn require_lab() {
     }
 }
 
-/// The test application's git repository, `file:///tmp/lab-repo.git` as the lab hosts
-/// see it (through their overlay of `/`), with a `main` branch: `.nvmrc`, package.json,
-/// server.js. Made once per test process, before any lab starts.
+/// The lab's application repository (see `tprov::lab::ensure_repo`), made once.
 pub fn lab_repo() {
     static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let repo = Path::new("/tmp/lab-repo.git");
-        if repo.join("HEAD").exists() {
-            return;
-        }
-        let src = std::env::temp_dir().join(format!("tprov-lab-src-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&src);
-        std::fs::create_dir_all(&src).expect("mkdir");
-        std::fs::write(src.join(".nvmrc"), "20.17.0\n").expect("write");
-        std::fs::write(
-            src.join("package.json"),
-            "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n",
-        )
-        .expect("write");
-        std::fs::write(
-            src.join("server.js"),
-            include_str!("../fixtures/app/server.js"),
-        )
-        .expect("write");
-        let git = |args: &[&str], dir: &Path| {
-            let ok = Command::new("git")
-                .args([
-                    "-c",
-                    "user.email=lab@tprov",
-                    "-c",
-                    "user.name=lab",
-                    "-c",
-                    "init.defaultBranch=main",
-                ])
-                .args(args)
-                .current_dir(dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "git {args:?} failed");
-        };
-        git(&["init", "-q"], &src);
-        git(&["add", "-A"], &src);
-        git(&["commit", "-qm", "tot-app 1.0.0"], &src);
-        let tmp = PathBuf::from(format!("/tmp/lab-repo.git.{}", std::process::id()));
-        git(
-            &[
-                "clone",
-                "-q",
-                "--bare",
-                src.to_str().unwrap_or_default(),
-                tmp.to_str().unwrap_or_default(),
-            ],
-            Path::new("/tmp"),
-        );
-        // Another test process may have won the race; either repo will do.
-        if std::fs::rename(&tmp, repo).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        let _ = std::fs::remove_dir_all(&src);
-    });
+    ONCE.get_or_init(|| tprov::lab::ensure_repo().unwrap_or_else(|e| panic!("lab repo: {e}")));
 }
 
 impl Lab {
