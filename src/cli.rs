@@ -240,4 +240,8 @@ pub struct ValidateCmd {
     /// Treat warnings (ambiguous YAML 1.1 scalars, shadowed files) as errors.
     #[arg(long)]
     pub strict: bool,
+
+    /// Playbooks to check (default: every playbooks/*.yml).
+    #[arg(long = "playbook")]
+    pub playbooks: Vec<PathBuf>,
 }

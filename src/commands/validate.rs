@@ -70,6 +70,7 @@ pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<
         Err(d) => report.add(d, None),
     }
     check_template_files(&cmd.templates, &mut report);
+    check_playbooks(cmd, &mut report);
     let diags = report.diagnostics(cmd.strict);
     let errors = diags
         .iter()
@@ -480,6 +481,24 @@ fn check_template_files(dir: &Path, report: &mut Report) {
                 Diagnostic::error(Origin::file(&t), format!("cannot read template: {e}")),
                 None,
             ),
+        }
+    }
+}
+
+/// Every playbook parses, with known keywords, modules and module arguments.
+fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
+    let mut books = cmd.playbooks.clone();
+    if books.is_empty() {
+        if let Ok(entries) = std::fs::read_dir("playbooks") {
+            books = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml")).collect();
+            books.sort();
+        }
+    }
+    for book in books {
+        if let Err(diags) = crate::playbook::load(&book) {
+            for d in diags {
+                report.add(d, None);
+            }
         }
     }
 }
