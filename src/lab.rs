@@ -132,10 +132,15 @@ pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabE
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| err(e.to_string()))?;
-    for (file, comment) in [("id_ed25519", "tprov-lab"), ("deploy_key", "tprov-lab-deploy")] {
+    for (file, comment) in [
+        ("id_ed25519", "tprov-lab"),
+        ("deploy_key", "tprov-lab-deploy"),
+    ] {
         let key = dir.join(file);
         if !key.exists() {
-            run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"]).arg(&key))?;
+            run(Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+                .arg(&key))?;
         }
     }
     ensure_repo()?;
@@ -259,18 +264,36 @@ pub fn ensure_repo() -> Result<(), LabError> {
     std::fs::create_dir_all(&src).map_err(|e| err(e.to_string()))?;
     let files = [
         (".nvmrc", "20.17.0\n"),
-        ("package.json", "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n"),
+        (
+            "package.json",
+            "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n",
+        ),
         ("server.js", include_str!("../tests/fixtures/app/server.js")),
     ];
     for (name, text) in files {
         std::fs::write(src.join(name), text).map_err(|e| err(e.to_string()))?;
     }
-    let git = |args: &[&str], dir: &Path| run(Command::new("git").args(["-c", "user.email=lab@tprov", "-c", "user.name=lab", "-c", "init.defaultBranch=main"]).args(args).current_dir(dir));
+    let git = |args: &[&str], dir: &Path| {
+        run(Command::new("git")
+            .args([
+                "-c",
+                "user.email=lab@tprov",
+                "-c",
+                "user.name=lab",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir))
+    };
     git(&["init", "-q"], &src)?;
     git(&["add", "-A"], &src)?;
     git(&["commit", "-qm", "tot-app 1.0.0"], &src)?;
     let tmp = format!("{REPO}.{}", std::process::id());
-    git(&["clone", "-q", "--bare", &src.display().to_string(), &tmp], Path::new("/tmp"))?;
+    git(
+        &["clone", "-q", "--bare", &src.display().to_string(), &tmp],
+        Path::new("/tmp"),
+    )?;
     // Another lab may have made it meanwhile; either copy will do.
     if std::fs::rename(&tmp, repo).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);

@@ -87,7 +87,11 @@ impl Reporter for Ansible {
                         let mut l = if item.is_empty() {
                             format!("fatal: [{host}]: FAILED! => {}", body(false))
                         } else {
-                            format!("failed: [{host}]{} => {}", item.replacen(" => ", " ", 1), body(false))
+                            format!(
+                                "failed: [{host}]{} => {}",
+                                item.replacen(" => ", " ", 1),
+                                body(false)
+                            )
                         };
                         if *status == Status::Ignored {
                             l.push_str("\n...ignoring");

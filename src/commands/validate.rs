@@ -490,7 +490,10 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
     let mut books = cmd.playbooks.clone();
     if books.is_empty() {
         if let Ok(entries) = std::fs::read_dir("playbooks") {
-            books = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml")).collect();
+            books = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+                .collect();
             books.sort();
         }
     }

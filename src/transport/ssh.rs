@@ -6,7 +6,7 @@ use super::target::{StrictHostKeys, Target};
 use super::{ExecOutput, TransportError};
 use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
-use russh::{ChannelMsg, Disconnect};
+use russh::{Channel, ChannelMsg, Disconnect};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -104,6 +104,20 @@ pub struct SshConnection {
     user: String,
     host: String,
     sftp: tokio::sync::Mutex<Option<russh_sftp::client::SftpSession>>,
+    /// Persistent shells, by the user they run as ("" for the login user).
+    shells: tokio::sync::Mutex<Vec<(String, Channel<client::Msg>)>>,
+}
+
+/// Why the persistent shell could not run a command.
+enum ShellError {
+    /// The host is gone (or refused become): the caller must not retry.
+    Transport(TransportError),
+    /// The shell is not usable; a fresh channel may still work.
+    Unusable,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn unreachable(target: &Target, e: impl std::fmt::Display) -> TransportError {
@@ -139,6 +153,7 @@ impl SshConnection {
             user: target.user.clone(),
             host: target.host.clone(),
             sftp: tokio::sync::Mutex::new(None),
+            shells: tokio::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -150,14 +165,33 @@ impl SshConnection {
         TransportError::Unreachable(format!("{}: connection lost: {e}", self.host))
     }
 
+    /// Runs a command. Without stdin it goes through the host's persistent shell for
+    /// that user (one `sh`, and one sudo, per user per connection); with stdin, or if
+    /// that shell cannot be used, on a fresh channel.
     pub async fn exec(
         &self,
         command: &str,
         stdin: Option<&[u8]>,
         escalate: Option<&Become>,
     ) -> Result<ExecOutput, TransportError> {
-        let markers = Markers::new();
-        let line = command_line(command, escalate, &markers);
+        if stdin.is_none() {
+            match self.shell_exec(command, escalate).await {
+                Ok(out) => return Ok(out),
+                Err(ShellError::Transport(e)) => return Err(e),
+                Err(ShellError::Unusable) => {}
+            }
+        }
+        self.channel_exec(command, stdin, escalate).await
+    }
+
+    /// Opens a session channel running `line`; with become, waits for sudo's success
+    /// marker (answering its prompt once). Returns the channel and what it printed.
+    async fn open_channel(
+        &self,
+        line: &str,
+        escalate: Option<&Become>,
+        markers: &Markers,
+    ) -> Result<(Channel<client::Msg>, ExecOutput, bool), TransportError> {
         let mut channel = self
             .handle
             .channel_open_session()
@@ -182,14 +216,14 @@ impl SshConnection {
                     ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
                     ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
-                    ChannelMsg::Eof | ChannelMsg::Close => {}
                     _ => {}
                 }
-                let stderr = String::from_utf8_lossy(&out.stderr);
                 if String::from_utf8_lossy(&out.stdout).contains(&markers.success) {
                     break;
                 }
-                let seen = stderr.matches(&markers.prompt).count();
+                let seen = String::from_utf8_lossy(&out.stderr)
+                    .matches(&markers.prompt)
+                    .count();
                 if seen > prompts {
                     prompts = seen;
                     match (&b.password, prompts) {
@@ -212,12 +246,27 @@ impl SshConnection {
                 }
             }
             if !String::from_utf8_lossy(&out.stdout).contains(&markers.success) {
+                if self.handle.is_closed() {
+                    return Err(self.dropped("while becoming another user"));
+                }
                 return Err(TransportError::Become(failure(
                     &String::from_utf8_lossy(&out.stderr).replace(&markers.prompt, ""),
                     &b.user,
                 )));
             }
         }
+        Ok((channel, out, closed))
+    }
+
+    async fn channel_exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, TransportError> {
+        let markers = Markers::new();
+        let line = command_line(command, escalate, &markers);
+        let (mut channel, mut out, closed) = self.open_channel(&line, escalate, &markers).await?;
         if !closed {
             if let Some(data) = stdin {
                 let mut w = channel.make_writer();
@@ -242,6 +291,92 @@ impl SshConnection {
         if escalate.is_some() {
             let _ = super::local::strip_marker(&mut out, &markers);
         }
+        Ok(out)
+    }
+
+    /// Runs a command in the persistent `sh` of `escalate`'s user, starting it if needed.
+    /// The shell is taken out of the pool while in use: a command cut short (timeout)
+    /// drops it instead of leaving it half-read.
+    async fn shell_exec(
+        &self,
+        command: &str,
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, ShellError> {
+        let key = escalate.map_or_else(String::new, |b| b.user.clone());
+        let pooled = {
+            let mut shells = self.shells.lock().await;
+            shells
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| shells.swap_remove(i).1)
+        };
+        let mut channel = match pooled {
+            Some(c) => c,
+            None => {
+                let markers = Markers::new();
+                let line = command_line("exec /bin/sh", escalate, &markers);
+                let (channel, _, closed) = self
+                    .open_channel(&line, escalate, &markers)
+                    .await
+                    .map_err(ShellError::Transport)?;
+                if closed {
+                    return Err(ShellError::Unusable);
+                }
+                channel
+            }
+        };
+        let m = format!("__TPROV_END_{:016x}", super::rand_u64());
+        let script = format!(
+            "/bin/sh -c {} </dev/null; printf '\\n{m} %d\\n' \"$?\"; printf '\\n{m}\\n' >&2\n",
+            super::sh_quote(command)
+        );
+        channel
+            .data(script.as_bytes())
+            .await
+            .map_err(|e| ShellError::Transport(self.dropped(e)))?;
+        let (out_end, err_end) = (format!("\n{m} "), format!("\n{m}\n"));
+        let mut out = ExecOutput::default();
+        let (mut status, mut err_done) = (None, false);
+        while status.is_none() || !err_done {
+            match channel.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    out.stdout.extend_from_slice(&data);
+                    if let Some(i) = find(&out.stdout, out_end.as_bytes()) {
+                        let tail = &out.stdout[i + out_end.len()..];
+                        if let Some(nl) = tail.iter().position(|b| *b == b'\n') {
+                            status = std::str::from_utf8(&tail[..nl])
+                                .ok()
+                                .and_then(|s| s.parse::<u32>().ok());
+                            out.stdout.truncate(i);
+                        }
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, .. }) => {
+                    out.stderr.extend_from_slice(&data);
+                    if let Some(i) = find(&out.stderr, err_end.as_bytes()) {
+                        out.stderr.truncate(i);
+                        err_done = true;
+                    }
+                }
+                Some(
+                    ChannelMsg::Eof
+                    | ChannelMsg::Close
+                    | ChannelMsg::ExitStatus { .. }
+                    | ChannelMsg::ExitSignal { .. },
+                )
+                | None => {
+                    if self.handle.is_closed() {
+                        return Err(ShellError::Transport(
+                            self.dropped("the shell's channel closed"),
+                        ));
+                    }
+                    return Err(ShellError::Unusable);
+                }
+                Some(_) => {}
+            }
+        }
+        out.status = status;
+        self.shells.lock().await.push((key, channel));
         Ok(out)
     }
 

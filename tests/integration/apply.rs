@@ -231,19 +231,60 @@ fn site_playbook_converges_and_diff_shows_nothing() {
     // The fleet's group_vars, beside the lab inventory as beside inventory/tot.
     let _ = std::os::unix::fs::symlink(root().join("group_vars"), lab.dir.join("group_vars"));
     let site = root().join("playbooks/site.yml");
-    let check = stdout(&lab.tprov("apply").arg(&site).args(["-g", "tot20-sandbox", "--limit", "sandbox3", "--check"]).output().expect("runs"));
-    let first = stdout(&lab.tprov("apply").arg(&site).args(["-g", "tot20-sandbox", "--limit", "sandbox3"]).output().expect("runs"));
-    let diff = stdout(&lab.tprov("diff").arg(&site).args(["-g", "tot20-sandbox", "--limit", "sandbox3"]).output().expect("runs"));
-    let (c, f, d) = (recap(&check, "sandbox3"), recap(&first, "sandbox3"), recap(&diff, "sandbox3"));
-    assert!(f.contains("failed=0") && f.contains("unreachable=0"), "{first}");
+    let check = stdout(
+        &lab.tprov("apply")
+            .arg(&site)
+            .args(["-g", "tot20-sandbox", "--limit", "sandbox3", "--check"])
+            .output()
+            .expect("runs"),
+    );
+    let first = stdout(
+        &lab.tprov("apply")
+            .arg(&site)
+            .args(["-g", "tot20-sandbox", "--limit", "sandbox3"])
+            .output()
+            .expect("runs"),
+    );
+    let diff = stdout(
+        &lab.tprov("diff")
+            .arg(&site)
+            .args(["-g", "tot20-sandbox", "--limit", "sandbox3"])
+            .output()
+            .expect("runs"),
+    );
+    let (c, f, d) = (
+        recap(&check, "sandbox3"),
+        recap(&first, "sandbox3"),
+        recap(&diff, "sandbox3"),
+    );
+    assert!(
+        f.contains("failed=0") && f.contains("unreachable=0"),
+        "{first}"
+    );
     assert!(changed(&f) > 10, "{first}");
-    assert_eq!(changed(&c), changed(&f), "--check predicts the run\n{check}");
+    assert_eq!(
+        changed(&c),
+        changed(&f),
+        "--check predicts the run\n{check}"
+    );
     assert_eq!(changed(&d), 0, "{diff}");
     assert!(!diff.contains("\n--- before"), "no diff left:\n{diff}");
     let root3 = lab.root("sandbox3");
-    let eco = std::fs::read_to_string(root3.join("home/tot20-sandbox/services/tot-app/config/tot-app.json")).expect("ecosystem file");
+    let eco = std::fs::read_to_string(
+        root3.join("home/tot20-sandbox/services/tot-app/config/tot-app.json"),
+    )
+    .expect("ecosystem file");
     let json: serde_json::Value = serde_json::from_str(&eco).expect("valid JSON");
-    assert_eq!(json["apps"][0]["interpreter"], "/home/tot20-sandbox/.nvm/versions/node/v20.17.0/bin/node");
+    assert_eq!(
+        json["apps"][0]["interpreter"],
+        "/home/tot20-sandbox/.nvm/versions/node/v20.17.0/bin/node"
+    );
     assert_eq!(json["apps"][0]["env"]["PORT"], 31080);
-    assert_eq!(std::fs::read_link(root3.join("home/tot20-sandbox/services/tot-app/app")).expect("link").display().to_string(), "blue");
+    assert_eq!(
+        std::fs::read_link(root3.join("home/tot20-sandbox/services/tot-app/app"))
+            .expect("link")
+            .display()
+            .to_string(),
+        "blue"
+    );
 }
