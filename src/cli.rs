@@ -167,6 +167,10 @@ pub enum LabAction {
         /// The port each sshd listens on.
         #[arg(long, default_value_t = 22)]
         port: u16,
+
+        /// Do not build and serve the Node mirror (real Node binaries for the hosts).
+        #[arg(long)]
+        no_node: bool,
     },
     /// Stop every host and remove every trace.
     Down,

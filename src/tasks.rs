@@ -9,6 +9,8 @@ mod debug;
 mod file;
 mod git;
 mod lineinfile;
+mod node;
+mod pm2;
 mod remote;
 mod stat;
 mod user;
@@ -53,6 +55,9 @@ pub const SPECS: &[Spec] = &[
     debug::INCLUDE_SPEC,
     debug::PAUSE_SPEC,
     user::AUTHORIZED_KEY_SPEC,
+    node::NODE_SPEC,
+    node::NPM_SPEC,
+    pm2::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -75,6 +80,9 @@ pub const MODULE_NAMES: &[&str] = &[
     "include_tasks",
     "pause",
     "authorized_key",
+    "node",
+    "npm",
+    "pm2",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -292,6 +300,18 @@ pub struct Cx<'a> {
     pub search: Vec<PathBuf>,
     pub scope: Arc<Scope>,
     pub host: String,
+    /// The task's `environment:`, exported for the commands it runs.
+    pub env: Vec<(String, String)>,
+}
+
+impl Cx<'_> {
+    /// `export K=V; ` for the task's environment (empty when there is none).
+    pub fn env_prefix(&self) -> String {
+        self.env
+            .iter()
+            .map(|(k, v)| format!("export {k}={}; ", crate::transport::sh_quote(v)))
+            .collect()
+    }
 }
 
 impl Cx<'_> {
@@ -352,6 +372,9 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "assert" => debug::run_assert(args, cx),
         "fail" => debug::run_fail(args),
         "pause" => debug::run_pause(args).await,
+        "node" => node::run_node(args, cx).await,
+        "npm" => node::run_npm(args, cx).await,
+        "pm2" => pm2::run(args, cx).await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

@@ -12,6 +12,7 @@ pub fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
             count,
             inventory,
             port,
+            no_node,
         } => {
             let names: Vec<(String, String)> = match (count, hosts.is_empty()) {
                 (Some(n), _) => (1..=*n)
@@ -42,7 +43,11 @@ pub fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
                     })
                     .collect(),
             };
-            let lab = lab::up(&cmd.dir, &names, *port).map_err(|e| Error::Usage(e.0))?;
+            let mut lab = lab::up(&cmd.dir, &names, *port).map_err(|e| Error::Usage(e.0))?;
+            if !no_node {
+                printer.err("building the Node mirror (first time: downloads Node 20.17.0 and 16.14.2 from the npm registry)...\n");
+                lab::serve_node_mirror(&mut lab).map_err(|e| Error::Usage(e.0))?;
+            }
             if let Some(parent) = inventory.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| Error::Internal(e.to_string()))?;
             }

@@ -730,6 +730,28 @@ impl TaskRun<'_> {
             return Err(TaskError::Failed("delegate_to is not supported yet".into()));
         }
         let escalate = self.escalation(scope).map_err(TaskError::Failed)?;
+        let env = match self
+            .task
+            .common
+            .environment
+            .clone()
+            .or(self.inh.environment.clone())
+        {
+            Some(raw) => match engine()
+                .template_to_value(&raw, scope, Some(&self.task.origin))
+                .map_err(|e| TaskError::Failed(e.to_string()))?
+            {
+                Value::Map(m) => m.into_iter().map(|(k, v)| (k, v.py_str())).collect(),
+                Value::Null => Vec::new(),
+                other => {
+                    return Err(TaskError::Failed(format!(
+                        "environment must be a mapping, got {}",
+                        other.type_name()
+                    )));
+                }
+            },
+            None => Vec::new(),
+        };
         let controller_only = matches!(
             self.task.module.as_str(),
             "debug" | "set_fact" | "assert" | "fail" | "pause"
@@ -764,6 +786,7 @@ impl TaskRun<'_> {
             ],
             scope: scope.clone(),
             host: st.name.clone(),
+            env,
         };
         let mut outcome = tasks::run(&self.task.module, &args, &mut cx).await?;
         let mut result = outcome.to_result();

@@ -153,9 +153,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
         return Ok(out);
     }
     let chdir = args::str_opt(a, &["chdir"]);
+    let env = cx.env_prefix();
     let full = match &chdir {
-        Some(d) => format!("cd {} && {script}", sh_quote(d)),
-        None => script,
+        Some(d) => format!("{env}cd {} && {script}", sh_quote(d)),
+        None => format!("{env}{script}"),
     };
     let stdin = args::str_opt(a, &["stdin"]).map(|s| {
         let add = !matches!(a.get("stdin_add_newline"), Some(Value::Bool(false)));

@@ -194,11 +194,19 @@ pub async fn change(cx: &Cx<'_>, script: &str) -> Result<crate::transport::ExecO
         .exec(script, None, cx.escalate.as_ref(), None)
         .await?;
     if !out.ok() {
+        // The last lines of stderr, else of stdout: where tools say what went wrong.
         let err = out.stderr_str();
-        return Err(fail(if err.trim().is_empty() {
+        let text = if err.trim().is_empty() {
+            out.stdout_str()
+        } else {
+            err
+        };
+        let lines: Vec<&str> = text.trim().lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        return Err(fail(if tail.is_empty() {
             format!("command failed with status {}", out.rc())
         } else {
-            err.trim().to_string()
+            tail
         }));
     }
     Ok(out)

@@ -41,7 +41,12 @@ pub fn command_line(command: &str, escalate: Option<&Become>, markers: &Markers)
     match escalate {
         None => sh,
         Some(b) => {
-            let inner = format!("echo {}; {command}", markers.success);
+            // Start in the target user's home: the login user's cwd may be unreadable to
+            // it (a daemon started from there fails with EACCES).
+            let inner = format!(
+                "cd \"$HOME\" 2>/dev/null || cd /; echo {}; {command}",
+                markers.success
+            );
             let inner = format!("/bin/sh -c {}", super::sh_quote(&inner));
             match &b.password {
                 Some(_) => format!(

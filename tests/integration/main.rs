@@ -3,6 +3,7 @@
 mod apply;
 mod cli_errors;
 mod conformance;
+mod deploy;
 mod ssh;
 mod support;
 mod validate;

@@ -1,0 +1,161 @@
+//! The real service end to end on a lab host: nvm (from a local stub repository: nvm
+//! itself is on no registry here), real Node 20.17.0 from a nodejs.org-style mirror,
+//! real pm2 from npm, real nginx; then blue/green deploys under load, and a rollback.
+
+use crate::support::{Lab, root, stdout};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+fn recap_field(out: &str, host: &str, field: &str) -> u32 {
+    out.lines()
+        .find(|l| l.starts_with(host) && l.contains(" : ok="))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{field}=")))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for {host} in:\n{out}"))
+}
+
+/// One HTTP request through nginx; the body on 200.
+fn get(addr: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: sandbox.tokenoftrust.com\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.starts_with("HTTP/1.1 200")
+        .then(|| buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string())
+}
+
+/// A private copy of the app repository inside the host (`/srv/tot-app.git`), and a work
+/// tree beside it, so this test can push releases; made on the host itself (over SSH),
+/// never by changing the lower layer of its overlay under it.
+fn app_repo(lab: &Lab) {
+    let out = lab.sh("sandbox3", &format!("git clone -q --no-local --bare {} /srv/tot-app.git && git clone -q --no-local /srv/tot-app.git /srv/work", tprov::lab::REPO));
+    assert!(out.ok(), "{}", out.stderr_str());
+}
+
+fn release(lab: &Lab, version: &str) -> String {
+    let pkg =
+        format!("{{\"name\": \"tot-app\", \"version\": \"{version}\", \"main\": \"server.js\"}}");
+    let script = format!(
+        "cd /srv/work && printf '%s\\n' '{pkg}' > package.json && git -c user.email=t@t -c user.name=t commit -qam 'release {version}' && git push -q origin HEAD:main && git rev-parse HEAD"
+    );
+    let out = lab.sh("sandbox3", &script);
+    assert!(out.ok(), "{}", out.stderr_str());
+    out.stdout_str().trim().to_string()
+}
+
+#[test]
+fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
+    let mut lab = Lab::up("deploy", &["sandbox3"]);
+    tprov::lab::serve_node_mirror(&mut lab.lab).unwrap_or_else(|e| panic!("node mirror: {e}"));
+    std::fs::write(&lab.inventory, tprov::lab::inventory_text(&lab.lab)).expect("inventory");
+    let _ = std::os::unix::fs::symlink(root().join("group_vars"), lab.dir.join("group_vars"));
+    app_repo(&lab);
+    let first = release(&lab, "1.0.1");
+    let repo_var = "totRepo=file:///srv/tot-app.git".to_string();
+    let apply = |book: &str, extra: &[&str]| {
+        let mut c = lab.tprov("apply");
+        c.arg(root().join("playbooks").join(book)).args([
+            "-g",
+            "tot20-sandbox",
+            "--limit",
+            "sandbox3",
+            "-e",
+            &repo_var,
+        ]);
+        for e in extra {
+            c.args(["-e", e]);
+        }
+        stdout(&c.output().expect("tprov runs"))
+    };
+    let out = apply("site.yml", &[]);
+    assert_eq!(recap_field(&out, "sandbox3", "failed"), 0, "{out}");
+    let web = format!("{}:80", lab.host("sandbox3").addr);
+    let body = get(&web).unwrap_or_else(|| panic!("no answer through nginx at {web}\n{out}"));
+    assert!(
+        body.contains("\"node\":\"v20.17.0\"") && body.contains("\"version\":\"1.0.1\""),
+        "{body}"
+    );
+    let again = apply("site.yml", &[]);
+    assert_eq!(
+        recap_field(&again, "sandbox3", "changed"),
+        0,
+        "site.yml is idempotent:\n{again}"
+    );
+    // The README's last step: `tprov diff` shows nothing left to change.
+    let diff = stdout(
+        &lab.tprov("diff")
+            .arg(root().join("playbooks/site.yml"))
+            .args([
+                "-g",
+                "tot20-sandbox",
+                "--limit",
+                "sandbox3",
+                "-e",
+                &repo_var,
+            ])
+            .output()
+            .expect("runs"),
+    );
+    assert_eq!(recap_field(&diff, "sandbox3", "changed"), 0, "{diff}");
+    assert!(!diff.contains("\n--- before"), "no diff left:\n{diff}");
+
+    // Deploy a new release to green, then roll back to blue, under load: no failed request.
+    let second = release(&lab, "1.1.0");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load = {
+        let (stop, ok, failed, web) = (stop.clone(), ok.clone(), failed.clone(), web.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match get(&web) {
+                    Some(_) => ok.fetch_add(1, Ordering::Relaxed),
+                    None => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        })
+    };
+    let deploy = apply("deployService.yml", &[&format!("deployVersion={second}")]);
+    assert_eq!(recap_field(&deploy, "sandbox3", "failed"), 0, "{deploy}");
+    let body = get(&web).expect("answers after deploy");
+    assert!(body.contains("\"version\":\"1.1.0\""), "{body}");
+    let link = std::fs::read_link(
+        lab.root("sandbox3")
+            .join("home/tot20-sandbox/services/tot-app/app"),
+    )
+    .expect("link");
+    assert_eq!(link.display().to_string(), "green");
+    let rollback = apply("deployService.yml", &[&format!("deployVersion={first}")]);
+    assert_eq!(
+        recap_field(&rollback, "sandbox3", "failed"),
+        0,
+        "{rollback}"
+    );
+    stop.store(true, Ordering::Relaxed);
+    load.join().expect("load thread");
+    let body = get(&web).expect("answers after rollback");
+    assert!(body.contains("\"version\":\"1.0.1\""), "{body}");
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    assert!(ok > 50, "the load generator ran ({ok} requests)");
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during deploy and rollback",
+        ok + failed
+    );
+
+    // The old user's service stops only when told: a dry run by default.
+    let dry = apply("disable-pm2-services.yml", &[]);
+    assert!(
+        dry.contains("dry run: would stop and delete tot-app"),
+        "{dry}"
+    );
+    assert!(get(&web).is_some(), "still serving after the dry run");
+}
