@@ -137,7 +137,7 @@ impl Fleet {
         let playbook_dir = self
             .playbook_dir
             .clone()
-            .or_else(|| std::env::current_dir().ok())
+            .or_else(|| crate::source::cwd().map(std::path::Path::to_path_buf))
             .unwrap_or_default();
         m.insert(
             "playbook_dir".into(),

@@ -44,11 +44,16 @@ impl Origin {
     }
 }
 
+/// The process's working directory, read once (tprov never changes it).
+pub fn cwd() -> Option<&'static Path> {
+    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    CWD.get_or_init(|| std::env::current_dir().ok()).as_deref()
+}
+
 impl Origin {
     /// The file, relative to the current directory when it lies below it.
     pub fn display_path(&self) -> String {
-        let cwd = std::env::current_dir().ok();
-        let rel = cwd.as_deref().and_then(|c| self.file.strip_prefix(c).ok());
+        let rel = cwd().and_then(|c| self.file.strip_prefix(c).ok());
         rel.unwrap_or(&self.file).display().to_string()
     }
 }

@@ -190,6 +190,11 @@ fn check_inventory(
         };
         let mut resolved = Map::default();
         for (var, def) in raw.iter() {
+            // A value with no template in it cannot fail: only templates are rendered.
+            if !has_template(&def.value) {
+                resolved.insert(var.clone(), def.value.clone());
+                continue;
+            }
             let origin = def
                 .origin
                 .clone()
@@ -503,5 +508,15 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
                 report.add(d, None);
             }
         }
+    }
+}
+
+/// Whether a value holds a template anywhere.
+fn has_template(v: &Value) -> bool {
+    match v {
+        Value::Str(s) => crate::template::is_possibly_template(s),
+        Value::List(l) => l.iter().any(has_template),
+        Value::Map(m) => m.values().any(has_template),
+        _ => false,
     }
 }

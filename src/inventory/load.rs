@@ -141,7 +141,14 @@ fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), Diagnostic> {
             "inventory contains NUL bytes (is this a binary file?)",
         ));
     }
-    let yaml_candidate = matches!(ext.as_deref(), None | Some(".yml" | ".yaml" | ".json"));
+    let yaml_candidate = match ext.as_deref() {
+        Some(".yml" | ".yaml" | ".json") => true,
+        // Ansible tries YAML on extension-less files too; only a mapping can be a YAML
+        // inventory, so a file whose first line is no `key:` (an INI section, a host
+        // line) is skipped without parsing it all.
+        None => could_be_yaml_mapping(&text),
+        Some(_) => false,
+    };
     let mut yaml_error = None;
     if yaml_candidate {
         match crate::yaml::parse(&text, &std::sync::Arc::from(path)) {
@@ -161,5 +168,19 @@ fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), Diagnostic> {
             Err(yaml_error.unwrap_or(e))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Whether the first content line could start a YAML mapping (`key:` or `{`).
+fn could_be_yaml_mapping(text: &str) -> bool {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---" && !l.starts_with('%'));
+    match first {
+        None => true,
+        Some(l) => {
+            l.starts_with('{') || (!l.starts_with('[') && (l.ends_with(':') || l.contains(": ")))
+        }
     }
 }
