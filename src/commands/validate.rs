@@ -188,11 +188,16 @@ fn check_inventory(
                 continue;
             }
         };
+        let schema_here = schema
+            .as_ref()
+            .filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g)));
         let mut resolved = Map::default();
         for (var, def) in raw.iter() {
             // A value with no template in it cannot fail: only templates are rendered.
             if !has_template(&def.value) {
-                resolved.insert(var.clone(), def.value.clone());
+                if schema_here.is_some() {
+                    resolved.insert(var.clone(), def.value.clone());
+                }
                 continue;
             }
             let origin = def
@@ -201,7 +206,9 @@ fn check_inventory(
                 .unwrap_or_else(|| Origin::file("<inventory>"));
             match engine().template_to_value(&def.value, &scope, Some(&origin)) {
                 Ok(v) => {
-                    resolved.insert(var.clone(), v);
+                    if schema_here.is_some() {
+                        resolved.insert(var.clone(), v);
+                    }
                 }
                 Err(e) => report.add(
                     Diagnostic::error(e.origin.unwrap_or(origin), e.message),
@@ -209,10 +216,7 @@ fn check_inventory(
                 ),
             }
         }
-        if let Some(s) = schema
-            .as_ref()
-            .filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g)))
-        {
+        if let Some(s) = schema_here {
             check_schema(s, &raw, &resolved, report, &name);
         }
         for t in &templates {
