@@ -12,6 +12,7 @@ mod lineinfile;
 mod node;
 mod pm2;
 mod remote;
+mod set_color;
 mod stat;
 mod user;
 
@@ -58,6 +59,7 @@ pub const SPECS: &[Spec] = &[
     node::NODE_SPEC,
     node::NPM_SPEC,
     pm2::SPEC,
+    set_color::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -83,6 +85,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "node",
     "npm",
     "pm2",
+    "set_color",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -375,6 +378,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "node" => node::run_node(args, cx).await,
         "npm" => node::run_npm(args, cx).await,
         "pm2" => pm2::run(args, cx).await,
+        "set_color" => set_color::run(args, cx).await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

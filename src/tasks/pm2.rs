@@ -99,6 +99,23 @@ async fn processes(cx: &Cx<'_>, env: &str, pm2: &str, name: &str) -> Result<Vec<
         .unwrap_or_default())
 }
 
+/// Seconds to wait for `health_url` (30 by default).
+pub(super) fn health_timeout(a: &Map) -> u64 {
+    args::str_opt(a, &["health_timeout"])
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(30)
+}
+
+/// Whether `url` answers (2xx/3xx) within `timeout` seconds, asked from the host.
+pub(super) async fn healthy(cx: &Cx<'_>, url: &str, timeout: u64) -> Result<bool, TaskError> {
+    let check = format!(
+        "i=0; while [ $i -lt {n} ]; do curl -fsS -m 2 -o /dev/null {u} && exit 0; i=$((i+1)); sleep 0.5; done; exit 1",
+        n = timeout * 2,
+        u = sh_quote(url)
+    );
+    Ok(cx.conn.exec(&check, None, None, None).await?.ok())
+}
+
 pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "started".into());
     let eco = args::str_opt(a, &["ecosystem"]);
@@ -265,16 +282,8 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             "start" | "reload" | "restart" | "restart daemon" | "replace"
         ),
     ) {
-        let timeout = args::str_opt(a, &["health_timeout"])
-            .and_then(|t| t.parse::<u64>().ok())
-            .unwrap_or(30);
-        let check = format!(
-            "i=0; while [ $i -lt {n} ]; do curl -fsS -m 2 -o /dev/null {u} && exit 0; i=$((i+1)); sleep 0.5; done; exit 1",
-            n = timeout * 2,
-            u = sh_quote(&url)
-        );
-        let healthy = cx.conn.exec(&check, None, None, None).await?;
-        if !healthy.ok() {
+        let timeout = health_timeout(a);
+        if !healthy(cx, &url, timeout).await? {
             o.failed = true;
             o.msg = Some(format!(
                 "pm2 {action} of {name} finished, but {url} did not answer within {timeout}s"

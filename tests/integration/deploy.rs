@@ -58,7 +58,7 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
     std::fs::write(&lab.inventory, tprov::lab::inventory_text(&lab.lab)).expect("inventory");
     let _ = std::os::unix::fs::symlink(root().join("group_vars"), lab.dir.join("group_vars"));
     app_repo(&lab);
-    let first = release(&lab, "1.0.1");
+    release(&lab, "1.0.1");
     let repo_var = "totRepo=file:///srv/tot-app.git".to_string();
     let apply = |book: &str, extra: &[&str]| {
         let mut c = lab.tprov("apply");
@@ -132,11 +132,44 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
     )
     .expect("link");
     assert_eq!(link.display().to_string(), "green");
-    let rollback = apply("deployService.yml", &[&format!("deployVersion={first}")]);
+    // Rollback is setColor back to blue (still on 1.0.1).
+    let rollback = apply("setColor.yml", &["color=blue"]);
     assert_eq!(
         recap_field(&rollback, "sandbox3", "failed"),
         0,
         "{rollback}"
+    );
+    assert_eq!(
+        recap_field(&rollback, "sandbox3", "changed"),
+        1,
+        "{rollback}"
+    );
+    let again = apply("setColor.yml", &["color=blue"]);
+    assert_eq!(
+        recap_field(&again, "sandbox3", "changed"),
+        0,
+        "already on blue: nothing to do\n{again}"
+    );
+    // --check --diff says what the switch would do, and does nothing.
+    let dry = stdout(
+        &lab.tprov("diff")
+            .arg(root().join("playbooks/setColor.yml"))
+            .args(["-g", "tot20-sandbox", "--limit", "sandbox3"])
+            .args(["-e", &repo_var, "-e", "color=green"])
+            .output()
+            .expect("runs"),
+    );
+    assert!(dry.contains("+    \"src\": \"green\""), "{dry}");
+    assert!(dry.contains("pm2 tot-app"), "{dry}");
+    let link = std::fs::read_link(
+        lab.root("sandbox3")
+            .join("home/tot20-sandbox/services/tot-app/app"),
+    )
+    .expect("link");
+    assert_eq!(
+        link.display().to_string(),
+        "blue",
+        "check mode changed nothing"
     );
     stop.store(true, Ordering::Relaxed);
     load.join().expect("load thread");
@@ -149,6 +182,63 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
         0,
         "{failed} of {} requests failed during deploy and rollback",
         ok + failed
+    );
+
+    // A release that crashes at start: set_color switches back to blue and says so.
+    let out = lab.sh(
+        "sandbox3",
+        "cd /srv/work && printf 'throw new Error(\"broken release\");\\n' > server.js && git -c user.email=t@t -c user.name=t commit -qam broken && git push -q origin HEAD:main && git rev-parse HEAD",
+    );
+    assert!(out.ok(), "{}", out.stderr_str());
+    let broken = out.stdout_str().trim().to_string();
+    let bad = apply(
+        "deployService.yml",
+        &[&format!("deployVersion={broken}"), "deployHealthTimeout=5"],
+    );
+    assert_eq!(recap_field(&bad, "sandbox3", "failed"), 1, "{bad}");
+    assert!(bad.contains("rolled back to blue"), "{bad}");
+    let link = std::fs::read_link(
+        lab.root("sandbox3")
+            .join("home/tot20-sandbox/services/tot-app/app"),
+    )
+    .expect("link");
+    assert_eq!(link.display().to_string(), "blue");
+    let body = get(&web).expect("answers after the automatic rollback");
+    assert!(body.contains("\"version\":\"1.0.1\""), "{body}");
+
+    // A release on Node 16 while the PM2 daemon runs Node 20: fork mode on Node 16.
+    let out = lab.sh(
+        "sandbox3",
+        "cd /srv/work && git checkout -q HEAD~1 -- server.js && printf '16.14.2\\n' > .nvmrc && printf '%s\\n' '{\"name\": \"tot-app\", \"version\": \"1.2.0\", \"main\": \"server.js\"}' > package.json && git -c user.email=t@t -c user.name=t commit -qam node16 && git push -q origin HEAD:main && git rev-parse HEAD",
+    );
+    assert!(out.ok(), "{}", out.stderr_str());
+    let node16 = out.stdout_str().trim().to_string();
+    let deploy = apply("deployService.yml", &[&format!("deployVersion={node16}")]);
+    assert_eq!(recap_field(&deploy, "sandbox3", "failed"), 0, "{deploy}");
+    let body = get(&web).expect("answers on Node 16");
+    assert!(
+        body.contains("\"node\":\"v16.14.2\"") && body.contains("\"version\":\"1.2.0\""),
+        "{body}"
+    );
+    let jlist = lab.sh(
+        "sandbox3",
+        "su - tot20-sandbox -c 'PATH=$HOME/.nvm/versions/node/v20.17.0/bin:$PATH pm2 jlist'",
+    );
+    assert!(
+        jlist.stdout_str().contains("\"exec_mode\":\"fork_mode\""),
+        "fork mode: {}",
+        jlist.stdout_str()
+    );
+    // Back to blue (Node 20): the ecosystem's cluster mode again.
+    let back = apply("setColor.yml", &["color=blue"]);
+    assert_eq!(recap_field(&back, "sandbox3", "failed"), 0, "{back}");
+    let body = get(&web).expect("answers on Node 20 again");
+    assert!(body.contains("\"node\":\"v20.17.0\""), "{body}");
+    let site = apply("site.yml", &[]);
+    assert_eq!(
+        recap_field(&site, "sandbox3", "changed"),
+        0,
+        "back where site.yml wants it:\n{site}"
     );
 
     // The old user's service stops only when told: a dry run by default.
