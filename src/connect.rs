@@ -124,10 +124,10 @@ pub fn become_for(
     if !enabled {
         return Ok(None);
     }
-    if let Some(m) = text(var(fleet, &scope, "ansible_become_method")?) {
-        if m != "sudo" {
-            return Err(format!("ansible_become_method={m} is not supported (sudo)"));
-        }
+    if let Some(m) = text(var(fleet, &scope, "ansible_become_method")?)
+        && m != "sudo"
+    {
+        return Err(format!("ansible_become_method={m} is not supported (sudo)"));
     }
     let user = args
         .user

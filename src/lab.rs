@@ -123,13 +123,13 @@ fn take_slot(dir: &Path) -> Result<u32, LabError> {
 /// Starts the hosts; `names` are (host name, starting group).
 pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabError> {
     preflight()?;
-    if let Some(old) = read_state(dir) {
-        if old.hosts.iter().any(|h| pid_alive(h.pid)) {
-            return Err(err(format!(
-                "a lab is already running from {} (run `tprov lab down` first)",
-                dir.display()
-            )));
-        }
+    if let Some(old) = read_state(dir)
+        && old.hosts.iter().any(|h| pid_alive(h.pid))
+    {
+        return Err(err(format!(
+            "a lab is already running from {} (run `tprov lab down` first)",
+            dir.display()
+        )));
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;

@@ -195,33 +195,33 @@ pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
             }
             _ => {}
         }
-        if let Some(p) = &rule.pattern {
-            if !p.is_match(s) {
-                out.push(format!(
-                    "`{path}` is '{s}', which does not match /{}/",
-                    p.as_str()
-                ));
-            }
-        }
-    }
-    if let Value::Int(i) = value {
-        if rule.min.is_some_and(|m| *i < m) || rule.max.is_some_and(|m| *i > m) {
+        if let Some(p) = &rule.pattern
+            && !p.is_match(s)
+        {
             out.push(format!(
-                "`{path}` is {i}, outside {}..={}",
-                rule.min.map_or("".into(), |m| m.to_string()),
-                rule.max.map_or("".into(), |m| m.to_string())
+                "`{path}` is '{s}', which does not match /{}/",
+                p.as_str()
             ));
         }
     }
-    if let Some(choices) = &rule.choices {
-        if !choices.contains(value) {
-            let list: Vec<String> = choices.iter().map(Value::py_repr).collect();
-            out.push(format!(
-                "`{path}` is {}, expected one of {}",
-                value.py_repr(),
-                list.join(", ")
-            ));
-        }
+    if let Value::Int(i) = value
+        && (rule.min.is_some_and(|m| *i < m) || rule.max.is_some_and(|m| *i > m))
+    {
+        out.push(format!(
+            "`{path}` is {i}, outside {}..={}",
+            rule.min.map_or("".into(), |m| m.to_string()),
+            rule.max.map_or("".into(), |m| m.to_string())
+        ));
+    }
+    if let Some(choices) = &rule.choices
+        && !choices.contains(value)
+    {
+        let list: Vec<String> = choices.iter().map(Value::py_repr).collect();
+        out.push(format!(
+            "`{path}` is {}, expected one of {}",
+            value.py_repr(),
+            list.join(", ")
+        ));
     }
     if let (Some(item_rule), Value::List(items)) = (&rule.items, value) {
         for (i, item) in items.iter().enumerate() {

@@ -440,10 +440,10 @@ impl Engine {
                 if !is_call && !keyword {
                     for n in 1..=chain.len() {
                         let text = chain[..n].join(".");
-                        if let Ok(v) = self.eval_expr(&text, scope) {
-                            if v.is_undefined() {
-                                return Some(text);
-                            }
+                        if let Ok(v) = self.eval_expr(&text, scope)
+                            && v.is_undefined()
+                        {
+                            return Some(text);
                         }
                     }
                 }

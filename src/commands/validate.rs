@@ -497,14 +497,14 @@ fn check_template_files(dir: &Path, report: &mut Report) {
 /// Every playbook parses, with known keywords, modules and module arguments.
 fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
     let mut books = cmd.playbooks.clone();
-    if books.is_empty() {
-        if let Ok(entries) = std::fs::read_dir("playbooks") {
-            books = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-                .collect();
-            books.sort();
-        }
+    if books.is_empty()
+        && let Ok(entries) = std::fs::read_dir("playbooks")
+    {
+        books = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+            .collect();
+        books.sort();
     }
     for book in books {
         if let Err(diags) = crate::playbook::load(&book) {

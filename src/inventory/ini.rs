@@ -82,13 +82,13 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 }
                 inv.add_group(&name, Some(here()));
             }
-            if state != State::Vars {
-                if let Some(p) = pending.get(&name) {
-                    if p.state == State::Children {
-                        add_pending_children(inv, &name, &mut pending).map_err(|e| err(e.0))?;
-                    } else {
-                        pending.shift_remove(&name);
-                    }
+            if state != State::Vars
+                && let Some(p) = pending.get(&name)
+            {
+                if p.state == State::Children {
+                    add_pending_children(inv, &name, &mut pending).map_err(|e| err(e.0))?;
+                } else {
+                    pending.shift_remove(&name);
                 }
             }
             group = name;
@@ -107,7 +107,7 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 let Some(first) = tokens.first() else {
                     continue;
                 };
-                let (names, port) = super::load::expand_host_pattern(first).map_err(|e| err(e))?;
+                let (names, port) = super::load::expand_host_pattern(first).map_err(&err)?;
                 if first.trim().ends_with(':') && port.is_none() {
                     return Err(err(format!(
                         "Invalid host pattern '{first}' supplied, ending in ':' is not allowed, this character is reserved to provide a port."

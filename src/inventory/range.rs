@@ -42,10 +42,10 @@ fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
         return Err("host range step must not be zero".into());
     }
     let width = (beg.starts_with('0') && beg.len() > 1).then_some(beg.len());
-    if let Some(w) = width {
-        if w != end.len() {
-            return Err("host range must specify equal-length begin and end formats".into());
-        }
+    if let Some(w) = width
+        && w != end.len()
+    {
+        return Err("host range must specify equal-length begin and end formats".into());
     }
     let items: Vec<String> = match (
         LETTERS.find(beg).filter(|_| beg.len() == 1),

@@ -441,13 +441,13 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
             Value::Str(s) => s.trim_end_matches('%').parse().ok(),
             _ => None,
         });
-    if let Some(m) = n.get("become_method").and_then(|v| v.as_str()) {
-        if m != "sudo" {
-            cx.err(
-                n.get("become_method").map_or(n.pos, |v| v.pos),
-                format!("become_method {m} is not supported (sudo)"),
-            );
-        }
+    if let Some(m) = n.get("become_method").and_then(|v| v.as_str())
+        && m != "sudo"
+    {
+        cx.err(
+            n.get("become_method").map_or(n.pos, |v| v.pos),
+            format!("become_method {m} is not supported (sudo)"),
+        );
     }
     let section = |cx: &mut Ctx, key: &str| n.get(key).map(|t| tasks(cx, t)).unwrap_or_default();
     Some(Play {

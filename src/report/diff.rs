@@ -7,10 +7,10 @@ use similar::{DiffOp, TextDiff};
 
 fn lines(s: &str) -> Vec<String> {
     let mut v: Vec<String> = s.split_inclusive('\n').map(str::to_string).collect();
-    if let Some(last) = v.last_mut() {
-        if !last.ends_with('\n') {
-            last.push_str("\n\\ No newline at end of file\n");
-        }
+    if let Some(last) = v.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push_str("\n\\ No newline at end of file\n");
     }
     v
 }

@@ -328,10 +328,10 @@ impl TaskRun<'_> {
                     (Status::Unreachable, m, Vec::new())
                 }
                 Err(TaskError::Failed(msg)) => {
-                    if item.is_none() {
-                        if let Some(dep) = self.unpredictable_dep(st, &msg) {
-                            return self.cannot_predict(st, &dep, events);
-                        }
+                    if item.is_none()
+                        && let Some(dep) = self.unpredictable_dep(st, &msg)
+                    {
+                        return self.cannot_predict(st, &dep, events);
                     }
                     (Status::Failed, fail_map(&msg), Vec::new())
                 }
@@ -816,10 +816,10 @@ impl TaskRun<'_> {
         let mut raw = self.task.args.clone();
         let mut kept = Map::default();
         for (m, k) in tasks::RAW_ARGS {
-            if self.task.module == *m {
-                if let Some(v) = raw.shift_remove(*k) {
-                    kept.insert((*k).to_string(), v);
-                }
+            if self.task.module == *m
+                && let Some(v) = raw.shift_remove(*k)
+            {
+                kept.insert((*k).to_string(), v);
             }
         }
         let v = engine()

@@ -178,19 +178,19 @@ pub fn changes(
     } else {
         ""
     };
-    if let Some(owner) = &attrs.owner {
-        if !st.exists || !same_user(&st.owner, st.uid, owner) {
-            c.before.push(("owner", Value::str(st.owner.clone())));
-            c.after.push(("owner", Value::str(owner.clone())));
-            c.commands.push(format!("chown {h}{} {q}", sh_quote(owner)));
-        }
+    if let Some(owner) = &attrs.owner
+        && (!st.exists || !same_user(&st.owner, st.uid, owner))
+    {
+        c.before.push(("owner", Value::str(st.owner.clone())));
+        c.after.push(("owner", Value::str(owner.clone())));
+        c.commands.push(format!("chown {h}{} {q}", sh_quote(owner)));
     }
-    if let Some(group) = &attrs.group {
-        if !st.exists || !same_user(&st.group, st.gid, group) {
-            c.before.push(("group", Value::str(st.group.clone())));
-            c.after.push(("group", Value::str(group.clone())));
-            c.commands.push(format!("chgrp {h}{} {q}", sh_quote(group)));
-        }
+    if let Some(group) = &attrs.group
+        && (!st.exists || !same_user(&st.group, st.gid, group))
+    {
+        c.before.push(("group", Value::str(st.group.clone())));
+        c.after.push(("group", Value::str(group.clone())));
+        c.commands.push(format!("chgrp {h}{} {q}", sh_quote(group)));
     }
     if let Some(mode) = &attrs.mode {
         // Symlinks have no mode of their own on Linux.

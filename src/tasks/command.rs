@@ -129,19 +129,19 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     };
     let creates = args::str_opt(a, &["creates"]);
     let removes = args::str_opt(a, &["removes"]);
-    if let Some(c) = &creates {
-        if exists(cx, c).await? || cx.check && cx.sim.files.contains_key(c) {
-            skip(&mut out, format!("{c} exists"));
-            out.msg = Some(format!("Did not run command since '{c}' exists"));
-            return Ok(out);
-        }
+    if let Some(c) = &creates
+        && (exists(cx, c).await? || cx.check && cx.sim.files.contains_key(c))
+    {
+        skip(&mut out, format!("{c} exists"));
+        out.msg = Some(format!("Did not run command since '{c}' exists"));
+        return Ok(out);
     }
-    if let Some(r) = &removes {
-        if !exists(cx, r).await? {
-            skip(&mut out, format!("{r} does not exist"));
-            out.msg = Some(format!("Did not run command since '{r}' does not exist"));
-            return Ok(out);
-        }
+    if let Some(r) = &removes
+        && !exists(cx, r).await?
+    {
+        skip(&mut out, format!("{r} does not exist"));
+        out.msg = Some(format!("Did not run command since '{r}' does not exist"));
+        return Ok(out);
     }
     if cx.check {
         out.msg = Some("Command would have run if not in check mode".into());

@@ -263,10 +263,10 @@ async fn existing_file(
     if out.changed {
         out.diffs.push(Diff::attrs(path, &before, &after));
         apply(cx, &script).await?;
-        if cx.check {
-            if let Some(content) = cx.sim.files.get(path).cloned() {
-                cx.sim.wrote(path, content, attrs, Some(&st));
-            }
+        if cx.check
+            && let Some(content) = cx.sim.files.get(path).cloned()
+        {
+            cx.sim.wrote(path, content, attrs, Some(&st));
         }
     }
     Ok(out)

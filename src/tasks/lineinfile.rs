@@ -241,10 +241,11 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if l.trim_end_matches(['\r', '\n']) == line {
                 found = Some(i);
                 exact = true;
-            } else if let Some(r) = &ins_re {
-                if r.is_match(l) && (!firstmatch || ins_index.is_none()) {
-                    ins_index = Some(if insertafter.is_some() { i + 1 } else { i });
-                }
+            } else if let Some(r) = &ins_re
+                && r.is_match(l)
+                && (!firstmatch || ins_index.is_none())
+            {
+                ins_index = Some(if insertafter.is_some() { i + 1 } else { i });
             }
         }
     }
@@ -271,10 +272,11 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         lines.insert(0, format!("{line}\n"));
         msg = "line added".into();
     } else if insertafter.as_deref() == Some("EOF") || ins_index.is_none() {
-        if let Some(last) = lines.last_mut() {
-            if !last.ends_with('\n') && !last.ends_with('\r') {
-                last.push('\n');
-            }
+        if let Some(last) = lines.last_mut()
+            && !last.ends_with('\n')
+            && !last.ends_with('\r')
+        {
+            last.push('\n');
         }
         lines.push(format!("{line}\n"));
         msg = "line added".into();
@@ -390,10 +392,11 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             )
         }
     };
-    if at > 0 && at == lines.len() {
-        if let Some(last) = lines.last_mut().filter(|l| !l.ends_with('\n')) {
-            last.push('\n');
-        }
+    if at > 0
+        && at == lines.len()
+        && let Some(last) = lines.last_mut().filter(|l| !l.ends_with('\n'))
+    {
+        last.push('\n');
     }
     let at = at.min(lines.len());
     let tail = lines.split_off(at);

@@ -352,10 +352,10 @@ async fn skel(cx: &Cx<'_>) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
     let out = cx.conn.exec(script, None, None, None).await?;
     let mut files = Vec::new();
     for line in out.stdout_str().lines() {
-        if let Some((name, b64)) = line.split_once(' ') {
-            if let Ok(data) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
-                files.push((name.to_string(), data));
-            }
+        if let Some((name, b64)) = line.split_once(' ')
+            && let Ok(data) = base64::engine::general_purpose::STANDARD.decode(b64.trim())
+        {
+            files.push((name.to_string(), data));
         }
     }
     Ok(files)

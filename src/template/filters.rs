@@ -218,7 +218,7 @@ pub fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("to_uuid", |v: MjValue| -> Result<String, Error> {
-        Ok(py_str(&v)?)
+        py_str(&v)
     });
     env.add_filter(
         "urlsplit",

@@ -97,10 +97,10 @@ impl Scope {
     }
 
     fn record(&self, err: TemplateError) {
-        if let Ok(mut slot) = self.error.lock() {
-            if slot.is_none() {
-                *slot = Some(err);
-            }
+        if let Ok(mut slot) = self.error.lock()
+            && slot.is_none()
+        {
+            *slot = Some(err);
         }
     }
 

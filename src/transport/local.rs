@@ -8,6 +8,12 @@ pub struct LocalConnection {
     user: String,
 }
 
+impl Default for LocalConnection {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LocalConnection {
     pub fn new() -> LocalConnection {
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());

@@ -525,27 +525,26 @@ async fn authenticate(
             Err(e) => return Err(unreachable(target, e)),
         }
     }
-    if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await {
-        if let Ok(ids) = agent.request_identities().await {
-            for id in ids {
-                let russh::keys::agent::AgentIdentity::PublicKey { key, comment } = id else {
-                    continue;
-                };
-                tried.push(format!("agent key {comment}"));
-                let hash = handle
-                    .best_supported_rsa_hash()
-                    .await
-                    .ok()
-                    .flatten()
-                    .flatten();
-                if let Ok(r) = handle
-                    .authenticate_publickey_with(&target.user, key, hash, &mut agent)
-                    .await
-                {
-                    if r.success() {
-                        return Ok(());
-                    }
-                }
+    if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
+        && let Ok(ids) = agent.request_identities().await
+    {
+        for id in ids {
+            let russh::keys::agent::AgentIdentity::PublicKey { key, comment } = id else {
+                continue;
+            };
+            tried.push(format!("agent key {comment}"));
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten();
+            if let Ok(r) = handle
+                .authenticate_publickey_with(&target.user, key, hash, &mut agent)
+                .await
+                && r.success()
+            {
+                return Ok(());
             }
         }
     }

@@ -155,8 +155,7 @@ fn sudo_with_and_without_password() {
                 Some(std::time::Duration::from_secs(30)),
             )
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(
             matches!(&err, TransportError::Become(m) if m.contains("incorrect sudo password")),
             "{err}"
@@ -168,8 +167,7 @@ fn sudo_with_and_without_password() {
         let err = c
             .exec("id -un", None, Some(&none), None)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(err.to_string().contains("needs a password"), "{err}");
         assert!(!err.to_string().contains("s3cret"));
         // Become another unprivileged user.
