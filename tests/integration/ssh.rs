@@ -108,6 +108,51 @@ fn wrong_key_is_an_auth_failure() {
         c.exec("echo rsa-ok", None, None, None).await.expect("exec")
     });
     assert_eq!(out.stdout_str(), "rsa-ok\n");
+    // ECDSA keys too, and an encrypted one whose passphrase comes from the environment.
+    for (name, bits, pass) in [
+        ("ecdsa_key", "384", ""),
+        ("ecdsa_enc_key", "256", "s3cret pass"),
+    ] {
+        let key = lab.dir.join(name);
+        let ok = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ecdsa", "-b", bits, "-N", pass, "-f"])
+            .arg(&key)
+            .status()
+            .expect("keygen");
+        assert!(ok.success());
+        let pubkey = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+        lab.sh(
+            "sandbox3",
+            &format!("echo '{}' >> /root/.ssh/authorized_keys", pubkey.trim()),
+        );
+        let out = lab
+            .tprov("run")
+            .args(["--limit", "sandbox3", "-e"])
+            .arg(format!("ansible_ssh_private_key_file={}", key.display()))
+            .args(["--", "echo", name])
+            .env("TPROV_KEY_PASSPHRASE", pass)
+            .output()
+            .expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(name),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The wrong passphrase: the key is not used, and the host refuses the login.
+    let out = lab
+        .tprov("run")
+        .args(["--limit", "sandbox3", "-e"])
+        .arg(format!(
+            "ansible_ssh_private_key_file={}",
+            lab.dir.join("ecdsa_enc_key").display()
+        ))
+        .args(["--", "true"])
+        .env("TPROV_KEY_PASSPHRASE", "wrong")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
 }
 
 #[test]
