@@ -101,6 +101,8 @@ impl Verifier {
 
 pub struct SshConnection {
     handle: Handle<Verifier>,
+    /// The `ProxyJump` connections this one runs through, first hop first.
+    jumps: Vec<Handle<Verifier>>,
     user: String,
     host: String,
     sftp: tokio::sync::Mutex<Option<russh_sftp::client::SftpSession>>,
@@ -125,31 +127,59 @@ fn unreachable(target: &Target, e: impl std::fmt::Display) -> TransportError {
 }
 
 impl SshConnection {
+    /// Connects (through `ProxyJump` hosts when the target names some: each hop is
+    /// reached over a `direct-tcpip` channel of the one before, with its own host key
+    /// check and login) and authenticates.
     pub async fn open(target: &Target) -> Result<SshConnection, TransportError> {
-        let config = client::Config {
+        let config = Arc::new(client::Config {
             keepalive_interval: Some(Duration::from_secs(15)),
             keepalive_max: 3,
             nodelay: true,
             ..Default::default()
-        };
-        let problem = Arc::new(Mutex::new(None));
-        let verifier = Verifier {
-            target: Arc::new(target.clone()),
-            problem: problem.clone(),
-        };
-        let addr = (target.host.as_str(), target.port);
-        let mut handle = match client::connect(Arc::new(config), addr, verifier).await {
-            Ok(h) => h,
-            Err(e) => {
-                if let Some(p) = problem.lock().ok().and_then(|mut p| p.take()) {
-                    return Err(p);
+        });
+        let hops = target.jump_targets();
+        let mut handles: Vec<Handle<Verifier>> = Vec::new();
+        for t in hops.iter().chain(std::iter::once(target)) {
+            let problem = Arc::new(Mutex::new(None));
+            let verifier = Verifier {
+                target: Arc::new(t.clone()),
+                problem: problem.clone(),
+            };
+            let connected = match handles.last() {
+                None => client::connect(config.clone(), (t.host.as_str(), t.port), verifier).await,
+                Some(jump) => {
+                    let channel = jump
+                        .channel_open_direct_tcpip(
+                            t.host.clone(),
+                            u32::from(t.port),
+                            "127.0.0.1",
+                            0,
+                        )
+                        .await
+                        .map_err(|e| {
+                            unreachable(t, format!("the jump host cannot reach it: {e}"))
+                        })?;
+                    client::connect_stream(config.clone(), channel.into_stream(), verifier).await
                 }
-                return Err(unreachable(target, e));
-            }
+            };
+            let mut handle = match connected {
+                Ok(h) => h,
+                Err(e) => {
+                    if let Some(p) = problem.lock().ok().and_then(|mut p| p.take()) {
+                        return Err(p);
+                    }
+                    return Err(unreachable(t, e));
+                }
+            };
+            authenticate(&mut handle, t).await?;
+            handles.push(handle);
+        }
+        let Some(handle) = handles.pop() else {
+            return Err(unreachable(target, "no connection"));
         };
-        authenticate(&mut handle, target).await?;
         Ok(SshConnection {
             handle,
+            jumps: handles,
             user: target.user.clone(),
             host: target.host.clone(),
             sftp: tokio::sync::Mutex::new(None),
@@ -470,6 +500,9 @@ impl SshConnection {
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
+        for jump in self.jumps.iter().rev() {
+            let _ = jump.disconnect(Disconnect::ByApplication, "", "en").await;
+        }
     }
 }
 

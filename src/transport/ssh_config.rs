@@ -1,8 +1,8 @@
 //! The parts of `~/.ssh/config` tprov honours: `Host` blocks (patterns, `!` negation),
 //! `HostName`, `User`, `Port`, `IdentityFile`, `UserKnownHostsFile`,
-//! `StrictHostKeyChecking`, `ConnectTimeout`. First value wins, as in OpenSSH.
-//! `Key=Value` and tab-separated lines are understood; `Include` and `Match` are not
-//! (a warning names them), and `ProxyJump` is reported as unsupported.
+//! `StrictHostKeyChecking`, `ConnectTimeout`, `ProxyJump`. First value wins, as in
+//! OpenSSH. `Key=Value` and tab-separated lines are understood; `Include` and `Match`
+//! are not.
 
 use std::path::Path;
 

@@ -29,6 +29,8 @@ pub struct Target {
     pub connect_timeout: Duration,
     /// `ansible_connection=local`: run on the controller itself.
     pub local: bool,
+    /// OpenSSH `ProxyJump`: `[user@]host[:port]` hops, comma-separated, first hop first.
+    pub proxy_jump: Option<String>,
 }
 
 impl Target {
@@ -52,7 +54,57 @@ impl Target {
             strict: StrictHostKeys::Yes,
             connect_timeout: Duration::from_secs(10),
             local: false,
+            proxy_jump: None,
         }
+    }
+
+    /// The `ProxyJump` hops as targets, first hop first. Each takes this target's key
+    /// files, known_hosts and host key policy, then its own `~/.ssh/config` block
+    /// (except `ProxyJump`: the chain is the one given), then the user and port written
+    /// in the hop.
+    pub fn jump_targets(&self) -> Vec<Target> {
+        let Some(spec) = self.proxy_jump.as_deref() else {
+            return Vec::new();
+        };
+        if spec.eq_ignore_ascii_case("none") {
+            return Vec::new();
+        }
+        let config = std::env::var("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from("/root"))
+            .join(".ssh/config");
+        spec.split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(|hop| {
+                let hop = hop.strip_prefix("ssh://").unwrap_or(hop);
+                let (user, hostport) = match hop.rsplit_once('@') {
+                    Some((u, h)) => (Some(u), h),
+                    None => (None, hop),
+                };
+                let (host, port) = split_host_port(hostport);
+                let mut t = Target {
+                    name: host.to_string(),
+                    host: host.to_string(),
+                    proxy_jump: None,
+                    ..self.clone()
+                };
+                t.port = 22;
+                t.user = Target::new(host).user;
+                for (k, v) in super::ssh_config::options_for(&config, host) {
+                    if k != "proxyjump" {
+                        t.apply_option(&k, &v);
+                    }
+                }
+                if let Some(u) = user {
+                    t.user = u.to_string();
+                }
+                if let Some(p) = port {
+                    t.port = p;
+                }
+                t
+            })
+            .collect()
     }
 
     /// Applies OpenSSH `-o Key=Value` options found in `ansible_ssh_common_args` /
@@ -110,6 +162,7 @@ impl Target {
             "user" => self.user = value.to_string(),
             "identityfile" => self.identity_files.insert(0, expand_tilde(value)),
             "hostname" => self.host = value.to_string(),
+            "proxyjump" => self.proxy_jump = Some(value.to_string()),
             "connecttimeout" => {
                 if let Ok(s) = value.parse() {
                     self.connect_timeout = Duration::from_secs(s);
@@ -117,6 +170,19 @@ impl Target {
             }
             _ => {}
         }
+    }
+}
+
+/// `host`, `host:port`, `[v6]:port`.
+fn split_host_port(s: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = s.strip_prefix('[')
+        && let Some((h, tail)) = rest.split_once(']')
+    {
+        return (h, tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
+        _ => (s, None),
     }
 }
 

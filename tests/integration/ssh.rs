@@ -319,3 +319,70 @@ fn a_host_that_never_answers_times_out() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     drop(listener);
 }
+
+#[test]
+fn proxy_jump_reaches_a_host_only_the_jump_host_can_name() {
+    let lab = Lab::up("jump", &["sandbox1", "sandbox3"]);
+    let (jump, inner) = (lab.host("sandbox1"), lab.host("sandbox3"));
+    // `sandbox3.internal` resolves on the jump host only (its own /etc/hosts).
+    let out = lab.sh(
+        "sandbox1",
+        &format!("echo '{} sandbox3.internal' >> /etc/hosts", inner.addr),
+    );
+    assert!(out.ok());
+    let known = std::fs::read_to_string(lab.dir.join("known_hosts")).expect("known_hosts");
+    let inner_line = known
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&inner.addr.to_string()))
+        .expect("sandbox3 in known_hosts");
+    let kh = lab.dir.join("known_hosts_jump");
+    std::fs::write(
+        &kh,
+        format!(
+            "{known}sandbox3.internal {}\n",
+            inner_line.split_once(' ').map(|x| x.1).unwrap_or_default()
+        ),
+    )
+    .expect("write");
+    let mut t = lab.target("sandbox3");
+    t.host = "sandbox3.internal".into();
+    t.known_hosts = vec![kh.clone()];
+    // Without the jump the name does not resolve here.
+    assert!(rt().block_on(Connection::open(&t)).is_err());
+    t.proxy_jump = Some(format!("root@{}:{}", jump.addr, jump.port));
+    let out = rt().block_on(async {
+        let c = Connection::open(&t).await.expect("through the jump host");
+        let out = c
+            .exec("cat /etc/hostname", None, None, None)
+            .await
+            .expect("exec");
+        c.close().await;
+        out
+    });
+    assert_eq!(out.stdout_str().trim(), "sandbox3", "{}", out.stderr_str());
+    // The same from the inventory's own vars, as Ansible users write it.
+    let out = lab
+        .tprov("run")
+        .args([
+            "--limit",
+            "sandbox3",
+            "-e",
+            "ansible_host=sandbox3.internal",
+            "-e",
+        ])
+        .arg(format!(
+            "ansible_ssh_common_args='-o ProxyJump=root@{}:{} -o UserKnownHostsFile={}'",
+            jump.addr,
+            jump.port,
+            kh.display()
+        ))
+        .args(["--", "cat", "/etc/hostname"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success() && stdout(&out).contains("sandbox3"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
