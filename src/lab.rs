@@ -485,7 +485,7 @@ pub fn inventory_text(lab: &Lab) -> String {
         for h in hosts {
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={} totRepo=file://{REPO} totBranch=main deployKeySrc={} nvmRepo=file://{NVM_STUB} nginxListen={}:80{}",
+                "{} ansible_host={} ansible_port={} totRepo=file://{REPO} totBranch=main deployKeySrc={} nvmRepo=file://{NVM_STUB} nginxListen={}:80 certbotRequest=False{}",
                 h.name,
                 h.addr,
                 h.port,

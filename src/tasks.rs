@@ -3,6 +3,7 @@
 //! mode, changes it. The registry below is the one place that lists them.
 
 mod attrs;
+mod certbot;
 mod command;
 mod copy;
 mod debug;
@@ -60,6 +61,7 @@ pub const SPECS: &[Spec] = &[
     node::NPM_SPEC,
     pm2::SPEC,
     set_color::SPEC,
+    certbot::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -86,6 +88,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "npm",
     "pm2",
     "set_color",
+    "certbot",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -379,6 +382,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "npm" => node::run_npm(args, cx).await,
         "pm2" => pm2::run(args, cx).await,
         "set_color" => set_color::run(args, cx).await,
+        "certbot" => certbot::run(args, cx).await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

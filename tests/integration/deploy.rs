@@ -2,12 +2,25 @@
 //! itself is on no registry here), real Node 20.17.0 from a nodejs.org-style mirror,
 //! real pm2 from npm, real nginx; then blue/green deploys under load, and a rollback.
 
-use crate::support::{Lab, root, stdout};
+use crate::support::{Lab, Pebble, root, stdout};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// The DNS names of a certificate, in its order.
+fn sans(cert: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(cert)
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout)
+        .split([',', '\n'])
+        .filter_map(|p| p.trim().strip_prefix("DNS:").map(str::to_string))
+        .collect()
+}
 
 fn recap_field(out: &str, host: &str, field: &str) -> u32 {
     out.lines()
@@ -59,7 +72,27 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
     let _ = std::os::unix::fs::symlink(root().join("group_vars"), lab.dir.join("group_vars"));
     app_repo(&lab);
     release(&lab, "1.0.1");
-    let repo_var = "totRepo=file:///srv/tot-app.git".to_string();
+    // A local ACME server for certbot, on an address of this lab's own /24.
+    let addr = lab.host("sandbox3").addr;
+    let [a, b, c, _] = addr.octets();
+    let pebble = Pebble::start(&lab.dir, std::net::Ipv4Addr::new(a, b, c, 250), addr);
+    let ca = "/usr/local/share/lab-acme-ca.pem";
+    let out = lab.sh(
+        "sandbox3",
+        &format!("cat > {ca} <<'PEM'\n{}PEM\n", pebble.ca_pem),
+    );
+    assert!(out.ok(), "{}", out.stderr_str());
+    // Every run of this test's playbooks gets these extra vars.
+    let vars_file = lab.dir.join("extra-vars.json");
+    std::fs::write(
+        &vars_file,
+        format!(
+            r#"{{"totRepo": "file:///srv/tot-app.git", "certbotRequest": true, "certbotServer": "{}", "certbotCaBundle": "{ca}"}}"#,
+            pebble.url
+        ),
+    )
+    .expect("extra vars");
+    let repo_var = format!("@{}", vars_file.display());
     let apply = |book: &str, extra: &[&str]| {
         let mut c = lab.tprov("apply");
         c.arg(root().join("playbooks").join(book)).args([
@@ -82,6 +115,19 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
     assert!(
         body.contains("\"node\":\"v20.17.0\"") && body.contains("\"version\":\"1.0.1\""),
         "{body}"
+    );
+    let live = lab
+        .root("sandbox3")
+        .join("etc/letsencrypt/live/sandbox.tokenoftrust.com/cert.pem");
+    assert_eq!(
+        sans(&live),
+        [
+            "sandbox.tokenoftrust.com",
+            "sandbox1.tokenoftrust.com",
+            "sandbox3.tokenoftrust.com",
+            "sandbox4.tokenoftrust.com"
+        ],
+        "certificate from pebble\n{out}"
     );
     let again = apply("site.yml", &[]);
     assert_eq!(
@@ -240,6 +286,18 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
         0,
         "back where site.yml wants it:\n{site}"
     );
+
+    // A domain added to the list: the certificate is expanded, and only then.
+    let domains = r#"{"certbotDomains": ["sandbox.tokenoftrust.com", "sandbox1.tokenoftrust.com", "sandbox3.tokenoftrust.com", "sandbox4.tokenoftrust.com", "status.tokenoftrust.com"]}"#;
+    let expand = apply("configure.yml", &[domains]);
+    assert_eq!(recap_field(&expand, "sandbox3", "failed"), 0, "{expand}");
+    assert!(
+        sans(&live).contains(&"status.tokenoftrust.com".to_string()),
+        "{expand}"
+    );
+    let same = apply("configure.yml", &[domains]);
+    assert_eq!(recap_field(&same, "sandbox3", "changed"), 0, "{same}");
+    drop(pebble);
 
     // The old user's service stops only when told: a dry run by default.
     let dry = apply("disable-pm2-services.yml", &[]);

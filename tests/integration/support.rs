@@ -196,3 +196,105 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// A local ACME server: Debian's `pebble`, with `pebble-challtestsrv` answering every
+/// DNS name with `answer` (the lab host that must pass HTTP-01). Both bind `bind`, an
+/// address of the lab's own 127.42.<slot>.0/24, so labs in parallel do not collide.
+/// certbot reaches it over TLS with a CA made here (`ca_pem`, to copy onto the host).
+pub struct Pebble {
+    procs: Vec<std::process::Child>,
+    pub url: String,
+    pub ca_pem: String,
+}
+
+impl Pebble {
+    pub fn start(dir: &Path, bind: std::net::Ipv4Addr, answer: std::net::Ipv4Addr) -> Pebble {
+        for bin in ["pebble", "pebble-challtestsrv", "openssl"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {bin}")])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(
+                found,
+                "{bin} is missing: apt-get install pebble openssl (see .ci/run)"
+            );
+        }
+        let d = dir.join("pebble");
+        std::fs::create_dir_all(&d).expect("pebble dir");
+        let sh = |script: &str| {
+            let out = Command::new("sh")
+                .args(["-c", script])
+                .current_dir(&d)
+                .output()
+                .expect("sh");
+            assert!(
+                out.status.success(),
+                "{script}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        sh(&format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=tprov lab ACME CA' && \
+             openssl req -newkey rsa:2048 -nodes -keyout key.pem -out req.csr -subj '/CN={bind}' && \
+             printf 'subjectAltName=IP:{bind}\\n' > ext.cnf && \
+             openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile ext.cnf"
+        ));
+        let config = format!(
+            r#"{{"pebble": {{"listenAddress": "{bind}:14000", "managementListenAddress": "{bind}:15000",
+              "certificate": "{d}/cert.pem", "privateKey": "{d}/key.pem", "httpPort": 80, "tlsPort": 443,
+              "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+            d = d.display()
+        );
+        std::fs::write(d.join("pebble.json"), config).expect("pebble config");
+        let log = |name: &str| std::fs::File::create(d.join(name)).expect("log");
+        let chall = Command::new("pebble-challtestsrv")
+            .args(["-defaultIPv4", &answer.to_string(), "-defaultIPv6", ""])
+            .args([
+                "-dns01",
+                &format!("{bind}:8053"),
+                "-http01",
+                "",
+                "-https01",
+                "",
+            ])
+            .args(["-tlsalpn01", "", "-management", &format!("{bind}:8055")])
+            .stdout(log("challtestsrv.log"))
+            .stderr(log("challtestsrv.err"))
+            .spawn()
+            .expect("pebble-challtestsrv");
+        let pebble = Command::new("pebble")
+            .arg("-config")
+            .arg(d.join("pebble.json"))
+            .args(["-dnsserver", &format!("{bind}:8053")])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(log("pebble.log"))
+            .stderr(log("pebble.err"))
+            .spawn()
+            .expect("pebble");
+        let p = Pebble {
+            procs: vec![chall, pebble],
+            url: format!("https://{bind}:14000/dir"),
+            ca_pem: std::fs::read_to_string(d.join("ca.pem")).expect("ca.pem"),
+        };
+        let up = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::net::TcpStream::connect((bind, 14000)).is_ok()
+        });
+        assert!(
+            up,
+            "pebble did not listen on {bind}:14000 (logs in {})",
+            d.display()
+        );
+        p
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
