@@ -45,6 +45,19 @@ fn get(addr: &str) -> Option<String> {
         .then(|| buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string())
 }
 
+/// The body at `addr` once it contains `needle`, or the last answer after ten seconds.
+fn get_until(addr: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = get(addr).unwrap_or_default();
+        if last.contains(needle) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
+}
+
 /// A private copy of the app repository inside the host (`/srv/tot-app.git`), and a work
 /// tree beside it, so this test can push releases; made on the host itself (over SSH),
 /// never by changing the lower layer of its overlay under it.
@@ -297,13 +310,64 @@ fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
     );
     let same = apply("configure.yml", &[domains]);
     assert_eq!(recap_field(&same, "sandbox3", "changed"), 0, "{same}");
-    drop(pebble);
 
-    // The old user's service stops only when told: a dry run by default.
-    let dry = apply("disable-pm2-services.yml", &[]);
+    // The old user beside the new one: tot-sandbox on Node 16 (an inventory from before
+    // the move, and port 31081, since lab hosts share one network namespace), then
+    // nginx back on tot20-sandbox, the old app still running until it is disabled.
+    let text = std::fs::read_to_string(&lab.inventory).expect("inventory");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("sandbox3."))
+        .expect("sandbox3 line")
+        .to_string();
+    let old_inventory = lab.dir.join("inventory-before-move");
+    std::fs::write(
+        &old_inventory,
+        text.replace(&format!("{line}\n"), "")
+            .replace("[tot-sandbox]\n", &format!("[tot-sandbox]\n{line}\n")),
+    )
+    .expect("old inventory");
+    let old_service = r#"{"totService": {"name": "tot-app", "node_version": "{{ nodeVersion16 }}", "script": "server.js", "exec_mode": "cluster", "instances": 2, "port": 31081, "node_env": "production", "hostname": "{{ totDomain }}", "repo": "{{ totRepo }}", "branch": "{{ totBranch }}", "colors": ["blue", "green"], "active_color": "blue", "listen_timeout": 8000, "kill_timeout": 5000}}"#;
+    let old_apply = |book: &str, extra: &[&str]| {
+        let mut c = crate::support::tprov();
+        c.arg("apply")
+            .arg(root().join("playbooks").join(book))
+            .arg("-i")
+            .arg(&old_inventory)
+            .args(["-g", "tot-sandbox", "--limit", "sandbox3", "-e", &repo_var])
+            .args(["-e", old_service]);
+        for e in extra {
+            c.args(["-e", e]);
+        }
+        stdout(&c.output().expect("tprov runs"))
+    };
+    let old = old_apply("site.yml", &[]);
+    assert_eq!(recap_field(&old, "sandbox3", "failed"), 0, "{old}");
+    let body = get("127.0.0.1:31081").expect("the old user's app answers");
+    assert!(body.contains("\"node\":\"v16.14.2\""), "{body}");
+    let new = apply("site.yml", &[]);
+    assert_eq!(recap_field(&new, "sandbox3", "failed"), 0, "{new}");
+    // `nginx -s reload` returns before the new workers take over: wait for them.
+    let body = get_until(&web, "\"node\":\"v20.17.0\"");
+    assert!(body.contains("\"node\":\"v20.17.0\""), "{body}\n{new}");
     assert!(
-        dry.contains("dry run: would stop and delete tot-app"),
+        get("127.0.0.1:31081").is_some_and(|b| b.contains("v16.14.2")),
+        "the old user's app still runs beside the new one"
+    );
+
+    // It stops only when told: a dry run by default.
+    let dry = old_apply("disable-pm2-services.yml", &[]);
+    assert!(
+        dry.contains("dry run: would stop and delete tot-app under tot-sandbox"),
         "{dry}"
     );
-    assert!(get(&web).is_some(), "still serving after the dry run");
+    assert!(
+        get("127.0.0.1:31081").is_some(),
+        "still running after the dry run"
+    );
+    let stop = old_apply("disable-pm2-services.yml", &["dry_run=false"]);
+    assert_eq!(recap_field(&stop, "sandbox3", "changed"), 1, "{stop}");
+    assert!(get("127.0.0.1:31081").is_none(), "the old app is stopped");
+    let body = get(&web).expect("the new user keeps serving");
+    assert!(body.contains("\"node\":\"v20.17.0\""), "{body}");
 }
