@@ -13,6 +13,7 @@ mod lineinfile;
 mod node;
 mod pm2;
 mod remote;
+mod service;
 mod set_color;
 mod stat;
 mod user;
@@ -62,6 +63,8 @@ pub const SPECS: &[Spec] = &[
     pm2::SPEC,
     set_color::SPEC,
     certbot::SPEC,
+    service::SPEC,
+    service::SYSTEMD_SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -89,6 +92,8 @@ pub const MODULE_NAMES: &[&str] = &[
     "pm2",
     "set_color",
     "certbot",
+    "service",
+    "systemd",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -100,6 +105,8 @@ pub fn canonical(name: &str) -> &str {
     match name {
         "ansible.posix.authorized_key" => "authorized_key",
         "include" => "include_tasks",
+        "systemd_service" => "systemd",
+        "sysvinit" => "service",
         other => other,
     }
 }
@@ -151,6 +158,8 @@ pub struct Sim {
     pub files: HashMap<String, Vec<u8>>,
     /// Predicted (mode, owner, group) of simulated paths.
     pub attrs: HashMap<String, (u32, String, String)>,
+    /// Predicted (running, enabled) of services an earlier task would change.
+    pub services: HashMap<String, (Option<bool>, Option<bool>)>,
 }
 
 impl Sim {
@@ -383,6 +392,8 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "pm2" => pm2::run(args, cx).await,
         "set_color" => set_color::run(args, cx).await,
         "certbot" => certbot::run(args, cx).await,
+        "service" => service::run(args, cx, "service").await,
+        "systemd" => service::run(args, cx, "systemd").await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

@@ -222,3 +222,19 @@ fn users_lines_loops_handlers_blocks_match_ansible() {
         &["alice", "bob", "carol"],
     );
 }
+
+#[test]
+fn services_through_sysv_init_scripts_match_ansible() {
+    differential(
+        "services",
+        &root().join("tests/fixtures/playbooks/services.yml"),
+        &[],
+        &[
+            "/var/lib/tprov-demo",
+            "/etc/init.d/tprov-demo",
+            "/etc/rc2.d",
+            "/etc/rc0.d",
+        ],
+        &[],
+    );
+}
