@@ -153,7 +153,7 @@ impl Engine {
         if !is_possibly_template(source) {
             return Ok(source.to_string());
         }
-        let name = format!("{STR_PREFIX}{source}");
+        let name = format!("{STR_PREFIX}{}", literal_backslashes(source, false));
         scope.clear_missing();
         let tmpl = self
             .env
@@ -215,7 +215,7 @@ impl Engine {
         match single_expression(source) {
             Some(expr) => {
                 let value = self
-                    .eval_expr(expr, scope)
+                    .eval_expr(&literal_backslashes(expr, true), scope)
                     .map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
                 if value.is_undefined() {
                     return Err(self.undefined(expr, scope, origin));
@@ -477,6 +477,93 @@ fn undefined_name(snippet: &str, scope: &Arc<Scope>) -> Option<String> {
         return Some(format!("{head}.{attr}"));
     }
     None
+}
+
+/// Ansible 2.19 takes the string constants inside `{{ }}` of a template that comes from
+/// YAML (vars, task arguments) as written: their backslashes were already YAML's to
+/// read, so `regex_replace('(a)', '\1')` means a backreference, not the byte 0x01.
+/// Template files, `{% %}` statements and conditionals keep Jinja's escapes. Doubling
+/// each backslash in those constants before minijinja unescapes them does the same.
+fn literal_backslashes(source: &str, in_expr: bool) -> std::borrow::Cow<'_, str> {
+    if !source.contains('\\') {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    #[derive(PartialEq)]
+    enum At {
+        Data,
+        Var,
+        Block,
+        Comment,
+    }
+    let b = source.as_bytes();
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut at = if in_expr { At::Var } else { At::Data };
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        match at {
+            At::Data => {
+                if b[i] == b'{' && i + 1 < b.len() {
+                    at = match b[i + 1] {
+                        b'{' => At::Var,
+                        b'%' => At::Block,
+                        b'#' => At::Comment,
+                        _ => At::Data,
+                    };
+                    if at != At::Data {
+                        i += 1;
+                    }
+                    // `{% raw %}`: nothing up to `{% endraw %}` is a template.
+                    if at == At::Block
+                        && source[i + 1..]
+                            .trim_start_matches(['-', '+'])
+                            .trim_start()
+                            .starts_with("raw")
+                        && let Some(end) = source[i..].find("endraw")
+                    {
+                        i += end;
+                    }
+                }
+                i += 1;
+            }
+            At::Comment => {
+                if b[i..].starts_with(b"#}") {
+                    at = At::Data;
+                    i += 1;
+                }
+                i += 1;
+            }
+            At::Var | At::Block => {
+                let c = b[i];
+                if c == b'\'' || c == b'"' {
+                    let start = i + 1;
+                    let mut j = start;
+                    while j < b.len() && b[j] != c {
+                        j += if b[j] == b'\\' { 2 } else { 1 };
+                    }
+                    let end = j.min(b.len());
+                    if at == At::Var && source[start..end].contains('\\') {
+                        out.push_str(&source[copied..start]);
+                        out.push_str(&source[start..end].replace('\\', "\\\\"));
+                        copied = end;
+                    }
+                    i = end + 1;
+                    continue;
+                }
+                let close = if at == At::Var { "}}" } else { "%}" };
+                if b[i..].starts_with(close.as_bytes()) && !in_expr {
+                    at = At::Data;
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    out.push_str(&source[copied..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The inner expression when `source` is exactly one `{{ ... }}` block.

@@ -226,10 +226,367 @@ pub fn register(env: &mut Environment<'static>) {
             urlsplit(&v, part.as_deref())
         },
     );
+    env.add_filter("int", to_int);
+    env.add_filter("float", to_float);
+    env.add_filter("truncate", truncate);
+    env.add_filter(
+        "center",
+        |s: MjValue, width: Option<usize>| -> Result<String, Error> {
+            Ok(center(&py_str(&s)?, width.unwrap_or(80)))
+        },
+    );
+    env.add_filter("wordcount", |s: MjValue| -> Result<usize, Error> {
+        static WORD: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"\w+").ok());
+        let text = py_str(&s)?;
+        Ok(WORD.as_ref().map_or(0, |re| re.find_iter(&text).count()))
+    });
+    env.add_filter("urlencode", urlencode);
+    env.add_filter("from_yaml", |s: MjValue| -> Result<MjValue, Error> {
+        let text = py_str(&s)?;
+        let loaded = crate::yaml::parse(
+            &text,
+            &std::sync::Arc::from(std::path::Path::new("<from_yaml>")),
+        )
+        .map_err(|d| err(format!("from_yaml: {}", d.message)))?;
+        let node = loaded
+            .single()
+            .map_err(|d| err(format!("from_yaml: {}", d.message)))?;
+        Ok(node.map_or(MjValue::from(()), |n| to_mj(&n.to_value())))
+    });
+    env.add_function("lookup", lookup);
+    env.add_function("query", query);
+    env.add_function("q", query);
     env.add_filter("random", |v: MjValue| -> Result<MjValue, Error> {
         // Deterministic stand-in: the first element (templates must be reproducible).
         Ok(v.try_iter()?.next().unwrap_or(MjValue::UNDEFINED))
     });
+}
+
+/// Python's `int(s, base)` on a string: surrounding whitespace, a sign, the base's
+/// prefix, underscores between digits.
+fn py_int(s: &str, base: u32) -> Option<i64> {
+    let t = s.trim();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let lower = t.to_ascii_lowercase();
+    let (base, digits) = match (base, lower.get(..2)) {
+        (16 | 0, Some("0x")) => (16, &t[2..]),
+        (8 | 0, Some("0o")) => (8, &t[2..]),
+        (2 | 0, Some("0b")) => (2, &t[2..]),
+        (0, _)
+            if t.len() > 1 && t.starts_with('0') && t.trim_start_matches(['0', '_']).is_empty() =>
+        {
+            (10, t)
+        }
+        (0, _) if t.len() > 1 && t.starts_with('0') => return None,
+        (0, _) => (10, t),
+        (b, _) => (b, t),
+    };
+    let digits = digits
+        .strip_prefix('_')
+        .filter(|_| t.len() != digits.len())
+        .unwrap_or(digits);
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
+        return None;
+    }
+    let v = i64::from_str_radix(&digits.replace('_', ""), base).ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// Python's `float(s)`: whitespace, underscores between digits, inf and nan.
+fn py_float(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let b = t.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        if *c == b'_'
+            && !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
+            return None;
+        }
+    }
+    let t = t.replace('_', "");
+    let word = t.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    if !["inf", "infinity", "nan"].contains(&word.as_str())
+        && !t
+            .bytes()
+            .all(|c| c.is_ascii_digit() || b"+-.eE".contains(&c))
+    {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// Jinja's `int`: `int(value, base)`, else `int(float(value))`, else the default.
+fn to_int(v: MjValue, default: Option<MjValue>, k: Kwargs) -> Result<MjValue, Error> {
+    let base: Option<u32> = k.get("base")?;
+    let default = match (default, k.get::<Option<MjValue>>("default")?) {
+        (Some(d), _) | (None, Some(d)) => d,
+        _ => MjValue::from(0),
+    };
+    k.assert_all_used()?;
+    let from_float = |f: f64| -> Result<MjValue, Error> {
+        if f.is_finite() {
+            Ok(MjValue::from(f.trunc() as i64))
+        } else if f.is_nan() {
+            Err(err("cannot convert float NaN to integer"))
+        } else {
+            Err(err("cannot convert float infinity to integer"))
+        }
+    };
+    match v.kind() {
+        ValueKind::Bool => Ok(MjValue::from(i64::from(v.is_true()))),
+        ValueKind::Number if v.is_integer() => Ok(v),
+        ValueKind::Number => from_float(f64::try_from(v).unwrap_or(0.0)),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default();
+            if let Some(i) = py_int(s, base.unwrap_or(10)) {
+                return Ok(MjValue::from(i));
+            }
+            match py_float(s) {
+                Some(f) if f.is_nan() => Ok(default),
+                Some(f) => from_float(f),
+                None => Ok(default),
+            }
+        }
+        _ => Ok(default),
+    }
+}
+
+/// Jinja's `float`: `float(value)`, else the default (0.0).
+fn to_float(v: MjValue, default: Option<MjValue>) -> MjValue {
+    let default = default.unwrap_or_else(|| MjValue::from(0.0));
+    match v.kind() {
+        ValueKind::Bool => MjValue::from(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => MjValue::from(f64::try_from(v).unwrap_or(0.0)),
+        ValueKind::String => {
+            py_float(v.as_str().unwrap_or_default()).map_or(default, MjValue::from)
+        }
+        _ => default,
+    }
+}
+
+/// Jinja's `truncate(length=255, killwords=False, end='...', leeway=5)`.
+fn truncate(s: MjValue, pos: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result<String, Error> {
+    let s = py_str(&s)?;
+    let arg = |i: usize, name: &str| -> Result<Option<MjValue>, Error> {
+        Ok(pos.get(i).cloned().or(k.get::<Option<MjValue>>(name)?))
+    };
+    let int = |v: Option<MjValue>| {
+        v.and_then(|v| i64::try_from(v).ok())
+            .map(|n| n.max(0) as usize)
+    };
+    let length = int(arg(0, "length")?).unwrap_or(255);
+    let killwords = arg(1, "killwords")?.is_some_and(|v| v.is_true());
+    let end = match arg(2, "end")? {
+        Some(v) => py_str(&v)?,
+        None => "...".into(),
+    };
+    let leeway = int(arg(3, "leeway")?);
+    k.assert_all_used()?;
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= length + leeway.unwrap_or(5) {
+        return Ok(s);
+    }
+    if length < end.chars().count() {
+        return Err(err(format!(
+            "expected length >= {}, got {length}",
+            end.chars().count()
+        )));
+    }
+    let head: String = chars[..length - end.chars().count()].iter().collect();
+    if killwords {
+        return Ok(head + &end);
+    }
+    let head = match head.rsplit_once(' ') {
+        Some((before, _)) => before.to_string(),
+        None => head,
+    };
+    Ok(head + &end)
+}
+
+/// Python's `str.center`.
+fn center(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    if width <= len {
+        return s.to_string();
+    }
+    let pad = width - len;
+    let left = pad / 2 + (pad & width & 1);
+    format!("{}{s}{}", " ".repeat(left), " ".repeat(pad - left))
+}
+
+/// Jinja's `urlencode`: a string quoted with `/` kept; a mapping or a list of pairs as
+/// a query string.
+fn urlencode(v: MjValue) -> Result<String, Error> {
+    fn quote(s: &str, safe: &[u8], plus: bool) -> String {
+        let mut out = String::new();
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) || safe.contains(&b) {
+                out.push(b as char);
+            } else if b == b' ' && plus {
+                out.push('+');
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+    match v.kind() {
+        ValueKind::String => Ok(quote(v.as_str().unwrap_or_default(), b"/", false)),
+        ValueKind::Map => {
+            let mut parts = Vec::new();
+            for k in v.try_iter()? {
+                let val = v.get_item(&k)?;
+                parts.push(format!(
+                    "{}={}",
+                    quote(&py_str(&k)?, b"", true),
+                    quote(&py_str(&val)?, b"", true)
+                ));
+            }
+            Ok(parts.join("&"))
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            let mut parts = Vec::new();
+            for pair in v.try_iter()? {
+                let k = pair.get_item_by_index(0)?;
+                let val = pair.get_item_by_index(1)?;
+                parts.push(format!(
+                    "{}={}",
+                    quote(&py_str(&k)?, b"", true),
+                    quote(&py_str(&val)?, b"", true)
+                ));
+            }
+            Ok(parts.join("&"))
+        }
+        _ => Ok(quote(&py_str(&v)?, b"/", false)),
+    }
+}
+
+/// The controller-side lookups templates use: `env`, `file`, `vars`, `items`/`list`.
+fn lookup_values(
+    state: &minijinja::State,
+    name: &str,
+    terms: &[MjValue],
+    k: &Kwargs,
+) -> Result<Vec<MjValue>, Error> {
+    let mut out = Vec::new();
+    match name {
+        "env" | "ansible.builtin.env" => {
+            let default: Option<MjValue> = k.get("default")?;
+            for t in terms {
+                let key = py_str(t)?;
+                out.push(match std::env::var(&key) {
+                    Ok(v) => MjValue::from(v),
+                    Err(_) => default.clone().unwrap_or_else(|| MjValue::from("")),
+                });
+            }
+        }
+        "file" | "ansible.builtin.file" => {
+            let rstrip: bool = k.get::<Option<bool>>("rstrip")?.unwrap_or(true);
+            let lstrip: bool = k.get::<Option<bool>>("lstrip")?.unwrap_or(false);
+            let base = state
+                .lookup("playbook_dir")
+                .and_then(|v| v.as_str().map(std::path::PathBuf::from));
+            for t in terms {
+                let rel = py_str(t)?;
+                let p = std::path::Path::new(&rel);
+                let candidates: Vec<std::path::PathBuf> = match &base {
+                    _ if p.is_absolute() => vec![p.to_path_buf()],
+                    Some(b) => vec![b.join("files").join(p), b.join(p)],
+                    None => vec![p.to_path_buf()],
+                };
+                let found = candidates.iter().find(|c| c.is_file()).ok_or_else(|| {
+                    err(format!(
+                        "The 'file' lookup had an issue accessing the file '{rel}'. file not found"
+                    ))
+                })?;
+                let mut text = std::fs::read_to_string(found)
+                    .map_err(|e| err(format!("lookup file {rel}: {e}")))?;
+                if rstrip {
+                    text.truncate(text.trim_end().len());
+                }
+                if lstrip {
+                    text = text.trim_start().to_string();
+                }
+                out.push(MjValue::from(text));
+            }
+        }
+        "vars" | "ansible.builtin.vars" => {
+            let default: Option<MjValue> = k.get("default")?;
+            for t in terms {
+                let key = py_str(t)?;
+                match state
+                    .lookup(&key)
+                    .filter(|v| !v.is_undefined())
+                    .or_else(|| default.clone())
+                {
+                    Some(v) => out.push(v),
+                    None => return Err(err(format!("No variable named '{key}' was found"))),
+                }
+            }
+        }
+        "items" | "list" | "ansible.builtin.items" | "ansible.builtin.list" => {
+            for t in terms {
+                match t.kind() {
+                    ValueKind::Seq if name.ends_with("items") => out.extend(t.try_iter()?),
+                    _ => out.push(t.clone()),
+                }
+            }
+        }
+        other => {
+            return Err(err(format!(
+                "lookup plugin '{other}' is not supported by tprov (env, file, vars, items, list are)"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// `lookup(name, terms...)`: one value, or the values joined with commas.
+fn lookup(
+    state: &minijinja::State,
+    name: String,
+    terms: minijinja::value::Rest<MjValue>,
+    k: Kwargs,
+) -> Result<MjValue, Error> {
+    let wantlist: bool = k.get::<Option<bool>>("wantlist")?.unwrap_or(false);
+    let _: Option<MjValue> = k.get("errors")?;
+    let values = lookup_values(state, &name, &terms, &k)?;
+    k.assert_all_used()?;
+    if wantlist {
+        return Ok(MjValue::from(values));
+    }
+    if values.len() == 1 {
+        return Ok(values.into_iter().next().unwrap_or_default());
+    }
+    if values.iter().all(|v| v.kind() == ValueKind::String) {
+        let parts: Vec<String> = values
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect();
+        return Ok(MjValue::from(parts.join(",")));
+    }
+    Ok(MjValue::from(values))
+}
+
+/// `query(name, terms...)`: always a list.
+fn query(
+    state: &minijinja::State,
+    name: String,
+    terms: minijinja::value::Rest<MjValue>,
+    k: Kwargs,
+) -> Result<MjValue, Error> {
+    let values = lookup_values(state, &name, &terms, &k)?;
+    k.assert_all_used()?;
+    Ok(MjValue::from(values))
 }
 
 /// Ansible's `bool`: strings and ints by name, anything else by equality with 1.

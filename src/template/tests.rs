@@ -117,9 +117,23 @@ fn filters() {
     );
     assert_eq!(
         engine()
-            .render_str("{{ 'abc' | regex_replace('(b)', '[\\\\1]') }}", &s, None)
+            .render_str("{{ 'abc' | regex_replace('(b)', '[\\1]') }}", &s, None)
             .unwrap(),
         "a[b]c"
+    );
+    // As Ansible 2.19 reads YAML-sourced templates: string constants in `{{ }}` keep
+    // their backslashes; `{% %}` statements unescape them (ansible-playbook agrees).
+    assert_eq!(
+        engine()
+            .render_str("{{ 'abc' | regex_replace('(b)', '[\\\\1]') }}", &s, None)
+            .unwrap(),
+        "a[\\1]c"
+    );
+    assert_eq!(
+        engine()
+            .render_str(r#"x\n{{ "a\tb" }}{% set q = "c\td" %}{{ q }}"#, &s, None)
+            .unwrap(),
+        "x\\na\\tbc\td"
     );
     assert_eq!(
         engine()

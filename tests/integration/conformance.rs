@@ -132,16 +132,23 @@ fn short_alias_is_an_extension_that_never_conflicts() {
 
 #[test]
 fn templated_values_match_ansible() {
-    let dir = fixture("inventories/precedence");
+    for (dir, hosts) in [
+        ("inventories/precedence", &["w1", "w2", "d1"][..]),
+        ("inventories/filters", &["h1"][..]),
+    ] {
+        templated_values_match(&fixture(dir), hosts);
+    }
+}
+
+fn templated_values_match(dir: &std::path::Path, hosts: &[&str]) {
     let src = dir.join("hosts");
     let templates = lines(&dir.join("templates"));
-    let hosts = ["w1", "w2", "d1"];
     let request = serde_json::json!({
         "inventory": src,
         "templates": hosts.iter().map(|h| (h.to_string(), serde_json::json!(templates))).collect::<serde_json::Map<_, _>>(),
     });
     let answer = oracle(&request);
-    for h in hosts {
+    for &h in hosts {
         let out = tprov()
             .args(["eval", "--json", "-i"])
             .arg(&src)
