@@ -23,6 +23,8 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer beyond 64 bits (Python has no limit; 128 bits is ours).
+    BigInt(i128),
     Float(f64),
     Str(String),
     /// A string marked `!unsafe`: used as is, never templated.
@@ -62,7 +64,7 @@ impl Value {
         match self {
             Value::Null => "NoneType",
             Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
+            Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) | Value::Unsafe(_) => "str",
             Value::List(_) => "list",
@@ -76,6 +78,7 @@ impl Value {
             Value::Null => false,
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
+            Value::BigInt(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) | Value::Unsafe(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -127,6 +130,9 @@ fn write_repr(out: &mut String, v: &Value, depth: usize) {
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::BigInt(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => out.push_str(&float_repr(*f)),
@@ -237,6 +243,7 @@ impl serde::Serialize for Value {
             Value::Null => s.serialize_none(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
+            Value::BigInt(i) => s.serialize_i128(*i),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Str(v) | Value::Unsafe(v) => s.serialize_str(v),
             Value::List(l) => {

@@ -66,7 +66,10 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
                 "You must pass a single valid host to --host parameter".into(),
             ));
         };
-        json(&Value::Map(host_vars(*h, &mut cache)?))?
+        // `--host` prints `!unsafe` values as plain strings, `--list` marks them.
+        let mut style = list_style();
+        style.unsafe_marker = false;
+        dumps(&Value::Map(host_vars(*h, &mut cache)?), &style).map_err(Error::Internal)?
     } else if let Some(start) = &cmd.graph {
         let gid = inv.group_id(start).ok_or_else(|| {
             Error::Usage("Pattern must be valid group name when using --graph".into())
@@ -161,11 +164,8 @@ pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result
 fn list_style() -> JsonStyle {
     let mut style = JsonStyle::pretty(4);
     style.ensure_ascii = false;
+    style.unsafe_marker = true;
     style
-}
-
-fn json(v: &Value) -> Result<String, Error> {
-    dumps(v, &list_style()).map_err(Error::Internal)
 }
 
 /// `--list`: the groups and `_meta`, keys sorted as Python's `sort_keys` does, with the

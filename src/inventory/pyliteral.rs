@@ -142,7 +142,10 @@ impl Parser<'_> {
                 let v = self.unary()?;
                 match v {
                     Lit::V(Value::Int(i)) => {
-                        Some(Lit::V(Value::Int(if neg { i.checked_neg()? } else { i })))
+                        Some(int_lit(if neg { -i128::from(i) } else { i128::from(i) }))
+                    }
+                    Lit::V(Value::BigInt(i)) => {
+                        Some(int_lit(if neg { i.checked_neg()? } else { i }))
                     }
                     Lit::V(Value::Float(f)) => Some(Lit::V(Value::Float(if neg { -f } else { f }))),
                     Lit::Complex(re, im) => Some(if neg {
@@ -461,9 +464,7 @@ impl Parser<'_> {
                 return None;
             }
             let clean: String = digits.chars().filter(|c| *c != '_').collect();
-            return i64::from_str_radix(&clean, radix)
-                .ok()
-                .map(|v| Lit::V(Value::Int(v)));
+            return i128::from_str_radix(&clean, radix).ok().map(int_lit);
         }
         let mut is_float = false;
         while let Some(c) = self.peek() {
@@ -505,8 +506,13 @@ impl Parser<'_> {
         if clean.len() > 1 && clean.starts_with('0') && clean.bytes().any(|b| b != b'0') {
             return None;
         }
-        clean.parse::<i64>().ok().map(|i| Lit::V(Value::Int(i)))
+        clean.parse::<i128>().ok().map(int_lit)
     }
+}
+
+/// An int literal: 64 bits when it fits, else 128 (Python's ints have no limit).
+fn int_lit(v: i128) -> Lit {
+    Lit::V(i64::try_from(v).map_or(Value::BigInt(v), Value::Int))
 }
 
 fn key_text(v: &Value) -> String {

@@ -10,6 +10,7 @@ pub fn to_mj(v: &Value) -> MjValue {
         Value::Null => MjValue::from(()),
         Value::Bool(b) => MjValue::from(*b),
         Value::Int(i) => MjValue::from(*i),
+        Value::BigInt(i) => MjValue::from(*i),
         Value::Float(f) => MjValue::from(*f),
         Value::Str(s) | Value::Unsafe(s) => MjValue::from(s.as_str()),
         Value::List(items) => MjValue::from(items.iter().map(to_mj).collect::<Vec<_>>()),
@@ -46,9 +47,10 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
         ValueKind::Bool => Value::Bool(v.is_true()),
         ValueKind::Number => {
             if v.is_integer() {
-                match v.as_i64() {
-                    Some(i) => Value::Int(i),
-                    None => Value::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN)),
+                match (v.as_i64(), i128::try_from(v.clone())) {
+                    (Some(i), _) => Value::Int(i),
+                    (None, Ok(i)) => Value::BigInt(i),
+                    _ => Value::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN)),
                 }
             } else {
                 Value::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN))

@@ -13,6 +13,8 @@ pub struct JsonStyle {
     /// The item separator; Python uses ", " without indent and "," with it.
     pub item_sep: String,
     pub key_sep: String,
+    /// `!unsafe` strings as `{"__ansible_unsafe": ...}`, as ansible-inventory prints them.
+    pub unsafe_marker: bool,
 }
 
 impl JsonStyle {
@@ -24,6 +26,7 @@ impl JsonStyle {
             ensure_ascii: true,
             item_sep: ", ".into(),
             key_sep: ": ".into(),
+            unsafe_marker: false,
         }
     }
 
@@ -35,6 +38,7 @@ impl JsonStyle {
             ensure_ascii: true,
             item_sep: ",".into(),
             key_sep: ": ".into(),
+            unsafe_marker: false,
         }
     }
 }
@@ -71,6 +75,9 @@ pub fn write_value(
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }
+        Value::BigInt(i) => {
+            let _ = write!(out, "{i}");
+        }
         Value::Float(f) => {
             if f.is_nan() {
                 out.push_str("NaN");
@@ -79,6 +86,11 @@ pub fn write_value(
             } else {
                 out.push_str(&float_repr(*f));
             }
+        }
+        Value::Unsafe(s) if style.unsafe_marker => {
+            let mut m = crate::value::Map::default();
+            m.insert("__ansible_unsafe".into(), Value::Str(s.clone()));
+            write_value(out, &Value::Map(m), style, level)?;
         }
         Value::Str(s) | Value::Unsafe(s) => write_str(out, s, style.ensure_ascii),
         Value::List(items) => {

@@ -20,7 +20,8 @@ enum Frame {
         pos: Pos,
         anchor: usize,
         entries: IndexMap<String, (Key, Node)>,
-        key: Option<(Key, bool)>,
+        /// The pending key, whether it is `<<`, and its identity as a Python dict key.
+        key: Option<(Key, bool, String)>,
         merges: Vec<Node>,
     },
 }
@@ -151,8 +152,8 @@ fn apply_merges(merges: Vec<Node>, entries: IndexMap<String, (Key, Node)>) -> Ve
             }
         }
     }
-    for (name, pair) in entries {
-        out.insert(name, pair);
+    for (_, pair) in entries {
+        out.insert(pair.0.name.clone(), pair);
     }
     out.into_values().collect()
 }
@@ -164,6 +165,26 @@ fn key_name(value: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => float_repr(*f),
         other => other.py_str(),
+    }
+}
+
+/// Which keys are one key to a Python dict: `True`, `1` and `1.0` are; `1` and `"1"`
+/// are not. The first spelling stays, the last value wins.
+fn key_identity(value: &Value) -> String {
+    let number = |f: f64| {
+        if f.fract() == 0.0 && f.abs() < 1e18 {
+            format!("n{}", f as i64)
+        } else {
+            format!("n{}", float_repr(f))
+        }
+    };
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("n{}", i64::from(*b)),
+        Value::Int(i) => format!("n{i}"),
+        Value::BigInt(i) => format!("n{i}"),
+        Value::Float(f) => number(*f),
+        other => format!("s{}", other.py_str()),
     }
 }
 
@@ -198,18 +219,9 @@ impl Builder<'_> {
                     "str" => Ok(Value::Str(text.to_string())),
                     "null" => Ok(Value::Null),
                     "bool" | "int" | "float" => {
-                        let v = resolve_plain(text).map_err(|e| self.err(pos, e.0))?;
-                        let ok = matches!(
-                            (tag.suffix.as_str(), &v),
-                            ("bool", Value::Bool(_))
-                                | ("int", Value::Int(_))
-                                | ("float", Value::Float(_))
-                        );
-                        if ok {
-                            Ok(v)
-                        } else {
-                            Err(self.err(pos, format!("{text:?} is not a valid !!{}", tag.suffix)))
-                        }
+                        explicit(tag.suffix.as_str(), text).ok_or_else(|| {
+                            self.err(pos, format!("{text:?} is not a valid !!{}", tag.suffix))
+                        })
                     }
                     other => Err(self.err(pos, format!("unsupported YAML tag !!{other}"))),
                 };
@@ -307,6 +319,7 @@ impl Builder<'_> {
                     pos: node.pos,
                 },
                 is_merge_key,
+                key_identity(v),
             ));
             return Ok(());
         }
@@ -331,7 +344,7 @@ impl Builder<'_> {
                         "found unhashable key: mapping keys must be scalars",
                     ));
                 }
-                Some((_, true)) => match node.kind {
+                Some((_, true, _)) => match node.kind {
                     NodeKind::Map(_) => merges.push(node),
                     NodeKind::Seq(items) => {
                         for item in items {
@@ -357,15 +370,15 @@ impl Builder<'_> {
                         ));
                     }
                 },
-                Some((k, false)) => {
-                    if let Some((first, slot)) = entries.get_mut(&k.name) {
+                Some((k, false, id)) => {
+                    if let Some((first, slot)) = entries.get_mut(&id) {
                         self.warnings.push(Diagnostic::warning(
                             Origin::new(&file, k.pos),
                             format!("found a duplicate dict key ({}), first defined at line {}; using the last value only", k.name, first.pos.line),
                         ));
                         *slot = node;
                     } else {
-                        entries.insert(k.name.clone(), (k, node));
+                        entries.insert(id, (k, node));
                     }
                 }
             },
@@ -414,4 +427,76 @@ fn count_nodes(node: &Node, limit: usize) -> usize {
         }
     }
     count
+}
+
+/// PyYAML's constructors for an explicitly tagged `!!bool`, `!!int` or `!!float`: more
+/// lenient than plain-scalar resolution (`!!float "1"` is 1.0, `!!int "0644"` is 420).
+fn explicit(tag: &str, text: &str) -> Option<Value> {
+    let sexagesimal = |digits: &str| -> Option<f64> {
+        let mut total = 0.0;
+        for part in digits.split(':') {
+            total = total * 60.0 + part.parse::<f64>().ok()?;
+        }
+        Some(total)
+    };
+    match tag {
+        "bool" => match text.to_lowercase().as_str() {
+            "yes" | "true" | "on" => Some(Value::Bool(true)),
+            "no" | "false" | "off" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "int" => {
+            let v = text.replace('_', "");
+            let (neg, v) = match v.strip_prefix('-') {
+                Some(rest) => (true, rest.to_string()),
+                None => (false, v.strip_prefix('+').unwrap_or(&v).to_string()),
+            };
+            let n = if v == "0" {
+                0
+            } else if let Some(b) = v.strip_prefix("0b") {
+                i128::from_str_radix(b, 2).ok()?
+            } else if let Some(h) = v.strip_prefix("0x") {
+                i128::from_str_radix(h, 16).ok()?
+            } else if v.starts_with('0') {
+                i128::from_str_radix(&v, 8).ok()?
+            } else if v.contains(':') {
+                let mut total: i128 = 0;
+                for part in v.split(':') {
+                    total = total
+                        .checked_mul(60)?
+                        .checked_add(part.parse::<i128>().ok()?)?;
+                }
+                total
+            } else {
+                v.trim().parse::<i128>().ok()?
+            };
+            let n = if neg { -n } else { n };
+            Some(i64::try_from(n).map_or(Value::BigInt(n), Value::Int))
+        }
+        "float" => {
+            let v = text.replace('_', "").to_lowercase();
+            let (sign, v) = match v.strip_prefix('-') {
+                Some(rest) => (-1.0, rest.to_string()),
+                None => (1.0, v.strip_prefix('+').unwrap_or(&v).to_string()),
+            };
+            let f = match v.as_str() {
+                ".inf" => f64::INFINITY,
+                ".nan" => f64::NAN,
+                _ if v.contains(':') => sexagesimal(&v)?,
+                _ => {
+                    let t = v.trim();
+                    if t.is_empty()
+                        || !t
+                            .bytes()
+                            .all(|c| c.is_ascii_digit() || b".e+-".contains(&c))
+                    {
+                        return None;
+                    }
+                    t.parse::<f64>().ok()?
+                }
+            };
+            Some(Value::Float(sign * f))
+        }
+        _ => None,
+    }
 }

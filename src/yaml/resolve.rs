@@ -66,7 +66,7 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
             return construct_float(s).map(Value::Float);
         }
         if INT.is_match(s) {
-            return construct_int(s).map(Value::Int);
+            return construct_int(s);
         }
         if let Some(ts) = construct_timestamp(s) {
             return Ok(Value::Str(ts));
@@ -75,16 +75,16 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
     Ok(Value::Str(s.to_string()))
 }
 
-fn construct_int(s: &str) -> Result<i64, ResolveError> {
+fn construct_int(s: &str) -> Result<Value, ResolveError> {
     let clean: String = s.chars().filter(|c| *c != '_').collect();
     let (sign, digits) = match clean.as_bytes().first() {
-        Some(b'-') => (-1i64, &clean[1..]),
+        Some(b'-') => (-1i128, &clean[1..]),
         Some(b'+') => (1, &clean[1..]),
         _ => (1, clean.as_str()),
     };
-    let too_big = || ResolveError(format!("integer {s} does not fit in 64 bits"));
+    let too_big = || ResolveError(format!("integer {s} does not fit in 128 bits"));
     let bad = || ResolveError(format!("invalid literal for int(): {s:?}"));
-    let magnitude: i64 = if digits == "0" {
+    let magnitude: i128 = if digits == "0" {
         0
     } else if let Some(bin) = digits.strip_prefix("0b") {
         parse_radix(bin, 2).ok_or_else(bad)?.ok_or_else(too_big)?
@@ -95,9 +95,9 @@ fn construct_int(s: &str) -> Result<i64, ResolveError> {
             .ok_or_else(bad)?
             .ok_or_else(too_big)?
     } else if digits.contains(':') {
-        let mut value: i64 = 0;
+        let mut value: i128 = 0;
         for part in digits.split(':') {
-            let d: i64 = part.parse().map_err(|_| bad())?;
+            let d: i128 = part.parse().map_err(|_| bad())?;
             value = value
                 .checked_mul(60)
                 .and_then(|v| v.checked_add(d))
@@ -109,19 +109,20 @@ fn construct_int(s: &str) -> Result<i64, ResolveError> {
             .ok_or_else(bad)?
             .ok_or_else(too_big)?
     };
-    Ok(sign * magnitude)
+    let v = sign * magnitude;
+    Ok(i64::try_from(v).map_or(Value::BigInt(v), Value::Int))
 }
 
 /// `None` when the digits are invalid, `Some(None)` on overflow.
-fn parse_radix(digits: &str, radix: u32) -> Option<Option<i64>> {
+fn parse_radix(digits: &str, radix: u32) -> Option<Option<i128>> {
     if digits.is_empty() {
         return None;
     }
-    let mut value: i64 = 0;
+    let mut value: i128 = 0;
     for c in digits.chars() {
-        let d = i64::from(c.to_digit(radix)?);
+        let d = i128::from(c.to_digit(radix)?);
         value = match value
-            .checked_mul(i64::from(radix))
+            .checked_mul(i128::from(radix))
             .and_then(|v| v.checked_add(d))
         {
             Some(v) => v,

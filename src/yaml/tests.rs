@@ -83,3 +83,28 @@ fn syntax_error_has_position() {
     let err = parse("a: [1, 2\nb: 3\n", &Arc::from(Path::new("bad.yml"))).unwrap_err();
     assert!(err.to_string().starts_with("bad.yml:"), "{err}");
 }
+
+#[test]
+fn keys_equal_in_python_are_one_key() {
+    // `on`, `1` and `yes` are all True as a dict key: the first spelling, the last value.
+    let loaded = load("on: a\n1: b\n'1': c\nyes: d\n~: e\nnull: f\n");
+    let m = loaded.docs[0].to_value();
+    let m = m.as_map().unwrap();
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert_eq!(m["true"], Value::str("d"));
+    assert_eq!(m["1"], Value::str("c"));
+    assert_eq!(m["null"], Value::str("f"));
+    assert_eq!(loaded.warnings.len(), 3);
+}
+
+#[test]
+fn explicit_tags_use_pyyaml_constructors() {
+    let v = first(
+        "a: !!float '1'\nb: !!int '0644'\nc: !!bool 'Yes'\nd: !!int '99999999999999999999'\ne: 99999999999999999999\n",
+    );
+    let m = v.as_map().unwrap();
+    assert_eq!(m["a"], Value::Float(1.0));
+    assert_eq!(m["b"], Value::Int(420));
+    assert_eq!(m["c"], Value::Bool(true));
+    assert_eq!(m["e"], Value::BigInt(99_999_999_999_999_999_999));
+}

@@ -16,6 +16,7 @@ fn sources() -> Vec<PathBuf> {
         inv.join("yaml_inv/hosts.yml"),
         inv.join("dir_sources/inv"),
         inv.join("patterns/hosts"),
+        inv.join("yaml_scalars/hosts"),
         root().join("inventory/tot"),
     ]
 }
