@@ -89,7 +89,7 @@ pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
                 }
             }
         } else {
-            for (k, v) in parse_kv(e) {
+            for (k, v) in crate::playbook::parse_kv(e) {
                 out.insert(
                     k,
                     Var {
@@ -101,18 +101,6 @@ pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
         }
     }
     Ok(out)
-}
-
-/// Ansible's `parse_kv` for `-e`: shell-like words of `key=value`, values kept as text.
-fn parse_kv(s: &str) -> Vec<(String, String)> {
-    let words = crate::inventory::split_words(s);
-    words
-        .into_iter()
-        .filter_map(|w| {
-            w.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// Every host's raw merged vars (as `ansible-inventory` prints them), extra vars last.

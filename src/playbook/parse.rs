@@ -860,6 +860,27 @@ pub fn parse_free_form(module: &str, text: &str) -> Map {
     out
 }
 
+/// Ansible's `parse_kv` without raw params (`-e k=v ...`): each word's escapes decoded,
+/// split at its first unescaped `=`, the value unquoted as a whole.
+pub fn parse_kv(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for w in split_args(text) {
+        let x = decode_escapes(&w);
+        let pos = x
+            .char_indices()
+            .skip(1)
+            .find(|&(i, c)| c == '=' && !x[..i].ends_with('\\'))
+            .map(|(i, _)| i);
+        if let Some(pos) = pos {
+            out.push((
+                x[..pos].trim().to_string(),
+                unquote(x[pos + 1..].trim()),
+            ));
+        }
+    }
+    out
+}
+
 /// Splits on spaces outside quotes and `{{ }}`, keeping quotes (Ansible's `split_args`).
 fn split_args(text: &str) -> Vec<String> {
     let mut out = Vec::new();
