@@ -96,6 +96,14 @@ impl Fleet {
         Ok(vars)
     }
 
+    /// Drops a host's cached vars (a pass over many hosts that visits each once keeps
+    /// its memory, and the pages it must fault in, small).
+    pub fn forget(&self, host: HostId) {
+        if let Ok(mut m) = self.host_vars.lock() {
+            m.remove(&host);
+        }
+    }
+
     pub fn warnings(&self) -> Vec<Diagnostic> {
         self.cache
             .lock()

@@ -20,7 +20,7 @@ use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior, Va
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, RwLock};
 
 pub use convert::{from_mj, mj_map, py_str, to_mj};
 pub use scope::{Frame, HostvarsSource, Scope, native_frame};
@@ -52,7 +52,7 @@ impl fmt::Display for TemplateError {
 
 pub struct Engine {
     env: Environment<'static>,
-    exprs: Mutex<HashMap<String, Arc<Expression<'static, 'static>>>>,
+    exprs: RwLock<HashMap<String, Arc<Expression<'static, 'static>>>>,
 }
 
 impl fmt::Debug for Engine {
@@ -117,7 +117,7 @@ impl Engine {
         jinja_tests::register(&mut env);
         Engine {
             env,
-            exprs: Mutex::new(HashMap::default()),
+            exprs: RwLock::new(HashMap::default()),
         }
     }
 
@@ -276,12 +276,12 @@ impl Engine {
     fn eval_expr(&'static self, expr: &str, scope: &Arc<Scope>) -> Result<MjValue, Error> {
         scope.clear_missing();
         let compiled = {
-            let cached = self.exprs.lock().ok().and_then(|c| c.get(expr).cloned());
+            let cached = self.exprs.read().ok().and_then(|c| c.get(expr).cloned());
             match cached {
                 Some(c) => c,
                 None => {
                     let c = Arc::new(self.env.compile_expression_owned(expr.to_string())?);
-                    if let Ok(mut cache) = self.exprs.lock() {
+                    if let Ok(mut cache) = self.exprs.write() {
                         cache.insert(expr.to_string(), c.clone());
                     }
                     c

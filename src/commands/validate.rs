@@ -23,7 +23,18 @@ struct Report {
     problems: IndexMap<(Origin, String), (bool, Vec<String>)>,
 }
 
-impl Report {
+/// Where checks put what they find: the report, or one thread's list of it.
+trait Problems {
+    fn add(&mut self, d: Diagnostic, host: Option<&str>);
+}
+
+impl Problems for Vec<(Diagnostic, Option<String>)> {
+    fn add(&mut self, d: Diagnostic, host: Option<&str>) {
+        self.push((d, host.map(str::to_string)));
+    }
+}
+
+impl Problems for Report {
     fn add(&mut self, d: Diagnostic, host: Option<&str>) {
         let is_error = d.severity == Severity::Error;
         let entry = self.problems.entry((d.origin, d.message)).or_default();
@@ -32,7 +43,9 @@ impl Report {
             entry.1.push(h.to_string());
         }
     }
+}
 
+impl Report {
     fn diagnostics(&self, strict: bool) -> Vec<Diagnostic> {
         let mut out: Vec<Diagnostic> = self
             .problems
@@ -169,70 +182,116 @@ fn check_inventory(
             std::fs::read_to_string(t).is_ok_and(|text| engine().check_syntax(&text).is_ok())
         })
         .collect();
-    for h in hosts {
-        let name = inv.host(h).name.clone();
-        if let Some(s) = &schema {
-            check_exclusive(&inv, h, s, report);
-        }
-        let scope = match fleet.scope(h) {
-            Ok(s) => s,
-            Err(d) => {
-                report.add(d, Some(&name));
-                continue;
-            }
-        };
-        let raw = match fleet.raw_vars(h) {
-            Ok(r) => r,
-            Err(d) => {
-                report.add(d, Some(&name));
-                continue;
-            }
-        };
-        let schema_here = schema
-            .as_ref()
-            .filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g)));
-        let mut resolved = Map::default();
-        for (var, def) in raw.iter() {
-            // A value with no template in it cannot fail: only templates are rendered.
-            if !has_template(&def.value) {
-                if schema_here.is_some() {
-                    resolved.insert(var.clone(), def.value.clone());
-                }
-                continue;
-            }
-            let origin = def
-                .origin
-                .clone()
-                .unwrap_or_else(|| Origin::file("<inventory>"));
-            match engine().template_to_value(&def.value, &scope, Some(&origin)) {
-                Ok(v) => {
-                    if schema_here.is_some() {
-                        resolved.insert(var.clone(), v);
-                    }
-                }
-                Err(e) => report.add(
-                    Diagnostic::error(e.origin.unwrap_or(origin), e.message),
-                    Some(&name),
-                ),
-            }
-        }
-        if let Some(s) = schema_here {
-            check_schema(s, &raw, &resolved, report, &name);
-        }
-        for t in &templates {
-            let tscope = scope.with_frame(native_frame(template_vars(t)));
-            if let Err(e) = engine().render_file(t, &tscope) {
-                report.add(
-                    Diagnostic::error(e.origin.unwrap_or_else(|| Origin::file(t)), e.message),
-                    Some(&name),
+    // Hosts are independent: check them on every core, then report in host order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = hosts.len().div_ceil(threads).max(1);
+    let found: Vec<Vec<(Diagnostic, Option<String>)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = hosts
+            .chunks(chunk)
+            .map(|part| {
+                let (inv, schema, templates) = (&inv, &schema, &templates);
+                // Each worker has its own vars caches: no lock shared per host.
+                let fleet = fleet.for_play(
+                    crate::vars::Vars::default(),
+                    None,
+                    fleet.query.clone(),
+                    false,
+                    false,
                 );
-            }
-        }
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for &h in part {
+                        check_host(h, inv, &fleet, schema.as_ref(), templates, &mut out);
+                        fleet.forget(h);
+                    }
+                    out.extend(fleet.warnings().into_iter().map(|w| (w, None)));
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    for (d, host) in found.into_iter().flatten() {
+        report.add(d, host.as_deref());
     }
     for w in fleet.warnings() {
         report.add(w, None);
     }
     Ok(())
+}
+
+/// Everything about one host: its vars render, its schema holds, every template renders.
+fn check_host(
+    h: usize,
+    inv: &Inventory,
+    fleet: &Arc<Fleet>,
+    schema: Option<&Schema>,
+    templates: &[PathBuf],
+    out: &mut Vec<(Diagnostic, Option<String>)>,
+) {
+    let name = inv.host(h).name.clone();
+    if let Some(s) = &schema {
+        check_exclusive(inv, h, s, out);
+    }
+    let scope = match fleet.scope(h) {
+        Ok(s) => s,
+        Err(d) => {
+            out.push((d, Some(name)));
+            return;
+        }
+    };
+    let raw = match fleet.raw_vars(h) {
+        Ok(r) => r,
+        Err(d) => {
+            out.push((d, Some(name)));
+            return;
+        }
+    };
+    let schema_here = schema
+        .as_ref()
+        .filter(|s| inv.group_names(h).iter().any(|g| s.groups.contains(g)));
+    let mut resolved = Map::default();
+    for (var, def) in raw.iter() {
+        // A value with no template in it cannot fail: only templates are rendered.
+        if !has_template(&def.value) {
+            if schema_here.is_some() {
+                resolved.insert(var.clone(), def.value.clone());
+            }
+            continue;
+        }
+        let origin = def
+            .origin
+            .clone()
+            .unwrap_or_else(|| Origin::file("<inventory>"));
+        match engine().template_to_value(&def.value, &scope, Some(&origin)) {
+            Ok(v) => {
+                if schema_here.is_some() {
+                    resolved.insert(var.clone(), v);
+                }
+            }
+            Err(e) => out.push((
+                Diagnostic::error(e.origin.unwrap_or(origin), e.message),
+                Some(name.clone()),
+            )),
+        }
+    }
+    if let Some(s) = schema_here {
+        check_schema(s, &raw, &resolved, out, &name);
+    }
+    for t in templates {
+        let tscope = scope.with_frame(native_frame(template_vars(t)));
+        if let Err(e) = engine().render_file(t, &tscope) {
+            out.push((
+                Diagnostic::error(e.origin.unwrap_or_else(|| Origin::file(t)), e.message),
+                Some(name.clone()),
+            ));
+        }
+    }
 }
 
 /// The vars Ansible's `template` module adds (`ansible_managed` and `template_*`).
@@ -258,7 +317,7 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut Report) {
+fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut impl Problems) {
     let groups = inv.group_names(host);
     for pair in &s.exclusive {
         let inside: Vec<&String> = pair.iter().filter(|g| groups.contains(g)).collect();
@@ -281,7 +340,7 @@ fn check_schema(
     s: &Schema,
     raw: &crate::vars::Vars,
     resolved: &Map,
-    report: &mut Report,
+    report: &mut impl Problems,
     host: &str,
 ) {
     for (var, rule) in &s.vars {

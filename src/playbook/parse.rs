@@ -872,10 +872,7 @@ pub fn parse_kv(text: &str) -> Vec<(String, String)> {
             .find(|&(i, c)| c == '=' && !x[..i].ends_with('\\'))
             .map(|(i, _)| i);
         if let Some(pos) = pos {
-            out.push((
-                x[..pos].trim().to_string(),
-                unquote(x[pos + 1..].trim()),
-            ));
+            out.push((x[..pos].trim().to_string(), unquote(x[pos + 1..].trim())));
         }
     }
     out

@@ -55,6 +55,9 @@ pub struct VarsCache {
     /// Merged group layers by the host's sorted group list: hosts of the same groups
     /// share one merge. A cache serves one `HostVarsQuery`.
     pub(super) group_layers: HashMap<Vec<usize>, Arc<Vars>>,
+    /// Each vars directory's entries, read once (name -> is a directory); `None` when it
+    /// is not a directory. Thousands of hosts then cost no `stat` each.
+    listings: HashMap<PathBuf, Option<HashMap<String, bool>>>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -145,24 +148,36 @@ impl VarsCache {
 
     /// Every vars file for `name` under `dir`, in the order Ansible loads them.
     pub fn find(&mut self, dir: &Path, name: &str) -> Vec<PathBuf> {
-        if !dir.is_dir() {
+        let listing = self
+            .listings
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| list_dir(dir));
+        let Some(listing) = listing.as_ref() else {
             return Vec::new();
-        }
+        };
+        // A name with a `/` reaches below the directory: ask the filesystem.
+        let kind = |entry: &str| -> Option<bool> {
+            if entry.contains('/') {
+                let p = dir.join(entry);
+                return p.exists().then(|| p.is_dir());
+            }
+            listing.get(entry).copied()
+        };
         let base = dir.join(name);
         let mut found = Vec::new();
         for (i, ext) in EXTENSIONS.iter().enumerate() {
             let candidate = PathBuf::from(format!("{}{ext}", base.display()));
-            if !candidate.exists() {
+            let Some(is_dir) = kind(&format!("{name}{ext}")) else {
                 continue;
-            }
-            if candidate.is_dir() {
+            };
+            if is_dir {
                 found.extend(dir_files(&candidate, 0));
             } else {
                 found.push(candidate.clone());
             }
             for other in &EXTENSIONS[i + 1..] {
                 let shadowed = PathBuf::from(format!("{}{other}", base.display()));
-                if shadowed.exists() {
+                if kind(&format!("{name}{other}")).is_some() {
                     self.warnings.push(Diagnostic::warning(
                         Origin::file(&shadowed),
                         format!("ignored: Ansible reads only the first of {name}, {name}.yml, {name}.yaml, {name}.json or {name}/ that exists, here {}", candidate.display()),
@@ -173,6 +188,28 @@ impl VarsCache {
         }
         found
     }
+}
+
+/// A directory's entries and whether each is a directory (following symlinks).
+fn list_dir(dir: &Path) -> Option<HashMap<String, bool>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut out = HashMap::new();
+    for e in entries.flatten() {
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        let is_dir = match e.file_type() {
+            // A symlink counts as what it points to; a dangling one not at all.
+            Ok(t) if t.is_symlink() => match std::fs::metadata(e.path()) {
+                Ok(m) => m.is_dir(),
+                Err(_) => continue,
+            },
+            Ok(t) => t.is_dir(),
+            Err(_) => false,
+        };
+        out.insert(name, is_dir);
+    }
+    Some(out)
 }
 
 /// Files in a vars directory, sorted, recursing into subdirectories; hidden files,
