@@ -1,6 +1,10 @@
 //! The only place that writes to the terminal. Everything else returns data or sends
 //! events; this keeps each host's and task's block whole and lets tests capture output.
 
+mod progress;
+
+pub use progress::Progress;
+
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

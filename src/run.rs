@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub settings: Settings,
     pub extra: Vars,
     pub query: HostVarsQuery,
+    /// A status line on the terminal while a task runs (text output on a terminal).
+    pub progress: bool,
 }
 
 #[derive(Debug, Default)]
@@ -441,8 +443,19 @@ impl<'a> PlayRun<'a> {
         } else {
             active.clone()
         };
+        let progress = self.opts.progress.then(|| {
+            crate::output::Progress::start(
+                &format!("TASK [{}]", task.display_name()),
+                targets
+                    .iter()
+                    .map(|h| self.fleet.inventory.host(*h).name.clone())
+                    .collect(),
+            )
+        });
+        let progress_ref = progress.as_ref();
         let results = join_all(targets.iter().map(|h| {
             let st = self.states[h].clone();
+            let name = &self.fleet.inventory.host(*h).name;
             let run = TaskRun {
                 task,
                 inh,
@@ -454,10 +467,17 @@ impl<'a> PlayRun<'a> {
             async move {
                 let _permit = sem.acquire().await;
                 let mut st = st.lock().await;
-                run.run(&mut st).await
+                let r = run.run(&mut st).await;
+                if let Some(p) = progress_ref {
+                    p.done(name);
+                }
+                r
             }
         }))
         .await;
+        if let Some(p) = progress {
+            p.finish();
+        }
         let mut still = Vec::new();
         let mut any_fatal = false;
         for (h, r) in targets.iter().zip(results) {

@@ -56,6 +56,9 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
         settings,
         extra: extra_vars(&cmd.inv)?,
         query: HostVarsQuery::for_inventory(&inv),
+        progress: matches!(cmd.format, Format::Text)
+            && !printer.quiet
+            && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let mut reporter: Box<dyn Reporter> = match cmd.format {
         Format::Text => Box::new(Ansible {
