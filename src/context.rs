@@ -27,6 +27,12 @@ pub struct Fleet {
     /// `groups` converted once for templates: it lists every host, so converting it per
     /// host would cost hosts² work.
     groups_mj: minijinja::Value,
+    /// The play's magic vars (`ansible_play_hosts`, `ansible_play_batch`, ...), set by
+    /// the runner as the play goes on.
+    play_magic: std::sync::RwLock<Map>,
+    /// Each host's facts and registered results as of its last task, for `hostvars`.
+    host_facts:
+        std::sync::RwLock<HashMap<HostId, Arc<indexmap::IndexMap<String, minijinja::Value>>>>,
 }
 
 impl Fleet {
@@ -45,6 +51,8 @@ impl Fleet {
             host_vars: Mutex::new(HashMap::default()),
             groups: Arc::new(groups),
             groups_mj,
+            play_magic: std::sync::RwLock::default(),
+            host_facts: std::sync::RwLock::default(),
         })
     }
 
@@ -69,6 +77,8 @@ impl Fleet {
             host_vars: Mutex::new(HashMap::default()),
             groups: self.groups.clone(),
             groups_mj: self.groups_mj.clone(),
+            play_magic: std::sync::RwLock::default(),
+            host_facts: std::sync::RwLock::default(),
         })
     }
 
@@ -94,6 +104,26 @@ impl Fleet {
             m.insert(host, vars.clone());
         }
         Ok(vars)
+    }
+
+    /// Sets play-level magic vars for every host's templates from now on.
+    pub fn set_play_magic(&self, vars: impl IntoIterator<Item = (String, Value)>) {
+        if let Ok(mut m) = self.play_magic.write() {
+            for (k, v) in vars {
+                m.insert(k, v);
+            }
+        }
+    }
+
+    /// A host's facts and registered results, seen by other hosts through `hostvars`.
+    pub fn set_host_facts(
+        &self,
+        host: HostId,
+        facts: &indexmap::IndexMap<String, minijinja::Value>,
+    ) {
+        if let Ok(mut m) = self.host_facts.write() {
+            m.insert(host, Arc::new(facts.clone()));
+        }
     }
 
     /// Drops a host's cached vars (a pass over many hosts that visits each once keeps
@@ -154,6 +184,11 @@ impl Fleet {
         m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
         m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
         m.insert("omit".into(), Value::str(OMIT));
+        if let Ok(play) = self.play_magic.read() {
+            for (k, v) in play.iter() {
+                m.insert(k.clone(), v.clone());
+            }
+        }
         m
     }
 
@@ -202,6 +237,19 @@ impl HostvarsSource for FleetHostvars {
 
     fn scope_for(&self, host: &str) -> Option<Arc<Scope>> {
         let id = self.0.inventory.host_id(host)?;
-        self.0.scope(id).ok()
+        let base = self.0.scope(id).ok()?;
+        let facts = self.0.host_facts.read().ok()?.get(&id).cloned();
+        match facts {
+            // Facts rank under extra vars and above everything else, as in a task.
+            Some(f) if !f.is_empty() => {
+                let all = base.frames();
+                let mut frames = Vec::with_capacity(all.len() + 1);
+                frames.extend(all.first().cloned());
+                frames.push(Frame::Native(f));
+                frames.extend(all.iter().skip(1).cloned());
+                Some(Scope::new(engine(), frames, base.hostvars()))
+            }
+            _ => Some(base),
+        }
     }
 }

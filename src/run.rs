@@ -151,6 +151,37 @@ pub async fn run(
         for w in fleet.warnings() {
             reporter.event(&Event::Warning(w.to_string()));
         }
+        let names = |hosts: &[HostId]| -> Value {
+            Value::List(
+                hosts
+                    .iter()
+                    .map(|h| Value::str(inventory.host(*h).name.clone()))
+                    .collect(),
+            )
+        };
+        let strings = |v: &[String]| Value::List(v.iter().map(|s| Value::str(s.clone())).collect());
+        let mut magic = vec![
+            (
+                "ansible_play_name".to_string(),
+                Value::str(play.name.clone()),
+            ),
+            ("ansible_play_hosts_all".to_string(), names(&sel.hosts)),
+            (
+                "ansible_run_tags".to_string(),
+                if opts.tags.is_empty() {
+                    strings(&["all".to_string()])
+                } else {
+                    strings(&opts.tags)
+                },
+            ),
+            ("ansible_skip_tags".to_string(), strings(&opts.skip_tags)),
+            ("ansible_forks".to_string(), Value::Int(opts.forks as i64)),
+            ("role_names".to_string(), Value::List(Vec::new())),
+        ];
+        if let Some(l) = &opts.limit {
+            magic.push(("ansible_limit".to_string(), Value::str(l.join(","))));
+        }
+        fleet.set_play_magic(magic);
         for &h in &sel.hosts {
             states.entry(h).or_insert_with(|| {
                 Arc::new(Mutex::new(HostState::new(
@@ -167,6 +198,7 @@ pub async fn run(
                 states: &states,
                 reporter: &mut *reporter,
                 sem: Arc::new(Semaphore::new(opts.forks.max(1))),
+                play_hosts: &sel.hosts,
             };
             let mut active: Vec<HostId> = Vec::new();
             for &h in &batch {
@@ -292,6 +324,8 @@ struct PlayRun<'a> {
     states: &'a IndexMap<HostId, Arc<Mutex<HostState>>>,
     reporter: &'a mut dyn Reporter,
     sem: Arc<Semaphore>,
+    /// Every host the play targets (all batches).
+    play_hosts: &'a [HostId],
 }
 
 impl<'a> PlayRun<'a> {
@@ -326,7 +360,9 @@ impl<'a> PlayRun<'a> {
             async move {
                 let _permit = sem.acquire().await;
                 let mut st = st.lock().await;
-                host::gather_facts(&mut st, &fleet, opts).await
+                let ev = host::gather_facts(&mut st, &fleet, opts).await;
+                fleet.set_host_facts(st.id, &st.facts);
+                ev
             }
         }))
         .await;
@@ -438,6 +474,7 @@ impl<'a> PlayRun<'a> {
             name: task.display_name(),
             handler: inh.handler,
         });
+        self.publish_hosts(&active).await;
         let targets: Vec<HostId> = if task.run_once {
             active.iter().copied().take(1).collect()
         } else {
@@ -453,6 +490,9 @@ impl<'a> PlayRun<'a> {
             )
         });
         let progress_ref = progress.as_ref();
+        let changes_facts = task.register.is_some()
+            || matches!(task.module.as_str(), "set_fact" | "include_vars" | "setup");
+        let fleet = &self.fleet;
         let results = join_all(targets.iter().map(|h| {
             let st = self.states[h].clone();
             let name = &self.fleet.inventory.host(*h).name;
@@ -468,6 +508,9 @@ impl<'a> PlayRun<'a> {
                 let _permit = sem.acquire().await;
                 let mut st = st.lock().await;
                 let r = run.run(&mut st).await;
+                if changes_facts {
+                    fleet.set_host_facts(st.id, &st.facts);
+                }
                 if let Some(p) = progress_ref {
                     p.done(name);
                 }
@@ -508,6 +551,30 @@ impl<'a> PlayRun<'a> {
             return Vec::new();
         }
         still
+    }
+
+    /// `ansible_play_batch` (this batch's hosts still running), `play_hosts` (its old
+    /// name) and `ansible_play_hosts` (the play's hosts that have not failed).
+    async fn publish_hosts(&self, active: &[HostId]) {
+        let inv = &self.fleet.inventory;
+        let mut play = Vec::new();
+        for h in self.play_hosts {
+            let st = self.states[h].lock().await;
+            if !st.failed && !st.unreachable {
+                play.push(Value::str(inv.host(*h).name.clone()));
+            }
+        }
+        let batch = Value::List(
+            active
+                .iter()
+                .map(|h| Value::str(inv.host(*h).name.clone()))
+                .collect(),
+        );
+        self.fleet.set_play_magic([
+            ("ansible_play_batch".to_string(), batch.clone()),
+            ("play_hosts".to_string(), batch),
+            ("ansible_play_hosts".to_string(), Value::List(play)),
+        ]);
     }
 
     async fn run_meta(&mut self, task: &Task, active: Vec<HostId>) -> Vec<HostId> {

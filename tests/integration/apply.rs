@@ -238,3 +238,37 @@ fn services_through_sysv_init_scripts_match_ansible() {
         &[],
     );
 }
+
+/// Runs on the controller (`ansible_connection=local`): no lab needed.
+#[test]
+fn precedence_and_play_magic_vars_match_ansible_playbook() {
+    let dir = root().join("tests/fixtures/local_play");
+    let base = std::env::temp_dir().join(format!("tprov-local-play-{}", std::process::id()));
+    let (ours, theirs) = (base.join("tprov"), base.join("ansible"));
+    for d in [&ours, &theirs] {
+        std::fs::create_dir_all(d).expect("out dir");
+    }
+    let mut a = crate::support::ansible("ansible-playbook");
+    a.current_dir(&dir)
+        .args(["-i", "hosts", "play.yml", "-e", "v_x=extra", "-e"])
+        .arg(format!("out={}", theirs.display()));
+    let a = a.output().expect("ansible-playbook runs");
+    let mut t = crate::support::tprov();
+    t.current_dir(&dir)
+        .args(["apply", "-i", "hosts", "play.yml", "-e", "v_x=extra", "-e"])
+        .arg(format!("out={}", ours.display()));
+    let t = t.output().expect("tprov runs");
+    for h in ["h1.json", "h2.json"] {
+        let mine = std::fs::read_to_string(ours.join(h)).ok();
+        let other = std::fs::read_to_string(theirs.join(h)).ok();
+        assert_eq!(
+            mine,
+            other,
+            "{h}\ntprov:\n{}\nansible:\n{}",
+            stdout(&t),
+            String::from_utf8_lossy(&a.stdout)
+        );
+    }
+    assert!(ours.join("h1.json").exists(), "{}", stdout(&t));
+    let _ = std::fs::remove_dir_all(&base);
+}
