@@ -17,6 +17,7 @@ mod service;
 mod set_color;
 mod stat;
 mod user;
+mod wait_for;
 
 pub use attrs::Mode;
 pub use debug::RAW_ARGS;
@@ -65,6 +66,7 @@ pub const SPECS: &[Spec] = &[
     certbot::SPEC,
     service::SPEC,
     service::SYSTEMD_SPEC,
+    wait_for::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -94,6 +96,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "certbot",
     "service",
     "systemd",
+    "wait_for",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -394,6 +397,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "certbot" => certbot::run(args, cx).await,
         "service" => service::run(args, cx, "service").await,
         "systemd" => service::run(args, cx, "systemd").await,
+        "wait_for" => wait_for::run(args, cx).await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

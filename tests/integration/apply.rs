@@ -272,3 +272,45 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
     assert!(ours.join("h1.json").exists(), "{}", stdout(&t));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `wait_for: state=drained` on the controller itself (`ansible_connection=local`): it
+/// times out while a connection to the port is open and returns once it closes.
+#[test]
+fn wait_for_drained_waits_until_connections_close() {
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    let dir = std::env::temp_dir().join(format!("tprov-wait-for-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("hosts"), "ctl ansible_connection=local\n").expect("inventory");
+    let book = |timeout: u32| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - wait_for: port={port} state=drained timeout={timeout} sleep=0.2\n"
+        )
+    };
+    std::fs::write(dir.join("short.yml"), book(1)).expect("playbook");
+    std::fs::write(dir.join("long.yml"), book(30)).expect("playbook");
+    let apply = |name: &str| {
+        let mut c = crate::support::tprov();
+        c.current_dir(&dir).args(["apply", "-i", "hosts", name]);
+        stdout(&c.output().expect("tprov runs"))
+    };
+    let open = apply("short.yml");
+    assert!(
+        open.contains(&format!(
+            "Timeout when waiting for connections on port {port} to drain"
+        )),
+        "{open}"
+    );
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(client);
+        drop(server);
+    });
+    let drained = apply("long.yml");
+    closer.join().expect("closer");
+    assert!(drained.contains("ok: [ctl]"), "{drained}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
