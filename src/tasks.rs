@@ -9,6 +9,7 @@ mod copy;
 mod debug;
 mod file;
 mod git;
+mod include_vars;
 mod lineinfile;
 mod node;
 mod pm2;
@@ -67,6 +68,7 @@ pub const SPECS: &[Spec] = &[
     service::SPEC,
     service::SYSTEMD_SPEC,
     wait_for::SPEC,
+    include_vars::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -97,6 +99,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "service",
     "systemd",
     "wait_for",
+    "include_vars",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -247,6 +250,8 @@ pub struct Outcome {
     pub result: Map,
     /// Facts to set (`set_fact`).
     pub facts: Map,
+    /// Vars to add untemplated (`include_vars`): templated when read, like any var.
+    pub included: Option<crate::vars::Vars>,
 }
 
 impl Outcome {
@@ -398,6 +403,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "service" => service::run(args, cx, "service").await,
         "systemd" => service::run(args, cx, "systemd").await,
         "wait_for" => wait_for::run(args, cx).await,
+        "include_vars" => include_vars::run(args, cx),
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

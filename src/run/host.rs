@@ -21,6 +21,8 @@ pub struct HostState {
     pub conn: Option<Connection>,
     /// set_fact and registered results (and gathered facts).
     pub facts: IndexMap<String, minijinja::Value>,
+    /// `include_vars` results, raw (templated when read), ranked just under `facts`.
+    pub included: Arc<crate::vars::Vars>,
     pub notified: Vec<String>,
     pub stats: Stats,
     pub failed: bool,
@@ -38,6 +40,7 @@ impl HostState {
             name,
             conn: None,
             facts: IndexMap::new(),
+            included: Arc::default(),
             notified: Vec::new(),
             stats: Stats::default(),
             failed: false,
@@ -150,6 +153,9 @@ impl TaskRun<'_> {
             frames.push(extra.clone());
         }
         frames.push(Frame::Native(Arc::new(st.facts.clone())));
+        if !st.included.is_empty() {
+            frames.push(Frame::Raw(st.included.clone()));
+        }
         if !self.task.common.vars.is_empty() {
             frames.push(Frame::Raw(Arc::new(self.task.common.vars.clone())));
         }
@@ -307,6 +313,9 @@ impl TaskRun<'_> {
                 Ok((outcome, result)) => {
                     for (k, v) in &outcome.facts {
                         facts.insert(k.clone(), v.clone());
+                    }
+                    if let Some(inc) = &outcome.included {
+                        crate::vars::merge_into(Arc::make_mut(&mut st.included), inc);
                     }
                     let status = if outcome.skipped {
                         Status::Skipped

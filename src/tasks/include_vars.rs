@@ -1,0 +1,173 @@
+//! `include_vars`: vars from YAML/JSON files on the controller, as facts of the host
+//! (a file, or every matching file of a directory, sorted), optionally under one `name`.
+//! Relative paths are looked up in the playbook's `vars/`, then beside the playbook.
+//! Values are templated when the task runs, in the task's scope.
+
+use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use crate::value::{Map, Value};
+use std::path::{Path, PathBuf};
+
+pub const SPEC: Spec = Spec {
+    name: "include_vars",
+    args: &[
+        "_raw_params",
+        "file",
+        "dir",
+        "name",
+        "depth",
+        "files_matching",
+        "ignore_files",
+        "extensions",
+        "ignore_unknown_extensions",
+        "hash_behaviour",
+    ],
+    required: &["_raw_params|file|dir"],
+};
+
+/// Files of `dir` as Ansible walks it: directories in the order of their path string,
+/// each one's files sorted, down to `depth` levels (0: all, 1: `dir` itself).
+fn dir_files(
+    dir: &Path,
+    depth: usize,
+    exts: &[String],
+    matching: Option<&regex::Regex>,
+    ignore: &[regex::Regex],
+    unknown_ok: bool,
+) -> Result<Vec<PathBuf>, TaskError> {
+    let mut roots = vec![(dir.to_path_buf(), 1usize)];
+    let mut i = 0;
+    while i < roots.len() {
+        let (root, level) = roots[i].clone();
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    roots.push((e.path(), level + 1));
+                }
+            }
+        }
+        i += 1;
+    }
+    roots.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
+    let mut out = Vec::new();
+    for (root, level) in roots {
+        if depth != 0 && level > depth {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| !p.is_dir())
+            .collect();
+        files.sort();
+        for p in files {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let ext = p
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if matching.is_some_and(|re| !re.is_match(&name))
+                || ignore.iter().any(|re| re.is_match(&name))
+            {
+                continue;
+            }
+            if !exts.contains(&ext) {
+                if unknown_ok {
+                    continue;
+                }
+                return Err(fail(format!(
+                    "{} does not have a valid extension: {}",
+                    p.display(),
+                    exts.join(", ")
+                )));
+            }
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let mut files = Vec::new();
+    if let Some(dir) = args::str_opt(a, &["dir"]) {
+        // Relative to the playbook (not its vars/), as Ansible resolves `dir`.
+        let base = match cx.search.first() {
+            Some(d) if Path::new(&dir).is_relative() => d.join(&dir),
+            _ => PathBuf::from(&dir),
+        };
+        if !base.exists() {
+            return Err(fail(format!("{} directory does not exist", base.display())));
+        }
+        if !base.is_dir() {
+            return Err(fail(format!("{} is not a directory", base.display())));
+        }
+        let depth = args::str_opt(a, &["depth"])
+            .map(|d| {
+                d.parse::<usize>()
+                    .map_err(|_| fail(format!("depth {d:?} is not an int")))
+            })
+            .transpose()?
+            .unwrap_or(0);
+        let exts = args::list_opt(a, &["extensions"])
+            .unwrap_or_else(|| vec!["yaml".into(), "yml".into(), "json".into()]);
+        let unknown_ok = args::bool_opt(a, &["ignore_unknown_extensions"])?.unwrap_or(false);
+        let matching = args::str_opt(a, &["files_matching"])
+            .map(|r| regex::Regex::new(&r).map_err(|e| fail(format!("files_matching: {e}"))))
+            .transpose()?;
+        let ignore = args::list_opt(a, &["ignore_files"])
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                regex::Regex::new(&format!("{p}$"))
+                    .map_err(|_| fail(format!("Invalid regular expression: {p}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        files = dir_files(&base, depth, &exts, matching.as_ref(), &ignore, unknown_ok)?;
+    } else {
+        let file = args::str_req(a, &["file", "_raw_params"], "include_vars")?;
+        files.push(cx.find_file("vars", file.trim())?);
+    }
+    let mut vars = crate::vars::Vars::default();
+    for f in &files {
+        let (loaded, _) = crate::vars::load_vars_file(f).map_err(|d| fail(d.to_string()))?;
+        crate::vars::merge_into(&mut vars, &loaded);
+    }
+    let raw = crate::vars::to_map(&vars);
+    let mut out = Outcome::default();
+    let included = match args::str_opt(a, &["name"]) {
+        Some(name) => {
+            let mut one = crate::vars::Vars::default();
+            one.insert(
+                name.clone(),
+                crate::vars::Var {
+                    value: Value::Map(raw.clone()),
+                    origin: None,
+                },
+            );
+            let mut shown = Map::default();
+            shown.insert(name, Value::Map(raw));
+            out.result.insert("ansible_facts".into(), Value::Map(shown));
+            one
+        }
+        None => {
+            out.result.insert("ansible_facts".into(), Value::Map(raw));
+            vars
+        }
+    };
+    out.included = Some(included);
+    out.result.insert(
+        "ansible_included_var_files".into(),
+        Value::List(
+            files
+                .iter()
+                .map(|f| Value::str(f.display().to_string()))
+                .collect(),
+        ),
+    );
+    Ok(out)
+}
