@@ -254,13 +254,418 @@ pub fn register(env: &mut Environment<'static>) {
             .map_err(|d| err(format!("from_yaml: {}", d.message)))?;
         Ok(node.map_or(MjValue::from(()), |n| to_mj(&n.to_value())))
     });
+    env.add_filter(
+        "product",
+        |a: MjValue, rest: minijinja::value::Rest<MjValue>| -> Result<MjValue, Error> {
+            let mut lists: Vec<Vec<MjValue>> = vec![a.try_iter()?.collect()];
+            for r in rest.iter() {
+                lists.push(r.try_iter()?.collect());
+            }
+            let mut out: Vec<Vec<MjValue>> = vec![Vec::new()];
+            for l in &lists {
+                out = out
+                    .iter()
+                    .flat_map(|prefix| {
+                        l.iter().map(move |x| {
+                            let mut p = prefix.clone();
+                            p.push(x.clone());
+                            p
+                        })
+                    })
+                    .collect();
+            }
+            Ok(MjValue::from(
+                out.into_iter().map(MjValue::from).collect::<Vec<_>>(),
+            ))
+        },
+    );
+    env.add_filter(
+        "permutations",
+        |a: MjValue, r: Option<usize>| -> Result<MjValue, Error> {
+            let items: Vec<MjValue> = a.try_iter()?.collect();
+            let r = r.unwrap_or(items.len());
+            let mut out = Vec::new();
+            permutations(
+                &items,
+                r,
+                &mut Vec::new(),
+                &mut vec![false; items.len()],
+                &mut out,
+            );
+            Ok(MjValue::from(out))
+        },
+    );
+    env.add_filter(
+        "combinations",
+        |a: MjValue, r: usize| -> Result<MjValue, Error> {
+            let items: Vec<MjValue> = a.try_iter()?.collect();
+            let mut out = Vec::new();
+            combinations(&items, r, 0, &mut Vec::new(), &mut out);
+            Ok(MjValue::from(out))
+        },
+    );
+    env.add_filter("log", |x: f64, base: Option<f64>| -> Result<f64, Error> {
+        if x <= 0.0 {
+            return Err(err("math domain error"));
+        }
+        Ok(match base {
+            None => x.ln(),
+            Some(10.0) => x.log10(),
+            Some(b) => x.ln() / b.ln(),
+        })
+    });
+    env.add_filter("pow", |x: f64, y: f64| -> f64 { x.powf(y) });
+    env.add_filter("root", |x: f64, base: Option<f64>| -> f64 {
+        match base {
+            None | Some(2.0) => x.sqrt(),
+            Some(b) => x.powf(1.0 / b),
+        }
+    });
+    env.add_filter("human_readable", human_readable);
+    env.add_filter("human_to_bytes", human_to_bytes);
+    env.add_filter(
+        "extract",
+        |item: MjValue, container: MjValue, morekeys: Option<MjValue>| -> Result<MjValue, Error> {
+            let mut v = container.get_item(&item)?;
+            if let Some(keys) = morekeys {
+                let keys: Vec<MjValue> = if matches!(keys.kind(), ValueKind::Seq) {
+                    keys.try_iter()?.collect()
+                } else {
+                    vec![keys]
+                };
+                for k in keys {
+                    v = v.get_item(&k)?;
+                }
+            }
+            if v.is_undefined() {
+                return Err(Error::from(ErrorKind::UndefinedError));
+            }
+            Ok(v)
+        },
+    );
+    env.add_filter("realpath", |p: String| -> String {
+        std::fs::canonicalize(&p)
+            .map(|c| c.display().to_string())
+            .unwrap_or_else(|_| normpath(&p))
+    });
+    env.add_filter("relpath", |p: String, start: Option<String>| -> String {
+        relpath(
+            &normpath(&p),
+            &normpath(&start.unwrap_or_else(|| ".".into())),
+        )
+    });
+    env.add_filter(
+        "strftime",
+        |fmt: String, second: Option<f64>, utc: Option<bool>| -> Result<String, Error> {
+            use chrono::TimeZone;
+            let secs = second.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0)
+            });
+            let whole = secs.trunc() as i64;
+            let nanos = (secs.fract() * 1e9) as u32;
+            let text = if utc.unwrap_or(false) {
+                chrono::Utc
+                    .timestamp_opt(whole, nanos)
+                    .single()
+                    .map(|t| t.format(&fmt).to_string())
+            } else {
+                chrono::Local
+                    .timestamp_opt(whole, nanos)
+                    .single()
+                    .map(|t| t.format(&fmt).to_string())
+            };
+            text.ok_or_else(|| err(format!("strftime: {secs} is out of range")))
+        },
+    );
     env.add_function("lookup", lookup);
     env.add_function("query", query);
     env.add_function("q", query);
-    env.add_filter("random", |v: MjValue| -> Result<MjValue, Error> {
-        // Deterministic stand-in: the first element (templates must be reproducible).
-        Ok(v.try_iter()?.next().unwrap_or(MjValue::UNDEFINED))
+    env.add_filter("random", random);
+    env.add_filter(
+        "shuffle",
+        |v: MjValue, k: Kwargs| -> Result<MjValue, Error> {
+            let seed: Option<MjValue> = k.get("seed")?;
+            k.assert_all_used()?;
+            let mut items: Vec<MjValue> = v.try_iter()?.collect();
+            let mut rng = Rng::new(seed.as_ref());
+            for i in (1..items.len()).rev() {
+                items.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            Ok(MjValue::from(items))
+        },
+    );
+    env.add_function(
+        "dict",
+        |pos: minijinja::value::Rest<MjValue>, k: Kwargs| -> Result<MjValue, Error> {
+            let mut out: Vec<(String, MjValue)> = Vec::new();
+            if let Some(src) = pos.first() {
+                if matches!(src.kind(), ValueKind::Map) {
+                    for key in src.try_iter()? {
+                        out.push((py_str(&key)?, src.get_item(&key)?));
+                    }
+                } else {
+                    for pair in src.try_iter()? {
+                        let items: Vec<MjValue> = pair.try_iter()?.collect();
+                        let [key, val] = <[MjValue; 2]>::try_from(items).map_err(|_| {
+                            err("dictionary update sequence element has length other than 2")
+                        })?;
+                        out.push((py_str(&key)?, val));
+                    }
+                }
+            }
+            for key in k.args() {
+                out.push((key.to_string(), k.get::<MjValue>(key)?));
+            }
+            Ok(crate::template::mj_map(out))
+        },
+    );
+}
+
+/// A small seeded generator (splitmix64): `seed=` gives the same order on every run,
+/// though not Python's `random` sequence; without a seed, the clock seeds it.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: Option<&MjValue>) -> Rng {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match seed {
+            Some(s) => s.to_string().hash(&mut h),
+            None => std::time::SystemTime::now().hash(&mut h),
+        }
+        Rng(h.finish())
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+/// Ansible's `random`: an item of a list, or a number of `range(start, end, step)`.
+fn random(v: MjValue, pos: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result<MjValue, Error> {
+    let seed: Option<MjValue> = k.get("seed")?;
+    let arg = |i: usize, name: &str| -> Result<Option<i64>, Error> {
+        match pos.get(i).cloned().or(k.get::<Option<MjValue>>(name)?) {
+            Some(x) => Ok(Some(i64::try_from(x)?)),
+            None => Ok(None),
+        }
+    };
+    let (start, step) = (arg(0, "start")?.unwrap_or(0), arg(1, "step")?.unwrap_or(1));
+    k.assert_all_used()?;
+    let mut rng = Rng::new(seed.as_ref());
+    if v.is_integer() {
+        let end = i64::try_from(v)?;
+        if step <= 0 || end <= start {
+            return Err(err("empty range for random"));
+        }
+        let count = ((end - start + step - 1) / step) as u64;
+        return Ok(MjValue::from(start + rng.below(count) as i64 * step));
+    }
+    let items: Vec<MjValue> = v.try_iter()?.collect();
+    if items.is_empty() {
+        return Err(err("Cannot choose from an empty sequence"));
+    }
+    Ok(items[rng.below(items.len() as u64) as usize].clone())
+}
+
+fn permutations(
+    items: &[MjValue],
+    r: usize,
+    cur: &mut Vec<MjValue>,
+    used: &mut [bool],
+    out: &mut Vec<MjValue>,
+) {
+    if cur.len() == r {
+        out.push(MjValue::from(cur.clone()));
+        return;
+    }
+    for i in 0..items.len() {
+        if !used[i] {
+            used[i] = true;
+            cur.push(items[i].clone());
+            permutations(items, r, cur, used, out);
+            cur.pop();
+            used[i] = false;
+        }
+    }
+}
+
+fn combinations(
+    items: &[MjValue],
+    r: usize,
+    start: usize,
+    cur: &mut Vec<MjValue>,
+    out: &mut Vec<MjValue>,
+) {
+    if cur.len() == r {
+        out.push(MjValue::from(cur.clone()));
+        return;
+    }
+    for i in start..items.len() {
+        cur.push(items[i].clone());
+        combinations(items, r, i + 1, cur, out);
+        cur.pop();
+    }
+}
+
+const SIZE_UNITS: [&str; 9] = ["", "K", "M", "G", "T", "P", "E", "Z", "Y"];
+
+/// Ansible's `human_readable`: `1.00 KB`, or bits (`Mb`) with `isbits`.
+fn human_readable(
+    size: f64,
+    pos: minijinja::value::Rest<MjValue>,
+    k: Kwargs,
+) -> Result<String, Error> {
+    let isbits = match pos.first().cloned().or(k.get::<Option<MjValue>>("isbits")?) {
+        Some(b) => Some(b.is_true()),
+        None => None,
+    };
+    let unit = match pos.get(1).cloned().or(k.get::<Option<MjValue>>("unit")?) {
+        Some(u) if !u.is_none() => Some(py_str(&u)?),
+        _ => None,
+    };
+    k.assert_all_used()?;
+    let bits = isbits.unwrap_or(false);
+    let suffix = if bits { "b" } else { "B" };
+    let base = if bits { "bits" } else { "Bytes" };
+    let want = unit.map(|u| {
+        u.chars()
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string())
+            .unwrap_or_default()
     });
+    let mut chosen = 0;
+    for (i, u) in SIZE_UNITS.iter().enumerate().rev() {
+        let limit = 2f64.powi(10 * i as i32);
+        if want.as_deref() == Some(*u) || want.is_none() && size.abs() >= limit {
+            chosen = i;
+            break;
+        }
+    }
+    let value = size / 2f64.powi(10 * chosen as i32);
+    Ok(if chosen == 0 {
+        format!("{value:.2} {base}")
+    } else {
+        format!("{value:.2} {}{suffix}", SIZE_UNITS[chosen])
+    })
+}
+
+/// Ansible's `human_to_bytes`: `1K`, `2 MB`, `10Mb` (with `isbits`).
+fn human_to_bytes(
+    v: MjValue,
+    pos: minijinja::value::Rest<MjValue>,
+    k: Kwargs,
+) -> Result<i64, Error> {
+    let default_unit = match pos
+        .first()
+        .cloned()
+        .or(k.get::<Option<MjValue>>("default_unit")?)
+    {
+        Some(u) if !u.is_none() => Some(py_str(&u)?),
+        _ => None,
+    };
+    let isbits = pos
+        .get(1)
+        .cloned()
+        .or(k.get::<Option<MjValue>>("isbits")?)
+        .map(|b| b.is_true());
+    k.assert_all_used()?;
+    let text = py_str(&v)?;
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = (t[..split].trim(), t[split..].trim());
+    let number: f64 = num.parse().map_err(|_| {
+        err(format!(
+            "human_to_bytes() can't interpret following string: {text}"
+        ))
+    })?;
+    let unit = if unit.is_empty() {
+        default_unit.unwrap_or_default()
+    } else {
+        unit.to_string()
+    };
+    let bits = isbits.unwrap_or(false);
+    let mut chars = unit.chars();
+    let prefix = chars.next().map(|c| c.to_ascii_uppercase());
+    let rest: String = chars.collect();
+    let power = match prefix {
+        None => 0,
+        Some('B') if rest.is_empty() && !bits => 0,
+        Some(p) => SIZE_UNITS
+            .iter()
+            .position(|u| u.starts_with(p) && !u.is_empty())
+            .ok_or_else(|| err(format!("human_to_bytes() failed to convert {text}")))?,
+    };
+    if power > 0 {
+        let expect = if bits { "b" } else { "B" };
+        if !(rest.is_empty() || rest == expect || rest == format!("i{expect}")) {
+            return Err(err(format!(
+                "human_to_bytes() failed to convert {text}. Value is not a valid string ({})",
+                if bits { "expect bits" } else { "expect bytes" }
+            )));
+        }
+    }
+    Ok((number * 2f64.powi(10 * power as i32)).round() as i64)
+}
+
+/// Python's `os.path.normpath` for absolute or relative paths.
+fn normpath(p: &str) -> String {
+    let abs = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|l| *l != "..") => {
+                parts.pop();
+            }
+            ".." if abs => {}
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (abs, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Python's `os.path.relpath` on normalised absolute paths.
+fn relpath(p: &str, start: &str) -> String {
+    let cwd = crate::source::cwd()
+        .map(|c| c.display().to_string())
+        .unwrap_or_else(|| "/".into());
+    let absolute = |x: &str| {
+        if x.starts_with('/') {
+            x.to_string()
+        } else {
+            normpath(&format!("{cwd}/{x}"))
+        }
+    };
+    let (p, start) = (absolute(p), absolute(start));
+    let a: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+    let b: Vec<&str> = start.split('/').filter(|s| !s.is_empty()).collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out: Vec<&str> = vec![".."; b.len() - common];
+    out.extend(&a[common..]);
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
 }
 
 /// Python's `int(s, base)` on a string: surrounding whitespace, a sign, the base's
@@ -656,10 +1061,14 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
     }
 }
 
-fn merge_recursive(a: &mut Map, b: &Map, list_merge: &str) {
+/// Ansible's `merge_hash`: dicts merge only when `recursive`, lists by `list_merge`
+/// at every level it reaches.
+fn merge_hash(a: &mut Map, b: &Map, recursive: bool, list_merge: &str) {
     for (k, v) in b {
         match (a.get_mut(k), v) {
-            (Some(Value::Map(am)), Value::Map(bm)) => merge_recursive(am, bm, list_merge),
+            (Some(Value::Map(am)), Value::Map(bm)) if recursive => {
+                merge_hash(am, bm, recursive, list_merge)
+            }
             (Some(Value::List(al)), Value::List(bl)) if list_merge != "replace" => {
                 let merged = match list_merge {
                     "keep" => al.clone(),
@@ -712,13 +1121,7 @@ fn combine(
                 d.type_name()
             )));
         };
-        if recursive {
-            merge_recursive(&mut out, &m, &list_merge);
-        } else {
-            for (k, v) in m {
-                out.insert(k, v);
-            }
-        }
+        merge_hash(&mut out, &m, recursive, &list_merge);
     }
     Ok(to_mj(&Value::Map(out)))
 }
@@ -853,6 +1256,31 @@ fn regex_search(
     k: Kwargs,
 ) -> Result<MjValue, Error> {
     let value = py_str(&v)?;
+    // Group arguments as Ansible reads them (a prefix match): `\\g<name>` or `\\N`.
+    enum Group {
+        Name(String),
+        Index(usize),
+    }
+    let mut wanted = Vec::new();
+    for g in groups.iter() {
+        if let Some(rest) = g.strip_prefix("\\g") {
+            let name = rest
+                .strip_prefix('<')
+                .and_then(|r| r.split_once('>'))
+                .map(|(n, _)| n)
+                .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+                .ok_or_else(|| err(format!("regex_search: bad group argument {g:?}")))?;
+            wanted.push(Group::Name(name.to_string()));
+        } else if let Some(rest) = g.strip_prefix('\\') {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let n = digits
+                .parse::<usize>()
+                .map_err(|_| err(format!("regex_search: bad group argument {g:?}")))?;
+            wanted.push(Group::Index(n));
+        } else {
+            return Err(err("Unknown argument"));
+        }
+    }
     let re = py_regex(
         &pattern,
         k.get::<Option<bool>>("ignorecase")?.unwrap_or(false),
@@ -861,17 +1289,14 @@ fn regex_search(
     let Some(c) = re.captures(&value) else {
         return Ok(MjValue::from(()));
     };
-    if groups.is_empty() {
+    if wanted.is_empty() {
         return Ok(MjValue::from(c.get(0).map_or("", |m| m.as_str())));
     }
     let mut out = Vec::new();
-    for g in groups.iter() {
-        let m = if let Some(name) = g.strip_prefix("\\g<").and_then(|s| s.strip_suffix('>')) {
-            c.name(name)
-        } else if let Some(n) = g.strip_prefix('\\').and_then(|s| s.parse::<usize>().ok()) {
-            c.get(n)
-        } else {
-            return Err(err("Unknown argument"));
+    for g in &wanted {
+        let m = match g {
+            Group::Name(name) => c.name(name),
+            Group::Index(n) => c.get(*n),
         };
         out.push(m.map_or(MjValue::from(()), |m| MjValue::from(m.as_str())));
     }
@@ -940,6 +1365,7 @@ fn hash(s: &str, alg: &str) -> Result<String, Error> {
 
 fn flatten(v: MjValue, levels: Option<i64>, k: Kwargs) -> Result<MjValue, Error> {
     let skip_nulls = k.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
+    let levels = levels.or(k.get::<Option<i64>>("levels")?);
     fn go(items: &[Value], levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) {
         for item in items {
             if skip_nulls && matches!(item, Value::Null)

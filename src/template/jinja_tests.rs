@@ -35,6 +35,23 @@ pub fn register(env: &mut Environment<'static>) {
             .map(|f| f || v.get_attr("finished").is_ok_and(|x| x.is_undefined()))
     });
     env.add_test("truthy", |v: MjValue| v.is_true());
+    // Python's any()/all() over an iterable; Jinja's `sequence`: has a length and items
+    // (strings and dicts too).
+    env.add_test("any", |v: MjValue| -> Result<bool, Error> {
+        Ok(v.try_iter()?.any(|x| x.is_true()))
+    });
+    env.add_test("all", |v: MjValue| -> Result<bool, Error> {
+        Ok(v.try_iter()?.all(|x| x.is_true()))
+    });
+    env.add_test("sequence", |v: MjValue| {
+        matches!(
+            v.kind(),
+            minijinja::value::ValueKind::Seq
+                | minijinja::value::ValueKind::Map
+                | minijinja::value::ValueKind::String
+                | minijinja::value::ValueKind::Bytes
+        )
+    });
     env.add_test("falsy", |v: MjValue| !v.is_true());
     env.add_test("match", |v: MjValue, pat: String, k: Kwargs| {
         regex_test(&v, &pat, &k, true)

@@ -21,11 +21,9 @@ fn dump(v: &Value, indent: usize, flow_leaves: bool) -> String {
         flow_leaves,
     };
     if e.inline(v) {
+        // Ansible's dumper ends a lone scalar without PyYAML's `...` marker.
         out.push_str(&e.flow(v));
         out.push('\n');
-        if !matches!(v, Value::Map(_) | Value::List(_)) {
-            out.push_str("...\n");
-        }
     } else {
         match v {
             Value::Map(_) => e.block_map(&mut out, v, 0),
