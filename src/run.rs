@@ -692,18 +692,24 @@ impl<'a> PlayRun<'a> {
             ..Default::default()
         };
         let mut active = active;
+        let mut consumed: std::collections::HashMap<HostId, Vec<String>> = Default::default();
         for item in &self.play.handlers {
             let Item::Task(h) = item else { continue };
             let mut who = Vec::new();
             for host in &active {
-                let mut st = self.states[host].lock().await;
+                let st = self.states[host].lock().await;
                 let name = h.common.name.clone().unwrap_or_default();
                 let hit = st
                     .notified
                     .iter()
                     .any(|n| *n == name || h.listen.contains(n));
                 if hit {
-                    st.notified.retain(|n| *n != name && !h.listen.contains(n));
+                    // The topic stays for the handlers after this one that listen to
+                    // it too; it is consumed once the flush is over.
+                    consumed
+                        .entry(*host)
+                        .or_insert_with(Vec::new)
+                        .extend(std::iter::once(name.clone()).chain(h.listen.iter().cloned()));
                     who.push(*host);
                 }
             }
@@ -712,6 +718,10 @@ impl<'a> PlayRun<'a> {
             }
             let ok = self.run_task(h, &inh, who.clone()).await;
             active.retain(|x| !who.contains(x) || ok.contains(x));
+        }
+        for (host, topics) in consumed {
+            let mut st = self.states[&host].lock().await;
+            st.notified.retain(|n| !topics.contains(n));
         }
         active
     }
