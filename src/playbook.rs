@@ -35,6 +35,15 @@ pub struct Play {
     pub origin: Origin,
 }
 
+/// A role: where it is, and its defaults and vars (with the entry's parameters).
+#[derive(Debug)]
+pub struct Role {
+    pub name: String,
+    pub dir: PathBuf,
+    pub defaults: std::sync::Arc<Vars>,
+    pub vars: std::sync::Arc<Vars>,
+}
+
 /// A task or a block.
 #[derive(Debug, Clone)]
 pub enum Item {
@@ -93,6 +102,8 @@ pub struct Task {
     pub until: Vec<(String, Origin)>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// The role the task comes from, if any.
+    pub role: Option<std::sync::Arc<Role>>,
     pub origin: Origin,
 }
 

@@ -212,7 +212,11 @@ impl Engine {
         scope: &Arc<Scope>,
         origin: Option<Origin>,
     ) -> Result<MjValue, TemplateError> {
-        match single_expression(source) {
+        // Jinja drops one trailing newline of the source: `"{{ port }}\n"` is one
+        // expression (an int); a string result gets its newlines back (Ansible's
+        // preserve_trailing_newlines).
+        let body = source.strip_suffix('\n').unwrap_or(source);
+        match single_expression(body) {
             Some(expr) => {
                 let value = self
                     .eval_expr(&literal_backslashes(expr, true), scope)
@@ -224,6 +228,15 @@ impl Engine {
                     return Err(scope.take_error().unwrap_or_else(|| {
                         TemplateError::new(format!("cannot template {source:?}"), origin)
                     }));
+                }
+                if body.len() != source.len()
+                    && let Some(text) = value.as_str()
+                {
+                    let want = source.len() - source.trim_end_matches('\n').len();
+                    let have = text.len() - text.trim_end_matches('\n').len();
+                    if want > have {
+                        return Ok(MjValue::from(format!("{text}{}", "\n".repeat(want - have))));
+                    }
                 }
                 Ok(value)
             }

@@ -144,14 +144,36 @@ const IGNORED_KEYS: &[&str] = &[
     "force_handlers",
 ];
 
+mod roles;
+
 struct Ctx<'a> {
     l: &'a Loaded,
+    /// The directory of the file being read.
     dir: PathBuf,
+    /// The playbook's directory (roles are looked up beside it too).
+    play_dir: PathBuf,
+    /// The role whose files are being read, if any.
+    role_dir: Option<PathBuf>,
     errors: Vec<Diagnostic>,
+    /// Handlers of the roles met so far: they join the play's.
+    role_handlers: Vec<Item>,
     depth: usize,
 }
 
+thread_local! {
+    /// Roles already added to the play being read (a role runs once per play).
+    static ROLES_SEEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Ctx<'_> {
+    fn role_seen(&self, key: &str) -> bool {
+        ROLES_SEEN.with(|s| s.borrow().iter().any(|k| k == key))
+    }
+
+    fn see_role(&self, key: String) {
+        ROLES_SEEN.with(|s| s.borrow_mut().push(key));
+    }
+
     fn err(&mut self, n_pos: crate::source::Pos, msg: impl Into<String>) {
         self.errors
             .push(Diagnostic::error(self.l.origin(n_pos), msg));
@@ -215,9 +237,13 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
         let mut cx = Ctx {
             l: &loaded,
             dir: dir.clone(),
+            play_dir: dir.clone(),
+            role_dir: None,
             errors: Vec::new(),
+            role_handlers: Vec::new(),
             depth: 0,
         };
+        ROLES_SEEN.with(|s| s.borrow_mut().clear());
         if let Some(play) = play(&mut cx, item) {
             plays.push(play);
         }
@@ -231,8 +257,11 @@ pub fn load_tasks_file(path: &Path) -> Result<Vec<Item>, Vec<Diagnostic>> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut cx = Ctx {
         l: &loaded,
+        play_dir: dir.clone(),
         dir,
+        role_dir: None,
         errors: Vec::new(),
+        role_handlers: Vec::new(),
         depth: 0,
     };
     let items = match loaded.single().map_err(|d| vec![d])? {
@@ -387,9 +416,6 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         return None;
     }
     check_keys(cx, n, PLAY_KEYS, "play");
-    if let Some(r) = n.get("roles") {
-        cx.err(r.pos, "roles are not supported yet: use import_tasks");
-    }
     let hosts = match n.get("hosts") {
         Some(h) => match &h.kind {
             NodeKind::Seq(items) => items
@@ -450,6 +476,17 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         );
     }
     let section = |cx: &mut Ctx, key: &str| n.get(key).map(|t| tasks(cx, t)).unwrap_or_default();
+    let pre_tasks = section(cx, "pre_tasks");
+    // Roles run after pre_tasks (and their handlers), before the play's tasks.
+    let mut play_tasks = n
+        .get("roles")
+        .map(|r| roles::roles_list(cx, r))
+        .unwrap_or_default();
+    play_tasks.extend(section(cx, "tasks"));
+    let post_tasks = section(cx, "post_tasks");
+    let mut handlers = section(cx, "handlers");
+    // Role handlers come after the play's own, as Ansible lists them.
+    handlers.extend(std::mem::take(&mut cx.role_handlers));
     Some(Play {
         name,
         hosts,
@@ -476,10 +513,10 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
             .get("tags")
             .map(|v| strings(cx, v, "tags", true))
             .unwrap_or_default(),
-        pre_tasks: section(cx, "pre_tasks"),
-        tasks: section(cx, "tasks"),
-        post_tasks: section(cx, "post_tasks"),
-        handlers: section(cx, "handlers"),
+        pre_tasks,
+        tasks: play_tasks,
+        post_tasks,
+        handlers,
         dir: cx.dir.clone(),
         origin: cx.origin(n),
     })
@@ -616,6 +653,19 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         }
     };
     module = crate::tasks::canonical(&module).to_string();
+    if module == "import_role" || module == "include_role" {
+        if raw_args.as_map().is_none() {
+            cx.err(
+                module_pos,
+                format!("{module} takes arguments (`name:`, `tasks_from:`...)"),
+            );
+            return Vec::new();
+        }
+        cx.depth += 1;
+        let items = roles::role_items(cx, n, Some(&raw_args));
+        cx.depth -= 1;
+        return items;
+    }
     if module == "import_tasks" || module == "include" {
         let Some(file) = raw_args.as_str().map(str::to_string).or_else(|| {
             raw_args
@@ -651,7 +701,10 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         let mut sub = Ctx {
             l: &loaded,
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            play_dir: cx.play_dir.clone(),
+            role_dir: cx.role_dir.clone(),
             errors: Vec::new(),
+            role_handlers: Vec::new(),
             depth: cx.depth + 1,
         };
         let items = match loaded.single() {
@@ -663,6 +716,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             }
         };
         cx.errors.extend(sub.errors);
+        cx.role_handlers.extend(sub.role_handlers);
         // The import's own keywords (when, tags, vars, become) apply to each task.
         let c = common(cx, n);
         return vec![Item::Block(Box::new(Block {
@@ -782,6 +836,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             .unwrap_or_default(),
         retries: n.get("retries").map(Node::to_value),
         delay: n.get("delay").map(Node::to_value),
+        role: None,
         origin: cx.origin(n),
     };
     for k in ["async", "poll", "delegate_facts", "module_defaults"] {

@@ -162,7 +162,22 @@ impl TaskRun<'_> {
         for v in self.inh.vars.iter().rev() {
             frames.push(Frame::Raw(v.clone()));
         }
+        // A role's vars rank above the play's and the inventory's; its defaults below
+        // everything.
+        if let Some(role) = &self.task.role {
+            frames.push(Frame::Raw(role.vars.clone()));
+        }
         frames.extend(all.iter().skip(1).cloned());
+        if let Some(role) = &self.task.role {
+            frames.push(crate::template::native_frame([
+                ("role_name".to_string(), Value::str(role.name.clone())),
+                (
+                    "role_path".to_string(),
+                    Value::str(role.dir.display().to_string()),
+                ),
+            ]));
+            frames.push(Frame::Raw(role.defaults.clone()));
+        }
         Ok(Scope::new(engine(), frames, base.hostvars()))
     }
 
@@ -784,15 +799,22 @@ impl TaskRun<'_> {
             check,
             diff,
             sim: &mut st.sim,
-            search: vec![
-                self.play.dir.clone(),
-                self.task
-                    .origin
-                    .file
-                    .parent()
-                    .map(std::path::Path::to_path_buf)
-                    .unwrap_or_default(),
-            ],
+            // A role's own directory first (its templates/ and files/), as Ansible does.
+            search: self
+                .task
+                .role
+                .iter()
+                .map(|r| r.dir.clone())
+                .chain([
+                    self.play.dir.clone(),
+                    self.task
+                        .origin
+                        .file
+                        .parent()
+                        .map(std::path::Path::to_path_buf)
+                        .unwrap_or_default(),
+                ])
+                .collect(),
             scope: scope.clone(),
             host: st.name.clone(),
             env,

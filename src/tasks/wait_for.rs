@@ -106,7 +106,7 @@ fn probe(a: &crate::value::Map) -> Result<(String, String), TaskError> {
 /// Ansible's TCP state names as `ss` spells them: `FIN_WAIT1` is `fin-wait-1`.
 fn ss_state(s: &str) -> String {
     let mut out = s.to_lowercase().replace('_', "-");
-    if out.ends_with(|c: char| c.is_ascii_digit()) && !out.ends_with(|c: char| c == '-') {
+    if out.ends_with(|c: char| c.is_ascii_digit()) {
         let digit = out.split_off(out.len() - 1);
         out = format!("{out}-{digit}");
     }

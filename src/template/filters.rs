@@ -527,10 +527,11 @@ fn human_readable(
     pos: minijinja::value::Rest<MjValue>,
     k: Kwargs,
 ) -> Result<String, Error> {
-    let isbits = match pos.first().cloned().or(k.get::<Option<MjValue>>("isbits")?) {
-        Some(b) => Some(b.is_true()),
-        None => None,
-    };
+    let isbits = pos
+        .first()
+        .cloned()
+        .or(k.get::<Option<MjValue>>("isbits")?)
+        .map(|b| b.is_true());
     let unit = match pos.get(1).cloned().or(k.get::<Option<MjValue>>("unit")?) {
         Some(u) if !u.is_none() => Some(py_str(&u)?),
         _ => None,

@@ -258,7 +258,13 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         .args(["apply", "-i", "hosts", "play.yml", "-e", "v_x=extra", "-e"])
         .arg(format!("out={}", ours.display()));
     let t = t.output().expect("tprov runs");
-    for h in ["h1.json", "h2.json"] {
+    for h in [
+        "h1.json",
+        "h2.json",
+        "h1-roles.json",
+        "h1-web.conf",
+        "h1-t.conf",
+    ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();
         assert_eq!(

@@ -59,6 +59,11 @@ fn every_problem_is_reported_with_its_position() {
         "inventory/tot",
         "\n[tot20-sandbox]\nsandbox3.tokenoftrust.com\n",
     );
+    // The appended lines are numbered from the end of the file as it is.
+    let base = std::fs::read_to_string(d.join("group_vars/production.yaml"))
+        .expect("read")
+        .lines()
+        .count();
     append(
         "group_vars/production.yaml",
         "totUsr: x\nmode: 0644\nloopa: \"{{ loopb }}\"\nloopb: \"{{ loopa }}\"\nbad: \"{{ nope }}\"\n",
@@ -76,16 +81,16 @@ fn every_problem_is_reported_with_its_position() {
         "one directory reached two ways is reported once:\n{out}"
     );
     for want in [
-        "group_vars/production.yaml:12:1: error: unknown var `totUsr`; did you mean `totUser`?",
-        "group_vars/production.yaml:13:7: warning: unquoted `0644` is the octal number 420",
-        "group_vars/production.yaml:14:1: error: recursive loop detected in template: loopa -> loopb -> loopa",
-        "group_vars/production.yaml:16:1: error: 'nope' is undefined",
-        "group_vars/tot-sandbox.yaml:7:1: error: `totService.port` is 70000, outside 1024..=65535",
-        "group_vars/tot-sandbx.yaml: warning: no group named `tot-sandbx` in the inventory, so these vars apply to nothing; did you mean `tot-sandbox`?",
-        "inventory/tot:9:1: error: sandbox3.tokenoftrust.com is in both tot-sandbox and tot20-sandbox",
-        "templates/broken.j2:2:1: error: template syntax error",
+        format!("group_vars/production.yaml:{}:1: error: unknown var `totUsr`; did you mean `totUser`?", base + 1),
+        format!("group_vars/production.yaml:{}:7: warning: unquoted `0644` is the octal number 420", base + 2),
+        format!("group_vars/production.yaml:{}:1: error: recursive loop detected in template: loopa -> loopb -> loopa", base + 3),
+        format!("group_vars/production.yaml:{}:1: error: 'nope' is undefined", base + 5),
+        "group_vars/tot-sandbox.yaml:7:1: error: `totService.port` is 70000, outside 1024..=65535".to_string(),
+        "group_vars/tot-sandbx.yaml: warning: no group named `tot-sandbx` in the inventory, so these vars apply to nothing; did you mean `tot-sandbox`?".to_string(),
+        "inventory/tot:9:1: error: sandbox3.tokenoftrust.com is in both tot-sandbox and tot20-sandbox".to_string(),
+        "templates/broken.j2:2:1: error: template syntax error".to_string(),
     ] {
-        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+        assert!(out.contains(want.as_str()), "missing {want:?} in:\n{out}");
     }
 }
 

@@ -1,0 +1,328 @@
+//! Roles: `roles:` in a play, `import_role` and `include_role` in tasks. A role is a
+//! directory (`tasks/`, `handlers/`, `defaults/`, `vars/`, `meta/`, `templates/`,
+//! `files/`) found beside the playbook (`roles/NAME`), in the roles path, or by path.
+//! It is read when the playbook is, so its mistakes are reported before any host is
+//! contacted; its tasks run as a block carrying the role's keywords, and each task knows
+//! its role (defaults at the lowest rank, vars above the play's, its directory first when
+//! files and templates are looked up).
+
+use super::{Ctx, common, tasks, vars};
+use crate::playbook::{Block, Item, Role};
+use crate::source::Diagnostic;
+use crate::value::Value;
+use crate::vars::{Var, Vars};
+use crate::yaml::{Node, NodeKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Keys of a `roles:` entry that are keywords; any other key is a role parameter.
+const ENTRY_KEYWORDS: &[&str] = &[
+    "role",
+    "name",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "vars",
+    "ignore_errors",
+    "environment",
+    "no_log",
+    "check_mode",
+    "diff",
+    "any_errors_fatal",
+    "delegate_to",
+];
+
+/// Arguments of `import_role` / `include_role`.
+const ROLE_ARGS: &[&str] = &[
+    "name",
+    "tasks_from",
+    "vars_from",
+    "defaults_from",
+    "handlers_from",
+    "public",
+    "apply",
+    "allow_duplicates",
+    "rolespec_validate",
+];
+
+/// Where a role named `name` is: beside the file that names it and the playbook
+/// (`roles/NAME`, then `NAME` as a path), beside the role that depends on it, then the
+/// roles path (`ANSIBLE_ROLES_PATH`, Ansible's defaults).
+fn find_role(cx: &Ctx, name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if !name.contains('/') {
+        dirs.push(cx.dir.join("roles").join(name));
+        dirs.push(cx.play_dir.join("roles").join(name));
+        if let Some(r) = &cx.role_dir
+            && let Some(parent) = r.parent()
+        {
+            dirs.push(parent.join(name));
+        }
+        let path = std::env::var("ANSIBLE_ROLES_PATH").unwrap_or_default();
+        let home = std::env::var("HOME").unwrap_or_default();
+        for p in path
+            .split(':')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .chain([
+                format!("{home}/.ansible/roles"),
+                "/usr/share/ansible/roles".into(),
+                "/etc/ansible/roles".into(),
+            ])
+        {
+            dirs.push(Path::new(&p).join(name));
+        }
+    }
+    dirs.push(cx.dir.join(name));
+    dirs.push(cx.play_dir.join(name));
+    dirs.into_iter().find(|d| d.is_dir())
+}
+
+/// `DIR/SUB/BASE` with `.yml`, `.yaml`, `.json` or no extension, the first that exists.
+fn role_file(dir: &Path, sub: &str, base: &str) -> Option<PathBuf> {
+    ["", ".yml", ".yaml", ".json"]
+        .iter()
+        .map(|ext| dir.join(sub).join(format!("{base}{ext}")))
+        .find(|p| p.is_file())
+}
+
+fn load_vars(cx: &mut Ctx, path: Option<PathBuf>) -> Vars {
+    let Some(path) = path else {
+        return Vars::default();
+    };
+    match crate::vars::load_vars_file(&path) {
+        Ok((v, _)) => v,
+        Err(d) => {
+            cx.errors.push(d);
+            Vars::default()
+        }
+    }
+}
+
+/// Parses a role file's tasks (or handlers) with the role as the current one.
+fn load_items(cx: &mut Ctx, path: &Path, role_dir: &Path) -> Vec<Item> {
+    let loaded = match crate::yaml::load_file(path) {
+        Ok(l) => l,
+        Err(d) => {
+            cx.errors.push(d);
+            return Vec::new();
+        }
+    };
+    let mut sub = Ctx {
+        l: &loaded,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        play_dir: cx.play_dir.clone(),
+        role_dir: Some(role_dir.to_path_buf()),
+        errors: Vec::new(),
+        role_handlers: Vec::new(),
+        depth: cx.depth + 1,
+    };
+    let items = match loaded.single() {
+        Ok(Some(root)) => tasks(&mut sub, root),
+        Ok(None) => Vec::new(),
+        Err(d) => {
+            sub.errors.push(d);
+            Vec::new()
+        }
+    };
+    cx.errors.extend(sub.errors);
+    cx.role_handlers.extend(sub.role_handlers);
+    items
+}
+
+/// Marks every task under `items` that has no role yet as the role's.
+fn set_role(items: &mut [Item], role: &Arc<Role>) {
+    for item in items {
+        match item {
+            Item::Task(t) => {
+                if t.role.is_none() {
+                    t.role = Some(role.clone());
+                }
+            }
+            Item::Block(b) => {
+                set_role(&mut b.block, role);
+                set_role(&mut b.rescue, role);
+                set_role(&mut b.always, role);
+            }
+        }
+    }
+}
+
+/// A role as items to run: its dependencies' blocks, then its own. `entry` is a
+/// `roles:` entry (a name, or a mapping with `role:`), or, for `import_role` and
+/// `include_role`, the task node with its `args` given separately.
+pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -> Vec<Item> {
+    if cx.depth > 20 {
+        cx.err(
+            entry.pos,
+            "roles nested more than 20 deep (a dependency cycle?)",
+        );
+        return Vec::new();
+    }
+    let (name, spec) = match (task_args, &entry.kind) {
+        (Some(args), _) => (
+            args.get("name").and_then(Node::as_str).map(str::to_string),
+            args,
+        ),
+        (None, NodeKind::Scalar(v)) => (Some(v.py_str()), entry),
+        (None, NodeKind::Map(_)) => (
+            entry
+                .get("role")
+                .or_else(|| entry.get("name"))
+                .and_then(Node::as_str)
+                .map(str::to_string),
+            entry,
+        ),
+        (None, _) => (None, entry),
+    };
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        cx.err(entry.pos, "a role needs a name (`role:` or `name:`)");
+        return Vec::new();
+    };
+    if crate::template::is_possibly_template(&name) {
+        cx.err(entry.pos, "a role's name cannot be templated here");
+        return Vec::new();
+    }
+    let Some(dir) = find_role(cx, &name) else {
+        cx.err(
+            entry.pos,
+            format!(
+                "the role '{name}' was not found in {}/roles, {}/roles or the roles path",
+                cx.dir.display(),
+                cx.play_dir.display()
+            ),
+        );
+        return Vec::new();
+    };
+    let from = |key: &str| -> String {
+        task_args
+            .and_then(|a| a.get(key))
+            .and_then(Node::as_str)
+            .map_or_else(|| "main".to_string(), str::to_string)
+    };
+    if let Some(args) = task_args
+        && let Some(map) = args.as_map()
+    {
+        for (k, _) in map {
+            if !ROLE_ARGS.contains(&k.name.as_str()) {
+                cx.err(
+                    k.pos,
+                    format!("`{}` is not an argument of import_role", k.name),
+                );
+            }
+        }
+    }
+    // Role parameters: a `roles:` entry's keys that are not keywords.
+    let mut params = Vars::default();
+    if task_args.is_none()
+        && let Some(map) = spec.as_map()
+    {
+        for (k, v) in map {
+            if !ENTRY_KEYWORDS.contains(&k.name.as_str()) {
+                params.insert(
+                    k.name.clone(),
+                    Var {
+                        value: v.to_value(),
+                        origin: Some(cx.l.origin(k.pos)),
+                    },
+                );
+            }
+        }
+    }
+    let defaults = load_vars(cx, role_file(&dir, "defaults", &from("defaults_from")));
+    let mut role_vars = load_vars(cx, role_file(&dir, "vars", &from("vars_from")));
+    crate::vars::merge_into(&mut role_vars, &params);
+    let role = Arc::new(Role {
+        name: name.clone(),
+        dir: dir.clone(),
+        defaults: Arc::new(defaults),
+        vars: Arc::new(role_vars),
+    });
+    // Each distinct role (and parameters) runs once per play, dependencies included.
+    let key = format!("{}|{params:?}", dir.display());
+    let allow_duplicates = task_args.is_some();
+    if !allow_duplicates && cx.role_seen(&key) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    // meta/main.yml: dependencies first.
+    if let Some(meta) = role_file(&dir, "meta", "main") {
+        match crate::yaml::load_file(&meta) {
+            Ok(loaded) => {
+                if let Ok(Some(root)) = loaded.single()
+                    && let Some(deps) = root.get("dependencies")
+                    && let NodeKind::Seq(list) = &deps.kind
+                {
+                    let mut sub = Ctx {
+                        l: &loaded,
+                        dir: dir.clone(),
+                        play_dir: cx.play_dir.clone(),
+                        role_dir: Some(dir.clone()),
+                        errors: Vec::new(),
+                        role_handlers: Vec::new(),
+                        depth: cx.depth + 1,
+                    };
+                    for d in list {
+                        out.extend(role_items(&mut sub, d, None));
+                    }
+                    cx.errors.extend(sub.errors);
+                    cx.role_handlers.extend(sub.role_handlers);
+                }
+            }
+            Err(d) => cx.errors.push(d),
+        }
+    }
+    cx.see_role(key);
+    let mut block = match role_file(&dir, "tasks", &from("tasks_from")) {
+        Some(p) => load_items(cx, &p, &dir),
+        None if task_args.is_some() && from("tasks_from") != "main" => {
+            cx.err(
+                entry.pos,
+                format!("the role '{name}' has no tasks/{}", from("tasks_from")),
+            );
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    set_role(&mut block, &role);
+    if let Some(h) = role_file(&dir, "handlers", &from("handlers_from")) {
+        let mut handlers = load_items(cx, &h, &dir);
+        set_role(&mut handlers, &role);
+        cx.role_handlers.extend(handlers);
+    }
+    // The entry's (or the task's) keywords apply to every task of the role.
+    let mut c = common(cx, entry);
+    if task_args.is_none() {
+        c.name = None;
+        if let Some(v) = entry.get("vars") {
+            c.vars = vars(cx, v);
+        }
+    }
+    out.push(Item::Block(Box::new(Block {
+        common: c,
+        block,
+        rescue: Vec::new(),
+        always: Vec::new(),
+        origin: cx.origin(entry),
+    })));
+    out
+}
+
+/// Checks for a `roles:` list.
+pub(super) fn roles_list(cx: &mut Ctx, n: &Node) -> Vec<Item> {
+    match &n.kind {
+        NodeKind::Seq(entries) => entries
+            .iter()
+            .flat_map(|e| role_items(cx, e, None))
+            .collect(),
+        NodeKind::Scalar(Value::Null) => Vec::new(),
+        _ => {
+            cx.errors.push(Diagnostic::error(
+                cx.origin(n),
+                format!("roles is a list, found {}", n.type_name()),
+            ));
+            Vec::new()
+        }
+    }
+}
