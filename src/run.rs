@@ -232,7 +232,11 @@ pub async fn run(
         summary.stats.push((st.name.clone(), st.stats.clone()));
     }
     for st in states.values() {
-        if let Some(c) = st.lock().await.conn.take() {
+        let mut st = st.lock().await;
+        if let Some(c) = st.conn.take() {
+            c.close().await;
+        }
+        for (_, c) in st.delegates.drain() {
             c.close().await;
         }
     }

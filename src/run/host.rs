@@ -19,6 +19,8 @@ pub struct HostState {
     pub id: HostId,
     pub name: String,
     pub conn: Option<Connection>,
+    /// Connections to the hosts tasks are delegated to (`delegate_to`), kept for the run.
+    pub delegates: std::collections::HashMap<HostId, Connection>,
     /// set_fact and registered results (and gathered facts).
     pub facts: IndexMap<String, minijinja::Value>,
     /// `include_vars` results, raw (templated when read), ranked just under `facts`.
@@ -39,6 +41,7 @@ impl HostState {
             id,
             name,
             conn: None,
+            delegates: std::collections::HashMap::new(),
             facts: IndexMap::new(),
             included: Arc::default(),
             notified: Vec::new(),
@@ -134,6 +137,14 @@ pub async fn gather_facts(st: &mut HostState, fleet: &Arc<Fleet>, opts: &RunOpti
     }
 }
 
+/// Where a delegated task runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Delegate {
+    /// The controller itself (`localhost`, `127.0.0.1`).
+    Controller,
+    Host(HostId),
+}
+
 pub struct TaskRun<'a> {
     pub task: &'a Task,
     pub inh: &'a Inherited,
@@ -179,6 +190,29 @@ impl TaskRun<'_> {
             frames.push(Frame::Raw(role.defaults.clone()));
         }
         Ok(Scope::new(engine(), frames, base.hostvars()))
+    }
+
+    /// The host a `delegate_to` name means: the controller for localhost (unless the
+    /// inventory names it), else an inventory host, by name or short alias.
+    fn delegate_target(&self, name: &str) -> Result<Delegate, TaskError> {
+        let inv = &self.fleet.inventory;
+        if let Some(id) = inv.host_id(name) {
+            return Ok(Delegate::Host(id));
+        }
+        if matches!(name, "localhost" | "127.0.0.1" | "::1") {
+            return Ok(Delegate::Controller);
+        }
+        let prefix = format!("{name}.");
+        let mut hits = inv
+            .hosts()
+            .enumerate()
+            .filter(|(_, h)| h.name.starts_with(&prefix));
+        match (hits.next(), hits.next()) {
+            (Some((id, _)), None) => Ok(Delegate::Host(id)),
+            _ => Err(TaskError::Failed(format!(
+                "delegate_to: {name} is not a host of the inventory (nor localhost)"
+            ))),
+        }
     }
 
     fn when(&self, scope: &Arc<Scope>) -> Result<Option<String>, String> {
@@ -750,9 +784,17 @@ impl TaskRun<'_> {
             Some(d) => d && self.opts.diff,
             None => self.opts.diff,
         };
-        if self.task.delegate_to.is_some() {
-            return Err(TaskError::Failed("delegate_to is not supported yet".into()));
-        }
+        // `delegate_to`: the task runs there (the controller for localhost), with this
+        // host's vars, and its result is this host's.
+        let delegate = match &self.task.delegate_to {
+            Some(raw) => {
+                let name = engine()
+                    .render_str(raw, scope, Some(self.task.origin.clone()))
+                    .map_err(|e| TaskError::Failed(e.to_string()))?;
+                Some(self.delegate_target(&name)?)
+            }
+            None => None,
+        };
         let escalate = self.escalation(scope).map_err(TaskError::Failed)?;
         let env = match self
             .task
@@ -780,18 +822,34 @@ impl TaskRun<'_> {
             self.task.module.as_str(),
             "debug" | "set_fact" | "assert" | "fail" | "pause"
         );
-        if !controller_only {
-            st.connect(&self.fleet, self.opts)
-                .await
-                .map_err(TaskError::Unreachable)?;
+        match delegate {
+            Some(Delegate::Host(id)) if id != st.id && !st.delegates.contains_key(&id) => {
+                let t = target(&self.fleet, id, &self.opts.settings).map_err(TaskError::Failed)?;
+                let c = Connection::open(&t)
+                    .await
+                    .map_err(|e| TaskError::Unreachable(e.to_string()))?;
+                st.delegates.insert(id, c);
+            }
+            None if !controller_only => {
+                st.connect(&self.fleet, self.opts)
+                    .await
+                    .map_err(TaskError::Unreachable)?;
+            }
+            Some(Delegate::Host(id)) if id == st.id && !controller_only => {
+                st.connect(&self.fleet, self.opts)
+                    .await
+                    .map_err(TaskError::Unreachable)?;
+            }
+            _ => {}
         }
         let local;
-        let conn = match &st.conn {
-            Some(c) => c,
-            None => {
+        let conn = match (delegate, &st.conn) {
+            (Some(Delegate::Host(id)), _) if id != st.id => &st.delegates[&id],
+            (Some(Delegate::Controller), _) | (_, None) => {
                 local = Connection::Local(crate::transport::local_connection());
                 &local
             }
+            (_, Some(c)) => c,
         };
         let mut cx = Cx {
             conn,

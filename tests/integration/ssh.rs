@@ -31,6 +31,22 @@ fn run_reaches_every_host_in_parallel() {
         "{}",
         stdout(&out)
     );
+
+    // delegate_to: sandbox3's task runs on sandbox4 (over its own connection) and on the
+    // controller, with sandbox3's vars; the result is sandbox3's.
+    let book = lab.dir.join("delegate.yml");
+    std::fs::write(
+        &book,
+        "- hosts: sandbox3.tokenoftrust.com\n  gather_facts: false\n  tasks:\n    - copy: {dest: /tmp/delegated, content: \"{{ inventory_hostname }}\\n\"}\n      delegate_to: sandbox4\n    - command: cat /tmp/delegated\n      delegate_to: sandbox4.tokenoftrust.com\n      register: seen\n      changed_when: false\n    - assert: {that: seen.stdout == inventory_hostname}\n    - command: echo on the controller\n      delegate_to: localhost\n      changed_when: false\n",
+    )
+    .expect("playbook");
+    let out = lab.tprov("apply").arg(&book).output().expect("runs");
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(lab.root("sandbox4").join("tmp/delegated")).ok(),
+        Some("sandbox3.tokenoftrust.com\n".to_string())
+    );
+    assert!(!lab.root("sandbox3").join("tmp/delegated").exists());
 }
 
 #[test]
