@@ -219,10 +219,16 @@ impl Parser<'_> {
                     return match lower.as_slice() {
                         b"r" | b"u" | b"b" | b"br" | b"rb" => {
                             let raw = lower.contains(&b'r');
+                            let bytes = lower.contains(&b'b');
                             let mut out = String::new();
                             self.string_body(raw, &mut out)?;
-                            self.more_strings(&mut out)?;
-                            Some(Lit::V(Value::Str(out)))
+                            self.more_strings(&mut out, bytes)?;
+                            // Bytes are text to Ansible, marked unsafe.
+                            Some(Lit::V(if bytes {
+                                Value::Unsafe(out)
+                            } else {
+                                Value::Str(out)
+                            }))
                         }
                         _ => None,
                     };
@@ -328,17 +334,18 @@ impl Parser<'_> {
     fn strings(&mut self) -> Option<Lit> {
         let mut out = String::new();
         self.string_body(false, &mut out)?;
-        self.more_strings(&mut out)?;
+        self.more_strings(&mut out, false)?;
         Some(Lit::V(Value::Str(out)))
     }
 
-    /// Adjacent string literals concatenate: `'a' 'b'` is `'ab'`.
-    fn more_strings(&mut self, out: &mut String) -> Option<()> {
+    /// Adjacent string literals concatenate: `'a' 'b'` is `'ab'`; bytes only with bytes.
+    fn more_strings(&mut self, out: &mut String, bytes: bool) -> Option<()> {
         loop {
             let save = self.i;
             self.skip_ws(self.nl());
             match self.peek() {
-                Some(b'\'' | b'"') => self.string_body(false, out)?,
+                Some(b'\'' | b'"') if !bytes => self.string_body(false, out)?,
+                Some(b'\'' | b'"') => return None,
                 Some(c) if c.is_ascii_alphabetic() => {
                     let start = self.i;
                     while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
@@ -348,6 +355,9 @@ impl Parser<'_> {
                     if matches!(self.peek(), Some(b'\'' | b'"'))
                         && matches!(lower.as_slice(), b"r" | b"u" | b"b" | b"br" | b"rb")
                     {
+                        if lower.contains(&b'b') != bytes {
+                            return None;
+                        }
                         self.string_body(lower.contains(&b'r'), out)?;
                     } else {
                         self.i = save;
