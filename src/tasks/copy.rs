@@ -7,6 +7,7 @@ use super::remote::{Kind, Stat, read, sha1_hex, stat};
 use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
+use std::path::{Path, PathBuf};
 
 const FILE_ARGS: [&str; 14] = [
     "dest",
@@ -108,9 +109,7 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
             let path = cx.find_file("files", &src)?;
             if path.is_dir() {
-                return Err(fail(format!(
-                    "copying a directory ({src}) is not supported yet"
-                )));
+                return copy_dir(a, cx, &src, &path, &dest).await;
             }
             let data = std::fs::read(&path)
                 .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
@@ -126,6 +125,101 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         _ => dest,
     };
     put(a, cx, &dest, data, None).await
+}
+
+/// A directory's files and subdirectories, relative to it, sorted (hidden ones too,
+/// as Ansible copies them).
+fn walk(base: &Path, rel: &str, dirs: &mut Vec<String>, files: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(base.join(rel)) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    for name in names {
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let p = base.join(&r);
+        if p.is_dir() {
+            dirs.push(r.clone());
+            walk(base, &r, dirs, files);
+        } else {
+            files.push((r, p));
+        }
+    }
+}
+
+/// `copy` of a controller directory: `src: dir` lands as `dest/dir`, `src: dir/` puts
+/// its contents in `dest`. Directories get `directory_mode` (and owner/group), files
+/// the file attributes; each is changed only when it differs.
+async fn copy_dir(
+    a: &Map,
+    cx: &mut Cx<'_>,
+    src: &str,
+    local: &Path,
+    dest: &str,
+) -> Result<Outcome, TaskError> {
+    let base = dest.trim_end_matches('/');
+    let root = if src.ends_with('/') {
+        base.to_string()
+    } else {
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("{base}/{name}")
+    };
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    walk(local, "", &mut dirs, &mut files);
+    let mut out = Outcome::default();
+    let mut dir_args = Map::default();
+    dir_args.insert("state".into(), Value::str("directory"));
+    for k in ["owner", "group"] {
+        if let Some(v) = a.get(k) {
+            dir_args.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(m) = a.get("directory_mode") {
+        dir_args.insert("mode".into(), m.clone());
+    }
+    let mut file_args = a.clone();
+    for k in ["src", "dest", "directory_mode", "content"] {
+        file_args.shift_remove(k);
+    }
+    let merge = |out: &mut Outcome, o: Outcome| {
+        out.changed |= o.changed;
+        out.diffs.extend(o.diffs);
+    };
+    for d in std::iter::once(String::new()).chain(dirs) {
+        let path = if d.is_empty() {
+            root.clone()
+        } else {
+            format!("{root}/{d}")
+        };
+        let mut args = dir_args.clone();
+        args.insert("path".into(), Value::str(path));
+        let o = super::file::run(&args, cx).await?;
+        merge(&mut out, o);
+    }
+    for (rel, path) in files {
+        let data = std::fs::read(&path)
+            .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+        let o = put(
+            &file_args,
+            cx,
+            &format!("{root}/{rel}"),
+            data,
+            Some(path.display().to_string()),
+        )
+        .await?;
+        merge(&mut out, o);
+    }
+    out.result.insert("dest".into(), Value::str(root));
+    Ok(out)
 }
 
 pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
