@@ -87,6 +87,8 @@ pub struct Task {
     pub args_origin: Origin,
     pub loop_: Option<Value>,
     pub loop_kind: LoopKind,
+    /// For `with_<lookup>:`, the lookup's name.
+    pub loop_lookup: Option<String>,
     pub loop_var: String,
     pub index_var: Option<String>,
     pub loop_label: Option<String>,
@@ -117,6 +119,8 @@ pub enum LoopKind {
     WithList,
     /// `with_dict:`: `{key, value}` items.
     WithDict,
+    /// `with_<lookup>:` (sequence, fileglob, nested, subelements...): the lookup's values.
+    WithLookup,
 }
 
 impl Task {

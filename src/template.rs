@@ -9,6 +9,7 @@
 mod convert;
 mod filters;
 mod jinja_tests;
+mod lookups;
 mod scope;
 
 use crate::source::Origin;
@@ -23,6 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock, RwLock};
 
 pub use convert::{from_mj, mj_map, py_str, to_mj};
+pub use lookups::NAMES as LOOKUPS;
 pub use scope::{Frame, HostvarsSource, Scope, native_frame};
 
 /// A template failure: what went wrong and, when known, where the template came from.

@@ -2,7 +2,7 @@
 //!
 //! `True` is a bool, `8080 # note` is 8080 (the comment is Python syntax), `[1, 2]` is a
 //! list, while `yes`, `0644` (a syntax error in Python 3) and `foo # note` are not Python
-//! literals and so stay the raw string. Tuples and sets become lists, bytes become text,
+//! literals and so stay the raw string. Tuples and sets become lists, bytes become text marked unsafe,
 //! complex numbers and `...` become their text, as the INI plugin coerces them.
 
 use crate::value::{Map, Value, float_repr};
@@ -568,7 +568,9 @@ mod tests {
         assert_eq!(p("1+2j"), Value::str("(1+2j)"));
         assert_eq!(p("..."), Value::str("..."));
         assert_eq!(p("'a' 'b'"), Value::str("ab"));
-        assert_eq!(p("b'x'"), Value::str("x"));
+        // Bytes are unsafe text to Ansible; bytes and str do not concatenate.
+        assert_eq!(p("b'x'"), Value::Unsafe("x".into()));
+        assert_eq!(p("b'x' 'y'"), Value::str("b'x' 'y'"));
         assert_eq!(p("/srv/{{ app }}"), Value::str("/srv/{{ app }}"));
         assert_eq!(p("16.14.2"), Value::str("16.14.2"));
         assert_eq!(p("a=b"), Value::str("a=b"));

@@ -584,7 +584,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     // The module is the one key that is not a task keyword.
     let mut module_keys: Vec<&(crate::yaml::Key, Node)> = entries
         .iter()
-        .filter(|(k, _)| !TASK_KEYS.contains(&k.name.as_str()))
+        .filter(|(k, _)| !TASK_KEYS.contains(&k.name.as_str()) && !k.name.starts_with("with_"))
         .collect();
     let (mut module, mut raw_args, module_pos) = match (
         module_keys.len(),
@@ -779,6 +779,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
                 .map_or(raw_args.pos, |(k, _)| k.pos);
             cx.err(pos, msg);
         });
+    let mut loop_lookup = None;
     let (loop_, loop_kind) = if let Some(l) = n.get("loop") {
         (Some(l.to_value()), LoopKind::Loop)
     } else if let Some(l) = n.get("with_items") {
@@ -787,6 +788,19 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         (Some(l.to_value()), LoopKind::WithList)
     } else if let Some(l) = n.get("with_dict") {
         (Some(l.to_value()), LoopKind::WithDict)
+    } else if let Some((k, l)) = entries.iter().find(|(k, _)| k.name.starts_with("with_")) {
+        let name = &k.name["with_".len()..];
+        if !crate::template::LOOKUPS.contains(&name) {
+            cx.err(
+                k.pos,
+                format!(
+                    "with_{name}: no lookup named {name} (tprov has {})",
+                    crate::template::LOOKUPS.join(", ")
+                ),
+            );
+        }
+        loop_lookup = Some(name.to_string());
+        (Some(l.to_value()), LoopKind::WithLookup)
     } else {
         (None, LoopKind::Loop)
     };
@@ -803,6 +817,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         args_origin: cx.origin(&raw_args),
         loop_,
         loop_kind,
+        loop_lookup,
         loop_var,
         index_var,
         loop_label,

@@ -307,7 +307,11 @@ impl TaskRun<'_> {
         for (index, item) in items.iter().enumerate() {
             let scope = match item {
                 Some(v) => {
-                    let mut frame = vec![(self.task.loop_var.clone(), v.clone())];
+                    // Facts set by the items before this one are seen by it (set_fact in a
+                    // loop accumulates, as in Ansible).
+                    let mut frame: Vec<(String, Value)> =
+                        facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    frame.push((self.task.loop_var.clone(), v.clone()));
                     if let Some(iv) = &self.task.index_var {
                         frame.push((iv.clone(), Value::Int(index as i64)));
                     }
@@ -597,6 +601,22 @@ impl TaskRun<'_> {
         let v = engine()
             .template_to_value(raw, scope, Some(&self.task.origin))
             .map_err(|e| e.to_string())?;
+        if let (LoopKind::WithLookup, Some(name)) = (self.task.loop_kind, &self.task.loop_lookup) {
+            let frame = crate::template::native_frame([("__tprov_terms".to_string(), v)]);
+            let inner = scope.with_frame(frame);
+            let out = engine()
+                .eval(
+                    &format!("__tprov_with({name:?}, __tprov_terms)"),
+                    &inner,
+                    Some(self.task.origin.clone()),
+                )
+                .map_err(|e| e.to_string())?;
+            let list = crate::template::from_mj(&out).map_err(|e| e.to_string())?;
+            return Ok(match list {
+                Value::List(l) => l.into_iter().map(Some).collect(),
+                other => vec![Some(other)],
+            });
+        }
         let list = match (v, self.task.loop_kind) {
             (Value::List(l), LoopKind::WithItems) => l
                 .into_iter()

@@ -383,6 +383,21 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", lookup);
     env.add_function("query", query);
     env.add_function("q", query);
+    // `with_<lookup>` loops: the lookup's values for the loop's terms.
+    env.add_function(
+        "__tprov_with",
+        |state: &minijinja::State, name: String, terms: MjValue| -> Result<MjValue, Error> {
+            let terms: Vec<MjValue> = if matches!(terms.kind(), ValueKind::Seq) {
+                terms.try_iter()?.collect()
+            } else {
+                vec![terms]
+            };
+            let k = Kwargs::from_iter(std::iter::empty::<(&str, MjValue)>());
+            Ok(MjValue::from(super::lookups::values(
+                state, &name, &terms, &k,
+            )?))
+        },
+    );
     env.add_filter("random", random);
     env.add_filter(
         "shuffle",
@@ -876,84 +891,13 @@ fn urlencode(v: MjValue) -> Result<String, Error> {
     }
 }
 
-/// The controller-side lookups templates use: `env`, `file`, `vars`, `items`/`list`.
 fn lookup_values(
     state: &minijinja::State,
     name: &str,
     terms: &[MjValue],
     k: &Kwargs,
 ) -> Result<Vec<MjValue>, Error> {
-    let mut out = Vec::new();
-    match name {
-        "env" | "ansible.builtin.env" => {
-            let default: Option<MjValue> = k.get("default")?;
-            for t in terms {
-                let key = py_str(t)?;
-                out.push(match std::env::var(&key) {
-                    Ok(v) => MjValue::from(v),
-                    Err(_) => default.clone().unwrap_or_else(|| MjValue::from("")),
-                });
-            }
-        }
-        "file" | "ansible.builtin.file" => {
-            let rstrip: bool = k.get::<Option<bool>>("rstrip")?.unwrap_or(true);
-            let lstrip: bool = k.get::<Option<bool>>("lstrip")?.unwrap_or(false);
-            let base = state
-                .lookup("playbook_dir")
-                .and_then(|v| v.as_str().map(std::path::PathBuf::from));
-            for t in terms {
-                let rel = py_str(t)?;
-                let p = std::path::Path::new(&rel);
-                let candidates: Vec<std::path::PathBuf> = match &base {
-                    _ if p.is_absolute() => vec![p.to_path_buf()],
-                    Some(b) => vec![b.join("files").join(p), b.join(p)],
-                    None => vec![p.to_path_buf()],
-                };
-                let found = candidates.iter().find(|c| c.is_file()).ok_or_else(|| {
-                    err(format!(
-                        "The 'file' lookup had an issue accessing the file '{rel}'. file not found"
-                    ))
-                })?;
-                let mut text = std::fs::read_to_string(found)
-                    .map_err(|e| err(format!("lookup file {rel}: {e}")))?;
-                if rstrip {
-                    text.truncate(text.trim_end().len());
-                }
-                if lstrip {
-                    text = text.trim_start().to_string();
-                }
-                out.push(MjValue::from(text));
-            }
-        }
-        "vars" | "ansible.builtin.vars" => {
-            let default: Option<MjValue> = k.get("default")?;
-            for t in terms {
-                let key = py_str(t)?;
-                match state
-                    .lookup(&key)
-                    .filter(|v| !v.is_undefined())
-                    .or_else(|| default.clone())
-                {
-                    Some(v) => out.push(v),
-                    None => return Err(err(format!("No variable named '{key}' was found"))),
-                }
-            }
-        }
-        "items" | "list" | "ansible.builtin.items" | "ansible.builtin.list" => {
-            for t in terms {
-                match t.kind() {
-                    ValueKind::Seq if name.ends_with("items") => out.extend(t.try_iter()?),
-                    _ => out.push(t.clone()),
-                }
-            }
-        }
-        other => {
-            return Err(err(format!(
-                "lookup plugin '{other}' is not supported by tprov (env, file, vars, items, list are)"
-            )));
-        }
-    }
-    Ok(out)
+    super::lookups::values(state, name, terms, k)
 }
 
 /// `lookup(name, terms...)`: one value, or the values joined with commas.

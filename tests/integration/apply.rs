@@ -264,6 +264,7 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-roles.json",
         "h1-web.conf",
         "h1-t.conf",
+        "h1-loops.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();

@@ -1,0 +1,493 @@
+//! Lookups (`lookup()`, `query()`, and the `with_<name>` loops built on them): the ones
+//! playbooks like the fleet's use, run on the controller as Ansible runs them.
+
+use super::convert::{py_str, to_mj};
+use crate::value::Value;
+use minijinja::value::{Kwargs, ValueKind};
+use minijinja::{Error, ErrorKind, Value as MjValue};
+use std::path::{Path, PathBuf};
+
+/// The lookups tprov has (short names; `ansible.builtin.` prefixes are accepted).
+pub const NAMES: &[&str] = &[
+    "env",
+    "file",
+    "vars",
+    "items",
+    "list",
+    "pipe",
+    "lines",
+    "fileglob",
+    "first_found",
+    "sequence",
+    "dict",
+    "nested",
+    "together",
+    "subelements",
+    "indexed_items",
+    "random_choice",
+];
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// The playbook's directory (relative lookups start there), else the current one.
+fn base_dir(state: &minijinja::State) -> PathBuf {
+    state
+        .lookup("playbook_dir")
+        .and_then(|v| v.as_str().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A controller file for `rel`: itself when absolute, else under `files/`, then beside
+/// the playbook.
+fn find(state: &minijinja::State, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    let base = base_dir(state);
+    [base.join("files").join(p), base.join(p)]
+        .into_iter()
+        .find(|c| c.exists())
+}
+
+/// Runs `cmd` with `sh -c` on the controller; its stdout, or an error naming the status.
+fn shell(cmd: &str) -> Result<String, Error> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map_err(|e| err(format!("lookup pipe: cannot run sh: {e}")))?;
+    if !out.status.success() {
+        return Err(err(format!(
+            "lookup_plugin.pipe({cmd}) returned {}",
+            out.status.code().unwrap_or(-1)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A shell-style pattern (`*`, `?`, `[...]`) as an anchored regex.
+fn glob_regex(pattern: &str) -> Option<regex::Regex> {
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '[' => {
+                let mut class = String::from("[");
+                if chars.peek() == Some(&'!') {
+                    chars.next();
+                    class.push('^');
+                }
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        break;
+                    }
+                    if d == '\\' {
+                        class.push('\\');
+                    }
+                    class.push(d);
+                }
+                class.push(']');
+                re.push_str(&class);
+            }
+            other => re.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).ok()
+}
+
+/// `sequence`: `start=1 end=5 stride=1 format=%d`, or the shortcut `[start-]end[/stride][:format]`.
+fn sequence(term: &str) -> Result<Vec<MjValue>, Error> {
+    let (mut start, mut end, mut stride, mut count, mut format) =
+        (1i64, None::<i64>, 1i64, None::<i64>, "%d".to_string());
+    let num = |s: &str| -> Result<i64, Error> {
+        let s = s.trim();
+        let v = if let Some(h) = s.strip_prefix("0x") {
+            i64::from_str_radix(h, 16)
+        } else if let Some(o) = s
+            .strip_prefix("0o")
+            .or_else(|| s.strip_prefix('0').filter(|r| !r.is_empty()))
+        {
+            i64::from_str_radix(o, 8)
+        } else {
+            s.parse()
+        };
+        v.map_err(|_| err(format!("can't parse arg {s:?} as integer")))
+    };
+    if term.contains('=') {
+        for part in term.split_whitespace() {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| err(format!("can't parse arg {part:?} in sequence")))?;
+            match k {
+                "start" => start = num(v)?,
+                "end" => end = Some(num(v)?),
+                "stride" => stride = num(v)?,
+                "count" => count = Some(num(v)?),
+                "format" => format = v.to_string(),
+                other => {
+                    return Err(err(format!(
+                        "unrecognized arguments to with_sequence: {other}"
+                    )));
+                }
+            }
+        }
+    } else {
+        let (body, fmt) = match term.split_once(':') {
+            Some((b, f)) => (b, Some(f)),
+            None => (term, None),
+        };
+        let (range, st) = match body.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (body, None),
+        };
+        match range.split_once('-') {
+            Some((a, b)) => {
+                start = num(a)?;
+                end = Some(num(b)?);
+            }
+            None => end = Some(num(range)?),
+        }
+        if let Some(s) = st {
+            stride = num(s)?;
+        }
+        if let Some(f) = fmt {
+            format = f.to_string();
+        }
+    }
+    if let Some(c) = count {
+        if end.is_some() {
+            return Err(err("can't specify both count and end in with_sequence"));
+        }
+        end = Some(start + c * stride - stride.signum());
+        if c == 0 {
+            return Ok(Vec::new());
+        }
+    }
+    let end = end.ok_or_else(|| err("must specify count or end in with_sequence"))?;
+    if stride == 0 || (stride > 0 && end < start) || (stride < 0 && end > start) {
+        if stride == 0 {
+            return Ok(Vec::new());
+        }
+        return Err(err("to count backwards make stride negative"));
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(MjValue::from(printf_int(&format, i)));
+        i += stride;
+        if out.len() > 1_000_000 {
+            return Err(err("with_sequence: more than a million items"));
+        }
+    }
+    Ok(out)
+}
+
+/// Python's `format % i` for the integer conversions sequence formats use.
+fn printf_int(format: &str, i: i64) -> String {
+    let Some(pos) = format.find('%') else {
+        return format.to_string();
+    };
+    let rest = &format[pos + 1..];
+    let spec_end = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let (flags, conv) = (
+        &rest[..spec_end],
+        rest[spec_end..].chars().next().unwrap_or('d'),
+    );
+    let zero = flags.starts_with('0');
+    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
+    let body = match conv {
+        'x' => format!("{i:x}"),
+        'X' => format!("{i:X}"),
+        'o' => format!("{i:o}"),
+        _ => i.to_string(),
+    };
+    let padded = if zero {
+        format!("{body:0>width$}")
+    } else {
+        format!("{body:>width$}")
+    };
+    let tail = &rest[(spec_end + conv.len_utf8()).min(rest.len())..];
+    format!("{}{padded}{tail}", &format[..pos])
+}
+
+fn list_of(v: &MjValue) -> Result<Vec<MjValue>, Error> {
+    if matches!(v.kind(), ValueKind::Seq) {
+        Ok(v.try_iter()?.collect())
+    } else {
+        Ok(vec![v.clone()])
+    }
+}
+
+/// The values of lookup `name` for `terms`.
+pub fn values(
+    state: &minijinja::State,
+    name: &str,
+    terms: &[MjValue],
+    k: &Kwargs,
+) -> Result<Vec<MjValue>, Error> {
+    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    let mut out = Vec::new();
+    match name {
+        "env" => {
+            let default: Option<MjValue> = k.get("default")?;
+            for t in terms {
+                let key = py_str(t)?;
+                out.push(match std::env::var(&key) {
+                    Ok(v) => MjValue::from(v),
+                    Err(_) => default.clone().unwrap_or_else(|| MjValue::from("")),
+                });
+            }
+        }
+        "file" => {
+            let rstrip: bool = k.get::<Option<bool>>("rstrip")?.unwrap_or(true);
+            let lstrip: bool = k.get::<Option<bool>>("lstrip")?.unwrap_or(false);
+            for t in terms {
+                let rel = py_str(t)?;
+                let found = find(state, &rel).filter(|p| p.is_file()).ok_or_else(|| {
+                    err(format!(
+                        "The 'file' lookup had an issue accessing the file '{rel}'. file not found"
+                    ))
+                })?;
+                let mut text = std::fs::read_to_string(&found)
+                    .map_err(|e| err(format!("lookup file {rel}: {e}")))?;
+                if rstrip {
+                    text.truncate(text.trim_end().len());
+                }
+                if lstrip {
+                    text = text.trim_start().to_string();
+                }
+                out.push(MjValue::from(text));
+            }
+        }
+        "vars" => {
+            let default: Option<MjValue> = k.get("default")?;
+            for t in terms {
+                let key = py_str(t)?;
+                match state
+                    .lookup(&key)
+                    .filter(|v| !v.is_undefined())
+                    .or_else(|| default.clone())
+                {
+                    Some(v) => out.push(v),
+                    None => return Err(err(format!("No variable named '{key}' was found"))),
+                }
+            }
+        }
+        "items" | "list" => {
+            for t in terms {
+                match t.kind() {
+                    ValueKind::Seq if name == "items" => out.extend(t.try_iter()?),
+                    _ => out.push(t.clone()),
+                }
+            }
+        }
+        "pipe" => {
+            for t in terms {
+                out.push(MjValue::from(shell(&py_str(t)?)?.trim_end().to_string()));
+            }
+        }
+        "lines" => {
+            for t in terms {
+                out.extend(shell(&py_str(t)?)?.lines().map(MjValue::from));
+            }
+        }
+        "fileglob" => {
+            for t in terms {
+                let pat = py_str(t)?;
+                let (dir, base) = match pat.rsplit_once('/') {
+                    Some((d, b)) => (if d.is_empty() { "/" } else { d }, b),
+                    None => (".", pat.as_str()),
+                };
+                let Some(dir) = find(state, dir).filter(|d| d.is_dir()) else {
+                    continue;
+                };
+                let Some(re) = glob_regex(base) else { continue };
+                // In the directory's own order, as Python's glob (both read it with readdir).
+                let hits: Vec<String> = std::fs::read_dir(&dir)
+                    .map(|entries| {
+                        entries
+                            .filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| p.is_file())
+                            .filter(|p| {
+                                p.file_name()
+                                    .is_some_and(|n| re.is_match(&n.to_string_lossy()))
+                            })
+                            .map(|p| p.display().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.extend(hits.into_iter().map(MjValue::from));
+            }
+        }
+        "first_found" => {
+            let skip: bool = k.get::<Option<bool>>("skip")?.unwrap_or(false);
+            let mut files: Vec<String> = Vec::new();
+            let mut paths: Vec<String> = Vec::new();
+            for t in terms {
+                for term in list_of(t)? {
+                    if matches!(term.kind(), ValueKind::Map) {
+                        for f in list_of(&term.get_attr("files")?)? {
+                            if !f.is_undefined() {
+                                files.push(py_str(&f)?);
+                            }
+                        }
+                        for p in list_of(&term.get_attr("paths")?)? {
+                            if !p.is_undefined() {
+                                paths.push(py_str(&p)?);
+                            }
+                        }
+                    } else {
+                        files.push(py_str(&term)?);
+                    }
+                }
+            }
+            let candidates: Vec<String> = if paths.is_empty() {
+                files
+            } else {
+                paths
+                    .iter()
+                    .flat_map(|p| files.iter().map(move |f| format!("{p}/{f}")))
+                    .collect()
+            };
+            match candidates.iter().find_map(|c| find(state, c)) {
+                Some(p) => out.push(MjValue::from(p.display().to_string())),
+                None if skip => {}
+                None => {
+                    return Err(err("No file was found when using first_found."));
+                }
+            }
+        }
+        "sequence" => {
+            for t in terms {
+                out.extend(sequence(&py_str(t)?)?);
+            }
+        }
+        "dict" => {
+            for t in terms {
+                if !matches!(t.kind(), ValueKind::Map) {
+                    return Err(err("with_dict expects a dict"));
+                }
+                for key in t.try_iter()? {
+                    let val = t.get_item(&key)?;
+                    out.push(super::mj_map([
+                        ("key".to_string(), key.clone()),
+                        ("value".to_string(), val),
+                    ]));
+                }
+            }
+        }
+        "nested" => {
+            let lists: Vec<Vec<MjValue>> = match terms {
+                [one] if matches!(one.kind(), ValueKind::Seq) => one
+                    .try_iter()?
+                    .map(|l| list_of(&l))
+                    .collect::<Result<_, _>>()?,
+                many => many.iter().map(list_of).collect::<Result<_, _>>()?,
+            };
+            let mut acc: Vec<Vec<MjValue>> = vec![Vec::new()];
+            for l in &lists {
+                acc = acc
+                    .iter()
+                    .flat_map(|p| {
+                        l.iter().map(move |x| {
+                            let mut n = p.clone();
+                            n.push(x.clone());
+                            n
+                        })
+                    })
+                    .collect();
+            }
+            if !lists.is_empty() {
+                out.extend(acc.into_iter().map(MjValue::from));
+            }
+        }
+        "together" => {
+            let lists: Vec<Vec<MjValue>> = match terms {
+                [one] if matches!(one.kind(), ValueKind::Seq) => one
+                    .try_iter()?
+                    .map(|l| list_of(&l))
+                    .collect::<Result<_, _>>()?,
+                many => many.iter().map(list_of).collect::<Result<_, _>>()?,
+            };
+            let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+            for i in 0..longest {
+                out.push(MjValue::from(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or(MjValue::from(())))
+                        .collect::<Vec<_>>(),
+                ));
+            }
+        }
+        "subelements" => {
+            let (list, key, flags) = match terms {
+                [one] if matches!(one.kind(), ValueKind::Seq) => {
+                    let inner: Vec<MjValue> = one.try_iter()?.collect();
+                    (
+                        inner.first().cloned().unwrap_or_default(),
+                        inner.get(1).cloned().unwrap_or_default(),
+                        inner.get(2).cloned(),
+                    )
+                }
+                [l, key, rest @ ..] => (l.clone(), key.clone(), rest.first().cloned()),
+                _ => return Err(err("subelements lookup expects a list and a key")),
+            };
+            let key = py_str(&key)?;
+            let skip_missing = flags
+                .and_then(|f| f.get_attr("skip_missing").ok())
+                .is_some_and(|v| v.is_true());
+            for item in list_of(&list)? {
+                let mut sub = item.clone();
+                let mut missing = false;
+                for part in key.split('.') {
+                    sub = sub.get_attr(part)?;
+                    if sub.is_undefined() {
+                        missing = true;
+                        break;
+                    }
+                }
+                if missing {
+                    if skip_missing {
+                        continue;
+                    }
+                    return Err(err(format!(
+                        "could not find '{key}' key in iterated item '{}'",
+                        py_str(&item)?
+                    )));
+                }
+                for s in list_of(&sub)? {
+                    out.push(MjValue::from(vec![item.clone(), s]));
+                }
+            }
+        }
+        "indexed_items" => {
+            let items: Vec<MjValue> = match terms {
+                [one] if matches!(one.kind(), ValueKind::Seq) => one.try_iter()?.collect(),
+                many => many.to_vec(),
+            };
+            for (i, x) in items.into_iter().enumerate() {
+                out.push(MjValue::from(vec![MjValue::from(i as i64), x]));
+            }
+        }
+        "random_choice" => {
+            if let Some(first) = terms.first() {
+                out.push(first.clone());
+            }
+        }
+        other => {
+            return Err(err(format!(
+                "lookup plugin '{other}' is not supported by tprov ({} are)",
+                NAMES.join(", ")
+            )));
+        }
+    }
+    let _ = to_mj(&Value::Null);
+    Ok(out)
+}
