@@ -184,6 +184,14 @@ impl Fleet {
         m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
         m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
         m.insert("omit".into(), Value::str(OMIT));
+        // The Ansible whose meaning tprov follows, for playbooks that gate on it.
+        let mut version = Map::default();
+        version.insert("full".into(), Value::str(ANSIBLE_VERSION));
+        version.insert("major".into(), Value::Int(2));
+        version.insert("minor".into(), Value::Int(19));
+        version.insert("revision".into(), Value::Int(0));
+        version.insert("string".into(), Value::str(ANSIBLE_VERSION));
+        m.insert("ansible_version".into(), Value::Map(version));
         if let Ok(play) = self.play_magic.read() {
             for (k, v) in play.iter() {
                 m.insert(k.clone(), v.clone());
@@ -209,6 +217,9 @@ impl Fleet {
         Ok(Scope::new(engine(), frames, Some(source)))
     }
 }
+
+/// The ansible-core release whose behaviour tprov reproduces (`ansible_version`).
+pub const ANSIBLE_VERSION: &str = "2.19.0";
 
 /// The placeholder `omit` renders to; a module argument equal to it is dropped.
 pub const OMIT: &str = "__omit_place_holder__tprov";
