@@ -52,8 +52,73 @@ impl fmt::Display for TemplateError {
     }
 }
 
+/// The `template` module's Jinja options (its arguments, or a `#jinja2:` first line).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileOptions {
+    pub trim_blocks: bool,
+    pub lstrip_blocks: bool,
+    pub block_start: String,
+    pub block_end: String,
+    pub variable_start: String,
+    pub variable_end: String,
+    pub comment_start: String,
+    pub comment_end: String,
+    /// `\n` unless `newline_sequence` says otherwise.
+    pub newline: String,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            trim_blocks: true,
+            lstrip_blocks: false,
+            block_start: "{%".into(),
+            block_end: "%}".into(),
+            variable_start: "{{".into(),
+            variable_end: "}}".into(),
+            comment_start: "{#".into(),
+            comment_end: "#}".into(),
+            newline: "\n".into(),
+        }
+    }
+}
+
+impl FileOptions {
+    /// Applies a template's `#jinja2: trim_blocks: False, lstrip_blocks: True` line (Python
+    /// literals) and returns the source without it, as Ansible's template action does.
+    pub fn apply_header<'a>(&mut self, source: &'a str) -> Result<(&'a str, bool), String> {
+        let Some(rest) = source.strip_prefix("#jinja2:") else {
+            return Ok((source, false));
+        };
+        let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
+        for pair in line.split(',').filter(|p| !p.trim().is_empty()) {
+            let (key, val) = pair
+                .split_once(':')
+                .ok_or_else(|| format!("failed to parse jinja2 override '{}'", pair.trim()))?;
+            let val = crate::inventory::parse_value(val.trim());
+            let flag = || val.is_truthy();
+            let text = || val.py_str();
+            match key.trim() {
+                "trim_blocks" => self.trim_blocks = flag(),
+                "lstrip_blocks" => self.lstrip_blocks = flag(),
+                "block_start_string" => self.block_start = text(),
+                "block_end_string" => self.block_end = text(),
+                "variable_start_string" => self.variable_start = text(),
+                "variable_end_string" => self.variable_end = text(),
+                "comment_start_string" => self.comment_start = text(),
+                "comment_end_string" => self.comment_end = text(),
+                "newline_sequence" => self.newline = text(),
+                _ => {}
+            }
+        }
+        Ok((body, true))
+    }
+}
+
 pub struct Engine {
     env: Environment<'static>,
+    /// Environments for other template options, made on first use.
+    variants: std::sync::Mutex<HashMap<FileOptions, &'static Environment<'static>>>,
     exprs: RwLock<HashMap<String, Arc<Expression<'static, 'static>>>>,
 }
 
@@ -80,16 +145,39 @@ const STR_PREFIX: &str = "str:";
 
 impl Engine {
     fn build() -> Engine {
+        Engine {
+            env: Self::make_env(&FileOptions::default()),
+            variants: std::sync::Mutex::new(HashMap::default()),
+            exprs: RwLock::new(HashMap::default()),
+        }
+    }
+
+    fn make_env(o: &FileOptions) -> Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_debug(true);
         env.set_fuel(Some(50_000_000));
-        if let Ok(syntax) = SyntaxConfig::builder()
-            .trim_blocks(true)
+        let syntax = SyntaxConfig::builder()
+            .block_delimiters(o.block_start.clone(), o.block_end.clone())
+            .variable_delimiters(o.variable_start.clone(), o.variable_end.clone())
+            .comment_delimiters(o.comment_start.clone(), o.comment_end.clone())
+            .trim_blocks(o.trim_blocks)
+            .lstrip_blocks(o.lstrip_blocks)
             .keep_trailing_newline(true)
-            .build()
-        {
-            env.set_syntax(syntax);
+            .build();
+        match syntax {
+            Ok(syntax) => env.set_syntax(syntax),
+            // Delimiters minijinja refuses: keep Jinja's, the render then says why.
+            Err(_) => {
+                if let Ok(syntax) = SyntaxConfig::builder()
+                    .trim_blocks(o.trim_blocks)
+                    .lstrip_blocks(o.lstrip_blocks)
+                    .keep_trailing_newline(true)
+                    .build()
+                {
+                    env.set_syntax(syntax);
+                }
+            }
         }
         env.set_loader(|name| {
             if let Some(path) = name.strip_prefix(FILE_PREFIX) {
@@ -117,14 +205,70 @@ impl Engine {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         filters::register(&mut env);
         jinja_tests::register(&mut env);
-        Engine {
-            env,
-            exprs: RwLock::new(HashMap::default()),
+        env
+    }
+
+    fn env_for(&'static self, o: &FileOptions) -> &'static Environment<'static> {
+        let mut plain = o.clone();
+        plain.newline = "\n".into();
+        if plain == FileOptions::default() {
+            return &self.env;
         }
+        let Ok(mut variants) = self.variants.lock() else {
+            return &self.env;
+        };
+        variants
+            .entry(plain.clone())
+            .or_insert_with(|| Box::leak(Box::new(Self::make_env(&plain))))
     }
 
     fn root(&self, scope: &Arc<Scope>) -> MjValue {
         MjValue::from_object(scope::Root(scope.clone()))
+    }
+
+    /// Renders a template file with the `template` module's options (a `#jinja2:` first
+    /// line of the file overrides them).
+    pub fn render_file_with(
+        &'static self,
+        path: &Path,
+        scope: &Arc<Scope>,
+        options: &FileOptions,
+    ) -> Result<String, TemplateError> {
+        let origin = Some(Origin::file(path));
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            TemplateError::new(format!("cannot read template: {e}"), origin.clone())
+        })?;
+        let mut o = options.clone();
+        let (body, header) = o
+            .apply_header(&source)
+            .map_err(|m| TemplateError::new(m, origin.clone()))?;
+        if !header && o == FileOptions::default() {
+            return self.render_file(path, scope);
+        }
+        let env = self.env_for(&o);
+        let name = path.display().to_string();
+        scope.clear_missing();
+        // With the header line gone, the file's lines are one further down.
+        let shift = |mut e: TemplateError| {
+            if header
+                && let Some(orig) = &mut e.origin
+                && orig.pos.line > 0
+            {
+                orig.pos.line += 1;
+            }
+            e
+        };
+        let tmpl = env
+            .template_from_named_str(&name, body)
+            .map_err(|e| shift(self.error(&e, scope, None, origin.clone(), Some(path))))?;
+        let text = tmpl
+            .render(self.root(scope))
+            .map_err(|e| shift(self.error(&e, scope, None, origin, Some(path))))?;
+        Ok(if o.newline == "\n" {
+            text
+        } else {
+            text.replace('\n', &o.newline)
+        })
     }
 
     /// Renders a template file to text (the `template` module).

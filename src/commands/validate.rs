@@ -285,7 +285,9 @@ fn check_host(
     }
     for t in templates {
         let tscope = scope.with_frame(native_frame(template_vars(t)));
-        if let Err(e) = engine().render_file(t, &tscope) {
+        if let Err(e) =
+            engine().render_file_with(t, &tscope, &crate::template::FileOptions::default())
+        {
             out.push((
                 Diagnostic::error(e.origin.unwrap_or_else(|| Origin::file(t)), e.message),
                 Some(name.clone()),

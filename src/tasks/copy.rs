@@ -232,18 +232,43 @@ pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError
             .chain([("template_destpath".to_string(), Value::str(dest.clone()))]),
     );
     let scope = cx.scope.with_frame(frame);
+    let mut options = crate::template::FileOptions::default();
+    for (key, slot) in [
+        ("block_start_string", &mut options.block_start),
+        ("block_end_string", &mut options.block_end),
+        ("variable_start_string", &mut options.variable_start),
+        ("variable_end_string", &mut options.variable_end),
+        ("comment_start_string", &mut options.comment_start),
+        ("comment_end_string", &mut options.comment_end),
+    ] {
+        if let Some(v) = args::str_opt(a, &[key]) {
+            *slot = v;
+        }
+    }
+    if let Some(t) = args::bool_opt(a, &["trim_blocks"])? {
+        options.trim_blocks = t;
+    }
+    if let Some(l) = args::bool_opt(a, &["lstrip_blocks"])? {
+        options.lstrip_blocks = l;
+    }
+    match args::str_opt(a, &["newline_sequence"]).as_deref() {
+        None | Some("\\n") | Some("\n") => {}
+        Some("\\r\\n") | Some("\r\n") => options.newline = "\r\n".into(),
+        Some("\\r") | Some("\r") => options.newline = "\r".into(),
+        Some(other) => {
+            return Err(fail(format!(
+                "newline_sequence must be one of \\n, \\r, \\r\\n, got {other:?}"
+            )));
+        }
+    }
     let text = crate::template::engine()
-        .render_file(&path, &scope)
+        .render_file_with(&path, &scope, &options)
         .map_err(|e| {
             fail(format!(
                 "template error while templating {}: {e}",
                 path.display()
             ))
         })?;
-    let text = match args::str_opt(a, &["newline_sequence"]).as_deref() {
-        Some("\\r\\n") => text.replace('\n', "\r\n"),
-        _ => text,
-    };
     let header = path.display().to_string();
     put(a, cx, &dest, text.into_bytes(), Some(header)).await
 }

@@ -265,6 +265,12 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-web.conf",
         "h1-t.conf",
         "h1-loops.json",
+        "h1-a",
+        "h1-b1",
+        "h1-b2",
+        "h1-b3",
+        "h1-b4",
+        "h1-c",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();
