@@ -14,6 +14,7 @@ mod lineinfile;
 mod node;
 mod pm2;
 mod remote;
+mod replace;
 mod service;
 mod set_color;
 mod stat;
@@ -69,6 +70,7 @@ pub const SPECS: &[Spec] = &[
     service::SYSTEMD_SPEC,
     wait_for::SPEC,
     include_vars::SPEC,
+    replace::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -100,6 +102,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "systemd",
     "wait_for",
     "include_vars",
+    "replace",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -404,6 +407,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "systemd" => service::run(args, cx, "systemd").await,
         "wait_for" => wait_for::run(args, cx).await,
         "include_vars" => include_vars::run(args, cx),
+        "replace" => replace::run(args, cx).await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

@@ -135,6 +135,11 @@ pub fn engine() -> &'static Engine {
     &ENGINE
 }
 
+/// A Python `re.sub` replacement (`\1`, `\g<name>`) in the regex crate's syntax.
+pub fn python_replacement(rep: &str) -> String {
+    filters::py_replacement(rep)
+}
+
 /// Ansible's `is_possibly_template`: holds a Jinja start string.
 pub fn is_possibly_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")

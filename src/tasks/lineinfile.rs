@@ -85,13 +85,13 @@ fn lines(data: &[u8]) -> Vec<String> {
         .collect()
 }
 
-struct Target {
-    path: String,
-    st: Stat,
-    before: Vec<u8>,
+pub(super) struct Target {
+    pub path: String,
+    pub st: Stat,
+    pub before: Vec<u8>,
 }
 
-async fn load(cx: &Cx<'_>, path: &str, create: bool) -> Result<Target, TaskError> {
+pub(super) async fn load(cx: &Cx<'_>, path: &str, create: bool) -> Result<Target, TaskError> {
     let st = stat(cx, path, true, false).await?;
     if !st.exists {
         if !create {
@@ -114,7 +114,7 @@ async fn load(cx: &Cx<'_>, path: &str, create: bool) -> Result<Target, TaskError
     })
 }
 
-async fn finish(
+pub(super) async fn finish(
     cx: &mut Cx<'_>,
     a: &Map,
     t: Target,

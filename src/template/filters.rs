@@ -1130,7 +1130,7 @@ fn py_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::R
 }
 
 /// Python replacement strings (`\1`, `\g<name>`) to the regex crate's (`${1}`).
-fn py_replacement(rep: &str) -> String {
+pub(crate) fn py_replacement(rep: &str) -> String {
     let mut out = String::new();
     let mut chars = rep.chars().peekable();
     while let Some(c) = chars.next() {

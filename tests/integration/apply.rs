@@ -271,6 +271,8 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-b3",
         "h1-b4",
         "h1-c",
+        "h1-f.txt",
+        "h1-replace.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();

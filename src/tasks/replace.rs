@@ -1,0 +1,118 @@
+//! `replace`: every match of a regular expression in a file replaced (Python's
+//! `re.subn` with MULTILINE), optionally only between `after` and `before`; the file is
+//! written (atomically, validated) only when its text changes.
+
+use super::lineinfile::{finish, load};
+use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use crate::value::{Map, Value};
+
+pub const SPEC: Spec = Spec {
+    name: "replace",
+    args: &[
+        "path",
+        "dest",
+        "destfile",
+        "name",
+        "regexp",
+        "replace",
+        "after",
+        "before",
+        "backup",
+        "validate",
+        "encoding",
+        "owner",
+        "group",
+        "mode",
+        "unsafe_writes",
+        "attributes",
+        "seuser",
+        "serole",
+        "setype",
+        "selevel",
+    ],
+    required: &["path|dest|destfile|name", "regexp"],
+};
+
+fn compile(p: &str, dot_all: bool, multi_line: bool) -> Result<regex::Regex, TaskError> {
+    regex::RegexBuilder::new(p)
+        .dot_matches_new_line(dot_all)
+        .multi_line(multi_line)
+        .build()
+        .map_err(|e| fail(format!("invalid regular expression {p:?}: {e}")))
+}
+
+pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let path = args::str_req(a, &["path", "dest", "destfile", "name"], "replace")?;
+    let regexp = args::str_req(a, &["regexp"], "replace")?;
+    let replace = args::str_opt(a, &["replace"]).unwrap_or_default();
+    let (after, before) = (args::str_opt(a, &["after"]), args::str_opt(a, &["before"]));
+    let t = match load(cx, &path, false).await {
+        Ok(t) => t,
+        Err(_) if cx.check && cx.sim.files.contains_key(&path) => {
+            return Ok(Outcome::changed(true));
+        }
+        Err(_) => return Err(fail(format!("Path {path} does not exist !"))),
+    };
+    let contents = String::from_utf8_lossy(&t.before).into_owned();
+    // The section to work on, as Ansible finds it: after..before (non-greedy), DOTALL.
+    let section_pattern = match (&after, &before) {
+        (Some(a), Some(b)) => Some(format!("{a}(?P<subsection>.*?){b}")),
+        (Some(a), None) => Some(format!("{a}(?P<subsection>.*)")),
+        (None, Some(b)) => Some(format!("(?P<subsection>.*){b}")),
+        (None, None) => None,
+    };
+    let (start, end) = match &section_pattern {
+        Some(p) => match compile(p, true, false)?.captures(&contents) {
+            Some(c) => match c.name("subsection") {
+                Some(m) => (m.start(), m.end()),
+                None => (0, contents.len()),
+            },
+            None => {
+                let mut out = Outcome::default();
+                out.msg = Some(format!(
+                    "Pattern for before/after params did not match the given file: {p}"
+                ));
+                out.result.insert("path".into(), Value::str(path));
+                return Ok(out);
+            }
+        },
+        None => (0, contents.len()),
+    };
+    let section = &contents[start..end];
+    let re = compile(&regexp, false, true)?;
+    let count = re.find_iter(section).count();
+    let replaced = re
+        .replace_all(
+            section,
+            crate::template::python_replacement(&replace).as_str(),
+        )
+        .into_owned();
+    let (after_text, msg) = if count > 0 && replaced != section {
+        (
+            format!("{}{replaced}{}", &contents[..start], &contents[end..]),
+            format!("{count} replacements made"),
+        )
+    } else {
+        (contents.clone(), String::new())
+    };
+    let backup = args::bool_opt(a, &["backup"])?.unwrap_or(false);
+    let changed_text = after_text != contents;
+    if backup && changed_text && !cx.check {
+        let stamp = "$(date +%Y-%m-%d@%H:%M:%S~)";
+        let q = crate::transport::sh_quote(&path);
+        super::remote::change(
+            cx,
+            &format!("b={q}.$$.{stamp}; cp -p -- {q} \"$b\" && echo \"$b\""),
+        )
+        .await?;
+    }
+    let mut out = finish(cx, a, t, after_text.into_bytes(), msg).await?;
+    // Ansible's replace names the file itself in the diff headers.
+    for d in &mut out.diffs {
+        if d.before_header.as_deref() == Some(&format!("{path} (content)")) {
+            d.before_header = Some(path.clone());
+            d.after_header = Some(path.clone());
+        }
+    }
+    Ok(out)
+}
