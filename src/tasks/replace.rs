@@ -68,12 +68,13 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 None => (0, contents.len()),
             },
             None => {
-                let mut out = Outcome::default();
-                out.msg = Some(format!(
-                    "Pattern for before/after params did not match the given file: {p}"
-                ));
-                out.result.insert("path".into(), Value::str(path));
-                return Ok(out);
+                let out = Outcome {
+                    msg: Some(format!(
+                        "Pattern for before/after params did not match the given file: {p}"
+                    )),
+                    ..Default::default()
+                };
+                return Ok(out.with("path", Value::str(path)));
             }
         },
         None => (0, contents.len()),
