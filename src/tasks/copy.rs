@@ -341,7 +341,8 @@ async fn put(
         match before {
             Some(b) if !binary(&b) && !binary(&data) && data.len() <= MAX_DIFF_SIZE => {
                 out.diffs.push(Diff {
-                    before_header: Some(dest.clone()),
+                    // A new file has no "before" path, as in Ansible's diff.
+                    before_header: st.exists.then(|| dest.clone()),
                     after_header: Some(after_header.unwrap_or_else(|| dest.clone())),
                     before: String::from_utf8_lossy(&b).into_owned(),
                     after: String::from_utf8_lossy(&data).into_owned(),
