@@ -107,14 +107,71 @@ fn attr_script(
     Ok((c.before, c.after, script))
 }
 
+/// What a directory about to be removed holds, as Ansible's diff lists it: `os.walk`
+/// order (each directory's subdirectories, then its files, then each subdirectory).
+async fn path_content(cx: &Cx<'_>, path: &str) -> Result<Value, TaskError> {
+    let out = cx
+        .conn
+        .exec(
+            &format!(
+                "find {} -mindepth 1 -printf '%Y\\t%h\\t%f\\n'",
+                sh_quote(path)
+            ),
+            None,
+            cx.read_become(),
+            None,
+        )
+        .await?;
+    let mut by_parent: indexmap::IndexMap<String, Vec<(bool, String)>> = Default::default();
+    for line in out.stdout_str().lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (Some(kind), Some(parent), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        by_parent
+            .entry(parent.to_string())
+            .or_default()
+            .push((kind == "d", format!("{parent}/{name}")));
+    }
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    let mut stack = vec![path.trim_end_matches('/').to_string()];
+    while let Some(dir) = stack.pop() {
+        let entries = by_parent.get(&dir).cloned().unwrap_or_default();
+        let subdirs: Vec<String> = entries
+            .iter()
+            .filter(|e| e.0)
+            .map(|e| e.1.clone())
+            .collect();
+        dirs.extend(subdirs.iter().cloned().map(Value::Str));
+        files.extend(
+            entries
+                .iter()
+                .filter(|e| !e.0)
+                .map(|e| Value::Str(e.1.clone())),
+        );
+        // Symlinked directories are listed, not entered: find, like os.walk, does not
+        // follow them, so they have no entries of their own.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    let mut m = Map::default();
+    m.insert("directories".into(), Value::List(dirs));
+    m.insert("files".into(), Value::List(files));
+    Ok(Value::Map(m))
+}
+
 async fn absent(cx: &mut Cx<'_>, path: &str, st: &Stat) -> Result<Outcome, TaskError> {
     if !st.exists {
         return Ok(Outcome::changed(false));
     }
     let mut out = Outcome::changed(true);
+    let mut before = vec![("state", Value::str(st.state()))];
+    if st.kind == Kind::Dir && cx.diff {
+        before.push(("path_content", path_content(cx, path).await?));
+    }
     out.diffs.push(Diff::attrs(
         path,
-        &[("state", Value::str(st.state()))],
+        &before,
         &[("state", Value::str("absent"))],
     ));
     apply(cx, &format!("rm -rf -- {}", sh_quote(path))).await?;
@@ -287,7 +344,10 @@ async fn touch(
     };
     let mut a = after;
     a.push(("state", Value::str("touch")));
-    out.diffs.push(Diff::attrs(path, &b, &a));
+    // Ansible's check mode reports a file it would create without a diff.
+    if st.exists || !cx.check {
+        out.diffs.push(Diff::attrs(path, &b, &a));
+    }
     let mut cmd = format!("touch -- {}", sh_quote(path));
     if !script.is_empty() {
         cmd = format!("{cmd} && {script}");
@@ -380,10 +440,11 @@ async fn link(
         Some(t) => vec![("src", Value::str(t.clone()))],
         None => vec![("state", Value::str(st.state()))],
     };
+    // Ansible names the target only when a link changes target.
     let after = if st.link_target.is_some() {
         vec![("src", Value::str(src))]
     } else {
-        vec![("src", Value::str(src)), ("state", Value::str("link"))]
+        vec![("state", Value::str("link"))]
     };
     out.diffs.push(Diff::attrs(path, &before, &after));
     // A new link beside the old one, renamed over it: never a moment without a link.
