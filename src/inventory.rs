@@ -160,6 +160,25 @@ impl Inventory {
         id
     }
 
+    /// Ansible's implicit localhost, for a play that names `localhost` when the
+    /// inventory does not: a local connection, in no group (not matched by `all`), yet
+    /// reading the `all` group's vars as Ansible's does.
+    pub fn add_implicit_localhost(&mut self) -> HostId {
+        if let Some(id) = self.hosts.get_index_of("localhost") {
+            return id;
+        }
+        let mut vars = Map::default();
+        vars.insert("ansible_connection".into(), Value::str("local"));
+        let host = Host {
+            name: "localhost".into(),
+            vars,
+            groups: vec![ALL],
+            source: None,
+            origin: None,
+        };
+        self.hosts.insert_full("localhost".into(), host).0
+    }
+
     fn add_host_to_group(&mut self, group: GroupId, host: HostId) {
         if self.groups[group].hosts.contains(&host) {
             return;

@@ -100,6 +100,20 @@ pub async fn run(
     opts: &RunOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary, Error> {
+    // A play for `localhost` that the inventory does not list runs on Ansible's implicit
+    // localhost.
+    let names_localhost = plays.iter().any(|p| {
+        p.hosts
+            .split([',', ':', '&', '!', ' '])
+            .any(|w| w.trim() == "localhost")
+    });
+    let inventory = if names_localhost && inventory.host_id("localhost").is_none() {
+        let mut inv = (*inventory).clone();
+        inv.add_implicit_localhost();
+        Arc::new(inv)
+    } else {
+        inventory
+    };
     let base = Fleet::new(inventory.clone(), opts.query.clone(), opts.extra.clone());
     let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
     for play in plays {

@@ -504,10 +504,27 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     for section in [&pre_tasks, &play_tasks, &post_tasks, &handlers] {
         check_notify(section, &known, &mut cx.errors);
     }
+    let mut play_vars = n.get("vars").map(|v| vars(cx, v)).unwrap_or_default();
+    // `connection: local` for the play: every host is worked on from the controller.
+    if let Some(c) = n.get("connection").and_then(Node::as_str) {
+        if c == "local" {
+            play_vars
+                .entry("ansible_connection".into())
+                .or_insert_with(|| Var {
+                    value: Value::str("local"),
+                    origin: Some(cx.origin(n)),
+                });
+        } else if c != "ssh" && c != "smart" && c != "paramiko" {
+            cx.err(
+                n.get("connection").map_or(n.pos, |v| v.pos),
+                format!("connection {c} is not supported (ssh, local)"),
+            );
+        }
+    }
     Some(Play {
         name,
         hosts,
-        vars: n.get("vars").map(|v| vars(cx, v)).unwrap_or_default(),
+        vars: play_vars,
         vars_files,
         become_: n.get("become").and_then(|v| boolean(cx, v, "become")),
         become_user: n
@@ -886,9 +903,15 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             .get("run_once")
             .and_then(|v| boolean(cx, v, "run_once"))
             .unwrap_or(false),
+        // `local_action` and `connection: local` run the task on the controller.
         delegate_to: n
             .get("delegate_to")
-            .and_then(|v| string(cx, v, "delegate_to")),
+            .and_then(|v| string(cx, v, "delegate_to"))
+            .or_else(|| {
+                let local = n.get("local_action").is_some()
+                    || n.get("connection").and_then(Node::as_str) == Some("local");
+                local.then(|| "localhost".to_string())
+            }),
         until: n
             .get("until")
             .map(|v| conditions(cx, v))

@@ -273,6 +273,7 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-c",
         "h1-f.txt",
         "h1-replace.json",
+        "localhost.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();
