@@ -104,6 +104,8 @@ pub struct Task {
     pub until: Vec<(String, Origin)>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// `timeout:` seconds the task may take on a host.
+    pub timeout: Option<Value>,
     /// The role the task comes from, if any.
     pub role: Option<std::sync::Arc<Role>>,
     pub origin: Origin,

@@ -918,6 +918,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             .unwrap_or_default(),
         retries: n.get("retries").map(Node::to_value),
         delay: n.get("delay").map(Node::to_value),
+        timeout: n.get("timeout").map(Node::to_value),
         role: None,
         origin: cx.origin(n),
     };

@@ -897,7 +897,38 @@ impl TaskRun<'_> {
             host: st.name.clone(),
             env,
         };
-        let mut outcome = tasks::run(&self.task.module, &args, &mut cx).await?;
+        let limit = match &self.task.timeout {
+            Some(raw) => {
+                let v = engine()
+                    .template_to_value(raw, scope, Some(&self.task.origin))
+                    .map_err(|e| TaskError::Failed(e.to_string()))?;
+                match v.py_str().trim().parse::<u64>() {
+                    Ok(0) => None,
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        return Err(TaskError::Failed(format!(
+                            "timeout must be a number of seconds, got {}",
+                            v.py_str()
+                        )));
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut outcome = match limit {
+            Some(secs) => tokio::time::timeout(
+                std::time::Duration::from_secs(secs),
+                tasks::run(&self.task.module, &args, &mut cx),
+            )
+            .await
+            .map_err(|_| {
+                TaskError::Failed(format!(
+                    "The {} action failed to execute in the expected time frame ({secs}) and was terminated",
+                    self.task.module
+                ))
+            })??,
+            None => tasks::run(&self.task.module, &args, &mut cx).await?,
+        };
         let mut result = outcome.to_result();
         if !self.task.changed_when.is_empty() || !self.task.failed_when.is_empty() {
             let rscope = self.result_scope(scope, &result);
