@@ -10,6 +10,7 @@ mod convert;
 mod filters;
 mod jinja_tests;
 mod lookups;
+mod methods;
 mod scope;
 
 use crate::source::Origin;
@@ -207,7 +208,7 @@ impl Engine {
             out.write_str(&text)
                 .map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
         });
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(methods::unknown_method);
         filters::register(&mut env);
         jinja_tests::register(&mut env);
         env
