@@ -18,6 +18,7 @@ mod replace;
 mod service;
 mod set_color;
 mod stat;
+mod uri;
 mod user;
 mod wait_for;
 
@@ -71,6 +72,7 @@ pub const SPECS: &[Spec] = &[
     wait_for::SPEC,
     include_vars::SPEC,
     replace::SPEC,
+    uri::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -103,6 +105,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "wait_for",
     "include_vars",
     "replace",
+    "uri",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -408,6 +411,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "wait_for" => wait_for::run(args, cx).await,
         "include_vars" => include_vars::run(args, cx),
         "replace" => replace::run(args, cx).await,
+        "uri" => uri::run(args, cx).await,
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

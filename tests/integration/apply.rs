@@ -330,3 +330,73 @@ fn wait_for_drained_waits_until_connections_close() {
     assert!(drained.contains("ok: [ctl]"), "{drained}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small HTTP server for `uri`: `/health.json` (JSON), `/index.html` (text), else 404.
+fn http_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (status, ctype, body) = match path.as_str() {
+                "/health.json" => ("200 OK", "application/json", "{\"ok\": true, \"n\": 1}"),
+                "/index.html" => ("200 OK", "text/html", "hello"),
+                _ => ("404 Not Found", "text/plain", "nope"),
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// `uri` from the controller (`ansible_connection=local`) against a local server: the
+/// same statuses, JSON, content and failure messages as Ansible's.
+#[test]
+fn uri_results_match_ansible() {
+    let port = http_server();
+    let dir = std::env::temp_dir().join(format!("tprov-uri-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("hosts"),
+        "h1 ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
+    )
+    .expect("inventory");
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        dir.join("uri.yml"),
+        format!(
+            "- hosts: h1\n  gather_facts: false\n  tasks:\n    - uri: {{url: \"{base}/health.json\"}}\n      register: j\n    - uri: {{url: \"{base}/index.html\", return_content: true}}\n      register: c\n    - uri: {{url: \"{base}/missing\", status_code: [200, 404]}}\n      register: m\n    - uri: {{url: \"{base}/missing\"}}\n      register: f\n      ignore_errors: true\n    - copy:\n        dest: \"{{{{ out }}}}\"\n        content: \"{{{{ [j.status, j.json, j.msg, j.content_type, c.content, m.status, f.status, f.failed, f.msg, j.url, j.redirected] | to_nice_json }}}}\"\n"
+        ),
+    )
+    .expect("playbook");
+    let mut a = crate::support::ansible("ansible-playbook");
+    a.current_dir(&dir)
+        .args(["-i", "hosts", "uri.yml", "-e"])
+        .arg(format!("out={}", dir.join("ansible.json").display()));
+    let a = a.output().expect("ansible-playbook runs");
+    let mut t = crate::support::tprov();
+    t.current_dir(&dir)
+        .args(["apply", "-i", "hosts", "uri.yml", "-e"])
+        .arg(format!("out={}", dir.join("tprov.json").display()));
+    let t = t.output().expect("tprov runs");
+    let theirs = std::fs::read_to_string(dir.join("ansible.json")).ok();
+    let ours = std::fs::read_to_string(dir.join("tprov.json")).ok();
+    assert!(ours.is_some(), "{}", stdout(&t));
+    assert_eq!(
+        ours,
+        theirs,
+        "tprov:\n{}\nansible:\n{}",
+        stdout(&t),
+        String::from_utf8_lossy(&a.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
