@@ -47,8 +47,11 @@ fn statuses(a: &Map) -> Result<Vec<i64>, TaskError> {
     }
 }
 
+/// A request body and the content type it implies.
+type Body = (Vec<u8>, Option<&'static str>);
+
 /// The request body and the content type it implies.
-fn body(a: &Map) -> Result<Option<(Vec<u8>, Option<&'static str>)>, TaskError> {
+fn body(a: &Map) -> Result<Option<Body>, TaskError> {
     let Some(b) = a.get("body").filter(|b| !matches!(b, Value::Null)) else {
         return Ok(None);
     };
