@@ -556,6 +556,38 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     })
 }
 
+/// The tasks of a file an import (or a role) brings in, read with `role_dir` as the
+/// current role; its problems and role handlers join the importer's.
+fn load_task_file(cx: &mut Ctx, path: &Path, role_dir: Option<PathBuf>) -> Vec<Item> {
+    let loaded = match crate::yaml::load_file(path) {
+        Ok(l) => l,
+        Err(d) => {
+            cx.errors.push(d);
+            return Vec::new();
+        }
+    };
+    let mut sub = Ctx {
+        l: &loaded,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        play_dir: cx.play_dir.clone(),
+        role_dir,
+        errors: Vec::new(),
+        role_handlers: Vec::new(),
+        depth: cx.depth + 1,
+    };
+    let items = match loaded.single() {
+        Ok(Some(root)) => tasks(&mut sub, root),
+        Ok(None) => Vec::new(),
+        Err(d) => {
+            sub.errors.push(d);
+            Vec::new()
+        }
+    };
+    cx.errors.extend(sub.errors);
+    cx.role_handlers.extend(sub.role_handlers);
+    items
+}
+
 /// Every `notify` under `items` names a handler or a topic one listens to.
 fn check_notify(
     items: &[Item],
@@ -752,32 +784,8 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             return Vec::new();
         }
         let path = cx.dir.join(&file);
-        let loaded = match crate::yaml::load_file(&path) {
-            Ok(l) => l,
-            Err(d) => {
-                cx.errors.push(d);
-                return Vec::new();
-            }
-        };
-        let mut sub = Ctx {
-            l: &loaded,
-            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            play_dir: cx.play_dir.clone(),
-            role_dir: cx.role_dir.clone(),
-            errors: Vec::new(),
-            role_handlers: Vec::new(),
-            depth: cx.depth + 1,
-        };
-        let items = match loaded.single() {
-            Ok(Some(root)) => tasks(&mut sub, root),
-            Ok(None) => Vec::new(),
-            Err(d) => {
-                sub.errors.push(d);
-                Vec::new()
-            }
-        };
-        cx.errors.extend(sub.errors);
-        cx.role_handlers.extend(sub.role_handlers);
+        let role_dir = cx.role_dir.clone();
+        let items = load_task_file(cx, &path, role_dir);
         // The import's own keywords (when, tags, vars, become) apply to each task.
         let c = common(cx, n);
         return vec![Item::Block(Box::new(Block {

@@ -261,21 +261,11 @@ pub fn register(env: &mut Environment<'static>) {
             for r in rest.iter() {
                 lists.push(r.try_iter()?.collect());
             }
-            let mut out: Vec<Vec<MjValue>> = vec![Vec::new()];
-            for l in &lists {
-                out = out
-                    .iter()
-                    .flat_map(|prefix| {
-                        l.iter().map(move |x| {
-                            let mut p = prefix.clone();
-                            p.push(x.clone());
-                            p
-                        })
-                    })
-                    .collect();
-            }
             Ok(MjValue::from(
-                out.into_iter().map(MjValue::from).collect::<Vec<_>>(),
+                super::lookups::product(&lists)
+                    .into_iter()
+                    .map(MjValue::from)
+                    .collect::<Vec<_>>(),
             ))
         },
     );

@@ -225,6 +225,35 @@ fn list_of(v: &MjValue) -> Result<Vec<MjValue>, Error> {
     }
 }
 
+/// The lists a `nested`/`together` lookup combines: its terms, or the one list of lists.
+fn lists_of(terms: &[MjValue]) -> Result<Vec<Vec<MjValue>>, Error> {
+    match terms {
+        [one] if matches!(one.kind(), ValueKind::Seq) => {
+            one.try_iter()?.map(|l| list_of(&l)).collect()
+        }
+        many => many.iter().map(list_of).collect(),
+    }
+}
+
+/// Every combination taking one item of each list, in order (Python's
+/// `itertools.product`).
+pub fn product(lists: &[Vec<MjValue>]) -> Vec<Vec<MjValue>> {
+    let mut acc: Vec<Vec<MjValue>> = vec![Vec::new()];
+    for l in lists {
+        acc = acc
+            .iter()
+            .flat_map(|p| {
+                l.iter().map(move |x| {
+                    let mut n = p.clone();
+                    n.push(x.clone());
+                    n
+                })
+            })
+            .collect();
+    }
+    acc
+}
+
 /// The values of lookup `name` for `terms`.
 pub fn values(
     state: &minijinja::State,
@@ -384,38 +413,13 @@ pub fn values(
             }
         }
         "nested" => {
-            let lists: Vec<Vec<MjValue>> = match terms {
-                [one] if matches!(one.kind(), ValueKind::Seq) => one
-                    .try_iter()?
-                    .map(|l| list_of(&l))
-                    .collect::<Result<_, _>>()?,
-                many => many.iter().map(list_of).collect::<Result<_, _>>()?,
-            };
-            let mut acc: Vec<Vec<MjValue>> = vec![Vec::new()];
-            for l in &lists {
-                acc = acc
-                    .iter()
-                    .flat_map(|p| {
-                        l.iter().map(move |x| {
-                            let mut n = p.clone();
-                            n.push(x.clone());
-                            n
-                        })
-                    })
-                    .collect();
-            }
+            let lists = lists_of(terms)?;
             if !lists.is_empty() {
-                out.extend(acc.into_iter().map(MjValue::from));
+                out.extend(product(&lists).into_iter().map(MjValue::from));
             }
         }
         "together" => {
-            let lists: Vec<Vec<MjValue>> = match terms {
-                [one] if matches!(one.kind(), ValueKind::Seq) => one
-                    .try_iter()?
-                    .map(|l| list_of(&l))
-                    .collect::<Result<_, _>>()?,
-                many => many.iter().map(list_of).collect::<Result<_, _>>()?,
-            };
+            let lists = lists_of(terms)?;
             let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
             for i in 0..longest {
                 out.push(MjValue::from(

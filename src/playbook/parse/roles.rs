@@ -6,7 +6,7 @@
 //! its role (defaults at the lowest rank, vars above the play's, its directory first when
 //! files and templates are looked up).
 
-use super::{Ctx, common, tasks, vars};
+use super::{Ctx, common, vars};
 use crate::playbook::{Block, Item, Role};
 use crate::source::Diagnostic;
 use crate::value::Value;
@@ -102,33 +102,7 @@ fn load_vars(cx: &mut Ctx, path: Option<PathBuf>) -> Vars {
 
 /// Parses a role file's tasks (or handlers) with the role as the current one.
 fn load_items(cx: &mut Ctx, path: &Path, role_dir: &Path) -> Vec<Item> {
-    let loaded = match crate::yaml::load_file(path) {
-        Ok(l) => l,
-        Err(d) => {
-            cx.errors.push(d);
-            return Vec::new();
-        }
-    };
-    let mut sub = Ctx {
-        l: &loaded,
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-        play_dir: cx.play_dir.clone(),
-        role_dir: Some(role_dir.to_path_buf()),
-        errors: Vec::new(),
-        role_handlers: Vec::new(),
-        depth: cx.depth + 1,
-    };
-    let items = match loaded.single() {
-        Ok(Some(root)) => tasks(&mut sub, root),
-        Ok(None) => Vec::new(),
-        Err(d) => {
-            sub.errors.push(d);
-            Vec::new()
-        }
-    };
-    cx.errors.extend(sub.errors);
-    cx.role_handlers.extend(sub.role_handlers);
-    items
+    super::load_task_file(cx, path, Some(role_dir.to_path_buf()))
 }
 
 /// Marks every task under `items` that has no role yet as the role's.
