@@ -106,6 +106,8 @@ pub struct Task {
     pub delay: Option<Value>,
     /// `timeout:` seconds the task may take on a host.
     pub timeout: Option<Value>,
+    /// `ignore_unreachable:` a host this task cannot reach stays in the play.
+    pub ignore_unreachable: Option<Value>,
     /// The role the task comes from, if any.
     pub role: Option<std::sync::Arc<Role>>,
     pub origin: Origin,

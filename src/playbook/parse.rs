@@ -927,6 +927,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         retries: n.get("retries").map(Node::to_value),
         delay: n.get("delay").map(Node::to_value),
         timeout: n.get("timeout").map(Node::to_value),
+        ignore_unreachable: n.get("ignore_unreachable").map(Node::to_value),
         role: None,
         origin: cx.origin(n),
     };

@@ -490,11 +490,18 @@ impl TaskRun<'_> {
         }
         if let Some(msg) = unreachable {
             let _ = msg;
-            st.unreachable = true;
-            st.stats.unreachable += 1;
             if let Some(c) = st.conn.take() {
                 c.close().await;
             }
+            // `ignore_unreachable`: counted ok and ignored, the host carries on (its next
+            // task connects afresh), as in Ansible.
+            if flag(&self.task.ignore_unreachable, &scope).ok().flatten() == Some(true) {
+                st.stats.ok += 1;
+                st.stats.ignored += 1;
+                return HostResult { events, ok: true };
+            }
+            st.unreachable = true;
+            st.stats.unreachable += 1;
             return HostResult { events, ok: false };
         }
         if any_failed {

@@ -107,3 +107,33 @@ fn ambiguous_alias_lists_candidates() {
         stderr(&out)
     );
 }
+
+/// `ignore_unreachable`: the host that cannot be reached stays for the next task, which
+/// then counts it unreachable; the recap line is ansible-playbook's.
+#[test]
+fn ignore_unreachable_keeps_the_host_for_the_next_task() {
+    let dir = std::env::temp_dir().join(format!("tprov-unreachable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("hosts"),
+        "ghost ansible_host=127.0.0.1 ansible_port=1 ansible_user=root\n",
+    )
+    .expect("inventory");
+    std::fs::write(
+        dir.join("play.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: \"true\"\n      ignore_unreachable: true\n    - command: \"true\"\n    - command: \"true\"\n",
+    )
+    .expect("playbook");
+    let out = crate::support::tprov()
+        .current_dir(&dir)
+        .args(["apply", "-i", "hosts", "play.yml"])
+        .output()
+        .expect("tprov runs");
+    let text = crate::support::stdout(&out);
+    assert!(
+        text.contains("ghost                      : ok=1    changed=0    unreachable=1    failed=0    skipped=0    rescued=0    ignored=1"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let _ = std::fs::remove_dir_all(&dir);
+}
