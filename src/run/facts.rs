@@ -1,5 +1,6 @@
 //! The facts tasks need, gathered in one round trip (a small fraction of Ansible's
-//! `setup`: identity, OS, hardware basics, environment).
+//! `setup`: identity, OS, hardware basics, environment, the default IPv4 route and
+//! addresses, the date).
 
 use crate::transport::Connection;
 use crate::value::{Map, Value};
@@ -20,6 +21,10 @@ echo "processor_vcpus=$(nproc 2>/dev/null || echo 1)"
 echo "memtotal_mb=$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo 2>/dev/null)"
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_codename=$VERSION_CODENAME"; echo "os_name=$NAME"; echo "os_like=$ID_LIKE"; fi
 echo "env_HOME=$HOME"; echo "env_PATH=$PATH"; echo "env_USER=$(id -un)"
+echo "route=$(ip -4 route get 1.0.0.0 2>/dev/null | head -n1)"
+echo "ipv4=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); printf "%s ", a[1]}')"
+echo "date=$(date '+%s %Y %m %d %H %M %S %A %Z %z %j %u')"
+echo "iso8601=$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 "#;
 
 /// Runs the probe and returns `ansible_facts` (the keys without `ansible_`).
@@ -88,5 +93,87 @@ pub async fn gather(conn: &Connection) -> Result<Map, crate::transport::Transpor
         env.insert(k.into(), get(&format!("env_{k}")));
     }
     f.insert("env".into(), Value::Map(env));
+    let fqdn = raw.get("fqdn").cloned().unwrap_or_default();
+    f.insert(
+        "domain".into(),
+        Value::str(fqdn.split_once('.').map(|(_, d)| d).unwrap_or_default()),
+    );
+    // `ip -4 route get`: the interface and source address of the default route (a route
+    // lookup, no packet sent), as Ansible's default_ipv4.
+    let route: Vec<&str> = raw
+        .get("route")
+        .map(|r| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let after = |key: &str| {
+        route
+            .iter()
+            .position(|w| *w == key)
+            .and_then(|i| route.get(i + 1))
+            .map(|v| Value::str(*v))
+    };
+    let mut v4 = Map::default();
+    if let Some(a) = after("src") {
+        v4.insert("address".into(), a);
+    }
+    if let Some(i) = after("dev") {
+        v4.insert("interface".into(), i.clone());
+        v4.insert("alias".into(), i);
+    }
+    if let Some(g) = after("via") {
+        v4.insert("gateway".into(), g);
+    }
+    f.insert("default_ipv4".into(), Value::Map(v4));
+    f.insert(
+        "all_ipv4_addresses".into(),
+        Value::List(
+            raw.get("ipv4")
+                .map(|a| a.split_whitespace().map(Value::str).collect())
+                .unwrap_or_default(),
+        ),
+    );
+    let d: Vec<String> = raw
+        .get("date")
+        .map(|d| d.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    if let [
+        epoch,
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        weekday,
+        tz,
+        offset,
+        julian,
+        wday,
+    ] = d.as_slice()
+    {
+        let mut dt = Map::default();
+        for (k, v) in [
+            ("epoch", epoch),
+            ("year", year),
+            ("month", month),
+            ("day", day),
+            ("hour", hour),
+            ("minute", minute),
+            ("second", second),
+            ("weekday", weekday),
+            ("tz", tz),
+            ("tz_offset", offset),
+            ("julian_day", julian),
+            ("weekday_number", wday),
+        ] {
+            dt.insert(k.into(), Value::str(v.clone()));
+        }
+        dt.insert("date".into(), Value::str(format!("{year}-{month}-{day}")));
+        dt.insert(
+            "time".into(),
+            Value::str(format!("{hour}:{minute}:{second}")),
+        );
+        dt.insert("iso8601".into(), get("iso8601"));
+        f.insert("date_time".into(), Value::Map(dt));
+    }
     Ok(f)
 }
