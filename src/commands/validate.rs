@@ -491,7 +491,24 @@ fn check_vars_file(path: &Path, report: &mut Report) {
                 None,
             );
         }
-        Ok(Some(root)) => check_template_strings(&loaded, root, report),
+        Ok(Some(root)) => {
+            // Ansible warns about vars named like playbook keywords (`port`, `name`...).
+            for (k, _) in root.as_map().unwrap_or_default() {
+                if crate::playbook::is_reserved_name(&k.name) {
+                    report.add(
+                        Diagnostic::warning(
+                            loaded.origin(k.pos),
+                            format!(
+                                "`{}` is a reserved name (a playbook keyword): Ansible warns \"Found variable using reserved name\"; rename it",
+                                k.name
+                            ),
+                        ),
+                        None,
+                    );
+                }
+            }
+            check_template_strings(&loaded, root, report)
+        }
         Ok(None) => {}
         Err(d) => report.add(d, None),
     }

@@ -184,6 +184,12 @@ impl Ctx<'_> {
     }
 }
 
+/// Whether `name` is one of Ansible's reserved names (a play, block or task keyword),
+/// which Ansible warns about when a variable uses it.
+pub fn is_reserved_name(name: &str) -> bool {
+    PLAY_KEYS.contains(&name) || TASK_KEYS.contains(&name) || BLOCK_KEYS.contains(&name)
+}
+
 /// Loads a playbook (following `import_playbook`); every problem found is returned.
 pub fn load(path: &Path) -> Result<Vec<Play>, Vec<Diagnostic>> {
     let mut plays = Vec::new();

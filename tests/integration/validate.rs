@@ -164,3 +164,33 @@ fn hostile_input_is_refused_quickly() {
     assert!(!ok);
     assert!(out.contains("binary"), "{out}");
 }
+
+/// A var named like a playbook keyword is a warning, as Ansible warns about it.
+#[test]
+fn reserved_var_names_are_warned_about() {
+    let dir = std::env::temp_dir().join(format!("tprov-reserved-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("group_vars")).expect("dir");
+    std::fs::write(dir.join("hosts"), "[g]\nh1\n").expect("inventory");
+    std::fs::write(dir.join("group_vars/g.yml"), "port: 5432\nfine: 1\n").expect("vars");
+    let out = crate::support::tprov()
+        .current_dir(&dir)
+        .args([
+            "validate",
+            "-i",
+            "hosts",
+            "--schema",
+            "none",
+            "--templates",
+            "none",
+        ])
+        .output()
+        .expect("runs");
+    let text = crate::support::stdout(&out);
+    assert!(
+        text.contains("group_vars/g.yml:1:1: warning: `port` is a reserved name"),
+        "{text}"
+    );
+    assert!(!text.contains("`fine`"), "{text}");
+    assert!(out.status.success(), "warnings alone pass: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
