@@ -881,15 +881,6 @@ fn urlencode(v: MjValue) -> Result<String, Error> {
     }
 }
 
-fn lookup_values(
-    state: &minijinja::State,
-    name: &str,
-    terms: &[MjValue],
-    k: &Kwargs,
-) -> Result<Vec<MjValue>, Error> {
-    super::lookups::values(state, name, terms, k)
-}
-
 /// `lookup(name, terms...)`: one value, or the values joined with commas.
 fn lookup(
     state: &minijinja::State,
@@ -899,7 +890,7 @@ fn lookup(
 ) -> Result<MjValue, Error> {
     let wantlist: bool = k.get::<Option<bool>>("wantlist")?.unwrap_or(false);
     let _: Option<MjValue> = k.get("errors")?;
-    let values = lookup_values(state, &name, &terms, &k)?;
+    let values = super::lookups::values(state, &name, &terms, &k)?;
     k.assert_all_used()?;
     if wantlist {
         return Ok(MjValue::from(values));
@@ -924,7 +915,7 @@ fn query(
     terms: minijinja::value::Rest<MjValue>,
     k: Kwargs,
 ) -> Result<MjValue, Error> {
-    let values = lookup_values(state, &name, &terms, &k)?;
+    let values = super::lookups::values(state, &name, &terms, &k)?;
     k.assert_all_used()?;
     Ok(MjValue::from(values))
 }

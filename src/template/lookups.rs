@@ -1,8 +1,7 @@
 //! Lookups (`lookup()`, `query()`, and the `with_<name>` loops built on them): the ones
 //! playbooks like the fleet's use, run on the controller as Ansible runs them.
 
-use super::convert::{py_str, to_mj};
-use crate::value::Value;
+use super::convert::py_str;
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Error, ErrorKind, Value as MjValue};
 use std::path::{Path, PathBuf};
@@ -492,6 +491,5 @@ pub fn values(
             )));
         }
     }
-    let _ = to_mj(&Value::Null);
     Ok(out)
 }
