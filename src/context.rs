@@ -28,8 +28,9 @@ pub struct Fleet {
     /// host would cost hosts² work.
     groups_mj: minijinja::Value,
     /// The play's magic vars (`ansible_play_hosts`, `ansible_play_batch`, ...), set by
-    /// the runner as the play goes on.
-    play_magic: std::sync::RwLock<Map>,
+    /// the runner as the play goes on; converted once, since the host lists in them
+    /// would cost hosts² work per task if converted per host.
+    play_magic: std::sync::RwLock<indexmap::IndexMap<String, minijinja::Value>>,
     /// Each host's facts and registered results as of its last task, for `hostvars`.
     host_facts:
         std::sync::RwLock<HashMap<HostId, Arc<indexmap::IndexMap<String, minijinja::Value>>>>,
@@ -110,7 +111,7 @@ impl Fleet {
     pub fn set_play_magic(&self, vars: impl IntoIterator<Item = (String, Value)>) {
         if let Ok(mut m) = self.play_magic.write() {
             for (k, v) in vars {
-                m.insert(k, v);
+                m.insert(k, crate::template::to_mj(&v));
             }
         }
     }
@@ -184,19 +185,6 @@ impl Fleet {
         m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
         m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
         m.insert("omit".into(), Value::str(OMIT));
-        // The Ansible whose meaning tprov follows, for playbooks that gate on it.
-        let mut version = Map::default();
-        version.insert("full".into(), Value::str(ANSIBLE_VERSION));
-        version.insert("major".into(), Value::Int(2));
-        version.insert("minor".into(), Value::Int(19));
-        version.insert("revision".into(), Value::Int(0));
-        version.insert("string".into(), Value::str(ANSIBLE_VERSION));
-        m.insert("ansible_version".into(), Value::Map(version));
-        if let Ok(play) = self.play_magic.read() {
-            for (k, v) in play.iter() {
-                m.insert(k.clone(), v.clone());
-            }
-        }
         m
     }
 
@@ -208,6 +196,12 @@ impl Fleet {
         };
         let mut magic = (*magic).clone();
         magic.insert("groups".into(), self.groups_mj.clone());
+        magic.insert("ansible_version".into(), ANSIBLE_VERSION_MJ.clone());
+        if let Ok(play) = self.play_magic.read() {
+            for (k, v) in play.iter() {
+                magic.insert(k.clone(), v.clone());
+            }
+        }
         let frames = vec![
             Frame::Raw(self.extra.clone()),
             Frame::Native(Arc::new(magic)),
@@ -220,6 +214,17 @@ impl Fleet {
 
 /// The ansible-core release whose behaviour tprov reproduces (`ansible_version`).
 pub const ANSIBLE_VERSION: &str = "2.19.0";
+
+/// `ansible_version` as templates see it (full, major, minor, revision, string).
+static ANSIBLE_VERSION_MJ: std::sync::LazyLock<minijinja::Value> = std::sync::LazyLock::new(|| {
+    let mut version = Map::default();
+    version.insert("full".into(), Value::str(ANSIBLE_VERSION));
+    version.insert("major".into(), Value::Int(2));
+    version.insert("minor".into(), Value::Int(19));
+    version.insert("revision".into(), Value::Int(0));
+    version.insert("string".into(), Value::str(ANSIBLE_VERSION));
+    crate::template::to_mj(&Value::Map(version))
+});
 
 /// The placeholder `omit` renders to; a module argument equal to it is dropped.
 pub const OMIT: &str = "__omit_place_holder__tprov";
