@@ -157,21 +157,19 @@ struct Ctx<'a> {
     errors: Vec<Diagnostic>,
     /// Handlers of the roles met so far: they join the play's.
     role_handlers: Vec<Item>,
+    /// Roles already added to the play being read (a role runs once per play), shared
+    /// with the contexts of the files the play brings in.
+    roles_seen: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
     depth: usize,
-}
-
-thread_local! {
-    /// Roles already added to the play being read (a role runs once per play).
-    static ROLES_SEEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Ctx<'_> {
     fn role_seen(&self, key: &str) -> bool {
-        ROLES_SEEN.with(|s| s.borrow().iter().any(|k| k == key))
+        self.roles_seen.borrow().iter().any(|k| k == key)
     }
 
     fn see_role(&self, key: String) {
-        ROLES_SEEN.with(|s| s.borrow_mut().push(key));
+        self.roles_seen.borrow_mut().push(key);
     }
 
     fn err(&mut self, n_pos: crate::source::Pos, msg: impl Into<String>) {
@@ -247,9 +245,9 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
             role_dir: None,
             errors: Vec::new(),
             role_handlers: Vec::new(),
+            roles_seen: Default::default(),
             depth: 0,
         };
-        ROLES_SEEN.with(|s| s.borrow_mut().clear());
         if let Some(play) = play(&mut cx, item) {
             plays.push(play);
         }
@@ -268,6 +266,7 @@ pub fn load_tasks_file(path: &Path) -> Result<Vec<Item>, Vec<Diagnostic>> {
         role_dir: None,
         errors: Vec::new(),
         role_handlers: Vec::new(),
+        roles_seen: Default::default(),
         depth: 0,
     };
     let items = match loaded.single().map_err(|d| vec![d])? {
@@ -579,6 +578,7 @@ fn load_task_file(cx: &mut Ctx, path: &Path, role_dir: Option<PathBuf>) -> Vec<I
         role_dir,
         errors: Vec::new(),
         role_handlers: Vec::new(),
+        roles_seen: cx.roles_seen.clone(),
         depth: cx.depth + 1,
     };
     let items = match loaded.single() {

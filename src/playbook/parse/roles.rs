@@ -235,6 +235,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         role_dir: Some(dir.clone()),
                         errors: Vec::new(),
                         role_handlers: Vec::new(),
+                        roles_seen: cx.roles_seen.clone(),
                         depth: cx.depth + 1,
                     };
                     for d in list {
