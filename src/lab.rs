@@ -309,24 +309,46 @@ pub const REPO: &str = "/tmp/lab-repo.git";
 
 pub fn ensure_repo() -> Result<(), LabError> {
     ensure_nvm_stub()?;
-    let repo = Path::new(REPO);
-    if repo.join("HEAD").exists() {
+    bare_repo(
+        REPO,
+        "main",
+        &[
+            (".nvmrc", "20.17.0\n"),
+            (
+                "package.json",
+                "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n",
+            ),
+            ("server.js", include_str!("../tests/fixtures/app/server.js")),
+        ],
+        "tot-app 1.0.0",
+        None,
+    )
+}
+
+/// A bare git repository at `dest` (kept once made) holding `files` in one commit on
+/// `branch`, optionally tagged. Built beside it and renamed into place, so labs starting
+/// at once never see half a repository.
+fn bare_repo(
+    dest: &str,
+    branch: &str,
+    files: &[(&str, &str)],
+    message: &str,
+    tag: Option<&str>,
+) -> Result<(), LabError> {
+    if Path::new(dest).join("HEAD").exists() {
         return Ok(());
     }
-    let src = std::env::temp_dir().join(format!("tprov-lab-src-{}", std::process::id()));
+    let name = Path::new(dest)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let src = std::env::temp_dir().join(format!("tprov-src-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&src);
     std::fs::create_dir_all(&src).map_err(|e| err(e.to_string()))?;
-    let files = [
-        (".nvmrc", "20.17.0\n"),
-        (
-            "package.json",
-            "{\"name\": \"tot-app\", \"version\": \"1.0.0\", \"main\": \"server.js\"}\n",
-        ),
-        ("server.js", include_str!("../tests/fixtures/app/server.js")),
-    ];
-    for (name, text) in files {
-        std::fs::write(src.join(name), text).map_err(|e| err(e.to_string()))?;
+    for (file, text) in files {
+        std::fs::write(src.join(file), text).map_err(|e| err(e.to_string()))?;
     }
+    let branch_cfg = format!("init.defaultBranch={branch}");
     let git = |args: &[&str], dir: &Path| {
         run(Command::new("git")
             .args([
@@ -335,21 +357,24 @@ pub fn ensure_repo() -> Result<(), LabError> {
                 "-c",
                 "user.name=lab",
                 "-c",
-                "init.defaultBranch=main",
+                &branch_cfg,
             ])
             .args(args)
             .current_dir(dir))
     };
     git(&["init", "-q"], &src)?;
     git(&["add", "-A"], &src)?;
-    git(&["commit", "-qm", "tot-app 1.0.0"], &src)?;
-    let tmp = format!("{REPO}.{}", std::process::id());
+    git(&["commit", "-qm", message], &src)?;
+    if let Some(t) = tag {
+        git(&["tag", t], &src)?;
+    }
+    let tmp = format!("{dest}.{}", std::process::id());
     git(
         &["clone", "-q", "--bare", &src.display().to_string(), &tmp],
         Path::new("/tmp"),
     )?;
     // Another lab may have made it meanwhile; either copy will do.
-    if std::fs::rename(&tmp, repo).is_err() {
+    if std::fs::rename(&tmp, dest).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     let _ = std::fs::remove_dir_all(&src);
@@ -362,12 +387,6 @@ pub fn ensure_repo() -> Result<(), LabError> {
 pub const NVM_STUB: &str = "/tmp/lab-nvm-stub.git";
 
 fn ensure_nvm_stub() -> Result<(), LabError> {
-    if Path::new(NVM_STUB).join("HEAD").exists() {
-        return Ok(());
-    }
-    let src = std::env::temp_dir().join(format!("tprov-nvm-src-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&src);
-    std::fs::create_dir_all(&src).map_err(|e| err(e.to_string()))?;
     let nvm_sh = r#"# Test stub of nvm (the real nvm-sh/nvm is on no registry the lab can reach).
 export NVM_DIR="${NVM_DIR:-$HOME/.nvm}"
 nvm() {
@@ -380,34 +399,13 @@ nvm() {
 }
 if [ -f "$NVM_DIR/alias/default" ]; then nvm use "$(cat "$NVM_DIR/alias/default")" >/dev/null 2>&1; fi
 "#;
-    std::fs::write(src.join("nvm.sh"), nvm_sh).map_err(|e| err(e.to_string()))?;
-    let git = |args: &[&str], dir: &Path| {
-        run(Command::new("git")
-            .args([
-                "-c",
-                "user.email=lab@tprov",
-                "-c",
-                "user.name=lab",
-                "-c",
-                "init.defaultBranch=master",
-            ])
-            .args(args)
-            .current_dir(dir))
-    };
-    git(&["init", "-q"], &src)?;
-    git(&["add", "-A"], &src)?;
-    git(&["commit", "-qm", "nvm stub"], &src)?;
-    git(&["tag", "v0.40.1"], &src)?;
-    let tmp = format!("{NVM_STUB}.{}", std::process::id());
-    git(
-        &["clone", "-q", "--bare", &src.display().to_string(), &tmp],
-        Path::new("/tmp"),
-    )?;
-    if std::fs::rename(&tmp, NVM_STUB).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    let _ = std::fs::remove_dir_all(&src);
-    Ok(())
+    bare_repo(
+        NVM_STUB,
+        "master",
+        &[("nvm.sh", nvm_sh)],
+        "nvm stub",
+        Some("v0.40.1"),
+    )
 }
 
 fn wait_for(h: &LabHost, deadline: Instant, dir: &Path) -> Result<(), LabError> {
