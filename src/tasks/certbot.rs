@@ -57,24 +57,15 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     }
     let config_dir = args::str_opt(a, &["config_dir"]).unwrap_or_else(|| "/etc/letsencrypt".into());
     let cert = format!("{config_dir}/live/{name}/cert.pem");
-    let out = cx
-        .conn
-        .exec(
-            &format!(
-                "f={}; [ -f \"$f\" ] || exit 0; openssl x509 -noout -ext subjectAltName -in \"$f\"",
-                sh_quote(&cert)
-            ),
-            None,
-            cx.read_become(),
-            None,
-        )
-        .await?;
-    if !out.ok() {
-        return Err(fail(format!(
-            "cannot read {cert}: {}",
-            out.stderr_str().trim()
-        )));
-    }
+    let out = super::remote::query(
+        cx,
+        &format!(
+            "f={}; [ -f \"$f\" ] || exit 0; openssl x509 -noout -ext subjectAltName -in \"$f\"",
+            sh_quote(&cert)
+        ),
+        &format!("read {cert}"),
+    )
+    .await?;
     let have = san_names(&out.stdout_str());
     // certbot's own order: the first domain names the certificate; compare as sets.
     let first = want[0].clone();

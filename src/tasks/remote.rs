@@ -147,21 +147,12 @@ pub async fn stat(
             sha1: Some(sha1_hex(content)),
         });
     }
-    let out = cx
-        .conn
-        .exec(
-            &stat_script(path, follow, checksum),
-            None,
-            cx.read_become(),
-            None,
-        )
-        .await?;
-    if !out.ok() {
-        return Err(fail(format!(
-            "cannot stat {path}: {}",
-            out.stderr_str().trim()
-        )));
-    }
+    let out = query(
+        cx,
+        &stat_script(path, follow, checksum),
+        &format!("stat {path}"),
+    )
+    .await?;
     parse_stat(path, &out.stdout_str())
 }
 
@@ -185,6 +176,20 @@ pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError>
         Some(rest) => Ok(Some(rest.to_vec())),
         None => Ok(None),
     }
+}
+
+/// Runs a command that only reads the host (as the reading user, see `read_become`);
+/// its failure fails the task with "cannot WHAT: stderr".
+pub async fn query(
+    cx: &Cx<'_>,
+    script: &str,
+    what: &str,
+) -> Result<crate::transport::ExecOutput, TaskError> {
+    let out = cx.conn.exec(script, None, cx.read_become(), None).await?;
+    if !out.ok() {
+        return Err(fail(format!("cannot {what}: {}", out.stderr_str().trim())));
+    }
+    Ok(out)
 }
 
 /// Runs a command that changes the host; its failure fails the task.

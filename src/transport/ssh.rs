@@ -506,6 +506,16 @@ impl SshConnection {
     }
 }
 
+/// The RSA signature hash the server prefers (None for other keys, or when it says not).
+async fn rsa_hash(handle: &Handle<Verifier>) -> Option<russh::keys::HashAlg> {
+    handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten()
+}
+
 async fn authenticate(
     handle: &mut Handle<Verifier>,
     target: &Target,
@@ -540,12 +550,7 @@ async fn authenticate(
             }
         };
         tried.push(file.display().to_string());
-        let hash = handle
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten();
+        let hash = rsa_hash(handle).await;
         match handle
             .authenticate_publickey(
                 &target.user,
@@ -566,12 +571,7 @@ async fn authenticate(
                 continue;
             };
             tried.push(format!("agent key {comment}"));
-            let hash = handle
-                .best_supported_rsa_hash()
-                .await
-                .ok()
-                .flatten()
-                .flatten();
+            let hash = rsa_hash(handle).await;
             if let Ok(r) = handle
                 .authenticate_publickey_with(&target.user, key, hash, &mut agent)
                 .await
