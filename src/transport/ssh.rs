@@ -271,6 +271,17 @@ impl SshConnection {
                     }
                 }
                 if out.status.is_some() {
+                    // sudo exited: OpenSSH may send the exit status before the last of
+                    // its stderr (the reason it failed), so read until the channel closes.
+                    while let Some(msg) = channel.wait().await {
+                        match msg {
+                            ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                            ChannelMsg::ExtendedData { data, .. } => {
+                                out.stderr.extend_from_slice(&data)
+                            }
+                            _ => {}
+                        }
+                    }
                     closed = true;
                     break;
                 }
