@@ -314,18 +314,22 @@ impl Inventory {
 
     /// Ansible's `reconcile_inventory`: every group under `all`, hosts with no other
     /// group in `ungrouped`, and a warning for names used by both a host and a group.
-    pub fn reconcile(&mut self) {
+    /// A group that has `all` among its children cannot go under `all`: an error, the
+    /// loop Ansible reports.
+    pub fn reconcile(&mut self) -> Result<(), (Option<Origin>, InventoryError)> {
         for g in 1..self.groups.len() {
             if self.groups[g].parents.is_empty() {
-                let _ = self.add_child_group(ALL, g);
+                self.add_child_group(ALL, g)
+                    .map_err(|e| (self.groups[g].origin.clone(), e))?;
             }
         }
         for h in 0..self.hosts.len() {
             let groups = self.hosts[h].groups.clone();
             if groups.contains(&UNGROUPED) {
-                if groups.iter().any(|g| *g != ALL && *g != UNGROUPED) {
+                let direct = self.groups[UNGROUPED].hosts.contains(&h);
+                if direct && groups.iter().any(|g| *g != ALL && *g != UNGROUPED) {
                     self.groups[UNGROUPED].hosts.retain(|x| *x != h);
-                    self.hosts[h].groups.retain(|g| *g != UNGROUPED);
+                    self.remove_host_group(h, UNGROUPED);
                 }
             } else if groups.iter().all(|g| *g == ALL) {
                 self.add_host_to_group(UNGROUPED, h);
@@ -347,6 +351,29 @@ impl Inventory {
                 origin,
                 format!("Found both group and host with same name: {name}"),
             ));
+        }
+        Ok(())
+    }
+
+    /// Takes `group` from a host's groups, with the ancestors no other group of the host
+    /// still has (except `all`): Ansible's `Host.remove_group`. A group that was only an
+    /// ancestor of `ungrouped` thus leaves the host along with it.
+    fn remove_host_group(&mut self, host: HostId, group: GroupId) {
+        let Some(pos) = self.hosts[host].groups.iter().position(|g| *g == group) else {
+            return;
+        };
+        self.hosts[host].groups.remove(pos);
+        for old in self.ancestors(group) {
+            if old == ALL {
+                continue;
+            }
+            let still_needed = self.hosts[host]
+                .groups
+                .iter()
+                .any(|g| self.ancestors(*g).contains(&old));
+            if !still_needed {
+                self.remove_host_group(host, old);
+            }
         }
     }
 

@@ -726,7 +726,7 @@ impl<'a> PlayRun<'a> {
                     // it too; it is consumed once the flush is over.
                     consumed
                         .entry(*host)
-                        .or_insert_with(Vec::new)
+                        .or_default()
                         .extend(std::iter::once(name.clone()).chain(h.listen.iter().cloned()));
                     who.push(*host);
                 }

@@ -710,7 +710,14 @@ fn literal_backslashes(source: &str, in_expr: bool) -> std::borrow::Cow<'_, str>
                     let end = j.min(b.len());
                     if at == At::Var && source[start..end].contains('\\') {
                         out.push_str(&source[copied..start]);
-                        out.push_str(&source[start..end].replace('\\', "\\\\"));
+                        // The constant's text is its value (Jinja doubles backslashes
+                        // after lexing): a quote that was escaped stays escaped.
+                        let quote = if c == b'"' { "\\\"" } else { "\\'" };
+                        out.push_str(
+                            &source[start..end]
+                                .replace('\\', "\\\\")
+                                .replace(c as char, quote),
+                        );
                         copied = end;
                     }
                     i = end + 1;

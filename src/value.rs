@@ -6,11 +6,13 @@
 
 mod pyfloat;
 pub mod pyjson;
+mod pytime;
 
 use indexmap::IndexMap;
 use std::fmt::Write as _;
 
 pub use pyfloat::float_repr;
+pub use pytime::{TimeOfDay, Timestamp};
 
 /// The hasher for our maps: fast, and seeded per process.
 pub type Hasher = foldhash::fast::RandomState;
@@ -29,6 +31,8 @@ pub enum Value {
     Str(String),
     /// A string marked `!unsafe`: used as is, never templated.
     Unsafe(String),
+    /// A YAML timestamp: Python's `datetime.date` or `datetime.datetime`.
+    Time(Box<Timestamp>),
     List(Vec<Value>),
     Map(Map),
 }
@@ -67,6 +71,7 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) | Value::Unsafe(_) => "str",
+            Value::Time(t) => t.type_name(),
             Value::List(_) => "list",
             Value::Map(_) => "dict",
         }
@@ -81,6 +86,7 @@ impl Value {
             Value::BigInt(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) | Value::Unsafe(s) => !s.is_empty(),
+            Value::Time(_) => true,
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
         }
@@ -90,6 +96,7 @@ impl Value {
     pub fn py_str(&self) -> String {
         match self {
             Value::Str(s) | Value::Unsafe(s) => s.clone(),
+            Value::Time(t) => t.py_str(),
             _ => self.py_repr(),
         }
     }
@@ -137,6 +144,7 @@ fn write_repr(out: &mut String, v: &Value, depth: usize) {
         }
         Value::Float(f) => out.push_str(&float_repr(*f)),
         Value::Str(s) | Value::Unsafe(s) => out.push_str(&str_repr(s)),
+        Value::Time(t) => out.push_str(&t.py_repr()),
         Value::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -246,6 +254,7 @@ impl serde::Serialize for Value {
             Value::BigInt(i) => s.serialize_i128(*i),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Str(v) | Value::Unsafe(v) => s.serialize_str(v),
+            Value::Time(t) => s.serialize_str(&t.isoformat()),
             Value::List(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;
                 for item in l {

@@ -47,7 +47,10 @@ pub fn load(sources: &[PathBuf]) -> Result<Inventory, Diagnostic> {
         }
         inv.sources.push(source.clone());
     }
-    inv.reconcile();
+    inv.reconcile().map_err(|(origin, e)| {
+        let origin = origin.or_else(|| sources.first().map(Origin::file));
+        Diagnostic::error(origin.unwrap_or_else(|| Origin::file("<inventory>")), e.0)
+    })?;
     Ok(inv)
 }
 

@@ -384,7 +384,7 @@ impl Parser<'_> {
                     self.i += off + 1;
                     return Some(());
                 }
-                if text[off..].as_bytes().starts_with(&[q, q, q]) {
+                if text.as_bytes()[off..].starts_with(&[q, q, q]) {
                     self.i += off + 3;
                     return Some(());
                 }

@@ -1,9 +1,11 @@
 //! Conversions between our `Value` and minijinja's, and Python's `str()` of a value for
 //! template output (`True`, `None`, `[1, 'a']`), which Ansible's Jinja prints.
 
-use crate::value::{Map, Value, float_repr};
+use crate::value::{Map, Timestamp, Value, float_repr};
 use minijinja::value::ValueKind;
+use minijinja::value::{Object, ObjectRepr};
 use minijinja::{Error, ErrorKind, Value as MjValue};
+use std::sync::Arc;
 
 pub fn to_mj(v: &Value) -> MjValue {
     match v {
@@ -13,6 +15,7 @@ pub fn to_mj(v: &Value) -> MjValue {
         Value::BigInt(i) => MjValue::from(*i),
         Value::Float(f) => MjValue::from(*f),
         Value::Str(s) | Value::Unsafe(s) => MjValue::from(s.as_str()),
+        Value::Time(t) => MjValue::from_object(PyTime((**t).clone())),
         Value::List(items) => MjValue::from(items.iter().map(to_mj).collect::<Vec<_>>()),
         Value::Map(m) => mj_map(m.iter().map(|(k, v)| (k.clone(), to_mj(v)))),
     }
@@ -84,7 +87,10 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
             v.try_iter()?;
             return Err(Error::new(ErrorKind::InvalidOperation, "invalid value"));
         }
-        _ => Value::Str(v.to_string()),
+        _ => match v.downcast_object_ref::<PyTime>() {
+            Some(t) => Value::Time(Box::new(t.0.clone())),
+            None => Value::Str(v.to_string()),
+        },
     })
 }
 
@@ -100,4 +106,61 @@ pub fn py_str(v: &MjValue) -> Result<String, Error> {
         ValueKind::Number => v.to_string(),
         _ => from_mj(v)?.py_str(),
     })
+}
+
+/// A YAML timestamp in templates: prints as Python's `str()`, has `datetime`'s
+/// attributes (`year`, `hour`...) and the methods `isoformat()` and `strftime(fmt)`.
+#[derive(Debug)]
+pub struct PyTime(pub Timestamp);
+
+impl Object for PyTime {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.0.attribute(key.as_str()?).map(MjValue::from)
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result
+    where
+        Self: Sized + 'static,
+    {
+        f.write_str(&self.0.py_str())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut minijinja::State<'_, '_>,
+        method: &str,
+        args: &[MjValue],
+    ) -> Result<MjValue, Error> {
+        match (method, args) {
+            ("isoformat", []) => Ok(MjValue::from(self.0.isoformat())),
+            ("strftime", [fmt]) => {
+                let fmt = fmt.as_str().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        "strftime() argument must be str",
+                    )
+                })?;
+                let t = self
+                    .0
+                    .to_chrono()
+                    .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
+                let mut out = String::new();
+                std::fmt::Write::write_fmt(&mut out, format_args!("{}", t.format(fmt))).map_err(
+                    |_| Error::new(ErrorKind::InvalidOperation, "invalid strftime format"),
+                )?;
+                Ok(MjValue::from(out))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!(
+                    "'{}' object has no attribute '{method}'",
+                    self.0.type_name()
+                ),
+            )),
+        }
+    }
 }

@@ -26,18 +26,16 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("from_json", from_json);
     env.add_filter(
         "to_yaml",
-        |v: MjValue, _k: Kwargs| -> Result<String, Error> {
-            Ok(crate::yaml::emit::to_yaml(&ours(&v)?, None))
+        |v: MjValue, k: Kwargs| -> Result<String, Error> {
+            let opts = yaml_options(&k, 2, None)?;
+            Ok(crate::yaml::emit::dump(&ours(&v)?, &opts))
         },
     );
     env.add_filter(
         "to_nice_yaml",
         |v: MjValue, k: Kwargs| -> Result<String, Error> {
-            let indent: Option<usize> = k.get("indent")?;
-            Ok(crate::yaml::emit::to_nice_yaml(
-                &ours(&v)?,
-                indent.unwrap_or(4),
-            ))
+            let opts = yaml_options(&k, 4, Some(false))?;
+            Ok(crate::yaml::emit::dump(&ours(&v)?, &opts))
         },
     );
     env.add_filter("combine", combine);
@@ -1419,4 +1417,40 @@ fn urlsplit(url: &str, part: Option<&str>) -> Result<MjValue, Error> {
             .map(to_mj)
             .ok_or_else(|| err(format!("unknown URL component: {p}"))),
     }
+}
+
+/// The `yaml.dump` keywords `to_yaml` and `to_nice_yaml` accept.
+fn yaml_options(
+    k: &Kwargs,
+    indent: usize,
+    flow: Option<bool>,
+) -> Result<crate::yaml::emit::DumpOptions, Error> {
+    let mut o = crate::yaml::emit::DumpOptions {
+        indent,
+        flow,
+        ..Default::default()
+    };
+    if let Some(i) = k.get::<Option<usize>>("indent")? {
+        o.indent = i;
+    }
+    if let Some(w) = k.get::<Option<i64>>("width")? {
+        o.width = w;
+    }
+    if let Some(f) = k.get::<Option<MjValue>>("default_flow_style")? {
+        o.flow = if f.is_none() { None } else { Some(f.is_true()) };
+    }
+    if let Some(s) = k.get::<Option<bool>>("sort_keys")? {
+        o.sort_keys = s;
+    }
+    if let Some(s) = k.get::<Option<bool>>("explicit_start")? {
+        o.explicit_start = s;
+    }
+    if let Some(s) = k.get::<Option<bool>>("explicit_end")? {
+        o.explicit_end = s;
+    }
+    for unused in ["allow_unicode"] {
+        let _ = k.get::<Option<MjValue>>(unused);
+    }
+    k.assert_all_used()?;
+    Ok(o)
 }

@@ -93,6 +93,7 @@ pub fn write_value(
             write_value(out, &Value::Map(m), style, level)?;
         }
         Value::Str(s) | Value::Unsafe(s) => write_str(out, s, style.ensure_ascii),
+        Value::Time(t) => write_str(out, &t.isoformat(), style.ensure_ascii),
         Value::List(items) => {
             if items.is_empty() {
                 out.push_str("[]");

@@ -1,197 +1,706 @@
-//! YAML output as PyYAML's `yaml.dump` writes it for `to_yaml` / `to_nice_yaml`: keys
-//! sorted, strings quoted when they would read back as something else.
+//! YAML output byte for byte as Ansible's `to_yaml` / `to_nice_yaml` write it: PyYAML's
+//! SafeRepresenter (keys sorted, `default_flow_style`) feeding libyaml's emitter (which
+//! PyYAML's CSafeDumper, and so Ansible, uses). The emitter below follows libyaml 0.2.5's
+//! `emitter.c`: scalar analysis, style choice, line folding at `width`, indentation.
 
 use super::resolve::resolve_plain;
 use crate::value::{Value, float_repr};
 
+/// The `yaml.dump` keywords Ansible's filters pass through.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    pub indent: usize,
+    pub width: i64,
+    /// `default_flow_style`: None lets collections of scalars go inline.
+    pub flow: Option<bool>,
+    pub sort_keys: bool,
+    pub explicit_start: bool,
+    pub explicit_end: bool,
+}
+
+impl Default for DumpOptions {
+    fn default() -> Self {
+        DumpOptions {
+            indent: 2,
+            width: 80,
+            flow: None,
+            sort_keys: true,
+            explicit_start: false,
+            explicit_end: false,
+        }
+    }
+}
+
 /// `to_nice_yaml`: block style with the given indent.
 pub fn to_nice_yaml(v: &Value, indent: usize) -> String {
-    dump(v, indent.max(2), false)
+    dump(
+        v,
+        &DumpOptions {
+            indent,
+            flow: Some(false),
+            ..DumpOptions::default()
+        },
+    )
 }
 
 /// `to_yaml`: PyYAML's `default_flow_style=None` (collections of scalars inline).
 pub fn to_yaml(v: &Value, indent: Option<usize>) -> String {
-    dump(v, indent.unwrap_or(2).max(2), true)
+    dump(
+        v,
+        &DumpOptions {
+            indent: indent.unwrap_or(2),
+            ..DumpOptions::default()
+        },
+    )
 }
 
-fn dump(v: &Value, indent: usize, flow_leaves: bool) -> String {
-    let mut out = String::new();
-    let e = Emitter {
-        indent,
-        flow_leaves,
-    };
-    if e.inline(v) {
-        // Ansible's dumper ends a lone scalar without PyYAML's `...` marker.
-        out.push_str(&e.flow(v));
-        out.push('\n');
+/// `yaml.dump(v, Dumper=AnsibleDumper, allow_unicode=True, **options)`.
+pub fn dump(v: &Value, opts: &DumpOptions) -> String {
+    let node = represent(v, opts);
+    let best_indent = if (2..=9).contains(&opts.indent) {
+        opts.indent
     } else {
-        match v {
-            Value::Map(_) => e.block_map(&mut out, v, 0),
-            _ => e.block_seq(&mut out, v, 0),
+        2
+    };
+    let best_width = if opts.width < 0 {
+        usize::MAX
+    } else if opts.width as usize <= best_indent * 2 {
+        80
+    } else {
+        opts.width as usize
+    };
+    let mut e = Emitter {
+        out: String::new(),
+        best_indent,
+        best_width,
+        indent: -1,
+        indents: Vec::new(),
+        column: 0,
+        flow_level: 0,
+        whitespace: true,
+        indention: true,
+        mapping_context: false,
+        simple_key_context: false,
+    };
+    if opts.explicit_start {
+        e.write_indent();
+        e.write_indicator("---", true, false, false);
+    }
+    e.node(&node, false, false);
+    e.write_indent();
+    if opts.explicit_end {
+        e.write_indicator("...", true, false, false);
+        e.write_indent();
+    }
+    e.out
+}
+
+/// A represented node: what PyYAML's representer hands the emitter.
+enum Node {
+    Scalar {
+        text: String,
+        /// The text read back as a plain scalar gives the same type.
+        plain_implicit: bool,
+        /// The text read back quoted gives the same type (only strings).
+        quoted_implicit: bool,
+    },
+    Seq(Vec<Node>, bool),
+    Map(Vec<(Node, Node)>, bool),
+}
+
+fn scalar(text: String, plain_implicit: bool, quoted_implicit: bool) -> Node {
+    Node::Scalar {
+        text,
+        plain_implicit,
+        quoted_implicit,
+    }
+}
+
+fn represent(v: &Value, opts: &DumpOptions) -> Node {
+    match v {
+        Value::Null => scalar("null".into(), true, false),
+        Value::Bool(b) => scalar(if *b { "true" } else { "false" }.into(), true, false),
+        Value::Int(i) => scalar(i.to_string(), true, false),
+        Value::BigInt(i) => scalar(i.to_string(), true, false),
+        Value::Float(f) => scalar(float_text(*f), true, false),
+        Value::Str(s) | Value::Unsafe(s) => scalar(s.clone(), reads_as_str(s), true),
+        Value::Time(t) => scalar(t.py_str(), true, false),
+        Value::List(items) => {
+            let nodes: Vec<Node> = items.iter().map(|x| represent(x, opts)).collect();
+            let best = nodes.iter().all(|n| matches!(n, Node::Scalar { .. }));
+            Node::Seq(nodes, opts.flow.unwrap_or(best))
+        }
+        Value::Map(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            if opts.sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            let nodes: Vec<(Node, Node)> = entries
+                .into_iter()
+                .map(|(k, v)| (represent(&Value::Str(k.clone()), opts), represent(v, opts)))
+                .collect();
+            let best = nodes
+                .iter()
+                .all(|(k, v)| matches!(k, Node::Scalar { .. }) && matches!(v, Node::Scalar { .. }));
+            Node::Map(nodes, opts.flow.unwrap_or(best))
         }
     }
-    out
+}
+
+/// PyYAML's `represent_float`: Python's repr, lower case, `1e+17` made `1.0e+17`.
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf" } else { "-.inf" }.into();
+    }
+    let text = float_repr(f).to_lowercase();
+    if !text.contains('.') && text.contains('e') {
+        text.replacen('e', ".0e", 1)
+    } else {
+        text
+    }
+}
+
+/// Whether PyYAML's resolver reads `s`, unquoted, as a string (not a bool, number,
+/// null, timestamp, merge key `<<` or the `=` value key).
+fn reads_as_str(s: &str) -> bool {
+    if s == "<<" || s == "=" {
+        return false;
+    }
+    matches!(resolve_plain(s), Ok(Value::Str(_)))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+}
+
+struct Analysis {
+    empty: bool,
+    multiline: bool,
+    flow_plain: bool,
+    block_plain: bool,
+    single_quoted: bool,
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blankz(c: Option<char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => c == ' ' || c == '\t' || is_break(c) || c == '\0',
+    }
+}
+
+/// libyaml's `IS_PRINTABLE` (with `allow_unicode`).
+fn is_printable(c: char) -> bool {
+    let u = c as u32;
+    u == 0x0A
+        || (0x20..=0x7E).contains(&u)
+        || (0xA0..=0xD7FF).contains(&u)
+        || (0xE000..=0xFFFD).contains(&u) && u != 0xFEFF
+        || u >= 0x10000
+}
+
+/// libyaml's `yaml_emitter_analyze_scalar`.
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis {
+            empty: true,
+            multiline: false,
+            flow_plain: false,
+            block_plain: true,
+            single_quoted: true,
+        };
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let (mut block_ind, mut flow_ind) = (false, false);
+    if s.starts_with("---") || s.starts_with("...") {
+        block_ind = true;
+        flow_ind = true;
+    }
+    let (mut line_breaks, mut special) = (false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut prev_space, mut prev_break) = (false, false);
+    let mut preceded_by_ws = true;
+    let mut followed_by_ws = is_blankz(chars.get(1).copied());
+    let last = chars.len() - 1;
+    for (i, &c) in chars.iter().enumerate() {
+        if i == 0 {
+            if "#,[]{}&*!|>'\"%@`".contains(c) {
+                flow_ind = true;
+                block_ind = true;
+            }
+            if c == '?' || c == ':' {
+                flow_ind = true;
+                if followed_by_ws {
+                    block_ind = true;
+                }
+            }
+            if c == '-' && followed_by_ws {
+                flow_ind = true;
+                block_ind = true;
+            }
+        } else {
+            if ",?[]{}".contains(c) {
+                flow_ind = true;
+            }
+            if c == ':' {
+                flow_ind = true;
+                if followed_by_ws {
+                    block_ind = true;
+                }
+            }
+            if c == '#' && preceded_by_ws {
+                flow_ind = true;
+                block_ind = true;
+            }
+        }
+        if !is_printable(c) {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        if c == ' ' {
+            leading_space |= i == 0;
+            trailing_space |= i == last;
+            break_space |= prev_break;
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            leading_break |= i == 0;
+            trailing_break |= i == last;
+            space_break |= prev_space;
+            prev_space = false;
+            prev_break = true;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_by_ws = is_blankz(Some(c));
+        followed_by_ws = is_blankz(chars.get(i + 2).copied());
+    }
+    let mut a = Analysis {
+        empty: false,
+        multiline: line_breaks,
+        flow_plain: true,
+        block_plain: true,
+        single_quoted: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain = false;
+        a.block_plain = false;
+    }
+    if break_space {
+        a.flow_plain = false;
+        a.block_plain = false;
+        a.single_quoted = false;
+    }
+    if space_break || special {
+        a.flow_plain = false;
+        a.block_plain = false;
+        a.single_quoted = false;
+    }
+    if line_breaks {
+        a.flow_plain = false;
+        a.block_plain = false;
+    }
+    if flow_ind {
+        a.flow_plain = false;
+    }
+    if block_ind {
+        a.block_plain = false;
+    }
+    a
 }
 
 struct Emitter {
-    indent: usize,
-    flow_leaves: bool,
+    out: String,
+    best_indent: usize,
+    best_width: usize,
+    indent: i64,
+    indents: Vec<i64>,
+    column: usize,
+    flow_level: usize,
+    whitespace: bool,
+    indention: bool,
+    mapping_context: bool,
+    simple_key_context: bool,
 }
 
 impl Emitter {
-    /// Written on the same line as its key or dash.
-    fn inline(&self, v: &Value) -> bool {
-        match v {
-            Value::Map(m) => {
-                m.is_empty() || self.flow_leaves && m.values().all(|x| !is_collection(x))
-            }
-            Value::List(l) => {
-                l.is_empty() || self.flow_leaves && l.iter().all(|x| !is_collection(x))
-            }
-            _ => true,
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { self.best_indent as i64 } else { 0 };
+        } else if !indentless {
+            self.indent += self.best_indent as i64;
         }
     }
 
-    fn flow(&self, v: &Value) -> String {
-        match v {
-            Value::Map(m) => {
-                let items: Vec<String> = sorted(m)
-                    .into_iter()
-                    .map(|(k, v)| format!("{}: {}", key(k), self.flow(v)))
-                    .collect();
-                format!("{{{}}}", items.join(", "))
-            }
-            Value::List(l) => format!(
-                "[{}]",
-                l.iter()
-                    .map(|x| self.flow(x))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            other => scalar(other),
-        }
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
     }
 
-    fn block_map(&self, out: &mut String, v: &Value, level: usize) {
-        let Value::Map(m) = v else { return };
-        for (k, item) in sorted(m) {
-            out.push_str(&" ".repeat(level));
-            out.push_str(&key(k));
-            out.push(':');
-            if self.inline(item) {
-                out.push(' ');
-                out.push_str(&self.flow(item));
-                out.push('\n');
-            } else if let Value::Map(_) = item {
-                out.push('\n');
-                self.block_map(out, item, level + self.indent);
-            } else {
-                // PyYAML writes sequences in mappings "indentless".
-                out.push('\n');
-                self.block_seq(out, item, level);
-            }
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0) as usize;
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
         }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.indention = true;
     }
 
-    fn block_seq(&self, out: &mut String, v: &Value, level: usize) {
-        let Value::List(l) = v else { return };
-        for item in l {
-            out.push_str(&" ".repeat(level));
-            out.push('-');
-            if self.inline(item) {
-                out.push(' ');
-                out.push_str(&self.flow(item));
-                out.push('\n');
-                continue;
-            }
-            out.push_str(&" ".repeat(self.indent - 1));
-            let mut inner = String::new();
-            match item {
-                Value::Map(_) => self.block_map(&mut inner, item, level + self.indent),
-                _ => self.block_seq(&mut inner, item, level + self.indent),
-            }
-            out.push_str(inner.trim_start_matches(' '));
+    fn write_indicator(
+        &mut self,
+        indicator: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
+        if need_whitespace && !self.whitespace {
+            self.put(' ');
         }
+        for c in indicator.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_whitespace;
+        self.indention = self.indention && is_indention;
     }
-}
 
-fn is_collection(v: &Value) -> bool {
-    matches!(v, Value::Map(m) if !m.is_empty()) || matches!(v, Value::List(l) if !l.is_empty())
-}
-
-fn sorted(m: &crate::value::Map) -> Vec<(&String, &Value)> {
-    let mut e: Vec<_> = m.iter().collect();
-    e.sort_by(|a, b| a.0.cmp(b.0));
-    e
-}
-
-fn key(k: &str) -> String {
-    scalar(&Value::Str(k.to_string()))
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => if *b { "true" } else { "false" }.into(),
-        Value::Int(i) => i.to_string(),
-        Value::BigInt(i) => i.to_string(),
-        Value::Float(f) => {
-            if f.is_nan() {
-                ".nan".into()
-            } else if f.is_infinite() {
-                if *f > 0.0 {
-                    ".inf".into()
+    fn node(&mut self, node: &Node, mapping: bool, simple_key: bool) {
+        self.mapping_context = mapping;
+        self.simple_key_context = simple_key;
+        match node {
+            Node::Scalar {
+                text,
+                plain_implicit,
+                quoted_implicit,
+            } => self.scalar(text, *plain_implicit, *quoted_implicit),
+            Node::Seq(items, flow) => {
+                if self.flow_level > 0 || *flow || items.is_empty() {
+                    self.flow_sequence(items);
                 } else {
-                    "-.inf".into()
+                    self.block_sequence(items);
                 }
-            } else {
-                float_repr(*f)
+            }
+            Node::Map(entries, flow) => {
+                if self.flow_level > 0 || *flow || entries.is_empty() {
+                    self.flow_mapping(entries);
+                } else {
+                    self.block_mapping(entries);
+                }
             }
         }
-        Value::Str(s) | Value::Unsafe(s) => string(s),
-        Value::List(_) => "[]".into(),
-        Value::Map(_) => "{}".into(),
+    }
+
+    fn flow_sequence(&mut self, items: &[Node]) {
+        self.write_indicator("[", true, true, false);
+        self.increase_indent(true, false);
+        self.flow_level += 1;
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.write_indicator(",", false, false, false);
+            }
+            if self.column > self.best_width {
+                self.write_indent();
+            }
+            self.node(item, false, false);
+        }
+        self.flow_level -= 1;
+        self.pop_indent();
+        self.write_indicator("]", false, false, false);
+    }
+
+    fn flow_mapping(&mut self, entries: &[(Node, Node)]) {
+        self.write_indicator("{", true, true, false);
+        self.increase_indent(true, false);
+        self.flow_level += 1;
+        for (i, (k, v)) in entries.iter().enumerate() {
+            if i > 0 {
+                self.write_indicator(",", false, false, false);
+            }
+            if self.column > self.best_width {
+                self.write_indent();
+            }
+            if simple_key(k) {
+                self.node(k, true, true);
+                self.write_indicator(":", false, false, false);
+            } else {
+                self.write_indicator("?", true, false, false);
+                self.node(k, true, false);
+                if self.column > self.best_width {
+                    self.write_indent();
+                }
+                self.write_indicator(":", true, false, false);
+            }
+            self.node(v, true, false);
+        }
+        self.flow_level -= 1;
+        self.pop_indent();
+        self.write_indicator("}", false, false, false);
+    }
+
+    fn block_sequence(&mut self, items: &[Node]) {
+        let indentless = self.mapping_context && !self.indention;
+        self.increase_indent(false, indentless);
+        for item in items {
+            self.write_indent();
+            self.write_indicator("-", true, false, true);
+            self.node(item, false, false);
+        }
+        self.pop_indent();
+    }
+
+    fn block_mapping(&mut self, entries: &[(Node, Node)]) {
+        self.increase_indent(false, false);
+        for (k, v) in entries {
+            self.write_indent();
+            if simple_key(k) {
+                self.node(k, true, true);
+                self.write_indicator(":", false, false, false);
+            } else {
+                self.write_indicator("?", true, false, true);
+                self.node(k, true, false);
+                self.write_indent();
+                self.write_indicator(":", true, false, true);
+            }
+            self.node(v, true, false);
+        }
+        self.pop_indent();
+    }
+
+    fn scalar(&mut self, text: &str, plain_implicit: bool, quoted_implicit: bool) {
+        let a = analyze(text);
+        let mut style = Style::Plain;
+        if self.simple_key_context && a.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            if (self.flow_level > 0 && !a.flow_plain) || (self.flow_level == 0 && !a.block_plain) {
+                style = Style::Single;
+            }
+            if a.empty && (self.flow_level > 0 || self.simple_key_context) {
+                style = Style::Single;
+            }
+            if !plain_implicit {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !a.single_quoted {
+            style = Style::Double;
+        }
+        if !quoted_implicit && style != Style::Plain {
+            // The non-specific tag: read back as a string would change its type.
+            if !self.whitespace {
+                self.put(' ');
+            }
+            self.put('!');
+            self.whitespace = false;
+            self.indention = false;
+        }
+        self.increase_indent(true, false);
+        let breaks = !self.simple_key_context;
+        match style {
+            Style::Plain => self.write_plain(text, breaks),
+            Style::Single => self.write_single(text, breaks),
+            Style::Double => self.write_double(text, breaks),
+        }
+        self.pop_indent();
+    }
+
+    fn write_plain(&mut self, text: &str, allow_breaks: bool) {
+        if !self.whitespace && (!text.is_empty() || self.flow_level > 0) {
+            self.put(' ');
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let (mut spaces, mut breaks) = (false, false);
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > self.best_width
+                    && chars.get(i + 1) != Some(&' ')
+                {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
+
+    fn write_single(&mut self, text: &str, allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        let chars: Vec<char> = text.chars().collect();
+        let (mut spaces, mut breaks) = (false, false);
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > self.best_width
+                    && i != 0
+                    && i != chars.len() - 1
+                    && chars.get(i + 1) != Some(&' ')
+                {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        if breaks {
+            self.write_indent();
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double(&mut self, text: &str, allow_breaks: bool) {
+        self.write_indicator("\"", true, false, false);
+        let chars: Vec<char> = text.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                let short = match c {
+                    '\0' => Some('0'),
+                    '\u{07}' => Some('a'),
+                    '\u{08}' => Some('b'),
+                    '\t' => Some('t'),
+                    '\n' => Some('n'),
+                    '\u{0B}' => Some('v'),
+                    '\u{0C}' => Some('f'),
+                    '\r' => Some('r'),
+                    '\u{1B}' => Some('e'),
+                    '"' => Some('"'),
+                    '\\' => Some('\\'),
+                    '\u{85}' => Some('N'),
+                    '\u{A0}' => Some('_'),
+                    '\u{2028}' => Some('L'),
+                    '\u{2029}' => Some('P'),
+                    _ => None,
+                };
+                match short {
+                    Some(s) => self.put(s),
+                    None => {
+                        let u = c as u32;
+                        let (letter, width) = if u <= 0xFF {
+                            ('x', 2)
+                        } else if u <= 0xFFFF {
+                            ('u', 4)
+                        } else {
+                            ('U', 8)
+                        };
+                        self.put(letter);
+                        for ch in format!("{u:0width$X}").chars() {
+                            self.put(ch);
+                        }
+                    }
+                }
+                spaces = false;
+            } else if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > self.best_width
+                    && i != 0
+                    && i != chars.len() - 1
+                {
+                    self.write_indent();
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.put('\\');
+                    }
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else {
+                self.put(c);
+                spaces = false;
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
     }
 }
 
-fn string(s: &str) -> String {
-    if s.is_empty() {
-        return "''".into();
-    }
-    let needs_double = s.chars().any(|c| c.is_control() && c != '\n' || c == '\n');
-    if needs_double {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        return out;
-    }
-    let plain_ok = !matches!(resolve_plain(s), Ok(ref v) if !matches!(v, Value::Str(_)))
-        && resolve_plain(s).is_ok()
-        && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace())
-        && !s.ends_with(|c: char| c.is_whitespace() || c == ':')
-        && !s.contains(": ")
-        && !s.contains(" #");
-    if plain_ok
-        || (s.starts_with(['-', '?', ':'])
-            && s.len() > 1
-            && !s[1..].starts_with(' ')
-            && resolve_plain(s).is_ok_and(|v| matches!(v, Value::Str(_)))
-            && !s.contains(": ")
-            && !s.contains(" #"))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "''"))
+/// libyaml's `check_simple_key`: a one-line scalar of at most 128 bytes, or an empty
+/// collection.
+fn simple_key(node: &Node) -> bool {
+    match node {
+        Node::Scalar { text, .. } => !analyze(text).multiline && text.len() <= 128,
+        Node::Seq(items, _) => items.is_empty(),
+        Node::Map(entries, _) => entries.is_empty(),
     }
 }
 
@@ -226,6 +735,17 @@ mod tests {
         assert_eq!(
             to_nice_yaml(&v, 4),
             "-   x:\n    - 1\n    - 2\n-   - a\n    - b\n- c\n"
+        );
+    }
+
+    #[test]
+    fn long_strings_fold_at_80_columns() {
+        let words = vec!["word"; 30].join(" ");
+        let mut m = Map::default();
+        m.insert("k".into(), Value::Str(words));
+        assert_eq!(
+            to_yaml(&Value::Map(m), None),
+            "{k: word word word word word word word word word word word word word word word word\n    word word word word word word word word word word word word word word}\n"
         );
     }
 }

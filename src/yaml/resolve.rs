@@ -3,7 +3,7 @@
 //! `yes`/`on` are booleans, `0644` is octal 420, `1:30` is sexagesimal 90, `1_000` is
 //! 1000, while `0o644` and `1e3` stay strings. Quoted scalars never come here.
 
-use crate::value::Value;
+use crate::value::{TimeOfDay, Timestamp, Value};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -69,7 +69,7 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
             return construct_int(s);
         }
         if let Some(ts) = construct_timestamp(s) {
-            return Ok(Value::Str(ts));
+            return ts.map(|t| Value::Time(Box::new(t)));
         }
     }
     Ok(Value::Str(s.to_string()))
@@ -162,49 +162,85 @@ fn construct_float(s: &str) -> Result<f64, ResolveError> {
     body.parse::<f64>().map(|v| sign * v).map_err(|_| bad())
 }
 
-/// PyYAML turns timestamps into `datetime.date`/`datetime.datetime`; Ansible prints them
-/// with `str()`, which is what we keep.
-fn construct_timestamp(s: &str) -> Option<String> {
+/// PyYAML turns timestamps into `datetime.date`/`datetime.datetime`; an impossible date
+/// (month 13) is an error there too.
+fn construct_timestamp(s: &str) -> Option<Result<Timestamp, ResolveError>> {
     let c = TIMESTAMP.captures(s)?;
-    if let Some(date) = c.name("date") {
-        return Some(date.as_str().to_string());
-    }
     let num = |n: &str| {
         c.name(n)
             .map_or(0, |m| m.as_str().parse::<u32>().unwrap_or(0))
     };
-    let mut out = format!(
-        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
-        c.name("y")?.as_str(),
-        num("mo"),
-        num("d"),
-        num("h"),
-        num("mi"),
-        num("s")
-    );
-    if let Some(f) = c.name("f").map(|m| m.as_str()).filter(|f| !f.is_empty()) {
-        let mut frac: String = f.chars().take(6).collect();
-        while frac.len() < 6 {
-            frac.push('0');
+    let (year, month, day, time) = if let Some(date) = c.name("date") {
+        let d = date.as_str();
+        let part = |r: std::ops::Range<usize>| d[r].parse::<u32>().unwrap_or(0);
+        (part(0..4), part(5..7), part(8..10), None)
+    } else {
+        let microsecond = c.name("f").map_or(0, |m| {
+            let mut frac: String = m.as_str().chars().take(6).collect();
+            while frac.len() < 6 {
+                frac.push('0');
+            }
+            frac.parse().unwrap_or(0)
+        });
+        let offset = match c.name("tz").map(|m| m.as_str()) {
+            None => None,
+            Some("Z") => Some(0),
+            Some(_) => {
+                let secs = (num("tzh") * 3600 + num("tzm") * 60) as i32;
+                Some(if c.name("tzs").is_some_and(|m| m.as_str() == "-") {
+                    -secs
+                } else {
+                    secs
+                })
+            }
+        };
+        let time = TimeOfDay {
+            hour: num("h"),
+            minute: num("mi"),
+            second: num("s"),
+            microsecond,
+            offset,
+        };
+        (num("y"), num("mo"), num("d"), Some(time))
+    };
+    let ts = Timestamp {
+        year: year as i32,
+        month,
+        day,
+        time,
+    };
+    Some(check_timestamp(&ts).map(|()| ts))
+}
+
+/// Python's datetime range checks, with its messages.
+fn check_timestamp(ts: &Timestamp) -> Result<(), ResolveError> {
+    let fail = |m: &str| Err(ResolveError(m.to_string()));
+    if ts.year < 1 {
+        return fail(&format!("year {} is out of range", ts.year));
+    }
+    if !(1..=12).contains(&ts.month) {
+        return fail("month must be in 1..12");
+    }
+    if chrono::NaiveDate::from_ymd_opt(ts.year, ts.month, ts.day).is_none() {
+        return fail("day is out of range for month");
+    }
+    if let Some(t) = &ts.time {
+        if t.hour > 23 {
+            return fail("hour must be in 0..23");
         }
-        if frac != "000000" {
-            out.push('.');
-            out.push_str(&frac);
+        if t.minute > 59 {
+            return fail("minute must be in 0..59");
+        }
+        if t.second > 59 {
+            return fail("second must be in 0..59");
+        }
+        if t.offset.is_some_and(|o| o.abs() >= 86_400) {
+            return fail(
+                "offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24).",
+            );
         }
     }
-    if let Some(tz) = c.name("tz") {
-        if tz.as_str() == "Z" {
-            out.push_str("+00:00");
-        } else {
-            out.push_str(&format!(
-                "{}{:02}:{:02}",
-                c.name("tzs")?.as_str(),
-                num("tzh"),
-                num("tzm")
-            ));
-        }
-    }
-    Some(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -225,7 +261,8 @@ mod tests {
         assert_eq!(r("1:30"), Value::Int(90));
         assert_eq!(r("20.10"), Value::Float(20.1));
         assert_eq!(r("~"), Value::Null);
-        assert_eq!(r("2024-01-02"), Value::str("2024-01-02"));
+        assert_eq!(r("2024-01-02").py_str(), "2024-01-02");
+        assert_eq!(r("2024-01-02").type_name(), "date");
         assert_eq!(r("0x1F"), Value::Int(31));
         assert_eq!(r("0o644"), Value::str("0o644"));
         assert_eq!(r("1e3"), Value::str("1e3"));
@@ -238,8 +275,10 @@ mod tests {
         assert_eq!(r(".5"), Value::Float(0.5));
         assert_eq!(r("1."), Value::Float(1.0));
         assert_eq!(
-            r("2001-12-14t21:59:43.10-05:00"),
-            Value::str("2001-12-14 21:59:43.100000-05:00")
+            r("2001-12-14t21:59:43.10-05:00").py_str(),
+            "2001-12-14 21:59:43.100000-05:00"
         );
+        assert!(resolve_plain("2001-13-01").is_err());
+        assert!(resolve_plain("2001-02-29").is_err());
     }
 }

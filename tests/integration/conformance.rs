@@ -17,6 +17,7 @@ fn sources() -> Vec<PathBuf> {
         inv.join("dir_sources/inv"),
         inv.join("patterns/hosts"),
         inv.join("yaml_scalars/hosts"),
+        inv.join("ungrouped_edges/hosts"),
         root().join("inventory/tot"),
     ]
 }

@@ -7,6 +7,7 @@ with {"limits": {PATTERN: [HOST, ...] | {"error": MSG}}, "templates": {HOST: {TE
 {"value": V, "type": T} | {"error": MSG}}}}. One process answers many questions, which
 is much faster than one `ansible` run per pattern.
 """
+import datetime
 import json
 import sys
 import warnings
@@ -34,6 +35,8 @@ def plain(v):
         return int(v)
     if isinstance(v, float):
         return float(v)
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        return v.isoformat()  # as Ansible's JSON encoder writes it
     return str(v)
 
 
