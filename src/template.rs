@@ -477,14 +477,22 @@ impl Engine {
         }
     }
 
-    fn undefined(&self, expr: &str, scope: &Arc<Scope>, origin: Option<Origin>) -> TemplateError {
+    fn undefined(
+        &'static self,
+        expr: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+    ) -> TemplateError {
         if let Some(e) = scope.take_error() {
             return e;
         }
-        let name = scope
-            .last_missing()
-            .unwrap_or_else(|| expr.trim().to_string());
-        TemplateError::new(format!("'{name}' is undefined"), origin)
+        let message = match scope.last_missing() {
+            Some(name) => format!("'{name}' is undefined"),
+            None => self
+                .undefined_chain(expr, scope)
+                .unwrap_or_else(|| format!("'{}' is undefined", expr.trim())),
+        };
+        TemplateError::new(message, origin)
     }
 
     /// Turns a minijinja error into ours, preferring what the scope recorded (a loop or
@@ -520,9 +528,7 @@ impl Engine {
             None
         };
         let message = match (e.kind(), snippet) {
-            (ErrorKind::UndefinedError, _) if chain.is_some() => {
-                format!("'{}' is undefined", chain.unwrap_or_default())
-            }
+            (ErrorKind::UndefinedError, _) if chain.is_some() => chain.unwrap_or_default(),
             (kind, _)
                 if (kind == ErrorKind::UndefinedError
                     || e.detail().is_some_and(|d| d.contains("undefined")))
@@ -556,8 +562,10 @@ impl Engine {
 }
 
 impl Engine {
-    /// The first `a.b.c` chain in an expression (or template) that is undefined: names
-    /// after `|` (filters), `is` (tests) or before `(` (calls) are not variables.
+    /// Ansible's message for the first `a.b.c` chain in an expression (or template)
+    /// that is undefined: `'a' is undefined` for a variable, `object of type 'dict' has
+    /// no attribute 'b'` for an attribute. Names after `|` (filters), `is` (tests) or
+    /// before `(` (calls) are not variables.
     fn undefined_chain(&'static self, source: &str, scope: &Arc<Scope>) -> Option<String> {
         let in_expr =
             single_expression(source).is_none() && !source.contains("{{") && !source.contains("{%");
@@ -574,12 +582,19 @@ impl Engine {
             if let (Token::Ident(head), false) = (&tokens[i], after_pipe_or_is) {
                 let mut chain = vec![head.to_string()];
                 let mut j = i + 1;
-                while j + 1 < tokens.len() && matches!(tokens[j], Token::Dot) {
-                    if let Token::Ident(a) = tokens[j + 1] {
-                        chain.push(a.to_string());
-                        j += 2;
-                    } else {
-                        break;
+                loop {
+                    match (tokens.get(j), tokens.get(j + 1), tokens.get(j + 2)) {
+                        (Some(Token::Dot), Some(Token::Ident(a)), _) => {
+                            chain.push(a.to_string());
+                            j += 2;
+                        }
+                        (Some(Token::BracketOpen), Some(Token::Str(a)), Some(Token::BracketClose))
+                            if a.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+                        {
+                            chain.push(a.to_string());
+                            j += 3;
+                        }
+                        _ => break,
                     }
                 }
                 let is_call = matches!(tokens.get(j), Some(Token::ParenOpen));
@@ -609,7 +624,17 @@ impl Engine {
                         if let Ok(v) = self.eval_expr(&text, scope)
                             && v.is_undefined()
                         {
-                            return Some(text);
+                            if n == 1 {
+                                return Some(format!("'{text}' is undefined"));
+                            }
+                            let parent = self.eval_expr(&chain[..n - 1].join("."), scope).ok();
+                            let kind = parent
+                                .and_then(|p| convert::from_mj(&p).ok())
+                                .map_or("dict", |p| p.type_name());
+                            return Some(format!(
+                                "object of type '{kind}' has no attribute '{}'",
+                                chain[n - 1]
+                            ));
                         }
                     }
                 }

@@ -98,6 +98,9 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
 pub fn py_str(v: &MjValue) -> Result<String, Error> {
     Ok(match v.kind() {
         ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        // Only the silent undefined of an `if` without `else` gets here (strict ones
+        // fail before any filter runs): Jinja prints it empty.
+        ValueKind::Undefined => String::new(),
         ValueKind::None => "None".into(),
         ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
         ValueKind::Number if !v.is_integer() => {
