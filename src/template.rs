@@ -11,6 +11,7 @@ mod filters;
 mod jinja_tests;
 mod lookups;
 mod methods;
+mod pyformat;
 mod scope;
 
 use crate::source::Origin;
@@ -588,9 +589,11 @@ impl Engine {
                             chain.push(a.to_string());
                             j += 2;
                         }
-                        (Some(Token::BracketOpen), Some(Token::Str(a)), Some(Token::BracketClose))
-                            if a.chars().all(|c| c.is_alphanumeric() || c == '_') =>
-                        {
+                        (
+                            Some(Token::BracketOpen),
+                            Some(Token::Str(a)),
+                            Some(Token::BracketClose),
+                        ) if a.chars().all(|c| c.is_alphanumeric() || c == '_') => {
                             chain.push(a.to_string());
                             j += 3;
                         }

@@ -16,7 +16,95 @@ fn ours(v: &MjValue) -> Result<Value, Error> {
     from_mj(v)
 }
 
+/// `string % value`: Python's printf-style formatting.
+fn string_rem(lhs: &MjValue, rhs: &MjValue) -> Result<MjValue, Error> {
+    let fmt = lhs.as_str().unwrap_or_default();
+    super::pyformat::percent(fmt, &ours(rhs)?)
+        .map(MjValue::from)
+        .map_err(|m| err(m))
+}
+
+/// `format`: Jinja's `soft_str(value) % (kwargs or args)`.
+fn format(v: MjValue, args: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result<String, Error> {
+    use super::pyformat::{Args, format};
+    let fmt = py_str(&v)?;
+    let names: Vec<String> = k.args().map(str::to_string).collect();
+    let out = if names.is_empty() {
+        let values = args.iter().map(ours).collect::<Result<Vec<_>, _>>()?;
+        format(&fmt, &Args::Positional(values.iter().collect()))
+    } else {
+        if !args.is_empty() {
+            return Err(err(
+                "can't handle positional and keyword arguments at the same time",
+            ));
+        }
+        let mut map = crate::value::Map::default();
+        for n in names {
+            map.insert(n.clone(), ours(&k.get::<MjValue>(&n)?)?);
+        }
+        format(&fmt, &Args::Mapping(&map))
+    };
+    out.map_err(err)
+}
+
 pub fn register(env: &mut Environment<'static>) {
+    minijinja::value::set_string_rem(string_rem);
+    env.add_filter("format", format);
+    env.add_filter("filesizeformat", minijinja_contrib::filters::filesizeformat);
+    env.add_filter("striptags", minijinja_contrib::filters::striptags);
+    env.add_filter(
+        "wordwrap",
+        |v: MjValue,
+         width: Option<usize>,
+         break_long: Option<bool>,
+         wrapstring: Option<String>,
+         k: Kwargs|
+         -> Result<MjValue, Error> {
+            // Jinja's positional order, passed on as the keywords contrib's filter takes.
+            let mut kw: Vec<(&str, MjValue)> = Vec::new();
+            for name in [
+                "width",
+                "break_long_words",
+                "wrapstring",
+                "break_on_hyphens",
+            ] {
+                if let Some(x) = k.get::<Option<MjValue>>(name)? {
+                    kw.push((name, x));
+                }
+            }
+            k.assert_all_used()?;
+            let positional = [
+                ("width", width.map(MjValue::from)),
+                ("break_long_words", break_long.map(MjValue::from)),
+                ("wrapstring", wrapstring.map(MjValue::from)),
+            ];
+            for (name, x) in positional {
+                if let Some(x) = x {
+                    kw.push((name, x));
+                }
+            }
+            let s = MjValue::from(py_str(&v)?);
+            minijinja_contrib::filters::wordwrap(&s, Kwargs::from_iter(kw))
+        },
+    );
+    // markupsafe's entities (`&#39;`, `&#34;`), not minijinja's (`&#x27;`).
+    for name in ["escape", "e"] {
+        env.add_filter(name, |v: MjValue| -> Result<MjValue, Error> {
+            if v.is_safe() && v.as_str().is_some() {
+                return Ok(v);
+            }
+            Ok(MjValue::from_safe_string(html_escape(&py_str(&v)?)))
+        });
+    }
+    env.add_filter("forceescape", |v: MjValue| -> Result<MjValue, Error> {
+        Ok(MjValue::from_safe_string(html_escape(&py_str(&v)?)))
+    });
+    // Ansible's lazy containers are no dicts or lists to `pprint.pformat`: it prints
+    // their repr, on one line and unsorted.
+    env.add_filter("pprint", |v: MjValue| -> Result<String, Error> {
+        Ok(ours(&v)?.py_repr())
+    });
+    env.add_test("callable", |_v: MjValue| false);
     env.add_filter("bool", to_bool);
     env.add_filter("string", |v: MjValue| -> Result<String, Error> {
         py_str(&v)
@@ -1305,7 +1393,7 @@ fn flatten(v: MjValue, levels: Option<i64>, k: Kwargs) -> Result<MjValue, Error>
             }
         }
     }
-    let Value::List(items) = ours(&v)? else {
+    let Some(items) = iterated(ours(&v)?) else {
         return Err(err("flatten expects a list"));
     };
     let mut out = Vec::new();
@@ -1314,7 +1402,7 @@ fn flatten(v: MjValue, levels: Option<i64>, k: Kwargs) -> Result<MjValue, Error>
 }
 
 fn set_op(a: &MjValue, b: &MjValue, op: &str) -> Result<MjValue, Error> {
-    let (Value::List(a), Value::List(b)) = (ours(a)?, ours(b)?) else {
+    let (Some(a), Some(b)) = (iterated(ours(a)?), iterated(ours(b)?)) else {
         return Err(err(format!("{op} expects lists")));
     };
     let mut out: Vec<Value> = Vec::new();
@@ -1453,4 +1541,31 @@ fn yaml_options(
     }
     k.assert_all_used()?;
     Ok(o)
+}
+
+/// Jinja's `escape` of a string: `& < > " '` as entities.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What iterating a value gives in Python: a list's items, a string's characters, a
+/// dict's keys; None for what cannot be iterated.
+fn iterated(v: Value) -> Option<Vec<Value>> {
+    match v {
+        Value::List(items) => Some(items),
+        Value::Str(s) | Value::Unsafe(s) => Some(s.chars().map(|c| Value::Str(c.into())).collect()),
+        Value::Map(m) => Some(m.into_keys().map(Value::Str).collect()),
+        _ => None,
+    }
 }

@@ -267,6 +267,8 @@ mod serialize;
 mod tuple;
 
 pub use self::tuple::Tuple;
+/// tprov patch: see `ops::set_string_rem`.
+pub use self::ops::set_string_rem;
 
 /// Converts between a Rust type and a template value through Serde.
 ///

@@ -587,7 +587,22 @@ fn float_div_rem_floor(a: f64, b: f64) -> (f64, f64) {
     (quotient, remainder)
 }
 
+/// tprov patch: what `string % value` does (Python's printf-style formatting), set by
+/// the embedding program; without it the operation fails as before.
+static STRING_REM: std::sync::OnceLock<fn(&Value, &Value) -> Result<Value, Error>> =
+    std::sync::OnceLock::new();
+
+/// tprov patch: installs the `string % value` operation.
+pub fn set_string_rem(f: fn(&Value, &Value) -> Result<Value, Error>) {
+    let _ = STRING_REM.set(f);
+}
+
 pub fn rem(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
+    if lhs.as_str().is_some() {
+        if let Some(f) = STRING_REM.get() {
+            return f(lhs, rhs);
+        }
+    }
     match coerce(lhs, rhs, true) {
         Some(CoerceResult::I128(a, b)) => match int_div_rem_floor(a, b) {
             Some((_, remainder)) => Ok(int_as_value(remainder)),
