@@ -94,27 +94,39 @@ fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Takes a free slot; a slot whose owner died is free again.
+/// Takes a free slot; a slot whose owner died is free again. Slots are claimed under a
+/// lock (tests start labs in parallel, from threads and from processes), and a claim
+/// names the claiming process: until the lab's state is written, that is what keeps
+/// the slot taken.
 fn take_slot(dir: &Path) -> Result<u32, LabError> {
     std::fs::create_dir_all(SLOTS_DIR)
         .map_err(|e| err(format!("cannot create {SLOTS_DIR}: {e}")))?;
+    let lock = std::fs::File::create(PathBuf::from(SLOTS_DIR).join(".lock"))
+        .map_err(|e| err(format!("cannot create the lab slot lock: {e}")))?;
+    lock.lock()
+        .map_err(|e| err(format!("cannot lock the lab slots: {e}")))?;
+    let me = dir.display().to_string();
+    let claim = format!("{me}\n{}\n", std::process::id());
     for slot in 1..=250u32 {
         let p = PathBuf::from(SLOTS_DIR).join(slot.to_string());
-        if std::fs::create_dir(&p).is_ok() {
-            std::fs::write(p.join("owner"), dir.display().to_string())
-                .map_err(|e| err(e.to_string()))?;
-            return Ok(slot);
-        }
-        let owner = std::fs::read_to_string(p.join("owner")).unwrap_or_default();
-        let alive = read_state(Path::new(owner.trim()))
-            .is_some_and(|lab| lab.slot == slot && lab.hosts.iter().any(|h| pid_alive(h.pid)));
-        if !alive && owner.trim() != dir.display().to_string() {
-            let _ = std::fs::remove_dir_all(&p);
-            if std::fs::create_dir(&p).is_ok() {
-                std::fs::write(p.join("owner"), dir.display().to_string())
-                    .map_err(|e| err(e.to_string()))?;
-                return Ok(slot);
+        if p.exists() {
+            let text = std::fs::read_to_string(p.join("owner")).unwrap_or_default();
+            let mut lines = text.lines();
+            let owner = lines.next().unwrap_or_default().trim().to_string();
+            let claimer_alive = lines
+                .next()
+                .and_then(|l| l.trim().parse::<u32>().ok())
+                .is_some_and(pid_alive);
+            let hosts_alive = read_state(Path::new(&owner))
+                .is_some_and(|lab| lab.slot == slot && lab.hosts.iter().any(|h| pid_alive(h.pid)));
+            if claimer_alive || hosts_alive || owner == me {
+                continue;
             }
+            let _ = std::fs::remove_dir_all(&p);
+        }
+        if std::fs::create_dir(&p).is_ok() {
+            std::fs::write(p.join("owner"), &claim).map_err(|e| err(e.to_string()))?;
+            return Ok(slot);
         }
     }
     Err(err("no free lab slot (250 labs running?)"))

@@ -35,6 +35,15 @@ pub fn register(env: &mut Environment<'static>) {
             .map(|f| f || v.get_attr("finished").is_ok_and(|x| x.is_undefined()))
     });
     env.add_test("truthy", |v: MjValue| v.is_true());
+    // Jinja's `str(value).islower()` / `.isupper()`: any value, at least one cased letter.
+    env.add_test("lower", |v: MjValue| -> Result<bool, Error> {
+        let s = super::convert::py_str(&v)?;
+        Ok(s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase))
+    });
+    env.add_test("upper", |v: MjValue| -> Result<bool, Error> {
+        let s = super::convert::py_str(&v)?;
+        Ok(s.chars().any(char::is_uppercase) && !s.chars().any(char::is_lowercase))
+    });
     // Python's any()/all() over an iterable; Jinja's `sequence`: has a length and items
     // (strings and dicts too).
     env.add_test("any", |v: MjValue| -> Result<bool, Error> {

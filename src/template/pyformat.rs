@@ -58,8 +58,8 @@ pub fn percent(fmt: &str, rhs: &Value) -> Result<String, String> {
         (Value::List(items), Some(n)) if items.len() == n && n != 1 => {
             format(fmt, &Args::Positional(items.iter().collect()))
         }
-        (Value::Map(_), Some(_)) if !fmt.contains('%') => Ok(fmt.to_string()),
-        (Value::List(items), Some(0)) if items.is_empty() => Ok(fmt.to_string()),
+        // A list or dict is a mapping to Python: no conversion, no complaint.
+        (Value::Map(_) | Value::List(_), Some(0)) => format(fmt, &Args::Positional(vec![])),
         _ => format(fmt, &Args::Positional(vec![rhs])),
     }
 }
