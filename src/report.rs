@@ -98,10 +98,13 @@ impl Reporter for Ansible {
                         }
                         p.paint(&l, "31")
                     }
-                    Status::Unreachable => p.paint(
-                        &format!("fatal: [{host}]: UNREACHABLE! => {}", body(false)),
-                        "31",
-                    ),
+                    Status::Unreachable | Status::UnreachableIgnored => {
+                        let mut l = format!("fatal: [{host}]: UNREACHABLE! => {}", body(false));
+                        if *status == Status::UnreachableIgnored {
+                            l.push_str("\n...ignoring");
+                        }
+                        p.paint(&l, "31")
+                    }
                 };
                 text.push_str(&line);
                 text.push('\n');
@@ -202,10 +205,11 @@ impl Reporter for Json {
                 m.insert("event".into(), Value::str("result"));
                 m.insert("action".into(), Value::str(action.clone()));
                 m.insert("host".into(), Value::str(host.clone()));
-                m.insert(
-                    "status".into(),
-                    Value::str(format!("{status:?}").to_lowercase()),
-                );
+                let name = match status {
+                    Status::UnreachableIgnored => "unreachable_ignored".to_string(),
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                m.insert("status".into(), Value::str(name));
                 if let Some(i) = item {
                     m.insert("item".into(), Value::str(i.clone()));
                 }

@@ -12,6 +12,8 @@ pub enum Status {
     /// Failed, but `ignore_errors` let the host carry on.
     Ignored,
     Unreachable,
+    /// Unreachable, but `ignore_unreachable` let the host carry on.
+    UnreachableIgnored,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -496,6 +496,13 @@ impl TaskRun<'_> {
             // `ignore_unreachable`: counted ok and ignored, the host carries on (its next
             // task connects afresh), as in Ansible.
             if flag(&self.task.ignore_unreachable, &scope).ok().flatten() == Some(true) {
+                for e in &mut events {
+                    if let Event::Result { status, .. } = e
+                        && *status == Status::Unreachable
+                    {
+                        *status = Status::UnreachableIgnored;
+                    }
+                }
                 st.stats.ok += 1;
                 st.stats.ignored += 1;
                 return HostResult { events, ok: true };

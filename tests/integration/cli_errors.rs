@@ -134,6 +134,9 @@ fn ignore_unreachable_keeps_the_host_for_the_next_task() {
         text.contains("ghost                      : ok=1    changed=0    unreachable=1    failed=0    skipped=0    rescued=0    ignored=1"),
         "{text}"
     );
+    // The first task's failure is shown, then ansible-playbook's "...ignoring".
+    let first = text.find("UNREACHABLE!").expect("an unreachable line");
+    assert!(text[first..].contains("\n...ignoring\n"), "{text}");
     assert_eq!(out.status.code(), Some(4));
     let _ = std::fs::remove_dir_all(&dir);
 }
