@@ -327,6 +327,9 @@ pub struct Cx<'a> {
     pub sim: &'a mut Sim,
     /// Where relative `src` files and templates are found (the playbook's dir).
     pub search: Vec<PathBuf>,
+    /// The directory of the file the task is written in, and its role's directory.
+    pub task_dir: PathBuf,
+    pub role_dir: Option<PathBuf>,
     pub scope: Arc<Scope>,
     pub host: String,
     /// The task's `environment:`, exported for the commands it runs.

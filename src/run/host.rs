@@ -907,6 +907,14 @@ impl TaskRun<'_> {
                         .unwrap_or_default(),
                 ])
                 .collect(),
+            task_dir: self
+                .task
+                .origin
+                .file
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+            role_dir: self.task.role.as_ref().map(|r| r.dir.clone()),
             scope: scope.clone(),
             host: st.name.clone(),
             env,

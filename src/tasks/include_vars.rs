@@ -95,10 +95,14 @@ fn dir_files(
 pub fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut files = Vec::new();
     if let Some(dir) = args::str_opt(a, &["dir"]) {
-        // Relative to the playbook (not its vars/), as Ansible resolves `dir`.
-        let base = match cx.search.first() {
-            Some(d) if Path::new(&dir).is_relative() => d.join(&dir),
-            _ => PathBuf::from(&dir),
+        // As Ansible resolves `dir`: in a role, under the role's vars/ (or the role's
+        // own `vars/...` when named so); elsewhere, beside the file the task is in.
+        let base = match &cx.role_dir {
+            Some(role) if dir.split('/').next() == Some("vars") && role.join(&dir).exists() => {
+                role.join(&dir)
+            }
+            Some(role) => role.join("vars").join(&dir),
+            None => cx.task_dir.join(&dir),
         };
         if !base.exists() {
             return Err(fail(format!("{} directory does not exist", base.display())));
