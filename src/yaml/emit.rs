@@ -535,13 +535,32 @@ impl Emitter {
         if !self.whitespace && (!text.is_empty() || self.flow_level > 0) {
             self.put(' ');
         }
+        self.write_text(text, allow_breaks, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_single(&mut self, text: &str, allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        self.write_text(text, allow_breaks, true);
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The body of a plain or single-quoted scalar: a space past the width becomes a
+    /// line break (not a quoted scalar's first or last character), line breaks are
+    /// written doubled, quotes doubled in single-quoted style.
+    fn write_text(&mut self, text: &str, allow_breaks: bool, single: bool) {
         let chars: Vec<char> = text.chars().collect();
         let (mut spaces, mut breaks) = (false, false);
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
+                let inner = !single || (i != 0 && i != chars.len() - 1);
                 if allow_breaks
                     && !spaces
                     && self.column > self.best_width
+                    && inner
                     && chars.get(i + 1) != Some(&' ')
                 {
                     self.write_indent();
@@ -560,14 +579,18 @@ impl Emitter {
                 if breaks {
                     self.write_indent();
                 }
+                if single && c == '\'' {
+                    self.put('\'');
+                }
                 self.put(c);
                 self.indention = false;
                 spaces = false;
                 breaks = false;
             }
         }
-        self.whitespace = false;
-        self.indention = false;
+        if single && breaks {
+            self.write_indent();
+        }
     }
 
     fn write_break(&mut self, c: char) {
@@ -577,52 +600,6 @@ impl Emitter {
             self.out.push(c);
             self.column = 0;
         }
-    }
-
-    fn write_single(&mut self, text: &str, allow_breaks: bool) {
-        self.write_indicator("'", true, false, false);
-        let chars: Vec<char> = text.chars().collect();
-        let (mut spaces, mut breaks) = (false, false);
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > self.best_width
-                    && i != 0
-                    && i != chars.len() - 1
-                    && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                if c == '\'' {
-                    self.put('\'');
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        if breaks {
-            self.write_indent();
-        }
-        self.write_indicator("'", false, false, false);
-        self.whitespace = false;
-        self.indention = false;
     }
 
     fn write_double(&mut self, text: &str, allow_breaks: bool) {
