@@ -50,7 +50,28 @@ fn format(v: MjValue, args: minijinja::value::Rest<MjValue>, k: Kwargs) -> Resul
 pub fn register(env: &mut Environment<'static>) {
     minijinja::value::set_string_rem(string_rem);
     env.add_filter("format", format);
-    env.add_filter("filesizeformat", minijinja_contrib::filters::filesizeformat);
+    env.add_filter(
+        "filesizeformat",
+        |v: MjValue, binary: Option<bool>| -> Result<String, Error> {
+            Ok(minijinja_contrib::filters::filesizeformat(
+                float_of(&v)?,
+                binary,
+            ))
+        },
+    );
+    // Python's abs(): bools are ints.
+    env.add_filter("abs", |v: MjValue| -> Result<MjValue, Error> {
+        match ours(&v)? {
+            Value::Bool(b) => Ok(MjValue::from(i64::from(b))),
+            Value::Int(i) => Ok(MjValue::from(i.unsigned_abs() as i128)),
+            Value::BigInt(i) => Ok(MjValue::from(i.unsigned_abs() as i128)),
+            Value::Float(f) => Ok(MjValue::from(f.abs())),
+            other => Err(err(format!(
+                "bad operand type for abs(): '{}'",
+                other.type_name()
+            ))),
+        }
+    });
     env.add_filter("striptags", minijinja_contrib::filters::striptags);
     env.add_filter(
         "wordwrap",
@@ -480,7 +501,11 @@ pub fn register(env: &mut Environment<'static>) {
         |v: MjValue, k: Kwargs| -> Result<MjValue, Error> {
             let seed: Option<MjValue> = k.get("seed")?;
             k.assert_all_used()?;
-            let mut items: Vec<MjValue> = v.try_iter()?.collect();
+            // Ansible's shuffle hands back what it cannot iterate, unchanged.
+            let Ok(iter) = v.try_iter() else {
+                return Ok(v);
+            };
+            let mut items: Vec<MjValue> = iter.collect();
             let mut rng = Rng::new(seed.as_ref());
             for i in (1..items.len()).rev() {
                 items.swap(i, rng.below(i as u64 + 1) as usize);
@@ -1567,5 +1592,22 @@ fn iterated(v: Value) -> Option<Vec<Value>> {
         Value::Str(s) | Value::Unsafe(s) => Some(s.chars().map(|c| Value::Str(c.into())).collect()),
         Value::Map(m) => Some(m.into_keys().map(Value::Str).collect()),
         _ => None,
+    }
+}
+
+/// Python's `float(value)` for a filter's input: numbers, bools, numeric strings.
+fn float_of(v: &MjValue) -> Result<f64, Error> {
+    match ours(v)? {
+        Value::Bool(b) => Ok(f64::from(u8::from(b))),
+        Value::Int(i) => Ok(i as f64),
+        Value::BigInt(i) => Ok(i as f64),
+        Value::Float(f) => Ok(f),
+        Value::Str(s) | Value::Unsafe(s) => {
+            py_float(&s).ok_or_else(|| err(format!("could not convert string to float: {s:?}")))
+        }
+        other => Err(err(format!(
+            "float() argument must be a string or a real number, not '{}'",
+            other.type_name()
+        ))),
     }
 }
