@@ -83,6 +83,38 @@ impl Fleet {
         })
     }
 
+    /// The same fleet over a changed inventory (`group_by`, `add_host`): groups and
+    /// host vars computed afresh, the play's vars, magic vars and facts kept.
+    pub fn with_inventory(&self, inventory: Arc<Inventory>) -> Arc<Fleet> {
+        let groups = groups_dict(&inventory);
+        let groups_mj = crate::template::to_mj(&Value::Map(groups.clone()));
+        Arc::new(Fleet {
+            inventory,
+            query: self.query.clone(),
+            extra: self.extra.clone(),
+            play_vars: self.play_vars.clone(),
+            playbook_dir: self.playbook_dir.clone(),
+            check_mode: self.check_mode,
+            diff_mode: self.diff_mode,
+            cache: Mutex::new(VarsCache::new()),
+            host_vars: Mutex::new(HashMap::default()),
+            groups: Arc::new(groups),
+            groups_mj,
+            play_magic: std::sync::RwLock::new(
+                self.play_magic
+                    .read()
+                    .map(|m| m.clone())
+                    .unwrap_or_default(),
+            ),
+            host_facts: std::sync::RwLock::new(
+                self.host_facts
+                    .read()
+                    .map(|m| m.clone())
+                    .unwrap_or_default(),
+            ),
+        })
+    }
+
     /// A host's raw merged vars (inventory, group_vars, host_vars, play vars).
     pub fn raw_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
         if let Some(v) = self
@@ -182,6 +214,10 @@ impl Fleet {
             "playbook_dir".into(),
             Value::str(playbook_dir.display().to_string()),
         );
+        m.insert(
+            "ansible_playbook_python".into(),
+            Value::str(PLAYBOOK_PYTHON.as_str()),
+        );
         m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
         m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
         m.insert("omit".into(), Value::str(OMIT));
@@ -269,3 +305,16 @@ impl HostvarsSource for FleetHostvars {
         }
     }
 }
+
+/// `ansible_playbook_python`: Ansible's own interpreter. tprov has none; the first
+/// `python3` on PATH is what inventories that name it (for local hosts) expect.
+static PLAYBOOK_PYTHON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
+        .display()
+        .to_string()
+});

@@ -5,7 +5,7 @@
 //! group in `ungrouped`, no cycles, group depths). Parsing lives in `ini`, `yaml_source`
 //! and `load`; host patterns in `pattern`.
 
-mod address;
+pub mod address;
 mod ini;
 pub mod load;
 pub mod pattern;
@@ -179,7 +179,7 @@ impl Inventory {
         self.hosts.insert_full("localhost".into(), host).0
     }
 
-    fn add_host_to_group(&mut self, group: GroupId, host: HostId) {
+    pub fn add_host_to_group(&mut self, group: GroupId, host: HostId) {
         if self.groups[group].hosts.contains(&host) {
             return;
         }
@@ -332,7 +332,11 @@ impl Inventory {
                     self.remove_host_group(h, UNGROUPED);
                 }
             } else if groups.iter().all(|g| *g == ALL) {
-                self.add_host_to_group(UNGROUPED, h);
+                // Ansible's implicit localhost is in no group's host list: it stays so.
+                let implicit = groups == [ALL] && !self.groups[ALL].hosts.contains(&h);
+                if !implicit {
+                    self.add_host_to_group(UNGROUPED, h);
+                }
             }
         }
         let mut conflicts: Vec<String> = self

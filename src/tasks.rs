@@ -2,6 +2,7 @@
 //! decides what would change (and shows it as a diff), and only then, outside check
 //! mode, changes it. The registry below is the one place that lists them.
 
+mod add_host;
 mod attrs;
 mod certbot;
 mod command;
@@ -9,6 +10,7 @@ mod copy;
 mod debug;
 mod file;
 mod git;
+mod group_by;
 mod include_vars;
 mod lineinfile;
 mod node;
@@ -73,6 +75,8 @@ pub const SPECS: &[Spec] = &[
     include_vars::SPEC,
     replace::SPEC,
     uri::SPEC,
+    group_by::SPEC,
+    add_host::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -106,6 +110,8 @@ pub const MODULE_NAMES: &[&str] = &[
     "include_vars",
     "replace",
     "uri",
+    "group_by",
+    "add_host",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -137,8 +143,11 @@ pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    // set_fact takes any variable names.
-    for k in args.keys().filter(|_| module != "set_fact") {
+    // set_fact takes any variable names, add_host any host vars.
+    for k in args
+        .keys()
+        .filter(|_| module != "set_fact" && module != "add_host")
+    {
         if k != "_raw_params" && !spec.args.contains(&k.as_str()) {
             let hint = crate::schema::did_you_mean(k, spec.args.iter().copied())
                 .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
@@ -415,6 +424,8 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "include_vars" => include_vars::run(args, cx),
         "replace" => replace::run(args, cx).await,
         "uri" => uri::run(args, cx).await,
+        "group_by" => group_by::run(args),
+        "add_host" => add_host::run(args),
         other => Err(fail(format!("module {other} cannot run here"))),
     }
 }

@@ -854,7 +854,7 @@ impl TaskRun<'_> {
         };
         let controller_only = matches!(
             self.task.module.as_str(),
-            "debug" | "set_fact" | "assert" | "fail" | "pause"
+            "debug" | "set_fact" | "assert" | "fail" | "pause" | "group_by" | "add_host"
         );
         match delegate {
             Some(Delegate::Host(id)) if id != st.id && !st.delegates.contains_key(&id) => {

@@ -274,6 +274,10 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-f.txt",
         "h1-replace.json",
         "localhost.json",
+        "h1-groups.json",
+        "h2-groups.json",
+        "h1-dynamic.json",
+        "dyn1-dynamic.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();
