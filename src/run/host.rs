@@ -291,12 +291,12 @@ impl TaskRun<'_> {
             match self.when(&scope) {
                 Ok(Some(cond)) => return self.skipped(st, &cond, events),
                 Ok(None) => {}
-                Err(e) => return self.failed(st, e, events),
+                Err(e) => return self.failed_or_ignored(st, e, events, ignore),
             }
         }
         let items = match self.items(&scope) {
             Ok(i) => i,
-            Err(e) => return self.failed(st, e, events),
+            Err(e) => return self.failed_or_ignored(st, e, events, ignore),
         };
         let mut results: Vec<Map> = Vec::new();
         let mut any_changed = false;
@@ -533,6 +533,31 @@ impl TaskRun<'_> {
                 st.notified.extend(self.task.notify.iter().cloned());
             }
         }
+        HostResult { events, ok: true }
+    }
+
+    /// A failure before the module ran (a condition or the loop's items could not be
+    /// evaluated): `ignore_errors` covers it, as in Ansible.
+    fn failed_or_ignored(
+        &self,
+        st: &mut HostState,
+        msg: String,
+        mut events: Vec<Event>,
+        ignore: bool,
+    ) -> HostResult {
+        if !ignore || self.unpredictable_dep(st, &msg).is_some() {
+            return self.failed(st, msg, events);
+        }
+        events.push(result_event(
+            &st.name,
+            Status::Ignored,
+            None,
+            fail_map(&msg),
+            true,
+            Vec::new(),
+        ));
+        st.stats.ok += 1;
+        st.stats.ignored += 1;
         HostResult { events, ok: true }
     }
 

@@ -861,19 +861,25 @@ impl<'env> Executor<'env> {
                             )
                         }));
                     let args = stack.get_call_args(*arg_count);
-                    // tprov patch: as Ansible's undefined markers, an undefined argument
-                    // fails every filter but those made to handle it.
-                    if !matches!(normalized_name.as_ref(), "default" | "d" | "mandatory") {
-                        ctx_ok!(strict_args(undefined_behavior, args));
-                    }
                     let arg_count = args.len();
-                    // filters are charged for the string they work on
-                    // and the value they return.
-                    #[cfg(feature = "fuel")]
-                    if let Some(s) = args.first().and_then(|x| x.as_str()) {
-                        ctx_ok!(state.charge_fuel(s.len() as u64));
+                    // tprov patch: as Ansible's undefined markers, an undefined argument
+                    // skips every filter but those made to handle it, and is the result.
+                    let marker = if matches!(normalized_name.as_ref(), "default" | "d" | "mandatory") {
+                        None
+                    } else {
+                        strict_undefined_arg(undefined_behavior, args)
+                    };
+                    if let Some(u) = marker {
+                        a = u;
+                    } else {
+                        // filters are charged for the string they work on
+                        // and the value they return.
+                        #[cfg(feature = "fuel")]
+                        if let Some(s) = args.first().and_then(|x| x.as_str()) {
+                            ctx_ok!(state.charge_fuel(s.len() as u64));
+                        }
+                        a = charge_value!(ctx_ok!(filter.call(state, args)));
                     }
-                    a = charge_value!(ctx_ok!(filter.call(state, args)));
                     stack.drop_top(arg_count);
                     stack.push(a);
                 }
@@ -889,17 +895,24 @@ impl<'env> Executor<'env> {
                         )
                     }));
                     let args = stack.get_call_args(*arg_count);
-                    // tprov patch: likewise for tests, but `defined` and `undefined`.
-                    if !matches!(normalized_name.as_ref(), "defined" | "undefined") {
-                        ctx_ok!(strict_args(undefined_behavior, args));
-                    }
                     let arg_count = args.len();
-                    a = ctx_ok!(test.call(state, args));
-                    // tests only return a bool, this is a check for if the
-                    // test ran out of fuel.
-                    ctx_ok!(state.charge_fuel(0));
-                    stack.drop_top(arg_count);
-                    stack.push(Value::from(a.is_true()));
+                    // tprov patch: likewise for tests, but `defined` and `undefined`.
+                    let marker = if matches!(normalized_name.as_ref(), "defined" | "undefined") {
+                        None
+                    } else {
+                        strict_undefined_arg(undefined_behavior, args)
+                    };
+                    if let Some(u) = marker {
+                        stack.drop_top(arg_count);
+                        stack.push(u);
+                    } else {
+                        a = ctx_ok!(test.call(state, args));
+                        // tests only return a bool, this is a check for if the
+                        // test ran out of fuel.
+                        ctx_ok!(state.charge_fuel(0));
+                        stack.drop_top(arg_count);
+                        stack.push(Value::from(a.is_true()));
+                    }
                 }
                 Instruction::CallFunction(name, arg_count) => {
                     let args = stack.get_call_args(*arg_count);
@@ -1627,12 +1640,14 @@ fn describe_expr_at(
     }
 }
 
-/// tprov patch: in strict mode, the first (non-silent) undefined argument is an error.
-fn strict_args(behavior: UndefinedBehavior, args: &[Value]) -> Result<(), Error> {
+/// tprov patch: in strict mode, the first (non-silent) undefined argument, if any.
+fn strict_undefined_arg(behavior: UndefinedBehavior, args: &[Value]) -> Option<Value> {
     if matches!(behavior, UndefinedBehavior::Strict) {
         for arg in args {
-            behavior.assert_value_not_undefined(arg)?;
+            if behavior.assert_value_not_undefined(arg).is_err() {
+                return Some(arg.clone());
+            }
         }
     }
-    Ok(())
+    None
 }
