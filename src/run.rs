@@ -5,6 +5,7 @@
 pub mod event;
 mod facts;
 mod host;
+mod inventory_changes;
 
 use crate::connect::BecomeArgs;
 use crate::context::Fleet;
@@ -351,151 +352,20 @@ struct PlayRun<'a> {
     play_hosts: &'a [HostId],
 }
 
-/// One inventory change a task asked for.
-#[derive(Debug, Clone)]
-enum InvChange {
-    Group {
-        host: String,
-        group: String,
-        parents: Vec<String>,
-    },
-    Host {
-        name: String,
-        groups: Vec<String>,
-        vars: crate::value::Map,
-    },
-}
-
-impl InvChange {
-    /// From a result's `add_group` / `add_host` keys (as Ansible's strategy reads them).
-    fn from_result(host: &str, result: &crate::value::Map) -> Option<InvChange> {
-        let strings = |v: Option<&Value>| -> Vec<String> {
-            match v {
-                Some(Value::List(l)) => l.iter().map(Value::py_str).collect(),
-                _ => Vec::new(),
-            }
-        };
-        if let Some(Value::Map(info)) = result.get("add_host") {
-            return Some(InvChange::Host {
-                name: info.get("host_name")?.py_str(),
-                groups: strings(info.get("groups")),
-                vars: match info.get("host_vars") {
-                    Some(Value::Map(m)) => m.clone(),
-                    _ => crate::value::Map::default(),
-                },
-            });
-        }
-        let group = result.get("add_group")?.py_str();
-        Some(InvChange::Group {
-            host: host.to_string(),
-            group,
-            parents: strings(result.get("parent_groups")),
-        })
-    }
-
-    /// Makes the change, as Ansible's strategy does (`_add_group`, `add_dynamic_host`);
-    /// true when something was new.
-    fn apply(self, inv: &mut Inventory) -> bool {
-        let mut changed = false;
-        match self {
-            InvChange::Group {
-                host,
-                group,
-                parents,
-            } => {
-                let g = inv.add_group(&group, None);
-                for p in parents {
-                    changed |= inv.group_id(&p).is_none();
-                    let pg = inv.add_group(&p, None);
-                    if !inv.group(pg).children.contains(&g) && inv.add_child_group(pg, g).is_ok() {
-                        changed = true;
-                    }
-                }
-                if let Some(h) = inv.host_id(&host)
-                    && !inv.group_hosts(g).contains(&h)
-                {
-                    inv.add_host_to_group(g, h);
-                    changed = true;
-                }
-            }
-            InvChange::Host { name, groups, vars } => {
-                let h = match inv.host_id(&name) {
-                    Some(h) => h,
-                    None => {
-                        changed = true;
-                        inv.add_host(&name, Some(crate::inventory::ALL), None, None, None)
-                    }
-                };
-                for (k, v) in vars {
-                    if inv.host(h).vars.get(&k) != Some(&v) {
-                        inv.set_host_var(h, &k, v);
-                        changed = true;
-                    }
-                }
-                for group in groups {
-                    changed |= inv.group_id(&group).is_none();
-                    let g = inv.add_group(&group, None);
-                    if !inv.group(g).hosts.contains(&h) {
-                        inv.add_host_to_group(g, h);
-                        changed = true;
-                    }
-                }
-            }
-        }
-        changed
-    }
-}
-
 impl<'a> PlayRun<'a> {
-    /// Applies what `group_by` / `add_host` results ask of the inventory, at once (the
-    /// play's next tasks see the groups); a result that added something is `changed`,
-    /// as in Ansible.
-    async fn note_inventory_changes(
-        &mut self,
-        host: HostId,
-        events: &mut [Event],
-        register: Option<&str>,
-    ) {
-        let name = self.fleet.inventory.host(host).name.clone();
-        let mut inv: Option<Inventory> = None;
-        let mut newly = false;
-        for ev in events.iter_mut() {
-            let Event::Result { status, result, .. } = ev else {
-                continue;
-            };
-            if !matches!(status, Status::Ok | Status::Changed) {
-                continue;
-            }
-            let Some(change) = InvChange::from_result(&name, result) else {
-                continue;
-            };
-            let inv = inv.get_or_insert_with(|| (*self.fleet.inventory).clone());
-            if change.apply(inv) && *status == Status::Ok {
-                *status = Status::Changed;
-                result.insert("changed".into(), Value::Bool(true));
-                newly = true;
-            }
-        }
-        if let Some(mut inv) = inv {
-            if let Err((_, e)) = inv.reconcile() {
-                self.reporter.event(&Event::Warning(e.0));
-                return;
-            }
-            self.fleet = self.fleet.with_inventory(Arc::new(inv));
-        }
-        if newly {
-            let mut st = self.states[&host].lock().await;
-            st.stats.changed += 1;
-            // The registered result says so too.
-            if let Some(name) = register
-                && let Some(v) = st.facts.get(name)
-                && let Ok(Value::Map(mut m)) = crate::template::from_mj(v)
-            {
-                m.insert("changed".into(), Value::Bool(true));
-                st.facts
-                    .insert(name.to_string(), crate::template::to_mj(&Value::Map(m)));
-                self.fleet.set_host_facts(host, &st.facts);
-            }
+    /// A host's `group_by` / `add_host` result added something: it is changed, in the
+    /// recap and in the registered result too.
+    async fn count_inventory_change(&mut self, host: HostId, register: Option<&str>) {
+        let mut st = self.states[&host].lock().await;
+        st.stats.changed += 1;
+        if let Some(name) = register
+            && let Some(v) = st.facts.get(name)
+            && let Ok(Value::Map(mut m)) = crate::template::from_mj(v)
+        {
+            m.insert("changed".into(), Value::Bool(true));
+            st.facts
+                .insert(name.to_string(), crate::template::to_mj(&Value::Map(m)));
+            self.fleet.set_host_facts(host, &st.facts);
         }
     }
 
@@ -694,10 +564,22 @@ impl<'a> PlayRun<'a> {
         }
         let mut still = Vec::new();
         let mut any_fatal = false;
+        // `group_by` / `add_host`: every host's changes go into one copy of the
+        // inventory, and the play's next tasks see it.
+        let edits_inventory = matches!(task.module.as_str(), "group_by" | "add_host");
+        let mut edited: Option<Inventory> = None;
         for (h, mut r) in targets.iter().zip(results) {
-            if matches!(task.module.as_str(), "group_by" | "add_host") {
-                self.note_inventory_changes(*h, &mut r.events, task.register.as_deref())
-                    .await;
+            if edits_inventory {
+                let name = &self.fleet.inventory.host(*h).name;
+                let inv = edited.get_or_insert_with(|| (*self.fleet.inventory).clone());
+                match inventory_changes::apply(inv, name, &mut r.events) {
+                    Ok(true) => {
+                        self.count_inventory_change(*h, task.register.as_deref())
+                            .await
+                    }
+                    Ok(false) => {}
+                    Err(w) => self.reporter.event(&Event::Warning(w)),
+                }
             }
             for ev in &r.events {
                 self.reporter.event(ev);
@@ -721,6 +603,9 @@ impl<'a> PlayRun<'a> {
                     still = active.clone();
                 }
             }
+        }
+        if let Some(inv) = edited {
+            self.fleet = self.fleet.with_inventory(Arc::new(inv));
         }
         if any_fatal {
             return Vec::new();
