@@ -82,28 +82,25 @@ pub fn register(env: &mut Environment<'static>) {
          k: Kwargs|
          -> Result<MjValue, Error> {
             // Jinja's positional order, passed on as the keywords contrib's filter takes.
-            let mut kw: Vec<(&str, MjValue)> = Vec::new();
-            for name in [
+            let positional = [
+                width.map(MjValue::from),
+                break_long.map(MjValue::from),
+                wrapstring.map(MjValue::from),
+                None,
+            ];
+            let names = [
                 "width",
                 "break_long_words",
                 "wrapstring",
                 "break_on_hyphens",
-            ] {
-                if let Some(x) = k.get::<Option<MjValue>>(name)? {
+            ];
+            let mut kw: Vec<(&str, MjValue)> = Vec::new();
+            for (name, pos) in names.into_iter().zip(positional) {
+                if let Some(x) = pos.or(k.get::<Option<MjValue>>(name)?) {
                     kw.push((name, x));
                 }
             }
             k.assert_all_used()?;
-            let positional = [
-                ("width", width.map(MjValue::from)),
-                ("break_long_words", break_long.map(MjValue::from)),
-                ("wrapstring", wrapstring.map(MjValue::from)),
-            ];
-            for (name, x) in positional {
-                if let Some(x) = x {
-                    kw.push((name, x));
-                }
-            }
             let s = MjValue::from(py_str(&v)?);
             minijinja_contrib::filters::wordwrap(&s, Kwargs::from_iter(kw))
         },
@@ -136,14 +133,14 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter(
         "to_yaml",
         |v: MjValue, k: Kwargs| -> Result<String, Error> {
-            let opts = yaml_options(&k, 2, None)?;
+            let opts = yaml_options(&k, crate::yaml::emit::DumpOptions::to_yaml())?;
             Ok(crate::yaml::emit::dump(&ours(&v)?, &opts))
         },
     );
     env.add_filter(
         "to_nice_yaml",
         |v: MjValue, k: Kwargs| -> Result<String, Error> {
-            let opts = yaml_options(&k, 4, Some(false))?;
+            let opts = yaml_options(&k, crate::yaml::emit::DumpOptions::to_nice_yaml())?;
             Ok(crate::yaml::emit::dump(&ours(&v)?, &opts))
         },
     );
@@ -1535,14 +1532,8 @@ fn urlsplit(url: &str, part: Option<&str>) -> Result<MjValue, Error> {
 /// The `yaml.dump` keywords `to_yaml` and `to_nice_yaml` accept.
 fn yaml_options(
     k: &Kwargs,
-    indent: usize,
-    flow: Option<bool>,
+    mut o: crate::yaml::emit::DumpOptions,
 ) -> Result<crate::yaml::emit::DumpOptions, Error> {
-    let mut o = crate::yaml::emit::DumpOptions {
-        indent,
-        flow,
-        ..Default::default()
-    };
     if let Some(i) = k.get::<Option<usize>>("indent")? {
         o.indent = i;
     }
@@ -1561,9 +1552,8 @@ fn yaml_options(
     if let Some(s) = k.get::<Option<bool>>("explicit_end")? {
         o.explicit_end = s;
     }
-    for unused in ["allow_unicode"] {
-        let _ = k.get::<Option<MjValue>>(unused);
-    }
+    // Always on in Ansible's filters; accepted, changes nothing.
+    let _ = k.get::<Option<MjValue>>("allow_unicode");
     k.assert_all_used()?;
     Ok(o)
 }

@@ -18,8 +18,9 @@ pub struct DumpOptions {
     pub explicit_end: bool,
 }
 
-impl Default for DumpOptions {
-    fn default() -> Self {
+impl DumpOptions {
+    /// `to_yaml`'s: PyYAML's `default_flow_style=None` (collections of scalars inline).
+    pub fn to_yaml() -> DumpOptions {
         DumpOptions {
             indent: 2,
             width: 80,
@@ -29,29 +30,15 @@ impl Default for DumpOptions {
             explicit_end: false,
         }
     }
-}
 
-/// `to_nice_yaml`: block style with the given indent.
-pub fn to_nice_yaml(v: &Value, indent: usize) -> String {
-    dump(
-        v,
-        &DumpOptions {
-            indent,
+    /// `to_nice_yaml`'s: block style, indent 4.
+    pub fn to_nice_yaml() -> DumpOptions {
+        DumpOptions {
+            indent: 4,
             flow: Some(false),
-            ..DumpOptions::default()
-        },
-    )
-}
-
-/// `to_yaml`: PyYAML's `default_flow_style=None` (collections of scalars inline).
-pub fn to_yaml(v: &Value, indent: Option<usize>) -> String {
-    dump(
-        v,
-        &DumpOptions {
-            indent: indent.unwrap_or(2),
-            ..DumpOptions::default()
-        },
-    )
+            ..DumpOptions::to_yaml()
+        }
+    }
 }
 
 /// `yaml.dump(v, Dumper=AnsibleDumper, allow_unicode=True, **options)`.
@@ -695,11 +682,11 @@ mod tests {
         );
         m.insert("a".into(), Value::Int(1));
         assert_eq!(
-            to_nice_yaml(&Value::Map(m.clone()), 4),
+            dump(&Value::Map(m.clone()), &DumpOptions::to_nice_yaml()),
             "a: 1\nb:\n- x\n- 'yes'\n"
         );
         assert_eq!(
-            to_yaml(&Value::Map(m.clone()), None),
+            dump(&Value::Map(m.clone()), &DumpOptions::to_yaml()),
             "a: 1\nb: [x, 'yes']\n"
         );
         let mut inner = Map::default();
@@ -710,7 +697,7 @@ mod tests {
             Value::str("c"),
         ]);
         assert_eq!(
-            to_nice_yaml(&v, 4),
+            dump(&v, &DumpOptions::to_nice_yaml()),
             "-   x:\n    - 1\n    - 2\n-   - a\n    - b\n- c\n"
         );
     }
@@ -721,7 +708,7 @@ mod tests {
         let mut m = Map::default();
         m.insert("k".into(), Value::Str(words));
         assert_eq!(
-            to_yaml(&Value::Map(m), None),
+            dump(&Value::Map(m), &DumpOptions::to_yaml()),
             "{k: word word word word word word word word word word word word word word word word\n    word word word word word word word word word word word word word word}\n"
         );
     }
