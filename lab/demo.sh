@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# The README's first command: build tprov, start the lab fleet (six real sshd hosts in
-# namespaces on this machine, named as the real ones), converge sandbox3 as the tot20
-# service user, then show that nothing is left to change. Needs root.
+# The README's first command: install what the lab needs (lab/install.sh says what it
+# installs), build tprov, start the lab fleet (six real sshd hosts in namespaces on this
+# machine, named as the real ones), converge sandbox3 as the tot20 service user, show that
+# nothing is left to change, and check the service the way seed 000 does (the PM2 table
+# of the service user). Needs root. The lab keeps running; `tprov lab down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
-    echo "installing openssh-server (the lab hosts run it)..." >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server git >/dev/null
+bash lab/install.sh
+echo "== cargo build --locked   (target/debug/tprov)"
+cargo build --locked -q
+export PATH="$PWD/target/debug:$PATH"
+# Every command below reads the lab's inventory, as the README's everyday commands do
+# once this is exported.
+export TPROV_INVENTORY=inventory/lab
+run() {
+    echo
+    echo "== $*"
+    "$@"
+}
+tprov lab down >/dev/null 2>&1 || true
+run tprov lab up
+run tprov apply -g tot20-sandbox --limit sandbox3
+echo
+echo "== tprov diff -g tot20-sandbox --limit sandbox3   (nothing left to change)"
+out=$(tprov diff -g tot20-sandbox --limit sandbox3)
+echo "$out"
+if ! grep -Eq '^sandbox3\S* +: .*changed=0 ' <<<"$out"; then
+    echo "demo: a second run would still change something" >&2
+    exit 1
 fi
-cargo build --release --locked -q
-tprov=./target/release/tprov
-$tprov lab down >/dev/null 2>&1 || true
-$tprov lab up
+run tprov run -g tot20-sandbox --limit sandbox3 --become-user tot20-sandbox -- 'pm2 list'
 echo
-echo "== tprov apply -i inventory/lab -g tot20-sandbox --limit sandbox3"
-$tprov apply -i inventory/lab -g tot20-sandbox --limit sandbox3
-echo
-echo "== tprov diff -i inventory/lab -g tot20-sandbox --limit sandbox3   (nothing left to change)"
-$tprov diff -i inventory/lab -g tot20-sandbox --limit sandbox3
-echo
-echo "The lab keeps running: try '$tprov run -i inventory/lab --limit sandbox3 -- ls -la /home/tot20-sandbox/services/tot-app'."
-echo "Stop it with '$tprov lab down'."
+echo "The lab keeps running. Try the README's everyday commands after"
+echo "  export PATH=\"$PWD/target/debug:\$PATH\" TPROV_INVENTORY=inventory/lab"
+echo "and stop it with 'tprov lab down'."

@@ -96,6 +96,13 @@ pub struct ApplyCmd {
     /// Show every task's result.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+
+    /// Run the hosts of --limit that are outside -g GROUP as its members (the migration
+    /// step: deploy the new group's service onto a host the inventory still lists in the
+    /// old group). Each such host leaves the groups it is listed in that share a parent
+    /// with GROUP, as `inventory move` would; the inventory file is not changed.
+    #[arg(long, requires_all = ["group", "limit"])]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -133,7 +140,13 @@ pub struct RunCmd {
     #[arg(long = "command-timeout")]
     pub command_timeout: Option<u64>,
 
-    /// The command, run with /bin/sh -c on each host.
+    /// Run the command with /bin/sh -c even as a --become-user (by default a become user's
+    /// login shell runs it, `bash -ilc`, so nvm's node and pm2 are on its PATH).
+    #[arg(long)]
+    pub no_login: bool,
+
+    /// The command, run with /bin/sh -c on each host (as a --become-user: in that user's
+    /// interactive login shell, which reads ~/.profile and ~/.bashrc).
     #[arg(required = true, last = true)]
     pub command: Vec<String>,
 }

@@ -194,6 +194,52 @@ impl Inventory {
         }
     }
 
+    /// Takes a host out of a group's own host list; the host keeps only the groups it is
+    /// still in through the lists it remains on (and their ancestors).
+    pub fn remove_host_from_group(&mut self, group: GroupId, host: HostId) {
+        self.groups[group].hosts.retain(|h| *h != host);
+        let mut keep = vec![ALL];
+        for (g, grp) in self.groups.values().enumerate() {
+            if grp.hosts.contains(&host) {
+                keep.push(g);
+                keep.extend(self.ancestors(g));
+            }
+        }
+        self.hosts[host].groups.retain(|g| keep.contains(g));
+    }
+
+    /// Makes a host a member of `group` as a move from its sibling groups would: it
+    /// leaves each group it is listed in directly that shares a parent (other than `all`)
+    /// with `group`, and is listed in `group`. Returns the groups it left.
+    pub fn adopt(&mut self, group: GroupId, host: HostId) -> Vec<GroupId> {
+        let parents: Vec<GroupId> = self.groups[group]
+            .parents
+            .iter()
+            .copied()
+            .filter(|p| *p != ALL)
+            .collect();
+        let left: Vec<GroupId> = self
+            .direct_groups(host)
+            .into_iter()
+            .filter(|g| *g != group && self.groups[*g].parents.iter().any(|p| parents.contains(p)))
+            .collect();
+        for &g in &left {
+            self.remove_host_from_group(g, host);
+        }
+        self.add_host_to_group(group, host);
+        left
+    }
+
+    /// The groups a host is listed in directly (not through a child group).
+    pub fn direct_groups(&self, host: HostId) -> Vec<GroupId> {
+        self.hosts[host]
+            .groups
+            .iter()
+            .copied()
+            .filter(|g| self.groups[*g].hosts.contains(&host))
+            .collect()
+    }
+
     /// All ancestors of a group (not itself), nearest first.
     pub fn ancestors(&self, group: GroupId) -> Vec<GroupId> {
         walk(group, |g| &self.groups[g].parents)

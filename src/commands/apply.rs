@@ -3,7 +3,7 @@
 use super::{become_args, extra_vars, load_inventory, runtime};
 use crate::cli::{ApplyCmd, Format};
 use crate::error::Error;
-use crate::inventory::pattern;
+use crate::inventory::{Inventory, pattern};
 use crate::output::Printer;
 use crate::report::{Ansible, Json, Reporter};
 use crate::run::{RunOptions, run as run_plays};
@@ -25,7 +25,7 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
     }
     // Every playbook problem is reported before any host is contacted.
     let plays = crate::playbook::load(&playbook).map_err(Error::User)?;
-    let inv = load_inventory(&cmd.inv, settings, printer)?;
+    let mut inv = load_inventory(&cmd.inv, settings, printer)?;
     let limit = match &cmd.inv.limit {
         Some(l) => Some(
             pattern::limit_patterns(l, std::path::Path::new(".")).map_err(|e| Error::Usage(e.0))?,
@@ -39,6 +39,11 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
                 "--limit '{}' selects no host",
                 l.join(",")
             )));
+        }
+    }
+    if cmd.adopt {
+        if let (Some(group), Some(limit)) = (&cmd.inv.group, &limit) {
+            adopt(&mut inv, group, limit, printer)?;
         }
     }
     let mut settings = settings.clone();
@@ -73,4 +78,38 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
     let rt = runtime()?;
     let summary = rt.block_on(run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()))?;
     Ok(summary.exit_code())
+}
+
+/// `--adopt`: the hosts of `--limit` outside `group` become its members for this run.
+fn adopt(
+    inv: &mut Inventory,
+    group: &str,
+    limit: &[String],
+    printer: &Printer,
+) -> Result<(), Error> {
+    let Some(g) = inv.group_id(group) else {
+        return Err(Error::Usage(format!(
+            "--adopt: group '{group}' is not in the inventory"
+        )));
+    };
+    let hosts = pattern::select(inv, "all", Some(limit))
+        .map_err(|e| Error::Usage(e.0))?
+        .hosts;
+    for h in hosts {
+        if inv.host(h).groups.contains(&g) {
+            continue;
+        }
+        let left = inv.adopt(g, h);
+        let names: Vec<&str> = left.iter().map(|l| inv.group(*l).name.as_str()).collect();
+        printer.err(&format!(
+            "[NOTE]: {} runs as a member of {group} (--adopt){}; the inventory file is unchanged\n",
+            inv.host(h).name,
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(", out of {}", names.join(", "))
+            }
+        ));
+    }
+    inv.reconcile().map_err(|(_, e)| Error::Usage(e.0))
 }

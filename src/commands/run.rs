@@ -30,6 +30,14 @@ pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
         settings.timeout = t;
     }
     let command = cmd.command.join(" ");
+    // As a service user, the command sees that user's login environment (nvm's node and
+    // pm2, which the fleet's users get from ~/.bashrc), as seed 000's `bash -ilc` does.
+    let login = cmd.connect.become_user.is_some() && !cmd.no_login;
+    let command = if login {
+        format!("exec bash -ilc {}", crate::transport::sh_quote(&command))
+    } else {
+        command
+    };
     let forks = cmd.connect.forks.unwrap_or(settings.forks).max(1);
     let command_timeout = cmd.command_timeout.map(Duration::from_secs);
     let rt = runtime()?;
@@ -83,9 +91,13 @@ pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
                         out.rc(),
                         out.stdout_str()
                     );
-                    if !out.stderr.is_empty() {
-                        text.push_str(&out.stderr_str());
-                    }
+                    let stderr = out.stderr_str();
+                    let stderr = if login {
+                        without_job_control_notes(&stderr)
+                    } else {
+                        &stderr
+                    };
+                    text.push_str(stderr);
                     if !text.ends_with('\n') {
                         text.push('\n');
                     }
@@ -113,4 +125,35 @@ pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
     } else {
         exit::OK
     })
+}
+
+/// bash started interactive without a terminal says so on its first two stderr lines;
+/// they are noise here (no job control is wanted), so they go.
+fn without_job_control_notes(stderr: &str) -> &str {
+    let mut rest = stderr;
+    for prefix in [
+        "bash: cannot set terminal process group",
+        "bash: no job control in this shell",
+    ] {
+        if rest.starts_with(prefix) {
+            rest = rest.find('\n').map_or("", |i| &rest[i + 1..]);
+        }
+    }
+    rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_job_control_notes;
+
+    #[test]
+    fn job_control_notes_go_and_nothing_else() {
+        let err = "bash: cannot set terminal process group (-1): Inappropriate ioctl for device\nbash: no job control in this shell\nreal error\n";
+        assert_eq!(without_job_control_notes(err), "real error\n");
+        assert_eq!(without_job_control_notes("real error\n"), "real error\n");
+        assert_eq!(
+            without_job_control_notes("x\nbash: no job control in this shell\n"),
+            "x\nbash: no job control in this shell\n"
+        );
+    }
 }

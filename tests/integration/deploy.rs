@@ -2,7 +2,7 @@
 //! itself is on no registry here), real Node 20.17.0 from a nodejs.org-style mirror,
 //! real pm2 from npm, real nginx; then blue/green deploys under load, and a rollback.
 
-use crate::support::{Lab, Pebble, root, stdout};
+use crate::support::{Lab, Pebble, root, service_port, stdout};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -79,6 +79,7 @@ fn release(lab: &Lab, version: &str) -> String {
 
 #[test]
 fn tot20_end_to_end_real_node_pm2_nginx_with_nvm_from_local_stub_repo() {
+    let _port = service_port();
     let mut lab = Lab::up("deploy", &["sandbox3"]);
     tprov::lab::serve_node_mirror(&mut lab.lab).unwrap_or_else(|e| panic!("node mirror: {e}"));
     std::fs::write(&lab.inventory, tprov::lab::inventory_text(&lab.lab)).expect("inventory");

@@ -298,3 +298,11 @@ impl Drop for Pebble {
         }
     }
 }
+
+/// Lab hosts share the machine's network namespace, and the fleet's app listens on one
+/// port (31080) on every host: the tests that run the service hold this while they do.
+pub fn service_port() -> std::sync::MutexGuard<'static, ()> {
+    static PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PORT.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

