@@ -199,6 +199,10 @@ impl Engine {
             Ok(name.strip_prefix(STR_PREFIX).map(str::to_string))
         });
         env.set_formatter(|out, _state, value| {
+            // An if-expression without an else prints nothing when its test is false.
+            if value.is_silent_undefined() {
+                return Ok(());
+            }
             if value.is_undefined() {
                 return Err(Error::from(ErrorKind::UndefinedError));
             }

@@ -73,6 +73,12 @@ pub const BLOCK_SPEC: Spec = Spec {
     required: &["path|dest|destfile|name"],
 };
 
+/// A line as Python's `re.search` sees it for `$`: Python's `$` also matches just before
+/// a final newline, the regex crate's only at the very end, so the newline goes.
+fn py_line(l: &str) -> &str {
+    l.strip_suffix('\n').unwrap_or(l)
+}
+
 fn regex(p: &str) -> Result<Regex, TaskError> {
     Regex::new(p).map_err(|e| fail(format!("invalid regular expression {p:?}: {e}")))
 }
@@ -177,7 +183,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let matches_line = |l: &str, line: Option<&str>| -> bool {
         let bare = l.trim_end_matches(['\r', '\n']);
         match (&re, &search, line) {
-            (Some(r), _, _) => r.is_match(l),
+            (Some(r), _, _) => r.is_match(py_line(l)),
             (None, Some(s), _) => l.contains(s.as_str()),
             (None, None, Some(line)) => bare == line,
             _ => false,
@@ -223,7 +229,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if matches_line(l, None) {
                 found = Some(i);
                 if let Some(r) = &re {
-                    caps_line = r.captures(l).map(|c| {
+                    caps_line = r.captures(py_line(l)).map(|c| {
                         let mut out = String::new();
                         c.expand(&python_backrefs(&line), &mut out);
                         out
@@ -242,7 +248,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 found = Some(i);
                 exact = true;
             } else if let Some(r) = &ins_re
-                && r.is_match(l)
+                && r.is_match(py_line(l))
                 && (!firstmatch || ins_index.is_none())
             {
                 ins_index = Some(if insertafter.is_some() { i + 1 } else { i });
@@ -371,14 +377,14 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     let r = regex(x)?;
                     lines
                         .iter()
-                        .rposition(|l| r.is_match(l))
+                        .rposition(|l| r.is_match(py_line(l)))
                         .map_or(lines.len(), |i| i + 1)
                 }
                 (_, Some(x)) => {
                     let r = regex(x)?;
                     lines
                         .iter()
-                        .rposition(|l| r.is_match(l))
+                        .rposition(|l| r.is_match(py_line(l)))
                         .unwrap_or(lines.len())
                 }
             };

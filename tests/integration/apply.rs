@@ -278,6 +278,8 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h2-groups.json",
         "h1-dynamic.json",
         "dyn1-dynamic.json",
+        "h1-sshd",
+        "h1-ifexpr",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();

@@ -1446,6 +1446,12 @@ impl Value {
         matches!(&self.0, ValueRepr::Undefined(..))
     }
 
+    /// tprov patch: `true` for the silent undefined an if-expression without an else
+    /// gives when its test is false (Jinja2 prints it as an empty string).
+    pub fn is_silent_undefined(&self) -> bool {
+        matches!(&self.0, ValueRepr::Undefined(UndefinedType::Silent, _))
+    }
+
     /// Returns `true` if this value is none.
     pub fn is_none(&self) -> bool {
         matches!(&self.0, ValueRepr::None)
