@@ -2,6 +2,7 @@
 //! decides what would change (and shows it as a diff), and only then, outside check
 //! mode, changes it. The registry below is the one place that lists them.
 
+mod access;
 mod add_host;
 mod attrs;
 mod certbot;
@@ -24,12 +25,14 @@ mod uri;
 mod user;
 mod wait_for;
 
+pub use access::{Probe, Writer};
 pub use attrs::Mode;
 pub use debug::RAW_ARGS;
 pub use remote::Stat;
 
 use crate::template::Scope;
 use crate::transport::{Become, Connection, TransportError};
+
 use crate::value::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -127,6 +130,71 @@ pub fn canonical(name: &str) -> &str {
         "sysvinit" => "service",
         other => other,
     }
+}
+
+/// ansible-core's own modules that tprov does not implement yet. A task using one loads
+/// (Ansible knows the name, and a `when:` may skip it on this platform) and fails only on
+/// the hosts that run it; `validate` warns about it.
+pub const ANSIBLE_ONLY: &[&str] = &[
+    "apt",
+    "apt_key",
+    "apt_repository",
+    "assemble",
+    "async_status",
+    "cron",
+    "deb822_repository",
+    "debconf",
+    "dnf",
+    "dnf5",
+    "dpkg_selections",
+    "expect",
+    "fetch",
+    "find",
+    "gather_facts",
+    "get_url",
+    "getent",
+    "hostname",
+    "iptables",
+    "known_hosts",
+    "mount_facts",
+    "package",
+    "package_facts",
+    "ping",
+    "pip",
+    "raw",
+    "reboot",
+    "rpm_key",
+    "script",
+    "service_facts",
+    "set_stats",
+    "setup",
+    "slurp",
+    "subversion",
+    "tempfile",
+    "unarchive",
+    "validate_argument_spec",
+    "wait_for_connection",
+    "yum",
+    "yum_repository",
+];
+
+/// A module Ansible would resolve but tprov cannot run: one of ansible-core's that tprov
+/// lacks, a collection's (a dotted name), or one a `library/` directory provides.
+pub fn is_unsupported_module(name: &str, library_dirs: &[PathBuf]) -> bool {
+    ANSIBLE_ONLY.contains(&name)
+        || (name.contains('.') && !name.starts_with('.'))
+        || library_dirs.iter().any(|d| {
+            ["library", "action_plugins"].iter().any(|sub| {
+                d.join(sub).join(format!("{name}.py")).is_file() || d.join(sub).join(name).is_file()
+            })
+        })
+}
+
+/// The failure of a task whose module tprov cannot run.
+pub fn unsupported_message(module: &str) -> String {
+    format!(
+        "tprov cannot run the module `{module}` yet: this task fails on the hosts that reach it (Ansible's other modules run as usual)"
+    )
 }
 
 pub fn is_module(name: &str) -> bool {
@@ -326,12 +394,13 @@ pub fn fail(msg: impl Into<String>) -> TaskError {
     TaskError::Failed(msg.into())
 }
 
-/// Everything a module may use on one host for one task.
+/// Everything a module may use on one host for one task. The host is reached only
+/// through `probe` (reads) and `writer` (changes), and `writer` is `None` in check mode.
 pub struct Cx<'a> {
-    pub conn: &'a Connection,
+    pub probe: Probe<'a>,
+    pub writer: Option<Writer<'a>>,
     /// Become for this task (None: the login user).
     pub escalate: Option<Become>,
-    pub check: bool,
     pub diff: bool,
     pub sim: &'a mut Sim,
     /// Where relative `src` files and templates are found (the playbook's dir).
@@ -345,7 +414,34 @@ pub struct Cx<'a> {
     pub env: Vec<(String, String)>,
 }
 
+impl<'a> Cx<'a> {
+    /// The two capabilities for a task on `conn`: a writer only outside check mode.
+    pub fn access(
+        conn: &'a Connection,
+        escalate: Option<&Become>,
+        check: bool,
+    ) -> (Probe<'a>, Option<Writer<'a>>) {
+        (
+            Probe::new(conn),
+            (!check).then(|| Writer::new(conn, escalate.cloned())),
+        )
+    }
+}
+
 impl Cx<'_> {
+    /// The writer, for code that runs only after a module's check-mode return (the
+    /// orchestrating modules): in check mode an error, never a write.
+    pub fn writer(&self) -> Result<&Writer<'_>, TaskError> {
+        self.writer.as_ref().ok_or_else(|| {
+            fail("internal error: a write was reached in check mode (nothing was written)")
+        })
+    }
+
+    /// Check mode: no writer for this task.
+    pub fn check(&self) -> bool {
+        self.writer.is_none()
+    }
+
     /// `export K=V; ` for the task's environment (empty when there is none).
     pub fn env_prefix(&self) -> String {
         self.env
@@ -360,7 +456,7 @@ impl Cx<'_> {
     /// (an earlier task would create it) cannot be sudo'd to, so read as the login user.
     pub fn read_become(&self) -> Option<&Become> {
         match &self.escalate {
-            Some(b) if self.check && self.sim.users.contains(&b.user) => None,
+            Some(b) if self.check() && self.sim.users.contains(&b.user) => None,
             other => other.as_ref(),
         }
     }
@@ -426,7 +522,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "uri" => uri::run(args, cx).await,
         "group_by" => group_by::run(args),
         "add_host" => add_host::run(args),
-        other => Err(fail(format!("module {other} cannot run here"))),
+        other => Err(fail(unsupported_message(other))),
     }
 }
 

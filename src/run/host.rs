@@ -910,10 +910,11 @@ impl TaskRun<'_> {
             }
             (_, Some(c)) => c,
         };
+        let (probe, writer) = Cx::access(conn, escalate.as_ref(), check);
         let mut cx = Cx {
-            conn,
+            probe,
+            writer,
             escalate,
-            check,
             diff,
             sim: &mut st.sim,
             // A role's own directory first (its templates/ and files/), as Ansible does.

@@ -99,9 +99,9 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         "action".into(),
         Value::str(if have.is_empty() { "request" } else { "expand" }),
     );
-    if cx.check {
+    let Some(w) = &cx.writer else {
         return Ok(o);
-    }
+    };
     let webroot = args::str_req(a, &["webroot"], "certbot")?;
     let mut cmd = String::new();
     if let Some(ca) = args::str_opt(a, &["ca_bundle"]) {
@@ -126,7 +126,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     for d in std::iter::once(&first).chain(want.iter().filter(|d| **d != first)) {
         cmd.push_str(&format!(" -d {}", sh_quote(d)));
     }
-    super::remote::change(cx, &format!("{}{cmd} 2>&1", cx.env_prefix())).await?;
+    super::remote::change(w, &format!("{}{cmd} 2>&1", cx.env_prefix())).await?;
     Ok(o)
 }
 

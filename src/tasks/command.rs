@@ -48,11 +48,7 @@ async fn exists(cx: &Cx<'_>, pattern: &str) -> Result<bool, TaskError> {
         "for f in {}; do [ -e \"$f\" ] || [ -L \"$f\" ] && exit 0; done; exit 1",
         glob_words(pattern)
     );
-    Ok(cx
-        .conn
-        .exec(&script, None, cx.read_become(), None)
-        .await?
-        .ok())
+    Ok(cx.probe.exec(&script, cx.read_become()).await?.ok())
 }
 
 /// A path for a `for` list: globs expand, everything else is quoted.
@@ -130,7 +126,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     let creates = args::str_opt(a, &["creates"]);
     let removes = args::str_opt(a, &["removes"]);
     if let Some(c) = &creates
-        && (exists(cx, c).await? || cx.check && cx.sim.files.contains_key(c))
+        && (exists(cx, c).await? || cx.check() && cx.sim.files.contains_key(c))
     {
         skip(&mut out, format!("{c} exists"));
         out.msg = Some(format!("Did not run command since '{c}' exists"));
@@ -143,7 +139,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
         out.msg = Some(format!("Did not run command since '{r}' does not exist"));
         return Ok(out);
     }
-    if cx.check {
+    let Some(w) = &cx.writer else {
         out.msg = Some("Command would have run if not in check mode".into());
         if creates.is_none() && removes.is_none() {
             out.skipped = true;
@@ -151,7 +147,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
             out.changed = true;
         }
         return Ok(out);
-    }
+    };
     let chdir = args::str_opt(a, &["chdir"]);
     let env = cx.env_prefix();
     let full = match &chdir {
@@ -163,14 +159,8 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
         if add { format!("{s}\n") } else { s }
     });
     let start = now();
-    let res = cx
-        .conn
-        .exec(
-            &full,
-            stdin.as_deref().map(str::as_bytes),
-            cx.escalate.as_ref(),
-            None,
-        )
+    let res = w
+        .exec_with_stdin(&full, stdin.as_deref().map(str::as_bytes))
         .await?;
     let end = now();
     let strip = !matches!(a.get("strip_empty_ends"), Some(Value::Bool(false)));

@@ -4,7 +4,7 @@
 
 use super::attrs::{Attrs, changes};
 use super::remote::{Kind, Stat, read, sha1_hex, stat};
-use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
+use super::{Cx, Diff, Outcome, Spec, TaskError, Writer, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -307,12 +307,10 @@ async fn put(
         if c.changed() {
             out.changed = true;
             out.diffs.push(Diff::attrs(&dest, &c.before, &c.after));
-            if cx.check {
-                if let Some(content) = cx.sim.files.get(&dest).cloned() {
-                    cx.sim.wrote(&dest, content, &attrs, Some(&st));
-                }
-            } else {
-                super::remote::change(cx, &c.commands.join(" && ")).await?;
+            if let Some(w) = &cx.writer {
+                super::remote::change(w, &c.commands.join(" && ")).await?;
+            } else if let Some(content) = cx.sim.files.get(&dest).cloned() {
+                cx.sim.wrote(&dest, content, &attrs, Some(&st));
             }
         }
         return Ok(out);
@@ -354,10 +352,10 @@ async fn put(
             ),
         }
     }
-    if cx.check {
+    let Some(w) = &cx.writer else {
         cx.sim.wrote(&dest, data, &attrs, Some(&st));
         return Ok(out);
-    }
+    };
     if backup && st.exists {
         let stamp = "$(date +%Y-%m-%d@%H:%M:%S~)";
         let script = format!(
@@ -365,13 +363,13 @@ async fn put(
             sh_quote(&dest),
             sh_quote(&dest)
         );
-        let o = super::remote::change(cx, &script).await?;
+        let o = super::remote::change(w, &script).await?;
         out.result.insert(
             "backup_file".into(),
             Value::str(o.stdout_str().trim().to_string()),
         );
     }
-    write(cx, &dest, &data, &attrs, &st, validate.as_deref()).await?;
+    write(cx, w, &dest, &data, &attrs, &st, validate.as_deref()).await?;
     Ok(out)
 }
 
@@ -379,6 +377,7 @@ async fn put(
 /// old file's, else mode 0644; `validate` (with `%s`) runs on it before the rename.
 pub(super) async fn write(
     cx: &Cx<'_>,
+    w: &Writer<'_>,
     dest: &str,
     data: &[u8],
     attrs: &Attrs,
@@ -401,7 +400,7 @@ pub(super) async fn write(
     }
     if st.exists
         && attrs.owner.is_none()
-        && cx.conn.login_user() == "root"
+        && cx.probe.login_user() == "root"
         && cx.escalate.as_ref().is_none_or(|b| b.user == "root")
     {
         finish.push(format!("chown --reference={} \"$T\"", sh_quote(dest)));
@@ -426,8 +425,7 @@ pub(super) async fn write(
     } else {
         finish.join(" && ")
     };
-    cx.conn
-        .write_file(dest, data, &finish, cx.escalate.as_ref())
+    w.write_file(dest, data, &finish, false)
         .await
         .map_err(|e| match e {
             crate::transport::TransportError::Failed(m) if m.contains("failed to validate") => {

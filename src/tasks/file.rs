@@ -81,9 +81,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
+/// Runs a change outside check mode; in check mode there is no writer to run it with.
 async fn apply(cx: &Cx<'_>, script: &str) -> Result<(), TaskError> {
-    if !cx.check {
-        super::remote::change(cx, script).await?;
+    if let Some(w) = &cx.writer {
+        super::remote::change(w, script).await?;
     }
     Ok(())
 }
@@ -111,15 +112,13 @@ fn attr_script(
 /// order (each directory's subdirectories, then its files, then each subdirectory).
 async fn path_content(cx: &Cx<'_>, path: &str) -> Result<Value, TaskError> {
     let out = cx
-        .conn
+        .probe
         .exec(
             &format!(
                 "find {} -mindepth 1 -printf '%Y\\t%h\\t%f\\n'",
                 sh_quote(path)
             ),
-            None,
             cx.read_become(),
-            None,
         )
         .await?;
     let mut by_parent: indexmap::IndexMap<String, Vec<(bool, String)>> = Default::default();
@@ -267,7 +266,7 @@ async fn directory(
             sh_quote(path),
             tests.join(" -o ")
         );
-        let found = cx.conn.exec(&find, None, cx.read_become(), None).await?;
+        let found = cx.probe.exec(&find, cx.read_become()).await?;
         if !found.stdout.is_empty() {
             changed = true;
             let mut cmds = Vec::new();
@@ -320,7 +319,7 @@ async fn existing_file(
     if out.changed {
         out.diffs.push(Diff::attrs(path, &before, &after));
         apply(cx, &script).await?;
-        if cx.check
+        if cx.check()
             && let Some(content) = cx.sim.files.get(path).cloned()
         {
             cx.sim.wrote(path, content, attrs, Some(&st));
@@ -345,7 +344,7 @@ async fn touch(
     let mut a = after;
     a.push(("state", Value::str("touch")));
     // Ansible's check mode reports a file it would create without a diff.
-    if st.exists || !cx.check {
+    if st.exists || !cx.check() {
         out.diffs.push(Diff::attrs(path, &b, &a));
     }
     let mut cmd = format!("touch -- {}", sh_quote(path));
@@ -379,12 +378,10 @@ async fn link(
             && st.link_target.is_none()
         {
             let same = cx
-                .conn
+                .probe
                 .exec(
                     &format!("[ {} -ef {} ]", sh_quote(src), sh_quote(path)),
-                    None,
                     cx.read_become(),
-                    None,
                 )
                 .await?;
             if same.ok() {
@@ -428,7 +425,8 @@ async fn link(
         } else {
             format!("{}/{src}", parent(path))
         };
-        let predicted = cx.check && (cx.sim.dirs.contains(&abs) || cx.sim.files.contains_key(&abs));
+        let predicted =
+            cx.check() && (cx.sim.dirs.contains(&abs) || cx.sim.files.contains_key(&abs));
         if !predicted && !stat(cx, &abs, true, false).await?.exists {
             return Err(fail(format!(
                 "src file does not exist, use 'force=yes' if you really want to create the link: {abs}"

@@ -101,7 +101,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             )
         }
     );
-    let out = cx.conn.exec(&probe, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(&probe, cx.read_become()).await?;
     let text = out.stdout_str();
     let mut head = None;
     let mut dirty = false;
@@ -163,10 +163,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 before: String::new(),
                 after: format!("{want}\n"),
             });
-            if cx.check {
+            let Some(w) = &cx.writer else {
                 cx.sim.dirs.insert(dest.clone());
                 return Ok(o);
-            }
+            };
             let mut cmd = format!("{env}{g} clone --origin {} ", sh_quote(&remote));
             if let Some(dp) = &depth {
                 cmd.push_str(&format!("--depth {} ", sh_quote(dp)));
@@ -179,7 +179,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if is_sha(&version) {
                 cmd.push_str(&format!(" && cd {d} && {g} checkout --quiet {v}"));
             }
-            super::remote::change(cx, &cmd).await?;
+            super::remote::change(w, &cmd).await?;
         }
         Some(h) if h == want => {}
         Some(h) => {
@@ -198,9 +198,9 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 before: format!("{h}\n"),
                 after: format!("{want}\n"),
             });
-            if cx.check {
+            let Some(w) = &cx.writer else {
                 return Ok(o);
-            }
+            };
             let force_flag = if force { "--force " } else { "" };
             let rm = sh_quote(&remote);
             let cmd = if branch_like {
@@ -217,7 +217,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     sh_quote(&want)
                 )
             };
-            super::remote::change(cx, &cmd).await?;
+            super::remote::change(w, &cmd).await?;
         }
     }
     Ok(o)

@@ -139,11 +139,10 @@ pub(super) async fn finish(
             before: String::from_utf8_lossy(&t.before).into_owned(),
             after: String::from_utf8_lossy(&after).into_owned(),
         });
-        if cx.check {
-            cx.sim.wrote(&t.path, after, &attrs, Some(&t.st));
-        } else {
+        if let Some(w) = &cx.writer {
             super::copy::write(
                 cx,
+                w,
                 &t.path,
                 &after,
                 &attrs,
@@ -151,6 +150,8 @@ pub(super) async fn finish(
                 args::str_opt(a, &["validate"]).as_deref(),
             )
             .await?;
+        } else {
+            cx.sim.wrote(&t.path, after, &attrs, Some(&t.st));
         }
     } else if t.st.exists {
         let c = changes(&t.st, &attrs, &t.path, true)?;
@@ -158,8 +159,8 @@ pub(super) async fn finish(
             out.changed = true;
             out.msg = Some("ownership, perms or SE linux context changed".into());
             out.diffs.push(Diff::attrs(&t.path, &c.before, &c.after));
-            if !cx.check {
-                super::remote::change(cx, &c.commands.join(" && ")).await?;
+            if let Some(w) = &cx.writer {
+                super::remote::change(w, &c.commands.join(" && ")).await?;
             }
         }
     }

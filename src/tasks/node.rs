@@ -68,7 +68,7 @@ pub async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let probe = format!(
         "v=$({dir}/bin/node --version 2>/dev/null); echo \"installed=$v\"; printf 'default=%s\\n' \"$(cat {n}/alias/default 2>/dev/null)\""
     );
-    let out = cx.conn.exec(&probe, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(&probe, cx.read_become()).await?;
     let text = out.stdout_str();
     let field = |k: &str| {
         text.lines()
@@ -101,9 +101,9 @@ pub async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         before,
         after: format!("v{version} (default {version})\n"),
     });
-    if cx.check {
+    let Some(w) = &cx.writer else {
         return Ok(o);
-    }
+    };
     let file = format!("node-v{version}-linux-{arch}");
     let check = match &pinned {
         Some(sum) => format!("want={}", sh_quote(sum)),
@@ -130,7 +130,7 @@ pub async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     } else {
         ":".into()
     };
-    super::remote::change(cx, &format!("{install}; {alias}")).await?;
+    super::remote::change(w, &format!("{install}; {alias}")).await?;
     Ok(o)
 }
 
@@ -158,12 +158,10 @@ pub async fn run_npm(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     // npm's scripts run `node` from PATH: put this npm's node first.
     let env = format!("PATH=\"$(dirname {npm}):$PATH\"");
     let list = cx
-        .conn
+        .probe
         .exec(
             &format!("{env} {npm} ls -g --depth=0 --json 2>/dev/null || true"),
-            None,
             cx.read_become(),
-            None,
         )
         .await?;
     let json: serde_json::Value =
@@ -214,9 +212,9 @@ pub async fn run_npm(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         before,
         after,
     });
-    if cx.check {
+    let Some(w) = &cx.writer else {
         return Ok(o);
-    }
+    };
     let specs: Vec<String> = todo
         .iter()
         .map(|(n, _)| match &version {
@@ -233,7 +231,7 @@ pub async fn run_npm(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         .map(|r| format!(" --registry {}", sh_quote(&r)))
         .unwrap_or_default();
     let out = super::remote::change(
-        cx,
+        w,
         &format!(
             "{env} {npm} {verb} -g --no-fund --no-audit{registry} {} 2>&1",
             specs.join(" ")

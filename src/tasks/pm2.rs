@@ -63,7 +63,7 @@ async fn processes(cx: &Cx<'_>, env: &str, pm2: &str, name: &str) -> Result<Vec<
     let script = format!(
         "h=${{PM2_HOME:-$HOME/.pm2}}; {env} sh -c 'h=${{PM2_HOME:-$HOME/.pm2}}; [ -f \"$h/pm2.pid\" ] && kill -0 \"$(cat \"$h/pm2.pid\")\" 2>/dev/null' || {{ echo '[]'; exit 0; }}; {env} {pm2} jlist"
     );
-    let out = cx.conn.exec(&script, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(&script, cx.read_become()).await?;
     let text = out.stdout_str();
     let start = text
         .find('[')
@@ -113,7 +113,7 @@ pub(super) async fn healthy(cx: &Cx<'_>, url: &str, timeout: u64) -> Result<bool
         n = timeout * 2,
         u = sh_quote(url)
     );
-    Ok(cx.conn.exec(&check, None, None, None).await?.ok())
+    Ok(cx.probe.exec(&check, None).await?.ok())
 }
 
 pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
@@ -128,7 +128,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     .map_err(|e| fail(format!("{path} is not valid JSON: {e}")))?;
                 v["apps"].get(0).cloned()
             }
-            None if cx.check => None,
+            None if cx.check() => None,
             None => return Err(fail(format!("ecosystem file {path} does not exist"))),
         },
         None => None,
@@ -257,18 +257,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         before: summary(&procs),
         after,
     });
-    if cx.check {
+    let Some(w) = &cx.writer else {
         return Ok(o);
-    }
-    let out = cx
-        .conn
-        .exec(
-            &format!("{cmd} >/dev/null"),
-            None,
-            cx.escalate.as_ref(),
-            None,
-        )
-        .await?;
+    };
+    let out = w.exec(&format!("{cmd} >/dev/null")).await?;
     if !out.ok() {
         return Err(fail(format!(
             "pm2 {action} failed: {}",

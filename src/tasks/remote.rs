@@ -1,6 +1,6 @@
 //! Reading a host's state: one shell round trip per question, run as the task's user.
 
-use super::{Cx, TaskError, fail};
+use super::{Cx, TaskError, Writer, fail};
 use crate::transport::sh_quote;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,13 +120,13 @@ pub async fn stat(
     follow: bool,
     checksum: bool,
 ) -> Result<Stat, TaskError> {
-    if cx.check && cx.sim.dirs.contains(path) {
+    if cx.check() && cx.sim.dirs.contains(path) {
         let mut s = Stat::absent(path);
         s.exists = true;
         s.kind = Kind::Dir;
         return Ok(s);
     }
-    if let Some(content) = cx.check.then(|| cx.sim.files.get(path)).flatten() {
+    if let Some(content) = cx.check().then(|| cx.sim.files.get(path)).flatten() {
         let (mode, owner, group) =
             cx.sim
                 .attrs
@@ -158,14 +158,14 @@ pub async fn stat(
 
 /// A file's bytes, or `None` when it does not exist.
 pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError> {
-    if let Some(content) = cx.check.then(|| cx.sim.files.get(path)).flatten() {
+    if let Some(content) = cx.check().then(|| cx.sim.files.get(path)).flatten() {
         return Ok(Some(content.clone()));
     }
     let script = format!(
         "p={}; if [ -e \"$p\" ]; then echo present; cat -- \"$p\"; else echo absent; fi",
         sh_quote(path)
     );
-    let out = cx.conn.exec(&script, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(&script, cx.read_become()).await?;
     if !out.ok() {
         return Err(fail(format!(
             "cannot read {path}: {}",
@@ -185,19 +185,27 @@ pub async fn query(
     script: &str,
     what: &str,
 ) -> Result<crate::transport::ExecOutput, TaskError> {
-    let out = cx.conn.exec(script, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(script, cx.read_become()).await?;
     if !out.ok() {
         return Err(fail(format!("cannot {what}: {}", out.stderr_str().trim())));
     }
     Ok(out)
 }
 
-/// Runs a command that changes the host; its failure fails the task.
-pub async fn change(cx: &Cx<'_>, script: &str) -> Result<crate::transport::ExecOutput, TaskError> {
-    let out = cx
-        .conn
-        .exec(script, None, cx.escalate.as_ref(), None)
-        .await?;
+/// Runs a command that changes the host (so only with a writer: never in check mode);
+/// its failure fails the task.
+pub async fn change(
+    w: &Writer<'_>,
+    script: &str,
+) -> Result<crate::transport::ExecOutput, TaskError> {
+    changed_ok(w.exec(script).await?)
+}
+
+/// A changing command's output, its failure the task's failure: the last lines of
+/// stderr, else of stdout (where tools say what went wrong).
+pub fn changed_ok(
+    out: crate::transport::ExecOutput,
+) -> Result<crate::transport::ExecOutput, TaskError> {
     if !out.ok() {
         // The last lines of stderr, else of stdout: where tools say what went wrong.
         let err = out.stderr_str();

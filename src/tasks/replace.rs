@@ -48,7 +48,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let (after, before) = (args::str_opt(a, &["after"]), args::str_opt(a, &["before"]));
     let t = match load(cx, &path, false).await {
         Ok(t) => t,
-        Err(_) if cx.check && cx.sim.files.contains_key(&path) => {
+        Err(_) if cx.check() && cx.sim.files.contains_key(&path) => {
             return Ok(Outcome::changed(true));
         }
         Err(_) => return Err(fail(format!("Path {path} does not exist !"))),
@@ -98,11 +98,14 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     };
     let backup = args::bool_opt(a, &["backup"])?.unwrap_or(false);
     let changed_text = after_text != contents;
-    if backup && changed_text && !cx.check {
+    if backup
+        && changed_text
+        && let Some(w) = &cx.writer
+    {
         let stamp = "$(date +%Y-%m-%d@%H:%M:%S~)";
         let q = crate::transport::sh_quote(&path);
         super::remote::change(
-            cx,
+            w,
             &format!("b={q}.$$.{stamp}; cp -p -- {q} \"$b\" && echo \"$b\""),
         )
         .await?;

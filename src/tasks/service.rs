@@ -5,7 +5,7 @@
 //! Ansible's `sysvinit` module does on such a host, down to how it reads the status
 //! command's answer. One round trip reads the state; the change runs only when needed.
 
-use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use super::{Cx, Outcome, Spec, TaskError, Writer, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
@@ -130,7 +130,7 @@ else
   [ -f \"/etc/init.d/$n\" ] && {{ {status}; }}
 fi"
     );
-    let out = cx.conn.exec(&script, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(&script, cx.read_become()).await?;
     let text = out.stdout_str();
     if let Some(rest) = text.strip_prefix("--systemd\n") {
         return Ok(parse_systemd(rest));
@@ -176,14 +176,11 @@ fn action(state: &str, running: bool) -> Option<&'static str> {
 
 /// Runs `cmd` detached from the connection (a daemon it starts must not hold the
 /// channel open), its output captured; an error names the action.
-async fn control(cx: &Cx<'_>, cmd: &str, what: &str) -> Result<(), TaskError> {
+async fn control(w: &Writer<'_>, cmd: &str, what: &str) -> Result<(), TaskError> {
     let script = format!(
         "f=$(mktemp) || exit 1; setsid -w {cmd} </dev/null >\"$f\" 2>&1; rc=$?; cat \"$f\"; rm -f \"$f\"; exit $rc"
     );
-    let out = cx
-        .conn
-        .exec(&script, None, cx.escalate.as_ref(), None)
-        .await?;
+    let out = w.exec(&script).await?;
     if out.ok() {
         Ok(())
     } else {
@@ -231,7 +228,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, Task
     if !p.exists {
         // In check mode, an init script an earlier task would write counts as there.
         let pending =
-            !p.systemd && cx.check && cx.sim.files.contains_key(&format!("/etc/init.d/{name}"));
+            !p.systemd && cx.check() && cx.sim.files.contains_key(&format!("/etc/init.d/{name}"));
         if !pending && (state.is_some() || enabled.is_some()) {
             return Err(fail(format!(
                 "Could not find the requested service {name}: host"
@@ -240,13 +237,13 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, Task
         p = Probe::default();
     }
     // In check mode, what earlier tasks of the run would have done to it.
-    if cx.check
+    if cx.check()
         && let Some((running, on)) = cx.sim.services.get(&name)
     {
         p.running = running.unwrap_or(p.running);
         p.enabled = on.unwrap_or(p.enabled);
     }
-    if cx.check {
+    if cx.check() {
         let after = (state.as_deref().map(|s| s != "stopped"), enabled);
         let entry = cx.sim.services.entry(name.clone()).or_default();
         entry.0 = after.0.or(entry.0);
@@ -254,14 +251,17 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, Task
     }
     let mut out = Outcome::default().with("name", Value::str(name.clone()));
     let n = sh_quote(&name);
-    if p.systemd && daemon_reload && !cx.check {
-        control(cx, "systemctl daemon-reload", "reload systemd").await?;
+    if p.systemd
+        && daemon_reload
+        && let Some(w) = &cx.writer
+    {
+        control(w, "systemctl daemon-reload", "reload systemd").await?;
     }
 
     if let Some(want) = enabled {
         if want != p.enabled {
             out.changed = true;
-            if !cx.check {
+            if let Some(w) = &cx.writer {
                 let cmd = match (p.systemd, want) {
                     (true, true) => format!("systemctl enable {n}"),
                     (true, false) => format!("systemctl disable {n}"),
@@ -274,7 +274,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, Task
                     (false, false) => format!("update-rc.d {n} disable"),
                 };
                 let what = if want { "enable" } else { "disable" };
-                control(cx, &cmd, &format!("{what} service {name}")).await?;
+                control(w, &cmd, &format!("{what} service {name}")).await?;
             }
         }
         out.result.insert("enabled".into(), Value::Bool(want));
@@ -283,7 +283,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, Task
     if let Some(state) = &state {
         if let Some(act) = action(state, p.running) {
             out.changed = true;
-            if !cx.check {
+            if let Some(w) = &cx.writer {
                 let extra = if arguments.is_empty() {
                     String::new()
                 } else {
@@ -299,14 +299,14 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, Task
                 };
                 if act == "restart" && !p.systemd {
                     // Not every init script restarts: stop, wait, start.
-                    let _ = control(cx, &cmd("stop"), &what).await;
+                    let _ = control(w, &cmd("stop"), &what).await;
                     let secs = pause.unwrap_or(1);
                     if secs > 0 {
                         tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
                     }
-                    control(cx, &cmd("start"), &what).await?;
+                    control(w, &cmd("start"), &what).await?;
                 } else {
-                    control(cx, &cmd(act), &what).await?;
+                    control(w, &cmd(act), &what).await?;
                 }
             }
         }

@@ -47,7 +47,7 @@ async fn probe(cx: &Cx<'_>, svc: &str, color: &str, eco: &str) -> Result<Probe, 
         color = sh_quote(color),
         fork = sh_quote(&format!("{eco}.fork.json")),
     );
-    let out = cx.conn.exec(&script, None, cx.read_become(), None).await?;
+    let out = cx.probe.exec(&script, cx.read_become()).await?;
     let text = out.stdout_str();
     let field = |k: &str| {
         text.lines()
@@ -106,7 +106,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     if p.current.as_deref() == Some(color.as_str()) {
         return Ok(o);
     }
-    let version = match (&p.nvmrc, cx.check) {
+    let version = match (&p.nvmrc, cx.check()) {
         (Some(v), _) => v.clone(),
         (None, true) => {
             // The colour may only exist once earlier tasks ran: say what would happen.
@@ -178,7 +178,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             before: format!("daemon on Node {daemon}\n"),
             after: format!("fork mode on Node v{version} (the daemon's Node major differs)\n"),
         });
-        if cx.check {
+        if cx.check() {
             return Ok(o);
         }
         match start_fork(cx, &eco, nvm.as_deref(), &daemon, &version).await {
@@ -200,9 +200,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             reload.insert("state".into(), Value::str("restarted"));
         }
         let result = super::pm2::run(&reload, cx).await;
-        if p.forked && result.is_ok() && !cx.check {
+        if p.forked
+            && result.is_ok()
+            && let Some(w) = &cx.writer
+        {
             super::remote::change(
-                cx,
+                w,
                 &format!("rm -f {}", sh_quote(&format!("{eco}.fork.json"))),
             )
             .await?;
@@ -223,7 +226,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     };
     let why = match healthy {
         Ok(()) => return Ok(o),
-        Err(_) if cx.check => return Ok(o),
+        Err(_) if cx.check() => return Ok(o),
         Err(why) => why,
     };
     // 4. The new release does not answer: back to the previous colour.
@@ -246,7 +249,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             restart.shift_remove("health_url");
             super::pm2::run(&restart, cx).await?;
             super::remote::change(
-                cx,
+                cx.writer()?,
                 &format!("rm -f {}", sh_quote(&format!("{eco}.fork.json"))),
             )
             .await?;
@@ -294,6 +297,6 @@ async fn start_fork(
         eco = sh_quote(eco),
         fork = sh_quote(&fork_eco),
     );
-    super::remote::change(cx, &script).await?;
+    super::remote::change(cx.writer()?, &script).await?;
     Ok(())
 }

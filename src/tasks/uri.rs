@@ -109,13 +109,13 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let wanted = statuses(a)?;
     let return_content = args::bool_opt(a, &["return_content"])?.unwrap_or(false);
     let body = body(a)?;
-    if cx.check {
+    let Some(w) = &cx.writer else {
         return Ok(Outcome {
             skipped: true,
             msg: Some("uri does not run in check mode".into()),
             ..Default::default()
         });
-    }
+    };
     let timeout = args::str_opt(a, &["timeout"]).unwrap_or_else(|| "30".into());
     let timeout: u64 = timeout
         .parse()
@@ -175,10 +175,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         curl.join(" ")
     );
     let started = std::time::Instant::now();
-    let out = cx
-        .conn
-        .exec(&script, stdin.as_deref(), cx.escalate.as_ref(), None)
-        .await?;
+    let out = w.exec_with_stdin(&script, stdin.as_deref()).await?;
     let text = out.stdout_str();
     let (head, rest) = text.split_once("::headers\n").unwrap_or((&text, ""));
     let (headers_text, body_b64) = rest.split_once("::body\n").unwrap_or((rest, ""));

@@ -99,14 +99,14 @@ struct Account {
 }
 
 async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> {
-    if cx.check && cx.sim.users.contains(name) {
+    if cx.check() && cx.sim.users.contains(name) {
         return Ok(None);
     }
     let q = sh_quote(name);
     let script = format!(
         "e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {q}"
     );
-    let out = cx.conn.exec(&script, None, None, None).await?;
+    let out = cx.probe.exec(&script, None).await?;
     let text = out.stdout_str();
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("absent");
@@ -154,11 +154,9 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 &[("state", Value::str("present"))],
                 &[("state", Value::str("absent"))],
             ));
-            if cx.check {
-                cx.sim.users.remove(&name);
-            } else {
+            if let Some(w) = &cx.writer {
                 super::remote::change(
-                    cx,
+                    w,
                     &format!(
                         "userdel {}{}{q}",
                         if remove { "-r " } else { "" },
@@ -166,6 +164,8 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     ),
                 )
                 .await?;
+            } else {
+                cx.sim.users.remove(&name);
             }
         }
         return Ok(out);
@@ -237,7 +237,9 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             out.result
                 .insert("createhome".into(), Value::Bool(create_home));
             out.result.insert("system".into(), Value::Bool(system));
-            if cx.check {
+            if let Some(w) = &cx.writer {
+                super::remote::change(w, &cmd.join(" ")).await?;
+            } else {
                 cx.sim.users.insert(name.clone());
                 cx.sim.groups.insert(group.unwrap_or(name.clone()));
                 if create_home {
@@ -248,8 +250,6 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     }
                     cx.sim.dirs.insert(home_dir);
                 }
-            } else {
-                super::remote::change(cx, &cmd.join(" ")).await?;
             }
         }
         Some(acc) => {
@@ -317,8 +317,8 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if !mods.is_empty() {
                 out.changed = true;
                 out.diffs.push(Diff::attrs(&name, &before, &after));
-                if !cx.check {
-                    super::remote::change(cx, &format!("usermod {} {q}", mods.join(" "))).await?;
+                if let Some(w) = &cx.writer {
+                    super::remote::change(w, &format!("usermod {} {q}", mods.join(" "))).await?;
                 }
             }
             // A missing home is created when asked for (Ansible does the same).
@@ -331,12 +331,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                         &[("state", Value::str("absent"))],
                         &[("state", Value::str("directory"))],
                     ));
-                    if !cx.check {
+                    if let Some(w) = &cx.writer {
                         let script = format!(
                             "mkdir -p {h} && cp -rT /etc/skel {h} && chown -R {q}: {h} && chmod 0750 {h}",
                             h = sh_quote(&acc.home)
                         );
-                        super::remote::change(cx, &script).await?;
+                        super::remote::change(w, &script).await?;
                     }
                 }
             }
@@ -349,7 +349,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
 async fn skel(cx: &Cx<'_>) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
     use base64::Engine as _;
     let script = "cd /etc/skel 2>/dev/null && find . -maxdepth 1 -type f | while read -r f; do printf '%s ' \"${f#./}\"; base64 -w0 < \"$f\"; echo; done";
-    let out = cx.conn.exec(script, None, None, None).await?;
+    let out = cx.probe.exec(script, None).await?;
     let mut files = Vec::new();
     for line in out.stdout_str().lines() {
         if let Some((name, b64)) = line.split_once(' ')
@@ -366,10 +366,10 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let gid = args::str_opt(a, &["gid"]);
     let q = sh_quote(&name);
-    let exists_in_sim = cx.check && cx.sim.groups.contains(&name);
+    let exists_in_sim = cx.check() && cx.sim.groups.contains(&name);
     let out = cx
-        .conn
-        .exec(&format!("getent group {q} | cut -d: -f3"), None, None, None)
+        .probe
+        .exec(&format!("getent group {q} | cut -d: -f3"), None)
         .await?;
     let current = Some(out.stdout_str().trim().to_string())
         .filter(|s| !s.is_empty())
@@ -387,10 +387,10 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if args::bool_opt(a, &["system"])?.unwrap_or(false) {
                 cmd.push_str(" -r");
             }
-            if cx.check {
-                cx.sim.groups.insert(name.clone());
+            if let Some(w) = &cx.writer {
+                super::remote::change(w, &format!("{cmd} {q}")).await?;
             } else {
-                super::remote::change(cx, &format!("{cmd} {q}")).await?;
+                cx.sim.groups.insert(name.clone());
             }
         }
         ("present", Some(cur)) => {
@@ -401,15 +401,15 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     &[("gid", Value::str(cur))],
                     &[("gid", Value::str(g.clone()))],
                 ));
-                if !cx.check {
-                    super::remote::change(cx, &format!("groupmod -g {} {q}", sh_quote(&g))).await?;
+                if let Some(w) = &cx.writer {
+                    super::remote::change(w, &format!("groupmod -g {} {q}", sh_quote(&g))).await?;
                 }
             }
         }
         ("absent", Some(_)) => {
             o.changed = true;
-            if !cx.check {
-                super::remote::change(cx, &format!("groupdel {q}")).await?;
+            if let Some(w) = &cx.writer {
+                super::remote::change(w, &format!("groupdel {q}")).await?;
             }
         }
         ("absent", None) => {}
@@ -430,7 +430,7 @@ pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Tas
     let manage_dir = args::bool_opt(a, &["manage_dir"])?.unwrap_or(true);
     let options = args::str_opt(a, &["key_options"]);
     let acc = account(cx, &user).await?;
-    let home = match (&acc, cx.check && cx.sim.users.contains(&user)) {
+    let home = match (&acc, cx.check() && cx.sim.users.contains(&user)) {
         (Some(acc), _) => acc.home.clone(),
         (None, true) => format!("/home/{user}"),
         (None, false) => return Err(fail(format!("Failed to lookup user {user}"))),
@@ -489,14 +489,14 @@ pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Tas
         before: before_text,
         after: after.clone(),
     });
-    if cx.check {
+    let Some(w) = &cx.writer else {
         return Ok(out);
-    }
+    };
     let dir = super::remote::parent(&path).to_string();
     let q = sh_quote(&user);
     if manage_dir {
         super::remote::change(
-            cx,
+            w,
             &format!(
                 "mkdir -p {d} && chown {q}: {d} && chmod 0700 {d}",
                 d = sh_quote(&dir)
@@ -505,8 +505,6 @@ pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Tas
         .await?;
     }
     let finish = format!("chown {q}: \"$T\" && chmod 0600 \"$T\"");
-    cx.conn
-        .write_file(&path, after.as_bytes(), &finish, None)
-        .await?;
+    w.write_file(&path, after.as_bytes(), &finish, true).await?;
     Ok(out)
 }

@@ -126,7 +126,7 @@ fn seconds(a: &crate::value::Map, key: &str, default: f64) -> Result<f64, TaskEr
 pub async fn run(a: &crate::value::Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let (check, what) = probe(a)?;
     let mut out = Outcome::default();
-    if cx.check {
+    if cx.check() {
         out.skipped = true;
         out.msg = Some("wait_for does not run in check mode".into());
         return Ok(out);
@@ -139,12 +139,7 @@ pub async fn run(a: &crate::value::Map, cx: &mut Cx<'_>) -> Result<Outcome, Task
     if !check.is_empty() {
         let deadline = start + Duration::from_secs_f64(delay + timeout);
         loop {
-            if cx
-                .conn
-                .exec(&check, None, cx.read_become(), None)
-                .await?
-                .ok()
-            {
+            if cx.probe.exec(&check, cx.read_become()).await?.ok() {
                 break;
             }
             if Instant::now() >= deadline {

@@ -1,0 +1,87 @@
+//! What a module may do to a host, as two capabilities. A [`Probe`] reads (stat, read,
+//! hash, query commands); a [`Writer`] changes the host (files written, commands that
+//! change state such as useradd, pm2, service, git). Modules never see the connection
+//! itself: its field is private to this module. A run in check mode builds no writer,
+//! so in `--check` a write cannot be expressed, only skipped (see docs/modules.md).
+
+use crate::transport::{Become, Connection, ExecOutput, TransportError};
+
+/// Read-only access to the host.
+#[derive(Clone, Copy)]
+pub struct Probe<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> Probe<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Probe<'a> {
+        Probe { conn }
+    }
+
+    /// Runs a command that only reads the host, as `escalate` (or the login user).
+    pub async fn exec(
+        &self,
+        script: &str,
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, TransportError> {
+        self.conn.exec(script, None, escalate, None).await
+    }
+
+    /// The user commands run as before they escalate.
+    pub fn login_user(&self) -> &str {
+        self.conn.login_user()
+    }
+}
+
+/// Write access to the host, for one task: exists only outside check mode.
+pub struct Writer<'a> {
+    conn: &'a Connection,
+    escalate: Option<Become>,
+}
+
+impl<'a> Writer<'a> {
+    /// Only the runner makes writers, and never in check mode.
+    pub(crate) fn new(conn: &'a Connection, escalate: Option<Become>) -> Writer<'a> {
+        Writer { conn, escalate }
+    }
+
+    /// Runs a command that changes the host, as the task's become user.
+    pub async fn exec(&self, script: &str) -> Result<ExecOutput, TransportError> {
+        self.conn
+            .exec(script, None, self.escalate.as_ref(), None)
+            .await
+    }
+
+    /// Runs a changing command as the task's become user, feeding it `stdin`.
+    pub async fn exec_with_stdin(
+        &self,
+        script: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, TransportError> {
+        self.conn
+            .exec(script, stdin, self.escalate.as_ref(), None)
+            .await
+    }
+
+    /// Runs a command that changes the host as the login user (no become).
+    pub async fn exec_as_login(&self, script: &str) -> Result<ExecOutput, TransportError> {
+        self.conn.exec(script, None, None, None).await
+    }
+
+    /// Writes a file atomically (temp beside it, fsync, rename); `finish` sets owner and
+    /// mode on `$TMP` before the rename. As the task's become user, or the login user
+    /// when `as_login`.
+    pub async fn write_file(
+        &self,
+        dest: &str,
+        data: &[u8],
+        finish: &str,
+        as_login: bool,
+    ) -> Result<(), TransportError> {
+        let escalate = if as_login {
+            None
+        } else {
+            self.escalate.as_ref()
+        };
+        self.conn.write_file(dest, data, finish, escalate).await
+    }
+}
