@@ -505,7 +505,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "git" => git::run(args, cx).await,
         "stat" => stat::run(args, cx).await,
         "debug" => debug::run_debug(args, cx),
-        "set_fact" => debug::run_set_fact(args),
+        "set_fact" => debug::run_set_fact(args, cx),
         "assert" => debug::run_assert(args, cx),
         "fail" => debug::run_fail(args),
         "pause" => debug::run_pause(args).await,

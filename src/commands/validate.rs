@@ -585,9 +585,48 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
         books.sort();
     }
     for book in books {
-        if let Err(diags) = crate::playbook::load(&book) {
-            for d in diags {
-                report.add(d, None);
+        match crate::playbook::load(&book) {
+            Err(diags) => {
+                for d in diags {
+                    report.add(d, None);
+                }
+            }
+            Ok(plays) => {
+                for play in &plays {
+                    for section in [
+                        &play.pre_tasks,
+                        &play.tasks,
+                        &play.post_tasks,
+                        &play.handlers,
+                    ] {
+                        warn_unsupported(section, report);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tasks whose module tprov cannot run load (they may be skipped on this platform), and
+/// fail where they run: validate says so before any run.
+fn warn_unsupported(items: &[crate::playbook::Item], report: &mut Report) {
+    for item in items {
+        match item {
+            crate::playbook::Item::Task(t) => {
+                if !crate::tasks::is_module(&t.module) {
+                    report.add(
+                        Diagnostic::warning(
+                            t.origin.clone(),
+                            crate::tasks::unsupported_message(&t.module),
+                        ),
+                        None,
+                    );
+                }
+            }
+            crate::playbook::Item::Block(b) => {
+                for part in [&b.block, &b.rescue, &b.always] {
+                    warn_unsupported(part, report);
+                }
             }
         }
     }

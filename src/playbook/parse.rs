@@ -802,7 +802,17 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             origin: cx.origin(n),
         }))];
     }
-    if !crate::tasks::is_module(&module) {
+    let library_dirs: Vec<PathBuf> = [
+        Some(cx.play_dir.clone()),
+        cx.role_dir.clone(),
+        Some(cx.dir.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let unsupported = !crate::tasks::is_module(&module)
+        && crate::tasks::is_unsupported_module(&module, &library_dirs);
+    if !crate::tasks::is_module(&module) && !unsupported {
         let hint = did_you_mean(
             &module,
             crate::tasks::MODULE_NAMES
@@ -968,41 +978,37 @@ fn module_args(cx: &mut Ctx, module: &str, n: &Node) -> Map {
 
 /// Ansible's `parse_kv` with `check_raw` for command-like modules.
 pub fn parse_free_form(module: &str, text: &str) -> Map {
-    let raw_modules = [
-        "command",
-        "shell",
-        "raw",
-        "script",
-        "include_tasks",
-        "include_vars",
-        "import_tasks",
-        "meta",
-        "fail",
-        "debug",
-    ];
     let mut out = Map::default();
     let words = split_args(text);
     let mut raw: Vec<String> = Vec::new();
+    // Ansible's parse_kv: a word with an unescaped `=` (after its first character) is
+    // `key=value`, whatever the key looks like (set_fact's may be templated); for the
+    // free-form commands (check_raw) only their own options are.
+    let check_raw = matches!(module, "command" | "shell" | "raw" | "script");
     let command_args = [
         "creates",
         "removes",
         "chdir",
         "executable",
         "warn",
+        "expand_argument_vars",
         "stdin",
         "stdin_add_newline",
         "strip_empty_ends",
     ];
     for w in &words {
-        match w.split_once('=') {
-            Some((k, v))
-                if !k.is_empty()
-                    && k.chars().all(|c| c.is_alphanumeric() || c == '_')
-                    && (!raw_modules.contains(&module)
-                        || command_args.contains(&k)
-                        || !matches!(module, "command" | "shell" | "raw")) =>
-            {
-                out.insert(k.to_string(), Value::str(unquote(&decode_escapes(v))));
+        let x = decode_escapes(w);
+        let pos = x
+            .char_indices()
+            .skip(1)
+            .find(|&(i, c)| c == '=' && !x[..i].ends_with('\\'))
+            .map(|(i, _)| i);
+        match pos {
+            Some(pos) if !check_raw || command_args.contains(&&x[..pos]) => {
+                out.insert(
+                    x[..pos].trim().to_string(),
+                    Value::str(unquote(x[pos + 1..].trim())),
+                );
             }
             _ => raw.push(w.clone()),
         }

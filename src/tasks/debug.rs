@@ -62,12 +62,20 @@ pub fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
-pub fn run_set_fact(a: &Map) -> Result<Outcome, TaskError> {
+pub fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = Outcome::default();
     for (k, v) in a {
         if k == "cacheable" {
             continue;
         }
+        // Names are templated too, as Ansible's set_fact does (`"{{ prefix }}_x": 1`).
+        let k = &if crate::template::is_possibly_template(k) {
+            engine()
+                .render_str(k, &cx.scope, None)
+                .map_err(|e| fail(e.message))?
+        } else {
+            k.clone()
+        };
         if !k
             .chars()
             .next()

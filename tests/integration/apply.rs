@@ -280,6 +280,7 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "dyn1-dynamic.json",
         "h1-sshd",
         "h1-ifexpr",
+        "h1-setfact.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();
