@@ -85,6 +85,9 @@ pub struct Task {
     /// The module's arguments, raw; free-form text is under `_raw_params`.
     pub args: Map,
     pub args_origin: Origin,
+    /// Argument errors (a missing required one, an unknown one): as in Ansible, they fail
+    /// the task when it runs, not the playbook's load; `validate` reports them.
+    pub arg_errors: Vec<(Origin, String)>,
     pub loop_: Option<Value>,
     pub loop_kind: LoopKind,
     /// For `with_<lookup>:`, the lookup's name.

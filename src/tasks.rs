@@ -218,10 +218,15 @@ pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
     {
         if k != "_raw_params" && !spec.args.contains(&k.as_str()) {
             let hint = crate::schema::did_you_mean(k, spec.args.iter().copied())
-                .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+            let mut supported: Vec<&str> = spec.args.to_vec();
+            supported.sort_unstable();
             out.push((
                 k.clone(),
-                format!("`{k}` is not an argument of {module}{hint}"),
+                format!(
+                    "Unsupported parameters for ({module}) module: {k}{hint}. Supported parameters include: {}.",
+                    supported.join(", ")
+                ),
             ));
         }
     }
@@ -230,7 +235,14 @@ pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
         if !alternatives.iter().any(|a| args.contains_key(*a)) {
             out.push((
                 String::new(),
-                format!("{module} needs `{}`", alternatives.join("` or `")),
+                if alternatives.len() == 1 {
+                    format!("missing required arguments: {}", alternatives[0])
+                } else {
+                    format!(
+                        "one of the following is required: {}",
+                        alternatives.join(", ")
+                    )
+                },
             ));
         }
     }

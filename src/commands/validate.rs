@@ -599,7 +599,7 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
                         &play.post_tasks,
                         &play.handlers,
                     ] {
-                        warn_unsupported(section, report);
+                        task_problems(section, report);
                     }
                 }
             }
@@ -607,12 +607,15 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
     }
 }
 
-/// Tasks whose module tprov cannot run load (they may be skipped on this platform), and
-/// fail where they run: validate says so before any run.
-fn warn_unsupported(items: &[crate::playbook::Item], report: &mut Report) {
+/// What loads but fails where it runs, said before any run: argument errors (Ansible
+/// raises them at run time), and modules tprov cannot run (a `when:` may skip them).
+fn task_problems(items: &[crate::playbook::Item], report: &mut Report) {
     for item in items {
         match item {
             crate::playbook::Item::Task(t) => {
+                for (origin, msg) in &t.arg_errors {
+                    report.add(Diagnostic::error(origin.clone(), msg.clone()), None);
+                }
                 if !crate::tasks::is_module(&t.module) {
                     report.add(
                         Diagnostic::warning(
@@ -625,7 +628,7 @@ fn warn_unsupported(items: &[crate::playbook::Item], report: &mut Report) {
             }
             crate::playbook::Item::Block(b) => {
                 for part in [&b.block, &b.rescue, &b.always] {
-                    warn_unsupported(part, report);
+                    task_problems(part, report);
                 }
             }
         }

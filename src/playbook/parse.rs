@@ -855,15 +855,16 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         }
     }
     let args = module_args(cx, &module, &raw_args);
-    crate::tasks::check_args(&module, &args)
+    let arg_errors: Vec<(Origin, String)> = crate::tasks::check_args(&module, &args)
         .into_iter()
-        .for_each(|(key, msg)| {
+        .map(|(key, msg)| {
             let pos = raw_args
                 .as_map()
                 .and_then(|m| m.iter().find(|(k, _)| k.name == key))
                 .map_or(raw_args.pos, |(k, _)| k.pos);
-            cx.err(pos, msg);
-        });
+            (cx.l.origin(pos), msg)
+        })
+        .collect();
     let mut loop_lookup = None;
     let (loop_, loop_kind) = if let Some(l) = n.get("loop") {
         (Some(l.to_value()), LoopKind::Loop)
@@ -900,6 +901,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         module,
         args,
         args_origin: cx.origin(&raw_args),
+        arg_errors,
         loop_,
         loop_kind,
         loop_lookup,

@@ -877,6 +877,15 @@ impl TaskRun<'_> {
             },
             None => Vec::new(),
         };
+        if !self.task.arg_errors.is_empty() {
+            let msgs: Vec<&str> = self
+                .task
+                .arg_errors
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect();
+            return Err(TaskError::Failed(msgs.join("; ")));
+        }
         let controller_only = matches!(
             self.task.module.as_str(),
             "debug" | "set_fact" | "assert" | "fail" | "pause" | "group_by" | "add_host"
