@@ -17,7 +17,8 @@ pub struct Play {
     /// The host pattern, raw (may be templated: `"{{ hostGroup }}"`).
     pub hosts: String,
     pub vars: Vars,
-    pub vars_files: Vec<(String, Origin)>,
+    /// Each entry: its candidates, the first that exists is read (one for a plain name).
+    pub vars_files: Vec<(Vec<String>, Origin)>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     pub serial: Vec<Value>,
@@ -95,6 +96,10 @@ pub struct Task {
     pub loop_var: String,
     pub index_var: Option<String>,
     pub loop_label: Option<String>,
+    /// `loop_control.extended`: `ansible_loop` (index, first, last, previtem...) per item;
+    /// `extended_allitems: false` leaves out its `allitems`.
+    pub loop_extended: bool,
+    pub loop_allitems: bool,
     pub register: Option<String>,
     pub changed_when: Vec<(String, Origin)>,
     pub failed_when: Vec<(String, Origin)>,

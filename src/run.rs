@@ -325,7 +325,7 @@ fn no_hosts_message(inv: &Inventory, patterns: &[String], limit: Option<&[String
 /// Play vars, then each `vars_files` file (templated names, relative to the play).
 fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
     let mut vars = play.vars.clone();
-    for (name, origin) in &play.vars_files {
+    for (names, origin) in &play.vars_files {
         let mut frame = (*base.extra).clone();
         for (k, v) in &vars {
             frame.entry(k.clone()).or_insert_with(|| v.clone());
@@ -335,15 +335,28 @@ fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
             vec![crate::template::Frame::Raw(Arc::new(frame))],
             None,
         );
-        let file = engine()
-            .render_str(name, &scope, Some(origin.clone()))
-            .map_err(|e| {
-                Error::User(vec![crate::source::Diagnostic::error(
+        let mut paths = Vec::new();
+        for name in names {
+            let file = engine()
+                .render_str(name, &scope, Some(origin.clone()))
+                .map_err(|e| {
+                    Error::User(vec![crate::source::Diagnostic::error(
+                        origin.clone(),
+                        e.message,
+                    )])
+                })?;
+            paths.push(play.dir.join(&file));
+        }
+        let path = match paths.iter().find(|p| p.exists()) {
+            Some(p) => p.clone(),
+            None if paths.len() > 1 => {
+                return Err(Error::User(vec![crate::source::Diagnostic::error(
                     origin.clone(),
-                    e.message,
-                )])
-            })?;
-        let path = play.dir.join(&file);
+                    format!("vars file {} was not found", names.join(", ")),
+                )]));
+            }
+            None => paths.remove(0),
+        };
         let (loaded, _) = crate::vars::load_vars_file(&path)?;
         for (k, v) in loaded {
             vars.insert(

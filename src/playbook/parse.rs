@@ -444,14 +444,22 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         match &vf.kind {
             NodeKind::Seq(items) => {
                 for i in items {
-                    if let Some(s) = string(cx, i, "vars_files") {
-                        vars_files.push((s, cx.origin(i)));
+                    // A list inside the list: the first of its files that exists.
+                    let names: Vec<String> = match &i.kind {
+                        NodeKind::Seq(alts) => alts
+                            .iter()
+                            .filter_map(|a| string(cx, a, "vars_files"))
+                            .collect(),
+                        _ => string(cx, i, "vars_files").into_iter().collect(),
+                    };
+                    if !names.is_empty() {
+                        vars_files.push((names, cx.origin(i)));
                     }
                 }
             }
             _ => {
                 if let Some(s) = string(cx, vf, "vars_files") {
-                    vars_files.push((s, cx.origin(vf)));
+                    vars_files.push((vec![s], cx.origin(vf)));
                 }
             }
         }
@@ -896,6 +904,26 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     let loop_var = lc_str(cx, "loop_var").unwrap_or_else(|| "item".into());
     let index_var = lc_str(cx, "index_var");
     let loop_label = lc_str(cx, "label");
+    if let Some(r) = n.get("register") {
+        let name = r.to_value().py_str();
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if !valid {
+            cx.err(
+                r.pos,
+                format!("Invalid variable name in 'register' specified: '{name}'"),
+            );
+        }
+    }
+    let lc_bool = |cx: &mut Ctx, key: &str| {
+        lc.and_then(|c| c.get(key))
+            .and_then(|v| boolean(cx, v, key))
+    };
+    let loop_extended = lc_bool(cx, "extended").unwrap_or(false);
+    let loop_allitems = lc_bool(cx, "extended_allitems").unwrap_or(true);
     let task = Task {
         common: common(cx, n),
         module,
@@ -908,6 +936,8 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         loop_var,
         index_var,
         loop_label,
+        loop_extended,
+        loop_allitems,
         register: n.get("register").and_then(|v| string(cx, v, "register")),
         changed_when: n
             .get("changed_when")

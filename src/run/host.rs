@@ -296,7 +296,14 @@ impl TaskRun<'_> {
         }
         let items = match self.items(&scope) {
             Ok(i) => i,
-            Err(e) => return self.failed_or_ignored(st, e, events, ignore),
+            // A loop that cannot be templated fails the task only if `when` lets it run
+            // (Ansible evaluates the condition first: `when: false` skips the task).
+            Err(e) => match self.when(&scope) {
+                Ok(Some(cond)) if e.contains("undefined") => {
+                    return self.skipped(st, &cond, events);
+                }
+                _ => return self.failed_or_ignored(st, e, events, ignore),
+            },
         };
         let mut results: Vec<Map> = Vec::new();
         let mut any_changed = false;
@@ -314,6 +321,13 @@ impl TaskRun<'_> {
                     frame.push((self.task.loop_var.clone(), v.clone()));
                     if let Some(iv) = &self.task.index_var {
                         frame.push((iv.clone(), Value::Int(index as i64)));
+                        frame.push(("ansible_index_var".into(), Value::str(iv.clone())));
+                    }
+                    if self.task.loop_extended {
+                        frame.push((
+                            "ansible_loop".into(),
+                            loop_info(&items, index, self.task.loop_allitems),
+                        ));
                     }
                     frame.push((
                         "ansible_loop_var".into(),
@@ -1059,4 +1073,37 @@ fn censored(result: &Map) -> Map {
         result.get("changed").cloned().unwrap_or(Value::Bool(false)),
     );
     m
+}
+
+/// `ansible_loop` for item `index` of `items` (`loop_control.extended`), as Ansible's
+/// task executor builds it.
+fn loop_info(items: &[Option<Value>], index: usize, allitems: bool) -> Value {
+    let n = items.len();
+    let item = |i: usize| items.get(i).cloned().flatten().unwrap_or(Value::Null);
+    let mut m = Map::default();
+    if allitems {
+        m.insert(
+            "allitems".into(),
+            Value::List(
+                items
+                    .iter()
+                    .map(|i| i.clone().unwrap_or(Value::Null))
+                    .collect(),
+            ),
+        );
+    }
+    m.insert("index".into(), Value::Int(index as i64 + 1));
+    m.insert("index0".into(), Value::Int(index as i64));
+    m.insert("first".into(), Value::Bool(index == 0));
+    m.insert("last".into(), Value::Bool(index + 1 == n));
+    m.insert("length".into(), Value::Int(n as i64));
+    m.insert("revindex".into(), Value::Int((n - index) as i64));
+    m.insert("revindex0".into(), Value::Int((n - index) as i64 - 1));
+    if index > 0 {
+        m.insert("previtem".into(), item(index - 1));
+    }
+    if index + 1 < n {
+        m.insert("nextitem".into(), item(index + 1));
+    }
+    Value::Map(m)
 }

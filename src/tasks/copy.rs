@@ -124,7 +124,20 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         }
         _ => dest,
     };
-    put(a, cx, &dest, data, None).await
+    // A file copied onto an existing directory goes into it, as Ansible's copy does.
+    let base = match &src_name {
+        Some(s) => Some(s.rsplit('/').next().unwrap_or_default().to_string()),
+        None => None,
+    };
+    put(
+        a,
+        cx,
+        &dest,
+        data,
+        None,
+        Some(base.as_deref().unwrap_or("")),
+    )
+    .await
 }
 
 /// A directory's files and subdirectories, relative to it, sorted (hidden ones too,
@@ -214,6 +227,7 @@ async fn copy_dir(
             &format!("{root}/{rel}"),
             data,
             Some(path.display().to_string()),
+            None,
         )
         .await?;
         merge(&mut out, o);
@@ -270,14 +284,49 @@ pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError
             ))
         })?;
     let header = path.display().to_string();
-    put(a, cx, &dest, text.into_bytes(), Some(header)).await
+    put(a, cx, &dest, text.into_bytes(), Some(header), None).await
 }
 
-/// Makes `dest` hold `data` with the asked attributes.
+/// Makes `dest` hold `data` with the asked attributes; then the result carries the
+/// file's state as Ansible's does (`state`, `mode`, `owner`, `uid`...).
 async fn put(
     a: &Map,
     cx: &mut Cx<'_>,
     dest: &str,
+    data: Vec<u8>,
+    after_header: Option<String>,
+    into_dir: Option<&str>,
+) -> Result<Outcome, TaskError> {
+    let st = stat(cx, dest, true, true).await?;
+    let (dest, st) = match into_dir {
+        Some(base) if st.exists && st.kind == Kind::Dir => {
+            if base.is_empty() {
+                return Err(fail("can not use content with a dir as dest"));
+            }
+            let inner = format!("{}/{base}", dest.trim_end_matches('/'));
+            let st = stat(cx, &inner, true, true).await?;
+            (inner, st)
+        }
+        _ => (dest.to_string(), st),
+    };
+    let mut out = put_file(a, cx, &dest, st, data, after_header).await?;
+    if !out.failed {
+        let mut keys = super::remote::final_keys(cx, &dest, "file", true).await?;
+        if let Some(Value::Str(md5)) = out.result.get("md5sum") {
+            keys.insert("md5sum".into(), Value::Str(md5.clone()));
+        }
+        for (k, v) in keys {
+            out.result.entry(k).or_insert(v);
+        }
+    }
+    Ok(out)
+}
+
+async fn put_file(
+    a: &Map,
+    cx: &mut Cx<'_>,
+    dest: &str,
+    st: Stat,
     data: Vec<u8>,
     after_header: Option<String>,
 ) -> Result<Outcome, TaskError> {
@@ -285,7 +334,6 @@ async fn put(
     let force = args::bool_opt(a, &["force"])?.unwrap_or(true);
     let backup = args::bool_opt(a, &["backup"])?.unwrap_or(false);
     let validate = args::str_opt(a, &["validate"]);
-    let st = stat(cx, dest, true, true).await?;
     let dest = dest.to_string();
     if st.exists && st.kind == Kind::Dir {
         return Err(fail(format!("{dest} is a directory")));
@@ -295,6 +343,14 @@ async fn put(
     out.result.insert("dest".into(), Value::str(dest.clone()));
     out.result
         .insert("checksum".into(), Value::str(checksum.clone()));
+    {
+        use md5::Digest;
+        let md5: String = md5::Md5::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        out.result.insert("md5sum".into(), Value::str(md5));
+    }
     out.result
         .insert("size".into(), Value::Int(data.len() as i64));
     if st.exists && !force {

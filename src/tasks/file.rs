@@ -76,8 +76,15 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             )));
         }
     };
+    let want = match state.as_str() {
+        "touch" => "file",
+        other => other,
+    };
+    let keys = super::remote::final_keys(cx, &path, want, state == "file" && follow).await?;
     out.result.insert("path".into(), Value::str(path));
-    out.result.insert("state".into(), Value::str(state));
+    for (k, v) in keys {
+        out.result.insert(k, v);
+    }
     Ok(out)
 }
 

@@ -156,6 +156,41 @@ pub async fn stat(
     parse_stat(path, &out.stdout_str())
 }
 
+/// The keys Ansible's file, copy and template results carry about the path as the task
+/// left it (`state`, `mode`, `owner`, `group`, `uid`, `gid`, `size`); in check mode, the
+/// state the task would leave (`want`) without asking the host again.
+pub async fn final_keys(
+    cx: &Cx<'_>,
+    path: &str,
+    want: &str,
+    follow: bool,
+) -> Result<crate::value::Map, TaskError> {
+    use crate::value::Value;
+    let mut m = crate::value::Map::default();
+    if cx.check() {
+        m.insert("state".into(), Value::str(want));
+        return Ok(m);
+    }
+    let st = stat(cx, path, follow, false).await?;
+    let state = match st.kind {
+        _ if !st.exists => "absent",
+        Kind::Link => "link",
+        Kind::Dir => "directory",
+        _ if want == "hard" => "hard",
+        _ => "file",
+    };
+    m.insert("state".into(), Value::str(state));
+    if st.exists {
+        m.insert("mode".into(), Value::str(format!("{:04o}", st.mode)));
+        m.insert("owner".into(), Value::str(st.owner.clone()));
+        m.insert("group".into(), Value::str(st.group.clone()));
+        m.insert("uid".into(), Value::Int(i64::from(st.uid)));
+        m.insert("gid".into(), Value::Int(i64::from(st.gid)));
+        m.insert("size".into(), Value::Int(st.size as i64));
+    }
+    Ok(m)
+}
+
 /// A file's bytes, or `None` when it does not exist.
 pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError> {
     if let Some(content) = cx.check().then(|| cx.sim.files.get(path)).flatten() {

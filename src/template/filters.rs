@@ -475,6 +475,8 @@ pub fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_function("lookup", lookup);
+    // Ansible's `undef(hint)`: an undefined value (a role default that must be overridden).
+    env.add_function("undef", |_hint: Option<String>| MjValue::UNDEFINED);
     env.add_function("query", query);
     env.add_function("q", query);
     // `with_<lookup>` loops: the lookup's values for the loop's terms.

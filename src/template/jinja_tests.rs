@@ -94,6 +94,81 @@ pub fn register(env: &mut Environment<'static>) {
         "contains",
         |a: MjValue, b: MjValue| -> Result<bool, Error> { Ok(a.try_iter()?.any(|x| x == b)) },
     );
+    // Ansible's other names for the same tests (`is_dir`, `issubset`...), and the rest of
+    // its files, mathstuff and core tests.
+    env.add_test("is_abs", |v: String| v.starts_with('/'));
+    env.add_test("is_file", |v: String| std::path::Path::new(&v).is_file());
+    env.add_test("is_dir", |v: String| std::path::Path::new(&v).is_dir());
+    env.add_test("is_link", |v: String| std::path::Path::new(&v).is_symlink());
+    env.add_test("mount", |v: String| is_mount(&v));
+    env.add_test("is_mount", |v: String| is_mount(&v));
+    env.add_test("same_file", |a: String, b: String| same_file(&a, &b));
+    env.add_test("is_same_file", |a: String, b: String| same_file(&a, &b));
+    env.add_test(
+        "issubset",
+        |a: MjValue, b: MjValue| -> Result<bool, Error> {
+            let b: Vec<MjValue> = b.try_iter()?.collect();
+            Ok(a.try_iter()?.all(|x| b.contains(&x)))
+        },
+    );
+    env.add_test(
+        "issuperset",
+        |a: MjValue, b: MjValue| -> Result<bool, Error> {
+            let a: Vec<MjValue> = a.try_iter()?.collect();
+            Ok(b.try_iter()?.all(|x| a.contains(&x)))
+        },
+    );
+    env.add_test("nan", |v: MjValue| is_nan(&v));
+    env.add_test("isnan", |v: MjValue| is_nan(&v));
+    env.add_test("started", |v: MjValue| {
+        result_flag(&v, "started")
+            .map(|f| f || v.get_attr("started").is_ok_and(|x| x.is_undefined()))
+    });
+    env.add_test("unreachable", |v: MjValue| result_flag(&v, "unreachable"));
+    env.add_test("reachable", |v: MjValue| {
+        result_flag(&v, "unreachable").map(|f| !f)
+    });
+    env.add_test("timedout", |v: MjValue| -> Result<bool, Error> {
+        result_flag(&v, "failed")?;
+        Ok(v.get_attr("timedout")
+            .is_ok_and(|t| t.get_attr("period").is_ok_and(|p| p.is_true())))
+    });
+    env.add_test("vault_encrypted", |v: MjValue| {
+        v.as_str()
+            .is_some_and(|s| s.trim_start().starts_with("$ANSIBLE_VAULT;"))
+    });
+    env.add_test("vaulted_file", |v: String| {
+        std::fs::read(&v).is_ok_and(|b| b.starts_with(b"$ANSIBLE_VAULT;"))
+    });
+}
+
+fn is_nan(v: &MjValue) -> bool {
+    f64::try_from(v.clone()).is_ok_and(f64::is_nan)
+}
+
+/// Python's `os.path.ismount`: a directory on another device than its parent, or `/`.
+fn is_mount(path: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let p = std::path::Path::new(path);
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return false;
+    };
+    if !m.is_dir() {
+        return false;
+    }
+    let Ok(parent) = std::fs::metadata(p.join("..")) else {
+        return false;
+    };
+    m.dev() != parent.dev() || m.ino() == parent.ino()
+}
+
+/// Python's `os.path.samefile`.
+fn same_file(a: &str, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 fn regex_test(v: &MjValue, pat: &str, k: &Kwargs, anchored: bool) -> Result<bool, Error> {
