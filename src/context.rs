@@ -31,9 +31,11 @@ pub struct Fleet {
     /// the runner as the play goes on; converted once, since the host lists in them
     /// would cost hosts² work per task if converted per host.
     play_magic: std::sync::RwLock<indexmap::IndexMap<String, minijinja::Value>>,
-    /// Each host's facts and registered results as of its last task, for `hostvars`.
+    /// Each host's facts and registered results as of its last task, for `hostvars`:
+    /// one store for the whole run, shared by every play's copy (a fact set in one play
+    /// is in `hostvars` in the next, as in Ansible).
     host_facts:
-        std::sync::RwLock<HashMap<HostId, Arc<indexmap::IndexMap<String, minijinja::Value>>>>,
+        Arc<std::sync::RwLock<HashMap<HostId, Arc<indexmap::IndexMap<String, minijinja::Value>>>>>,
 }
 
 impl Fleet {
@@ -53,7 +55,7 @@ impl Fleet {
             groups: Arc::new(groups),
             groups_mj,
             play_magic: std::sync::RwLock::default(),
-            host_facts: std::sync::RwLock::default(),
+            host_facts: Arc::default(),
         })
     }
 
@@ -79,7 +81,7 @@ impl Fleet {
             groups: self.groups.clone(),
             groups_mj: self.groups_mj.clone(),
             play_magic: std::sync::RwLock::default(),
-            host_facts: std::sync::RwLock::default(),
+            host_facts: self.host_facts.clone(),
         })
     }
 
@@ -106,12 +108,7 @@ impl Fleet {
                     .map(|m| m.clone())
                     .unwrap_or_default(),
             ),
-            host_facts: std::sync::RwLock::new(
-                self.host_facts
-                    .read()
-                    .map(|m| m.clone())
-                    .unwrap_or_default(),
-            ),
+            host_facts: self.host_facts.clone(),
         })
     }
 

@@ -768,7 +768,7 @@ impl<'a> PlayRun<'a> {
             .filter(|h| !failed.contains(h))
             .collect();
         for (path, hosts) in groups {
-            match crate::playbook::load_tasks_file(&path) {
+            match crate::playbook::load_tasks_file(&path, task.role.as_ref()) {
                 Ok(items) => {
                     let ok = self.run_items(&items, &inner, hosts.clone()).await;
                     still.retain(|h| !hosts.contains(h) || ok.contains(h));

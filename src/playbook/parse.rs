@@ -212,7 +212,15 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
         Ok(l) => l,
         Err(d) => return errors.push(d),
     };
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // The playbook's directory, absolute as Ansible's `playbook_dir` is, whatever path
+    // the playbook was given by (`p.yml`, `../x/p.yml`).
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(parent)
+        .or_else(|_| std::path::absolute(parent))
+        .unwrap_or_else(|_| parent.to_path_buf());
     let root = match loaded.single() {
         Ok(Some(r)) => r,
         Ok(None) => return errors.push(Diagnostic::error(Origin::file(path), "empty playbook")),
@@ -255,24 +263,32 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
     }
 }
 
-/// Loads a task file (for `include_tasks` at run time).
-pub fn load_tasks_file(path: &Path) -> Result<Vec<Item>, Vec<Diagnostic>> {
+/// Loads a task file (for `include_tasks` at run time). Included from a role's task,
+/// its tasks are the role's too (its defaults, vars, templates/ and files/), exactly as
+/// with `import_tasks`.
+pub fn load_tasks_file(
+    path: &Path,
+    role: Option<&std::sync::Arc<crate::playbook::Role>>,
+) -> Result<Vec<Item>, Vec<Diagnostic>> {
     let loaded = crate::yaml::load_file(path).map_err(|d| vec![d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut cx = Ctx {
         l: &loaded,
         play_dir: dir.clone(),
         dir,
-        role_dir: None,
+        role_dir: role.map(|r| r.dir.clone()),
         errors: Vec::new(),
         role_handlers: Vec::new(),
         roles_seen: Default::default(),
         depth: 0,
     };
-    let items = match loaded.single().map_err(|d| vec![d])? {
+    let mut items = match loaded.single().map_err(|d| vec![d])? {
         Some(root) => tasks(&mut cx, root),
         None => Vec::new(),
     };
+    if let Some(role) = role {
+        roles::set_role(&mut items, role);
+    }
     if cx.errors.is_empty() {
         Ok(items)
     } else {
@@ -761,6 +777,28 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     };
     module = crate::tasks::canonical(&module).to_string();
     if module == "import_role" || module == "include_role" {
+        // Free-form `include_role: name=x tasks_from=y`, as Ansible's parse_kv reads it.
+        if let NodeKind::Scalar(Value::Str(text)) = &raw_args.kind {
+            let entries = parse_kv(text)
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        crate::yaml::Key {
+                            name: k,
+                            pos: raw_args.pos,
+                        },
+                        Node {
+                            pos: raw_args.pos,
+                            kind: NodeKind::Scalar(Value::Str(v)),
+                        },
+                    )
+                })
+                .collect();
+            raw_args = Node {
+                pos: raw_args.pos,
+                kind: NodeKind::Map(entries),
+            };
+        }
         if raw_args.as_map().is_none() {
             cx.err(
                 module_pos,
@@ -799,7 +837,12 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         }
         let path = cx.dir.join(&file);
         let role_dir = cx.role_dir.clone();
-        let items = load_task_file(cx, &path, role_dir);
+        let mut items = load_task_file(cx, &path, role_dir);
+        // `notify:` on the import notifies from each imported task, as in Ansible.
+        if let Some(v) = n.get("notify") {
+            let names = strings(cx, v, "notify", false);
+            add_notify(&mut items, &names);
+        }
         // The import's own keywords (when, tags, vars, become) apply to each task.
         let c = common(cx, n);
         return vec![Item::Block(Box::new(Block {
@@ -986,6 +1029,26 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     }
     let _ = IGNORED_KEYS;
     vec![Item::Task(Box::new(task))]
+}
+
+/// Adds handler names to every task under `items`.
+fn add_notify(items: &mut [Item], names: &[String]) {
+    for item in items {
+        match item {
+            Item::Task(t) => {
+                for name in names {
+                    if !t.notify.contains(name) {
+                        t.notify.push(name.clone());
+                    }
+                }
+            }
+            Item::Block(b) => {
+                add_notify(&mut b.block, names);
+                add_notify(&mut b.rescue, names);
+                add_notify(&mut b.always, names);
+            }
+        }
+    }
 }
 
 /// Module arguments: a mapping, or Ansible's free-form `k=v` text (for command and

@@ -106,7 +106,7 @@ fn load_items(cx: &mut Ctx, path: &Path, role_dir: &Path) -> Vec<Item> {
 }
 
 /// Marks every task under `items` that has no role yet as the role's.
-fn set_role(items: &mut [Item], role: &Arc<Role>) {
+pub(crate) fn set_role(items: &mut [Item], role: &Arc<Role>) {
     for item in items {
         match item {
             Item::Task(t) => {
