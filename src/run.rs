@@ -640,7 +640,9 @@ impl<'a> PlayRun<'a> {
             if edits_inventory {
                 let name = &self.fleet.inventory.host(*h).name;
                 let inv = edited.get_or_insert_with(|| (*self.fleet.inventory).clone());
-                match inventory_changes::apply(inv, name, &mut r.events) {
+                // A `changed_when:` has the last word on `changed`, as in Ansible.
+                let keep_status = !task.changed_when.is_empty();
+                match inventory_changes::apply(inv, name, &mut r.events, keep_status) {
                     Ok(true) => {
                         self.count_inventory_change(*h, task.register.as_deref())
                             .await

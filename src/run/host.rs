@@ -419,7 +419,10 @@ impl TaskRun<'_> {
                     Value::str(self.task.loop_var.clone()),
                 );
             }
-            any_changed |= status == Status::Changed;
+            // A failed result may still have changed the host (a command that ran and
+            // exited non-zero): Ansible counts it changed once ignored.
+            any_changed |= status == Status::Changed
+                || (status == Status::Failed && result.get("changed") == Some(&Value::Bool(true)));
             any_failed |= status == Status::Failed;
             let shown = if no_log {
                 censored(&result)
@@ -534,6 +537,7 @@ impl TaskRun<'_> {
                 }
                 return HostResult { events, ok: true };
             }
+            self.record_failure(st, &events);
             st.failed = true;
             st.stats.failed += 1;
             return HostResult { events, ok: false };
@@ -587,9 +591,34 @@ impl TaskRun<'_> {
             true,
             Vec::new(),
         ));
+        self.record_failure(st, &events);
         st.failed = true;
         st.stats.failed += 1;
         HostResult { events, ok: false }
+    }
+
+    /// `ansible_failed_task` and `ansible_failed_result`, which a `rescue:` reads.
+    fn record_failure(&self, st: &mut HostState, events: &[Event]) {
+        let result = events.iter().rev().find_map(|e| match e {
+            Event::Result {
+                status: Status::Failed,
+                result,
+                ..
+            } => Some(result.clone()),
+            _ => None,
+        });
+        let mut task = Map::default();
+        task.insert("name".into(), Value::str(self.task.display_name()));
+        task.insert("action".into(), Value::str(self.task.module.clone()));
+        task.insert("args".into(), Value::Map(self.task.args.clone()));
+        st.facts.insert(
+            "ansible_failed_task".into(),
+            crate::template::to_mj(&Value::Map(task)),
+        );
+        st.facts.insert(
+            "ansible_failed_result".into(),
+            crate::template::to_mj(&Value::Map(result.unwrap_or_default())),
+        );
     }
 
     /// In check mode, the registered var an error is about, if check mode skipped it.

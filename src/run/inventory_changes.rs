@@ -8,7 +8,12 @@ use crate::value::{Map, Value};
 /// Applies what one host's results ask of `inv`, reconciling after each change that
 /// added something (as Ansible does); a result that added something becomes `changed`.
 /// Returns whether any did.
-pub fn apply(inv: &mut Inventory, host: &str, events: &mut [Event]) -> Result<bool, String> {
+pub fn apply(
+    inv: &mut Inventory,
+    host: &str,
+    events: &mut [Event],
+    keep_status: bool,
+) -> Result<bool, String> {
     let mut newly = false;
     for ev in events.iter_mut() {
         let Event::Result { status, result, .. } = ev else {
@@ -22,7 +27,7 @@ pub fn apply(inv: &mut Inventory, host: &str, events: &mut [Event]) -> Result<bo
         };
         if change.apply(inv) {
             inv.reconcile().map_err(|(_, e)| e.0)?;
-            if *status == Status::Ok {
+            if *status == Status::Ok && !keep_status {
                 *status = Status::Changed;
                 result.insert("changed".into(), Value::Bool(true));
                 newly = true;
