@@ -93,9 +93,30 @@ pub struct ApplyCmd {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Show every task's result.
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    /// Show every task's result (`-v`; repeatable, as ansible-playbook's `-vvvv`).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The connection type (`local`, `ssh`), as ansible-playbook's `-c`: under every
+    /// `ansible_connection` a host or group sets.
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+
+    /// List the tasks each play would run (with --tags/--skip-tags), and run nothing.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+
+    /// List the tags of each play's tasks, and run nothing.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+
+    /// List the hosts each play selects, and run nothing.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+
+    /// Only read the playbook (and every file it brings in), and run nothing.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
 
     /// Run the hosts of --limit that are outside -g GROUP as its members (the migration
     /// step: deploy the new group's service onto a host the inventory still lists in the

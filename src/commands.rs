@@ -4,6 +4,7 @@ pub mod apply;
 pub mod eval;
 pub mod inventory;
 pub mod lab;
+pub mod list;
 pub mod run;
 pub mod validate;
 
@@ -29,6 +30,23 @@ pub fn load_inventory(
         printer.diagnostic(w);
     }
     Ok(inv)
+}
+
+/// The inventory for a playbook run: with none given anywhere, an empty one (Ansible's
+/// implicit localhost stays available), as ansible-playbook does, with its warning.
+pub fn load_inventory_for_play(
+    args: &InventoryArgs,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<Inventory, Error> {
+    if args.inventory.is_empty() && settings.inventory.is_empty() {
+        printer.warn("No inventory was parsed, only implicit localhost is available");
+        printer.warn("provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'");
+        let mut inv = Inventory::new();
+        inv.reconcile().map_err(|(_, e)| Error::Usage(e.0))?;
+        return Ok(inv);
+    }
+    load_inventory(args, settings, printer)
 }
 
 /// Hosts selected by `pattern` and `--limit`; selecting none is an error.

@@ -119,24 +119,7 @@ pub async fn run(
     let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
     let mut unmatched: Vec<String> = Vec::new();
     for play in plays {
-        // The pattern may be templated with extra and play vars: `"{{ hostGroup }}"`.
-        let mut frame = (*base.extra).clone();
-        for (k, v) in &play.vars {
-            frame.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        let scope = crate::template::Scope::new(
-            engine(),
-            vec![crate::template::Frame::Raw(Arc::new(frame))],
-            None,
-        );
-        let pattern_text = engine()
-            .render_str(&play.hosts, &scope, Some(play.origin.clone()))
-            .map_err(|e| {
-                Error::User(vec![crate::source::Diagnostic::error(
-                    play.origin.clone(),
-                    e.message,
-                )])
-            })?;
+        let pattern_text = play_pattern(play, &base.extra)?;
         let sel = pattern::select(&inventory, &pattern_text, opts.limit.as_deref())
             .map_err(|e| Error::Usage(e.0))?;
         for w in sel.warnings {
@@ -438,23 +421,8 @@ impl<'a> PlayRun<'a> {
     }
 
     fn tags_allow(&self, tags: &[String]) -> bool {
-        let (only, skip) = (&self.opts.tags, &self.opts.skip_tags);
-        if skip.iter().any(|t| tags.contains(t) || t == "all") {
-            return false;
-        }
-        if tags.iter().any(|t| t == "always") {
-            return true;
-        }
-        if only.is_empty() || only.iter().any(|t| t == "all") {
-            return !tags.iter().any(|t| t == "never");
-        }
-        only.iter().any(|t| {
-            tags.contains(t)
-                || t == "tagged" && !tags.is_empty()
-                || t == "untagged" && tags.is_empty()
-        })
+        tags_allow(tags, &self.opts.tags, &self.opts.skip_tags)
     }
-
     async fn gather_facts(&mut self, active: Vec<HostId>) -> Vec<HostId> {
         self.reporter.event(&Event::TaskStart {
             name: "Gathering Facts".into(),
@@ -570,6 +538,7 @@ impl<'a> PlayRun<'a> {
     async fn run_task(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
         let mut tags = inh.tags.clone();
         tags.extend(task.common.tags.iter().cloned());
+        let tags = render_tags(&tags, self.play, &self.opts.extra);
         if !inh.handler && !self.tags_allow(&tags) {
             return active;
         }
@@ -864,4 +833,94 @@ impl<'a> PlayRun<'a> {
             _ => false,
         }
     }
+}
+
+/// Whether a task with these tags runs under `--tags ONLY` and `--skip-tags SKIP`, as
+/// Ansible's `Taggable.evaluate_tags` decides (`always`, `never`, `tagged`, `untagged`,
+/// `all`; no tags is `untagged`).
+pub fn tags_allow(tags: &[String], only: &[String], skip: &[String]) -> bool {
+    let untagged = [String::from("untagged")];
+    let tags: &[String] = if tags.is_empty() { &untagged } else { tags };
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let is_untagged = tags == untagged;
+    let all = [String::from("all")];
+    let only: &[String] = if only.is_empty() { &all } else { only };
+    let mut run = if has("always") {
+        true
+    } else if only.iter().any(|t| t == "all") && !has("never") {
+        true
+    } else if only.iter().any(|t| has(t)) {
+        true
+    } else {
+        only.iter().any(|t| t == "tagged") && !is_untagged && !has("never")
+    };
+    if run && !skip.is_empty() {
+        if skip.iter().any(|t| t == "all") {
+            if !has("always") || skip.iter().any(|t| t == "always") {
+                run = false;
+            }
+        } else if skip.iter().any(|t| has(t))
+            || (skip.iter().any(|t| t == "tagged") && !is_untagged)
+        {
+            run = false;
+        }
+    }
+    run
+}
+
+/// A play's host pattern, templated with the extra and play vars (`"{{ hostGroup }}"`).
+pub fn play_pattern(play: &Play, extra: &Vars) -> Result<String, Error> {
+    let scope = play_scope(play, extra);
+    engine()
+        .render_str(&play.hosts, &scope, Some(play.origin.clone()))
+        .map_err(|e| {
+            Error::User(vec![crate::source::Diagnostic::error(
+                play.origin.clone(),
+                e.message,
+            )])
+        })
+}
+
+/// The extra and play vars, for what is templated per play (host patterns, tags).
+fn play_scope(play: &Play, extra: &Vars) -> Arc<crate::template::Scope> {
+    let mut frame = extra.clone();
+    for (k, v) in &play.vars {
+        frame.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    crate::template::Scope::new(
+        engine(),
+        vec![crate::template::Frame::Raw(Arc::new(frame))],
+        None,
+    )
+}
+
+/// Tags with templates in them rendered with the play's vars (`tags: "{{ the_tags }}"`),
+/// a list or a comma-separated string becoming several; one that cannot be rendered
+/// stays as written.
+pub fn render_tags(tags: &[String], play: &Play, extra: &Vars) -> Vec<String> {
+    if !tags
+        .iter()
+        .any(|t| crate::template::is_possibly_template(t))
+    {
+        return tags.to_vec();
+    }
+    let scope = play_scope(play, extra);
+    let mut out = Vec::new();
+    for t in tags {
+        if !crate::template::is_possibly_template(t) {
+            out.push(t.clone());
+            continue;
+        }
+        match engine().template_to_value(&Value::str(t.clone()), &scope, None) {
+            Ok(Value::List(l)) => out.extend(l.iter().map(Value::py_str)),
+            Ok(v) => out.extend(
+                v.py_str()
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            ),
+            Err(_) => out.push(t.clone()),
+        }
+    }
+    out
 }

@@ -1,6 +1,6 @@
 //! `tprov apply` (and `tprov diff`, its `--check --diff` short form).
 
-use super::{become_args, extra_vars, load_inventory, runtime};
+use super::{become_args, extra_vars, runtime};
 use crate::cli::{ApplyCmd, Format};
 use crate::error::Error;
 use crate::inventory::{Inventory, pattern};
@@ -25,7 +25,11 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
     }
     // Every playbook problem is reported before any host is contacted.
     let plays = crate::playbook::load(&playbook).map_err(Error::User)?;
-    let mut inv = load_inventory(&cmd.inv, settings, printer)?;
+    if cmd.syntax_check {
+        printer.out(&format!("\nplaybook: {}\n", playbook.display()));
+        return Ok(0);
+    }
+    let mut inv = super::load_inventory_for_play(&cmd.inv, settings, printer)?;
     let limit = match &cmd.inv.limit {
         Some(l) => Some(
             pattern::limit_patterns(l, std::path::Path::new(".")).map_err(|e| Error::Usage(e.0))?,
@@ -40,6 +44,19 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
                 l.join(",")
             )));
         }
+    }
+    if let Some(c) = &cmd.connection
+        && !inv
+            .group(crate::inventory::ALL)
+            .vars
+            .contains_key("ansible_connection")
+    {
+        inv.set_group_var(
+            crate::inventory::ALL,
+            "ansible_connection",
+            crate::value::Value::str(c.clone()),
+        )
+        .map_err(|e| Error::Usage(e.0))?;
     }
     if cmd.adopt {
         if let (Some(group), Some(limit)) = (&cmd.inv.group, &limit) {
@@ -65,11 +82,25 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
             && !printer.quiet
             && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
+    if cmd.list_tasks || cmd.list_tags || cmd.list_hosts {
+        let what = super::list::What {
+            tasks: cmd.list_tasks,
+            tags: cmd.list_tags,
+            hosts: cmd.list_hosts,
+        };
+        let mut warnings = Vec::new();
+        let text = super::list::render(&playbook, &plays, &inv, &opts, what, &mut warnings)?;
+        for w in warnings {
+            printer.warn(&w);
+        }
+        printer.out(&text);
+        return Ok(0);
+    }
     let mut reporter: Box<dyn Reporter> = match cmd.format {
         Format::Text => Box::new(Ansible {
             printer: printer.clone(),
             diff: opts.diff,
-            verbose: cmd.verbose,
+            verbose: cmd.verbose > 0,
         }),
         Format::Json => Box::new(Json {
             printer: printer.clone(),
