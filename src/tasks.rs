@@ -10,17 +10,22 @@ mod command;
 mod copy;
 mod debug;
 mod file;
+mod getent;
 mod git;
 mod group_by;
 mod include_vars;
 mod lineinfile;
 mod node;
+mod ping;
 mod pm2;
+mod raw;
 mod remote;
 mod replace;
 mod service;
 mod set_color;
+mod slurp;
 mod stat;
+mod tempfile;
 mod uri;
 mod user;
 mod wait_for;
@@ -80,6 +85,11 @@ pub const SPECS: &[Spec] = &[
     uri::SPEC,
     group_by::SPEC,
     add_host::SPEC,
+    ping::SPEC,
+    raw::SPEC,
+    slurp::SPEC,
+    tempfile::SPEC,
+    getent::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -115,6 +125,11 @@ pub const MODULE_NAMES: &[&str] = &[
     "uri",
     "group_by",
     "add_host",
+    "ping",
+    "raw",
+    "slurp",
+    "tempfile",
+    "getent",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -152,25 +167,20 @@ pub const ANSIBLE_ONLY: &[&str] = &[
     "find",
     "gather_facts",
     "get_url",
-    "getent",
     "hostname",
     "iptables",
     "known_hosts",
     "mount_facts",
     "package",
     "package_facts",
-    "ping",
     "pip",
-    "raw",
     "reboot",
     "rpm_key",
     "script",
     "service_facts",
     "set_stats",
     "setup",
-    "slurp",
     "subversion",
-    "tempfile",
     "unarchive",
     "validate_argument_spec",
     "wait_for_connection",
@@ -534,6 +544,11 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "uri" => uri::run(args, cx).await,
         "group_by" => group_by::run(args),
         "add_host" => add_host::run(args),
+        "ping" => ping::run(args, cx).await,
+        "raw" => raw::run(args, cx).await,
+        "slurp" => slurp::run(args, cx).await,
+        "tempfile" => tempfile::run(args, cx).await,
+        "getent" => getent::run(args, cx).await,
         other => Err(fail(unsupported_message(other))),
     }
 }

@@ -1,0 +1,43 @@
+//! `raw`: a command line run by the host's shell as it is, Ansible's way to reach a host
+//! without Python. Always changed; check mode skips it (it cannot say what it would do).
+
+use super::{Cx, Outcome, Spec, TaskError, args};
+use crate::value::{Map, Value};
+
+pub const SPEC: Spec = Spec {
+    name: "raw",
+    args: &["_raw_params", "executable"],
+    required: &["_raw_params"],
+};
+
+pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let cmd = args::str_req(a, &["_raw_params"], "raw")?;
+    let Some(w) = &cx.writer else {
+        return Ok(Outcome {
+            skipped: true,
+            msg: Some("check mode not supported for raw".into()),
+            ..Default::default()
+        });
+    };
+    let script = match args::str_opt(a, &["executable"]) {
+        Some(exe) => format!("{exe} -c {}", crate::transport::sh_quote(&cmd)),
+        None => cmd,
+    };
+    let out = w
+        .exec(&format!("{}{script}", cx.env_prefix()))
+        .await
+        .map_err(TaskError::from)?;
+    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
+    let lines = |s: &str| Value::List(s.lines().map(Value::from).collect());
+    let mut o = Outcome::changed(true);
+    o.result.insert("rc".into(), Value::Int(out.rc()));
+    o.result.insert("stdout_lines".into(), lines(&stdout));
+    o.result.insert("stderr_lines".into(), lines(&stderr));
+    o.result.insert("stdout".into(), Value::str(stdout));
+    o.result.insert("stderr".into(), Value::str(stderr));
+    if !out.ok() {
+        o.failed = true;
+        o.msg = Some("non-zero return code".into());
+    }
+    Ok(o)
+}
