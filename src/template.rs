@@ -7,12 +7,14 @@
 //!   and line that defined the template.
 
 mod convert;
+mod file_vars;
 mod filters;
 mod jinja_tests;
 mod lookups;
 mod methods;
 mod pyformat;
 mod scope;
+pub use file_vars::file_vars;
 
 use crate::source::Origin;
 use crate::value::Value;

@@ -284,7 +284,10 @@ fn check_host(
         check_schema(s, &raw, &resolved, out, &name);
     }
     for t in templates {
-        let tscope = scope.with_frame(native_frame(template_vars(t)));
+        let tscope = scope.with_frame(native_frame(crate::template::file_vars(
+            t,
+            &t.display().to_string(),
+        )));
         if let Err(e) =
             engine().render_file_with(t, &tscope, &crate::template::FileOptions::default())
         {
@@ -294,29 +297,6 @@ fn check_host(
             ));
         }
     }
-}
-
-/// The vars Ansible's `template` module adds (`ansible_managed` and `template_*`).
-pub fn template_vars(path: &Path) -> Vec<(String, Value)> {
-    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    vec![
-        ("ansible_managed".into(), Value::str("Ansible managed")),
-        (
-            "template_path".into(),
-            Value::str(path.display().to_string()),
-        ),
-        (
-            "template_fullpath".into(),
-            Value::str(full.display().to_string()),
-        ),
-        ("template_host".into(), Value::str(hostname())),
-    ]
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
 }
 
 fn check_exclusive(inv: &Inventory, host: usize, s: &Schema, report: &mut impl Problems) {

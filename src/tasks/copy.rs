@@ -241,7 +241,7 @@ pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError
     let dest = args::str_req(a, &["dest"], "template")?;
     let path = cx.find_file("templates", &src)?;
     let frame = crate::template::native_frame(
-        crate::commands::validate::template_vars(&path)
+        crate::template::file_vars(&path, &src)
             .into_iter()
             .chain([("template_destpath".to_string(), Value::str(dest.clone()))]),
     );
