@@ -77,10 +77,32 @@ pub fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
 }
 
 /// Reads and parses a file. A file that is not UTF-8 is an error naming the file.
+/// The largest YAML file read (a playbook, vars or task file): beyond it, an error
+/// rather than gigabytes in memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
     let file: Arc<Path> = Arc::from(path);
+    if let Ok(m) = std::fs::metadata(path)
+        && m.len() > MAX_FILE_BYTES
+    {
+        return Err(Diagnostic::error(
+            Origin::file(path),
+            format!(
+                "this file is {} MB: playbooks, task and vars files are read up to {} MB",
+                m.len() >> 20,
+                MAX_FILE_BYTES >> 20
+            ),
+        ));
+    }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read: {e}")))?;
+    if bytes.starts_with(b"$ANSIBLE_VAULT;") {
+        return Err(Diagnostic::error(
+            Origin::file(path),
+            "this file is Ansible Vault encrypted: vault is not supported yet",
+        ));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
