@@ -14,6 +14,10 @@ pub use parse::{is_reserved_name, load, load_tasks_file, parse_kv};
 #[derive(Debug, Clone)]
 pub struct Play {
     pub name: String,
+    /// The roles the play takes in itself (`roles:`, import/include_role), and those
+    /// that come only as another role's dependencies.
+    pub role_names: Vec<String>,
+    pub dependent_role_names: Vec<String>,
     /// The host pattern, raw (may be templated: `"{{ hostGroup }}"`).
     pub hosts: String,
     pub vars: Vars,

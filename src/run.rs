@@ -178,7 +178,24 @@ pub async fn run(
             ),
             ("ansible_skip_tags".to_string(), strings(&opts.skip_tags)),
             ("ansible_forks".to_string(), Value::Int(opts.forks as i64)),
-            ("role_names".to_string(), Value::List(Vec::new())),
+            ("role_names".to_string(), strings(&play.role_names)),
+            (
+                "ansible_play_role_names".to_string(),
+                strings(&play.role_names),
+            ),
+            (
+                "ansible_dependent_role_names".to_string(),
+                strings(&play.dependent_role_names),
+            ),
+            ("ansible_role_names".to_string(), {
+                let mut all = play.role_names.clone();
+                for d in &play.dependent_role_names {
+                    if !all.contains(d) {
+                        all.push(d.clone());
+                    }
+                }
+                strings(&all)
+            }),
         ];
         if let Some(l) = &opts.limit {
             magic.push(("ansible_limit".to_string(), Value::str(l.join(","))));

@@ -159,17 +159,32 @@ struct Ctx<'a> {
     role_handlers: Vec<Item>,
     /// Roles already added to the play being read (a role runs once per play), shared
     /// with the contexts of the files the play brings in.
-    roles_seen: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+    roles_seen: std::rc::Rc<std::cell::RefCell<RolesSeen>>,
+    /// Reading a role's meta dependencies (their names are `ansible_dependent_role_names`).
+    dependency: bool,
     depth: usize,
 }
 
 impl Ctx<'_> {
     fn role_seen(&self, key: &str) -> bool {
-        self.roles_seen.borrow().iter().any(|k| k == key)
+        self.roles_seen.borrow().keys.iter().any(|k| k == key)
     }
 
     fn see_role(&self, key: String) {
-        self.roles_seen.borrow_mut().push(key);
+        self.roles_seen.borrow_mut().keys.push(key);
+    }
+
+    /// A role added to the play: its name, and whether only as a dependency.
+    fn name_role(&self, name: &str) {
+        let mut seen = self.roles_seen.borrow_mut();
+        let dependency = self.dependency;
+        if !seen
+            .names
+            .iter()
+            .any(|(n, d)| n == name && *d == dependency)
+        {
+            seen.names.push((name.to_string(), dependency));
+        }
     }
 
     fn err(&mut self, n_pos: crate::source::Pos, msg: impl Into<String>) {
@@ -180,6 +195,14 @@ impl Ctx<'_> {
     fn origin(&self, n: &Node) -> Origin {
         self.l.origin(n.pos)
     }
+}
+
+/// The roles a play has taken in so far: their keys (a role with the same parameters
+/// runs once per play) and names.
+#[derive(Debug, Default)]
+struct RolesSeen {
+    keys: Vec<String>,
+    names: Vec<(String, bool)>,
 }
 
 /// Whether `name` is one of Ansible's reserved names (a play, block or task keyword),
@@ -254,6 +277,7 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
             errors: Vec::new(),
             role_handlers: Vec::new(),
             roles_seen: Default::default(),
+            dependency: false,
             depth: 0,
         };
         if let Some(play) = play(&mut cx, item) {
@@ -280,6 +304,7 @@ pub fn load_tasks_file(
         errors: Vec::new(),
         role_handlers: Vec::new(),
         roles_seen: Default::default(),
+        dependency: false,
         depth: 0,
     };
     let mut items = match loaded.single().map_err(|d| vec![d])? {
@@ -550,7 +575,20 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
             );
         }
     }
+    let (role_names, dependent_role_names) = {
+        let seen = cx.roles_seen.borrow();
+        let pick = |dep: bool| -> Vec<String> {
+            seen.names
+                .iter()
+                .filter(|(_, d)| *d == dep)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        (pick(false), pick(true))
+    };
     Some(Play {
+        role_names,
+        dependent_role_names,
         name,
         hosts,
         vars: play_vars,
@@ -603,6 +641,7 @@ fn load_task_file(cx: &mut Ctx, path: &Path, role_dir: Option<PathBuf>) -> Vec<I
         errors: Vec::new(),
         role_handlers: Vec::new(),
         roles_seen: cx.roles_seen.clone(),
+        dependency: cx.dependency,
         depth: cx.depth + 1,
     };
     let items = match loaded.single() {

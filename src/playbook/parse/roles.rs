@@ -236,6 +236,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         errors: Vec::new(),
                         role_handlers: Vec::new(),
                         roles_seen: cx.roles_seen.clone(),
+                        dependency: true,
                         depth: cx.depth + 1,
                     };
                     for d in list {
@@ -249,6 +250,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         }
     }
     cx.see_role(key);
+    cx.name_role(&name);
     let mut block = match role_file(&dir, "tasks", &from("tasks_from")) {
         Some(p) => load_items(cx, &p, &dir),
         None if task_args.is_some() && from("tasks_from") != "main" => {
