@@ -79,17 +79,12 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("file", |v: String| std::path::Path::new(&v).is_file());
     env.add_test("directory", |v: String| std::path::Path::new(&v).is_dir());
     env.add_test("link", |v: String| std::path::Path::new(&v).is_symlink());
-    env.add_test("subset", |a: MjValue, b: MjValue| -> Result<bool, Error> {
-        let b: Vec<MjValue> = b.try_iter()?.collect();
-        Ok(a.try_iter()?.all(|x| b.contains(&x)))
-    });
-    env.add_test(
-        "superset",
-        |a: MjValue, b: MjValue| -> Result<bool, Error> {
-            let a: Vec<MjValue> = a.try_iter()?.collect();
-            Ok(b.try_iter()?.all(|x| a.contains(&x)))
-        },
-    );
+    for name in ["subset", "issubset"] {
+        env.add_test(name, |a: MjValue, b: MjValue| subset(&a, &b));
+    }
+    for name in ["superset", "issuperset"] {
+        env.add_test(name, |a: MjValue, b: MjValue| subset(&b, &a));
+    }
     env.add_test(
         "contains",
         |a: MjValue, b: MjValue| -> Result<bool, Error> { Ok(a.try_iter()?.any(|x| x == b)) },
@@ -104,20 +99,6 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("is_mount", |v: String| is_mount(&v));
     env.add_test("same_file", |a: String, b: String| same_file(&a, &b));
     env.add_test("is_same_file", |a: String, b: String| same_file(&a, &b));
-    env.add_test(
-        "issubset",
-        |a: MjValue, b: MjValue| -> Result<bool, Error> {
-            let b: Vec<MjValue> = b.try_iter()?.collect();
-            Ok(a.try_iter()?.all(|x| b.contains(&x)))
-        },
-    );
-    env.add_test(
-        "issuperset",
-        |a: MjValue, b: MjValue| -> Result<bool, Error> {
-            let a: Vec<MjValue> = a.try_iter()?.collect();
-            Ok(b.try_iter()?.all(|x| a.contains(&x)))
-        },
-    );
     env.add_test("nan", |v: MjValue| is_nan(&v));
     env.add_test("isnan", |v: MjValue| is_nan(&v));
     env.add_test("started", |v: MjValue| {
@@ -140,6 +121,12 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("vaulted_file", |v: String| {
         std::fs::read(&v).is_ok_and(|b| b.starts_with(b"$ANSIBLE_VAULT;"))
     });
+}
+
+/// Every item of `a` is in `b` (mathstuff's `issubset`).
+fn subset(a: &MjValue, b: &MjValue) -> Result<bool, Error> {
+    let b: Vec<MjValue> = b.try_iter()?.collect();
+    Ok(a.try_iter()?.all(|x| b.contains(&x)))
 }
 
 fn is_nan(v: &MjValue) -> bool {
