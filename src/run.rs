@@ -25,6 +25,18 @@ use indexmap::IndexMap;
 use std::sync::Arc;
 use tokio::sync::{Mutex, Semaphore};
 
+/// Set by the first Ctrl-C or SIGTERM: no new task starts, the running ones finish, and
+/// the run ends with its recap (and exit 99, as ansible-playbook's).
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub check: bool,
@@ -119,6 +131,9 @@ pub async fn run(
     let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
     let mut unmatched: Vec<String> = Vec::new();
     for play in plays {
+        if interrupted() {
+            break;
+        }
         let pattern_text = play_pattern(play, &base.extra)?;
         let sel = pattern::select(&inventory, &pattern_text, opts.limit.as_deref())
             .map_err(|e| Error::Usage(e.0))?;
@@ -487,7 +502,7 @@ impl<'a> PlayRun<'a> {
         Box::pin(async move {
             let mut active = active;
             for item in items {
-                if active.is_empty() {
+                if active.is_empty() || interrupted() {
                     break;
                 }
                 active = match item {

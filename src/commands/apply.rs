@@ -107,7 +107,16 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
         }),
     };
     let rt = runtime()?;
-    let summary = rt.block_on(run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()))?;
+    let summary = rt.block_on(async {
+        let watcher = tokio::spawn(watch_signals(printer.clone()));
+        let summary = run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()).await;
+        watcher.abort();
+        summary
+    })?;
+    if crate::run::interrupted() {
+        printer.err("[ERROR]: User interrupted execution\n");
+        return Ok(crate::error::exit::INTERRUPTED);
+    }
     Ok(summary.exit_code())
 }
 
@@ -143,4 +152,31 @@ fn adopt(
         ));
     }
     inv.reconcile().map_err(|(_, e)| Error::Usage(e.0))
+}
+
+/// The first Ctrl-C or SIGTERM stops the run between tasks (the running ones finish, so
+/// no file is left half-written, and the recap still prints); a second one ends it at
+/// once.
+async fn watch_signals(printer: Printer) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    for n in 0.. {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        if n > 0 {
+            printer.err("[ERROR]: User interrupted execution (aborted)\n");
+            std::process::exit(i32::from(crate::error::exit::INTERRUPTED));
+        }
+        crate::run::interrupt();
+        printer.err(
+            "[WARNING]: interrupted: stopping after the running task (interrupt again to abort now)\n",
+        );
+    }
 }
