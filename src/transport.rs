@@ -163,10 +163,11 @@ impl Connection {
         let escalate = escalate.filter(|b| b.user != self.login_user());
         let tmp = temp_beside(dest);
         let script = format!(
-            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; umask 077; cat > \"$T\"; {finish}; sync \"$T\" 2>/dev/null || true; mv -f \"$T\" {dest}; trap - EXIT",
+            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; umask 077; cat > \"$T\"; {finish}; sync \"$T\" 2>/dev/null || true; mv -f \"$T\" {dest}; trap - EXIT; {stale}",
             tmp = sh_quote(&tmp),
             dest = sh_quote(dest),
             finish = if finish.is_empty() { ":" } else { finish },
+            stale = stale_temps_cleanup(dest),
         );
         // Over SFTP when we log in as the file's writer; through stdin otherwise.
         if let (Connection::Ssh(c), None) = (self, escalate) {
@@ -188,6 +189,23 @@ impl Connection {
             c.close().await;
         }
     }
+}
+
+/// A shell command removing temp files of earlier writes to `dest` that a killed run or
+/// a dropped connection left beside it: tprov's own names only, untouched for over two
+/// minutes (a live upload keeps its file's mtime fresh). Never fails the write.
+pub fn stale_temps_cleanup(dest: &str) -> String {
+    let (dir, name) = match dest.rfind('/') {
+        Some(0) => ("/", &dest[1..]),
+        Some(i) => (&dest[..i], &dest[i + 1..]),
+        None => (".", dest),
+    };
+    let pattern = format!(".{}.tprov-*.tmp", name.replace(['*', '?', '[', ']'], "?"));
+    format!(
+        "find {} -maxdepth 1 -type f -name {} -mmin +2 -delete 2>/dev/null || true",
+        sh_quote(dir),
+        sh_quote(&pattern)
+    )
 }
 
 /// A temp name in the destination's directory, so the final rename stays on one

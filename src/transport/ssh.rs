@@ -452,6 +452,37 @@ impl SshConnection {
         data: &[u8],
         finish: &str,
     ) -> Result<(), TransportError> {
+        let uploaded = self.upload(dest, tmp, data).await;
+        if let Err(e) = uploaded {
+            // No partial temp file stays behind (a full disk stays full otherwise).
+            if !self.handle.is_closed()
+                && let Ok(guard) = self.sftp().await
+                && let Some(sftp) = guard.as_ref()
+            {
+                let _ = sftp.remove_file(tmp).await;
+            }
+            return Err(e);
+        }
+        let script = format!(
+            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; {finish}; mv -f \"$T\" {dest}; trap - EXIT; {stale}",
+            tmp = super::sh_quote(tmp),
+            dest = super::sh_quote(dest),
+            finish = if finish.is_empty() { ":" } else { finish },
+            stale = super::stale_temps_cleanup(dest),
+        );
+        let out = self.exec(&script, None, None).await?;
+        if out.ok() {
+            Ok(())
+        } else {
+            Err(TransportError::Failed(format!(
+                "writing {dest} failed: {}",
+                out.stderr_str().trim()
+            )))
+        }
+    }
+
+    /// The bytes into `tmp` over SFTP, synced.
+    async fn upload(&self, dest: &str, tmp: &str, data: &[u8]) -> Result<(), TransportError> {
         {
             let guard = self.sftp().await?;
             let sftp = guard
@@ -480,21 +511,7 @@ impl SshConnection {
                 .await
                 .map_err(|e| self.sftp_failure(dest, e))?;
         }
-        let script = format!(
-            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; {finish}; mv -f \"$T\" {dest}; trap - EXIT",
-            tmp = super::sh_quote(tmp),
-            dest = super::sh_quote(dest),
-            finish = if finish.is_empty() { ":" } else { finish },
-        );
-        let out = self.exec(&script, None, None).await?;
-        if out.ok() {
-            Ok(())
-        } else {
-            Err(TransportError::Failed(format!(
-                "writing {dest} failed: {}",
-                out.stderr_str().trim()
-            )))
-        }
+        Ok(())
     }
 
     /// An SFTP error is a lost connection when the session is gone.
