@@ -409,3 +409,42 @@ fn uri_results_match_ansible() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A temp file a killed run left beside a destination (tprov's own name, untouched for
+/// minutes) goes with the next write to it; a fresh one (a write in flight) stays.
+#[test]
+fn the_next_write_removes_stale_temp_files_beside_its_destination() {
+    let dir = std::env::temp_dir().join(format!("tprov-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let stale = dir.join(".conf.tprov-0123456789abcdef.tmp");
+    let fresh = dir.join(".conf.tprov-fedcba9876543210.tmp");
+    std::fs::write(&stale, "left by a killed run").expect("stale");
+    std::fs::write(&fresh, "a write in flight").expect("fresh");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| f.set_modified(old))
+        .expect("age the stale file");
+    std::fs::write(dir.join("hosts"), "ctl ansible_connection=local\n").expect("inventory");
+    std::fs::write(
+        dir.join("play.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {{content: new, dest: {}}}\n",
+            dir.join("conf").display()
+        ),
+    )
+    .expect("playbook");
+    let mut c = crate::support::tprov();
+    c.current_dir(&dir)
+        .args(["apply", "-i", "hosts", "play.yml"]);
+    let out = stdout(&c.output().expect("tprov runs"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("conf")).ok().as_deref(),
+        Some("new"),
+        "{out}"
+    );
+    assert!(!stale.exists(), "the stale temp file is still there");
+    assert!(fresh.exists(), "a fresh temp file was removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
