@@ -9,7 +9,7 @@ use crate::value::{Map, Value};
 use crate::vars::Vars;
 use std::path::PathBuf;
 
-pub use parse::{is_reserved_name, load, load_tasks_file, parse_kv};
+pub use parse::{VARIABLE_PARAMS, is_reserved_name, load, load_tasks_file, parse_kv};
 
 #[derive(Debug, Clone)]
 pub struct Play {

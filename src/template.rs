@@ -773,6 +773,11 @@ fn literal_backslashes(source: &str, in_expr: bool) -> std::borrow::Cow<'_, str>
     std::borrow::Cow::Owned(out)
 }
 
+/// Whether `source` is exactly one `{{ ... }}` block (its value keeps its type).
+pub fn is_single_expression(source: &str) -> bool {
+    single_expression(source.trim()).is_some()
+}
+
 /// The inner expression when `source` is exactly one `{{ ... }}` block.
 fn single_expression(source: &str) -> Option<&str> {
     let mut tokens = tokenize(source, false, SyntaxConfig::default());

@@ -944,17 +944,33 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             };
         }
     }
-    let args = module_args(cx, &module, &raw_args);
-    let arg_errors: Vec<(Origin, String)> = crate::tasks::check_args(&module, &args)
-        .into_iter()
-        .map(|(key, msg)| {
-            let pos = raw_args
-                .as_map()
-                .and_then(|m| m.iter().find(|(k, _)| k.name == key))
-                .map_or(raw_args.pos, |(k, _)| k.pos);
-            (cx.l.origin(pos), msg)
-        })
-        .collect();
+    let mut args = module_args(cx, &module, &raw_args);
+    // Arguments given as one template (`assert: "{{ item }}"`): a mapping once rendered,
+    // checked when the task runs (Ansible's `_variable_params`).
+    if let Some(Value::Str(text)) = args.get("_raw_params").cloned()
+        && !matches!(
+            module.as_str(),
+            "command" | "shell" | "raw" | "script" | "include_tasks" | "include_vars" | "meta"
+        )
+        && crate::template::is_single_expression(&text)
+    {
+        args.shift_remove("_raw_params");
+        args.insert(VARIABLE_PARAMS.into(), Value::Str(text));
+    }
+    let arg_errors: Vec<(Origin, String)> = if args.contains_key(VARIABLE_PARAMS) {
+        Vec::new()
+    } else {
+        crate::tasks::check_args(&module, &args)
+            .into_iter()
+            .map(|(key, msg)| {
+                let pos = raw_args
+                    .as_map()
+                    .and_then(|m| m.iter().find(|(k, _)| k.name == key))
+                    .map_or(raw_args.pos, |(k, _)| k.pos);
+                (cx.l.origin(pos), msg)
+            })
+            .collect()
+    };
     let mut loop_lookup = None;
     let (loop_, loop_kind) = if let Some(l) = n.get("loop") {
         (Some(l.to_value()), LoopKind::Loop)
@@ -1069,6 +1085,9 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     let _ = IGNORED_KEYS;
     vec![Item::Task(Box::new(task))]
 }
+
+/// The argument key of a task whose arguments are one template to render into a mapping.
+pub const VARIABLE_PARAMS: &str = "_variable_params";
 
 /// Adds handler names to every task under `items`.
 fn add_notify(items: &mut [Item], names: &[String]) {

@@ -1068,6 +1068,24 @@ impl TaskRun<'_> {
         let Value::Map(mut m) = v else {
             return Err("arguments must be a mapping".into());
         };
+        // `assert: "{{ item }}"`: the rendered mapping, under the task's other arguments.
+        if let Some(params) = m.shift_remove(crate::playbook::VARIABLE_PARAMS) {
+            let Value::Map(mut base) = params else {
+                return Err(format!(
+                    "the module arguments must render to a mapping, got {}",
+                    params.type_name()
+                ));
+            };
+            base.extend(m);
+            m = base;
+            let errors: Vec<String> = tasks::check_args(&self.task.module, &m)
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect();
+            if !errors.is_empty() {
+                return Err(errors.join("; "));
+            }
+        }
         m.retain(|_, v| v.as_str() != Some(OMIT));
         m.extend(kept);
         Ok(m)

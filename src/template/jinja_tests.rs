@@ -85,9 +85,15 @@ pub fn register(env: &mut Environment<'static>) {
     for name in ["superset", "issuperset"] {
         env.add_test(name, |a: MjValue, b: MjValue| subset(&b, &a));
     }
+    // Python's `b in a`: a substring for strings, a key for dicts, an item otherwise.
     env.add_test(
         "contains",
-        |a: MjValue, b: MjValue| -> Result<bool, Error> { Ok(a.try_iter()?.any(|x| x == b)) },
+        |a: MjValue, b: MjValue| -> Result<bool, Error> {
+            if let (Some(hay), Some(needle)) = (a.as_str(), b.as_str()) {
+                return Ok(hay.contains(needle));
+            }
+            Ok(a.try_iter()?.any(|x| x == b))
+        },
     );
     // Ansible's other names for the same tests (`is_dir`, `issubset`...), and the rest of
     // its files, mathstuff and core tests.
