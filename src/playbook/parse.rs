@@ -1191,7 +1191,10 @@ pub fn parse_kv(text: &str) -> Vec<(String, String)> {
 }
 
 /// Splits on spaces outside quotes and `{{ }}`, keeping quotes (Ansible's `split_args`).
+/// A line break stays at the end of the word before it, so a multi-line `shell: |`
+/// script keeps its lines.
 fn split_args(text: &str) -> Vec<String> {
+    let text = text.trim();
     let mut out = Vec::new();
     let mut cur = String::new();
     let (mut quote, mut depth) = (None, 0usize);
@@ -1215,6 +1218,13 @@ fn split_args(text: &str) -> Vec<String> {
         } else if (c == '"' || c == '\'') && depth == 0 {
             quote = Some(c);
             cur.push(c);
+        } else if c == '\n' && depth == 0 {
+            if !cur.is_empty() {
+                cur.push('\n');
+                out.push(std::mem::take(&mut cur));
+            } else if let Some(last) = out.last_mut() {
+                last.push('\n');
+            }
         } else if c.is_whitespace() && depth == 0 {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
