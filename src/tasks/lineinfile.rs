@@ -140,6 +140,18 @@ pub(super) async fn finish(
             after: String::from_utf8_lossy(&after).into_owned(),
         });
         if let Some(w) = &cx.writer {
+            // `create: yes` makes the missing directories too, as Ansible's os.makedirs.
+            if !t.st.exists {
+                let dir = super::remote::parent(&t.path);
+                super::remote::change(
+                    w,
+                    &format!(
+                        "[ -d {d} ] || mkdir -p {d}",
+                        d = crate::transport::sh_quote(dir)
+                    ),
+                )
+                .await?;
+            }
             super::copy::write(
                 cx,
                 w,
