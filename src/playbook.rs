@@ -103,6 +103,8 @@ pub struct Task {
     /// `loop_control.extended`: `ansible_loop` (index, first, last, previtem...) per item;
     /// `extended_allitems: false` leaves out its `allitems`.
     pub loop_extended: bool,
+    /// `loop_control.pause`: seconds between items.
+    pub loop_pause: Option<Value>,
     pub loop_allitems: bool,
     pub register: Option<String>,
     pub changed_when: Vec<(String, Origin)>,

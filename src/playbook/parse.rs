@@ -1022,6 +1022,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     };
     let loop_extended = lc_bool(cx, "extended").unwrap_or(false);
     let loop_allitems = lc_bool(cx, "extended_allitems").unwrap_or(true);
+    let loop_pause = lc.and_then(|c| c.get("pause")).map(Node::to_value);
     let task = Task {
         common: common(cx, n),
         module,
@@ -1036,6 +1037,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         loop_label,
         loop_extended,
         loop_allitems,
+        loop_pause,
         register: n.get("register").and_then(|v| string(cx, v, "register")),
         changed_when: n
             .get("changed_when")

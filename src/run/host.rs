@@ -311,7 +311,20 @@ impl TaskRun<'_> {
         let mut all_skipped = true;
         let mut unreachable = None;
         let mut facts = Map::default();
+        let pause = match &self.task.loop_pause {
+            Some(p) => engine()
+                .template_to_value(p, &scope, Some(&self.task.origin))
+                .ok()
+                .and_then(|v| v.py_str().trim().parse::<f64>().ok())
+                .filter(|s| *s > 0.0),
+            None => None,
+        };
         for (index, item) in items.iter().enumerate() {
+            if let Some(secs) = pause
+                && index > 0
+            {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(secs.min(86_400.0))).await;
+            }
             let scope = match item {
                 Some(v) => {
                     // Facts set by the items before this one are seen by it (set_fact in a

@@ -240,9 +240,11 @@ pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError
     let src = args::str_req(a, &["src"], "template")?;
     let dest = args::str_req(a, &["dest"], "template")?;
     let path = cx.find_file("templates", &src)?;
+    // The task's own `ansible_managed` (task or play vars) wins over the default one.
     let frame = crate::template::native_frame(
         crate::template::file_vars(&path, &src)
             .into_iter()
+            .filter(|(k, _)| k != "ansible_managed" || !cx.scope.contains(k))
             .chain([("template_destpath".to_string(), Value::str(dest.clone()))]),
     );
     let scope = cx.scope.with_frame(frame);
