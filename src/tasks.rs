@@ -21,6 +21,7 @@ mod pm2;
 mod raw;
 mod remote;
 mod replace;
+mod script;
 mod service;
 mod set_color;
 mod slurp;
@@ -90,6 +91,7 @@ pub const SPECS: &[Spec] = &[
     slurp::SPEC,
     tempfile::SPEC,
     getent::SPEC,
+    script::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -130,6 +132,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "slurp",
     "tempfile",
     "getent",
+    "script",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -176,7 +179,6 @@ pub const ANSIBLE_ONLY: &[&str] = &[
     "pip",
     "reboot",
     "rpm_key",
-    "script",
     "service_facts",
     "set_stats",
     "setup",
@@ -549,6 +551,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "slurp" => slurp::run(args, cx).await,
         "tempfile" => tempfile::run(args, cx).await,
         "getent" => getent::run(args, cx).await,
+        "script" => script::run(args, cx).await,
         other => Err(fail(unsupported_message(other))),
     }
 }
