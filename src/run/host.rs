@@ -896,7 +896,8 @@ impl TaskRun<'_> {
         )
         .map_err(TaskError::Failed)?
         {
-            Some(d) => d && self.opts.diff,
+            // A task's own `diff:` wins over --diff either way, as in Ansible.
+            Some(d) => d,
             None => self.opts.diff,
         };
         // `delegate_to`: the task runs there (the controller for localhost), with this
@@ -1043,6 +1044,12 @@ impl TaskRun<'_> {
             None => tasks::run(&self.task.module, &args, &mut cx).await?,
         };
         let mut result = outcome.to_result();
+        if diff && !outcome.diffs.is_empty() {
+            result.insert(
+                "diff".into(),
+                diff_result(&self.task.module, &outcome.diffs),
+            );
+        }
         if !self.task.changed_when.is_empty() || !self.task.failed_when.is_empty() {
             let rscope = self.result_scope(scope, &result);
             if !self.task.changed_when.is_empty() {
@@ -1166,4 +1173,46 @@ fn loop_info(items: &[Option<Value>], index: usize, allitems: bool) -> Value {
         m.insert("nextitem".into(), item(index + 1));
     }
     Value::Map(m)
+}
+
+/// The `diff` key of a result in diff mode, as Ansible's modules return it: before and
+/// after (attributes as mappings, contents as text, with their headers); a list of them,
+/// or one mapping for the file module.
+fn diff_result(module: &str, diffs: &[tasks::Diff]) -> Value {
+    let side = |text: &str| -> Value {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .map_or_else(|| Value::str(text), |j| crate::template::json_to_value(&j))
+    };
+    let one = |d: &tasks::Diff| -> Value {
+        let mut m = Map::default();
+        m.insert("before".into(), side(&d.before));
+        m.insert("after".into(), side(&d.after));
+        if let Some(h) = &d.before_header {
+            m.insert("before_header".into(), Value::str(h.clone()));
+        }
+        if let Some(h) = &d.after_header {
+            m.insert("after_header".into(), Value::str(h.clone()));
+        }
+        Value::Map(m)
+    };
+    match diffs {
+        [d] if module == "file" => one(d),
+        // lineinfile and blockinfile return [content, file attributes], the second one
+        // with its headers alone when no attribute changed.
+        [d] if matches!(module, "lineinfile" | "blockinfile") => {
+            let path = d
+                .before_header
+                .as_deref()
+                .and_then(|h| h.strip_suffix(" (content)"))
+                .unwrap_or_default();
+            let mut attrs = Map::default();
+            let header = Value::str(format!("{path} (file attributes)"));
+            attrs.insert("before_header".into(), header.clone());
+            attrs.insert("after_header".into(), header);
+            Value::List(vec![one(d), Value::Map(attrs)])
+        }
+        _ => Value::List(diffs.iter().map(one).collect()),
+    }
 }
