@@ -140,6 +140,21 @@ pub(super) async fn finish(
             after: String::from_utf8_lossy(&after).into_owned(),
         });
         if let Some(w) = &cx.writer {
+            // `backup: yes`: a timestamped copy beside the file before it changes.
+            if t.st.exists && args::bool_opt(a, &["backup"])?.unwrap_or(false) {
+                let q = crate::transport::sh_quote(&t.path);
+                let o = super::remote::change(
+                    w,
+                    &format!(
+                        "b={q}.$$.$(date +%Y-%m-%d@%H:%M:%S~); cp -p -- {q} \"$b\" && echo \"$b\""
+                    ),
+                )
+                .await?;
+                out.result.insert(
+                    "backup_file".into(),
+                    Value::str(o.stdout_str().trim().to_string()),
+                );
+            }
             // `create: yes` makes the missing directories too, as Ansible's os.makedirs.
             if !t.st.exists {
                 let dir = super::remote::parent(&t.path);
@@ -315,7 +330,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         }
     }
     let mut out = finish(cx, a, t, lines.concat().into_bytes(), msg).await?;
-    out.result.insert("backup".into(), Value::str(""));
+    // lineinfile names its backup `backup` (blockinfile and replace: `backup_file`).
+    let backup = out
+        .result
+        .shift_remove("backup_file")
+        .unwrap_or_else(|| Value::str(""));
+    out.result.insert("backup".into(), backup);
     Ok(out)
 }
 

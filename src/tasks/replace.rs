@@ -96,20 +96,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     } else {
         (contents.clone(), String::new())
     };
-    let backup = args::bool_opt(a, &["backup"])?.unwrap_or(false);
-    let changed_text = after_text != contents;
-    if backup
-        && changed_text
-        && let Some(w) = &cx.writer
-    {
-        let stamp = "$(date +%Y-%m-%d@%H:%M:%S~)";
-        let q = crate::transport::sh_quote(&path);
-        super::remote::change(
-            w,
-            &format!("b={q}.$$.{stamp}; cp -p -- {q} \"$b\" && echo \"$b\""),
-        )
-        .await?;
-    }
+    // `backup:` is made by `finish`, as for lineinfile and blockinfile.
     let mut out = finish(cx, a, t, after_text.into_bytes(), msg).await?;
     // Ansible's replace names the file itself in the diff headers.
     for d in &mut out.diffs {
