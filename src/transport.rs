@@ -174,20 +174,25 @@ impl Connection {
             return c.write_via_sftp(dest, &tmp, data, finish).await;
         }
         let out = self.exec(&script, Some(data), escalate, None).await?;
-        if out.ok() {
-            Ok(())
-        } else {
-            Err(TransportError::Failed(format!(
-                "writing {dest} failed: {}",
-                out.stderr_str().trim()
-            )))
-        }
+        written(dest, &out)
     }
 
     pub async fn close(self) {
         if let Connection::Ssh(c) = self {
             c.close().await;
         }
+    }
+}
+
+/// A write script's outcome: its failure names the destination and says why.
+pub fn written(dest: &str, out: &ExecOutput) -> Result<(), TransportError> {
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(TransportError::Failed(format!(
+            "writing {dest} failed: {}",
+            out.stderr_str().trim()
+        )))
     }
 }
 

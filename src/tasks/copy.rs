@@ -311,9 +311,11 @@ async fn put(
         }
         _ => (dest.to_string(), st),
     };
+    let before = st.clone();
     let mut out = put_file(a, cx, &dest, st, data, after_header).await?;
     if !out.failed {
-        let mut keys = super::remote::final_keys(cx, &dest, "file", true).await?;
+        let unchanged = (!out.changed).then_some(&before);
+        let mut keys = super::remote::final_keys(cx, &dest, "file", true, unchanged).await?;
         if let Some(Value::Str(md5)) = out.result.get("md5sum") {
             keys.insert("md5sum".into(), Value::Str(md5.clone()));
         }

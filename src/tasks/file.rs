@@ -84,7 +84,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         "touch" => "file",
         other => other,
     };
-    let keys = super::remote::final_keys(cx, &path, want, state == "file" && follow).await?;
+    // Unchanged, the first stat is the final state (unless a link is to be followed).
+    let unchanged = (!out.changed && st.kind != Kind::Link).then_some(&st);
+    let keys =
+        super::remote::final_keys(cx, &path, want, state == "file" && follow, unchanged).await?;
     out.result.insert("path".into(), Value::str(path));
     for (k, v) in keys {
         out.result.insert(k, v);

@@ -2,7 +2,7 @@
 //! without Python. Always changed; check mode skips it (it cannot say what it would do).
 
 use super::{Cx, Outcome, Spec, TaskError, args};
-use crate::value::{Map, Value};
+use crate::value::Map;
 
 pub const SPEC: Spec = Spec {
     name: "raw",
@@ -27,17 +27,5 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         .exec(&format!("{}{script}", cx.env_prefix()))
         .await
         .map_err(TaskError::from)?;
-    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
-    let lines = |s: &str| Value::List(s.lines().map(Value::from).collect());
-    let mut o = Outcome::changed(true);
-    o.result.insert("rc".into(), Value::Int(out.rc()));
-    o.result.insert("stdout_lines".into(), lines(&stdout));
-    o.result.insert("stderr_lines".into(), lines(&stderr));
-    o.result.insert("stdout".into(), Value::str(stdout));
-    o.result.insert("stderr".into(), Value::str(stderr));
-    if !out.ok() {
-        o.failed = true;
-        o.msg = Some("non-zero return code".into());
-    }
-    Ok(o)
+    Ok(super::remote::ran(&out))
 }

@@ -158,12 +158,14 @@ pub async fn stat(
 
 /// The keys Ansible's file, copy and template results carry about the path as the task
 /// left it (`state`, `mode`, `owner`, `group`, `uid`, `gid`, `size`); in check mode, the
-/// state the task would leave (`want`) without asking the host again.
+/// state the task would leave (`want`) without asking the host again. `unchanged` is
+/// the path's state when the task changed nothing (no second round trip for it).
 pub async fn final_keys(
     cx: &Cx<'_>,
     path: &str,
     want: &str,
     follow: bool,
+    unchanged: Option<&Stat>,
 ) -> Result<crate::value::Map, TaskError> {
     use crate::value::Value;
     let mut m = crate::value::Map::default();
@@ -171,7 +173,14 @@ pub async fn final_keys(
         m.insert("state".into(), Value::str(want));
         return Ok(m);
     }
-    let st = stat(cx, path, follow, false).await?;
+    let fresh;
+    let st = match unchanged {
+        Some(st) => st,
+        None => {
+            fresh = stat(cx, path, follow, false).await?;
+            &fresh
+        }
+    };
     let state = match st.kind {
         _ if !st.exists => "absent",
         Kind::Link => "link",
@@ -258,6 +267,25 @@ pub fn changed_ok(
         }));
     }
     Ok(out)
+}
+
+/// The result of a command run for its effect (`raw`, `script`): changed, with its rc,
+/// output and output lines, failed on a non-zero status.
+pub fn ran(out: &crate::transport::ExecOutput) -> super::Outcome {
+    use crate::value::Value;
+    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
+    let lines = |s: &str| Value::List(s.lines().map(Value::from).collect());
+    let mut o = super::Outcome::changed(true);
+    o.result.insert("rc".into(), Value::Int(out.rc()));
+    o.result.insert("stdout_lines".into(), lines(&stdout));
+    o.result.insert("stderr_lines".into(), lines(&stderr));
+    o.result.insert("stdout".into(), Value::str(stdout));
+    o.result.insert("stderr".into(), Value::str(stderr));
+    if !out.ok() {
+        o.failed = true;
+        o.msg = Some("non-zero return code".into());
+    }
+    o
 }
 
 pub fn sha1_hex(data: &[u8]) -> String {

@@ -4,7 +4,7 @@
 
 use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
-use crate::value::{Map, Value};
+use crate::value::Map;
 
 pub const SPEC: Spec = Spec {
     name: "script",
@@ -62,17 +62,5 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         env = cx.env_prefix(),
     );
     let out = w.exec_with_stdin(&script, Some(&data)).await?;
-    let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
-    let lines = |s: &str| Value::List(s.lines().map(Value::from).collect());
-    let mut o = Outcome::changed(true);
-    o.result.insert("rc".into(), Value::Int(out.rc()));
-    o.result.insert("stdout_lines".into(), lines(&stdout));
-    o.result.insert("stderr_lines".into(), lines(&stderr));
-    o.result.insert("stdout".into(), Value::str(stdout));
-    o.result.insert("stderr".into(), Value::str(stderr));
-    if !out.ok() {
-        o.failed = true;
-        o.msg = Some("non-zero return code".into());
-    }
-    Ok(o)
+    Ok(super::remote::ran(&out))
 }

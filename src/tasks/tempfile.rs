@@ -37,7 +37,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let out = super::remote::change(w, &script).await?;
     let path = out.stdout_str().trim().to_string();
     let mut o = Outcome::changed(true).with("path", Value::str(path.clone()));
-    for (k, v) in super::remote::final_keys(cx, &path, &state, false).await? {
+    for (k, v) in super::remote::final_keys(cx, &path, &state, false, None).await? {
         o.result.insert(k, v);
     }
     Ok(o)

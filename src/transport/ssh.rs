@@ -471,14 +471,7 @@ impl SshConnection {
             stale = super::stale_temps_cleanup(dest),
         );
         let out = self.exec(&script, None, None).await?;
-        if out.ok() {
-            Ok(())
-        } else {
-            Err(TransportError::Failed(format!(
-                "writing {dest} failed: {}",
-                out.stderr_str().trim()
-            )))
-        }
+        super::written(dest, &out)
     }
 
     /// The bytes into `tmp` over SFTP, synced.
