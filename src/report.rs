@@ -82,6 +82,10 @@ impl Reporter for Ansible {
                         }
                         p.paint(&l, color)
                     }
+                    // Ansible's item skip line ends with a space.
+                    Status::Skipped if !item.is_empty() => {
+                        p.paint(&format!("skipping: [{host}]{item} "), "36")
+                    }
                     Status::Skipped => p.paint(&format!("skipping: [{host}]{item}"), "36"),
                     Status::Failed | Status::Ignored => {
                         let mut l = if item.is_empty() {
@@ -109,6 +113,16 @@ impl Reporter for Ansible {
                 text.push_str(&line);
                 text.push('\n');
                 p.out(&text);
+            }
+            Event::Included { path, hosts, item } => {
+                let item = item
+                    .as_ref()
+                    .map(|i| format!(" => (item={i})"))
+                    .unwrap_or_default();
+                p.out(&p.paint(
+                    &format!("included: {path} for {}{item}\n", hosts.join(", ")),
+                    "36",
+                ));
             }
             Event::Retry { host, task, left } => p.out(&p.paint(
                 &format!("FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"),
@@ -219,6 +233,17 @@ impl Reporter for Json {
                         "diff".into(),
                         Value::List(diffs.iter().map(|d| Value::str(unified(d))).collect()),
                     );
+                }
+            }
+            Event::Included { path, hosts, item } => {
+                m.insert("event".into(), Value::str("included"));
+                m.insert("path".into(), Value::str(path.clone()));
+                m.insert(
+                    "hosts".into(),
+                    Value::List(hosts.iter().map(|h| Value::str(h.clone())).collect()),
+                );
+                if let Some(i) = item {
+                    m.insert("item".into(), Value::str(i.clone()));
                 }
             }
             Event::Retry { host, task, left } => {

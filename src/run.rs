@@ -736,11 +736,21 @@ impl<'a> PlayRun<'a> {
         active: Vec<HostId>,
     ) -> Vec<HostId> {
         // Each host resolves the file name; hosts with the same file run it together.
-        let mut groups: IndexMap<std::path::PathBuf, Vec<HostId>> = IndexMap::new();
+        // Keyed by file and loop item, as Ansible's IncludedFile: each item's run of the
+        // file is one group, in the order the items first appear.
+        type Group = (crate::value::Map, Option<String>, Vec<HostId>);
+        let mut groups: IndexMap<(std::path::PathBuf, String), Group> = IndexMap::new();
         let mut failed = Vec::new();
         let inner = inh.with(&task.common);
+        if active.is_empty() {
+            return active;
+        }
+        self.reporter.event(&Event::TaskStart {
+            name: task.display_name(),
+            handler: inh.handler,
+        });
         for h in &active {
-            let st = self.states[h].lock().await;
+            let mut st = self.states[h].lock().await;
             let run = TaskRun {
                 task,
                 inh,
@@ -748,31 +758,71 @@ impl<'a> PlayRun<'a> {
                 opts: self.opts,
                 play: self.play,
             };
-            match run.include_file(&st) {
-                Ok(Some(path)) => groups.entry(path).or_default().push(*h),
-                Ok(None) => {}
+            match run.include_files(&st) {
+                Ok(inc) => {
+                    for ev in &inc.events {
+                        self.reporter.event(ev);
+                    }
+                    if inc.skipped {
+                        st.stats.skipped += 1;
+                    }
+                    for (path, vars, label) in inc.files {
+                        let key = crate::value::pyjson::dumps(
+                            &Value::Map(vars.clone()),
+                            &crate::value::pyjson::JsonStyle::compact(),
+                        )
+                        .unwrap_or_default();
+                        groups
+                            .entry((path, key))
+                            .or_insert_with(|| (vars, label, Vec::new()))
+                            .2
+                            .push(*h);
+                    }
+                }
                 Err(ev) => {
-                    drop(st);
-                    self.reporter.event(&Event::TaskStart {
-                        name: task.display_name(),
-                        handler: inh.handler,
-                    });
                     self.reporter.event(&ev);
-                    let mut st = self.states[h].lock().await;
                     st.failed = true;
                     st.stats.failed += 1;
                     failed.push(*h);
                 }
             }
         }
+        // Ansible's `included:` lines, one per file and item, each counted `ok`.
+        for ((path, _), (_, label, hosts)) in &groups {
+            let mut names = Vec::new();
+            for h in hosts {
+                let mut st = self.states[h].lock().await;
+                st.stats.ok += 1;
+                names.push(st.name.clone());
+            }
+            self.reporter.event(&Event::Included {
+                path: std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string(),
+                hosts: names,
+                item: label.clone(),
+            });
+        }
         let mut still: Vec<HostId> = active
             .iter()
             .copied()
             .filter(|h| !failed.contains(h))
             .collect();
-        for (path, hosts) in groups {
+        for ((path, _), (vars, _, hosts)) in groups {
+            // Hosts that failed in an earlier item's run do not go on.
+            let hosts: Vec<HostId> = hosts.into_iter().filter(|h| still.contains(h)).collect();
+            if hosts.is_empty() {
+                continue;
+            }
             match crate::playbook::load_tasks_file(&path, task.role.as_ref()) {
                 Ok(items) => {
+                    let mut inner = inner.clone();
+                    if !vars.is_empty() {
+                        inner
+                            .vars
+                            .push(Arc::new(crate::vars::from_map(&vars, None)));
+                    }
                     let ok = self.run_items(&items, &inner, hosts.clone()).await;
                     still.retain(|h| !hosts.contains(h) || ok.contains(h));
                 }

@@ -513,8 +513,54 @@ impl Cx<'_> {
     }
 }
 
+/// The arguments Ansible declares with `type='path'` for a module: `~` and `$VAR` in them
+/// are expanded on the host before the module runs.
+fn path_args(module: &str) -> &'static [&'static str] {
+    match module {
+        "copy" => &["dest"],
+        "template" => &["dest"],
+        "file" => &["path", "dest", "name", "src"],
+        "lineinfile" | "blockinfile" | "replace" => &["path", "dest", "destfile", "name"],
+        "stat" => &["path", "dest", "name"],
+        "user" => &["home", "shell"],
+        "authorized_key" => &["path"],
+        "git" => &["dest", "key_file"],
+        "command" | "shell" | "script" => &["chdir", "creates", "removes"],
+        "slurp" => &["src", "path"],
+        "tempfile" => &["path"],
+        "wait_for" => &["path"],
+        _ => &[],
+    }
+}
+
+/// `args` with its path-typed values expanded on the host (a copy only when one needs it).
+async fn expanded<'m>(
+    module: &str,
+    args: &'m Map,
+    cx: &Cx<'_>,
+) -> Result<std::borrow::Cow<'m, Map>, TaskError> {
+    let keys: Vec<&str> = path_args(module)
+        .iter()
+        .copied()
+        .filter(|k| matches!(args.get(*k), Some(Value::Str(s)) if s.starts_with('~') || s.contains('$')))
+        .collect();
+    if keys.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(args));
+    }
+    let mut values: Vec<String> = keys.iter().map(|k| args[*k].py_str()).collect();
+    let mut refs: Vec<&mut String> = values.iter_mut().collect();
+    remote::expand_paths(cx, &mut refs).await?;
+    let mut a = args.clone();
+    for (k, v) in keys.into_iter().zip(values) {
+        a.insert(k.to_string(), Value::Str(v));
+    }
+    Ok(std::borrow::Cow::Owned(a))
+}
+
 /// Runs one module with templated `args`.
 pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let args = expanded(module, args, cx).await?;
+    let args = args.as_ref();
     match module {
         "user" => user::run(args, cx).await,
         "group" => user::run_group(args, cx).await,

@@ -49,6 +49,12 @@ pub enum Event {
         /// The module that produced it (debug results are shown differently).
         action: String,
     },
+    /// A file `include_tasks` brings in, for these hosts (and loop item).
+    Included {
+        path: String,
+        hosts: Vec<String>,
+        item: Option<String>,
+    },
     Retry {
         host: String,
         task: String,

@@ -69,6 +69,17 @@ pub struct HostResult {
     pub ok: bool,
 }
 
+/// One host's part of an `include_tasks` (see `TaskRun::include_files`).
+#[derive(Default)]
+pub struct Includes {
+    /// File, the loop item's variables, the item's label.
+    pub files: Vec<(std::path::PathBuf, Map, Option<String>)>,
+    /// Skip results to show before the `included:` lines.
+    pub events: Vec<Event>,
+    /// Nothing was included: the task counts as skipped.
+    pub skipped: bool,
+}
+
 fn result_event(
     host: &str,
     status: Status,
@@ -228,17 +239,111 @@ impl TaskRun<'_> {
     }
 
     /// The included file for `include_tasks` on this host (None when `when` is false).
-    pub fn include_file(&self, st: &HostState) -> Result<Option<std::path::PathBuf>, Event> {
+    /// The loop variables one item binds: the item, `index_var`, `ansible_loop` (with
+    /// `extended`) and `ansible_loop_var`.
+    fn item_vars(&self, items: &[Option<Value>], index: usize, v: &Value) -> Vec<(String, Value)> {
+        let mut frame = vec![(self.task.loop_var.clone(), v.clone())];
+        if let Some(iv) = &self.task.index_var {
+            frame.push((iv.clone(), Value::Int(index as i64)));
+            frame.push(("ansible_index_var".into(), Value::str(iv.clone())));
+        }
+        if self.task.loop_extended {
+            frame.push((
+                "ansible_loop".into(),
+                loop_info(items, index, self.task.loop_allitems),
+            ));
+        }
+        frame.push((
+            "ansible_loop_var".into(),
+            Value::str(self.task.loop_var.clone()),
+        ));
+        frame
+    }
+
+    /// What an `include_tasks` does on this host: the files it brings in, in order (one
+    /// per loop item, with the item's variables and label, or one without a loop), and
+    /// the skip results to show (items `when` skipped; the whole task when nothing is
+    /// included).
+    pub fn include_files(&self, st: &HostState) -> Result<Includes, Event> {
         let fail = |msg: String| {
             let mut m = Map::default();
             m.insert("failed".into(), Value::Bool(true));
             m.insert("msg".into(), Value::str(msg));
             result_event(&st.name, Status::Failed, None, m, true, Vec::new())
         };
+        let mut out = Includes::default();
         let scope = self.scope(st).map_err(fail)?;
-        if self.when(&scope).map_err(fail)?.is_some() {
-            return Ok(None);
+        let skip_all = |out: &mut Includes, cond: &str| {
+            out.events.push(result_event(
+                &st.name,
+                Status::Skipped,
+                None,
+                skip_result(cond),
+                false,
+                Vec::new(),
+            ));
+            out.skipped = true;
+        };
+        if self.task.loop_.is_none() {
+            if let Some(cond) = self.when(&scope).map_err(fail)? {
+                skip_all(&mut out, &cond);
+            } else {
+                let path = self.include_path(&scope).map_err(fail)?;
+                out.files.push((path, Map::default(), None));
+            }
+            return Ok(out);
         }
+        // `when: false` on the task skips it before its loop is templated.
+        let items = match self.items(&scope) {
+            Ok(items) => items,
+            Err(e) => match self.when(&scope) {
+                Ok(Some(cond)) if e.contains("undefined") => {
+                    skip_all(&mut out, &cond);
+                    return Ok(out);
+                }
+                _ => return Err(fail(e)),
+            },
+        };
+        for (index, item) in items.iter().enumerate() {
+            let Some(v) = item else { continue };
+            let vars: Map = self.item_vars(&items, index, v).into_iter().collect();
+            let inner = scope.with_frame(native_frame(
+                vars.iter().map(|(k, v)| (k.clone(), v.clone())),
+            ));
+            let label = self.label(v, &inner);
+            if let Some(cond) = self.when(&inner).map_err(fail)? {
+                out.events.push(result_event(
+                    &st.name,
+                    Status::Skipped,
+                    Some(label),
+                    skip_result(&cond),
+                    false,
+                    Vec::new(),
+                ));
+                continue;
+            }
+            let path = self.include_path(&inner).map_err(fail)?;
+            out.files.push((path, vars, Some(label)));
+        }
+        if out.files.is_empty() {
+            let mut m = Map::default();
+            m.insert("changed".into(), Value::Bool(false));
+            m.insert("skipped".into(), Value::Bool(true));
+            m.insert("skipped_reason".into(), Value::str("No items in the list"));
+            out.events.push(result_event(
+                &st.name,
+                Status::Skipped,
+                None,
+                m,
+                false,
+                Vec::new(),
+            ));
+            out.skipped = true;
+        }
+        Ok(out)
+    }
+
+    fn include_path(&self, scope: &Arc<Scope>) -> Result<std::path::PathBuf, String> {
         let raw = self
             .task
             .args
@@ -247,8 +352,8 @@ impl TaskRun<'_> {
             .cloned()
             .unwrap_or(Value::Null);
         let name = engine()
-            .template_to_value(&raw, &scope, Some(&self.task.args_origin))
-            .map_err(|e| fail(e.to_string()))?
+            .template_to_value(&raw, scope, Some(&self.task.args_origin))
+            .map_err(|e| e.to_string())?
             .py_str();
         let base = self
             .task
@@ -257,7 +362,7 @@ impl TaskRun<'_> {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        Ok(Some(base.join(name)))
+        Ok(base.join(name))
     }
 
     pub async fn run(&self, st: &mut HostState) -> HostResult {
@@ -331,21 +436,7 @@ impl TaskRun<'_> {
                     // loop accumulates, as in Ansible).
                     let mut frame: Vec<(String, Value)> =
                         facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    frame.push((self.task.loop_var.clone(), v.clone()));
-                    if let Some(iv) = &self.task.index_var {
-                        frame.push((iv.clone(), Value::Int(index as i64)));
-                        frame.push(("ansible_index_var".into(), Value::str(iv.clone())));
-                    }
-                    if self.task.loop_extended {
-                        frame.push((
-                            "ansible_loop".into(),
-                            loop_info(&items, index, self.task.loop_allitems),
-                        ));
-                    }
-                    frame.push((
-                        "ansible_loop_var".into(),
-                        Value::str(self.task.loop_var.clone()),
-                    ));
+                    frame.extend(self.item_vars(&items, index, v));
                     scope.with_frame(native_frame(frame))
                 }
                 None => scope.clone(),

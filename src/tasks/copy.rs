@@ -7,7 +7,10 @@ use super::remote::{Kind, Stat, read, sha1_hex, stat};
 use super::{Cx, Diff, Outcome, Spec, TaskError, Writer, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+mod remote_src;
 
 const FILE_ARGS: [&str; 14] = [
     "dest",
@@ -51,7 +54,8 @@ pub const COPY_SPEC: Spec = Spec {
         "checksum",
         "local_follow",
     ],
-    required: &["dest"],
+    // The action plugin says what is missing, in its own words (run_copy).
+    required: &[],
 };
 
 pub const TEMPLATE_SPEC: Spec = Spec {
@@ -91,8 +95,20 @@ const MAX_DIFF_SIZE: usize = 104_448;
 
 pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let _ = FILE_ARGS;
-    let dest = args::str_req(a, &["dest"], "copy")?;
-    let (data, src_name) = match (a.get("content"), args::str_opt(a, &["src"])) {
+    // The action plugin's checks, in its order.
+    let src = args::str_opt(a, &["src"]).filter(|s| !s.is_empty());
+    let content = a.get("content").filter(|c| !matches!(c, Value::Null));
+    let dest = args::str_opt(a, &["dest"]).filter(|s| !s.is_empty());
+    let dest = match (&src, content, dest) {
+        (None, None, _) => return Err(fail("src (or content) is required")),
+        (_, _, None) => return Err(fail("dest is required")),
+        (Some(_), Some(_), _) => return Err(fail("src and content are mutually exclusive")),
+        (None, Some(_), Some(d)) if d.ends_with('/') => {
+            return Err(fail("can not use content with a dir as dest"));
+        }
+        (_, _, Some(d)) => d,
+    };
+    let (data, src_name) = match (content, src) {
         (Some(c), None) => {
             let text = match c {
                 Value::Map(_) | Value::List(_) => {
@@ -105,7 +121,7 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         }
         (None, Some(src)) => {
             if args::bool_opt(a, &["remote_src"])?.unwrap_or(false) {
-                return Err(fail("copy with remote_src is not supported yet"));
+                return remote_src::run(a, cx, &src, &dest).await;
             }
             let path = cx.find_file("files", &src)?;
             if path.is_dir() {
@@ -113,13 +129,35 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
             let data = std::fs::read(&path)
                 .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            if args::str_opt(a, &["mode"]).as_deref() == Some("preserve") {
+                // Ansible's action plugin sends the controller file's mode.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).map_or(0o644, |m| m.permissions().mode());
+                let mut a = a.clone();
+                a.insert("mode".into(), Value::str(format!("0{:03o}", mode & 0o7777)));
+                let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                let dest = if dest.ends_with('/') {
+                    format!("{dest}{}", base.clone().unwrap_or_default())
+                } else {
+                    dest
+                };
+                return put(
+                    &a,
+                    cx,
+                    &dest,
+                    data,
+                    Some(path.display().to_string()),
+                    Some(base.as_deref().unwrap_or("")),
+                )
+                .await;
+            }
             (data, Some(path.display().to_string()))
         }
-        (Some(_), Some(_)) => return Err(fail("parameters are mutually exclusive: content|src")),
-        (None, None) => return Err(fail("src (or content) is required")),
+        _ => return Err(fail("src (or content) is required")),
     };
     let dest = match &src_name {
         Some(s) if dest.ends_with('/') => {
+            ensure_dir(a, cx, dest.trim_end_matches('/')).await?;
             format!("{dest}{}", s.rsplit('/').next().unwrap_or_default())
         }
         _ => dest,
@@ -140,29 +178,98 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     .await
 }
 
-/// A directory's files and subdirectories, relative to it, sorted (hidden ones too,
-/// as Ansible copies them).
-fn walk(base: &Path, rel: &str, dirs: &mut Vec<String>, files: &mut Vec<(String, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(base.join(rel)) else {
+/// A destination ending in `/` that does not exist is made, with `directory_mode`, as
+/// Ansible's copy makes it.
+async fn ensure_dir(a: &Map, cx: &mut Cx<'_>, dir: &str) -> Result<(), TaskError> {
+    if stat(cx, dir, true, false).await?.exists {
+        return Ok(());
+    }
+    let mut dir_args = Map::default();
+    dir_args.insert("path".into(), Value::str(dir));
+    dir_args.insert("state".into(), Value::str("directory"));
+    if let Some(m) = a.get("directory_mode") {
+        dir_args.insert("mode".into(), m.clone());
+    }
+    super::file::run(&dir_args, cx).await?;
+    Ok(())
+}
+
+/// A controller directory as Ansible's copy action walks it: files (with the path read
+/// from), directories and symlinks, each relative to the copy's root, sorted. With
+/// `follow` (`local_follow`, true by default) symlinks are dereferenced, except those
+/// that lead back into the tree being copied (kept as links, which breaks the cycle).
+#[derive(Default)]
+struct Walk {
+    files: Vec<(String, PathBuf)>,
+    dirs: Vec<String>,
+    links: Vec<(String, String)>,
+}
+
+fn dev_ino(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+fn walk(dir: &Path, rel: &str, parents: &HashSet<(u64, u64)>, follow: bool, out: &mut Walk) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
     names.sort();
+    let link_text = |p: &Path| {
+        std::fs::read_link(p)
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     for name in names {
         let r = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let p = base.join(&r);
-        if p.is_dir() {
-            dirs.push(r.clone());
-            walk(base, &r, dirs, files);
-        } else {
-            files.push((r, p));
+        let p = dir.join(&name);
+        let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+        if !p.is_dir() {
+            match std::fs::canonicalize(&p) {
+                Ok(real) if is_link && follow && real.is_file() => out.files.push((r, real)),
+                _ if is_link => out.links.push((link_text(&p), r)),
+                _ => out.files.push((r, p)),
+            }
+            continue;
         }
+        if !is_link {
+            out.dirs.push(r.clone());
+            walk(&p, &r, parents, follow, out);
+            continue;
+        }
+        let target = dev_ino(&p);
+        if !follow || target.is_none_or(|t| parents.contains(&t)) {
+            out.links.push((link_text(&p), r));
+            continue;
+        }
+        // The link's own ancestors up to the known tree: a link to one of them is a cycle.
+        let mut ancestors = HashSet::new();
+        let mut up = Some(dir);
+        while let Some(d) = up {
+            match dev_ino(d) {
+                Some(id) if parents.contains(&id) => break,
+                Some(id) => {
+                    ancestors.insert(id);
+                }
+                None => {}
+            }
+            up = d.parent();
+        }
+        if target.is_some_and(|t| ancestors.contains(&t)) {
+            out.links.push((link_text(&p), r));
+            continue;
+        }
+        out.dirs.push(r.clone());
+        let known: HashSet<(u64, u64)> = parents.union(&ancestors).copied().collect();
+        let real = std::fs::canonicalize(&p).unwrap_or(p);
+        walk(&real, &r, &known, follow, out);
     }
 }
 
@@ -186,8 +293,11 @@ async fn copy_dir(
             .unwrap_or_default();
         format!("{base}/{name}")
     };
-    let (mut dirs, mut files) = (Vec::new(), Vec::new());
-    walk(local, "", &mut dirs, &mut files);
+    let follow = args::bool_opt(a, &["local_follow"])?.unwrap_or(true);
+    let mut tree = Walk::default();
+    let top: HashSet<(u64, u64)> = dev_ino(local).into_iter().collect();
+    walk(local, "", &top, follow, &mut tree);
+    let Walk { files, dirs, links } = tree;
     let mut out = Outcome::default();
     let mut dir_args = Map::default();
     dir_args.insert("state".into(), Value::str("directory"));
@@ -230,6 +340,21 @@ async fn copy_dir(
             None,
         )
         .await?;
+        merge(&mut out, o);
+    }
+    for (target, rel) in links {
+        let mut args = Map::default();
+        for k in ["owner", "group"] {
+            if let Some(v) = a.get(k) {
+                args.insert(k.into(), v.clone());
+            }
+        }
+        args.insert("path".into(), Value::str(format!("{root}/{rel}")));
+        args.insert("src".into(), Value::str(target));
+        args.insert("state".into(), Value::str("link"));
+        args.insert("force".into(), Value::Bool(true));
+        args.insert("follow".into(), Value::Bool(false));
+        let o = super::file::run(&args, cx).await?;
         merge(&mut out, o);
     }
     out.result.insert("dest".into(), Value::str(root));
@@ -299,6 +424,19 @@ async fn put(
     after_header: Option<String>,
     into_dir: Option<&str>,
 ) -> Result<Outcome, TaskError> {
+    // `follow: yes` writes through a link to its target, keeping the link.
+    let real;
+    let dest = if args::bool_opt(a, &["follow"])?.unwrap_or(false) {
+        let script = format!(
+            "p={}; if [ -L \"$p\" ]; then readlink -f -- \"$p\"; fi",
+            sh_quote(dest)
+        );
+        let out = super::remote::query(cx, &script, "resolve the link").await?;
+        real = out.stdout_str().trim_end_matches('\n').to_string();
+        if real.is_empty() { dest } else { real.as_str() }
+    } else {
+        dest
+    };
     let st = stat(cx, dest, true, true).await?;
     let (dest, st) = match into_dir {
         Some(base) if st.exists && st.kind == Kind::Dir => {
@@ -312,7 +450,12 @@ async fn put(
         _ => (dest.to_string(), st),
     };
     let before = st.clone();
+    // Ansible's result names the uploaded source when it wrote the file.
+    let src = after_header.clone().unwrap_or_else(|| dest.clone());
     let mut out = put_file(a, cx, &dest, st, data, after_header).await?;
+    if out.changed && before.sha1 != out.result.get("checksum").map(Value::py_str) {
+        out.result.entry("src".into()).or_insert(Value::str(src));
+    }
     if !out.failed {
         let unchanged = (!out.changed).then_some(&before);
         let mut keys = super::remote::final_keys(cx, &dest, "file", true, unchanged).await?;

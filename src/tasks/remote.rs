@@ -304,3 +304,50 @@ pub fn parent(path: &str) -> &str {
         None => ".",
     }
 }
+
+/// `$VAR`, `${VAR}` and a leading `~` in these paths expanded on the host, as Ansible's
+/// `path` argument type does (the host's home and environment, as the task's user): one
+/// round trip, and none when no path needs it.
+pub async fn expand_paths(cx: &Cx<'_>, paths: &mut [&mut String]) -> Result<(), TaskError> {
+    let needs = |p: &str| p.contains('$') || p.starts_with('~');
+    if !paths.iter().any(|p| needs(p)) {
+        return Ok(());
+    }
+    let mut names = Vec::new();
+    let re = regex::Regex::new(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+        .map_err(|e| fail(e.to_string()))?;
+    for path in paths.iter() {
+        for c in re.captures_iter(path) {
+            if let Some(m) = c.get(1).or_else(|| c.get(2)) {
+                names.push(m.as_str().to_string());
+            }
+        }
+    }
+    let script = format!(
+        "printf '%s\\n' ~; for v in {}; do if printenv \"$v\" >/dev/null; then printf '%s=%s\\n' \"$v\" \"$(printenv \"$v\")\"; fi; done",
+        names.join(" ")
+    );
+    let out = query(cx, &script, "expand the path's variables").await?;
+    let text = out.stdout_str();
+    let mut lines = text.lines();
+    let home = lines.next().unwrap_or_default().to_string();
+    let env: std::collections::HashMap<&str, &str> =
+        lines.filter_map(|l| l.split_once('=')).collect();
+    for path in paths.iter_mut() {
+        // expanduser first, then expandvars; unset variables stay as written, as in
+        // Python's os.path.
+        let user = match path.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+            _ => path.to_string(),
+        };
+        let expanded = re.replace_all(&user, |c: &regex::Captures<'_>| {
+            let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+            match env.get(name) {
+                Some(v) => (*v).to_string(),
+                None => c[0].to_string(),
+            }
+        });
+        **path = expanded.into_owned();
+    }
+    Ok(())
+}

@@ -185,11 +185,15 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let create_home = args::bool_opt(a, &["create_home", "createhome"])?.unwrap_or(true);
     let system = args::bool_opt(a, &["system"])?.unwrap_or(false);
     let password = args::str_opt(a, &["password"]);
+    let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
     match current {
         None => {
             let mut cmd = vec!["useradd".to_string()];
             if let Some(u) = &uid {
                 cmd.push(format!("-u {}", sh_quote(u)));
+                if non_unique {
+                    cmd.push("-o".into());
+                }
             }
             if let Some(g) = &group {
                 cmd.push(format!("-g {}", sh_quote(g)));
@@ -235,7 +239,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             out.result
                 .insert("home".into(), Value::str(home_dir.clone()));
             out.result
-                .insert("createhome".into(), Value::Bool(create_home));
+                .insert("create_home".into(), Value::Bool(create_home));
             out.result.insert("system".into(), Value::Bool(system));
             if let Some(w) = &cx.writer {
                 super::remote::change(w, &cmd.join(" ")).await?;
@@ -273,6 +277,9 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
             if let Some(u) = uid.as_ref().filter(|u| **u != acc.uid) {
                 mods.push(format!("-u {}", sh_quote(u)));
+                if non_unique {
+                    mods.push("-o".into());
+                }
                 before.push(("uid", Value::str(acc.uid.clone())));
                 after.push(("uid", Value::str(u.clone())));
             }
@@ -302,18 +309,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     after.push(("groups", Value::str(want.join(","))));
                 }
             }
-            out.result
-                .insert("uid".into(), Value::Int(acc.uid.parse().unwrap_or(-1)));
-            out.result
-                .insert("group".into(), Value::Int(acc.gid.parse().unwrap_or(-1)));
+            out.result.insert("append".into(), Value::Bool(append));
             out.result.insert(
-                "home".into(),
-                Value::str(home.clone().unwrap_or(acc.home.clone())),
+                "move_home".into(),
+                Value::Bool(args::bool_opt(a, &["move_home"])?.unwrap_or(false)),
             );
-            out.result.insert(
-                "shell".into(),
-                Value::str(shell.clone().unwrap_or(acc.shell.clone())),
-            );
+            account_keys(&mut out, &acc);
             if !mods.is_empty() {
                 out.changed = true;
                 out.diffs.push(Diff::attrs(&name, &before, &after));
@@ -342,7 +343,33 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
         }
     }
+    // The account as the task left it, as Ansible's result reports it.
+    if out.changed && cx.writer.is_some() {
+        if let Some(acc) = account(cx, &name).await? {
+            account_keys(&mut out, &acc);
+        }
+    }
+    if password.is_some() {
+        out.result
+            .insert("password".into(), Value::str("NOT_LOGGING_PASSWORD"));
+    }
+    if let Some(gs) = &groups {
+        out.result.insert("groups".into(), Value::str(gs.join(",")));
+    }
     Ok(out)
+}
+
+/// Ansible's keys about an existing account: uid, group (the gid), comment, home, shell.
+fn account_keys(out: &mut Outcome, acc: &Account) {
+    let int = |s: &str| s.parse().map_or(Value::str(s), Value::Int);
+    out.result.insert("uid".into(), int(&acc.uid));
+    out.result.insert("group".into(), int(&acc.gid));
+    out.result
+        .insert("comment".into(), Value::str(acc.comment.clone()));
+    out.result
+        .insert("home".into(), Value::str(acc.home.clone()));
+    out.result
+        .insert("shell".into(), Value::str(acc.shell.clone()));
 }
 
 /// The files `useradd -m` would copy from /etc/skel, with their contents.
@@ -365,6 +392,12 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let name = args::str_req(a, &["name"], "group")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let gid = args::str_opt(a, &["gid"]);
+    let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
+    if non_unique && gid.is_none() {
+        return Err(fail(
+            "non_unique is True but all of the following are missing: gid",
+        ));
+    }
     let q = sh_quote(&name);
     let exists_in_sim = cx.check() && cx.sim.groups.contains(&name);
     let out = cx
@@ -377,6 +410,7 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut o = Outcome::default();
     o.result.insert("name".into(), Value::str(name.clone()));
     o.result.insert("state".into(), Value::str(state.clone()));
+    let current_gid = current.clone().unwrap_or_default();
     match (state.as_str(), current) {
         ("present", None) => {
             o.changed = true;
@@ -386,6 +420,9 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
             if args::bool_opt(a, &["system"])?.unwrap_or(false) {
                 cmd.push_str(" -r");
+            }
+            if non_unique {
+                cmd.push_str(" -o");
             }
             if let Some(w) = &cx.writer {
                 super::remote::change(w, &format!("{cmd} {q}")).await?;
@@ -402,7 +439,9 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                     &[("gid", Value::str(g.clone()))],
                 ));
                 if let Some(w) = &cx.writer {
-                    super::remote::change(w, &format!("groupmod -g {} {q}", sh_quote(&g))).await?;
+                    let o = if non_unique { " -o" } else { "" };
+                    super::remote::change(w, &format!("groupmod -g {}{o} {q}", sh_quote(&g)))
+                        .await?;
                 }
             }
         }
@@ -417,6 +456,26 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             return Err(fail(format!(
                 "value of state must be one of: absent, present, got: {other}"
             )));
+        }
+    }
+    if state == "present" {
+        o.result.insert(
+            "system".into(),
+            Value::Bool(args::bool_opt(a, &["system"])?.unwrap_or(false)),
+        );
+        // The gid the group has now (Ansible reads it back after the change).
+        let now = match (&cx.writer, o.changed) {
+            (Some(_), true) => cx
+                .probe
+                .exec(&format!("getent group {q} | cut -d: -f3"), None)
+                .await?
+                .stdout_str()
+                .trim()
+                .to_string(),
+            _ => current_gid.clone(),
+        };
+        if let Ok(g) = now.parse::<i64>() {
+            o.result.insert("gid".into(), Value::Int(g));
         }
     }
     Ok(o)
