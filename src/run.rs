@@ -653,6 +653,14 @@ impl<'a> PlayRun<'a> {
                 }
             }
             for ev in &r.events {
+                // A module's warnings come before its result, as Ansible prints them.
+                if let Event::Result { result, .. } = ev
+                    && let Some(Value::List(ws)) = result.get("warnings")
+                {
+                    for w in ws {
+                        self.reporter.event(&Event::Warning(w.py_str()));
+                    }
+                }
                 self.reporter.event(ev);
             }
             if r.ok {

@@ -488,28 +488,42 @@ impl Cx<'_> {
     /// Finds a controller-side file (`src:` of copy and template).
     pub fn find_file(&self, sub: &str, name: &str) -> Result<PathBuf, TaskError> {
         let p = PathBuf::from(name);
-        if p.is_absolute() {
-            return if p.exists() {
-                Ok(p)
+        // Ansible's AnsibleFileNotFound, word for word.
+        let missing = |searched: &[PathBuf]| {
+            let mut m = if name.is_empty() {
+                "Could not find file".to_string()
             } else {
-                Err(fail(format!("Could not find or access '{name}'")))
+                format!("Could not find or access '{name}'")
             };
+            if !searched.is_empty() {
+                m.push_str("\nSearched in:\n\t");
+                m.push_str(
+                    &searched
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n\t"),
+                );
+            }
+            m.push_str(" on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option");
+            fail(m)
+        };
+        if name.is_empty() {
+            return Err(missing(&[]));
         }
+        if p.is_absolute() {
+            return if p.exists() { Ok(p) } else { Err(missing(&[])) };
+        }
+        let mut searched = Vec::new();
         for dir in &self.search {
             for candidate in [dir.join(sub).join(name), dir.join(name)] {
                 if candidate.exists() {
                     return Ok(candidate);
                 }
+                searched.push(candidate);
             }
         }
-        Err(fail(format!(
-            "Could not find or access '{name}' (searched {})",
-            self.search
-                .iter()
-                .map(|d| d.join(sub).display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
+        Err(missing(&searched))
     }
 }
 

@@ -28,7 +28,7 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock, RwLock};
 
 pub use convert::{from_mj, mj_map, py_str, to_mj};
-pub use filters::json_to_value;
+pub use filters::{json_to_value, merge_hash};
 pub use lookups::NAMES as LOOKUPS;
 pub use scope::{Frame, HostvarsSource, Scope, native_frame};
 

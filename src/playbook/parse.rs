@@ -1165,11 +1165,13 @@ pub fn parse_free_form(module: &str, text: &str) -> Map {
                     Value::str(unquote(x[pos + 1..].trim())),
                 );
             }
+            // Only escaped `=`: the decoded word, `\=` made `=`, as Ansible does.
+            None if x.contains('=') => raw.push(x.replace("\\=", "=")),
             _ => raw.push(w.clone()),
         }
     }
     if !raw.is_empty() {
-        out.insert("_raw_params".into(), Value::str(raw.join(" ")));
+        out.insert("_raw_params".into(), Value::str(join_args(&raw)));
     }
     out
 }
@@ -1192,52 +1194,117 @@ pub fn parse_kv(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Splits on spaces outside quotes and `{{ }}`, keeping quotes (Ansible's `split_args`).
-/// A line break stays at the end of the word before it, so a multi-line `shell: |`
-/// script keeps its lines.
+/// Ansible's `split_args`, step for step: split on newlines, then on single spaces,
+/// putting back together what was split inside quotes or a `{{ }}`/`{% %}`/`{# #}`
+/// block; a lone `\\` outside quotes continues the line; a newline stays at the end of
+/// the word before it, so `join_args` gives the original text back.
 fn split_args(text: &str) -> Vec<String> {
-    let text = text.trim();
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut quote, mut depth) = (None, 0usize);
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if let Some(q) = quote {
-            cur.push(c);
-            if c == q && chars.get(i.wrapping_sub(1)) != Some(&'\\') {
-                quote = None;
-            }
-        } else if c == '{' && chars.get(i + 1).is_some_and(|n| *n == '{' || *n == '%') {
-            depth += 1;
-            cur.push(c);
-        } else if (c == '}' || c == '%') && chars.get(i + 1) == Some(&'}') && depth > 0 {
-            depth -= 1;
-            cur.push(c);
-            cur.push('}');
-            i += 1;
-        } else if (c == '"' || c == '\'') && depth == 0 {
-            quote = Some(c);
-            cur.push(c);
-        } else if c == '\n' && depth == 0 {
-            if !cur.is_empty() {
-                cur.push('\n');
-                out.push(std::mem::take(&mut cur));
-            } else if let Some(last) = out.last_mut() {
-                last.push('\n');
-            }
-        } else if c.is_whitespace() && depth == 0 {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-        } else {
-            cur.push(c);
-        }
-        i += 1;
+    if text.is_empty() {
+        return Vec::new();
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    fn quote_state(token: &str, mut quote: Option<char>) -> Option<char> {
+        let mut prev = None;
+        for c in token.chars() {
+            if (c == '"' || c == '\'') && prev != Some('\\') {
+                match quote {
+                    Some(q) if q == c => quote = None,
+                    Some(_) => {}
+                    None => quote = Some(c),
+                }
+            }
+            prev = Some(c);
+        }
+        quote
+    }
+    fn blocks(token: &str, depth: i64, open: &str, close: &str) -> i64 {
+        let (o, c) = (
+            token.matches(open).count() as i64,
+            token.matches(close).count() as i64,
+        );
+        if o == c {
+            depth
+        } else {
+            (depth + o - c).max(0)
+        }
+    }
+    let mut params: Vec<String> = Vec::new();
+    let items: Vec<&str> = text.split('\n').collect();
+    let mut quote: Option<char> = None;
+    let (mut print, mut block, mut comment) = (0i64, 0i64, 0i64);
+    for (item_idx, item) in items.iter().enumerate() {
+        let mut continued = false;
+        for (idx, token) in item.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                match params.last_mut() {
+                    Some(last) => last.push(' '),
+                    None => params.push(" ".into()),
+                }
+                continue;
+            }
+            if token == "\\" && quote.is_none() {
+                continued = true;
+                continue;
+            }
+            let was_inside = quote.is_some();
+            quote = quote_state(token, quote);
+            let inside = quote.is_some();
+            let in_block = print > 0 || block > 0 || comment > 0;
+            let mut appended = false;
+            if inside && !was_inside && !in_block {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_block || inside || was_inside {
+                let spacer = if idx == 0 { "" } else { " " };
+                match params.last_mut() {
+                    Some(last) => {
+                        last.push_str(spacer);
+                        last.push_str(token);
+                    }
+                    None => params.push(token.to_string()),
+                }
+                appended = true;
+            }
+            for (depth, open, close) in [
+                (&mut print, "{{", "}}"),
+                (&mut block, "{%", "%}"),
+                (&mut comment, "{#", "#}"),
+            ] {
+                let before = *depth;
+                *depth = blocks(token, *depth, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_string());
+                    appended = true;
+                }
+            }
+            if print == 0
+                && block == 0
+                && comment == 0
+                && quote.is_none()
+                && !appended
+                && !token.is_empty()
+            {
+                params.push(token.to_string());
+            }
+        }
+        if items.len() > 1 && item_idx != items.len() - 1 && !continued {
+            match params.last_mut() {
+                Some(last) => last.push('\n'),
+                None => params.push("\n".into()),
+            }
+        }
+    }
+    params
+}
+
+/// Ansible's `join_args`: the words back together, a space between them except after a
+/// newline.
+fn join_args(words: &[String]) -> String {
+    let mut out = String::new();
+    for w in words {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push(' ');
+        }
+        out.push_str(w);
     }
     out
 }

@@ -71,12 +71,22 @@ fn glob_words(p: &str) -> String {
 
 pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskError> {
     let module = if shell { "shell" } else { "command" };
+    let given = ["_raw_params", "cmd", "argv"]
+        .iter()
+        .filter(|k| a.get(**k).is_some_and(|v| !matches!(v, Value::Null)))
+        .count();
+    if given > 1 {
+        return Err(fail(
+            "parameters are mutually exclusive: _raw_params|cmd|argv",
+        ));
+    }
+    let expand = args::bool_opt(a, &["expand_argument_vars"])?.unwrap_or(true);
     let (script, cmd_value) = if let Some(Value::List(argv)) = a.get("argv") {
         let words: Vec<String> = argv.iter().map(Value::py_str).collect();
         (
             words
                 .iter()
-                .map(|w| sh_quote(w))
+                .map(|w| argument(w, expand))
                 .collect::<Vec<_>>()
                 .join(" "),
             Value::List(words.into_iter().map(Value::Str).collect()),
@@ -96,7 +106,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
             (
                 words
                     .iter()
-                    .map(|w| sh_quote(w))
+                    .map(|w| argument(w, expand))
                     .collect::<Vec<_>>()
                     .join(" "),
                 Value::List(words.into_iter().map(Value::Str).collect()),
@@ -105,6 +115,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     };
     let mut out = Outcome::default();
     out.result.insert("cmd".into(), cmd_value);
+    if let Some(exe) = args::str_opt(a, &["executable"]).filter(|_| !shell) {
+        out.result.insert(
+            "warnings".into(),
+            Value::List(vec![Value::str(format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."))]),
+        );
+    }
     let skip = |out: &mut Outcome, why: String| {
         out.result.insert("rc".into(), Value::Int(0));
         out.result
@@ -151,7 +167,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     let chdir = args::str_opt(a, &["chdir"]);
     let env = cx.env_prefix();
     let full = match &chdir {
-        Some(d) => format!("{env}cd {} && {script}", sh_quote(d)),
+        Some(d) => format!(
+            "{env}cd -- {} 2>/dev/null || {{ printf {NO_CHDIR}; exit 1; }}; {script}",
+            sh_quote(d)
+        ),
         None => format!("{env}{script}"),
     };
     let stdin = args::str_opt(a, &["stdin"]).map(|s| {
@@ -163,6 +182,14 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
         .exec_with_stdin(&full, stdin.as_deref().map(str::as_bytes))
         .await?;
     let end = now();
+    if let Some(d) = chdir
+        .as_ref()
+        .filter(|_| !res.ok() && res.stdout == NO_CHDIR.as_bytes())
+    {
+        return Err(fail(format!(
+            "Unable to change directory before execution: [Errno 2] No such file or directory: '{d}'"
+        )));
+    }
     let strip = !matches!(a.get("strip_empty_ends"), Some(Value::Bool(false)));
     let clean = |b: &[u8]| {
         let s = String::from_utf8_lossy(b).into_owned();
@@ -197,6 +224,74 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     }
     Ok(out)
 }
+
+/// One argument of `command` as a shell word. With `expand` (Ansible's
+/// `expand_argument_vars`, on by default) `$NAME`, `${NAME}` and a leading `~` are
+/// expanded on the host as Python's expandvars and expanduser do: set variables only,
+/// an unset one stays as written; nothing else is interpreted.
+fn argument(word: &str, expand: bool) -> String {
+    if !expand || (!word.contains('$') && !word.starts_with('~')) {
+        return sh_quote(word);
+    }
+    let mut out = String::new();
+    let mut rest = word;
+    if let Some(after) = rest.strip_prefix('~') {
+        let end = after.find('/').unwrap_or(after.len());
+        let user = &after[..end];
+        if user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            out.push('~');
+            out.push_str(user);
+            rest = &after[end..];
+        }
+    }
+    let name = |s: &str| {
+        let n = s
+            .char_indices()
+            .take_while(|(i, c)| {
+                c.is_ascii_alphabetic() || *c == '_' || (*i > 0 && c.is_ascii_digit())
+            })
+            .count();
+        n
+    };
+    let mut literal = String::new();
+    let flush = |out: &mut String, literal: &mut String| {
+        if !literal.is_empty() {
+            out.push_str(&sh_quote(literal));
+            literal.clear();
+        }
+    };
+    while let Some(i) = rest.find('$') {
+        literal.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(inner) = after.strip_prefix('{')
+            && let Some(close) = inner.find('}')
+            && close > 0
+            && name(&inner[..close]) == close
+        {
+            flush(&mut out, &mut literal);
+            let n = &inner[..close];
+            out.push_str(&format!("\"${{{n}-\\${{{n}\\}}}}\""));
+            rest = &inner[close + 1..];
+        } else if name(after) > 0 {
+            flush(&mut out, &mut literal);
+            let n = &after[..name(after)];
+            out.push_str(&format!("\"${{{n}-\\${n}}}\""));
+            rest = &after[n.len()..];
+        } else {
+            literal.push('$');
+            rest = after;
+        }
+    }
+    literal.push_str(rest);
+    flush(&mut out, &mut literal);
+    if out.is_empty() { sh_quote(word) } else { out }
+}
+
+/// What the command script prints when its `chdir` does not exist.
+const NO_CHDIR: &str = "__tprov_no_chdir__";
 
 fn now() -> (String, f64) {
     let t = std::time::SystemTime::now()

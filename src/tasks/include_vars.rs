@@ -92,7 +92,22 @@ fn dir_files(
     Ok(out)
 }
 
+/// Ansible's include_vars reports its failures under `message`, not `msg`.
 pub fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    match load(a, cx) {
+        Err(TaskError::Failed(m)) => {
+            let mut out = Outcome {
+                failed: true,
+                ..Default::default()
+            };
+            out.result.insert("message".into(), Value::str(m));
+            Ok(out)
+        }
+        other => other,
+    }
+}
+
+fn load(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut files = Vec::new();
     if let Some(dir) = args::str_opt(a, &["dir"]) {
         // As Ansible resolves `dir`: in a role, under the role's vars/ (or the role's
@@ -133,7 +148,7 @@ pub fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             .collect::<Result<Vec<_>, _>>()?;
         files = dir_files(&base, depth, &exts, matching.as_ref(), &ignore, unknown_ok)?;
     } else {
-        let file = args::str_req(a, &["file", "_raw_params"], "include_vars")?;
+        let file = args::str_opt(a, &["file", "_raw_params"]).unwrap_or_default();
         files.push(cx.find_file("vars", file.trim())?);
     }
     let mut vars = crate::vars::Vars::default();
@@ -163,6 +178,36 @@ pub fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             vars
         }
     };
+    let mut included = included;
+    match args::str_opt(a, &["hash_behaviour"]).as_deref() {
+        None | Some("replace") => {}
+        Some("merge") => {
+            // Dicts merge into the host's current value of the same name, as with
+            // Ansible's `merge_hashes`.
+            for (k, var) in included.iter_mut() {
+                let Value::Map(new) = &var.value else {
+                    continue;
+                };
+                let current = cx
+                    .scope
+                    .resolve(k)
+                    .and_then(|v| crate::template::from_mj(&v).ok());
+                if let Some(Value::Map(mut merged)) = current {
+                    crate::template::merge_hash(&mut merged, new, true, "replace");
+                    var.value = Value::Map(merged);
+                }
+            }
+            out.result.insert(
+                "ansible_facts".into(),
+                Value::Map(crate::vars::to_map(&included)),
+            );
+        }
+        Some(other) => {
+            return Err(fail(format!(
+                "value of hash_behaviour must be one of: replace, merge, got: {other}"
+            )));
+        }
+    }
     out.included = Some(included);
     out.result.insert(
         "ansible_included_var_files".into(),

@@ -186,6 +186,16 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let system = args::bool_opt(a, &["system"])?.unwrap_or(false);
     let password = args::str_opt(a, &["password"]);
     let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
+    let mut warnings = Vec::new();
+    if password.as_deref().is_some_and(not_hashed) {
+        warnings.push(Value::str("The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly."));
+    }
+    if groups.is_none() && append {
+        warnings.push(Value::str("'append' is set, but no 'groups' are specified. Use 'groups' for appending new groups.This will change to an error in Ansible 2.14."));
+    }
+    if !warnings.is_empty() {
+        out.result.insert("warnings".into(), Value::List(warnings));
+    }
     match current {
         None => {
             let mut cmd = vec!["useradd".to_string()];
@@ -357,6 +367,30 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         out.result.insert("groups".into(), Value::str(gs.join(",")));
     }
     Ok(out)
+}
+
+/// Ansible's test of a `password:` that looks like clear text rather than a crypt hash.
+fn not_hashed(p: &str) -> bool {
+    if p.is_empty() || ["*", "!", "*************"].contains(&p) {
+        return false;
+    }
+    if p.contains([':', '*', '!']) || !p.contains('$') {
+        return true;
+    }
+    let fields: Vec<&str> = p.split('$').collect();
+    if fields.len() < 3 {
+        return false;
+    }
+    let last = fields[fields.len() - 1];
+    let want = match fields[1] {
+        "1" => Some(22),
+        "5" | "y" => Some(43),
+        "6" => Some(86),
+        _ => None,
+    };
+    last.chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || "./=".contains(c)))
+        || want.is_some_and(|n| last.len() != n)
 }
 
 /// Ansible's keys about an existing account: uid, group (the gid), comment, home, shell.

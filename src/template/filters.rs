@@ -999,8 +999,9 @@ fn lookup(
     k: Kwargs,
 ) -> Result<MjValue, Error> {
     let wantlist: bool = k.get::<Option<bool>>("wantlist")?.unwrap_or(false);
-    let _: Option<MjValue> = k.get("errors")?;
-    let values = super::lookups::values(state, &name, &terms, &k)?;
+    let Some(values) = lookup_values(state, &name, &terms, &k)? else {
+        return Ok(MjValue::from(()));
+    };
     k.assert_all_used()?;
     if wantlist {
         return Ok(MjValue::from(values));
@@ -1025,9 +1026,40 @@ fn query(
     terms: minijinja::value::Rest<MjValue>,
     k: Kwargs,
 ) -> Result<MjValue, Error> {
-    let values = super::lookups::values(state, &name, &terms, &k)?;
+    let values = lookup_values(state, &name, &terms, &k)?.unwrap_or_default();
     k.assert_all_used()?;
     Ok(MjValue::from(values))
+}
+
+/// A lookup's values, with its `errors=` option: `strict` (the default) fails, `warn`
+/// and `ignore` turn a failure of the lookup into None, as Ansible's `_invoke_lookup`
+/// does (an undefined variable still fails).
+fn lookup_values(
+    state: &minijinja::State,
+    name: &str,
+    terms: &[MjValue],
+    k: &Kwargs,
+) -> Result<Option<Vec<MjValue>>, Error> {
+    let errors: Option<String> = k.get("errors")?;
+    let mode = errors.as_deref().unwrap_or("strict");
+    if !["strict", "warn", "ignore"].contains(&mode) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "Invalid setting for 'errors' ('strict', 'warn' or 'ignore')",
+        ));
+    }
+    match super::lookups::values(state, name, terms, k) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if mode != "strict" && e.kind() != ErrorKind::UndefinedError => {
+            if mode == "warn" {
+                eprintln!(
+                    "[WARNING]: An unhandled exception occurred while running the lookup plugin '{name}'. Error was a {e}"
+                );
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Ansible's `bool`: strings and ints by name, anything else by equality with 1.
@@ -1099,7 +1131,7 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
 
 /// Ansible's `merge_hash`: dicts merge only when `recursive`, lists by `list_merge`
 /// at every level it reaches.
-fn merge_hash(a: &mut Map, b: &Map, recursive: bool, list_merge: &str) {
+pub fn merge_hash(a: &mut Map, b: &Map, recursive: bool, list_merge: &str) {
     for (k, v) in b {
         match (a.get_mut(k), v) {
             (Some(Value::Map(am)), Value::Map(bm)) if recursive => {
