@@ -10,6 +10,7 @@ mod command;
 mod copy;
 mod debug;
 mod file;
+mod find;
 mod getent;
 mod git;
 mod group_by;
@@ -92,6 +93,7 @@ pub const SPECS: &[Spec] = &[
     tempfile::SPEC,
     getent::SPEC,
     script::SPEC,
+    find::SPEC,
 ];
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -133,6 +135,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "tempfile",
     "getent",
     "script",
+    "find",
 ];
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
@@ -167,7 +170,6 @@ pub const ANSIBLE_ONLY: &[&str] = &[
     "dpkg_selections",
     "expect",
     "fetch",
-    "find",
     "gather_facts",
     "get_url",
     "hostname",
@@ -612,6 +614,7 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
         "tempfile" => tempfile::run(args, cx).await,
         "getent" => getent::run(args, cx).await,
         "script" => script::run(args, cx).await,
+        "find" => find::run(args, cx).await,
         other => Err(fail(unsupported_message(other))),
     }
 }

@@ -924,17 +924,24 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
                 kind: NodeKind::Map(merged),
             };
         } else if let NodeKind::Map(_) = &extra.kind {
+            // The free-form string is split as Ansible's parse_kv splits it; `args:`
+            // wins over what it names.
             let mut merged = match &raw_args.kind {
-                NodeKind::Scalar(Value::Str(s)) => vec![(
-                    crate::yaml::Key {
-                        name: "_raw_params".into(),
-                        pos: raw_args.pos,
-                    },
-                    Node {
-                        pos: raw_args.pos,
-                        kind: NodeKind::Scalar(Value::Str(s.clone())),
-                    },
-                )],
+                NodeKind::Scalar(Value::Str(s)) => parse_free_form(&module, s)
+                    .into_iter()
+                    .map(|(k, v)| {
+                        (
+                            crate::yaml::Key {
+                                name: k,
+                                pos: raw_args.pos,
+                            },
+                            Node {
+                                pos: raw_args.pos,
+                                kind: NodeKind::Scalar(v),
+                            },
+                        )
+                    })
+                    .collect(),
                 _ => Vec::new(),
             };
             merged.extend(extra.as_map().unwrap_or_default().iter().cloned());
