@@ -78,6 +78,9 @@ pub(crate) struct Inherited {
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     pub vars: Vec<Arc<Vars>>,
+    /// The `vars:` and loop variables of the `include_tasks` this task came through:
+    /// Ansible's "include params", above facts and below extra vars. Outermost first.
+    pub include_params: Vec<Arc<Vars>>,
     pub tags: Vec<String>,
     pub ignore_errors: Option<Value>,
     pub check_mode: Option<Value>,
@@ -749,7 +752,13 @@ impl<'a> PlayRun<'a> {
         type Group = (crate::value::Map, Option<String>, Vec<HostId>);
         let mut groups: IndexMap<(std::path::PathBuf, String), Group> = IndexMap::new();
         let mut failed = Vec::new();
-        let inner = inh.with(&task.common);
+        let mut inner = inh.with(&task.common);
+        if !task.common.vars.is_empty() {
+            inner.vars.pop();
+            inner
+                .include_params
+                .push(Arc::new(task.common.vars.clone()));
+        }
         if active.is_empty() {
             return active;
         }
@@ -828,7 +837,7 @@ impl<'a> PlayRun<'a> {
                     let mut inner = inner.clone();
                     if !vars.is_empty() {
                         inner
-                            .vars
+                            .include_params
                             .push(Arc::new(crate::vars::from_map(&vars, None)));
                     }
                     let ok = self.run_items(&items, &inner, hosts.clone()).await;

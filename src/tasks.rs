@@ -230,6 +230,14 @@ pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
         .keys()
         .filter(|_| module != "set_fact" && module != "add_host")
     {
+        // shell's action plugin refuses this one itself, in fewer words.
+        if module == "shell" && k == "expand_argument_vars" {
+            out.push((
+                k.clone(),
+                "Unsupported parameters for (shell) module: expand_argument_vars".into(),
+            ));
+            continue;
+        }
         if k != "_raw_params" && !spec.args.contains(&k.as_str()) {
             let hint = crate::schema::did_you_mean(k, spec.args.iter().copied())
                 .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));

@@ -174,6 +174,9 @@ impl TaskRun<'_> {
         if let Some(extra) = all.first() {
             frames.push(extra.clone());
         }
+        for v in self.inh.include_params.iter().rev() {
+            frames.push(Frame::Raw(v.clone()));
+        }
         frames.push(Frame::Native(Arc::new(st.facts.clone())));
         if !st.included.is_empty() {
             frames.push(Frame::Raw(st.included.clone()));

@@ -168,7 +168,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskE
     let env = cx.env_prefix();
     let full = match &chdir {
         Some(d) => format!(
-            "{env}cd -- {} 2>/dev/null || {{ printf {NO_CHDIR}; exit 1; }}; {script}",
+            "{env}cd -P -- {} 2>/dev/null || {{ printf {NO_CHDIR}; exit 1; }}; {script}",
             sh_quote(d)
         ),
         None => format!("{env}{script}"),

@@ -96,6 +96,31 @@ struct Account {
     home: String,
     shell: String,
     groups: Vec<String>,
+    expire_days: i64,
+}
+
+/// `expires` (seconds since the epoch, Ansible's float) as useradd's `-e` date; a
+/// negative value clears it.
+fn expire_date(secs: f64) -> String {
+    if secs < 0.0 {
+        return String::new();
+    }
+    let days = (secs / 86_400.0).floor() as i64;
+    let (y, m, d) = civil(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 as (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> {
@@ -104,9 +129,9 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
     }
     let q = sh_quote(name);
     let script = format!(
-        "e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {q}"
+        "e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; echo \"$(getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1)\"; echo \"$(id -Gn {q} 2>/dev/null)\"; if s=$(getent shadow {q} 2>/dev/null); then echo \"$s\" | cut -d: -f8; else echo none; fi"
     );
-    let out = cx.probe.exec(&script, None).await?;
+    let out = cx.probe.exec(&script, cx.read_become()).await?;
     let text = out.stdout_str();
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("absent");
@@ -125,6 +150,13 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
         .filter(|g| *g != group)
         .map(str::to_string)
         .collect();
+    // The shadow entry's expiry in days since the epoch, as Ansible reads it: -1 when
+    // the field is empty, 0 when there is no entry (or it cannot be read).
+    let expire_days = match lines.next().map(str::trim) {
+        Some("none") | None => 0,
+        Some("") => -1,
+        Some(d) => d.parse::<i64>().unwrap_or(0),
+    };
     Ok(Some(Account {
         uid: f[2].into(),
         gid: f[3].into(),
@@ -133,6 +165,7 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
         home: f[5].into(),
         shell: f[6].into(),
         groups,
+        expire_days,
     }))
 }
 
@@ -186,6 +219,14 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let system = args::bool_opt(a, &["system"])?.unwrap_or(false);
     let password = args::str_opt(a, &["password"]);
     let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
+    let expires = match args::str_opt(a, &["expires"]) {
+        Some(e) => Some(e.parse::<f64>().map_err(|_| {
+            fail(format!(
+                "argument 'expires' is of type str and we were unable to convert to float: {e}"
+            ))
+        })?),
+        None => None,
+    };
     let mut warnings = Vec::new();
     if password.as_deref().is_some_and(not_hashed) {
         warnings.push(Value::str("The input password appears not to have been hashed. The 'password' argument must be encrypted for this module to work properly."));
@@ -225,6 +266,9 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
             if system {
                 cmd.push("-r".into());
+            }
+            if let Some(e) = expires {
+                cmd.push(format!("-e {}", sh_quote(&expire_date(e))));
             }
             cmd.push(if create_home {
                 "-m".into()
@@ -301,6 +345,21 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 before.push(("group", Value::str(acc.group.clone())));
                 after.push(("group", Value::str(g.clone())));
             }
+            if let Some(e) = expires {
+                // Compared by date, as Ansible does; a negative value clears the expiry.
+                let have = expire_date(acc.expire_days as f64 * 86_400.0);
+                let want = expire_date(e);
+                let differs = if e < 0.0 {
+                    acc.expire_days >= 0
+                } else {
+                    acc.expire_days < 0 || have != want
+                };
+                if differs {
+                    mods.push(format!("-e {}", sh_quote(&want)));
+                    before.push(("expires", Value::str(have)));
+                    after.push(("expires", Value::str(want)));
+                }
+            }
             if let Some(gs) = &groups {
                 let want: Vec<String> = if append {
                     let mut w = acc.groups.clone();
@@ -333,7 +392,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 }
             }
             // A missing home is created when asked for (Ansible does the same).
-            if create_home && !out.changed {
+            if create_home {
                 let h = stat(cx, &acc.home, true, false).await?;
                 if !h.exists {
                     out.changed = true;
@@ -343,8 +402,14 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                         &[("state", Value::str("directory"))],
                     ));
                     if let Some(w) = &cx.writer {
+                        // The mode Ansible's create_homedir gives: login.defs' HOME_MODE,
+                        // else 0777 less its UMASK (the last before HOME_MODE), else 0755.
                         let script = format!(
-                            "mkdir -p {h} && cp -rT /etc/skel {h} && chown -R {q}: {h} && chmod 0750 {h}",
+                            "mkdir -p {h} && cp -rT /etc/skel {h} && chown -R {q}: {h} && \
+                             m=$(awk '/^HOME_MODE[ \t]+[0-9]+$/ {{ print $2; exit }} /^UMASK[ \t]+[0-9]+$/ {{ u = $2 }} END {{ }}' /etc/login.defs 2>/dev/null); \
+                             if [ -z \"$m\" ]; then u=$(awk '/^HOME_MODE[ \t]+[0-9]+$/ {{ exit }} /^UMASK[ \t]+[0-9]+$/ {{ u = $2 }} END {{ print u }}' /etc/login.defs 2>/dev/null); \
+                               if [ -n \"$u\" ]; then m=$(printf '%o' $(( 0777 & ~0$u ))); else m=755; fi; fi; \
+                             chmod \"$m\" {h}",
                             h = sh_quote(&acc.home)
                         );
                         super::remote::change(w, &script).await?;

@@ -283,6 +283,7 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-setfact.json",
         "h1-dyn.txt",
         "h1-targets.json",
+        "h1-session17.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();
