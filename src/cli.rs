@@ -256,6 +256,36 @@ pub struct InventoryCmd {
 
     /// Host pattern for --list-hosts (default: the group, or all).
     pub pattern: Option<String>,
+
+    #[command(subcommand)]
+    pub edit: Option<InventoryEdit>,
+}
+
+/// Changes to the inventory file.
+#[derive(Debug, Subcommand)]
+pub enum InventoryEdit {
+    /// Move a host from one group to another in its INI file, as seed 000's migration
+    /// does: added after the new group's last host, the old line commented out
+    /// (`# HOST # migrated to GROUP`), every other byte kept, written atomically.
+    Move(MoveCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct MoveCmd {
+    /// The host: its inventory name or a short alias (`sandbox3`).
+    pub host: String,
+
+    /// The group it is in now.
+    #[arg(long)]
+    pub from: String,
+
+    /// The group it moves to.
+    #[arg(long)]
+    pub to: String,
+
+    /// Show the change as a diff and write nothing.
+    #[arg(long, alias = "dry-run")]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

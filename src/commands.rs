@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod eval;
 pub mod inventory;
+pub mod inventory_move;
 pub mod lab;
 pub mod list;
 pub mod run;

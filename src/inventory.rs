@@ -6,6 +6,7 @@
 //! and `load`; host patterns in `pattern`.
 
 pub mod address;
+pub mod edit;
 mod ini;
 pub mod load;
 pub mod pattern;

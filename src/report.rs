@@ -3,6 +3,7 @@
 //! read); `Json` prints one event per line for CI.
 
 mod diff;
+pub use diff::colored;
 
 use crate::output::Printer;
 use crate::run::event::{Event, Stats, Status};

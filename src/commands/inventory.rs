@@ -50,6 +50,9 @@ const INTERNAL_VARS: &[&str] = &[
 ];
 
 pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+    if let Some(crate::cli::InventoryEdit::Move(m)) = &cmd.edit {
+        return super::inventory_move::run(m, &cmd.inv, settings, printer);
+    }
     let inv = load_inventory(&cmd.inv, settings, printer)?;
     let extra = extra_vars(&cmd.inv)?;
     let q = vars_query(&inv, &cmd.inv);

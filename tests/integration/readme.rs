@@ -71,6 +71,13 @@ fn expectation(line: &str) -> Option<&'static [&'static str]> {
             &["@tot20-sandbox:", "sandbox3.tokenoftrust.com"],
         ),
         (
+            "tprov inventory -i inventory/tot move sandbox3 --from tot-sandbox --to tot20-sandbox --check",
+            &[
+                "+# sandbox3.tokenoftrust.com # migrated to tot20-sandbox",
+                "nothing written: --check",
+            ],
+        ),
+        (
             "tprov eval -i inventory/tot sandbox3 '{{ totService.node_version }}'",
             &["16.14.2"],
         ),
