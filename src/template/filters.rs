@@ -1050,14 +1050,8 @@ fn lookup_values(
     }
     match super::lookups::values(state, name, terms, k) {
         Ok(v) => Ok(Some(v)),
-        Err(e) if mode != "strict" && e.kind() != ErrorKind::UndefinedError => {
-            if mode == "warn" {
-                eprintln!(
-                    "[WARNING]: An unhandled exception occurred while running the lookup plugin '{name}'. Error was a {e}"
-                );
-            }
-            Ok(None)
-        }
+        // (`warn` also prints a warning in Ansible; templates have no warning channel.)
+        Err(e) if mode != "strict" && e.kind() != ErrorKind::UndefinedError => Ok(None),
         Err(e) => Err(e),
     }
 }
