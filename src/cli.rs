@@ -63,6 +63,33 @@ pub enum Command {
     /// Weighted DNS in Route53 for the rolling migration: list, add, drain, restore,
     /// remove a server's record, never leaving fewer than two servers taking traffic.
     Dns(DnsCmd),
+    /// Wait until nginx on HOST has at most THRESHOLD requests in flight (seed 000's
+    /// check-nginx-drain.sh): polls stub_status over SSH; exits 1 at the timeout.
+    DrainWait(DrainWaitCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct DrainWaitCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The inventory host (or a short alias).
+    pub host: String,
+
+    /// Seconds to wait.
+    #[arg(id = "drain_timeout", value_name = "TIMEOUT", default_value_t = 180)]
+    pub timeout: u64,
+
+    /// Requests in flight that count as drained.
+    #[arg(default_value_t = 0)]
+    pub threshold: u64,
+
+    /// Seconds between polls.
+    #[arg(long, default_value_t = 2.0)]
+    pub interval: f64,
 }
 
 #[derive(Debug, Args)]
@@ -378,4 +405,13 @@ pub struct ValidateCmd {
     /// Playbooks to check (default: every playbooks/*.yml).
     #[arg(long = "playbook")]
     pub playbooks: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

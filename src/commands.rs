@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod dns;
+pub mod drain_wait;
 pub mod eval;
 pub mod inventory;
 pub mod inventory_move;

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Apply(cmd) => commands::apply::run(cmd, false, &settings, &printer),
         Command::Diff(cmd) => commands::apply::run(cmd, true, &settings, &printer),
         Command::Dns(cmd) => commands::dns::run(cmd, &settings, &printer),
+        Command::DrainWait(cmd) => commands::drain_wait::run(cmd, &settings, &printer),
     });
     match result {
         Ok(code) => code,

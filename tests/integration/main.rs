@@ -5,6 +5,7 @@ mod cli_errors;
 mod conformance;
 mod deploy;
 mod dns;
+mod drain_wait;
 mod inventory_move;
 mod readme;
 mod ssh;
