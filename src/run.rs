@@ -71,6 +71,11 @@ impl Summary {
     }
 }
 
+/// The deepest `include_tasks` nesting a run accepts. Ansible has no explicit limit (a
+/// self-including file ends in Python's RecursionError); tprov fails the hosts with the
+/// include's file:line instead of overflowing its stack.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
 /// Keywords inherited from enclosing blocks (and the play).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Inherited {
@@ -81,6 +86,8 @@ pub(crate) struct Inherited {
     /// The `vars:` and loop variables of the `include_tasks` this task came through:
     /// Ansible's "include params", above facts and below extra vars. Outermost first.
     pub include_params: Vec<Arc<Vars>>,
+    /// How many `include_tasks` this task is inside (bounded: see MAX_INCLUDE_DEPTH).
+    pub include_depth: usize,
     pub tags: Vec<String>,
     pub ignore_errors: Option<Value>,
     pub check_mode: Option<Value>,
@@ -753,6 +760,37 @@ impl<'a> PlayRun<'a> {
         let mut groups: IndexMap<(std::path::PathBuf, String), Group> = IndexMap::new();
         let mut failed = Vec::new();
         let mut inner = inh.with(&task.common);
+        inner.include_depth += 1;
+        if inner.include_depth > MAX_INCLUDE_DEPTH && !active.is_empty() {
+            // A file that includes itself (directly or not) would recurse until the
+            // stack overflows: fail the hosts instead, naming the include.
+            self.reporter.event(&Event::TaskStart {
+                name: task.display_name(),
+                handler: inh.handler,
+            });
+            let msg = format!(
+                "{}: include_tasks nested more than {MAX_INCLUDE_DEPTH} deep: does the file include itself?",
+                task.origin
+            );
+            for h in &active {
+                let mut st = self.states[h].lock().await;
+                st.failed = true;
+                st.stats.failed += 1;
+                let mut m = crate::value::Map::default();
+                m.insert("failed".into(), Value::Bool(true));
+                m.insert("msg".into(), Value::str(msg.clone()));
+                self.reporter.event(&Event::Result {
+                    host: st.name.clone(),
+                    status: Status::Failed,
+                    item: None,
+                    result: m,
+                    show: true,
+                    diffs: Vec::new(),
+                    action: "include_tasks".into(),
+                });
+            }
+            return Vec::new();
+        }
         if !task.common.vars.is_empty() {
             inner.vars.pop();
             inner

@@ -140,3 +140,32 @@ fn ignore_unreachable_keeps_the_host_for_the_next_task() {
     assert_eq!(out.status.code(), Some(4));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A task file that includes itself ends the run with the include's file:line, a recap
+/// and exit 2, instead of overflowing the stack (issue 12).
+#[test]
+fn self_including_task_file_fails_with_file_and_line() {
+    let dir = tmp("self-include");
+    write(
+        &dir,
+        "rec.yml",
+        "- debug: msg=again\n- include_tasks: rec.yml\n",
+    );
+    write(
+        &dir,
+        "play.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - include_tasks: rec.yml\n",
+    );
+    let out = crate::support::tprov()
+        .current_dir(&dir)
+        .args(["apply", "play.yml"])
+        .output()
+        .expect("tprov runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("rec.yml:2:16: include_tasks nested more than 64 deep"),
+        "{text}"
+    );
+    assert!(text.contains("PLAY RECAP"), "{text}");
+}
