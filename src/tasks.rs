@@ -52,91 +52,92 @@ pub struct Spec {
     pub required: &'static [&'static str],
 }
 
-/// Every module tprov runs, with its arguments. Adding a module: a file, and a line
-/// here and in `run` below.
-pub const SPECS: &[Spec] = &[
-    user::SPEC,
-    user::GROUP_SPEC,
-    file::SPEC,
-    copy::COPY_SPEC,
-    copy::TEMPLATE_SPEC,
-    lineinfile::SPEC,
-    lineinfile::BLOCK_SPEC,
-    command::COMMAND_SPEC,
-    command::SHELL_SPEC,
-    git::SPEC,
-    stat::SPEC,
-    debug::DEBUG_SPEC,
-    debug::SET_FACT_SPEC,
-    debug::ASSERT_SPEC,
-    debug::FAIL_SPEC,
-    debug::META_SPEC,
-    debug::INCLUDE_SPEC,
-    debug::PAUSE_SPEC,
-    user::AUTHORIZED_KEY_SPEC,
-    node::NODE_SPEC,
-    node::NPM_SPEC,
-    pm2::SPEC,
-    set_color::SPEC,
-    certbot::SPEC,
-    service::SPEC,
-    service::SYSTEMD_SPEC,
-    wait_for::SPEC,
-    include_vars::SPEC,
-    replace::SPEC,
-    uri::SPEC,
-    group_by::SPEC,
-    add_host::SPEC,
-    ping::SPEC,
-    raw::SPEC,
-    slurp::SPEC,
-    tempfile::SPEC,
-    getent::SPEC,
-    script::SPEC,
-    find::SPEC,
-];
+/// A module's future, borrowing its arguments and the task's context.
+pub type Running<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, TaskError>> + Send + 'a>>;
 
-pub const MODULE_NAMES: &[&str] = &[
-    "user",
-    "group",
-    "file",
-    "copy",
-    "template",
-    "lineinfile",
-    "blockinfile",
-    "command",
-    "shell",
-    "git",
-    "stat",
-    "debug",
-    "set_fact",
-    "assert",
-    "fail",
-    "meta",
-    "include_tasks",
-    "pause",
-    "authorized_key",
-    "node",
-    "npm",
-    "pm2",
-    "set_color",
-    "certbot",
-    "service",
-    "systemd",
-    "wait_for",
-    "include_vars",
-    "replace",
-    "uri",
-    "group_by",
-    "add_host",
-    "ping",
-    "raw",
-    "slurp",
-    "tempfile",
-    "getent",
-    "script",
-    "find",
-];
+/// One module: its name and arguments, which arguments are paths (expanded on the host,
+/// as Ansible's `type='path'`), and how it runs.
+pub struct Module {
+    pub spec: &'static Spec,
+    pub paths: &'static [&'static str],
+    pub run: for<'a, 'b> fn(&'a Map, &'a mut Cx<'b>) -> Running<'a>,
+}
+
+/// The table: one line per module. Adding a module is a file and a line here; the
+/// registry, the names `validate` and the loader know, and the dispatch all come from it.
+macro_rules! modules {
+    ($( $spec:expr, paths $paths:expr => |$a:ident, $cx:ident| $body:expr; )*) => {
+        pub const MODULES: &[Module] = &[$(
+            Module {
+                spec: &$spec,
+                paths: $paths,
+                run: {
+                    fn run<'a, 'b>($a: &'a Map, $cx: &'a mut Cx<'b>) -> Running<'a> {
+                        Box::pin(async move { $body })
+                    }
+                    run
+                },
+            },
+        )*];
+    };
+}
+
+const NONE: &[&str] = &[];
+const PATH_NAMES: &[&str] = &["path", "dest", "name"];
+const EDIT_PATHS: &[&str] = &["path", "dest", "destfile", "name"];
+const COMMAND_PATHS: &[&str] = &["chdir", "creates", "removes"];
+
+modules! {
+    user::SPEC, paths &["home", "shell"] => |a, cx| user::run(a, cx).await;
+    user::GROUP_SPEC, paths NONE => |a, cx| user::run_group(a, cx).await;
+    user::AUTHORIZED_KEY_SPEC, paths &["path"] => |a, cx| user::run_authorized_key(a, cx).await;
+    file::SPEC, paths &["path", "dest", "name", "src"] => |a, cx| file::run(a, cx).await;
+    copy::COPY_SPEC, paths &["dest"] => |a, cx| copy::run_copy(a, cx).await;
+    copy::TEMPLATE_SPEC, paths &["dest"] => |a, cx| copy::run_template(a, cx).await;
+    lineinfile::SPEC, paths EDIT_PATHS => |a, cx| lineinfile::run(a, cx).await;
+    lineinfile::BLOCK_SPEC, paths EDIT_PATHS => |a, cx| lineinfile::run_block(a, cx).await;
+    replace::SPEC, paths EDIT_PATHS => |a, cx| replace::run(a, cx).await;
+    command::COMMAND_SPEC, paths COMMAND_PATHS => |a, cx| command::run(a, cx, false).await;
+    command::SHELL_SPEC, paths COMMAND_PATHS => |a, cx| command::run(a, cx, true).await;
+    script::SPEC, paths COMMAND_PATHS => |a, cx| script::run(a, cx).await;
+    raw::SPEC, paths NONE => |a, cx| raw::run(a, cx).await;
+    git::SPEC, paths &["dest", "key_file"] => |a, cx| git::run(a, cx).await;
+    stat::SPEC, paths PATH_NAMES => |a, cx| stat::run(a, cx).await;
+    find::SPEC, paths NONE => |a, cx| find::run(a, cx).await;
+    slurp::SPEC, paths &["src", "path"] => |a, cx| slurp::run(a, cx).await;
+    tempfile::SPEC, paths &["path"] => |a, cx| tempfile::run(a, cx).await;
+    getent::SPEC, paths NONE => |a, cx| getent::run(a, cx).await;
+    ping::SPEC, paths NONE => |a, cx| ping::run(a, cx).await;
+    debug::DEBUG_SPEC, paths NONE => |a, cx| debug::run_debug(a, cx);
+    debug::SET_FACT_SPEC, paths NONE => |a, cx| debug::run_set_fact(a, cx);
+    debug::ASSERT_SPEC, paths NONE => |a, cx| debug::run_assert(a, cx);
+    debug::FAIL_SPEC, paths NONE => |a, cx| { let _ = cx; debug::run_fail(a) };
+    debug::PAUSE_SPEC, paths NONE => |a, cx| { let _ = cx; debug::run_pause(a).await };
+    debug::META_SPEC, paths NONE => |a, cx| { let _ = (a, cx); Err(fail("meta is run by the runner")) };
+    debug::INCLUDE_SPEC, paths NONE => |a, cx| { let _ = (a, cx); Err(fail("include_tasks is run by the runner")) };
+    include_vars::SPEC, paths NONE => |a, cx| include_vars::run(a, cx);
+    group_by::SPEC, paths NONE => |a, cx| { let _ = cx; group_by::run(a) };
+    add_host::SPEC, paths NONE => |a, cx| { let _ = cx; add_host::run(a) };
+    node::NODE_SPEC, paths NONE => |a, cx| node::run_node(a, cx).await;
+    node::NPM_SPEC, paths NONE => |a, cx| node::run_npm(a, cx).await;
+    pm2::SPEC, paths NONE => |a, cx| pm2::run(a, cx).await;
+    set_color::SPEC, paths NONE => |a, cx| set_color::run(a, cx).await;
+    certbot::SPEC, paths NONE => |a, cx| certbot::run(a, cx).await;
+    service::SPEC, paths NONE => |a, cx| service::run(a, cx, "service").await;
+    service::SYSTEMD_SPEC, paths NONE => |a, cx| service::run(a, cx, "systemd").await;
+    wait_for::SPEC, paths &["path"] => |a, cx| wait_for::run(a, cx).await;
+    uri::SPEC, paths NONE => |a, cx| uri::run(a, cx).await;
+}
+
+fn module(name: &str) -> Option<&'static Module> {
+    MODULES.iter().find(|m| m.spec.name == name)
+}
+
+/// The names of every module tprov runs.
+pub fn module_names() -> impl Iterator<Item = &'static str> + Clone {
+    MODULES.iter().map(|m| m.spec.name)
+}
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
 pub fn canonical(name: &str) -> &str {
@@ -212,11 +213,11 @@ pub fn unsupported_message(module: &str) -> String {
 }
 
 pub fn is_module(name: &str) -> bool {
-    MODULE_NAMES.contains(&name) || name == "import_tasks"
+    module(name).is_some() || name == "import_tasks"
 }
 
-pub fn spec(module: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.name == module)
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    module(name).map(|m| m.spec)
 }
 
 /// Unknown or missing arguments, each with the argument it is about.
@@ -537,33 +538,14 @@ impl Cx<'_> {
     }
 }
 
-/// The arguments Ansible declares with `type='path'` for a module: `~` and `$VAR` in them
-/// are expanded on the host before the module runs.
-fn path_args(module: &str) -> &'static [&'static str] {
-    match module {
-        "copy" => &["dest"],
-        "template" => &["dest"],
-        "file" => &["path", "dest", "name", "src"],
-        "lineinfile" | "blockinfile" | "replace" => &["path", "dest", "destfile", "name"],
-        "stat" => &["path", "dest", "name"],
-        "user" => &["home", "shell"],
-        "authorized_key" => &["path"],
-        "git" => &["dest", "key_file"],
-        "command" | "shell" | "script" => &["chdir", "creates", "removes"],
-        "slurp" => &["src", "path"],
-        "tempfile" => &["path"],
-        "wait_for" => &["path"],
-        _ => &[],
-    }
-}
-
 /// `args` with its path-typed values expanded on the host (a copy only when one needs it).
 async fn expanded<'m>(
     module: &str,
     args: &'m Map,
     cx: &Cx<'_>,
 ) -> Result<std::borrow::Cow<'m, Map>, TaskError> {
-    let keys: Vec<&str> = path_args(module)
+    let keys: Vec<&str> = self::module(module)
+        .map_or(NONE, |m| m.paths)
         .iter()
         .copied()
         .filter(|k| matches!(args.get(*k), Some(Value::Str(s)) if s.starts_with('~') || s.contains('$')))
@@ -583,48 +565,11 @@ async fn expanded<'m>(
 
 /// Runs one module with templated `args`.
 pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+    let Some(m) = self::module(module) else {
+        return Err(fail(unsupported_message(module)));
+    };
     let args = expanded(module, args, cx).await?;
-    let args = args.as_ref();
-    match module {
-        "user" => user::run(args, cx).await,
-        "group" => user::run_group(args, cx).await,
-        "authorized_key" => user::run_authorized_key(args, cx).await,
-        "file" => file::run(args, cx).await,
-        "copy" => copy::run_copy(args, cx).await,
-        "template" => copy::run_template(args, cx).await,
-        "lineinfile" => lineinfile::run(args, cx).await,
-        "blockinfile" => lineinfile::run_block(args, cx).await,
-        "command" => command::run(args, cx, false).await,
-        "shell" => command::run(args, cx, true).await,
-        "git" => git::run(args, cx).await,
-        "stat" => stat::run(args, cx).await,
-        "debug" => debug::run_debug(args, cx),
-        "set_fact" => debug::run_set_fact(args, cx),
-        "assert" => debug::run_assert(args, cx),
-        "fail" => debug::run_fail(args),
-        "pause" => debug::run_pause(args).await,
-        "node" => node::run_node(args, cx).await,
-        "npm" => node::run_npm(args, cx).await,
-        "pm2" => pm2::run(args, cx).await,
-        "set_color" => set_color::run(args, cx).await,
-        "certbot" => certbot::run(args, cx).await,
-        "service" => service::run(args, cx, "service").await,
-        "systemd" => service::run(args, cx, "systemd").await,
-        "wait_for" => wait_for::run(args, cx).await,
-        "include_vars" => include_vars::run(args, cx),
-        "replace" => replace::run(args, cx).await,
-        "uri" => uri::run(args, cx).await,
-        "group_by" => group_by::run(args),
-        "add_host" => add_host::run(args),
-        "ping" => ping::run(args, cx).await,
-        "raw" => raw::run(args, cx).await,
-        "slurp" => slurp::run(args, cx).await,
-        "tempfile" => tempfile::run(args, cx).await,
-        "getent" => getent::run(args, cx).await,
-        "script" => script::run(args, cx).await,
-        "find" => find::run(args, cx).await,
-        other => Err(fail(unsupported_message(other))),
-    }
+    (m.run)(args.as_ref(), cx).await
 }
 
 /// Argument helpers shared by modules.

@@ -799,7 +799,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
                         TASK_KEYS
                             .iter()
                             .copied()
-                            .chain(crate::tasks::MODULE_NAMES.iter().copied()),
+                            .chain(crate::tasks::module_names()),
                     )
                 })
                 .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
@@ -905,10 +905,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     if !crate::tasks::is_module(&module) && !unsupported {
         let hint = did_you_mean(
             &module,
-            crate::tasks::MODULE_NAMES
-                .iter()
-                .copied()
-                .chain(TASK_KEYS.iter().copied()),
+            crate::tasks::module_names().chain(TASK_KEYS.iter().copied()),
         )
         .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
         cx.err(module_pos, format!("unknown module `{module}`{hint}"));
