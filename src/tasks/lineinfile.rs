@@ -4,7 +4,6 @@ use super::attrs::{Attrs, changes};
 use super::remote::{Kind, Stat, read, stat};
 use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
-use regex::Regex;
 
 pub const SPEC: Spec = Spec {
     name: "lineinfile",
@@ -79,8 +78,25 @@ fn py_line(l: &str) -> &str {
     l.strip_suffix('\n').unwrap_or(l)
 }
 
+/// A pattern with Python's `re` features the regex crate lacks (backreferences such as
+/// `^(REF) .* \1$`, lookaround), through fancy-regex; a match that hits its backtracking
+/// limit counts as no match.
+struct Regex(fancy_regex::Regex);
+
+impl Regex {
+    fn is_match(&self, s: &str) -> bool {
+        self.0.is_match(s).unwrap_or(false)
+    }
+
+    fn captures<'t>(&self, s: &'t str) -> Option<fancy_regex::Captures<'t, str>> {
+        self.0.captures(s).ok().flatten()
+    }
+}
+
 fn regex(p: &str) -> Result<Regex, TaskError> {
-    Regex::new(p).map_err(|e| fail(format!("invalid regular expression {p:?}: {e}")))
+    fancy_regex::Regex::new(p)
+        .map(Regex)
+        .map_err(|e| fail(format!("invalid regular expression {p:?}: {e}")))
 }
 
 /// Splits into lines that keep their line ending (Python's `readlines`).
@@ -208,6 +224,11 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let create = args::bool_opt(a, &["create"])?.unwrap_or(false);
     let t = load(cx, &path, create && state == "present").await?;
     let mut lines = lines(&t.before);
+    let empty = match (a.get("regexp").or(a.get("regex")), a.get("search_string")) {
+        (Some(Value::Str(r)), _) if r.is_empty() => Some(("regular expression", " If this is desired, use '^' to match every line in the file and avoid this warning.")),
+        (_, Some(Value::Str(s))) if s.is_empty() => Some(("search string", "")),
+        _ => None,
+    };
     let matches_line = |l: &str, line: Option<&str>| -> bool {
         let bare = l.trim_end_matches(['\r', '\n']);
         match (&re, &search, line) {
@@ -336,6 +357,12 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         .shift_remove("backup_file")
         .unwrap_or_else(|| Value::str(""));
     out.result.insert("backup".into(), backup);
+    if let Some((what, hint)) = empty {
+        out.result.insert(
+            "warnings".into(),
+            Value::List(vec![Value::str(format!("The {what} is an empty string, which will match every line in the file. This may have unintended consequences, such as replacing the last line in the file rather than appending.{hint}"))]),
+        );
+    }
     Ok(out)
 }
 
@@ -439,7 +466,19 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     }
     let at = at.min(lines.len());
     let tail = lines.split_off(at);
+    let removing = new_block.is_empty();
     lines.extend(new_block);
     lines.extend(tail);
-    finish(cx, a, t, lines.concat().into_bytes(), msg.to_string()).await
+    let after = lines.concat().into_bytes();
+    // Ansible's words: nothing changed, a new file, a block gone, a block put in.
+    let msg = if !t.st.exists {
+        "File created"
+    } else if after == t.before {
+        ""
+    } else if removing {
+        "Block removed"
+    } else {
+        msg
+    };
+    finish(cx, a, t, after, msg.to_string()).await
 }
