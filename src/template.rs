@@ -145,6 +145,30 @@ pub fn python_replacement(rep: &str) -> String {
     filters::py_replacement(rep)
 }
 
+/// What Python's `re` says of a replacement it refuses: an escape of an ASCII letter
+/// it does not know (`\D`), in its words (`bad escape \D at position 0`).
+pub fn python_replacement_error(rep: &str) -> Option<String> {
+    let chars: Vec<char> = rep.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' {
+            match chars.get(i + 1) {
+                Some(c) if c.is_ascii_alphabetic() && !"ntrfvabg".contains(*c) => {
+                    return Some(format!("bad escape \\{c} at position {i}"));
+                }
+                Some('g') if chars.get(i + 2) != Some(&'<') => {
+                    return Some(format!("missing < at position {}", i + 2));
+                }
+                _ => {}
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
 /// Ansible's `is_possibly_template`: holds a Jinja start string.
 pub fn is_possibly_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")

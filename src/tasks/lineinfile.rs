@@ -126,7 +126,7 @@ pub(super) async fn load(cx: &Cx<'_>, path: &str, create: bool) -> Result<Target
         });
     }
     if st.kind == Kind::Dir {
-        return Err(fail(format!("Destination {path} is a directory !")));
+        return Err(fail(format!("Path {path} is a directory !")));
     }
     let before = read(cx, path).await?.unwrap_or_default();
     Ok(Target {
@@ -225,7 +225,10 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let t = load(cx, &path, create && state == "present").await?;
     let mut lines = lines(&t.before);
     let empty = match (a.get("regexp").or(a.get("regex")), a.get("search_string")) {
-        (Some(Value::Str(r)), _) if r.is_empty() => Some(("regular expression", " If this is desired, use '^' to match every line in the file and avoid this warning.")),
+        (Some(Value::Str(r)), _) if r.is_empty() => Some((
+            "regular expression",
+            " If this is desired, use '^' to match every line in the file and avoid this warning.",
+        )),
         (_, Some(Value::Str(s))) if s.is_empty() => Some(("search string", "")),
         _ => None,
     };
@@ -280,7 +283,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 if let Some(r) = &re {
                     caps_line = r.captures(py_line(l)).map(|c| {
                         let mut out = String::new();
-                        c.expand(&python_backrefs(&line), &mut out);
+                        c.expand(&crate::template::python_replacement(&line), &mut out);
                         out
                     });
                 }
@@ -364,27 +367,6 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         );
     }
     Ok(out)
-}
-
-/// Python backreferences (`\1`, `\g<name>`) in the regex crate's spelling.
-fn python_backrefs(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                    n.push(d);
-                    chars.next();
-                }
-                out.push_str(&format!("${{{n}}}"));
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {

@@ -45,11 +45,17 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "destfile", "name"], "replace")?;
     let regexp = args::str_req(a, &["regexp"], "replace")?;
     let replace = args::str_opt(a, &["replace"]).unwrap_or_default();
+    if let Some(e) = crate::template::python_replacement_error(&replace) {
+        return Err(fail(format!("Unable to process replace due to error: {e}")));
+    }
     let (after, before) = (args::str_opt(a, &["after"]), args::str_opt(a, &["before"]));
     let t = match load(cx, &path, false).await {
         Ok(t) => t,
         Err(_) if cx.check() && cx.sim.files.contains_key(&path) => {
             return Ok(Outcome::changed(true));
+        }
+        Err(TaskError::Failed(m)) if m.ends_with("is a directory !") => {
+            return Err(fail(m));
         }
         Err(_) => return Err(fail(format!("Path {path} does not exist !"))),
     };
