@@ -386,71 +386,82 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let block = args::str_opt(a, &["block", "content"]).unwrap_or_default();
     let t = load(cx, &path, create && state == "present").await?;
     let mut lines = lines(&t.before);
+    let present = state == "present";
+    // Ansible's blockinfile, step for step: the last lines equal to the markers...
     let bare = |l: &String| l.trim_end_matches(['\r', '\n']).to_string();
-    let b = lines.iter().position(|l| bare(l) == begin);
-    let e = lines.iter().position(|l| bare(l) == end);
+    let b = lines.iter().rposition(|l| bare(l) == begin);
+    let e = lines.iter().rposition(|l| bare(l) == end);
     let mut new_block: Vec<String> = Vec::new();
-    if state == "present" && !block.is_empty() {
+    if present && !block.is_empty() {
         new_block.push(format!("{begin}\n"));
         for l in block.trim_end_matches('\n').split('\n') {
             new_block.push(format!("{l}\n"));
         }
         new_block.push(format!("{end}\n"));
     }
-    let (msg, at) = match (b, e) {
-        (Some(b), Some(e)) if b <= e => {
-            lines.drain(b..=e);
-            (
-                if new_block.is_empty() {
-                    "Block removed"
-                } else {
-                    "Block inserted"
-                },
-                b,
-            )
+    let at = match (b, e) {
+        (Some(b), Some(e)) => {
+            let (lo, hi) = if b < e { (b, e) } else { (e, b) };
+            lines.drain(lo..=hi);
+            lo
         }
         _ => {
-            let insertafter = args::str_opt(a, &["insertafter"]);
-            let insertbefore = args::str_opt(a, &["insertbefore"]);
-            let at = match (insertafter.as_deref(), insertbefore.as_deref()) {
-                (Some("EOF") | None, None) => lines.len(),
-                (_, Some("BOF")) => 0,
-                (Some(x), None) => {
-                    let r = regex(x)?;
-                    lines
-                        .iter()
-                        .rposition(|l| r.is_match(py_line(l)))
-                        .map_or(lines.len(), |i| i + 1)
+            // ...else where insertafter/insertbefore put it: the last line a regex
+            // matches, or with `(?m)` the first match in the whole file.
+            let insertafter = args::str_opt(a, &["insertafter"]).filter(|x| x != "EOF");
+            let insertbefore = args::str_opt(a, &["insertbefore"]).filter(|x| x != "BOF");
+            let pattern = insertafter.as_ref().or(insertbefore.as_ref());
+            match pattern {
+                Some(p) => {
+                    let r = regex(p)?;
+                    let multiline = p.starts_with("(?")
+                        && p[2..].chars().take_while(|c| c.is_ascii_alphabetic()).any(|c| c == 'm');
+                    let found = if multiline {
+                        let text = lines.concat();
+                        r.0.find(&text).ok().flatten().map(|m| {
+                            let upto = if insertafter.is_some() { m.end() } else { m.start() };
+                            text[..upto].matches('\n').count()
+                        })
+                    } else {
+                        lines.iter().rposition(|l| r.is_match(py_line(l)))
+                    };
+                    match found {
+                        None => lines.len(),
+                        Some(i) if insertafter.is_some() => i + 1,
+                        Some(i) => i,
+                    }
                 }
-                (_, Some(x)) => {
-                    let r = regex(x)?;
-                    lines
-                        .iter()
-                        .rposition(|l| r.is_match(py_line(l)))
-                        .unwrap_or(lines.len())
-                }
-            };
-            (
-                if new_block.is_empty() {
-                    ""
-                } else {
-                    "Block inserted"
-                },
-                at,
-            )
+                None if args::str_opt(a, &["insertbefore"]).is_some() => 0,
+                None => lines.len(),
+            }
         }
     };
-    if at > 0
-        && at == lines.len()
-        && let Some(last) = lines.last_mut().filter(|l| !l.ends_with('\n'))
-    {
-        last.push('\n');
+    let mut at = at.min(lines.len());
+    // A line separator before the block.
+    if at > 0 && !lines[at - 1].ends_with('\n') {
+        lines[at - 1].push('\n');
     }
-    let at = at.min(lines.len());
-    let tail = lines.split_off(at);
+    if args::bool_opt(a, &["prepend_newline"])?.unwrap_or(false)
+        && present
+        && at != 0
+        && lines[at - 1] != "\n"
+    {
+        lines.insert(at, "\n".into());
+        at += 1;
+    }
     let removing = new_block.is_empty();
+    let after_block = at + new_block.len();
+    let tail = lines.split_off(at);
     lines.extend(new_block);
     lines.extend(tail);
+    if args::bool_opt(a, &["append_newline"])?.unwrap_or(false)
+        && present
+        && after_block < lines.len()
+        && lines[after_block] != "\n"
+    {
+        lines.insert(after_block, "\n".into());
+    }
+    let msg = "Block inserted";
     let after = lines.concat().into_bytes();
     // Ansible's words: nothing changed, a new file, a block gone, a block put in.
     let msg = if !t.st.exists {
