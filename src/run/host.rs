@@ -1123,7 +1123,7 @@ impl TaskRun<'_> {
             }
             None => None,
         };
-        let mut outcome = match limit {
+        let outcome = match limit {
             Some(secs) => tokio::time::timeout(
                 std::time::Duration::from_secs(secs),
                 tasks::run(&self.task.module, &args, &mut cx),
@@ -1134,8 +1134,22 @@ impl TaskRun<'_> {
                     "The {} action failed to execute in the expected time frame ({secs}) and was terminated",
                     self.task.module
                 ))
-            })??,
-            None => tasks::run(&self.task.module, &args, &mut cx).await?,
+            })?,
+            None => tasks::run(&self.task.module, &args, &mut cx).await,
+        };
+        // A module's failure is a result like any other for `failed_when` and
+        // `changed_when`, which may turn it into a success (as in Ansible).
+        let mut outcome = match outcome {
+            Err(TaskError::Failed(msg))
+                if !self.task.failed_when.is_empty() || !self.task.changed_when.is_empty() =>
+            {
+                tasks::Outcome {
+                    failed: true,
+                    msg: Some(msg),
+                    ..Default::default()
+                }
+            }
+            other => other?,
         };
         let mut result = outcome.to_result();
         if diff && !outcome.diffs.is_empty() {

@@ -51,19 +51,29 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let recurse = args::bool_opt(a, &["recurse"])?.unwrap_or(false);
     let src = args::str_opt(a, &["src"]);
     let st = stat(cx, &path, false, false).await?;
+    // Ansible's default state: what the path is now, else a directory to recurse into,
+    // else a file.
     let state = match args::str_opt(a, &["state"]) {
         Some(s) => s,
-        None if src.is_some() => "link".into(),
         None if st.exists && st.kind == Kind::Dir => "directory".into(),
+        None if st.exists && st.kind == Kind::Link => "link".into(),
+        None if st.exists => "file".into(),
+        None if recurse => "directory".into(),
         None => "file".into(),
     };
+    if src.is_some() && !["link", "hard"].contains(&state.as_str()) {
+        return Err(fail("src option requires state to be 'link' or 'hard'"));
+    }
+    if recurse && state != "directory" {
+        return Err(fail("recurse option requires state to be 'directory'"));
+    }
     let mut out = match state.as_str() {
         "absent" => absent(cx, &path, &st).await?,
         "directory" => directory(cx, &path, &st, &attrs, recurse).await?,
         "file" => existing_file(cx, &path, &st, &attrs, follow).await?,
         "touch" => touch(cx, &path, &st, &attrs).await?,
         "link" | "hard" => {
-            link(
+            let mut o = link(
                 cx,
                 &path,
                 &st,
@@ -72,7 +82,25 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 state == "hard",
                 force,
             )
-            .await?
+            .await?;
+            // With `follow` (the default) a symlink's mode is its target's, as Ansible
+            // sets it through the link.
+            if follow && state == "link" && attrs.mode.is_some() {
+                let target = stat(cx, &path, true, false).await?;
+                if target.exists && target.kind != Kind::Link {
+                    let only_mode = Attrs {
+                        mode: attrs.mode.clone(),
+                        ..Attrs::default()
+                    };
+                    let (before, after, script) = attr_script(&path, &target, &only_mode, true)?;
+                    if !script.is_empty() {
+                        o.changed = true;
+                        o.diffs.push(Diff::attrs(&path, &before, &after));
+                        apply(cx, &script).await?;
+                    }
+                }
+            }
+            o
         }
         other => {
             return Err(fail(format!(
@@ -379,8 +407,12 @@ async fn link(
     hard: bool,
     force: bool,
 ) -> Result<Outcome, TaskError> {
-    let Some(src) = src else {
-        return Err(fail("src is required for creating a link"));
+    // Without `src`, an existing symlink keeps its target (Ansible reads it back) and
+    // only its attributes change.
+    let src = match (src, &st.link_target) {
+        (Some(s), _) => s,
+        (None, Some(t)) if !hard && st.kind == Kind::Link => t.as_str(),
+        (None, _) => return Err(fail("src is required for creating a link")),
     };
     if hard {
         let want = stat(cx, src, true, false).await?;

@@ -415,11 +415,18 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 Some(p) => {
                     let r = regex(p)?;
                     let multiline = p.starts_with("(?")
-                        && p[2..].chars().take_while(|c| c.is_ascii_alphabetic()).any(|c| c == 'm');
+                        && p[2..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphabetic())
+                            .any(|c| c == 'm');
                     let found = if multiline {
                         let text = lines.concat();
                         r.0.find(&text).ok().flatten().map(|m| {
-                            let upto = if insertafter.is_some() { m.end() } else { m.start() };
+                            let upto = if insertafter.is_some() {
+                                m.end()
+                            } else {
+                                m.start()
+                            };
                             text[..upto].matches('\n').count()
                         })
                     } else {

@@ -492,6 +492,13 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let gid = args::str_opt(a, &["gid"]);
     let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
+    if args::bool_opt(a, &["local"])?.unwrap_or(false) {
+        for k in ["gid_min", "gid_max"] {
+            if a.get(k).is_some_and(|v| !matches!(v, Value::Null)) {
+                return Err(fail(format!("'{k}' can not be used with 'local'")));
+            }
+        }
+    }
     if non_unique && gid.is_none() {
         return Err(fail(
             "non_unique is True but all of the following are missing: gid",
@@ -523,6 +530,11 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             if non_unique {
                 cmd.push_str(" -o");
             }
+            for (arg, key) in [("gid_min", "GID_MIN"), ("gid_max", "GID_MAX")] {
+                if let Some(v) = args::str_opt(a, &[arg]) {
+                    cmd.push_str(&format!(" -K {key}={}", sh_quote(&v)));
+                }
+            }
             if let Some(w) = &cx.writer {
                 super::remote::change(w, &format!("{cmd} {q}")).await?;
             } else {
@@ -547,7 +559,12 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         ("absent", Some(_)) => {
             o.changed = true;
             if let Some(w) = &cx.writer {
-                super::remote::change(w, &format!("groupdel {q}")).await?;
+                let force = if args::bool_opt(a, &["force"])?.unwrap_or(false) {
+                    "-f "
+                } else {
+                    ""
+                };
+                super::remote::change(w, &format!("groupdel {force}{q}")).await?;
             }
         }
         ("absent", None) => {}
