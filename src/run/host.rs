@@ -1157,6 +1157,16 @@ impl TaskRun<'_> {
                 "diff".into(),
                 diff_result(&self.task.module, &outcome.diffs),
             );
+        } else if diff && self.task.module == "file" {
+            // Ansible's file module returns its diff even when nothing changed: the path.
+            if let Some(p) = tasks::args::str_opt(&args, &["path", "dest", "name"]) {
+                let mut side = Map::default();
+                side.insert("path".into(), Value::str(p.trim_end_matches('/')));
+                let mut m = Map::default();
+                m.insert("before".into(), Value::Map(side.clone()));
+                m.insert("after".into(), Value::Map(side));
+                result.insert("diff".into(), Value::Map(m));
+            }
         }
         if !self.task.changed_when.is_empty() || !self.task.failed_when.is_empty() {
             let rscope = self.result_scope(scope, &result);

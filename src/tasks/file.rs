@@ -70,8 +70,15 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = match state.as_str() {
         "absent" => absent(cx, &path, &st).await?,
         "directory" => directory(cx, &path, &st, &attrs, recurse).await?,
-        "file" => existing_file(cx, &path, &st, &attrs, follow).await?,
-        "touch" => touch(cx, &path, &st, &attrs).await?,
+        "file" => {
+            let mut o = existing_file(cx, &path, &st, &attrs, follow).await?;
+            if o.failed {
+                return Ok(o);
+            }
+            set_times(cx, &path, &times(a)?, &mut o).await?;
+            o
+        }
+        "touch" => touch(cx, &path, &st, &attrs, &times(a)?).await?,
         "link" | "hard" => {
             let mut o = link(
                 cx,
@@ -116,7 +123,21 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let unchanged = (!out.changed && st.kind != Kind::Link).then_some(&st);
     let keys =
         super::remote::final_keys(cx, &path, want, state == "file" && follow, unchanged).await?;
-    out.result.insert("path".into(), Value::str(path));
+    // Ansible names the path `dest` for touch and links (with the link's `src`).
+    match state.as_str() {
+        "touch" => {
+            out.result.insert("dest".into(), Value::str(path));
+        }
+        "link" | "hard" => {
+            out.result.insert("dest".into(), Value::str(path));
+            if let Some(s) = src.clone().or_else(|| st.link_target.clone()) {
+                out.result.insert("src".into(), Value::str(s));
+            }
+        }
+        _ => {
+            out.result.insert("path".into(), Value::str(path));
+        }
+    }
     for (k, v) in keys {
         out.result.insert(k, v);
     }
@@ -348,14 +369,37 @@ async fn existing_file(
     attrs: &Attrs,
     follow: bool,
 ) -> Result<Outcome, TaskError> {
+    // Ansible's failure names the path and its state beside the message.
+    let conflict = |state: &str| {
+        let mut o = Outcome {
+            failed: true,
+            msg: Some(format!("file ({path}) is {state}, cannot continue")),
+            ..Default::default()
+        };
+        o.result.insert("path".into(), Value::str(path));
+        o.result.insert("state".into(), Value::str(state));
+        o
+    };
     if !st.exists {
-        return Err(fail(format!("file ({path}) is absent, cannot continue")));
+        return Ok(conflict("absent"));
     }
     let st = if st.kind == Kind::Link && follow {
         stat(cx, path, true, false).await?
     } else {
         st.clone()
     };
+    // Anything but a file (or a hard link to one) is a conflict, as in Ansible.
+    if st.kind != Kind::File && !(cx.check() && cx.sim.files.contains_key(path)) {
+        let state = match st.kind {
+            Kind::Dir => "directory",
+            Kind::Link => "link",
+            _ if !st.exists => "absent",
+            _ => "file",
+        };
+        if state != "file" {
+            return Ok(conflict(state));
+        }
+    }
     let (before, after, script) = attr_script(path, &st, attrs, follow)?;
     let mut out = Outcome::changed(!script.is_empty());
     if out.changed {
@@ -370,13 +414,115 @@ async fn existing_file(
     Ok(out)
 }
 
+/// `modification_time`/`access_time` on an existing path (state `file`): only the
+/// given ones, changed when they differ (now always differs).
+async fn set_times(
+    cx: &mut Cx<'_>,
+    path: &str,
+    (mtime, atime): &(Time, Time),
+    out: &mut Outcome,
+) -> Result<(), TaskError> {
+    let wanted = [("mtime", "-m", *mtime), ("atime", "-a", *atime)];
+    if wanted
+        .iter()
+        .all(|(_, _, t)| matches!(t, Time::Default | Time::Preserve))
+    {
+        return Ok(());
+    }
+    let q = sh_quote(path);
+    let o = cx
+        .probe
+        .exec(&format!("stat -L -c '%Y %X' -- {q}"), cx.read_become())
+        .await?;
+    let text = o.stdout_str();
+    let mut have = text
+        .split_whitespace()
+        .map(|n| n.parse::<i64>().unwrap_or(0));
+    let have = [have.next().unwrap_or(0), have.next().unwrap_or(0)];
+    let now = chrono::Utc::now().timestamp();
+    let (mut before, mut after, mut cmds) = (Vec::new(), Vec::new(), Vec::new());
+    for ((name, flag, t), old) in wanted.iter().zip(have) {
+        let new = match t {
+            Time::At(secs) => *secs,
+            Time::Now => now,
+            _ => continue,
+        };
+        if new != old || *t == Time::Now {
+            before.push((*name, Value::Float(old as f64)));
+            after.push((*name, Value::Float(new as f64)));
+            cmds.push(match t {
+                Time::At(secs) => format!("touch {flag} -d @{secs} -- {q}"),
+                _ => format!("touch {flag} -- {q}"),
+            });
+        }
+    }
+    if !cmds.is_empty() {
+        out.changed = true;
+        out.diffs.push(Diff::attrs(path, &before, &after));
+        apply(cx, &cmds.join(" && ")).await?;
+    }
+    Ok(())
+}
+
+/// A time `touch` sets: now, the one it has (`preserve`), or a given one (epoch seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Time {
+    /// Not given: now for `touch`, kept otherwise.
+    Default,
+    Now,
+    Preserve,
+    At(i64),
+}
+
+/// `modification_time` and `access_time` (with their `_format`, Python's strptime,
+/// default `%Y%m%d%H%M.%S`), read as local time as Ansible's `time.mktime` does.
+fn times(a: &Map) -> Result<(Time, Time), TaskError> {
+    let one = |key: &str, fmt_key: &str| -> Result<Time, TaskError> {
+        match args::str_opt(a, &[key]).as_deref() {
+            None => Ok(Time::Default),
+            Some("now") => Ok(Time::Now),
+            Some("preserve") => Ok(Time::Preserve),
+            Some(v) => {
+                let fmt = args::str_opt(a, &[fmt_key]).unwrap_or_else(|| "%Y%m%d%H%M.%S".into());
+                let naive = chrono::NaiveDateTime::parse_from_str(v, &fmt).map_err(|_| {
+                    fail(format!(
+                        "Error while obtaining timestamp for time {v} using format {fmt}"
+                    ))
+                })?;
+                use chrono::TimeZone;
+                chrono::Local
+                    .from_local_datetime(&naive)
+                    .earliest()
+                    .map(|t| Time::At(t.timestamp()))
+                    .ok_or_else(|| fail(format!("{v} is not a local time")))
+            }
+        }
+    };
+    Ok((
+        one("modification_time", "modification_time_format")?,
+        one("access_time", "access_time_format")?,
+    ))
+}
+
 async fn touch(
     cx: &mut Cx<'_>,
     path: &str,
     st: &Stat,
     attrs: &Attrs,
+    times: &(Time, Time),
 ) -> Result<Outcome, TaskError> {
+    let now = |t: Time| if t == Time::Default { Time::Now } else { t };
+    let (mtime, atime) = &(now(times.0), now(times.1));
     let (before, after, script) = attr_script(path, st, attrs, true)?;
+    // Both times kept on an existing path: only its attributes may change.
+    if st.exists && *mtime == Time::Preserve && *atime == Time::Preserve {
+        let mut out = Outcome::changed(!script.is_empty());
+        if out.changed {
+            out.diffs.push(Diff::attrs(path, &before, &after));
+            apply(cx, &script).await?;
+        }
+        return Ok(out);
+    }
     let mut out = Outcome::changed(true);
     let b = if st.exists {
         before
@@ -389,7 +535,22 @@ async fn touch(
     if st.exists || !cx.check() {
         out.diffs.push(Diff::attrs(path, &b, &a));
     }
-    let mut cmd = format!("touch -- {}", sh_quote(path));
+    let q = sh_quote(path);
+    let mut cmd = match (mtime, atime) {
+        (Time::Now, Time::Now) => format!("touch -- {q}"),
+        _ => {
+            // Create first if need be, then set each time that is not kept.
+            let mut c = format!("{{ [ -e {q} ] || touch -- {q}; }}");
+            for (flag, t) in [("-m", mtime), ("-a", atime)] {
+                match t {
+                    Time::Preserve | Time::Default => {}
+                    Time::Now => c.push_str(&format!(" && touch {flag} -- {q}")),
+                    Time::At(secs) => c.push_str(&format!(" && touch {flag} -d @{secs} -- {q}")),
+                }
+            }
+            c
+        }
+    };
     if !script.is_empty() {
         cmd = format!("{cmd} && {script}");
     }
@@ -463,6 +624,21 @@ async fn link(
             st.state()
         )));
     }
+    // Even forced, a directory with anything in it is never replaced by a link.
+    if st.exists && st.kind == Kind::Dir {
+        let empty = cx
+            .probe
+            .exec(
+                &format!("[ -z \"$(ls -A -- {})\" ]", sh_quote(path)),
+                cx.read_become(),
+            )
+            .await?;
+        if !empty.ok() {
+            return Err(fail(format!(
+                "the directory {path} is not empty, refusing to convert it"
+            )));
+        }
+    }
     if !force {
         // Like Ansible: the target must exist (relative targets from the link's dir),
         // or exist once earlier tasks have run (check mode).
@@ -508,7 +684,7 @@ async fn link(
         script.push_str(&format!(" && {attrs_cmd}"));
     }
     if st.exists && st.kind == Kind::Dir {
-        script = format!("rm -rf -- {} && {script}", sh_quote(path));
+        script = format!("rmdir -- {} && {script}", sh_quote(path));
     }
     script.push_str(&format!(
         " && mv -Tf -- {} {}",
