@@ -747,6 +747,27 @@ impl<'a> PlayRun<'a> {
         }
     }
 
+    /// Fails these hosts with one message (a result each, counted failed).
+    async fn fail_hosts(&mut self, hosts: &[HostId], msg: &str) {
+        for h in hosts {
+            let mut st = self.states[h].lock().await;
+            st.failed = true;
+            st.stats.failed += 1;
+            let mut m = crate::value::Map::default();
+            m.insert("failed".into(), Value::Bool(true));
+            m.insert("msg".into(), Value::str(msg));
+            self.reporter.event(&Event::Result {
+                host: st.name.clone(),
+                status: Status::Failed,
+                item: None,
+                result: m,
+                show: true,
+                diffs: Vec::new(),
+                action: "include_tasks".into(),
+            });
+        }
+    }
+
     async fn run_include(
         &mut self,
         task: &Task,
@@ -772,23 +793,7 @@ impl<'a> PlayRun<'a> {
                 "{}: include_tasks nested more than {MAX_INCLUDE_DEPTH} deep: does the file include itself?",
                 task.origin
             );
-            for h in &active {
-                let mut st = self.states[h].lock().await;
-                st.failed = true;
-                st.stats.failed += 1;
-                let mut m = crate::value::Map::default();
-                m.insert("failed".into(), Value::Bool(true));
-                m.insert("msg".into(), Value::str(msg.clone()));
-                self.reporter.event(&Event::Result {
-                    host: st.name.clone(),
-                    status: Status::Failed,
-                    item: None,
-                    result: m,
-                    show: true,
-                    diffs: Vec::new(),
-                    action: "include_tasks".into(),
-                });
-            }
+            self.fail_hosts(&active, &msg).await;
             return Vec::new();
         }
         if !task.common.vars.is_empty() {
@@ -882,36 +887,12 @@ impl<'a> PlayRun<'a> {
                     still.retain(|h| !hosts.contains(h) || ok.contains(h));
                 }
                 Err(diags) => {
-                    self.reporter.event(&Event::TaskStart {
-                        name: task.display_name(),
-                        handler: inh.handler,
-                    });
-                    for h in &hosts {
-                        let mut st = self.states[h].lock().await;
-                        st.failed = true;
-                        st.stats.failed += 1;
-                        let mut m = crate::value::Map::default();
-                        m.insert("failed".into(), Value::Bool(true));
-                        m.insert(
-                            "msg".into(),
-                            Value::str(
-                                diags
-                                    .iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join("\n"),
-                            ),
-                        );
-                        self.reporter.event(&Event::Result {
-                            host: st.name.clone(),
-                            status: Status::Failed,
-                            item: None,
-                            result: m,
-                            show: true,
-                            diffs: Vec::new(),
-                            action: String::new(),
-                        });
-                    }
+                    let msg = diags
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    self.fail_hosts(&hosts, &msg).await;
                     still.retain(|h| !hosts.contains(h));
                 }
             }

@@ -493,20 +493,8 @@ fn statinfo(e: &Entry) -> Map {
     };
     m.insert("gr_name".into(), Value::str(known(&e.group)));
     m.insert("pw_name".into(), Value::str(known(&e.user)));
-    for (k, b) in [
-        ("wusr", 0o200),
-        ("rusr", 0o400),
-        ("xusr", 0o100),
-        ("wgrp", 0o020),
-        ("rgrp", 0o040),
-        ("xgrp", 0o010),
-        ("woth", 0o002),
-        ("roth", 0o004),
-        ("xoth", 0o001),
-        ("isuid", 0o4000),
-        ("isgid", 0o2000),
-    ] {
-        m.insert(k.into(), bit(b));
+    for (k, b) in super::remote::PERMISSION_BITS {
+        m.insert((*k).into(), bit(*b));
     }
     m
 }

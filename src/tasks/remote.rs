@@ -296,6 +296,21 @@ pub fn sha1_hex(data: &[u8]) -> String {
         .collect()
 }
 
+/// The permission bits Ansible's stat and find results name, with their mode bit.
+pub const PERMISSION_BITS: &[(&str, u32)] = &[
+    ("wusr", 0o200),
+    ("rusr", 0o400),
+    ("xusr", 0o100),
+    ("wgrp", 0o020),
+    ("rgrp", 0o040),
+    ("xgrp", 0o010),
+    ("woth", 0o002),
+    ("roth", 0o004),
+    ("xoth", 0o001),
+    ("isuid", 0o4000),
+    ("isgid", 0o2000),
+];
+
 /// The directory part of a path.
 pub fn parent(path: &str) -> &str {
     match path.trim_end_matches('/').rfind('/') {

@@ -159,20 +159,8 @@ fn parse(path: &str, out: &str, mime: bool, attributes: bool) -> Map {
     m.insert("atime".into(), float(f[7]));
     m.insert("mtime".into(), float(f[8]));
     m.insert("ctime".into(), float(f[9]));
-    for (k, b) in [
-        ("wusr", 0o200),
-        ("rusr", 0o400),
-        ("xusr", 0o100),
-        ("wgrp", 0o020),
-        ("rgrp", 0o040),
-        ("xgrp", 0o010),
-        ("woth", 0o002),
-        ("roth", 0o004),
-        ("xoth", 0o001),
-        ("isuid", 0o4000),
-        ("isgid", 0o2000),
-    ] {
-        m.insert(k.into(), bit(b));
+    for (k, b) in super::remote::PERMISSION_BITS {
+        m.insert((*k).into(), bit(*b));
     }
     m.insert("blocks".into(), int(f[13]));
     m.insert("block_size".into(), int(f[14]));
