@@ -33,7 +33,6 @@ pub fn run(cmd: &DnsCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
     rt.block_on(async {
         let r53 = Route53::connect(&name).await.map_err(Error::Internal)?;
         let records = r53.records().await.map_err(Error::Internal)?;
-        let refused = |m: String| Error::Usage(m);
         let change: Option<Change> = match &cmd.action {
             DnsAction::List { json, .. } => {
                 printer.out(&if *json {
@@ -46,23 +45,21 @@ pub fn run(cmd: &DnsCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
             DnsAction::Add {
                 host, weight, ttl, ..
             } => {
-                let id = dns::identifier(host, &records)
-                    .or_else(|_| {
-                        // An address not in DNS yet names no record: use it as given.
-                        Ok::<_, String>(host.clone())
-                    })
-                    .map_err(refused)?;
+                let id = dns::identifier(host, &records).unwrap_or_else(|_| {
+                    // An address not in DNS yet names no record: it is the identifier.
+                    host.clone()
+                });
                 let new = Record {
                     id,
                     address: address.clone().unwrap_or_default(),
                     weight: *weight,
                     ttl: *ttl,
                 };
-                dns::add(&records, new).map_err(refused)?
+                dns::add(&records, new).map_err(Error::Usage)?
             }
             DnsAction::Drain { host, force, .. } => {
-                let id = dns::identifier(host, &records).map_err(refused)?;
-                let c = dns::drain(&records, &id, *force).map_err(refused)?;
+                let id = dns::identifier(host, &records).map_err(Error::Usage)?;
+                let c = dns::drain(&records, &id, *force).map_err(Error::Usage)?;
                 if *force && c.is_some() {
                     printer.warn(&format!(
                         "--force: draining {id} may leave a single server taking traffic"
@@ -71,12 +68,12 @@ pub fn run(cmd: &DnsCmd, settings: &Settings, printer: &Printer) -> Result<u8, E
                 c
             }
             DnsAction::Restore { host, weight, .. } => {
-                let id = dns::identifier(host, &records).map_err(refused)?;
-                dns::restore(&records, &id, *weight).map_err(refused)?
+                let id = dns::identifier(host, &records).map_err(Error::Usage)?;
+                dns::restore(&records, &id, *weight).map_err(Error::Usage)?
             }
             DnsAction::Remove { host, force, .. } => {
-                let id = dns::identifier(host, &records).map_err(refused)?;
-                Some(dns::remove(&records, &id, *force).map_err(refused)?)
+                let id = dns::identifier(host, &records).map_err(Error::Usage)?;
+                Some(dns::remove(&records, &id, *force).map_err(Error::Usage)?)
             }
         };
         let Some(change) = change else {

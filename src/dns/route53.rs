@@ -46,10 +46,10 @@ impl Route53 {
         let client = Client::new(&config);
         let name = fqdn(name);
         let mut zone: Option<(usize, String)> = None;
-        let mut marker: Option<(String, String)> = None;
+        let mut marker: Option<String> = None;
         for _ in 0..100 {
             let mut req = client.list_hosted_zones();
-            if let Some((_, next)) = &marker {
+            if let Some(next) = &marker {
                 req = req.marker(next);
             }
             let out = req
@@ -64,9 +64,7 @@ impl Route53 {
                 }
             }
             match out.next_marker().filter(|_| out.is_truncated()) {
-                Some(m) if marker.as_ref().is_none_or(|(_, old)| old != m) => {
-                    marker = Some((String::new(), m.to_string()));
-                }
+                Some(m) if marker.as_deref() != Some(m) => marker = Some(m.to_string()),
                 _ => break,
             }
         }

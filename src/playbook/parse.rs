@@ -818,21 +818,10 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     if module == "import_role" || module == "include_role" {
         // Free-form `include_role: name=x tasks_from=y`, as Ansible's parse_kv reads it.
         if let NodeKind::Scalar(Value::Str(text)) = &raw_args.kind {
-            let entries = parse_kv(text)
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        crate::yaml::Key {
-                            name: k,
-                            pos: raw_args.pos,
-                        },
-                        Node {
-                            pos: raw_args.pos,
-                            kind: NodeKind::Scalar(Value::Str(v)),
-                        },
-                    )
-                })
-                .collect();
+            let entries = scalar_entries(
+                parse_kv(text).into_iter().map(|(k, v)| (k, Value::Str(v))),
+                raw_args.pos,
+            );
             raw_args = Node {
                 pos: raw_args.pos,
                 kind: NodeKind::Map(entries),
@@ -924,21 +913,9 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             // The free-form string is split as Ansible's parse_kv splits it; `args:`
             // wins over what it names.
             let mut merged = match &raw_args.kind {
-                NodeKind::Scalar(Value::Str(s)) => parse_free_form(&module, s)
-                    .into_iter()
-                    .map(|(k, v)| {
-                        (
-                            crate::yaml::Key {
-                                name: k,
-                                pos: raw_args.pos,
-                            },
-                            Node {
-                                pos: raw_args.pos,
-                                kind: NodeKind::Scalar(v),
-                            },
-                        )
-                    })
-                    .collect(),
+                NodeKind::Scalar(Value::Str(s)) => {
+                    scalar_entries(parse_free_form(&module, s), raw_args.pos)
+                }
                 _ => Vec::new(),
             };
             merged.extend(extra.as_map().unwrap_or_default().iter().cloned());
@@ -1133,6 +1110,25 @@ fn module_args(cx: &mut Ctx, module: &str, n: &Node) -> Map {
             Map::default()
         }
     }
+}
+
+/// Parsed `k=v` pairs as mapping entries, all at the position of the string they came from.
+fn scalar_entries(
+    pairs: impl IntoIterator<Item = (String, Value)>,
+    pos: crate::source::Pos,
+) -> Vec<(crate::yaml::Key, Node)> {
+    pairs
+        .into_iter()
+        .map(|(name, v)| {
+            (
+                crate::yaml::Key { name, pos },
+                Node {
+                    pos,
+                    kind: NodeKind::Scalar(v),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Ansible's `parse_kv` with `check_raw` for command-like modules.

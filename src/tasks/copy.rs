@@ -108,6 +108,7 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         }
         (_, _, Some(d)) => d,
     };
+    let mut preserved: Option<Map> = None;
     let (data, src_name) = match (content, src) {
         (Some(c), None) => {
             let text = match c {
@@ -133,23 +134,9 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 // Ansible's action plugin sends the controller file's mode.
                 use std::os::unix::fs::PermissionsExt;
                 let mode = std::fs::metadata(&path).map_or(0o644, |m| m.permissions().mode());
-                let mut a = a.clone();
-                a.insert("mode".into(), Value::str(format!("0{:03o}", mode & 0o7777)));
-                let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                let dest = if dest.ends_with('/') {
-                    format!("{dest}{}", base.clone().unwrap_or_default())
-                } else {
-                    dest
-                };
-                return put(
-                    &a,
-                    cx,
-                    &dest,
-                    data,
-                    Some(path.display().to_string()),
-                    Some(base.as_deref().unwrap_or("")),
-                )
-                .await;
+                let mut with_mode = a.clone();
+                with_mode.insert("mode".into(), Value::str(format!("0{:03o}", mode & 0o7777)));
+                preserved = Some(with_mode);
             }
             (data, Some(path.display().to_string()))
         }
@@ -167,12 +154,14 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         Some(s) => Some(s.rsplit('/').next().unwrap_or_default().to_string()),
         None => None,
     };
+    // With `mode: preserve` the diff and result name the controller file.
+    let header = preserved.as_ref().and(src_name.clone());
     put(
-        a,
+        preserved.as_ref().unwrap_or(a),
         cx,
         &dest,
         data,
-        None,
+        header,
         Some(base.as_deref().unwrap_or("")),
     )
     .await

@@ -388,17 +388,16 @@ async fn existing_file(
     } else {
         st.clone()
     };
-    // Anything but a file (or a hard link to one) is a conflict, as in Ansible.
-    if st.kind != Kind::File && !(cx.check() && cx.sim.files.contains_key(path)) {
-        let state = match st.kind {
-            Kind::Dir => "directory",
-            Kind::Link => "link",
-            _ if !st.exists => "absent",
-            _ => "file",
-        };
-        if state != "file" {
-            return Ok(conflict(state));
-        }
+    // Anything but a file (or a hard link to one) is a conflict, as in Ansible; a file
+    // an earlier task would write counts as one in check mode.
+    let conflicting = match st.kind {
+        Kind::Dir => Some("directory"),
+        Kind::Link => Some("link"),
+        _ if !st.exists => Some("absent"),
+        _ => None,
+    };
+    if let Some(state) = conflicting.filter(|_| !(cx.check() && cx.sim.files.contains_key(path))) {
+        return Ok(conflict(state));
     }
     let (before, after, script) = attr_script(path, &st, attrs, follow)?;
     let mut out = Outcome::changed(!script.is_empty());

@@ -468,7 +468,6 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     {
         lines.insert(after_block, "\n".into());
     }
-    let msg = "Block inserted";
     let after = lines.concat().into_bytes();
     // Ansible's words: nothing changed, a new file, a block gone, a block put in.
     let msg = if !t.st.exists {
@@ -478,7 +477,7 @@ pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     } else if removing {
         "Block removed"
     } else {
-        msg
+        "Block inserted"
     };
     finish(cx, a, t, after, msg.to_string()).await
 }

@@ -105,22 +105,8 @@ fn expire_date(secs: f64) -> String {
     if secs < 0.0 {
         return String::new();
     }
-    let days = (secs / 86_400.0).floor() as i64;
-    let (y, m, d) = civil(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 as (year, month, day), proleptic Gregorian.
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    chrono::DateTime::from_timestamp(secs.floor() as i64, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
 }
 
 async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> {
