@@ -34,9 +34,11 @@ pub struct Fleet {
     /// Each host's facts and registered results as of its last task, for `hostvars`:
     /// one store for the whole run, shared by every play's copy (a fact set in one play
     /// is in `hostvars` in the next, as in Ansible).
-    host_facts:
-        Arc<std::sync::RwLock<HashMap<HostId, Arc<indexmap::IndexMap<String, minijinja::Value>>>>>,
+    host_facts: Arc<std::sync::RwLock<HashMap<HostId, HostFacts>>>,
 }
+
+/// One host's facts and registered results, converted for templates.
+type HostFacts = Arc<indexmap::IndexMap<String, minijinja::Value>>;
 
 impl Fleet {
     pub fn new(inventory: Arc<Inventory>, query: HostVarsQuery, extra: Vars) -> Arc<Fleet> {

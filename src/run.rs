@@ -963,15 +963,10 @@ pub fn tags_allow(tags: &[String], only: &[String], skip: &[String]) -> bool {
     let is_untagged = tags == untagged;
     let all = [String::from("all")];
     let only: &[String] = if only.is_empty() { &all } else { only };
-    let mut run = if has("always") {
-        true
-    } else if only.iter().any(|t| t == "all") && !has("never") {
-        true
-    } else if only.iter().any(|t| has(t)) {
-        true
-    } else {
-        only.iter().any(|t| t == "tagged") && !is_untagged && !has("never")
-    };
+    let mut run = has("always")
+        || (only.iter().any(|t| t == "all") && !has("never"))
+        || only.iter().any(|t| has(t))
+        || (only.iter().any(|t| t == "tagged") && !is_untagged && !has("never"));
     if run && !skip.is_empty() {
         if skip.iter().any(|t| t == "all") {
             if !has("always") || skip.iter().any(|t| t == "always") {

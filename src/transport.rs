@@ -96,7 +96,7 @@ impl fmt::Display for TransportError {
 
 /// An open connection to one host.
 pub enum Connection {
-    Ssh(ssh::SshConnection),
+    Ssh(Box<ssh::SshConnection>),
     Local(local::LocalConnection),
 }
 
@@ -107,7 +107,7 @@ impl Connection {
         }
         let timeout = target.connect_timeout;
         match tokio::time::timeout(timeout, ssh::SshConnection::open(target)).await {
-            Ok(r) => r.map(Connection::Ssh),
+            Ok(r) => r.map(|c| Connection::Ssh(Box::new(c))),
             Err(_) => Err(TransportError::Timeout(format!(
                 "connecting to {}:{} took more than {}s",
                 target.host,

@@ -58,10 +58,8 @@ pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) ->
         )
         .map_err(|e| Error::Usage(e.0))?;
     }
-    if cmd.adopt {
-        if let (Some(group), Some(limit)) = (&cmd.inv.group, &limit) {
-            adopt(&mut inv, group, limit, printer)?;
-        }
+    if let (true, Some(group), Some(limit)) = (cmd.adopt, &cmd.inv.group, &limit) {
+        adopt(&mut inv, group, limit, printer)?;
     }
     let mut settings = settings.clone();
     if let Some(t) = cmd.connect.timeout {

@@ -267,12 +267,19 @@ impl TaskRun<'_> {
     /// per loop item, with the item's variables and label, or one without a loop), and
     /// the skip results to show (items `when` skipped; the whole task when nothing is
     /// included).
-    pub fn include_files(&self, st: &HostState) -> Result<Includes, Event> {
+    pub fn include_files(&self, st: &HostState) -> Result<Includes, Box<Event>> {
         let fail = |msg: String| {
             let mut m = Map::default();
             m.insert("failed".into(), Value::Bool(true));
             m.insert("msg".into(), Value::str(msg));
-            result_event(&st.name, Status::Failed, None, m, true, Vec::new())
+            Box::new(result_event(
+                &st.name,
+                Status::Failed,
+                None,
+                m,
+                true,
+                Vec::new(),
+            ))
         };
         let mut out = Includes::default();
         let scope = self.scope(st).map_err(fail)?;

@@ -248,13 +248,11 @@ fn argument(word: &str, expand: bool) -> String {
         }
     }
     let name = |s: &str| {
-        let n = s
-            .char_indices()
+        s.char_indices()
             .take_while(|(i, c)| {
                 c.is_ascii_alphabetic() || *c == '_' || (*i > 0 && c.is_ascii_digit())
             })
-            .count();
-        n
+            .count()
     };
     let mut literal = String::new();
     let flush = |out: &mut String, literal: &mut String| {

@@ -150,10 +150,9 @@ pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         _ => dest,
     };
     // A file copied onto an existing directory goes into it, as Ansible's copy does.
-    let base = match &src_name {
-        Some(s) => Some(s.rsplit('/').next().unwrap_or_default().to_string()),
-        None => None,
-    };
+    let base = src_name
+        .as_ref()
+        .map(|s| s.rsplit('/').next().unwrap_or_default().to_string());
     // With `mode: preserve` the diff and result name the controller file.
     let header = preserved.as_ref().and(src_name.clone());
     put(

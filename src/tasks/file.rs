@@ -152,20 +152,16 @@ async fn apply(cx: &Cx<'_>, script: &str) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// Attributes as the diff shows them, in order.
+type Attributes = Vec<(&'static str, Value)>;
+
 /// The attribute commands for `path`, joined.
 fn attr_script(
     path: &str,
     st: &Stat,
     attrs: &Attrs,
     follow: bool,
-) -> Result<
-    (
-        Vec<(&'static str, Value)>,
-        Vec<(&'static str, Value)>,
-        String,
-    ),
-    TaskError,
-> {
+) -> Result<(Attributes, Attributes, String), TaskError> {
     let c = changes(st, attrs, path, follow)?;
     let script = c.commands.join(" && ");
     Ok((c.before, c.after, script))

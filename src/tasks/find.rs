@@ -275,8 +275,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
             }
         }
         let mut entries = Vec::new();
-        loop {
-            let Some(first) = fields.next() else { break };
+        while let Some(first) = fields.next() {
             if first == "E" {
                 break;
             }
@@ -414,15 +413,17 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         }
         files = kept;
     }
-    let mut o = Outcome::default();
-    o.msg = Some(
-        if warnings.is_empty() {
-            msg
-        } else {
-            "Not all paths examined, check warnings for details"
-        }
-        .to_string(),
-    );
+    let mut o = Outcome {
+        msg: Some(
+            if warnings.is_empty() {
+                msg
+            } else {
+                "Not all paths examined, check warnings for details"
+            }
+            .to_string(),
+        ),
+        ..Outcome::default()
+    };
     o.result
         .insert("matched".into(), Value::Int(files.len() as i64));
     o.result.insert("files".into(), Value::List(files));

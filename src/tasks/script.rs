@@ -34,10 +34,11 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
                 .ok();
             if exists == want {
                 let why = if want { "exists" } else { "does not exist" };
-                let mut o = Outcome::default();
-                o.skipped = true;
-                o.msg = Some(format!("{p} {why}, matching {key} option"));
-                return Ok(o);
+                return Ok(Outcome {
+                    skipped: true,
+                    msg: Some(format!("{p} {why}, matching {key} option")),
+                    ..Outcome::default()
+                });
             }
         }
     }

@@ -405,10 +405,11 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         }
     }
     // The account as the task left it, as Ansible's result reports it.
-    if out.changed && cx.writer.is_some() {
-        if let Some(acc) = account(cx, &name).await? {
-            account_keys(&mut out, &acc);
-        }
+    if out.changed
+        && cx.writer.is_some()
+        && let Some(acc) = account(cx, &name).await?
+    {
+        account_keys(&mut out, &acc);
     }
     if password.is_some() {
         out.result

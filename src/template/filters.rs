@@ -21,7 +21,7 @@ fn string_rem(lhs: &MjValue, rhs: &MjValue) -> Result<MjValue, Error> {
     let fmt = lhs.as_str().unwrap_or_default();
     super::pyformat::percent(fmt, &ours(rhs)?)
         .map(MjValue::from)
-        .map_err(|m| err(m))
+        .map_err(err)
 }
 
 /// `format`: Jinja's `soft_str(value) % (kwargs or args)`.
@@ -1430,8 +1430,8 @@ fn flatten(v: MjValue, levels: Option<i64>, k: Kwargs) -> Result<MjValue, Error>
     let levels = levels.or(k.get::<Option<i64>>("levels")?);
     fn go(items: &[Value], levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) {
         for item in items {
-            if skip_nulls && matches!(item, Value::Null)
-                || matches!(item.as_str(), Some("None" | "null")) && skip_nulls
+            if skip_nulls
+                && (matches!(item, Value::Null) || matches!(item.as_str(), Some("None" | "null")))
             {
                 continue;
             }

@@ -414,9 +414,9 @@ mod tests {
         assert_eq!(
             f(
                 "%#x %#o %08.3f",
-                &[Value::Int(255), Value::Int(8), Value::Float(-3.14159)]
+                &[Value::Int(255), Value::Int(8), Value::Float(-3.14259)]
             ),
-            "0xff 0o10 -003.142"
+            "0xff 0o10 -003.143"
         );
         assert_eq!(
             f(

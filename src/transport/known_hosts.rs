@@ -198,10 +198,16 @@ mod tests {
         let f = file(&format!(
             "# c\n[10.0.0.1]:2222\t{KEY}\n*.example.com,!bad.example.com {OTHER}\n"
         ));
-        assert_eq!(check(&[f.clone()], "10.0.0.1", 2222, &key), Verdict::Known);
-        assert_eq!(check(&[f.clone()], "10.0.0.1", 22, &key), Verdict::Unknown);
+        assert_eq!(
+            check(std::slice::from_ref(&f), "10.0.0.1", 2222, &key),
+            Verdict::Known
+        );
+        assert_eq!(
+            check(std::slice::from_ref(&f), "10.0.0.1", 22, &key),
+            Verdict::Unknown
+        );
         assert!(matches!(
-            check(&[f.clone()], "a.example.com", 22, &key),
+            check(std::slice::from_ref(&f), "a.example.com", 22, &key),
             Verdict::Changed { line: 3, .. }
         ));
         assert_eq!(check(&[f], "bad.example.com", 22, &key), Verdict::Unknown);
@@ -221,7 +227,10 @@ mod tests {
         );
         let f = file(&format!("{entry} {KEY}\n@revoked * {OTHER}\n"));
         let key = PublicKey::from_openssh(KEY).unwrap();
-        assert_eq!(check(&[f.clone()], "127.42.1.1", 22, &key), Verdict::Known);
+        assert_eq!(
+            check(std::slice::from_ref(&f), "127.42.1.1", 22, &key),
+            Verdict::Known
+        );
         let other = PublicKey::from_openssh(OTHER).unwrap();
         assert!(matches!(
             check(&[f], "x", 22, &other),

@@ -64,19 +64,23 @@ impl LocalConnection {
             stdout: out.stdout,
             stderr: out.stderr,
         };
-        if let Some(b) = escalate {
-            strip_marker(&mut result, &markers)
-                .map_err(|()| TransportError::Become(failure(&result.stderr_str(), &b.user)))?;
+        if let Some(b) = escalate
+            && !strip_marker(&mut result, &markers)
+        {
+            return Err(TransportError::Become(failure(
+                &result.stderr_str(),
+                &b.user,
+            )));
         }
         Ok(result)
     }
 }
 
-/// Removes the escalate success line; `Err` when it never came (sudo failed).
-pub fn strip_marker(out: &mut ExecOutput, markers: &Markers) -> Result<(), ()> {
+/// Removes the escalate success line; false when it never came (sudo failed).
+pub fn strip_marker(out: &mut ExecOutput, markers: &Markers) -> bool {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let Some(i) = text.find(&markers.success) else {
-        return Err(());
+        return false;
     };
     let after = i + markers.success.len();
     let after = if text[after..].starts_with('\n') {
@@ -88,5 +92,5 @@ pub fn strip_marker(out: &mut ExecOutput, markers: &Markers) -> Result<(), ()> {
     let prompt = markers.prompt.as_str();
     let stderr = String::from_utf8_lossy(&out.stderr).replace(prompt, "");
     out.stderr = stderr.into_bytes();
-    Ok(())
+    true
 }

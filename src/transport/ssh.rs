@@ -330,7 +330,7 @@ impl SshConnection {
             return Err(self.dropped("the channel closed without an exit status"));
         }
         if escalate.is_some() {
-            let _ = super::local::strip_marker(&mut out, &markers);
+            super::local::strip_marker(&mut out, &markers);
         }
         Ok(out)
     }

@@ -26,7 +26,7 @@ pub fn options_for(path: &Path, host: &str) -> Vec<(String, String)> {
         match key.to_lowercase().as_str() {
             "host" => active = host_matches(value, host),
             "match" => active = false,
-            k if active && !out.iter().any(|(ok, _)| ok == k) || k == "identityfile" && active => {
+            k if active && (k == "identityfile" || !out.iter().any(|(ok, _)| ok == k)) => {
                 out.push((k.to_string(), value.to_string()))
             }
             _ => {}
