@@ -126,7 +126,7 @@ pub enum DnsAction {
         host: String,
         #[arg(long)]
         address: Option<String>,
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = crate::dns::FULL_WEIGHT)]
         weight: i64,
         #[arg(long, default_value_t = 60)]
         ttl: i64,
@@ -143,7 +143,7 @@ pub enum DnsAction {
     Restore {
         name: String,
         host: String,
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = crate::dns::FULL_WEIGHT)]
         weight: i64,
     },
     /// Delete HOST's record; refused as a drain would be.

@@ -2,26 +2,26 @@
 //! Ansible's meaning.
 
 pub mod cli;
-pub mod commands;
-pub mod connect;
-pub mod context;
-pub mod dns;
-pub mod error;
-pub mod inventory;
+mod commands;
+mod connect;
+mod context;
+mod dns;
+mod error;
+mod inventory;
 pub mod lab;
-pub mod output;
-pub mod playbook;
-pub mod report;
-pub mod run;
-pub mod schema;
-pub mod settings;
-pub mod source;
-pub mod tasks;
-pub mod template;
+mod output;
+mod playbook;
+mod report;
+mod run;
+mod schema;
+mod settings;
+mod source;
+mod tasks;
+mod template;
 pub mod transport;
-pub mod value;
-pub mod vars;
-pub mod yaml;
+mod value;
+mod vars;
+mod yaml;
 
 use cli::{Cli, Command};
 use output::{Color, Printer};

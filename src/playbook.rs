@@ -79,7 +79,6 @@ pub struct Block {
     pub block: Vec<Item>,
     pub rescue: Vec<Item>,
     pub always: Vec<Item>,
-    pub origin: Origin,
 }
 
 #[derive(Debug, Clone)]

@@ -28,8 +28,6 @@ pub struct Settings {
     pub known_hosts: Option<PathBuf>,
     pub host_key_checking: bool,
     pub timeout: u64,
-    /// Where the config came from, if anywhere.
-    pub config_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -37,7 +35,7 @@ impl Settings {
     pub fn load() -> Result<Settings, Error> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::Internal(format!("cannot read the current directory: {e}")))?;
-        let (cfg, file) = find_config(&cwd)?;
+        let cfg = find_config(&cwd)?;
         Ok(Settings {
             inventory: cfg.inventory,
             forks: cfg.forks.unwrap_or(50),
@@ -46,7 +44,6 @@ impl Settings {
             known_hosts: cfg.known_hosts,
             host_key_checking: cfg.host_key_checking.unwrap_or(true),
             timeout: cfg.timeout.unwrap_or(10),
-            config_file: file,
         })
     }
 
@@ -62,22 +59,22 @@ impl Settings {
     }
 }
 
-fn find_config(cwd: &Path) -> Result<(FileConfig, Option<PathBuf>), Error> {
+fn find_config(cwd: &Path) -> Result<FileConfig, Error> {
     if let Ok(p) = std::env::var("TPROV_CONFIG") {
         let p = PathBuf::from(p);
-        return Ok((read_toml(&p)?, Some(p)));
+        return read_toml(&p);
     }
     let toml_path = cwd.join("tprov.toml");
     if toml_path.is_file() {
-        return Ok((read_toml(&toml_path)?, Some(toml_path)));
+        return read_toml(&toml_path);
     }
     let ansible = std::env::var("ANSIBLE_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|_| cwd.join("ansible.cfg"));
     if ansible.is_file() {
-        return Ok((read_ansible_cfg(&ansible)?, Some(ansible)));
+        return read_ansible_cfg(&ansible);
     }
-    Ok((FileConfig::default(), None))
+    Ok(FileConfig::default())
 }
 
 fn relative_to(file: &Path, p: PathBuf) -> PathBuf {

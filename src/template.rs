@@ -496,18 +496,6 @@ impl Engine {
         }
     }
 
-    /// The variable names a template reads (for validation).
-    pub fn undeclared(&'static self, source: &str) -> Vec<String> {
-        match self.env.template_from_str(source) {
-            Ok(t) => {
-                let mut v: Vec<String> = t.undeclared_variables(false).into_iter().collect();
-                v.sort();
-                v
-            }
-            Err(_) => Vec::new(),
-        }
-    }
-
     fn undefined(
         &'static self,
         expr: &str,

@@ -107,21 +107,6 @@ impl Value {
         write_repr(&mut out, self, 0);
         out
     }
-
-    /// The deepest nesting of lists and maps in this value.
-    pub fn depth(&self) -> usize {
-        let mut max = 0;
-        let mut stack = vec![(self, 0usize)];
-        while let Some((v, d)) = stack.pop() {
-            max = max.max(d);
-            match v {
-                Value::List(l) => stack.extend(l.iter().map(|c| (c, d + 1))),
-                Value::Map(m) => stack.extend(m.values().map(|c| (c, d + 1))),
-                _ => {}
-            }
-        }
-        max
-    }
 }
 
 /// Guards against pathological nesting when printing.

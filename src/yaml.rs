@@ -14,8 +14,6 @@ use crate::value::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-pub use resolve::resolve_plain;
-
 /// A parsed YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {

@@ -738,7 +738,6 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             block: n.get("block").map(|v| tasks(cx, v)).unwrap_or_default(),
             rescue: n.get("rescue").map(|v| tasks(cx, v)).unwrap_or_default(),
             always: n.get("always").map(|v| tasks(cx, v)).unwrap_or_default(),
-            origin: cx.origin(n),
         };
         cx.depth -= 1;
         return vec![Item::Block(Box::new(b))];
@@ -878,7 +877,6 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             block: items,
             rescue: Vec::new(),
             always: Vec::new(),
-            origin: cx.origin(n),
         }))];
     }
     let library_dirs: Vec<PathBuf> = [

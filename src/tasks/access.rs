@@ -62,11 +62,6 @@ impl<'a> Writer<'a> {
             .await
     }
 
-    /// Runs a command that changes the host as the login user (no become).
-    pub async fn exec_as_login(&self, script: &str) -> Result<ExecOutput, TransportError> {
-        self.conn.exec(script, None, None, None).await
-    }
-
     /// Writes a file atomically (temp beside it, fsync, rename); `finish` sets owner and
     /// mode on `$TMP` before the rename. As the task's become user, or the login user
     /// when `as_login`.

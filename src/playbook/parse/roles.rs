@@ -281,7 +281,6 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         block,
         rescue: Vec::new(),
         always: Vec::new(),
-        origin: cx.origin(entry),
     })));
     out
 }
