@@ -1,15 +1,15 @@
 //! One function per subcommand; each takes resolved settings and a printer.
 
-pub mod apply;
-pub mod dns;
-pub mod drain_wait;
-pub mod eval;
-pub mod inventory;
-pub mod inventory_move;
-pub mod lab;
-pub mod list;
-pub mod run;
-pub mod validate;
+pub(crate) mod apply;
+pub(crate) mod dns;
+pub(crate) mod drain_wait;
+pub(crate) mod eval;
+pub(crate) mod inventory;
+pub(crate) mod inventory_move;
+pub(crate) mod lab;
+pub(crate) mod list;
+pub(crate) mod run;
+pub(crate) mod validate;
 
 use crate::cli::InventoryArgs;
 use crate::error::Error;
@@ -22,7 +22,7 @@ use crate::vars::{HostVarsQuery, Var, Vars, VarsCache};
 use std::path::Path;
 
 /// The inventory named by the command line (or the config), fully read.
-pub fn load_inventory(
+pub(crate) fn load_inventory(
     args: &InventoryArgs,
     settings: &Settings,
     printer: &Printer,
@@ -37,7 +37,7 @@ pub fn load_inventory(
 
 /// The inventory for a playbook run: with none given anywhere, an empty one (Ansible's
 /// implicit localhost stays available), as ansible-playbook does, with its warning.
-pub fn load_inventory_for_play(
+pub(crate) fn load_inventory_for_play(
     args: &InventoryArgs,
     settings: &Settings,
     printer: &Printer,
@@ -53,7 +53,7 @@ pub fn load_inventory_for_play(
 }
 
 /// Hosts selected by `pattern` and `--limit`; selecting none is an error.
-pub fn select_hosts(
+pub(crate) fn select_hosts(
     inv: &Inventory,
     pattern: &str,
     limit: Option<&str>,
@@ -80,7 +80,7 @@ pub fn select_hosts(
 }
 
 /// `-e` values: `k=v` pairs (strings), YAML/JSON text, or `@file`.
-pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
+pub(crate) fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
     let mut out = Vars::default();
     if let Some(g) = &args.group {
         out.insert(
@@ -125,7 +125,7 @@ pub fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
 }
 
 /// Every host's raw merged vars (as `ansible-inventory` prints them), extra vars last.
-pub fn raw_host_vars(
+pub(crate) fn raw_host_vars(
     inv: &Inventory,
     host: HostId,
     q: &HostVarsQuery,
@@ -138,7 +138,7 @@ pub fn raw_host_vars(
 }
 
 /// The query for group_vars/host_vars: beside the inventory, and beside the playbook.
-pub fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
+pub(crate) fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
     let mut q = HostVarsQuery::for_inventory(inv);
     // Like ansible-inventory: the playbook dir defaults to the current directory, whose
     // group_vars/ and host_vars/ are then read as the play's.
@@ -151,7 +151,9 @@ pub fn vars_query(inv: &Inventory, args: &InventoryArgs) -> HostVarsQuery {
 }
 
 /// The become settings from the command line, asking for the password once if `-K`.
-pub fn become_args(c: &crate::cli::ConnectArgs) -> Result<crate::connect::BecomeArgs, Error> {
+pub(crate) fn become_args(
+    c: &crate::cli::ConnectArgs,
+) -> Result<crate::connect::BecomeArgs, Error> {
     let password = if c.ask_become_pass {
         Some(
             rpassword::prompt_password("BECOME password: ")
@@ -168,7 +170,7 @@ pub fn become_args(c: &crate::cli::ConnectArgs) -> Result<crate::connect::Become
 }
 
 /// A tokio runtime for commands that talk to hosts.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

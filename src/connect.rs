@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// Per-run become settings from the command line.
 #[derive(Debug, Clone, Default)]
-pub struct BecomeArgs {
+pub(crate) struct BecomeArgs {
     /// `--become` / `-b`.
     pub enabled: bool,
     /// `--become-user`.
@@ -40,7 +40,11 @@ fn text(v: Option<Value>) -> Option<String> {
 }
 
 /// Where and as whom to connect to `host`.
-pub fn target(fleet: &Arc<Fleet>, host: HostId, settings: &Settings) -> Result<Target, String> {
+pub(crate) fn target(
+    fleet: &Arc<Fleet>,
+    host: HostId,
+    settings: &Settings,
+) -> Result<Target, String> {
     let name = fleet.inventory.host(host).name.clone();
     let scope = fleet.scope(host).map_err(|d| d.to_string())?;
     let mut t = Target::new(&name);
@@ -110,7 +114,7 @@ pub fn target(fleet: &Arc<Fleet>, host: HostId, settings: &Settings) -> Result<T
 }
 
 /// Become for a host: the command line's, else the host's `ansible_become*` vars.
-pub fn become_for(
+pub(crate) fn become_for(
     fleet: &Arc<Fleet>,
     host: HostId,
     args: &BecomeArgs,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 /// Everything needed to build any host's scope; shared by all hosts of a run.
 #[derive(Debug)]
-pub struct Fleet {
+pub(crate) struct Fleet {
     pub inventory: Arc<Inventory>,
     pub query: HostVarsQuery,
     pub extra: Arc<Vars>,
@@ -41,7 +41,7 @@ pub struct Fleet {
 type HostFacts = Arc<indexmap::IndexMap<String, minijinja::Value>>;
 
 impl Fleet {
-    pub fn new(inventory: Arc<Inventory>, query: HostVarsQuery, extra: Vars) -> Arc<Fleet> {
+    pub(crate) fn new(inventory: Arc<Inventory>, query: HostVarsQuery, extra: Vars) -> Arc<Fleet> {
         let groups = groups_dict(&inventory);
         let groups_mj = crate::template::to_mj(&Value::Map(groups.clone()));
         Arc::new(Fleet {
@@ -62,7 +62,7 @@ impl Fleet {
     }
 
     /// A copy for one play: its vars, its directory, the run's modes.
-    pub fn for_play(
+    pub(crate) fn for_play(
         &self,
         play_vars: Vars,
         playbook_dir: Option<PathBuf>,
@@ -89,7 +89,7 @@ impl Fleet {
 
     /// The same fleet over a changed inventory (`group_by`, `add_host`): groups and
     /// host vars computed afresh, the play's vars, magic vars and facts kept.
-    pub fn with_inventory(&self, inventory: Arc<Inventory>) -> Arc<Fleet> {
+    pub(crate) fn with_inventory(&self, inventory: Arc<Inventory>) -> Arc<Fleet> {
         let groups = groups_dict(&inventory);
         let groups_mj = crate::template::to_mj(&Value::Map(groups.clone()));
         Arc::new(Fleet {
@@ -115,7 +115,7 @@ impl Fleet {
     }
 
     /// A host's raw merged vars (inventory, group_vars, host_vars, play vars).
-    pub fn raw_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
+    pub(crate) fn raw_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
         if let Some(v) = self
             .host_vars
             .lock()
@@ -139,7 +139,7 @@ impl Fleet {
     }
 
     /// Sets play-level magic vars for every host's templates from now on.
-    pub fn set_play_magic(&self, vars: impl IntoIterator<Item = (String, Value)>) {
+    pub(crate) fn set_play_magic(&self, vars: impl IntoIterator<Item = (String, Value)>) {
         if let Ok(mut m) = self.play_magic.write() {
             for (k, v) in vars {
                 m.insert(k, crate::template::to_mj(&v));
@@ -148,7 +148,7 @@ impl Fleet {
     }
 
     /// A host's facts and registered results, seen by other hosts through `hostvars`.
-    pub fn set_host_facts(
+    pub(crate) fn set_host_facts(
         &self,
         host: HostId,
         facts: &indexmap::IndexMap<String, minijinja::Value>,
@@ -160,13 +160,13 @@ impl Fleet {
 
     /// Drops a host's cached vars (a pass over many hosts that visits each once keeps
     /// its memory, and the pages it must fault in, small).
-    pub fn forget(&self, host: HostId) {
+    pub(crate) fn forget(&self, host: HostId) {
         if let Ok(mut m) = self.host_vars.lock() {
             m.remove(&host);
         }
     }
 
-    pub fn warnings(&self) -> Vec<Diagnostic> {
+    pub(crate) fn warnings(&self) -> Vec<Diagnostic> {
         self.cache
             .lock()
             .map(|c| c.warnings.clone())
@@ -174,7 +174,7 @@ impl Fleet {
     }
 
     /// Magic vars Ansible sets for every host.
-    pub fn magic(&self, host: HostId) -> Map {
+    pub(crate) fn magic(&self, host: HostId) -> Map {
         let inv = &self.inventory;
         let h = inv.host(host);
         let mut m = Map::default();
@@ -224,7 +224,7 @@ impl Fleet {
     }
 
     /// The scope a host's templates are rendered in.
-    pub fn scope(self: &Arc<Self>, host: HostId) -> Result<Arc<Scope>, Diagnostic> {
+    pub(crate) fn scope(self: &Arc<Self>, host: HostId) -> Result<Arc<Scope>, Diagnostic> {
         let raw = self.raw_vars(host)?;
         let Frame::Native(magic) = native_frame(self.magic(host)) else {
             unreachable!("native_frame gives a native frame")
@@ -248,7 +248,7 @@ impl Fleet {
 }
 
 /// The ansible-core release whose behaviour tprov reproduces (`ansible_version`).
-pub const ANSIBLE_VERSION: &str = "2.19.0";
+pub(crate) const ANSIBLE_VERSION: &str = "2.19.0";
 
 /// `ansible_version` as templates see it (full, major, minor, revision, string).
 static ANSIBLE_VERSION_MJ: std::sync::LazyLock<minijinja::Value> = std::sync::LazyLock::new(|| {
@@ -262,7 +262,7 @@ static ANSIBLE_VERSION_MJ: std::sync::LazyLock<minijinja::Value> = std::sync::La
 });
 
 /// The placeholder `omit` renders to; a module argument equal to it is dropped.
-pub const OMIT: &str = "__omit_place_holder__tprov";
+pub(crate) const OMIT: &str = "__omit_place_holder__tprov";
 
 fn groups_dict(inv: &Inventory) -> Map {
     let mut m = Map::default();

@@ -10,11 +10,11 @@
 
 mod route53;
 
-pub use route53::Route53;
+pub(crate) use route53::Route53;
 
 /// One weighted A record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     pub id: String,
     pub address: String,
     pub weight: i64,
@@ -22,14 +22,14 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.weight > 0
     }
 }
 
 /// What a change does to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Create or replace the record (`UPSERT`).
     Upsert(Record),
     /// Delete it, exactly as it is (`DELETE` must match the record).
@@ -37,7 +37,7 @@ pub enum Change {
 }
 
 impl Change {
-    pub fn record(&self) -> &Record {
+    pub(crate) fn record(&self) -> &Record {
         match self {
             Change::Upsert(r) | Change::Delete(r) => r,
         }
@@ -45,11 +45,11 @@ impl Change {
 }
 
 /// The weight `restore` and `add` give unless told otherwise, as the fleet's script.
-pub const FULL_WEIGHT: i64 = 100;
+pub(crate) const FULL_WEIGHT: i64 = 100;
 
 /// The SetIdentifier a host is known by: the short name (`sandbox3` for
 /// `sandbox3.tokenoftrust.com`), or, for an address, the record that holds it.
-pub fn identifier(host: &str, records: &[Record]) -> Result<String, String> {
+pub(crate) fn identifier(host: &str, records: &[Record]) -> Result<String, String> {
     if host.parse::<std::net::IpAddr>().is_ok() {
         let hits: Vec<&Record> = records.iter().filter(|r| r.address == host).collect();
         return match hits.as_slice() {
@@ -137,7 +137,7 @@ fn find<'r>(records: &'r [Record], id: &str) -> Result<&'r Record, String> {
 }
 
 /// Sets a record's weight to 0. `None` when it is already drained.
-pub fn drain(records: &[Record], id: &str, force: bool) -> Result<Option<Change>, String> {
+pub(crate) fn drain(records: &[Record], id: &str, force: bool) -> Result<Option<Change>, String> {
     let r = find(records, id)?;
     if !r.active() {
         return Ok(None);
@@ -151,7 +151,7 @@ pub fn drain(records: &[Record], id: &str, force: bool) -> Result<Option<Change>
 }
 
 /// Gives a record its weight back. `None` when it already has it.
-pub fn restore(records: &[Record], id: &str, weight: i64) -> Result<Option<Change>, String> {
+pub(crate) fn restore(records: &[Record], id: &str, weight: i64) -> Result<Option<Change>, String> {
     let r = find(records, id)?;
     if r.weight == weight {
         return Ok(None);
@@ -169,7 +169,7 @@ pub fn restore(records: &[Record], id: &str, weight: i64) -> Result<Option<Chang
 }
 
 /// Creates a record. `None` when the same record is there already.
-pub fn add(records: &[Record], new: Record) -> Result<Option<Change>, String> {
+pub(crate) fn add(records: &[Record], new: Record) -> Result<Option<Change>, String> {
     check(&new)?;
     if let Some(r) = records.iter().find(|r| r.id == new.id) {
         if *r == new {
@@ -187,7 +187,7 @@ pub fn add(records: &[Record], new: Record) -> Result<Option<Change>, String> {
 }
 
 /// Deletes a record.
-pub fn remove(records: &[Record], id: &str, force: bool) -> Result<Change, String> {
+pub(crate) fn remove(records: &[Record], id: &str, force: bool) -> Result<Change, String> {
     let r = find(records, id)?;
     let change = Change::Delete(r.clone());
     // Removing a drained record takes no traffic away.
@@ -198,7 +198,7 @@ pub fn remove(records: &[Record], id: &str, force: bool) -> Result<Change, Strin
 }
 
 /// The change as one line, as the commands print it.
-pub fn describe(name: &str, change: &Change, records: &[Record]) -> String {
+pub(crate) fn describe(name: &str, change: &Change, records: &[Record]) -> String {
     let r = change.record();
     match change {
         Change::Delete(_) => format!(

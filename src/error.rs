@@ -4,7 +4,7 @@ use crate::source::Diagnostic;
 use std::fmt;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     /// Bad input (files, flags): nothing was touched.
     User(Vec<Diagnostic>),
     /// A plain message about bad usage.
@@ -14,18 +14,18 @@ pub enum Error {
 }
 
 /// Exit codes, as ansible-playbook uses them.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const ERROR: u8 = 1;
-    pub const HOST_FAILED: u8 = 2;
-    pub const UNREACHABLE: u8 = 4;
-    pub const PARSE: u8 = 4;
-    pub const BAD_OPTIONS: u8 = 5;
-    pub const INTERRUPTED: u8 = 99;
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const ERROR: u8 = 1;
+    pub(crate) const HOST_FAILED: u8 = 2;
+    pub(crate) const UNREACHABLE: u8 = 4;
+    pub(crate) const PARSE: u8 = 4;
+    pub(crate) const BAD_OPTIONS: u8 = 5;
+    pub(crate) const INTERRUPTED: u8 = 99;
 }
 
 impl Error {
-    pub fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self {
             Error::User(_) => exit::PARSE,
             Error::Usage(_) => exit::BAD_OPTIONS,

@@ -5,11 +5,11 @@
 //! group in `ungrouped`, no cycles, group depths). Parsing lives in `ini`, `yaml_source`
 //! and `load`; host patterns in `pattern`.
 
-pub mod address;
-pub mod edit;
+pub(crate) mod address;
+pub(crate) mod edit;
 mod ini;
-pub mod load;
-pub mod pattern;
+pub(crate) mod load;
+pub(crate) mod pattern;
 mod pyliteral;
 mod range;
 mod shlex;
@@ -20,20 +20,20 @@ use crate::value::{Map, Value};
 use indexmap::IndexMap;
 use std::path::PathBuf;
 
-pub use address::parse_address;
-pub use load::load;
-pub use pyliteral::parse_value;
+pub(crate) use address::parse_address;
+pub(crate) use load::load;
+pub(crate) use pyliteral::parse_value;
 
 /// Shell-like words (POSIX quoting, no comments), for `key=value` argument strings.
-pub fn split_words(s: &str) -> Vec<String> {
+pub(crate) fn split_words(s: &str) -> Vec<String> {
     shlex::split(s, false).unwrap_or_else(|_| s.split_whitespace().map(str::to_string).collect())
 }
 
-pub type HostId = usize;
-pub type GroupId = usize;
+pub(crate) type HostId = usize;
+pub(crate) type GroupId = usize;
 
 #[derive(Debug, Clone)]
-pub struct Host {
+pub(crate) struct Host {
     pub name: String,
     /// Vars set in inventory sources, in the order first set.
     pub vars: Map,
@@ -45,7 +45,7 @@ pub struct Host {
 }
 
 #[derive(Debug, Clone)]
-pub struct Group {
+pub(crate) struct Group {
     pub name: String,
     pub vars: Map,
     /// Hosts listed directly in the group, in order.
@@ -59,10 +59,10 @@ pub struct Group {
 
 /// An error building the inventory (before a file position is attached).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InventoryError(pub String);
+pub(crate) struct InventoryError(pub String);
 
 #[derive(Debug, Clone, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     hosts: IndexMap<String, Host>,
     groups: IndexMap<String, Group>,
     /// The sources it was read from, in order.
@@ -70,11 +70,11 @@ pub struct Inventory {
     pub warnings: Vec<Diagnostic>,
 }
 
-pub const ALL: GroupId = 0;
-pub const UNGROUPED: GroupId = 1;
+pub(crate) const ALL: GroupId = 0;
+pub(crate) const UNGROUPED: GroupId = 1;
 
 impl Inventory {
-    pub fn new() -> Inventory {
+    pub(crate) fn new() -> Inventory {
         let mut inv = Inventory::default();
         inv.add_group("all", None);
         inv.add_group("ungrouped", None);
@@ -83,36 +83,36 @@ impl Inventory {
         inv
     }
 
-    pub fn hosts(&self) -> impl ExactSizeIterator<Item = &Host> {
+    pub(crate) fn hosts(&self) -> impl ExactSizeIterator<Item = &Host> {
         self.hosts.values()
     }
 
-    pub fn groups(&self) -> impl ExactSizeIterator<Item = &Group> {
+    pub(crate) fn groups(&self) -> impl ExactSizeIterator<Item = &Group> {
         self.groups.values()
     }
 
-    pub fn host(&self, id: HostId) -> &Host {
+    pub(crate) fn host(&self, id: HostId) -> &Host {
         &self.hosts[id]
     }
 
-    pub fn group(&self, id: GroupId) -> &Group {
+    pub(crate) fn group(&self, id: GroupId) -> &Group {
         &self.groups[id]
     }
 
-    pub fn host_id(&self, name: &str) -> Option<HostId> {
+    pub(crate) fn host_id(&self, name: &str) -> Option<HostId> {
         self.hosts.get_index_of(name)
     }
 
-    pub fn group_id(&self, name: &str) -> Option<GroupId> {
+    pub(crate) fn group_id(&self, name: &str) -> Option<GroupId> {
         self.groups.get_index_of(name)
     }
 
-    pub fn host_count(&self) -> usize {
+    pub(crate) fn host_count(&self) -> usize {
         self.hosts.len()
     }
 
     /// Adds a group if new; returns its id either way.
-    pub fn add_group(&mut self, name: &str, origin: Option<Origin>) -> GroupId {
+    pub(crate) fn add_group(&mut self, name: &str, origin: Option<Origin>) -> GroupId {
         if let Some(id) = self.groups.get_index_of(name) {
             return id;
         }
@@ -130,7 +130,7 @@ impl Inventory {
     }
 
     /// Adds a host if new (a port sets `ansible_port` only then) and puts it in `group`.
-    pub fn add_host(
+    pub(crate) fn add_host(
         &mut self,
         name: &str,
         group: Option<GroupId>,
@@ -164,7 +164,7 @@ impl Inventory {
     /// Ansible's implicit localhost, for a play that names `localhost` when the
     /// inventory does not: a local connection, in no group (not matched by `all`), yet
     /// reading the `all` group's vars as Ansible's does.
-    pub fn add_implicit_localhost(&mut self) -> HostId {
+    pub(crate) fn add_implicit_localhost(&mut self) -> HostId {
         if let Some(id) = self.hosts.get_index_of("localhost") {
             return id;
         }
@@ -180,7 +180,7 @@ impl Inventory {
         self.hosts.insert_full("localhost".into(), host).0
     }
 
-    pub fn add_host_to_group(&mut self, group: GroupId, host: HostId) {
+    pub(crate) fn add_host_to_group(&mut self, group: GroupId, host: HostId) {
         if self.groups[group].hosts.contains(&host) {
             return;
         }
@@ -197,7 +197,7 @@ impl Inventory {
 
     /// Takes a host out of a group's own host list; the host keeps only the groups it is
     /// still in through the lists it remains on (and their ancestors).
-    pub fn remove_host_from_group(&mut self, group: GroupId, host: HostId) {
+    pub(crate) fn remove_host_from_group(&mut self, group: GroupId, host: HostId) {
         self.groups[group].hosts.retain(|h| *h != host);
         let mut keep = vec![ALL];
         for (g, grp) in self.groups.values().enumerate() {
@@ -212,7 +212,7 @@ impl Inventory {
     /// Makes a host a member of `group` as a move from its sibling groups would: it
     /// leaves each group it is listed in directly that shares a parent (other than `all`)
     /// with `group`, and is listed in `group`. Returns the groups it left.
-    pub fn adopt(&mut self, group: GroupId, host: HostId) -> Vec<GroupId> {
+    pub(crate) fn adopt(&mut self, group: GroupId, host: HostId) -> Vec<GroupId> {
         let parents: Vec<GroupId> = self.groups[group]
             .parents
             .iter()
@@ -232,7 +232,7 @@ impl Inventory {
     }
 
     /// The groups a host is listed in directly (not through a child group).
-    pub fn direct_groups(&self, host: HostId) -> Vec<GroupId> {
+    pub(crate) fn direct_groups(&self, host: HostId) -> Vec<GroupId> {
         self.hosts[host]
             .groups
             .iter()
@@ -242,17 +242,17 @@ impl Inventory {
     }
 
     /// All ancestors of a group (not itself), nearest first.
-    pub fn ancestors(&self, group: GroupId) -> Vec<GroupId> {
+    pub(crate) fn ancestors(&self, group: GroupId) -> Vec<GroupId> {
         walk(group, |g| &self.groups[g].parents)
     }
 
     /// All descendants of a group (not itself), breadth first.
-    pub fn descendants(&self, group: GroupId) -> Vec<GroupId> {
+    pub(crate) fn descendants(&self, group: GroupId) -> Vec<GroupId> {
         walk(group, |g| &self.groups[g].children)
     }
 
     /// Makes `child` a child group of `parent`, refusing cycles as Ansible does.
-    pub fn add_child_group(
+    pub(crate) fn add_child_group(
         &mut self,
         parent: GroupId,
         child: GroupId,
@@ -311,7 +311,7 @@ impl Inventory {
     }
 
     /// Every host of a group and its descendants, in Ansible's order, without repeats.
-    pub fn group_hosts(&self, group: GroupId) -> Vec<HostId> {
+    pub(crate) fn group_hosts(&self, group: GroupId) -> Vec<HostId> {
         let mut order = vec![group];
         order.extend(self.descendants(group));
         let mut seen = vec![false; self.hosts.len()];
@@ -327,7 +327,7 @@ impl Inventory {
         out
     }
 
-    pub fn set_group_var(
+    pub(crate) fn set_group_var(
         &mut self,
         group: GroupId,
         key: &str,
@@ -355,7 +355,7 @@ impl Inventory {
         Ok(())
     }
 
-    pub fn set_host_var(&mut self, host: HostId, key: &str, value: Value) {
+    pub(crate) fn set_host_var(&mut self, host: HostId, key: &str, value: Value) {
         self.hosts[host].vars.insert(key.to_string(), value);
     }
 
@@ -363,7 +363,7 @@ impl Inventory {
     /// group in `ungrouped`, and a warning for names used by both a host and a group.
     /// A group that has `all` among its children cannot go under `all`: an error, the
     /// loop Ansible reports.
-    pub fn reconcile(&mut self) -> Result<(), (Option<Origin>, InventoryError)> {
+    pub(crate) fn reconcile(&mut self) -> Result<(), (Option<Origin>, InventoryError)> {
         for g in 1..self.groups.len() {
             if self.groups[g].parents.is_empty() {
                 self.add_child_group(ALL, g)
@@ -430,7 +430,7 @@ impl Inventory {
 
     /// A host's groups other than `all`, sorted as Ansible merges their vars: by depth,
     /// then `ansible_group_priority`, then name.
-    pub fn sorted_groups(&self, host: HostId) -> Vec<GroupId> {
+    pub(crate) fn sorted_groups(&self, host: HostId) -> Vec<GroupId> {
         let mut groups: Vec<GroupId> = self.hosts[host]
             .groups
             .iter()
@@ -445,7 +445,7 @@ impl Inventory {
     }
 
     /// `group_names`: the host's groups except `all`, sorted by name.
-    pub fn group_names(&self, host: HostId) -> Vec<String> {
+    pub(crate) fn group_names(&self, host: HostId) -> Vec<String> {
         let mut names: Vec<String> = self.hosts[host]
             .groups
             .iter()

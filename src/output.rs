@@ -3,30 +3,30 @@
 
 mod progress;
 
-pub use progress::Progress;
+pub(crate) use progress::Progress;
 
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Color {
+pub(crate) enum Color {
     Never,
     Always,
 }
 
 #[derive(Debug, Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     pub color: Color,
     pub quiet: bool,
 }
 
 impl Printer {
-    pub fn new(color: Color, quiet: bool) -> Printer {
+    pub(crate) fn new(color: Color, quiet: bool) -> Printer {
         Printer { color, quiet }
     }
 
     /// Writes a whole block to stdout in one go.
     #[allow(clippy::print_stdout)]
-    pub fn out(&self, text: &str) {
+    pub(crate) fn out(&self, text: &str) {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
         let _ = lock.write_all(text.as_bytes());
@@ -34,7 +34,7 @@ impl Printer {
     }
 
     /// Writes a whole block to stderr in one go.
-    pub fn err(&self, text: &str) {
+    pub(crate) fn err(&self, text: &str) {
         let stderr = std::io::stderr();
         let mut lock = stderr.lock();
         let _ = lock.write_all(text.as_bytes());
@@ -42,19 +42,19 @@ impl Printer {
     }
 
     /// A located warning: `file:line:col: warning: ...`.
-    pub fn diagnostic(&self, d: &crate::source::Diagnostic) {
+    pub(crate) fn diagnostic(&self, d: &crate::source::Diagnostic) {
         if !self.quiet {
             self.err(&format!("{d}\n"));
         }
     }
 
-    pub fn warn(&self, text: &str) {
+    pub(crate) fn warn(&self, text: &str) {
         if !self.quiet {
             self.err(&format!("{}{text}\n", self.paint("[WARNING]: ", "35")));
         }
     }
 
-    pub fn paint(&self, text: &str, code: &str) -> String {
+    pub(crate) fn paint(&self, text: &str, code: &str) -> String {
         match self.color {
             Color::Always => format!("\x1b[{code}m{text}\x1b[0m"),
             Color::Never => text.to_string(),

@@ -9,10 +9,10 @@ use crate::value::{Map, Value};
 use crate::vars::Vars;
 use std::path::PathBuf;
 
-pub use parse::{VARIABLE_PARAMS, is_reserved_name, load, load_tasks_file, parse_kv};
+pub(crate) use parse::{VARIABLE_PARAMS, is_reserved_name, load, load_tasks_file, parse_kv};
 
 #[derive(Debug, Clone)]
-pub struct Play {
+pub(crate) struct Play {
     pub name: String,
     /// The roles the play takes in itself (`roles:`, import/include_role), and those
     /// that come only as another role's dependencies.
@@ -42,7 +42,7 @@ pub struct Play {
 
 /// A role: where it is, and its defaults and vars (with the entry's parameters).
 #[derive(Debug)]
-pub struct Role {
+pub(crate) struct Role {
     pub name: String,
     pub dir: PathBuf,
     pub defaults: std::sync::Arc<Vars>,
@@ -51,14 +51,14 @@ pub struct Role {
 
 /// A task or a block.
 #[derive(Debug, Clone)]
-pub enum Item {
+pub(crate) enum Item {
     Task(Box<Task>),
     Block(Box<Block>),
 }
 
 /// Keywords shared by tasks and blocks.
 #[derive(Debug, Clone, Default)]
-pub struct Common {
+pub(crate) struct Common {
     pub name: Option<String>,
     pub when: Vec<(String, Origin)>,
     pub become_: Option<bool>,
@@ -74,7 +74,7 @@ pub struct Common {
 }
 
 #[derive(Debug, Clone)]
-pub struct Block {
+pub(crate) struct Block {
     pub common: Common,
     pub block: Vec<Item>,
     pub rescue: Vec<Item>,
@@ -82,7 +82,7 @@ pub struct Block {
 }
 
 #[derive(Debug, Clone)]
-pub struct Task {
+pub(crate) struct Task {
     pub common: Common,
     /// The canonical module name (`copy`, not `ansible.builtin.copy`).
     pub module: String,
@@ -127,7 +127,7 @@ pub struct Task {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoopKind {
+pub(crate) enum LoopKind {
     /// `loop:`: the list as is.
     Loop,
     /// `with_items:`: flattened one level.
@@ -142,7 +142,7 @@ pub enum LoopKind {
 
 impl Task {
     /// The name shown in output: `name`, else the module name (Ansible's default).
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         self.common
             .name
             .clone()

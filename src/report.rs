@@ -3,21 +3,21 @@
 //! read); `Json` prints one event per line for CI.
 
 mod diff;
-pub use diff::colored;
+pub(crate) use diff::colored;
 
 use crate::output::Printer;
 use crate::run::event::{Event, Stats, Status};
 use crate::value::pyjson::{JsonStyle, dumps};
 use crate::value::{Map, Value};
 
-pub use diff::unified;
+pub(crate) use diff::unified;
 
-pub trait Reporter: Send {
+pub(crate) trait Reporter: Send {
     fn event(&mut self, e: &Event);
 }
 
 /// ansible-playbook's default callback.
-pub struct Ansible {
+pub(crate) struct Ansible {
     pub printer: Printer,
     pub diff: bool,
     pub verbose: bool,
@@ -144,7 +144,7 @@ impl Reporter for Ansible {
 }
 
 /// The recap line, in ansible-playbook's exact layout.
-pub fn recap_line(host: &str, s: &Stats) -> String {
+pub(crate) fn recap_line(host: &str, s: &Stats) -> String {
     format!(
         "{host:<26} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",
         s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
@@ -188,7 +188,7 @@ fn display_result(m: &Map, action: &str) -> Map {
 }
 
 /// One JSON object per event, for machines.
-pub struct Json {
+pub(crate) struct Json {
     pub printer: Printer,
 }
 

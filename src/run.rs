@@ -2,7 +2,7 @@
 //! linear strategy), each task on every selected host at once, up to `--forks`.
 //! One connection per host serves the whole run. Results go out as events.
 
-pub mod event;
+pub(crate) mod event;
 mod facts;
 mod host;
 mod inventory_changes;
@@ -29,16 +29,16 @@ use tokio::sync::{Mutex, Semaphore};
 /// the run ends with its recap (and exit 99, as ansible-playbook's).
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-pub fn interrupt() {
+pub(crate) fn interrupt() {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     pub check: bool,
     pub diff: bool,
     pub limit: Option<Vec<String>>,
@@ -54,13 +54,13 @@ pub struct RunOptions {
 }
 
 #[derive(Debug, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub stats: Vec<(String, Stats)>,
 }
 
 impl Summary {
     /// ansible-playbook's exit code: 4 if any host was unreachable, else 2 if any failed.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         if self.stats.iter().any(|(_, s)| s.unreachable > 0) {
             crate::error::exit::UNREACHABLE
         } else if self.stats.iter().any(|(_, s)| s.failed > 0) {
@@ -74,7 +74,7 @@ impl Summary {
 /// The deepest `include_tasks` nesting a run accepts. Ansible has no explicit limit (a
 /// self-including file ends in Python's RecursionError); tprov fails the hosts with the
 /// include's file:line instead of overflowing its stack.
-pub const MAX_INCLUDE_DEPTH: usize = 64;
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// Keywords inherited from enclosing blocks (and the play).
 #[derive(Debug, Clone, Default)]
@@ -117,7 +117,7 @@ impl Inherited {
 }
 
 /// Runs `plays` against the inventory; reports every step; returns the recap.
-pub async fn run(
+pub(crate) async fn run(
     plays: &[Play],
     inventory: Arc<Inventory>,
     opts: &RunOptions,
@@ -956,7 +956,7 @@ impl<'a> PlayRun<'a> {
 /// Whether a task with these tags runs under `--tags ONLY` and `--skip-tags SKIP`, as
 /// Ansible's `Taggable.evaluate_tags` decides (`always`, `never`, `tagged`, `untagged`,
 /// `all`; no tags is `untagged`).
-pub fn tags_allow(tags: &[String], only: &[String], skip: &[String]) -> bool {
+pub(crate) fn tags_allow(tags: &[String], only: &[String], skip: &[String]) -> bool {
     let untagged = [String::from("untagged")];
     let tags: &[String] = if tags.is_empty() { &untagged } else { tags };
     let has = |t: &str| tags.iter().any(|x| x == t);
@@ -982,7 +982,7 @@ pub fn tags_allow(tags: &[String], only: &[String], skip: &[String]) -> bool {
 }
 
 /// A play's host pattern, templated with the extra and play vars (`"{{ hostGroup }}"`).
-pub fn play_pattern(play: &Play, extra: &Vars) -> Result<String, Error> {
+pub(crate) fn play_pattern(play: &Play, extra: &Vars) -> Result<String, Error> {
     let scope = play_scope(play, extra);
     engine()
         .render_str(&play.hosts, &scope, Some(play.origin.clone()))
@@ -1010,7 +1010,7 @@ fn play_scope(play: &Play, extra: &Vars) -> Arc<crate::template::Scope> {
 /// Tags with templates in them rendered with the play's vars (`tags: "{{ the_tags }}"`),
 /// a list or a comma-separated string becoming several; one that cannot be rendered
 /// stays as written.
-pub fn render_tags(tags: &[String], play: &Play, extra: &Vars) -> Vec<String> {
+pub(crate) fn render_tags(tags: &[String], play: &Play, extra: &Vars) -> Vec<String> {
     if !tags
         .iter()
         .any(|t| crate::template::is_possibly_template(t))

@@ -10,7 +10,7 @@ use regex::Regex;
 use std::path::Path;
 
 #[derive(Debug, Clone)]
-pub struct Schema {
+pub(crate) struct Schema {
     pub groups: Vec<String>,
     pub exclusive: Vec<Vec<String>>,
     pub vars: IndexMap<String, Rule>,
@@ -18,7 +18,7 @@ pub struct Schema {
 }
 
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub kind: Kind,
     pub optional: bool,
     pub pattern: Option<Regex>,
@@ -30,7 +30,7 @@ pub struct Rule {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Str,
     Int,
     Bool,
@@ -47,7 +47,7 @@ fn err(l: &Loaded, n: &Node, msg: impl Into<String>) -> Diagnostic {
     Diagnostic::error(l.origin(n.pos), msg)
 }
 
-pub fn load(path: &Path) -> Result<Schema, Diagnostic> {
+pub(crate) fn load(path: &Path) -> Result<Schema, Diagnostic> {
     let l = crate::yaml::load_file(path)?;
     let root = l
         .single()?
@@ -163,7 +163,7 @@ static HOSTNAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
 });
 
 /// Checks `value` (the var `path`) against `rule`; problems as plain messages.
-pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
+pub(crate) fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
     let type_ok = match rule.kind {
         Kind::Any => true,
         Kind::Str | Kind::Version | Kind::Hostname | Kind::Path => value.as_str().is_some(),
@@ -245,7 +245,10 @@ pub fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String>) {
 }
 
 /// The closest known name, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    known: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     known
         .map(|k| {
             (

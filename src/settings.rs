@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub(crate) struct FileConfig {
     /// Default inventory sources.
     #[serde(default)]
     pub inventory: Vec<PathBuf>,
@@ -20,7 +20,7 @@ pub struct FileConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub inventory: Vec<PathBuf>,
     pub forks: usize,
     pub remote_user: Option<String>,
@@ -32,7 +32,7 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the project config from the current directory (or `TPROV_CONFIG`).
-    pub fn load() -> Result<Settings, Error> {
+    pub(crate) fn load() -> Result<Settings, Error> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::Internal(format!("cannot read the current directory: {e}")))?;
         let cfg = find_config(&cwd)?;
@@ -48,7 +48,7 @@ impl Settings {
     }
 
     /// The inventory sources: the command line's, else the config's.
-    pub fn inventory_sources(&self, cli: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    pub(crate) fn inventory_sources(&self, cli: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
         if !cli.is_empty() {
             return Ok(cli.to_vec());
         }

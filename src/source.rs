@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 /// A position in a source file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: u32,
     pub col: u32,
 }
 
 impl Pos {
-    pub fn new(line: usize, col: usize) -> Pos {
+    pub(crate) fn new(line: usize, col: usize) -> Pos {
         Pos {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             col: u32::try_from(col).unwrap_or(u32::MAX),
@@ -22,13 +22,13 @@ impl Pos {
 
 /// A file and a position in it; `Display` gives `file:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Origin {
+pub(crate) struct Origin {
     pub file: Arc<Path>,
     pub pos: Pos,
 }
 
 impl Origin {
-    pub fn new(file: &Arc<Path>, pos: Pos) -> Origin {
+    pub(crate) fn new(file: &Arc<Path>, pos: Pos) -> Origin {
         Origin {
             file: file.clone(),
             pos,
@@ -36,7 +36,7 @@ impl Origin {
     }
 
     /// An origin naming a whole file (no line known).
-    pub fn file(path: impl Into<PathBuf>) -> Origin {
+    pub(crate) fn file(path: impl Into<PathBuf>) -> Origin {
         Origin {
             file: Arc::from(path.into().as_path()),
             pos: Pos::default(),
@@ -45,14 +45,14 @@ impl Origin {
 }
 
 /// The process's working directory, read once (tprov never changes it).
-pub fn cwd() -> Option<&'static Path> {
+pub(crate) fn cwd() -> Option<&'static Path> {
     static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     CWD.get_or_init(|| std::env::current_dir().ok()).as_deref()
 }
 
 impl Origin {
     /// The file, relative to the current directory when it lies below it.
-    pub fn display_path(&self) -> String {
+    pub(crate) fn display_path(&self) -> String {
         let rel = cwd().and_then(|c| self.file.strip_prefix(c).ok());
         rel.unwrap_or(&self.file).display().to_string()
     }
@@ -76,20 +76,20 @@ impl fmt::Display for Origin {
 
 /// A problem found in the input, with where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     pub origin: Origin,
     pub message: String,
     pub severity: Severity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
+pub(crate) enum Severity {
     Warning,
     Error,
 }
 
 impl Diagnostic {
-    pub fn error(origin: Origin, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn error(origin: Origin, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             origin,
             message: message.into(),
@@ -97,7 +97,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(origin: Origin, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn warning(origin: Origin, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             origin,
             message: message.into(),

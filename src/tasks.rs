@@ -32,10 +32,10 @@ mod uri;
 mod user;
 mod wait_for;
 
-pub use access::{Probe, Writer};
-pub use attrs::Mode;
-pub use debug::RAW_ARGS;
-pub use remote::Stat;
+pub(crate) use access::{Probe, Writer};
+pub(crate) use attrs::Mode;
+pub(crate) use debug::RAW_ARGS;
+pub(crate) use remote::Stat;
 
 use crate::template::Scope;
 use crate::transport::{Become, Connection, TransportError};
@@ -46,19 +46,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A module's argument names (aliases included) and which are required.
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: &'static str,
     pub args: &'static [&'static str],
     pub required: &'static [&'static str],
 }
 
 /// A module's future, borrowing its arguments and the task's context.
-pub type Running<'a> =
+pub(crate) type Running<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, TaskError>> + Send + 'a>>;
 
 /// One module: its name and arguments, which arguments are paths (expanded on the host,
 /// as Ansible's `type='path'`), and how it runs.
-pub struct Module {
+pub(crate) struct Module {
     pub spec: &'static Spec,
     pub paths: &'static [&'static str],
     pub run: for<'a, 'b> fn(&'a Map, &'a mut Cx<'b>) -> Running<'a>,
@@ -68,7 +68,7 @@ pub struct Module {
 /// registry, the names `validate` and the loader know, and the dispatch all come from it.
 macro_rules! modules {
     ($( $spec:expr, paths $paths:expr => |$a:ident, $cx:ident| $body:expr; )*) => {
-        pub const MODULES: &[Module] = &[$(
+        pub(crate) const MODULES: &[Module] = &[$(
             Module {
                 spec: &$spec,
                 paths: $paths,
@@ -135,12 +135,12 @@ fn module(name: &str) -> Option<&'static Module> {
 }
 
 /// The names of every module tprov runs.
-pub fn module_names() -> impl Iterator<Item = &'static str> + Clone {
+pub(crate) fn module_names() -> impl Iterator<Item = &'static str> + Clone {
     MODULES.iter().map(|m| m.spec.name)
 }
 
 /// `ansible.builtin.copy` and `ansible.legacy.copy` are `copy`.
-pub fn canonical(name: &str) -> &str {
+pub(crate) fn canonical(name: &str) -> &str {
     let name = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -157,7 +157,7 @@ pub fn canonical(name: &str) -> &str {
 /// ansible-core's own modules that tprov does not implement yet. A task using one loads
 /// (Ansible knows the name, and a `when:` may skip it on this platform) and fails only on
 /// the hosts that run it; `validate` warns about it.
-pub const ANSIBLE_ONLY: &[&str] = &[
+pub(crate) const ANSIBLE_ONLY: &[&str] = &[
     "apt",
     "apt_key",
     "apt_repository",
@@ -195,7 +195,7 @@ pub const ANSIBLE_ONLY: &[&str] = &[
 
 /// A module Ansible would resolve but tprov cannot run: one of ansible-core's that tprov
 /// lacks, a collection's (a dotted name), or one a `library/` directory provides.
-pub fn is_unsupported_module(name: &str, library_dirs: &[PathBuf]) -> bool {
+pub(crate) fn is_unsupported_module(name: &str, library_dirs: &[PathBuf]) -> bool {
     ANSIBLE_ONLY.contains(&name)
         || (name.contains('.') && !name.starts_with('.'))
         || library_dirs.iter().any(|d| {
@@ -206,22 +206,22 @@ pub fn is_unsupported_module(name: &str, library_dirs: &[PathBuf]) -> bool {
 }
 
 /// The failure of a task whose module tprov cannot run.
-pub fn unsupported_message(module: &str) -> String {
+pub(crate) fn unsupported_message(module: &str) -> String {
     format!(
         "tprov cannot run the module `{module}` yet: this task fails on the hosts that reach it (Ansible's other modules run as usual)"
     )
 }
 
-pub fn is_module(name: &str) -> bool {
+pub(crate) fn is_module(name: &str) -> bool {
     module(name).is_some() || name == "import_tasks"
 }
 
-pub fn spec(name: &str) -> Option<&'static Spec> {
+pub(crate) fn spec(name: &str) -> Option<&'static Spec> {
     module(name).map(|m| m.spec)
 }
 
 /// Unknown or missing arguments, each with the argument it is about.
-pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
+pub(crate) fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
     let Some(spec) = spec(module) else {
         return Vec::new();
     };
@@ -275,7 +275,7 @@ pub fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
 /// Predicted state in check mode, so later tasks see what earlier ones would do
 /// (a user that would be created, a directory that would exist) instead of failing.
 #[derive(Debug, Default, Clone)]
-pub struct Sim {
+pub(crate) struct Sim {
     pub users: HashSet<String>,
     pub groups: HashSet<String>,
     pub dirs: HashSet<String>,
@@ -288,7 +288,7 @@ pub struct Sim {
 
 impl Sim {
     /// Records that a path would be written with these attributes.
-    pub fn wrote(
+    pub(crate) fn wrote(
         &mut self,
         path: &str,
         content: Vec<u8>,
@@ -315,7 +315,7 @@ impl Sim {
         self.attrs.insert(path.to_string(), (mode, owner, group));
     }
 
-    pub fn removed(&mut self, path: &str) {
+    pub(crate) fn removed(&mut self, path: &str) {
         self.files.remove(path);
         self.dirs.remove(path);
         self.attrs.remove(path);
@@ -324,7 +324,7 @@ impl Sim {
 
 /// One before/after pair, shown as a unified diff with `--diff`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Diff {
+pub(crate) struct Diff {
     pub before_header: Option<String>,
     pub after_header: Option<String>,
     pub before: String,
@@ -333,7 +333,7 @@ pub struct Diff {
 
 impl Diff {
     /// Attributes as Ansible shows them: JSON, keys sorted, indent 4.
-    pub fn attrs(path: &str, before: &[(&str, Value)], after: &[(&str, Value)]) -> Diff {
+    pub(crate) fn attrs(path: &str, before: &[(&str, Value)], after: &[(&str, Value)]) -> Diff {
         let json = |pairs: &[(&str, Value)]| {
             let mut m = Map::default();
             m.insert("path".into(), Value::str(path));
@@ -358,7 +358,7 @@ impl Diff {
 
 /// What a module did (or would do).
 #[derive(Debug, Default, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub changed: bool,
     pub failed: bool,
     pub skipped: bool,
@@ -373,20 +373,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn changed(changed: bool) -> Outcome {
+    pub(crate) fn changed(changed: bool) -> Outcome {
         Outcome {
             changed,
             ..Default::default()
         }
     }
 
-    pub fn with(mut self, key: &str, v: Value) -> Outcome {
+    pub(crate) fn with(mut self, key: &str, v: Value) -> Outcome {
         self.result.insert(key.to_string(), v);
         self
     }
 
     /// The registered result: Ansible's keys plus the module's.
-    pub fn to_result(&self) -> Map {
+    pub(crate) fn to_result(&self) -> Map {
         let mut m = Map::default();
         m.insert("changed".into(), Value::Bool(self.changed));
         if self.failed {
@@ -408,7 +408,7 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum TaskError {
+pub(crate) enum TaskError {
     /// The task failed on this host (bad arguments, command error...).
     Failed(String),
     /// The host dropped away.
@@ -425,13 +425,13 @@ impl From<TransportError> for TaskError {
     }
 }
 
-pub fn fail(msg: impl Into<String>) -> TaskError {
+pub(crate) fn fail(msg: impl Into<String>) -> TaskError {
     TaskError::Failed(msg.into())
 }
 
 /// Everything a module may use on one host for one task. The host is reached only
 /// through `probe` (reads) and `writer` (changes), and `writer` is `None` in check mode.
-pub struct Cx<'a> {
+pub(crate) struct Cx<'a> {
     pub probe: Probe<'a>,
     pub writer: Option<Writer<'a>>,
     /// Become for this task (None: the login user).
@@ -451,7 +451,7 @@ pub struct Cx<'a> {
 
 impl<'a> Cx<'a> {
     /// The two capabilities for a task on `conn`: a writer only outside check mode.
-    pub fn access(
+    pub(crate) fn access(
         conn: &'a Connection,
         escalate: Option<&Become>,
         check: bool,
@@ -466,19 +466,19 @@ impl<'a> Cx<'a> {
 impl Cx<'_> {
     /// The writer, for code that runs only after a module's check-mode return (the
     /// orchestrating modules): in check mode an error, never a write.
-    pub fn writer(&self) -> Result<&Writer<'_>, TaskError> {
+    pub(crate) fn writer(&self) -> Result<&Writer<'_>, TaskError> {
         self.writer.as_ref().ok_or_else(|| {
             fail("internal error: a write was reached in check mode (nothing was written)")
         })
     }
 
     /// Check mode: no writer for this task.
-    pub fn check(&self) -> bool {
+    pub(crate) fn check(&self) -> bool {
         self.writer.is_none()
     }
 
     /// `export K=V; ` for the task's environment (empty when there is none).
-    pub fn env_prefix(&self) -> String {
+    pub(crate) fn env_prefix(&self) -> String {
         self.env
             .iter()
             .map(|(k, v)| format!("export {k}={}; ", crate::transport::sh_quote(v)))
@@ -489,7 +489,7 @@ impl Cx<'_> {
 impl Cx<'_> {
     /// The become to use for reading: in check mode, a user that does not exist yet
     /// (an earlier task would create it) cannot be sudo'd to, so read as the login user.
-    pub fn read_become(&self) -> Option<&Become> {
+    pub(crate) fn read_become(&self) -> Option<&Become> {
         match &self.escalate {
             Some(b) if self.check() && self.sim.users.contains(&b.user) => None,
             other => other.as_ref(),
@@ -497,7 +497,7 @@ impl Cx<'_> {
     }
 
     /// Finds a controller-side file (`src:` of copy and template).
-    pub fn find_file(&self, sub: &str, name: &str) -> Result<PathBuf, TaskError> {
+    pub(crate) fn find_file(&self, sub: &str, name: &str) -> Result<PathBuf, TaskError> {
         let p = PathBuf::from(name);
         // Ansible's AnsibleFileNotFound, word for word.
         let missing = |searched: &[PathBuf]| {
@@ -564,7 +564,7 @@ async fn expanded<'m>(
 }
 
 /// Runs one module with templated `args`.
-pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(crate) async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let Some(m) = self::module(module) else {
         return Err(fail(unsupported_message(module)));
     };
@@ -573,23 +573,23 @@ pub async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, T
 }
 
 /// Argument helpers shared by modules.
-pub mod args {
+pub(crate) mod args {
     use super::{TaskError, fail};
     use crate::value::{Map, Value};
 
-    pub fn str_opt(a: &Map, keys: &[&str]) -> Option<String> {
+    pub(crate) fn str_opt(a: &Map, keys: &[&str]) -> Option<String> {
         keys.iter()
             .find_map(|k| a.get(*k))
             .filter(|v| !matches!(v, Value::Null))
             .map(Value::py_str)
     }
 
-    pub fn str_req(a: &Map, keys: &[&str], module: &str) -> Result<String, TaskError> {
+    pub(crate) fn str_req(a: &Map, keys: &[&str], module: &str) -> Result<String, TaskError> {
         str_opt(a, keys)
             .ok_or_else(|| fail(format!("{module}: missing required argument `{}`", keys[0])))
     }
 
-    pub fn bool_opt(a: &Map, keys: &[&str]) -> Result<Option<bool>, TaskError> {
+    pub(crate) fn bool_opt(a: &Map, keys: &[&str]) -> Result<Option<bool>, TaskError> {
         match keys.iter().find_map(|k| a.get(*k)) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -610,7 +610,7 @@ pub mod args {
         }
     }
 
-    pub fn list_opt(a: &Map, keys: &[&str]) -> Option<Vec<String>> {
+    pub(crate) fn list_opt(a: &Map, keys: &[&str]) -> Option<Vec<String>> {
         match keys.iter().find_map(|k| a.get(*k))? {
             Value::List(l) => Some(l.iter().map(Value::py_str).collect()),
             Value::Null => None,

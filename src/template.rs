@@ -14,7 +14,7 @@ mod lookups;
 mod methods;
 mod pyformat;
 mod scope;
-pub use file_vars::file_vars;
+pub(crate) use file_vars::file_vars;
 
 use crate::source::Origin;
 use crate::value::Value;
@@ -27,20 +27,20 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, RwLock};
 
-pub use convert::{from_mj, mj_map, py_str, to_mj};
-pub use filters::{json_to_value, merge_hash};
-pub use lookups::NAMES as LOOKUPS;
-pub use scope::{Frame, HostvarsSource, Scope, native_frame};
+pub(crate) use convert::{from_mj, mj_map, py_str, to_mj};
+pub(crate) use filters::{json_to_value, merge_hash};
+pub(crate) use lookups::NAMES as LOOKUPS;
+pub(crate) use scope::{Frame, HostvarsSource, Scope, native_frame};
 
 /// A template failure: what went wrong and, when known, where the template came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError {
+pub(crate) struct TemplateError {
     pub message: String,
     pub origin: Option<Origin>,
 }
 
 impl TemplateError {
-    pub fn new(message: impl Into<String>, origin: Option<Origin>) -> TemplateError {
+    pub(crate) fn new(message: impl Into<String>, origin: Option<Origin>) -> TemplateError {
         TemplateError {
             message: message.into(),
             origin,
@@ -59,7 +59,7 @@ impl fmt::Display for TemplateError {
 
 /// The `template` module's Jinja options (its arguments, or a `#jinja2:` first line).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FileOptions {
+pub(crate) struct FileOptions {
     pub trim_blocks: bool,
     pub lstrip_blocks: bool,
     pub block_start: String,
@@ -91,7 +91,7 @@ impl Default for FileOptions {
 impl FileOptions {
     /// Applies a template's `#jinja2: trim_blocks: False, lstrip_blocks: True` line (Python
     /// literals) and returns the source without it, as Ansible's template action does.
-    pub fn apply_header<'a>(&mut self, source: &'a str) -> Result<(&'a str, bool), String> {
+    pub(crate) fn apply_header<'a>(&mut self, source: &'a str) -> Result<(&'a str, bool), String> {
         let Some(rest) = source.strip_prefix("#jinja2:") else {
             return Ok((source, false));
         };
@@ -120,7 +120,7 @@ impl FileOptions {
     }
 }
 
-pub struct Engine {
+pub(crate) struct Engine {
     env: Environment<'static>,
     /// Environments for other template options, made on first use.
     variants: std::sync::Mutex<HashMap<FileOptions, &'static Environment<'static>>>,
@@ -136,18 +136,18 @@ impl fmt::Debug for Engine {
 static ENGINE: LazyLock<&'static Engine> = LazyLock::new(|| Box::leak(Box::new(Engine::build())));
 
 /// The process-wide engine.
-pub fn engine() -> &'static Engine {
+pub(crate) fn engine() -> &'static Engine {
     &ENGINE
 }
 
 /// A Python `re.sub` replacement (`\1`, `\g<name>`) in the regex crate's syntax.
-pub fn python_replacement(rep: &str) -> String {
+pub(crate) fn python_replacement(rep: &str) -> String {
     filters::py_replacement(rep)
 }
 
 /// What Python's `re` says of a replacement it refuses: an escape of an ASCII letter
 /// it does not know (`\D`), in its words (`bad escape \D at position 0`).
-pub fn python_replacement_error(rep: &str) -> Option<String> {
+pub(crate) fn python_replacement_error(rep: &str) -> Option<String> {
     let chars: Vec<char> = rep.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -170,7 +170,7 @@ pub fn python_replacement_error(rep: &str) -> Option<String> {
 }
 
 /// Ansible's `is_possibly_template`: holds a Jinja start string.
-pub fn is_possibly_template(s: &str) -> bool {
+pub(crate) fn is_possibly_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
@@ -266,7 +266,7 @@ impl Engine {
 
     /// Renders a template file with the `template` module's options (a `#jinja2:` first
     /// line of the file overrides them).
-    pub fn render_file_with(
+    pub(crate) fn render_file_with(
         &'static self,
         path: &Path,
         scope: &Arc<Scope>,
@@ -310,7 +310,7 @@ impl Engine {
     }
 
     /// Renders a template file to text (the `template` module).
-    pub fn render_file(
+    pub(crate) fn render_file(
         &'static self,
         path: &Path,
         scope: &Arc<Scope>,
@@ -328,7 +328,7 @@ impl Engine {
     }
 
     /// Renders a string to text, whatever its single value would be.
-    pub fn render_str(
+    pub(crate) fn render_str(
         &'static self,
         source: &str,
         scope: &Arc<Scope>,
@@ -348,7 +348,7 @@ impl Engine {
     }
 
     /// Templates a raw value deeply with Ansible 2.19's native types.
-    pub fn template_value(
+    pub(crate) fn template_value(
         &'static self,
         v: &Value,
         scope: &Arc<Scope>,
@@ -374,7 +374,7 @@ impl Engine {
     }
 
     /// Templates a raw value and converts the result back to our model.
-    pub fn template_to_value(
+    pub(crate) fn template_to_value(
         &'static self,
         v: &Value,
         scope: &Arc<Scope>,
@@ -390,7 +390,7 @@ impl Engine {
     }
 
     /// One template string: a lone `{{ expr }}` keeps the expression's type.
-    pub fn render_native(
+    pub(crate) fn render_native(
         &'static self,
         source: &str,
         scope: &Arc<Scope>,
@@ -429,7 +429,7 @@ impl Engine {
     }
 
     /// Evaluates a bare expression (`when:`, `that:`, `changed_when:`).
-    pub fn eval(
+    pub(crate) fn eval(
         &'static self,
         expr: &str,
         scope: &Arc<Scope>,
@@ -445,7 +445,7 @@ impl Engine {
     }
 
     /// A conditional: must give a boolean, as Ansible 2.19 requires.
-    pub fn eval_condition(
+    pub(crate) fn eval_condition(
         &'static self,
         expr: &str,
         scope: &Arc<Scope>,
@@ -489,7 +489,7 @@ impl Engine {
     }
 
     /// Checks a template's syntax without rendering it.
-    pub fn check_syntax(&'static self, source: &str) -> Result<(), (String, Option<usize>)> {
+    pub(crate) fn check_syntax(&'static self, source: &str) -> Result<(), (String, Option<usize>)> {
         match self.env.template_from_str(source) {
             Ok(_) => Ok(()),
             Err(e) => Err((e.detail().unwrap_or("syntax error").to_string(), e.line())),
@@ -786,7 +786,7 @@ fn literal_backslashes(source: &str, in_expr: bool) -> std::borrow::Cow<'_, str>
 }
 
 /// Whether `source` is exactly one `{{ ... }}` block (its value keeps its type).
-pub fn is_single_expression(source: &str) -> bool {
+pub(crate) fn is_single_expression(source: &str) -> bool {
     single_expression(source.trim()).is_some()
 }
 

@@ -5,23 +5,23 @@
 //! `repr()` as Python spells them, and JSON as Python's `json` module writes it.
 
 mod pyfloat;
-pub mod pyjson;
+pub(crate) mod pyjson;
 mod pytime;
 
 use indexmap::IndexMap;
 use std::fmt::Write as _;
 
-pub use pyfloat::float_repr;
-pub use pytime::{TimeOfDay, Timestamp};
+pub(crate) use pyfloat::float_repr;
+pub(crate) use pytime::{TimeOfDay, Timestamp};
 
 /// The hasher for our maps: fast, and seeded per process.
-pub type Hasher = foldhash::fast::RandomState;
+pub(crate) type Hasher = foldhash::fast::RandomState;
 
 /// A mapping that keeps insertion order, as Python dicts do.
-pub type Map = IndexMap<String, Value, Hasher>;
+pub(crate) type Map = IndexMap<String, Value, Hasher>;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -38,25 +38,25 @@ pub enum Value {
 }
 
 impl Value {
-    pub fn str(s: impl Into<String>) -> Value {
+    pub(crate) fn str(s: impl Into<String>) -> Value {
         Value::Str(s.into())
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) | Value::Unsafe(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn as_map(&self) -> Option<&Map> {
+    pub(crate) fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_list(&self) -> Option<&[Value]> {
+    pub(crate) fn as_list(&self) -> Option<&[Value]> {
         match self {
             Value::List(l) => Some(l),
             _ => None,
@@ -64,7 +64,7 @@ impl Value {
     }
 
     /// Python's name for the type, as Ansible's `type_debug` and error messages give it.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "NoneType",
             Value::Bool(_) => "bool",
@@ -78,7 +78,7 @@ impl Value {
     }
 
     /// Python truthiness.
-    pub fn is_truthy(&self) -> bool {
+    pub(crate) fn is_truthy(&self) -> bool {
         match self {
             Value::Null => false,
             Value::Bool(b) => *b,
@@ -93,7 +93,7 @@ impl Value {
     }
 
     /// Python's `str(value)`.
-    pub fn py_str(&self) -> String {
+    pub(crate) fn py_str(&self) -> String {
         match self {
             Value::Str(s) | Value::Unsafe(s) => s.clone(),
             Value::Time(t) => t.py_str(),
@@ -102,7 +102,7 @@ impl Value {
     }
 
     /// Python's `repr(value)`.
-    pub fn py_repr(&self) -> String {
+    pub(crate) fn py_repr(&self) -> String {
         let mut out = String::new();
         write_repr(&mut out, self, 0);
         out
@@ -157,7 +157,7 @@ fn write_repr(out: &mut String, v: &Value, depth: usize) {
 
 /// Python's `repr()` of a str: single quotes unless the text holds a single quote and
 /// no double quote.
-pub fn str_repr(s: &str) -> String {
+pub(crate) fn str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

@@ -11,29 +11,29 @@ use crate::source::Origin;
 use crate::value::{Map, Value};
 use indexmap::IndexMap;
 
-pub use files::{VarsCache, load_vars_file};
-pub use layers::{HostVarsQuery, host_vars};
+pub(crate) use files::{VarsCache, load_vars_file};
+pub(crate) use layers::{HostVarsQuery, host_vars};
 
 /// A variable's raw value and where it was set.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Var {
+pub(crate) struct Var {
     pub value: Value,
     pub origin: Option<Origin>,
 }
 
 /// Vars in Python dict order: a later set keeps the key's first place.
-pub type Vars = IndexMap<String, Var, crate::value::Hasher>;
+pub(crate) type Vars = IndexMap<String, Var, crate::value::Hasher>;
 
 /// Ansible's `combine_vars` with the default `hash_behaviour=replace`: top-level keys
 /// of `b` replace those of `a`.
-pub fn merge_into(a: &mut Vars, b: &Vars) {
+pub(crate) fn merge_into(a: &mut Vars, b: &Vars) {
     for (k, v) in b {
         a.insert(k.clone(), v.clone());
     }
 }
 
 /// Wraps plain values (no origin known beyond `origin`).
-pub fn from_map(map: &Map, origin: Option<&Origin>) -> Vars {
+pub(crate) fn from_map(map: &Map, origin: Option<&Origin>) -> Vars {
     map.iter()
         .map(|(k, v)| {
             (
@@ -48,7 +48,7 @@ pub fn from_map(map: &Map, origin: Option<&Origin>) -> Vars {
 }
 
 /// Drops origins.
-pub fn to_map(vars: &Vars) -> Map {
+pub(crate) fn to_map(vars: &Vars) -> Map {
     vars.iter()
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect()

@@ -6,7 +6,7 @@
 //! hostile input can cost (nesting depth, alias expansion).
 
 mod build;
-pub mod emit;
+pub(crate) mod emit;
 mod resolve;
 
 use crate::source::{Diagnostic, Origin, Pos};
@@ -16,13 +16,13 @@ use std::sync::Arc;
 
 /// A parsed YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     pub pos: Pos,
     pub kind: NodeKind,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     Scalar(Value),
     Seq(Vec<Node>),
     /// Keys in order; a duplicate key keeps its first place and its last value.
@@ -30,14 +30,14 @@ pub enum NodeKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
+pub(crate) struct Key {
     pub name: String,
     pub pos: Pos,
 }
 
 /// A loaded file: its documents and any warnings (duplicate keys).
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub file: Arc<Path>,
     pub docs: Vec<Node>,
     pub warnings: Vec<Diagnostic>,
@@ -48,7 +48,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// The single document of a vars-like file, `None` for an empty file.
-    pub fn single(&self) -> Result<Option<&Node>, Diagnostic> {
+    pub(crate) fn single(&self) -> Result<Option<&Node>, Diagnostic> {
         match self.docs.as_slice() {
             [] => Ok(None),
             [doc] => Ok(Some(doc)),
@@ -59,27 +59,27 @@ impl Loaded {
         }
     }
 
-    pub fn origin(&self, pos: Pos) -> Origin {
+    pub(crate) fn origin(&self, pos: Pos) -> Origin {
         Origin::new(&self.file, pos)
     }
 }
 
 /// Limits that keep hostile input cheap.
-pub const MAX_DEPTH: usize = 500;
+pub(crate) const MAX_DEPTH: usize = 500;
 /// How many nodes alias expansion may add to one file.
-pub const MAX_ALIAS_NODES: usize = 1_000_000;
+pub(crate) const MAX_ALIAS_NODES: usize = 1_000_000;
 
 /// Parses `text` (the contents of `file`) into documents.
-pub fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
+pub(crate) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> {
     build::parse(text, file)
 }
 
 /// Reads and parses a file. A file that is not UTF-8 is an error naming the file.
 /// The largest YAML file read (a playbook, vars or task file): beyond it, an error
 /// rather than gigabytes in memory.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 64 << 20;
 
-pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
+pub(crate) fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
     let file: Arc<Path> = Arc::from(path);
     if let Ok(m) = std::fs::metadata(path)
         && m.len() > MAX_FILE_BYTES
@@ -115,7 +115,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
 
 impl Node {
     /// The node as a plain value (positions dropped).
-    pub fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         match &self.kind {
             NodeKind::Scalar(v) => v.clone(),
             NodeKind::Seq(items) => Value::List(items.iter().map(Node::to_value).collect()),
@@ -130,21 +130,21 @@ impl Node {
         }
     }
 
-    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+    pub(crate) fn as_map(&self) -> Option<&[(Key, Node)]> {
         match &self.kind {
             NodeKind::Map(m) => Some(m),
             _ => None,
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.kind {
             NodeKind::Scalar(v) => v.as_str(),
             _ => None,
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.name == key)
@@ -152,7 +152,7 @@ impl Node {
     }
 
     /// Python's type name for error messages.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match &self.kind {
             NodeKind::Scalar(v) => v.type_name(),
             NodeKind::Seq(_) => "list",

@@ -12,7 +12,12 @@ use crate::vars::HostVarsQuery;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub fn run(cmd: &ApplyCmd, dry: bool, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(
+    cmd: &ApplyCmd,
+    dry: bool,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<u8, Error> {
     let playbook = cmd
         .playbook
         .clone()

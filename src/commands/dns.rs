@@ -10,7 +10,7 @@ use crate::settings::Settings;
 use crate::value::{Map, Value};
 use std::time::Duration;
 
-pub fn run(cmd: &DnsCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &DnsCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
     let name = match &cmd.action {
         DnsAction::List { name, .. }
         | DnsAction::Add { name, .. }

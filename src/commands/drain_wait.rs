@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// What stub_status says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status {
+pub(crate) struct Status {
     pub active: u64,
     pub reading: u64,
     pub writing: u64,
@@ -28,13 +28,13 @@ pub struct Status {
 
 impl Status {
     /// Requests being read or answered, not counting the status request itself.
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         (self.reading + self.writing).saturating_sub(1)
     }
 }
 
 /// Parses stub_status's text.
-pub fn parse(text: &str) -> Option<Status> {
+pub(crate) fn parse(text: &str) -> Option<Status> {
     let num = |key: &str| {
         let at = text.find(key)? + key.len();
         text[at..].split_whitespace().next()?.parse::<u64>().ok()
@@ -49,7 +49,7 @@ pub fn parse(text: &str) -> Option<Status> {
 
 /// The curl command that asks the host's nginx, from its `nginxListen` (a port, an
 /// `address:port`, `unix:PATH`, with `ssl`) and the site's name.
-pub fn status_command(listen: &str, server_name: Option<&str>) -> String {
+pub(crate) fn status_command(listen: &str, server_name: Option<&str>) -> String {
     let first = listen.split_whitespace().next().unwrap_or("80");
     let scheme = if listen.split_whitespace().any(|w| w == "ssl") {
         "https"
@@ -84,7 +84,7 @@ pub fn status_command(listen: &str, server_name: Option<&str>) -> String {
     format!("{base}{iface} {scheme}://{addr}:{port}/nginx_status")
 }
 
-pub fn run(cmd: &DrainWaitCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &DrainWaitCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
     let inv = load_inventory(&cmd.inv, settings, printer)?;
     let hosts = select_hosts(&inv, &cmd.host, None, printer)?;
     let [h] = hosts.as_slice() else {

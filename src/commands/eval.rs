@@ -11,7 +11,7 @@ use crate::value::pyjson::{JsonStyle, dumps};
 use crate::value::{Map, Value};
 use std::sync::Arc;
 
-pub fn run(cmd: &EvalCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &EvalCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
     let inv = load_inventory(&cmd.inv, settings, printer)?;
     let hosts = select_hosts(&inv, &cmd.host, None, printer)?;
     let [host] = hosts.as_slice() else {

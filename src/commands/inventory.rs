@@ -49,7 +49,7 @@ const INTERNAL_VARS: &[&str] = &[
     "role_uuid",
 ];
 
-pub fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &InventoryCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
     if let Some(crate::cli::InventoryEdit::Move(m)) = &cmd.edit {
         return super::inventory_move::run(m, &cmd.inv, settings, printer);
     }

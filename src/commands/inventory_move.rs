@@ -11,7 +11,7 @@ use crate::settings::Settings;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub fn run(
+pub(crate) fn run(
     cmd: &MoveCmd,
     args: &InventoryArgs,
     settings: &Settings,

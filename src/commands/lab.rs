@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::lab;
 use crate::output::Printer;
 
-pub fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
     match &cmd.action {
         LabAction::Up {
             hosts,

@@ -9,13 +9,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy)]
-pub struct What {
+pub(crate) struct What {
     pub tasks: bool,
     pub tags: bool,
     pub hosts: bool,
 }
 
-pub fn render(
+pub(crate) fn render(
     playbook: &Path,
     plays: &[Play],
     inv: &Inventory,

@@ -18,7 +18,7 @@ enum Outcome {
     Unreachable(String),
 }
 
-pub fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &RunCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
     let inv = load_inventory(&cmd.inv, settings, printer)?;
     let pattern = cmd.inv.group.clone().unwrap_or_else(|| "all".into());
     let hosts = select_hosts(&inv, &pattern, cmd.inv.limit.as_deref(), printer)?;

@@ -75,7 +75,7 @@ impl Report {
     }
 }
 
-pub fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &ValidateCmd, settings: &Settings, printer: &Printer) -> Result<u8, Error> {
     let mut report = Report::default();
     let sources = settings.inventory_sources(&cmd.inv.inventory)?;
     match crate::inventory::load(&sources) {

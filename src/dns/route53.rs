@@ -10,7 +10,7 @@ use aws_sdk_route53::types::{
 use std::time::Duration;
 
 /// One record name's weighted A records, in its hosted zone.
-pub struct Route53 {
+pub(crate) struct Route53 {
     client: Client,
     zone_id: String,
     /// The record name, with Route53's trailing dot.
@@ -34,7 +34,7 @@ fn sdk_error(what: &str, e: impl std::error::Error) -> String {
 
 impl Route53 {
     /// Finds the hosted zone for `name` (the longest zone name it ends with).
-    pub async fn connect(name: &str) -> Result<Route53, String> {
+    pub(crate) async fn connect(name: &str) -> Result<Route53, String> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         // Route53 is global; the SDK still wants a region for signing.
         if std::env::var_os("AWS_REGION").is_none()
@@ -78,12 +78,12 @@ impl Route53 {
         })
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.name.trim_end_matches('.')
     }
 
     /// The weighted A records of the name, as Route53 holds them now.
-    pub async fn records(&self) -> Result<Vec<Record>, String> {
+    pub(crate) async fn records(&self) -> Result<Vec<Record>, String> {
         let mut out: Vec<Record> = Vec::new();
         let mut start: Option<(String, Option<String>)> = None;
         // Bounded: an emulator that repeats a page (moto does) cannot loop us forever.
@@ -147,7 +147,7 @@ impl Route53 {
     }
 
     /// Sends one change and waits (up to `wait`) until Route53 reports it INSYNC.
-    pub async fn apply(&self, change: &Change, wait: Duration) -> Result<String, String> {
+    pub(crate) async fn apply(&self, change: &Change, wait: Duration) -> Result<String, String> {
         let r = change.record();
         let set = ResourceRecordSet::builder()
             .name(&self.name)

@@ -46,10 +46,10 @@ static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Why an address could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressError(pub String);
+pub(crate) struct AddressError(pub String);
 
 /// Splits `address` into a host (or host pattern) and an optional port.
-pub fn parse_address(
+pub(crate) fn parse_address(
     address: &str,
     allow_ranges: bool,
 ) -> Result<(String, Option<u16>), AddressError> {

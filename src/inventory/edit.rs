@@ -5,11 +5,11 @@
 
 /// Why a move cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveError(pub String);
+pub(crate) struct MoveError(pub String);
 
 /// The result of a move: the new text, and the host line as it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moved {
+pub(crate) struct Moved {
     pub text: String,
     /// The full host name found (`sandbox3.tokenoftrust.com` for `sandbox3`).
     pub host: String,
@@ -53,7 +53,7 @@ fn names(written: &str, wanted: &str) -> bool {
 }
 
 /// Moves `host` from group `from` to group `to` in an INI inventory's text.
-pub fn move_host(text: &str, host: &str, from: &str, to: &str) -> Result<Moved, MoveError> {
+pub(crate) fn move_host(text: &str, host: &str, from: &str, to: &str) -> Result<Moved, MoveError> {
     let err = |m: String| Err(MoveError(m));
     if from == to {
         return err(format!("--from and --to are the same group ({from})"));

@@ -39,7 +39,7 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Parses an INI inventory into `inv`. Every error names the file and line.
-pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnostic> {
+pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnostic> {
     let file: Arc<Path> = Arc::from(path);
     let source = PathBuf::from(path);
     let mut pending: indexmap::IndexMap<String, Pending> = indexmap::IndexMap::default();

@@ -24,7 +24,7 @@ static IGNORED: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Splits a host entry into names (ranges expanded) and a port.
-pub fn expand_host_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
+pub(crate) fn expand_host_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
     let (host, port) = parse_address(pattern, true).unwrap_or_else(|_| (pattern.to_string(), None));
     let names = if range::has_range(&host) {
         range::expand(&host)?
@@ -36,7 +36,7 @@ pub fn expand_host_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), 
 
 /// Reads every source into one inventory. Unlike Ansible, a source that cannot be read
 /// or parsed is an error, never a silent fallback to localhost.
-pub fn load(sources: &[PathBuf]) -> Result<Inventory, Diagnostic> {
+pub(crate) fn load(sources: &[PathBuf]) -> Result<Inventory, Diagnostic> {
     let mut inv = Inventory::new();
     for source in sources {
         let text = source.to_string_lossy();

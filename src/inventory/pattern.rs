@@ -19,18 +19,18 @@ static COLON_SPLIT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("static regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternError(pub String);
+pub(crate) struct PatternError(pub String);
 
 /// The hosts a pattern selected, and what the user should be told about it.
 #[derive(Debug, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     pub hosts: Vec<HostId>,
     pub warnings: Vec<String>,
 }
 
 /// Ansible's `split_host_pattern`: commas win; otherwise one address (`host:port`,
 /// IPv6, a range) stays whole; otherwise split on `:` outside brackets.
-pub fn split_host_pattern(pattern: &str) -> Vec<String> {
+pub(crate) fn split_host_pattern(pattern: &str) -> Vec<String> {
     let parts: Vec<String> = if pattern.contains(',') {
         pattern.split(',').map(str::to_string).collect()
     } else if parse_address(pattern, true).is_ok() {
@@ -49,7 +49,7 @@ pub fn split_host_pattern(pattern: &str) -> Vec<String> {
 }
 
 /// Splits a `--limit` value, reading `@file` entries (one pattern per line).
-pub fn limit_patterns(limit: &str, base: &Path) -> Result<Vec<String>, PatternError> {
+pub(crate) fn limit_patterns(limit: &str, base: &Path) -> Result<Vec<String>, PatternError> {
     let mut out = Vec::new();
     for p in split_host_pattern(limit) {
         if let Some(file) = p.strip_prefix('@') {
@@ -77,7 +77,7 @@ pub fn limit_patterns(limit: &str, base: &Path) -> Result<Vec<String>, PatternEr
 }
 
 /// Python's `fnmatch.translate`, for the regex crate, anchored at both ends.
-pub fn fnmatch_to_regex(pat: &str) -> String {
+pub(crate) fn fnmatch_to_regex(pat: &str) -> String {
     let chars: Vec<char> = pat.chars().collect();
     let mut out = String::from("^(?s:");
     let mut i = 0;
@@ -334,7 +334,7 @@ fn apply_subscript(
 
 /// Selects hosts for `pattern`, restricted by `limit` (already split, see
 /// [`limit_patterns`]). Hosts come in inventory order, each once.
-pub fn select(
+pub(crate) fn select(
     inv: &Inventory,
     pattern: &str,
     limit: Option<&[String]>,

@@ -8,12 +8,12 @@
 use crate::value::{Map, Value, float_repr};
 
 /// Evaluates `s` as a Python literal, or gives the raw string when it is not one.
-pub fn parse_value(s: &str) -> Value {
+pub(crate) fn parse_value(s: &str) -> Value {
     literal_eval(s).unwrap_or_else(|| Value::Str(s.to_string()))
 }
 
 /// `None` when `s` is not a Python literal expression.
-pub fn literal_eval(s: &str) -> Option<Value> {
+pub(super) fn literal_eval(s: &str) -> Option<Value> {
     let mut p = Parser {
         src: s.trim_start_matches([' ', '\t']).as_bytes(),
         i: 0,

@@ -2,16 +2,16 @@
 //! name, expanded as Ansible's `expand_hostname_range` does.
 
 /// The most names one host pattern may expand to; beyond it is an error, not a hang.
-pub const MAX_EXPANSION: usize = 100_000;
+pub(super) const MAX_EXPANSION: usize = 100_000;
 
 const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-pub fn has_range(name: &str) -> bool {
+pub(super) fn has_range(name: &str) -> bool {
     name.contains('[')
 }
 
 /// Expands every `[beg:end(:step)]` in `pattern`.
-pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
+pub(super) fn expand(pattern: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     expand_into(pattern, &mut out)?;
     Ok(out)

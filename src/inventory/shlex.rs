@@ -2,7 +2,7 @@
 //! uses to cut host lines into tokens.
 
 /// Splits like `shlex.split(s, comments=True)`; errors carry Python's messages.
-pub fn split(s: &str, comments: bool) -> Result<Vec<String>, &'static str> {
+pub(super) fn split(s: &str, comments: bool) -> Result<Vec<String>, &'static str> {
     let mut tokens = Vec::new();
     let mut token = String::new();
     let mut in_token = false;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// Parses a loaded YAML inventory. Returns `Ok(false)` when the file is not a YAML
 /// inventory at all (so the INI reader may try it), as Ansible's plugin chain does.
-pub fn parse(inv: &mut Inventory, loaded: &Loaded) -> Result<bool, Diagnostic> {
+pub(super) fn parse(inv: &mut Inventory, loaded: &Loaded) -> Result<bool, Diagnostic> {
     let root = match loaded.single()? {
         Some(root) => root,
         None => {

@@ -21,7 +21,7 @@ struct State {
 }
 
 /// One task's progress; `finish` (or drop) stops it and clears the line.
-pub struct Progress {
+pub(crate) struct Progress {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     ticker: Option<std::thread::JoinHandle<()>>,
@@ -29,7 +29,7 @@ pub struct Progress {
 
 impl Progress {
     /// Starts the status line for `task` over `hosts`.
-    pub fn start(task: &str, hosts: Vec<String>) -> Progress {
+    pub(crate) fn start(task: &str, hosts: Vec<String>) -> Progress {
         let state = Arc::new(Mutex::new(State {
             task: task.to_string(),
             total: hosts.len(),
@@ -67,14 +67,14 @@ impl Progress {
     }
 
     /// `host` has its result.
-    pub fn done(&self, host: &str) {
+    pub(crate) fn done(&self, host: &str) {
         if let Ok(mut st) = self.state.lock() {
             st.pending.retain(|h| h != host);
         }
     }
 
     /// Stops the line and clears it, before results are printed.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop_ticker();
     }
 

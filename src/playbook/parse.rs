@@ -207,12 +207,12 @@ struct RolesSeen {
 
 /// Whether `name` is one of Ansible's reserved names (a play, block or task keyword),
 /// which Ansible warns about when a variable uses it.
-pub fn is_reserved_name(name: &str) -> bool {
+pub(crate) fn is_reserved_name(name: &str) -> bool {
     PLAY_KEYS.contains(&name) || TASK_KEYS.contains(&name) || BLOCK_KEYS.contains(&name)
 }
 
 /// Loads a playbook (following `import_playbook`); every problem found is returned.
-pub fn load(path: &Path) -> Result<Vec<Play>, Vec<Diagnostic>> {
+pub(crate) fn load(path: &Path) -> Result<Vec<Play>, Vec<Diagnostic>> {
     let mut plays = Vec::new();
     let mut errors = Vec::new();
     load_into(path, &mut plays, &mut errors, 0);
@@ -290,7 +290,7 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
 /// Loads a task file (for `include_tasks` at run time). Included from a role's task,
 /// its tasks are the role's too (its defaults, vars, templates/ and files/), exactly as
 /// with `import_tasks`.
-pub fn load_tasks_file(
+pub(crate) fn load_tasks_file(
     path: &Path,
     role: Option<&std::sync::Arc<crate::playbook::Role>>,
 ) -> Result<Vec<Item>, Vec<Diagnostic>> {
@@ -1068,7 +1068,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
 }
 
 /// The argument key of a task whose arguments are one template to render into a mapping.
-pub const VARIABLE_PARAMS: &str = "_variable_params";
+pub(crate) const VARIABLE_PARAMS: &str = "_variable_params";
 
 /// Adds handler names to every task under `items`.
 fn add_notify(items: &mut [Item], names: &[String]) {
@@ -1130,7 +1130,7 @@ fn scalar_entries(
 }
 
 /// Ansible's `parse_kv` with `check_raw` for command-like modules.
-pub fn parse_free_form(module: &str, text: &str) -> Map {
+pub(super) fn parse_free_form(module: &str, text: &str) -> Map {
     let mut out = Map::default();
     let words = split_args(text);
     let mut raw: Vec<String> = Vec::new();
@@ -1176,7 +1176,7 @@ pub fn parse_free_form(module: &str, text: &str) -> Map {
 
 /// Ansible's `parse_kv` without raw params (`-e k=v ...`): each word's escapes decoded,
 /// split at its first unescaped `=`, the value unquoted as a whole.
-pub fn parse_kv(text: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_kv(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for w in split_args(text) {
         let x = decode_escapes(&w);

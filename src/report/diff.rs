@@ -26,7 +26,7 @@ fn range(start: usize, stop: usize) -> String {
 }
 
 /// The diff text; empty when before and after are equal.
-pub fn unified(d: &Diff) -> String {
+pub(crate) fn unified(d: &Diff) -> String {
     let a = lines(&d.before);
     let b = lines(&d.after);
     let a_refs: Vec<&str> = a.iter().map(String::as_str).collect();
@@ -79,7 +79,7 @@ pub fn unified(d: &Diff) -> String {
 }
 
 /// Colours a diff the way Ansible does on a terminal.
-pub fn colored(text: &str, p: &Printer) -> String {
+pub(crate) fn colored(text: &str, p: &Printer) -> String {
     if p.color == crate::output::Color::Never {
         return text.to_string();
     }

@@ -4,7 +4,7 @@ use crate::tasks::Diff;
 use crate::value::Map;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Changed,
     Skipped,
@@ -17,7 +17,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub ok: u32,
     pub changed: u32,
     pub unreachable: u32,
@@ -28,7 +28,7 @@ pub struct Stats {
 }
 
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     PlayStart {
         name: String,
         check: bool,

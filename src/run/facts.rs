@@ -41,7 +41,7 @@ for py in python3 /usr/bin/python3 python; do if command -v $py >/dev/null 2>&1;
 "#;
 
 /// Runs the probe and returns `ansible_facts` (the keys without `ansible_`).
-pub async fn gather(conn: &Connection) -> Result<Map, crate::transport::TransportError> {
+pub(super) async fn gather(conn: &Connection) -> Result<Map, crate::transport::TransportError> {
     let out = conn.exec(SCRIPT, None, None, None).await?;
     let mut raw: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for line in out.stdout_str().lines() {

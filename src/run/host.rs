@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use std::sync::Arc;
 
 /// A host's state for the whole run.
-pub struct HostState {
+pub(super) struct HostState {
     pub id: HostId,
     pub name: String,
     pub conn: Option<Connection>,
@@ -36,7 +36,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(id: HostId, name: String) -> HostState {
+    pub(super) fn new(id: HostId, name: String) -> HostState {
         HostState {
             id,
             name,
@@ -63,7 +63,7 @@ impl HostState {
 }
 
 /// What one task did on one host.
-pub struct HostResult {
+pub(super) struct HostResult {
     pub events: Vec<Event>,
     /// The host carries on (succeeded, skipped, or failed with ignore_errors).
     pub ok: bool,
@@ -71,7 +71,7 @@ pub struct HostResult {
 
 /// One host's part of an `include_tasks` (see `TaskRun::include_files`).
 #[derive(Default)]
-pub struct Includes {
+pub(super) struct Includes {
     /// File, the loop item's variables, the item's label.
     pub files: Vec<(std::path::PathBuf, Map, Option<String>)>,
     /// Skip results to show before the `included:` lines.
@@ -115,7 +115,11 @@ fn flag(v: &Option<Value>, scope: &Arc<Scope>) -> Result<Option<bool>, String> {
     }
 }
 
-pub async fn gather_facts(st: &mut HostState, fleet: &Arc<Fleet>, opts: &RunOptions) -> Event {
+pub(super) async fn gather_facts(
+    st: &mut HostState,
+    fleet: &Arc<Fleet>,
+    opts: &RunOptions,
+) -> Event {
     let mut m = Map::default();
     if let Err(e) = st.connect(fleet, opts).await {
         st.unreachable = true;
@@ -156,7 +160,7 @@ enum Delegate {
     Host(HostId),
 }
 
-pub struct TaskRun<'a> {
+pub(super) struct TaskRun<'a> {
     pub task: &'a Task,
     pub inh: &'a Inherited,
     pub fleet: Arc<Fleet>,
@@ -267,7 +271,7 @@ impl TaskRun<'_> {
     /// per loop item, with the item's variables and label, or one without a loop), and
     /// the skip results to show (items `when` skipped; the whole task when nothing is
     /// included).
-    pub fn include_files(&self, st: &HostState) -> Result<Includes, Box<Event>> {
+    pub(super) fn include_files(&self, st: &HostState) -> Result<Includes, Box<Event>> {
         let fail = |msg: String| {
             let mut m = Map::default();
             m.insert("failed".into(), Value::Bool(true));
@@ -375,7 +379,7 @@ impl TaskRun<'_> {
         Ok(base.join(name))
     }
 
-    pub async fn run(&self, st: &mut HostState) -> HostResult {
+    pub(super) async fn run(&self, st: &mut HostState) -> HostResult {
         let name = st.name.clone();
         let mut events = Vec::new();
         let scope = match self.scope(st) {

@@ -8,7 +8,7 @@ use crate::value::{Map, Value};
 /// Applies what one host's results ask of `inv`, reconciling after each change that
 /// added something (as Ansible does); a result that added something becomes `changed`.
 /// Returns whether any did.
-pub fn apply(
+pub(super) fn apply(
     inv: &mut Inventory,
     host: &str,
     events: &mut [Event],

@@ -8,7 +8,7 @@ use crate::transport::{Become, Connection, ExecOutput, TransportError};
 
 /// Read-only access to the host.
 #[derive(Clone, Copy)]
-pub struct Probe<'a> {
+pub(crate) struct Probe<'a> {
     conn: &'a Connection,
 }
 
@@ -18,7 +18,7 @@ impl<'a> Probe<'a> {
     }
 
     /// Runs a command that only reads the host, as `escalate` (or the login user).
-    pub async fn exec(
+    pub(crate) async fn exec(
         &self,
         script: &str,
         escalate: Option<&Become>,
@@ -27,13 +27,13 @@ impl<'a> Probe<'a> {
     }
 
     /// The user commands run as before they escalate.
-    pub fn login_user(&self) -> &str {
+    pub(crate) fn login_user(&self) -> &str {
         self.conn.login_user()
     }
 }
 
 /// Write access to the host, for one task: exists only outside check mode.
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     conn: &'a Connection,
     escalate: Option<Become>,
 }
@@ -45,14 +45,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Runs a command that changes the host, as the task's become user.
-    pub async fn exec(&self, script: &str) -> Result<ExecOutput, TransportError> {
+    pub(crate) async fn exec(&self, script: &str) -> Result<ExecOutput, TransportError> {
         self.conn
             .exec(script, None, self.escalate.as_ref(), None)
             .await
     }
 
     /// Runs a changing command as the task's become user, feeding it `stdin`.
-    pub async fn exec_with_stdin(
+    pub(crate) async fn exec_with_stdin(
         &self,
         script: &str,
         stdin: Option<&[u8]>,
@@ -65,7 +65,7 @@ impl<'a> Writer<'a> {
     /// Writes a file atomically (temp beside it, fsync, rename); `finish` sets owner and
     /// mode on `$TMP` before the rename. As the task's become user, or the login user
     /// when `as_login`.
-    pub async fn write_file(
+    pub(crate) async fn write_file(
         &self,
         dest: &str,
         data: &[u8],

@@ -5,13 +5,13 @@
 use super::{Outcome, Spec, TaskError, fail};
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "add_host",
     args: &["name", "hostname", "host", "groups", "group", "groupname"],
     required: &["name|hostname|host"],
 };
 
-pub fn run(a: &Map) -> Result<Outcome, TaskError> {
+pub(super) fn run(a: &Map) -> Result<Outcome, TaskError> {
     let name = ["name", "hostname", "host"]
         .iter()
         .find_map(|k| a.get(*k))

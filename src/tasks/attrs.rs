@@ -8,7 +8,7 @@ use crate::transport::sh_quote;
 use crate::value::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Octal(u32),
     Symbolic(String),
 }
@@ -16,7 +16,7 @@ pub enum Mode {
 impl Mode {
     /// Ansible's reading of `mode:`: an int is the mode itself (so YAML `0644` is right
     /// and `644` is the decimal 644), a string of digits is octal, else symbolic.
-    pub fn parse(v: &Value) -> Result<Option<Mode>, TaskError> {
+    pub(crate) fn parse(v: &Value) -> Result<Option<Mode>, TaskError> {
         match v {
             Value::Null => Ok(None),
             Value::Int(i) => u32::try_from(*i)
@@ -40,7 +40,7 @@ impl Mode {
     }
 
     /// The mode bits this gives, starting from `current`.
-    pub fn resolve(&self, current: u32, is_dir: bool) -> Result<u32, TaskError> {
+    pub(crate) fn resolve(&self, current: u32, is_dir: bool) -> Result<u32, TaskError> {
         match self {
             Mode::Octal(m) => Ok(*m & 0o7777),
             Mode::Symbolic(s) => apply_symbolic(s, current, is_dir),
@@ -118,20 +118,20 @@ fn apply_symbolic(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32, TaskEr
 }
 
 /// Ansible prints modes as four octal digits in strings.
-pub fn mode_str(m: u32) -> String {
+pub(super) fn mode_str(m: u32) -> String {
     format!("{m:04o}")
 }
 
 /// Wanted attributes.
 #[derive(Debug, Clone, Default)]
-pub struct Attrs {
+pub(crate) struct Attrs {
     pub mode: Option<Mode>,
     pub owner: Option<String>,
     pub group: Option<String>,
 }
 
 impl Attrs {
-    pub fn from_args(a: &crate::value::Map) -> Result<Attrs, TaskError> {
+    pub(crate) fn from_args(a: &crate::value::Map) -> Result<Attrs, TaskError> {
         Ok(Attrs {
             mode: a.get("mode").map(Mode::parse).transpose()?.flatten(),
             owner: super::args::str_opt(a, &["owner"]),
@@ -139,7 +139,7 @@ impl Attrs {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.mode.is_none() && self.owner.is_none() && self.group.is_none()
     }
 }
@@ -147,14 +147,14 @@ impl Attrs {
 /// Differences between what is and what is wanted, as diff pairs and as commands on `$T`
 /// (a placeholder the caller binds to the path).
 #[derive(Debug, Default)]
-pub struct AttrChange {
+pub(super) struct AttrChange {
     pub before: Vec<(&'static str, Value)>,
     pub after: Vec<(&'static str, Value)>,
     pub commands: Vec<String>,
 }
 
 impl AttrChange {
-    pub fn changed(&self) -> bool {
+    pub(super) fn changed(&self) -> bool {
         !self.commands.is_empty()
     }
 }
@@ -165,7 +165,7 @@ fn same_user(current_name: &str, current_id: u32, wanted: &str) -> bool {
 
 /// What must change on an existing `st` (or a new one, `st` absent) for `attrs`.
 /// `new_mode` is the mode a new file gets when none is asked for.
-pub fn changes(
+pub(super) fn changes(
     st: &Stat,
     attrs: &Attrs,
     target: &str,

@@ -8,7 +8,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "certbot",
     args: &[
         "domains",
@@ -35,7 +35,7 @@ fn san_names(text: &str) -> Vec<String> {
     names
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let domains = args::list_opt(a, &["domains"]).unwrap_or_default();
     let mut want: Vec<String> = domains.iter().map(|d| d.trim().to_lowercase()).collect();
     if want.is_empty() {

@@ -6,7 +6,7 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const COMMAND_SPEC: Spec = Spec {
+pub(super) const COMMAND_SPEC: Spec = Spec {
     name: "command",
     args: &[
         "_raw_params",
@@ -25,7 +25,7 @@ pub const COMMAND_SPEC: Spec = Spec {
     required: &["_raw_params|cmd|argv"],
 };
 
-pub const SHELL_SPEC: Spec = Spec {
+pub(super) const SHELL_SPEC: Spec = Spec {
     name: "shell",
     args: &[
         "_raw_params",
@@ -69,7 +69,7 @@ fn glob_words(p: &str) -> String {
     }
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome, TaskError> {
     let module = if shell { "shell" } else { "command" };
     let given = ["_raw_params", "cmd", "argv"]
         .iter()

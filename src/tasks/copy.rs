@@ -29,7 +29,7 @@ const FILE_ARGS: [&str; 14] = [
     "selevel",
 ];
 
-pub const COPY_SPEC: Spec = Spec {
+pub(super) const COPY_SPEC: Spec = Spec {
     name: "copy",
     args: &[
         "src",
@@ -58,7 +58,7 @@ pub const COPY_SPEC: Spec = Spec {
     required: &[],
 };
 
-pub const TEMPLATE_SPEC: Spec = Spec {
+pub(super) const TEMPLATE_SPEC: Spec = Spec {
     name: "template",
     args: &[
         "src",
@@ -93,7 +93,7 @@ pub const TEMPLATE_SPEC: Spec = Spec {
 /// Files above this size are not diffed (Ansible's MAX_FILE_SIZE_FOR_DIFF).
 const MAX_DIFF_SIZE: usize = 104_448;
 
-pub async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let _ = FILE_ARGS;
     // The action plugin's checks, in its order.
     let src = args::str_opt(a, &["src"]).filter(|s| !s.is_empty());
@@ -349,7 +349,7 @@ async fn copy_dir(
     Ok(out)
 }
 
-pub async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let src = args::str_req(a, &["src"], "template")?;
     let dest = args::str_req(a, &["dest"], "template")?;
     let path = cx.find_file("templates", &src)?;

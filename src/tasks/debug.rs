@@ -5,46 +5,46 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::template::{engine, from_mj};
 use crate::value::{Map, Value};
 
-pub const DEBUG_SPEC: Spec = Spec {
+pub(super) const DEBUG_SPEC: Spec = Spec {
     name: "debug",
     args: &["msg", "var", "verbosity"],
     required: &[],
 };
-pub const SET_FACT_SPEC: Spec = Spec {
+pub(super) const SET_FACT_SPEC: Spec = Spec {
     name: "set_fact",
     args: &[],
     required: &[],
 };
-pub const ASSERT_SPEC: Spec = Spec {
+pub(super) const ASSERT_SPEC: Spec = Spec {
     name: "assert",
     args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
     required: &["that"],
 };
-pub const FAIL_SPEC: Spec = Spec {
+pub(super) const FAIL_SPEC: Spec = Spec {
     name: "fail",
     args: &["msg", "_raw_params"],
     required: &[],
 };
-pub const META_SPEC: Spec = Spec {
+pub(super) const META_SPEC: Spec = Spec {
     name: "meta",
     args: &["_raw_params"],
     required: &["_raw_params"],
 };
-pub const INCLUDE_SPEC: Spec = Spec {
+pub(super) const INCLUDE_SPEC: Spec = Spec {
     name: "include_tasks",
     args: &["_raw_params", "file", "apply"],
     required: &["_raw_params|file"],
 };
-pub const PAUSE_SPEC: Spec = Spec {
+pub(super) const PAUSE_SPEC: Spec = Spec {
     name: "pause",
     args: &["seconds", "minutes", "prompt", "echo"],
     required: &[],
 };
 
 /// Arguments the runner must not template beforehand: they are expressions.
-pub const RAW_ARGS: &[(&str, &str)] = &[("debug", "var"), ("assert", "that")];
+pub(crate) const RAW_ARGS: &[(&str, &str)] = &[("debug", "var"), ("assert", "that")];
 
-pub fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = Outcome::default();
     if let Some(var) = args::str_opt(a, &["var"]) {
         let value = match engine().eval(&var, &cx.scope, None) {
@@ -62,7 +62,7 @@ pub fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
-pub fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = Outcome::default();
     for (k, v) in a {
         if k == "cacheable" {
@@ -93,7 +93,7 @@ pub fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
-pub fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let that: Vec<String> = match a.get("that") {
         Some(Value::List(l)) => l.iter().map(Value::py_str).collect(),
         Some(v) => vec![v.py_str()],
@@ -120,7 +120,7 @@ pub fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
-pub fn run_fail(a: &Map) -> Result<Outcome, TaskError> {
+pub(super) fn run_fail(a: &Map) -> Result<Outcome, TaskError> {
     Ok(Outcome {
         failed: true,
         msg: Some(
@@ -131,7 +131,7 @@ pub fn run_fail(a: &Map) -> Result<Outcome, TaskError> {
     })
 }
 
-pub async fn run_pause(a: &Map) -> Result<Outcome, TaskError> {
+pub(super) async fn run_pause(a: &Map) -> Result<Outcome, TaskError> {
     let secs = match (a.get("seconds"), a.get("minutes")) {
         (Some(s), _) => s
             .py_str()

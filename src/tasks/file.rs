@@ -7,7 +7,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "file",
     args: &[
         "path",
@@ -37,7 +37,7 @@ pub const SPEC: Spec = Spec {
     required: &["path|dest|name"],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "name"], "file")?;
     let path = path.trim_end_matches('/').to_string();
     let path = if path.is_empty() {

@@ -9,7 +9,7 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "find",
     args: &[
         "paths",
@@ -127,7 +127,7 @@ fn with_unit(v: &str, units: &[(char, i64)], what: &str) -> Result<i64, TaskErro
         .map_err(|_| fail(format!("failed to process {what}")))
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let paths = args::list_opt(a, &["paths", "name", "path"])
         .ok_or_else(|| fail("missing required arguments: paths"))?;
     let use_regex = args::bool_opt(a, &["use_regex"])?.unwrap_or(false);

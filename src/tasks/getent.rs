@@ -5,13 +5,13 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "getent",
     args: &["database", "key", "split", "fail_key", "service"],
     required: &["database"],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let db = args::str_req(a, &["database"], "getent")?;
     let key = args::str_opt(a, &["key"]);
     let fail_key = args::bool_opt(a, &["fail_key"])?.unwrap_or(true);

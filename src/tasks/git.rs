@@ -6,7 +6,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "git",
     args: &[
         "repo",
@@ -44,7 +44,7 @@ fn is_sha(v: &str) -> bool {
     v.len() >= 7 && v.len() <= 40 && v.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let repo = args::str_req(a, &["repo", "name"], "git")?;
     let dest = args::str_req(a, &["dest"], "git")?;
     let version = args::str_opt(a, &["version"]).unwrap_or_else(|| "HEAD".into());

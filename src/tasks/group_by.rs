@@ -5,13 +5,13 @@
 use super::{Outcome, Spec, TaskError, args};
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "group_by",
     args: &["key", "parents"],
     required: &["key"],
 };
 
-pub fn run(a: &Map) -> Result<Outcome, TaskError> {
+pub(super) fn run(a: &Map) -> Result<Outcome, TaskError> {
     let key = args::str_req(a, &["key"], "group_by")?;
     let parents: Vec<String> = match a.get("parents") {
         None | Some(Value::Null) => vec!["all".into()],

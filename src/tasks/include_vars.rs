@@ -7,7 +7,7 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
 use std::path::{Path, PathBuf};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "include_vars",
     args: &[
         "_raw_params",
@@ -93,7 +93,7 @@ fn dir_files(
 }
 
 /// Ansible's include_vars reports its failures under `message`, not `msg`.
-pub fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     match load(a, cx) {
         Err(TaskError::Failed(m)) => {
             let mut out = Outcome {

@@ -5,7 +5,7 @@ use super::remote::{Kind, Stat, read, stat};
 use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "lineinfile",
     args: &[
         "path",
@@ -39,7 +39,7 @@ pub const SPEC: Spec = Spec {
     required: &["path|dest|destfile|name"],
 };
 
-pub const BLOCK_SPEC: Spec = Spec {
+pub(super) const BLOCK_SPEC: Spec = Spec {
     name: "blockinfile",
     args: &[
         "path",
@@ -214,7 +214,7 @@ pub(super) async fn finish(
     Ok(out)
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "destfile", "name"], "lineinfile")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let re = args::str_opt(a, &["regexp", "regex"])
@@ -369,7 +369,7 @@ pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
-pub async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "destfile", "name"], "blockinfile")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let create = args::bool_opt(a, &["create"])?.unwrap_or(false);

@@ -7,7 +7,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const NODE_SPEC: Spec = Spec {
+pub(super) const NODE_SPEC: Spec = Spec {
     name: "node",
     args: &[
         "version", "nvm_dir", "mirror", "checksum", "default", "arch", "state",
@@ -15,7 +15,7 @@ pub const NODE_SPEC: Spec = Spec {
     required: &["version"],
 };
 
-pub const NPM_SPEC: Spec = Spec {
+pub(super) const NPM_SPEC: Spec = Spec {
     name: "npm",
     args: &[
         "name",
@@ -49,7 +49,7 @@ fn shell_path(p: &str) -> String {
     }
 }
 
-pub async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let version = bare(&args::str_req(a, &["version"], "node")?);
     if !version.chars().all(|c| c.is_ascii_digit() || c == '.') || version.split('.').count() != 3 {
         return Err(fail(format!(
@@ -134,7 +134,7 @@ pub async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(o)
 }
 
-pub async fn run_npm(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_npm(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let names = args::list_opt(a, &["name"]).unwrap_or_default();
     let version = args::str_opt(a, &["version"]);
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());

@@ -4,13 +4,13 @@
 use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "ping",
     args: &["data"],
     required: &[],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let data = args::str_opt(a, &["data"]).unwrap_or_else(|| "pong".into());
     if data == "crash" {
         return Err(fail("boom"));

@@ -9,7 +9,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "pm2",
     args: &[
         "name",
@@ -116,7 +116,7 @@ pub(super) async fn healthy(cx: &Cx<'_>, url: &str, timeout: u64) -> Result<bool
     Ok(cx.probe.exec(&check, None).await?.ok())
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "started".into());
     let eco = args::str_opt(a, &["ecosystem"]);
     let (env, pm2) = env_prefix(a);

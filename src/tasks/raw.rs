@@ -4,13 +4,13 @@
 use super::{Cx, Outcome, Spec, TaskError, args};
 use crate::value::Map;
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "raw",
     args: &["_raw_params", "executable"],
     required: &["_raw_params"],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let cmd = args::str_req(a, &["_raw_params"], "raw")?;
     let Some(w) = &cx.writer else {
         return Ok(Outcome {

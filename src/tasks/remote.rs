@@ -4,7 +4,7 @@ use super::{Cx, TaskError, Writer, fail};
 use crate::transport::sh_quote;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     File,
     Dir,
     Link,
@@ -13,7 +13,7 @@ pub enum Kind {
 
 /// What `stat` found at a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stat {
+pub(crate) struct Stat {
     pub path: String,
     pub exists: bool,
     pub kind: Kind,
@@ -28,7 +28,7 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub fn absent(path: &str) -> Stat {
+    pub(crate) fn absent(path: &str) -> Stat {
         Stat {
             path: path.to_string(),
             exists: false,
@@ -45,7 +45,7 @@ impl Stat {
     }
 
     /// Ansible's `state` for the file module.
-    pub fn state(&self) -> &'static str {
+    pub(crate) fn state(&self) -> &'static str {
         match (self.exists, self.kind) {
             (false, _) => "absent",
             (true, Kind::File) => "file",
@@ -58,7 +58,7 @@ impl Stat {
 
 /// The shell snippet that prints a path's state (`stat_script` output is parsed by
 /// `parse_stat`).
-pub fn stat_script(path: &str, follow: bool, checksum: bool) -> String {
+pub(super) fn stat_script(path: &str, follow: bool, checksum: bool) -> String {
     format!(
         "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then echo absent; exit 0; fi; \
          stat {l} -c '%F|%a|%U|%G|%u|%g|%s' -- \"$p\" || exit 1; \
@@ -74,7 +74,7 @@ pub fn stat_script(path: &str, follow: bool, checksum: bool) -> String {
     )
 }
 
-pub fn parse_stat(path: &str, out: &str) -> Result<Stat, TaskError> {
+pub(super) fn parse_stat(path: &str, out: &str) -> Result<Stat, TaskError> {
     let mut lines = out.lines();
     let first = lines.next().unwrap_or_default();
     if first == "absent" {
@@ -114,7 +114,7 @@ pub fn parse_stat(path: &str, out: &str) -> Result<Stat, TaskError> {
 }
 
 /// Stats a path on the host, as the task's user.
-pub async fn stat(
+pub(super) async fn stat(
     cx: &Cx<'_>,
     path: &str,
     follow: bool,
@@ -160,7 +160,7 @@ pub async fn stat(
 /// left it (`state`, `mode`, `owner`, `group`, `uid`, `gid`, `size`); in check mode, the
 /// state the task would leave (`want`) without asking the host again. `unchanged` is
 /// the path's state when the task changed nothing (no second round trip for it).
-pub async fn final_keys(
+pub(super) async fn final_keys(
     cx: &Cx<'_>,
     path: &str,
     want: &str,
@@ -201,7 +201,7 @@ pub async fn final_keys(
 }
 
 /// A file's bytes, or `None` when it does not exist.
-pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError> {
+pub(super) async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError> {
     if let Some(content) = cx.check().then(|| cx.sim.files.get(path)).flatten() {
         return Ok(Some(content.clone()));
     }
@@ -224,7 +224,7 @@ pub async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, TaskError>
 
 /// Runs a command that only reads the host (as the reading user, see `read_become`);
 /// its failure fails the task with "cannot WHAT: stderr".
-pub async fn query(
+pub(super) async fn query(
     cx: &Cx<'_>,
     script: &str,
     what: &str,
@@ -238,7 +238,7 @@ pub async fn query(
 
 /// Runs a command that changes the host (so only with a writer: never in check mode);
 /// its failure fails the task.
-pub async fn change(
+pub(super) async fn change(
     w: &Writer<'_>,
     script: &str,
 ) -> Result<crate::transport::ExecOutput, TaskError> {
@@ -247,7 +247,7 @@ pub async fn change(
 
 /// A changing command's output, its failure the task's failure: the last lines of
 /// stderr, else of stdout (where tools say what went wrong).
-pub fn changed_ok(
+pub(super) fn changed_ok(
     out: crate::transport::ExecOutput,
 ) -> Result<crate::transport::ExecOutput, TaskError> {
     if !out.ok() {
@@ -271,7 +271,7 @@ pub fn changed_ok(
 
 /// The result of a command run for its effect (`raw`, `script`): changed, with its rc,
 /// output and output lines, failed on a non-zero status.
-pub fn ran(out: &crate::transport::ExecOutput) -> super::Outcome {
+pub(super) fn ran(out: &crate::transport::ExecOutput) -> super::Outcome {
     use crate::value::Value;
     let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
     let lines = |s: &str| Value::List(s.lines().map(Value::from).collect());
@@ -288,7 +288,7 @@ pub fn ran(out: &crate::transport::ExecOutput) -> super::Outcome {
     o
 }
 
-pub fn sha1_hex(data: &[u8]) -> String {
+pub(super) fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest;
     sha1::Sha1::digest(data)
         .iter()
@@ -297,7 +297,7 @@ pub fn sha1_hex(data: &[u8]) -> String {
 }
 
 /// The permission bits Ansible's stat and find results name, with their mode bit.
-pub const PERMISSION_BITS: &[(&str, u32)] = &[
+pub(super) const PERMISSION_BITS: &[(&str, u32)] = &[
     ("wusr", 0o200),
     ("rusr", 0o400),
     ("xusr", 0o100),
@@ -312,7 +312,7 @@ pub const PERMISSION_BITS: &[(&str, u32)] = &[
 ];
 
 /// The directory part of a path.
-pub fn parent(path: &str) -> &str {
+pub(super) fn parent(path: &str) -> &str {
     match path.trim_end_matches('/').rfind('/') {
         Some(0) => "/",
         Some(i) => &path[..i],
@@ -323,7 +323,7 @@ pub fn parent(path: &str) -> &str {
 /// `$VAR`, `${VAR}` and a leading `~` in these paths expanded on the host, as Ansible's
 /// `path` argument type does (the host's home and environment, as the task's user): one
 /// round trip, and none when no path needs it.
-pub async fn expand_paths(cx: &Cx<'_>, paths: &mut [&mut String]) -> Result<(), TaskError> {
+pub(super) async fn expand_paths(cx: &Cx<'_>, paths: &mut [&mut String]) -> Result<(), TaskError> {
     let needs = |p: &str| p.contains('$') || p.starts_with('~');
     if !paths.iter().any(|p| needs(p)) {
         return Ok(());

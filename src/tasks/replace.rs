@@ -6,7 +6,7 @@ use super::lineinfile::{finish, load};
 use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "replace",
     args: &[
         "path",
@@ -41,7 +41,7 @@ fn compile(p: &str, dot_all: bool, multi_line: bool) -> Result<regex::Regex, Tas
         .map_err(|e| fail(format!("invalid regular expression {p:?}: {e}")))
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "destfile", "name"], "replace")?;
     let regexp = args::str_req(a, &["regexp"], "replace")?;
     let replace = args::str_opt(a, &["replace"]).unwrap_or_default();

@@ -6,7 +6,7 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::Map;
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "script",
     args: &[
         "_raw_params",
@@ -20,7 +20,7 @@ pub const SPEC: Spec = Spec {
     required: &["_raw_params|cmd"],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let line = args::str_req(a, &["_raw_params", "cmd"], "script")?;
     let line = line.trim();
     let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));

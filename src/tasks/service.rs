@@ -9,7 +9,7 @@ use super::{Cx, Outcome, Spec, TaskError, Writer, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "service",
     args: &[
         "name",
@@ -28,7 +28,7 @@ pub const SPEC: Spec = Spec {
     required: &["name|service"],
 };
 
-pub const SYSTEMD_SPEC: Spec = Spec {
+pub(super) const SYSTEMD_SPEC: Spec = Spec {
     name: "systemd",
     args: &[
         "name",
@@ -191,7 +191,7 @@ async fn control(w: &Writer<'_>, cmd: &str, what: &str) -> Result<(), TaskError>
     }
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, module: &str) -> Result<Outcome, TaskError> {
     let name = args::str_req(a, &["name", "service", "unit"], module)?;
     if name.is_empty() || name.contains('/') || name.starts_with('-') {
         return Err(fail(format!("{module}: {name:?} is not a service name")));

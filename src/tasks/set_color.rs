@@ -12,7 +12,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "set_color",
     args: &[
         "path",
@@ -85,7 +85,7 @@ fn map(pairs: &[(&str, Option<String>)]) -> Map {
     m
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let svc = args::str_req(a, &["path"], "set_color")?;
     let svc = svc.trim_end_matches('/').to_string();
     let color = args::str_req(a, &["color"], "set_color")?;

@@ -4,13 +4,13 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
 use base64::Engine as _;
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "slurp",
     args: &["src", "path"],
     required: &["src|path"],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let src = args::str_req(a, &["src", "path"], "slurp")?;
     let st = super::remote::stat(cx, &src, true, false).await?;
     if !st.exists {

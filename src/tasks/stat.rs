@@ -5,7 +5,7 @@ use super::{Cx, Outcome, Spec, TaskError, args};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "stat",
     args: &[
         "path",
@@ -21,7 +21,7 @@ pub const SPEC: Spec = Spec {
     required: &["path|dest|name"],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let path = args::str_req(a, &["path", "dest", "name"], "stat")?;
     let follow = args::bool_opt(a, &["follow"])?.unwrap_or(false);
     let checksum = args::bool_opt(a, &["get_checksum"])?.unwrap_or(true);

@@ -5,13 +5,13 @@ use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "tempfile",
     args: &["state", "path", "prefix", "suffix"],
     required: &[],
 };
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "file".into());
     if state != "file" && state != "directory" {
         return Err(fail(format!(

@@ -9,7 +9,7 @@ use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 use base64::Engine as _;
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "uri",
     args: &[
         "url",
@@ -101,7 +101,7 @@ fn body(a: &Map) -> Result<Option<Body>, TaskError> {
     }))
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let url = args::str_req(a, &["url"], "uri")?;
     let method = args::str_opt(a, &["method"])
         .unwrap_or_else(|| "GET".into())

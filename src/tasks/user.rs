@@ -5,7 +5,7 @@ use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "user",
     args: &[
         "name",
@@ -53,7 +53,7 @@ pub const SPEC: Spec = Spec {
     required: &["name|user"],
 };
 
-pub const GROUP_SPEC: Spec = Spec {
+pub(super) const GROUP_SPEC: Spec = Spec {
     name: "group",
     args: &[
         "name",
@@ -69,7 +69,7 @@ pub const GROUP_SPEC: Spec = Spec {
     required: &["name"],
 };
 
-pub const AUTHORIZED_KEY_SPEC: Spec = Spec {
+pub(super) const AUTHORIZED_KEY_SPEC: Spec = Spec {
     name: "authorized_key",
     args: &[
         "user",
@@ -155,7 +155,7 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
     }))
 }
 
-pub async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let name = args::str_req(a, &["name", "user"], "user")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let current = account(cx, &name).await?;
@@ -474,7 +474,7 @@ async fn skel(cx: &Cx<'_>) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
     Ok(files)
 }
 
-pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let name = args::str_req(a, &["name"], "group")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
     let gid = args::str_opt(a, &["gid"]);
@@ -584,7 +584,7 @@ pub async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(o)
 }
 
-pub async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let user = args::str_req(a, &["user"], "authorized_key")?;
     let key = args::str_req(a, &["key"], "authorized_key")?;
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());

@@ -9,7 +9,7 @@ use crate::transport::sh_quote;
 use crate::value::Value;
 use std::time::{Duration, Instant};
 
-pub const SPEC: Spec = Spec {
+pub(super) const SPEC: Spec = Spec {
     name: "wait_for",
     args: &[
         "host",
@@ -123,7 +123,7 @@ fn seconds(a: &crate::value::Map, key: &str, default: f64) -> Result<f64, TaskEr
     }
 }
 
-pub async fn run(a: &crate::value::Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
+pub(super) async fn run(a: &crate::value::Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let (check, what) = probe(a)?;
     let mut out = Outcome::default();
     if cx.check() {

@@ -7,7 +7,7 @@ use minijinja::value::{Object, ObjectRepr};
 use minijinja::{Error, ErrorKind, Value as MjValue};
 use std::sync::Arc;
 
-pub fn to_mj(v: &Value) -> MjValue {
+pub(crate) fn to_mj(v: &Value) -> MjValue {
     match v {
         Value::Null => MjValue::from(()),
         Value::Bool(b) => MjValue::from(*b),
@@ -22,7 +22,7 @@ pub fn to_mj(v: &Value) -> MjValue {
 }
 
 /// An ordered map value.
-pub fn mj_map(entries: impl IntoIterator<Item = (String, MjValue)>) -> MjValue {
+pub(crate) fn mj_map(entries: impl IntoIterator<Item = (String, MjValue)>) -> MjValue {
     let map: indexmap::IndexMap<MjValue, MjValue> = entries
         .into_iter()
         .map(|(k, v)| (MjValue::from(k), v))
@@ -33,7 +33,7 @@ pub fn mj_map(entries: impl IntoIterator<Item = (String, MjValue)>) -> MjValue {
 const MAX_DEPTH: usize = 500;
 
 /// Converts back to our model; undefined values are errors (Ansible 2.19 is strict).
-pub fn from_mj(v: &MjValue) -> Result<Value, Error> {
+pub(crate) fn from_mj(v: &MjValue) -> Result<Value, Error> {
     from_mj_depth(v, 0)
 }
 
@@ -95,7 +95,7 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
 }
 
 /// Python's `str()` of a template value.
-pub fn py_str(v: &MjValue) -> Result<String, Error> {
+pub(crate) fn py_str(v: &MjValue) -> Result<String, Error> {
     Ok(match v.kind() {
         ValueKind::String => v.as_str().unwrap_or_default().to_string(),
         // Only the silent undefined of an `if` without `else` gets here (strict ones
@@ -114,7 +114,7 @@ pub fn py_str(v: &MjValue) -> Result<String, Error> {
 /// A YAML timestamp in templates: prints as Python's `str()`, has `datetime`'s
 /// attributes (`year`, `hour`...) and the methods `isoformat()` and `strftime(fmt)`.
 #[derive(Debug)]
-pub struct PyTime(pub Timestamp);
+pub(super) struct PyTime(pub Timestamp);
 
 impl Object for PyTime {
     fn repr(self: &Arc<Self>) -> ObjectRepr {

@@ -6,7 +6,7 @@ use crate::value::{TimeOfDay, Timestamp, Value};
 use std::path::Path;
 
 /// `path` is the file found; `src` the name the task gave (`template_path` shows it).
-pub fn file_vars(path: &Path, src: &str) -> Vec<(String, Value)> {
+pub(crate) fn file_vars(path: &Path, src: &str) -> Vec<(String, Value)> {
     use std::os::unix::fs::MetadataExt;
     let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let meta = std::fs::metadata(path).ok();

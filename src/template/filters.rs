@@ -47,7 +47,7 @@ fn format(v: MjValue, args: minijinja::value::Rest<MjValue>, k: Kwargs) -> Resul
     out.map_err(err)
 }
 
-pub fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut Environment<'static>) {
     minijinja::value::set_string_rem(string_rem);
     env.add_filter("format", format);
     env.add_filter(
@@ -1106,7 +1106,7 @@ fn from_json(s: String) -> Result<MjValue, Error> {
     Ok(to_mj(&json_to_value(&parsed)))
 }
 
-pub fn json_to_value(v: &serde_json::Value) -> Value {
+pub(crate) fn json_to_value(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -1125,7 +1125,7 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
 
 /// Ansible's `merge_hash`: dicts merge only when `recursive`, lists by `list_merge`
 /// at every level it reaches.
-pub fn merge_hash(a: &mut Map, b: &Map, recursive: bool, list_merge: &str) {
+pub(crate) fn merge_hash(a: &mut Map, b: &Map, recursive: bool, list_merge: &str) {
     for (k, v) in b {
         match (a.get_mut(k), v) {
             (Some(Value::Map(am)), Value::Map(bm)) if recursive => {
@@ -1401,7 +1401,7 @@ fn python_re_escape(s: &str) -> String {
 }
 
 /// Python's `shlex.quote`.
-pub fn shell_quote(s: &str) -> String {
+pub(super) fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }

@@ -14,7 +14,7 @@ fn result_flag(v: &MjValue, key: &str) -> Result<bool, Error> {
     Ok(v.get_attr(key).is_ok_and(|x| x.is_true()))
 }
 
-pub fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("changed", |v: MjValue| result_flag(&v, "changed"));
     env.add_test("change", |v: MjValue| result_flag(&v, "changed"));
     env.add_test("failed", |v: MjValue| result_flag(&v, "failed"));

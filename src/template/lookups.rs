@@ -7,7 +7,7 @@ use minijinja::{Error, ErrorKind, Value as MjValue};
 use std::path::{Path, PathBuf};
 
 /// The lookups tprov has (short names; `ansible.builtin.` prefixes are accepted).
-pub const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "env",
     "file",
     "vars",
@@ -236,7 +236,7 @@ fn lists_of(terms: &[MjValue]) -> Result<Vec<Vec<MjValue>>, Error> {
 
 /// Every combination taking one item of each list, in order (Python's
 /// `itertools.product`).
-pub fn product(lists: &[Vec<MjValue>]) -> Vec<Vec<MjValue>> {
+pub(super) fn product(lists: &[Vec<MjValue>]) -> Vec<Vec<MjValue>> {
     let mut acc: Vec<Vec<MjValue>> = vec![Vec::new()];
     for l in lists {
         acc = acc
@@ -254,7 +254,7 @@ pub fn product(lists: &[Vec<MjValue>]) -> Vec<Vec<MjValue>> {
 }
 
 /// The values of lookup `name` for `terms`.
-pub fn values(
+pub(super) fn values(
     state: &minijinja::State,
     name: &str,
     terms: &[MjValue],

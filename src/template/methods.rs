@@ -163,7 +163,7 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, Err
 }
 
 /// Methods first tried here, then by minijinja's pycompat layer.
-pub fn unknown_method(
+pub(super) fn unknown_method(
     state: &mut State,
     value: &Value,
     method: &str,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 /// One layer of variables, highest precedence first in a `Scope`.
 #[derive(Clone, Debug)]
-pub enum Frame {
+pub(crate) enum Frame {
     /// Raw values from files, templated on first read.
     Raw(Arc<Vars>),
     /// Values already templated (loop items, registered results, set_fact).
@@ -20,7 +20,7 @@ pub enum Frame {
 }
 
 /// Gives `hostvars[name]` for other hosts.
-pub trait HostvarsSource: Send + Sync + std::fmt::Debug {
+pub(crate) trait HostvarsSource: Send + Sync + std::fmt::Debug {
     fn host_names(&self) -> Vec<String>;
     fn scope_for(&self, host: &str) -> Option<Arc<Scope>>;
 }
@@ -28,7 +28,7 @@ pub trait HostvarsSource: Send + Sync + std::fmt::Debug {
 const MAX_NESTING: usize = 64;
 
 #[derive(Debug)]
-pub struct Scope {
+pub(crate) struct Scope {
     frames: Vec<Frame>,
     hostvars: Option<Arc<dyn HostvarsSource>>,
     cache: Mutex<HashMap<String, MjValue>>,
@@ -42,7 +42,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn new(
+    pub(crate) fn new(
         engine: &'static Engine,
         frames: Vec<Frame>,
         hostvars: Option<Arc<dyn HostvarsSource>>,
@@ -59,21 +59,21 @@ impl Scope {
     }
 
     /// A scope with one more frame on top (same hostvars, fresh cache).
-    pub fn with_frame(self: &Arc<Self>, frame: Frame) -> Arc<Scope> {
+    pub(crate) fn with_frame(self: &Arc<Self>, frame: Frame) -> Arc<Scope> {
         let mut frames = vec![frame];
         frames.extend(self.frames.iter().cloned());
         Scope::new(self.engine, frames, self.hostvars.clone())
     }
 
-    pub fn hostvars(&self) -> Option<Arc<dyn HostvarsSource>> {
+    pub(crate) fn hostvars(&self) -> Option<Arc<dyn HostvarsSource>> {
         self.hostvars.clone()
     }
 
-    pub fn frames(&self) -> &[Frame] {
+    pub(crate) fn frames(&self) -> &[Frame] {
         &self.frames
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         name == "hostvars" && self.hostvars.is_some()
             || self.frames.iter().any(|f| match f {
                 Frame::Raw(v) => v.contains_key(name),
@@ -105,7 +105,7 @@ impl Scope {
     }
 
     /// Resolves one variable, templating it if it is raw.
-    pub fn resolve(self: &Arc<Self>, name: &str) -> Option<MjValue> {
+    pub(crate) fn resolve(self: &Arc<Self>, name: &str) -> Option<MjValue> {
         if let Some(v) = self.cache.lock().ok()?.get(name) {
             return Some(v.clone());
         }
@@ -175,7 +175,7 @@ impl Scope {
     }
 
     /// Every var name visible in this scope.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut seen = indexmap::IndexSet::new();
         for f in &self.frames {
             match f {
@@ -235,7 +235,9 @@ impl Object for Hostvars {
 }
 
 /// Native values for a `Frame::Native`.
-pub fn native_frame(values: impl IntoIterator<Item = (String, crate::value::Value)>) -> Frame {
+pub(crate) fn native_frame(
+    values: impl IntoIterator<Item = (String, crate::value::Value)>,
+) -> Frame {
     Frame::Native(Arc::new(
         values.into_iter().map(|(k, v)| (k, to_mj(&v))).collect(),
     ))

@@ -21,7 +21,7 @@ pub enum Verdict {
 }
 
 /// How `host` appears in known_hosts: `host`, or `[host]:port` off port 22.
-pub fn host_key_name(host: &str, port: u16) -> String {
+pub(super) fn host_key_name(host: &str, port: u16) -> String {
     if port == 22 {
         host.to_string()
     } else {
@@ -30,7 +30,7 @@ pub fn host_key_name(host: &str, port: u16) -> String {
 }
 
 /// Checks `key` for `host:port` against every file, in order.
-pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdict {
+pub(super) fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Verdict {
     let name = host_key_name(host, port);
     let want_alg = key.algorithm();
     let mut changed = None;
@@ -151,7 +151,7 @@ fn glob_match(pattern: &str, s: &str) -> bool {
 }
 
 /// Appends a host's key (OpenSSH's accept-new).
-pub fn learn(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
+pub(super) fn learn(file: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;

@@ -36,7 +36,7 @@ impl Markers {
 }
 
 /// The full remote command line for `command` run as `escalate` (or as the login user).
-pub fn command_line(command: &str, escalate: Option<&Become>, markers: &Markers) -> String {
+pub(super) fn command_line(command: &str, escalate: Option<&Become>, markers: &Markers) -> String {
     let sh = format!("/bin/sh -c {}", super::sh_quote(command));
     match escalate {
         None => sh,
@@ -61,7 +61,7 @@ pub fn command_line(command: &str, escalate: Option<&Become>, markers: &Markers)
 }
 
 /// Interprets sudo's stderr when become did not succeed.
-pub fn failure(stderr: &str, user: &str) -> String {
+pub(super) fn failure(stderr: &str, user: &str) -> String {
     if stderr.contains("a password is required") || stderr.contains("a terminal is required") {
         format!(
             "sudo to {user} needs a password: run with -K / --ask-become-pass, or set ansible_become_password"

@@ -2,7 +2,7 @@
 
 /// Formats `f` exactly as Python's `repr(f)` (and `str(f)`, and `json.dumps` for finite
 /// values) does.
-pub fn float_repr(f: f64) -> String {
+pub(crate) fn float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
     }

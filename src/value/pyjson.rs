@@ -6,7 +6,7 @@ use super::{Value, float_repr};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone)]
-pub struct JsonStyle {
+pub(crate) struct JsonStyle {
     pub indent: Option<usize>,
     pub sort_keys: bool,
     pub ensure_ascii: bool,
@@ -19,7 +19,7 @@ pub struct JsonStyle {
 
 impl JsonStyle {
     /// `json.dumps(v)`.
-    pub fn compact() -> Self {
+    pub(crate) fn compact() -> Self {
         JsonStyle {
             indent: None,
             sort_keys: false,
@@ -31,7 +31,7 @@ impl JsonStyle {
     }
 
     /// `json.dumps(v, indent=n, sort_keys=True)`.
-    pub fn pretty(indent: usize) -> Self {
+    pub(crate) fn pretty(indent: usize) -> Self {
         JsonStyle {
             indent: Some(indent),
             sort_keys: true,
@@ -44,7 +44,7 @@ impl JsonStyle {
 }
 
 /// Serialises `v`; errors only on values nested deeper than Python's recursion limit.
-pub fn dumps(v: &Value, style: &JsonStyle) -> Result<String, String> {
+pub(crate) fn dumps(v: &Value, style: &JsonStyle) -> Result<String, String> {
     let mut out = String::new();
     write_value(&mut out, v, style, 0)?;
     Ok(out)
@@ -60,7 +60,7 @@ fn newline(out: &mut String, style: &JsonStyle, level: usize) {
 }
 
 /// Writes `v` as if it sat `level` levels deep in a larger document.
-pub fn write_value(
+pub(crate) fn write_value(
     out: &mut String,
     v: &Value,
     style: &JsonStyle,
@@ -139,7 +139,7 @@ pub fn write_value(
 /// A JSON string as Python writes it: `\n`, `\"`, `\\`, other control characters as
 /// `\u00XX`, and with `ensure_ascii` everything past ASCII as `\uXXXX` (surrogate pairs
 /// beyond the BMP).
-pub fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
+pub(crate) fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
     let needs_escape =
         |c: char| c == '"' || c == '\\' || (c as u32) < 0x20 || (ensure_ascii && (c as u32) > 0x7e);

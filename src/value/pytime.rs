@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp {
+pub(crate) struct Timestamp {
     pub year: i32,
     pub month: u32,
     pub day: u32,
@@ -15,7 +15,7 @@ pub struct Timestamp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimeOfDay {
+pub(crate) struct TimeOfDay {
     pub hour: u32,
     pub minute: u32,
     pub second: u32,
@@ -26,7 +26,7 @@ pub struct TimeOfDay {
 
 impl Timestamp {
     /// Python's type name: `date` or `datetime`.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         if self.time.is_some() {
             "datetime"
         } else {
@@ -35,12 +35,12 @@ impl Timestamp {
     }
 
     /// `str()`: the ISO form with a space between date and time.
-    pub fn py_str(&self) -> String {
+    pub(crate) fn py_str(&self) -> String {
         self.iso(' ')
     }
 
     /// `isoformat()`, which Ansible's JSON encoder writes.
-    pub fn isoformat(&self) -> String {
+    pub(crate) fn isoformat(&self) -> String {
         self.iso('T')
     }
 
@@ -65,7 +65,7 @@ impl Timestamp {
 
     /// `repr()`: `datetime.date(2001, 12, 14)`, `datetime.datetime(2001, 12, 14, 21, 59,
     /// 43, 100000, tzinfo=...)` with trailing zero seconds and microseconds left out.
-    pub fn py_repr(&self) -> String {
+    pub(crate) fn py_repr(&self) -> String {
         let Some(t) = &self.time else {
             return format!("datetime.date({}, {}, {})", self.year, self.month, self.day);
         };
@@ -97,7 +97,7 @@ impl Timestamp {
     }
 
     /// The `datetime` attributes templates may read.
-    pub fn attribute(&self, name: &str) -> Option<i64> {
+    pub(crate) fn attribute(&self, name: &str) -> Option<i64> {
         let t = self.time.as_ref();
         Some(match name {
             "year" => i64::from(self.year),
@@ -112,7 +112,7 @@ impl Timestamp {
     }
 
     /// As a chrono value, for `strftime`.
-    pub fn to_chrono(&self) -> Option<chrono::NaiveDateTime> {
+    pub(crate) fn to_chrono(&self) -> Option<chrono::NaiveDateTime> {
         let date = chrono::NaiveDate::from_ymd_opt(self.year, self.month, self.day)?;
         let t = self.time.as_ref();
         date.and_hms_micro_opt(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 const EXTENSIONS: [&str; 4] = ["", ".yml", ".yaml", ".json"];
 
 /// A vars file's top-level variables, each with its position.
-pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
+pub(crate) fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
     let loaded = crate::yaml::load_file(path)?;
     let mut vars = Vars::default();
     if let Some(root) = loaded.single()? {
@@ -46,7 +46,7 @@ pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic
 
 /// Loads each vars file once, however many hosts and groups use it.
 #[derive(Default, Debug)]
-pub struct VarsCache {
+pub(crate) struct VarsCache {
     files: HashMap<PathBuf, Arc<Vars>>,
     found: HashMap<(usize, String), Arc<Vec<PathBuf>>>,
     /// Vars directories asked for (dir, subdir) and their canonical path, `None` when
@@ -62,12 +62,12 @@ pub struct VarsCache {
 }
 
 impl VarsCache {
-    pub fn new() -> VarsCache {
+    pub(crate) fn new() -> VarsCache {
         VarsCache::default()
     }
 
     /// The merged vars of `dir/subdir/name*` (subdir is `group_vars` or `host_vars`).
-    pub fn entity_vars(
+    pub(crate) fn entity_vars(
         &mut self,
         dir: &Path,
         subdir: &'static str,
@@ -81,7 +81,7 @@ impl VarsCache {
     }
 
     /// Merges `dir/subdir/name*` into `out`, file by file.
-    pub fn merge_entity(
+    pub(crate) fn merge_entity(
         &mut self,
         out: &mut Vars,
         dir: &Path,
@@ -135,7 +135,7 @@ impl VarsCache {
         files.iter().map(|f| self.file(f)).collect()
     }
 
-    pub fn file(&mut self, path: &Path) -> Result<Arc<Vars>, Diagnostic> {
+    pub(crate) fn file(&mut self, path: &Path) -> Result<Arc<Vars>, Diagnostic> {
         if let Some(v) = self.files.get(path) {
             return Ok(v.clone());
         }
@@ -147,7 +147,7 @@ impl VarsCache {
     }
 
     /// Every vars file for `name` under `dir`, in the order Ansible loads them.
-    pub fn find(&mut self, dir: &Path, name: &str) -> Vec<PathBuf> {
+    pub(crate) fn find(&mut self, dir: &Path, name: &str) -> Vec<PathBuf> {
         let listing = self
             .listings
             .entry(dir.to_path_buf())

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// Where to look for `group_vars/` and `host_vars/`.
 #[derive(Debug, Clone, Default)]
-pub struct HostVarsQuery {
+pub(crate) struct HostVarsQuery {
     /// Directories of the inventory sources (a directory source is its own dir).
     pub inventory_dirs: Vec<PathBuf>,
     /// The playbook's directory, when there is a play.
@@ -22,7 +22,7 @@ pub struct HostVarsQuery {
 }
 
 impl HostVarsQuery {
-    pub fn for_inventory(inv: &Inventory) -> HostVarsQuery {
+    pub(crate) fn for_inventory(inv: &Inventory) -> HostVarsQuery {
         let mut dirs = Vec::new();
         for s in &inv.sources {
             if s.to_string_lossy().contains(',') && !s.exists() {
@@ -48,7 +48,7 @@ impl HostVarsQuery {
 }
 
 /// A host's merged vars, raw, without magic vars.
-pub fn host_vars(
+pub(crate) fn host_vars(
     inv: &Inventory,
     host: HostId,
     q: &HostVarsQuery,

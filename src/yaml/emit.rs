@@ -8,7 +8,7 @@ use crate::value::{Value, float_repr};
 
 /// The `yaml.dump` keywords Ansible's filters pass through.
 #[derive(Debug, Clone)]
-pub struct DumpOptions {
+pub(crate) struct DumpOptions {
     pub indent: usize,
     pub width: i64,
     /// `default_flow_style`: None lets collections of scalars go inline.
@@ -20,7 +20,7 @@ pub struct DumpOptions {
 
 impl DumpOptions {
     /// `to_yaml`'s: PyYAML's `default_flow_style=None` (collections of scalars inline).
-    pub fn to_yaml() -> DumpOptions {
+    pub(crate) fn to_yaml() -> DumpOptions {
         DumpOptions {
             indent: 2,
             width: 80,
@@ -32,7 +32,7 @@ impl DumpOptions {
     }
 
     /// `to_nice_yaml`'s: block style, indent 4.
-    pub fn to_nice_yaml() -> DumpOptions {
+    pub(crate) fn to_nice_yaml() -> DumpOptions {
         DumpOptions {
             indent: 4,
             flow: Some(false),
@@ -42,7 +42,7 @@ impl DumpOptions {
 }
 
 /// `yaml.dump(v, Dumper=AnsibleDumper, allow_unicode=True, **options)`.
-pub fn dump(v: &Value, opts: &DumpOptions) -> String {
+pub(crate) fn dump(v: &Value, opts: &DumpOptions) -> String {
     let node = represent(v, opts);
     let best_indent = if (2..=9).contains(&opts.indent) {
         opts.indent

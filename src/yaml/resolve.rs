@@ -41,10 +41,10 @@ static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Why a plain scalar could not be constructed (PyYAML would raise too).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolveError(pub String);
+pub(super) struct ResolveError(pub String);
 
 /// Resolves a plain (unquoted) scalar to its YAML 1.1 value.
-pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
+pub(super) fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
         "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {

@@ -3,16 +3,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
 }
 
 /// The tprov binary under test, run from the repository root with no config file.
-pub fn tprov() -> Command {
+pub(crate) fn tprov() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tprov"));
     c.current_dir(root())
         .env("TPROV_CONFIG", root().join("tests/fixtures/empty.toml"))
@@ -22,7 +22,7 @@ pub fn tprov() -> Command {
 
 /// A command from ansible-core; the conformance tests need the real thing, so its
 /// absence is a failure that says how to install it, never a silent skip.
-pub fn ansible(bin: &str) -> Command {
+pub(crate) fn ansible(bin: &str) -> Command {
     let found = Command::new(bin)
         .arg("--version")
         .output()
@@ -39,15 +39,15 @@ pub fn ansible(bin: &str) -> Command {
     c
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-pub fn run_ok(c: &mut Command) -> String {
+pub(crate) fn run_ok(c: &mut Command) -> String {
     let o = c.output().expect("command runs");
     assert!(
         o.status.success(),
@@ -59,7 +59,7 @@ pub fn run_ok(c: &mut Command) -> String {
 }
 
 /// Asks ansible-core (through tests/oracle/ansible_oracle.py) the same questions.
-pub fn oracle(request: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn oracle(request: &serde_json::Value) -> serde_json::Value {
     use std::io::Write;
     let _ = ansible("ansible-inventory");
     let mut child = Command::new("python3")
@@ -81,7 +81,7 @@ pub fn oracle(request: &serde_json::Value) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("oracle answers JSON")
 }
 
-pub fn lines(path: &Path) -> Vec<String> {
+pub(crate) fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -91,27 +91,27 @@ pub fn lines(path: &Path) -> Vec<String> {
 }
 
 /// A lab fleet for one test; stopped (every trace removed) when dropped.
-pub struct Lab {
+pub(crate) struct Lab {
     pub dir: PathBuf,
     pub inventory: PathBuf,
     pub lab: tprov::lab::Lab,
 }
 
 /// The lab needs root; without it the test fails and says why.
-pub fn require_lab() {
+pub(crate) fn require_lab() {
     if let Err(e) = tprov::lab::preflight() {
         panic!("this test needs the lab fleet, which cannot run here: {e}");
     }
 }
 
 /// The lab's application repository (see `tprov::lab::ensure_repo`), made once.
-pub fn lab_repo() {
+pub(crate) fn lab_repo() {
     static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| tprov::lab::ensure_repo().unwrap_or_else(|e| panic!("lab repo: {e}")));
 }
 
 impl Lab {
-    pub fn up(name: &str, hosts: &[&str]) -> Lab {
+    pub(crate) fn up(name: &str, hosts: &[&str]) -> Lab {
         require_lab();
         lab_repo();
         let dir = std::env::temp_dir().join(format!("tprov-lab-{name}-{}", std::process::id()));
@@ -137,7 +137,7 @@ impl Lab {
         }
     }
 
-    pub fn host(&self, short: &str) -> &tprov::lab::LabHost {
+    pub(crate) fn host(&self, short: &str) -> &tprov::lab::LabHost {
         self.lab
             .hosts
             .iter()
@@ -146,7 +146,7 @@ impl Lab {
     }
 
     /// A transport target for a lab host, as root with the lab key.
-    pub fn target(&self, short: &str) -> tprov::transport::Target {
+    pub(crate) fn target(&self, short: &str) -> tprov::transport::Target {
         let h = self.host(short);
         let mut t = tprov::transport::Target::new(&h.name);
         t.host = h.addr.to_string();
@@ -158,12 +158,12 @@ impl Lab {
     }
 
     /// The host's filesystem seen from outside.
-    pub fn root(&self, short: &str) -> PathBuf {
+    pub(crate) fn root(&self, short: &str) -> PathBuf {
         tprov::lab::host_root(self.host(short)).expect("host root")
     }
 
     /// Runs a shell command on a host as root (through tprov's own transport).
-    pub fn sh(&self, short: &str, cmd: &str) -> tprov::transport::ExecOutput {
+    pub(crate) fn sh(&self, short: &str, cmd: &str) -> tprov::transport::ExecOutput {
         let t = self.target(short);
         rt().block_on(async {
             let c = tprov::transport::Connection::open(&t)
@@ -176,7 +176,7 @@ impl Lab {
     }
 
     /// `tprov SUBCOMMAND -i <this lab's inventory> ARGS...`.
-    pub fn tprov(&self, sub: &str) -> Command {
+    pub(crate) fn tprov(&self, sub: &str) -> Command {
         let mut c = tprov();
         c.arg(sub).arg("-i").arg(&self.inventory);
         c
@@ -190,7 +190,7 @@ impl Drop for Lab {
     }
 }
 
-pub fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -201,14 +201,18 @@ pub fn rt() -> tokio::runtime::Runtime {
 /// DNS name with `answer` (the lab host that must pass HTTP-01). Both bind `bind`, an
 /// address of the lab's own 127.42.<slot>.0/24, so labs in parallel do not collide.
 /// certbot reaches it over TLS with a CA made here (`ca_pem`, to copy onto the host).
-pub struct Pebble {
+pub(crate) struct Pebble {
     procs: Vec<std::process::Child>,
     pub url: String,
     pub ca_pem: String,
 }
 
 impl Pebble {
-    pub fn start(dir: &Path, bind: std::net::Ipv4Addr, answer: std::net::Ipv4Addr) -> Pebble {
+    pub(crate) fn start(
+        dir: &Path,
+        bind: std::net::Ipv4Addr,
+        answer: std::net::Ipv4Addr,
+    ) -> Pebble {
         for bin in ["pebble", "pebble-challtestsrv", "openssl"] {
             let found = Command::new("sh")
                 .args(["-c", &format!("command -v {bin}")])
@@ -301,7 +305,7 @@ impl Drop for Pebble {
 
 /// Lab hosts share the machine's network namespace, and the fleet's app listens on one
 /// port (31080) on every host: the tests that run the service hold this while they do.
-pub fn service_port() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn service_port() -> std::sync::MutexGuard<'static, ()> {
     static PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     PORT.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
