@@ -100,7 +100,7 @@ pub(crate) fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
             let loaded = crate::yaml::parse(e, &std::sync::Arc::from(Path::new("<-e>")))?;
             match loaded.single()?.map(crate::yaml::Node::to_value) {
                 Some(Value::Map(m)) => {
-                    crate::vars::merge_into(&mut out, &crate::vars::from_map(&m, Some(&origin)))
+                    crate::vars::merge_into(&mut out, &crate::vars::from_map(&m, Some(&origin)));
                 }
                 _ => {
                     return Err(Error::User(vec![Diagnostic::error(

@@ -49,7 +49,7 @@ pub(crate) fn target(
     let scope = fleet.scope(host).map_err(|d| d.to_string())?;
     let mut t = Target::new(&name);
     if let Some(u) = &settings.remote_user {
-        t.user = u.clone();
+        t.user.clone_from(u);
     }
     if let Some(k) = &settings.private_key_file {
         t.identity_files.insert(0, k.clone());
@@ -62,9 +62,7 @@ pub(crate) fn target(
     }
     t.connect_timeout = Duration::from_secs(settings.timeout);
     let alias = text(var(fleet, &scope, "ansible_host")?).unwrap_or_else(|| name.clone());
-    let home = std::env::var("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/root"));
+    let home = std::env::var("HOME").map_or_else(|_| PathBuf::from("/root"), PathBuf::from);
     for (k, v) in ssh_config::options_for(&home.join(".ssh/config"), &alias) {
         t.apply_option(&k, &v);
     }

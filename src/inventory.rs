@@ -138,22 +138,21 @@ impl Inventory {
         source: Option<&PathBuf>,
         origin: Option<Origin>,
     ) -> HostId {
-        let id = match self.hosts.get_index_of(name) {
-            Some(id) => id,
-            None => {
-                let mut vars = Map::default();
-                if let Some(port) = port {
-                    vars.insert("ansible_port".into(), Value::Int(i64::from(port)));
-                }
-                let host = Host {
-                    name: name.to_string(),
-                    vars,
-                    groups: Vec::new(),
-                    source: source.cloned(),
-                    origin,
-                };
-                self.hosts.insert_full(name.to_string(), host).0
+        let id = if let Some(id) = self.hosts.get_index_of(name) {
+            id
+        } else {
+            let mut vars = Map::default();
+            if let Some(port) = port {
+                vars.insert("ansible_port".into(), Value::Int(i64::from(port)));
             }
+            let host = Host {
+                name: name.to_string(),
+                vars,
+                groups: Vec::new(),
+                source: source.cloned(),
+                origin,
+            };
+            self.hosts.insert_full(name.to_string(), host).0
         };
         if let Some(g) = group {
             self.add_host_to_group(g, id);

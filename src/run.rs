@@ -264,7 +264,7 @@ pub(crate) async fn run(
             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                 active = pr.run_items(section, &inh, active).await;
                 active = pr.flush_handlers(active).await;
-                if pr.abort(&batch, &active).await {
+                if pr.abort(&batch, &active) {
                     active.clear();
                 }
             }
@@ -656,7 +656,7 @@ impl<'a> PlayRun<'a> {
                 match inventory_changes::apply(inv, name, &mut r.events, keep_status) {
                     Ok(true) => {
                         self.count_inventory_change(*h, task.register.as_deref())
-                            .await
+                            .await;
                     }
                     Ok(false) => {}
                     Err(w) => self.reporter.event(&Event::Warning(w)),
@@ -909,7 +909,8 @@ impl<'a> PlayRun<'a> {
             ..Default::default()
         };
         let mut active = active;
-        let mut consumed: std::collections::HashMap<HostId, Vec<String>> = Default::default();
+        let mut consumed: std::collections::HashMap<HostId, Vec<String>> =
+            std::collections::HashMap::default();
         for item in &self.play.handlers {
             let Item::Task(h) = item else { continue };
             let mut who = Vec::new();
@@ -944,7 +945,7 @@ impl<'a> PlayRun<'a> {
     }
 
     /// `max_fail_percentage` / `any_errors_fatal` at the end of a section.
-    async fn abort(&mut self, batch: &[HostId], active: &[HostId]) -> bool {
+    fn abort(&mut self, batch: &[HostId], active: &[HostId]) -> bool {
         let failed = batch.iter().filter(|h| !active.contains(h)).count();
         match self.play.max_fail_percentage {
             Some(pct) if !batch.is_empty() => (failed as f64 / batch.len() as f64) * 100.0 > pct,

@@ -188,10 +188,10 @@ pub(crate) fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String
                 "`{path}` must be a version like 20.17.0, got '{s}'"
             )),
             Kind::Hostname if !HOSTNAME.is_match(s) => {
-                out.push(format!("`{path}` must be a host name, got '{s}'"))
+                out.push(format!("`{path}` must be a host name, got '{s}'"));
             }
             Kind::Path if !s.starts_with('/') => {
-                out.push(format!("`{path}` must be an absolute path, got '{s}'"))
+                out.push(format!("`{path}` must be an absolute path, got '{s}'"));
             }
             _ => {}
         }
@@ -209,8 +209,8 @@ pub(crate) fn check(path: &str, value: &Value, rule: &Rule, out: &mut Vec<String
     {
         out.push(format!(
             "`{path}` is {i}, outside {}..={}",
-            rule.min.map_or("".into(), |m| m.to_string()),
-            rule.max.map_or("".into(), |m| m.to_string())
+            rule.min.map_or(String::new(), |m| m.to_string()),
+            rule.max.map_or(String::new(), |m| m.to_string())
         ));
     }
     if let Some(choices) = &rule.choices

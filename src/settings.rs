@@ -68,9 +68,8 @@ fn find_config(cwd: &Path) -> Result<FileConfig, Error> {
     if toml_path.is_file() {
         return read_toml(&toml_path);
     }
-    let ansible = std::env::var("ANSIBLE_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| cwd.join("ansible.cfg"));
+    let ansible =
+        std::env::var("ANSIBLE_CONFIG").map_or_else(|_| cwd.join("ansible.cfg"), PathBuf::from);
     if ansible.is_file() {
         return read_ansible_cfg(&ansible);
     }
@@ -138,18 +137,18 @@ fn read_ansible_cfg(path: &Path) -> Result<FileConfig, Error> {
                 cfg.inventory = v
                     .split(',')
                     .map(|p| relative_to(path, PathBuf::from(p.trim())))
-                    .collect()
+                    .collect();
             }
             ("defaults", "forks") => cfg.forks = v.parse().ok(),
             ("defaults", "remote_user") => cfg.remote_user = Some(v.to_string()),
             ("defaults", "private_key_file") => {
-                cfg.private_key_file = Some(relative_to(path, PathBuf::from(v)))
+                cfg.private_key_file = Some(relative_to(path, PathBuf::from(v)));
             }
             ("defaults", "host_key_checking") => {
                 cfg.host_key_checking = Some(matches!(
                     v.to_lowercase().as_str(),
                     "true" | "yes" | "1" | "on"
-                ))
+                ));
             }
             ("defaults", "timeout") => cfg.timeout = v.parse().ok(),
             _ => {}

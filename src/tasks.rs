@@ -73,7 +73,7 @@ macro_rules! modules {
                 spec: &$spec,
                 paths: $paths,
                 run: {
-                    fn run<'a, 'b>($a: &'a Map, $cx: &'a mut Cx<'b>) -> Running<'a> {
+                    fn run<'a>($a: &'a Map, $cx: &'a mut Cx<'_>) -> Running<'a> {
                         Box::pin(async move { $body })
                     }
                     run

@@ -463,7 +463,7 @@ impl Engine {
                 format!(
                     "Conditional result ({}) was derived from value of type '{}' at '{expr}'. Conditionals must have a boolean result.",
                     py_str(&value).unwrap_or_default(),
-                    from_mj(&value).map(|v| v.type_name()).unwrap_or("unknown")
+                    from_mj(&value).map_or("unknown", |v| v.type_name())
                 ),
                 origin,
             )),
@@ -474,15 +474,14 @@ impl Engine {
         scope.clear_missing();
         let compiled = {
             let cached = self.exprs.read().ok().and_then(|c| c.get(expr).cloned());
-            match cached {
-                Some(c) => c,
-                None => {
-                    let c = Arc::new(self.env.compile_expression_owned(expr.to_string())?);
-                    if let Ok(mut cache) = self.exprs.write() {
-                        cache.insert(expr.to_string(), c.clone());
-                    }
-                    c
+            if let Some(c) = cached {
+                c
+            } else {
+                let c = Arc::new(self.env.compile_expression_owned(expr.to_string())?);
+                if let Ok(mut cache) = self.exprs.write() {
+                    cache.insert(expr.to_string(), c.clone());
                 }
+                c
             }
         };
         compiled.eval(self.root(scope))

@@ -184,7 +184,7 @@ fn check_inventory(
         .collect();
     // Hosts are independent: check them on every core, then report in host order.
     let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+        .map_or(1, std::num::NonZero::get)
         .min(8);
     let chunk = hosts.len().div_ceil(threads).max(1);
     let found: Vec<Vec<(Diagnostic, Option<String>)>> = std::thread::scope(|s| {
@@ -349,7 +349,7 @@ fn check_schema(
             None => {}
         }
     }
-    for (var, def) in raw.iter() {
+    for (var, def) in raw {
         if s.vars.contains_key(var) {
             continue;
         }
@@ -452,10 +452,10 @@ fn check_vars_file(path: &Path, report: &mut Report) {
         Ok(l) => l,
         Err(d) => return report.add(d, None),
     };
-    for w in loaded.warnings.iter() {
+    for w in &loaded.warnings {
         report.add(Diagnostic::error(w.origin.clone(), w.message.clone()), None);
     }
-    for a in loaded.ambiguous.iter() {
+    for a in &loaded.ambiguous {
         report.add(a.clone(), None);
     }
     match loaded.single() {
@@ -487,7 +487,7 @@ fn check_vars_file(path: &Path, report: &mut Report) {
                     );
                 }
             }
-            check_template_strings(&loaded, root, report)
+            check_template_strings(&loaded, root, report);
         }
         Ok(None) => {}
         Err(d) => report.add(d, None),

@@ -137,7 +137,7 @@ impl Route53 {
                     start = Some((
                         n.to_string(),
                         page.next_record_identifier().map(str::to_string),
-                    ))
+                    ));
                 }
                 None => break,
             }

@@ -47,49 +47,46 @@ fn expand_into(line: &str, out: &mut Vec<String>) -> Result<(), String> {
     {
         return Err("host range must specify equal-length begin and end formats".into());
     }
-    let items: Vec<String> = match (
+    let items: Vec<String> = if let (Some(b), Some(e)) = (
         LETTERS.find(beg).filter(|_| beg.len() == 1),
         LETTERS.find(end).filter(|_| end.len() == 1),
     ) {
-        (Some(b), Some(e)) => {
-            if b > e {
-                return Err("host range must have begin <= end".into());
-            }
-            if step < 0 {
-                return Err("host range step must be positive".into());
-            }
-            let step = usize::try_from(step).map_err(|_| "host range step too large")?;
-            LETTERS[b..=e]
-                .chars()
-                .step_by(step)
-                .map(String::from)
-                .collect()
+        if b > e {
+            return Err("host range must have begin <= end".into());
         }
-        _ => {
-            let b = parse_int(beg)?;
-            let e = parse_int(end)?;
-            let count = if step > 0 {
-                if e < b { 0 } else { (e - b) / step + 1 }
-            } else if e > b {
-                0
-            } else {
-                (b - e) / (-step) + 1
-            };
-            if usize::try_from(count).map_or(true, |c| c > MAX_EXPANSION) {
-                return Err(format!(
-                    "host range {line} expands to {count} names, more than the limit of {MAX_EXPANSION}"
-                ));
-            }
-            (0..count)
-                .map(|i| {
-                    let n = b + i * step;
-                    match width {
-                        Some(w) => zfill(n, w),
-                        None => n.to_string(),
-                    }
-                })
-                .collect()
+        if step < 0 {
+            return Err("host range step must be positive".into());
         }
+        let step = usize::try_from(step).map_err(|_| "host range step too large")?;
+        LETTERS[b..=e]
+            .chars()
+            .step_by(step)
+            .map(String::from)
+            .collect()
+    } else {
+        let b = parse_int(beg)?;
+        let e = parse_int(end)?;
+        let count = if step > 0 {
+            if e < b { 0 } else { (e - b) / step + 1 }
+        } else if e > b {
+            0
+        } else {
+            (b - e) / (-step) + 1
+        };
+        if usize::try_from(count).map_or(true, |c| c > MAX_EXPANSION) {
+            return Err(format!(
+                "host range {line} expands to {count} names, more than the limit of {MAX_EXPANSION}"
+            ));
+        }
+        (0..count)
+            .map(|i| {
+                let n = b + i * step;
+                match width {
+                    Some(w) => zfill(n, w),
+                    None => n.to_string(),
+                }
+            })
+            .collect()
     };
     for item in items {
         let name = format!("{head}{item}{tail}");

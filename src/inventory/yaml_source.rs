@@ -9,14 +9,11 @@ use std::path::PathBuf;
 /// Parses a loaded YAML inventory. Returns `Ok(false)` when the file is not a YAML
 /// inventory at all (so the INI reader may try it), as Ansible's plugin chain does.
 pub(super) fn parse(inv: &mut Inventory, loaded: &Loaded) -> Result<bool, Diagnostic> {
-    let root = match loaded.single()? {
-        Some(root) => root,
-        None => {
-            return Err(Diagnostic::error(
-                Origin::file(loaded.file.to_path_buf()),
-                "Parsed empty YAML file",
-            ));
-        }
+    let Some(root) = loaded.single()? else {
+        return Err(Diagnostic::error(
+            Origin::file(loaded.file.to_path_buf()),
+            "Parsed empty YAML file",
+        ));
     };
     let Some(entries) = root.as_map() else {
         return Ok(false);

@@ -276,7 +276,7 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
             role_dir: None,
             errors: Vec::new(),
             role_handlers: Vec::new(),
-            roles_seen: Default::default(),
+            roles_seen: std::rc::Rc::default(),
             dependency: false,
             depth: 0,
         };
@@ -303,7 +303,7 @@ pub(crate) fn load_tasks_file(
         role_dir: role.map(|r| r.dir.clone()),
         errors: Vec::new(),
         role_handlers: Vec::new(),
-        roles_seen: Default::default(),
+        roles_seen: std::rc::Rc::default(),
         dependency: false,
         depth: 0,
     };
@@ -462,19 +462,18 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         return None;
     }
     check_keys(cx, n, PLAY_KEYS, "play");
-    let hosts = match n.get("hosts") {
-        Some(h) => match &h.kind {
+    let hosts = if let Some(h) = n.get("hosts") {
+        match &h.kind {
             NodeKind::Seq(items) => items
                 .iter()
                 .filter_map(|i| string(cx, i, "hosts"))
                 .collect::<Vec<_>>()
                 .join(","),
             _ => string(cx, h, "hosts").unwrap_or_default(),
-        },
-        None => {
-            cx.err(n.pos, "the play has no `hosts`");
-            String::new()
         }
+    } else {
+        cx.err(n.pos, "the play has no `hosts`");
+        String::new()
     };
     let name = n
         .get("name")
@@ -766,13 +765,14 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
                     action.pos,
                 )
             }
-            None => match action.get("module").and_then(Node::as_str) {
-                Some(m) => (m.to_string(), action.clone(), action.pos),
-                None => {
+            None => {
+                if let Some(m) = action.get("module").and_then(Node::as_str) {
+                    (m.to_string(), action.clone(), action.pos)
+                } else {
                     cx.err(action.pos, "`action` needs a module");
                     return Vec::new();
                 }
-            },
+            }
         },
         (1, _) => {
             let (k, v) = module_keys.remove(0);

@@ -59,18 +59,17 @@ pub(crate) fn unified(d: &Diff) -> String {
             range(first.new_range().start, last.new_range().end)
         ));
         for op in group {
-            match op {
-                DiffOp::Equal { old_index, len, .. } => a[*old_index..old_index + len]
+            if let DiffOp::Equal { old_index, len, .. } = op {
+                a[*old_index..old_index + len]
                     .iter()
-                    .for_each(|l| out.push_str(&format!(" {l}"))),
-                _ => {
-                    a[op.old_range()]
-                        .iter()
-                        .for_each(|l| out.push_str(&format!("-{l}")));
-                    b[op.new_range()]
-                        .iter()
-                        .for_each(|l| out.push_str(&format!("+{l}")));
-                }
+                    .for_each(|l| out.push_str(&format!(" {l}")));
+            } else {
+                a[op.old_range()]
+                    .iter()
+                    .for_each(|l| out.push_str(&format!("-{l}")));
+                b[op.new_range()]
+                    .iter()
+                    .for_each(|l| out.push_str(&format!("+{l}")));
             }
         }
     }

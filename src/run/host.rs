@@ -49,7 +49,7 @@ impl HostState {
             failed: false,
             unreachable: false,
             sim: Sim::default(),
-            unpredictable: Default::default(),
+            unpredictable: std::collections::HashSet::default(),
         }
     }
 
@@ -99,7 +99,7 @@ fn result_event(
     }
 }
 
-fn flag(v: &Option<Value>, scope: &Arc<Scope>) -> Result<Option<bool>, String> {
+fn flag(v: Option<&Value>, scope: &Arc<Scope>) -> Result<Option<bool>, String> {
     match v {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -387,19 +387,22 @@ impl TaskRun<'_> {
             Err(e) => return self.failed(st, e, events),
         };
         let no_log = flag(
-            &self.task.common.no_log.clone().or(self.inh.no_log.clone()),
+            self.task
+                .common
+                .no_log
+                .as_ref()
+                .or(self.inh.no_log.as_ref()),
             &scope,
         )
         .ok()
         .flatten()
         .unwrap_or(false);
         let ignore = flag(
-            &self
-                .task
+            self.task
                 .common
                 .ignore_errors
-                .clone()
-                .or(self.inh.ignore_errors.clone()),
+                .as_ref()
+                .or(self.inh.ignore_errors.as_ref()),
             &scope,
         )
         .ok()
@@ -573,32 +576,31 @@ impl TaskRun<'_> {
             }
         }
         // The registered value: one result, or Ansible's loop shape.
-        let registered = match items.as_slice() {
-            [None] => results.pop().unwrap_or_default(),
-            _ => {
-                let mut m = Map::default();
-                m.insert("changed".into(), Value::Bool(any_changed));
-                m.insert(
-                    "msg".into(),
-                    Value::str(if all_skipped {
-                        "All items skipped"
-                    } else {
-                        "All items completed"
-                    }),
-                );
-                if all_skipped {
-                    m.insert("skipped".into(), Value::Bool(true));
-                }
-                if any_failed {
-                    m.insert("failed".into(), Value::Bool(true));
-                    m.insert("msg".into(), Value::str("One or more items failed"));
-                }
-                m.insert(
-                    "results".into(),
-                    Value::List(results.into_iter().map(Value::Map).collect()),
-                );
-                m
+        let registered = if let [None] = items.as_slice() {
+            results.pop().unwrap_or_default()
+        } else {
+            let mut m = Map::default();
+            m.insert("changed".into(), Value::Bool(any_changed));
+            m.insert(
+                "msg".into(),
+                Value::str(if all_skipped {
+                    "All items skipped"
+                } else {
+                    "All items completed"
+                }),
+            );
+            if all_skipped {
+                m.insert("skipped".into(), Value::Bool(true));
             }
+            if any_failed {
+                m.insert("failed".into(), Value::Bool(true));
+                m.insert("msg".into(), Value::str("One or more items failed"));
+            }
+            m.insert(
+                "results".into(),
+                Value::List(results.into_iter().map(Value::Map).collect()),
+            );
+            m
         };
         if items.is_empty() {
             events.push(result_event(
@@ -630,7 +632,11 @@ impl TaskRun<'_> {
             }
             // `ignore_unreachable`: counted ok and ignored, the host carries on (its next
             // task connects afresh), as in Ansible.
-            if flag(&self.task.ignore_unreachable, &scope).ok().flatten() == Some(true) {
+            if flag(self.task.ignore_unreachable.as_ref(), &scope)
+                .ok()
+                .flatten()
+                == Some(true)
+            {
                 for e in &mut events {
                     if let Event::Result { status, .. } = e
                         && *status == Status::Unreachable
@@ -982,12 +988,11 @@ impl TaskRun<'_> {
     ) -> Result<(Outcome, Map), TaskError> {
         let args = self.template_args(scope).map_err(TaskError::Failed)?;
         let check = match flag(
-            &self
-                .task
+            self.task
                 .common
                 .check_mode
-                .clone()
-                .or(self.inh.check_mode.clone()),
+                .as_ref()
+                .or(self.inh.check_mode.as_ref()),
             scope,
         )
         .map_err(TaskError::Failed)?
@@ -996,7 +1001,7 @@ impl TaskRun<'_> {
             None => self.opts.check,
         };
         let diff = match flag(
-            &self.task.common.diff.clone().or(self.inh.diff.clone()),
+            self.task.common.diff.as_ref().or(self.inh.diff.as_ref()),
             scope,
         )
         .map_err(TaskError::Failed)?

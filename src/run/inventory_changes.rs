@@ -105,12 +105,11 @@ impl InvChange {
                 }
             }
             InvChange::Host { name, groups, vars } => {
-                let h = match inv.host_id(&name) {
-                    Some(h) => h,
-                    None => {
-                        changed = true;
-                        inv.add_host(&name, Some(crate::inventory::ALL), None, None, None)
-                    }
+                let h = if let Some(h) = inv.host_id(&name) {
+                    h
+                } else {
+                    changed = true;
+                    inv.add_host(&name, Some(crate::inventory::ALL), None, None, None)
                 };
                 for (k, v) in vars {
                     if inv.host(h).vars.get(&k) != Some(&v) {

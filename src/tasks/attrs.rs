@@ -108,7 +108,7 @@ fn apply_symbolic(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32, TaskEr
                             } else {
                                 0
                             }))
-                        | bits
+                        | bits;
                 }
                 _ => return Err(bad()),
             }

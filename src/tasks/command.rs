@@ -294,8 +294,7 @@ const NO_CHDIR: &str = "__tprov_no_chdir__";
 fn now() -> (String, f64) {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+        .map_or(0.0, |d| d.as_secs_f64());
     let secs = t as i64;
     let micros = ((t - secs as f64) * 1e6) as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));

@@ -381,9 +381,9 @@ pub(super) async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Ta
         options.lstrip_blocks = l;
     }
     match args::str_opt(a, &["newline_sequence"]).as_deref() {
-        None | Some("\\n") | Some("\n") => {}
-        Some("\\r\\n") | Some("\r\n") => options.newline = "\r\n".into(),
-        Some("\\r") | Some("\r") => options.newline = "\r".into(),
+        None | Some("\\n" | "\n") => {}
+        Some("\\r\\n" | "\r\n") => options.newline = "\r\n".into(),
+        Some("\\r" | "\r") => options.newline = "\r".into(),
         Some(other) => {
             return Err(fail(format!(
                 "newline_sequence must be one of \\n, \\r, \\r\\n, got {other:?}"
@@ -535,7 +535,7 @@ async fn put_file(
                     after_header: Some(after_header.unwrap_or_else(|| dest.clone())),
                     before: String::from_utf8_lossy(&b).into_owned(),
                     after: String::from_utf8_lossy(&data).into_owned(),
-                })
+                });
             }
             _ => out.msg = Some(
                 "diff skipped: destination file appears to be binary or larger than 104448 bytes"

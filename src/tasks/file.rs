@@ -180,7 +180,8 @@ async fn path_content(cx: &Cx<'_>, path: &str) -> Result<Value, TaskError> {
             cx.read_become(),
         )
         .await?;
-    let mut by_parent: indexmap::IndexMap<String, Vec<(bool, String)>> = Default::default();
+    let mut by_parent: indexmap::IndexMap<String, Vec<(bool, String)>> =
+        indexmap::IndexMap::default();
     for line in out.stdout_str().lines() {
         let mut parts = line.splitn(3, '\t');
         let (Some(kind), Some(parent), Some(name)) = (parts.next(), parts.next(), parts.next())
@@ -337,10 +338,10 @@ async fn directory(
                     sh_quote(path)
                 )),
                 (Some(o), None) => {
-                    cmds.push(format!("chown -R {} {}", sh_quote(o), sh_quote(path)))
+                    cmds.push(format!("chown -R {} {}", sh_quote(o), sh_quote(path)));
                 }
                 (None, Some(g)) => {
-                    cmds.push(format!("chgrp -R {} {}", sh_quote(g), sh_quote(path)))
+                    cmds.push(format!("chgrp -R {} {}", sh_quote(g), sh_quote(path)));
                 }
                 _ => {}
             }
@@ -531,20 +532,19 @@ async fn touch(
         out.diffs.push(Diff::attrs(path, &b, &a));
     }
     let q = sh_quote(path);
-    let mut cmd = match (mtime, atime) {
-        (Time::Now, Time::Now) => format!("touch -- {q}"),
-        _ => {
-            // Create first if need be, then set each time that is not kept.
-            let mut c = format!("{{ [ -e {q} ] || touch -- {q}; }}");
-            for (flag, t) in [("-m", mtime), ("-a", atime)] {
-                match t {
-                    Time::Preserve | Time::Default => {}
-                    Time::Now => c.push_str(&format!(" && touch {flag} -- {q}")),
-                    Time::At(secs) => c.push_str(&format!(" && touch {flag} -d @{secs} -- {q}")),
-                }
+    let mut cmd = if let (Time::Now, Time::Now) = (mtime, atime) {
+        format!("touch -- {q}")
+    } else {
+        // Create first if need be, then set each time that is not kept.
+        let mut c = format!("{{ [ -e {q} ] || touch -- {q}; }}");
+        for (flag, t) in [("-m", mtime), ("-a", atime)] {
+            match t {
+                Time::Preserve | Time::Default => {}
+                Time::Now => c.push_str(&format!(" && touch {flag} -- {q}")),
+                Time::At(secs) => c.push_str(&format!(" && touch {flag} -d @{secs} -- {q}")),
             }
-            c
         }
+        c
     };
     if !script.is_empty() {
         cmd = format!("{cmd} && {script}");

@@ -263,16 +263,14 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let mut examined = 0usize;
     let mut msg = "All paths examined";
     'paths: for npath in &paths {
-        match fields.next().as_deref() {
-            Some("D") => {}
-            _ => {
-                let why = format!("'{npath}' is not a directory");
-                warnings.push(Value::str(format!(
-                    "Skipped '{npath}' path due to this access issue: {why}\n"
-                )));
-                skipped.insert(npath.clone(), Value::str(why));
-                continue;
-            }
+        if let Some("D") = fields.next().as_deref() {
+        } else {
+            let why = format!("'{npath}' is not a directory");
+            warnings.push(Value::str(format!(
+                "Skipped '{npath}' path due to this access issue: {why}\n"
+            )));
+            skipped.insert(npath.clone(), Value::str(why));
+            continue;
         }
         let mut entries = Vec::new();
         while let Some(first) = fields.next() {

@@ -158,25 +158,22 @@ fn load(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     }
     let raw = crate::vars::to_map(&vars);
     let mut out = Outcome::default();
-    let included = match args::str_opt(a, &["name"]) {
-        Some(name) => {
-            let mut one = crate::vars::Vars::default();
-            one.insert(
-                name.clone(),
-                crate::vars::Var {
-                    value: Value::Map(raw.clone()),
-                    origin: None,
-                },
-            );
-            let mut shown = Map::default();
-            shown.insert(name, Value::Map(raw));
-            out.result.insert("ansible_facts".into(), Value::Map(shown));
-            one
-        }
-        None => {
-            out.result.insert("ansible_facts".into(), Value::Map(raw));
-            vars
-        }
+    let included = if let Some(name) = args::str_opt(a, &["name"]) {
+        let mut one = crate::vars::Vars::default();
+        one.insert(
+            name.clone(),
+            crate::vars::Var {
+                value: Value::Map(raw.clone()),
+                origin: None,
+            },
+        );
+        let mut shown = Map::default();
+        shown.insert(name, Value::Map(raw));
+        out.result.insert("ansible_facts".into(), Value::Map(shown));
+        one
+    } else {
+        out.result.insert("ansible_facts".into(), Value::Map(raw));
+        vars
     };
     let mut included = included;
     match args::str_opt(a, &["hash_behaviour"]).as_deref() {
@@ -184,7 +181,7 @@ fn load(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
         Some("merge") => {
             // Dicts merge into the host's current value of the same name, as with
             // Ansible's `merge_hashes`.
-            for (k, var) in included.iter_mut() {
+            for (k, var) in &mut included {
                 let Value::Map(new) = &var.value else {
                     continue;
                 };

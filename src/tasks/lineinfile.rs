@@ -318,11 +318,11 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         if !new_line.ends_with('\n') {
             new_line.push('\n');
         }
-        if lines[i] != new_line {
+        if lines[i] == new_line {
+            msg = String::new();
+        } else {
             lines[i] = new_line;
             msg = "line replaced".to_string();
-        } else {
-            msg = String::new();
         }
     } else if backrefs {
         msg = String::new();
@@ -399,48 +399,45 @@ pub(super) async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskE
         }
         new_block.push(format!("{end}\n"));
     }
-    let at = match (b, e) {
-        (Some(b), Some(e)) => {
-            let (lo, hi) = if b < e { (b, e) } else { (e, b) };
-            lines.drain(lo..=hi);
-            lo
-        }
-        _ => {
-            // ...else where insertafter/insertbefore put it: the last line a regex
-            // matches, or with `(?m)` the first match in the whole file.
-            let insertafter = args::str_opt(a, &["insertafter"]).filter(|x| x != "EOF");
-            let insertbefore = args::str_opt(a, &["insertbefore"]).filter(|x| x != "BOF");
-            let pattern = insertafter.as_ref().or(insertbefore.as_ref());
-            match pattern {
-                Some(p) => {
-                    let r = regex(p)?;
-                    let multiline = p.starts_with("(?")
-                        && p[2..]
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphabetic())
-                            .any(|c| c == 'm');
-                    let found = if multiline {
-                        let text = lines.concat();
-                        r.0.find(&text).ok().flatten().map(|m| {
-                            let upto = if insertafter.is_some() {
-                                m.end()
-                            } else {
-                                m.start()
-                            };
-                            text[..upto].matches('\n').count()
-                        })
-                    } else {
-                        lines.iter().rposition(|l| r.is_match(py_line(l)))
-                    };
-                    match found {
-                        None => lines.len(),
-                        Some(i) if insertafter.is_some() => i + 1,
-                        Some(i) => i,
-                    }
+    let at = if let (Some(b), Some(e)) = (b, e) {
+        let (lo, hi) = if b < e { (b, e) } else { (e, b) };
+        lines.drain(lo..=hi);
+        lo
+    } else {
+        // ...else where insertafter/insertbefore put it: the last line a regex
+        // matches, or with `(?m)` the first match in the whole file.
+        let insertafter = args::str_opt(a, &["insertafter"]).filter(|x| x != "EOF");
+        let insertbefore = args::str_opt(a, &["insertbefore"]).filter(|x| x != "BOF");
+        let pattern = insertafter.as_ref().or(insertbefore.as_ref());
+        match pattern {
+            Some(p) => {
+                let r = regex(p)?;
+                let multiline = p.starts_with("(?")
+                    && p[2..]
+                        .chars()
+                        .take_while(char::is_ascii_alphabetic)
+                        .any(|c| c == 'm');
+                let found = if multiline {
+                    let text = lines.concat();
+                    r.0.find(&text).ok().flatten().map(|m| {
+                        let upto = if insertafter.is_some() {
+                            m.end()
+                        } else {
+                            m.start()
+                        };
+                        text[..upto].matches('\n').count()
+                    })
+                } else {
+                    lines.iter().rposition(|l| r.is_match(py_line(l)))
+                };
+                match found {
+                    None => lines.len(),
+                    Some(i) if insertafter.is_some() => i + 1,
+                    Some(i) => i,
                 }
-                None if args::str_opt(a, &["insertbefore"]).is_some() => 0,
-                None => lines.len(),
             }
+            None if args::str_opt(a, &["insertbefore"]).is_some() => 0,
+            None => lines.len(),
         }
     };
     let mut at = at.min(lines.len());

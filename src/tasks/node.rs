@@ -84,7 +84,7 @@ pub(super) async fn run_node(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskEr
         .insert("version".into(), Value::str(version.clone()));
     o.result.insert(
         "node".into(),
-        Value::str(format!("{}/versions/node/v{version}/bin/node", nvm)),
+        Value::str(format!("{nvm}/versions/node/v{version}/bin/node")),
     );
     if installed && default_ok {
         return Ok(o);

@@ -174,12 +174,11 @@ pub(super) async fn final_keys(
         return Ok(m);
     }
     let fresh;
-    let st = match unchanged {
-        Some(st) => st,
-        None => {
-            fresh = stat(cx, path, follow, false).await?;
-            &fresh
-        }
+    let st = if let Some(st) = unchanged {
+        st
+    } else {
+        fresh = stat(cx, path, follow, false).await?;
+        &fresh
     };
     let state = match st.kind {
         _ if !st.exists => "absent",
@@ -353,7 +352,7 @@ pub(super) async fn expand_paths(cx: &Cx<'_>, paths: &mut [&mut String]) -> Resu
         // Python's os.path.
         let user = match path.strip_prefix('~') {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
-            _ => path.to_string(),
+            _ => (*path).clone(),
         };
         let expanded = re.replace_all(&user, |c: &regex::Captures<'_>| {
             let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());

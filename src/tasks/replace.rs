@@ -68,12 +68,13 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         (None, None) => None,
     };
     let (start, end) = match &section_pattern {
-        Some(p) => match compile(p, true, false)?.captures(&contents) {
-            Some(c) => match c.name("subsection") {
-                Some(m) => (m.start(), m.end()),
-                None => (0, contents.len()),
-            },
-            None => {
+        Some(p) => {
+            if let Some(c) = compile(p, true, false)?.captures(&contents) {
+                match c.name("subsection") {
+                    Some(m) => (m.start(), m.end()),
+                    None => (0, contents.len()),
+                }
+            } else {
                 let out = Outcome {
                     msg: Some(format!(
                         "Pattern for before/after params did not match the given file: {p}"
@@ -82,7 +83,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 };
                 return Ok(out.with("path", Value::str(path)));
             }
-        },
+        }
         None => (0, contents.len()),
     };
     let section = &contents[start..end];

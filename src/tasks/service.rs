@@ -152,13 +152,12 @@ fi"
         any_links: flags.contains(&"links"),
         ..Probe::default()
     };
-    p.running = match pattern {
-        Some(pat) => ps_matches(tail, pat),
-        None => {
-            let (said, rc) = tail.rsplit_once("--rc=").unwrap_or((tail, "-1"));
-            let rc = rc.trim().parse().unwrap_or(-1);
-            sysv_running(name, said, rc).unwrap_or(false)
-        }
+    p.running = if let Some(pat) = pattern {
+        ps_matches(tail, pat)
+    } else {
+        let (said, rc) = tail.rsplit_once("--rc=").unwrap_or((tail, "-1"));
+        let rc = rc.trim().parse().unwrap_or(-1);
+        sysv_running(name, said, rc).unwrap_or(false)
     };
     Ok(p)
 }
@@ -166,7 +165,7 @@ fi"
 /// What `state` asks of a service in this state: the action to run, if any.
 fn action(state: &str, running: bool) -> Option<&'static str> {
     match (state, running) {
-        ("started", false) | ("reloaded", false) => Some("start"),
+        ("started" | "reloaded", false) => Some("start"),
         ("stopped", true) => Some("stop"),
         ("reloaded", true) => Some("reload"),
         ("restarted", _) => Some("restart"),

@@ -238,8 +238,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     } else {
         let len = r
             .get("content_length")
-            .map(Value::py_str)
-            .unwrap_or_else(|| "unknown".into());
+            .map_or_else(|| "unknown".into(), Value::py_str);
         format!("OK ({len} bytes)")
     };
     if return_content || !wanted.contains(&status) {

@@ -607,7 +607,7 @@ pub(super) async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outco
             .iter()
             .position(|p| p.starts_with("ssh-") || p.starts_with("ecdsa-") || p.starts_with("sk-"))
             .and_then(|i| parts.get(i + 1))
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
     };
     let wanted: Vec<String> = key
         .lines()
@@ -629,7 +629,7 @@ pub(super) async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outco
         for w in &wanted {
             let b = blob(w);
             match lines.iter().position(|l| blob(l) == b) {
-                Some(i) => lines[i] = w.clone(),
+                Some(i) => lines[i].clone_from(w),
                 None => lines.push(w.clone()),
             }
         }

@@ -66,7 +66,7 @@ fn probe(a: &crate::value::Map) -> Result<(String, String), TaskError> {
                     "CLOSING",
                 ]
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect()
             });
             let filter: Vec<String> = states

@@ -63,7 +63,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("abs", |v: MjValue| -> Result<MjValue, Error> {
         match ours(&v)? {
             Value::Bool(b) => Ok(MjValue::from(i64::from(b))),
-            Value::Int(i) => Ok(MjValue::from(i.unsigned_abs() as i128)),
+            Value::Int(i) => Ok(MjValue::from(i128::from(i.unsigned_abs()))),
             Value::BigInt(i) => Ok(MjValue::from(i.unsigned_abs() as i128)),
             Value::Float(f) => Ok(MjValue::from(f.abs())),
             other => Err(err(format!(
@@ -438,9 +438,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("realpath", |p: String| -> String {
-        std::fs::canonicalize(&p)
-            .map(|c| c.display().to_string())
-            .unwrap_or_else(|_| normpath(&p))
+        std::fs::canonicalize(&p).map_or_else(|_| normpath(&p), |c| c.display().to_string())
     });
     env.add_filter("relpath", |p: String, start: Option<String>| -> String {
         relpath(
@@ -455,8 +453,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             let secs = second.unwrap_or_else(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0)
+                    .map_or(0.0, |d| d.as_secs_f64())
             });
             let whole = secs.trunc() as i64;
             let nanos = (secs.fract() * 1e9) as u32;
@@ -488,7 +485,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             } else {
                 vec![terms]
             };
-            let k = Kwargs::from_iter(std::iter::empty::<(&str, MjValue)>());
+            let k = std::iter::empty::<(&str, MjValue)>().collect::<Kwargs>();
             Ok(MjValue::from(super::lookups::values(
                 state, &name, &terms, &k,
             )?))
@@ -761,9 +758,7 @@ fn normpath(p: &str) -> String {
 
 /// Python's `os.path.relpath` on normalised absolute paths.
 fn relpath(p: &str, start: &str) -> String {
-    let cwd = crate::source::cwd()
-        .map(|c| c.display().to_string())
-        .unwrap_or_else(|| "/".into());
+    let cwd = crate::source::cwd().map_or_else(|| "/".into(), |c| c.display().to_string());
     let absolute = |x: &str| {
         if x.starts_with('/') {
             x.to_string()
@@ -1129,7 +1124,7 @@ pub(crate) fn merge_hash(a: &mut Map, b: &Map, recursive: bool, list_merge: &str
     for (k, v) in b {
         match (a.get_mut(k), v) {
             (Some(Value::Map(am)), Value::Map(bm)) if recursive => {
-                merge_hash(am, bm, recursive, list_merge)
+                merge_hash(am, bm, recursive, list_merge);
             }
             (Some(Value::List(al)), Value::List(bl)) if list_merge != "replace" => {
                 let merged = match list_merge {
@@ -1437,7 +1432,7 @@ fn flatten(v: MjValue, levels: Option<i64>, k: Kwargs) -> Result<MjValue, Error>
             }
             match item {
                 Value::List(inner) if levels.is_none_or(|l| l >= 1) => {
-                    go(inner, levels.map(|l| l - 1), skip_nulls, out)
+                    go(inner, levels.map(|l| l - 1), skip_nulls, out);
                 }
                 other => out.push(other.clone()),
             }

@@ -122,8 +122,11 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, Err
                     let m = m as usize;
                     if words.len() > m + 1 {
                         let keep = words.len() - m;
-                        let mut out: Vec<String> =
-                            words[keep..].iter().rev().map(|w| w.to_string()).collect();
+                        let mut out: Vec<String> = words[keep..]
+                            .iter()
+                            .rev()
+                            .map(std::string::ToString::to_string)
+                            .collect();
                         // The rest, as one piece with its own spacing.
                         let mut rest = s.trim_end();
                         for _ in 0..m {
@@ -133,7 +136,11 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, Err
                         out.push(rest.trim_start().to_string());
                         out
                     } else {
-                        words.iter().rev().map(|w| w.to_string()).collect()
+                        words
+                            .iter()
+                            .rev()
+                            .map(std::string::ToString::to_string)
+                            .collect()
                     }
                 }
                 (None, None) => s.split_whitespace().rev().map(str::to_string).collect(),

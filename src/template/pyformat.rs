@@ -424,7 +424,7 @@ mod tests {
                 &[
                     Value::Float(0.0001),
                     Value::Float(1e-5),
-                    Value::Float(123456789.0),
+                    Value::Float(123_456_789.0),
                     Value::Float(1.5e300)
                 ]
             ),

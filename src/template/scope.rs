@@ -157,7 +157,7 @@ impl Scope {
                     Ok(v) => v,
                     Err(mut e) => {
                         if e.origin.is_none() {
-                            e.origin = var.origin.clone();
+                            e.origin.clone_from(&var.origin);
                         }
                         self.record(e);
                         return Some(MjValue::from(Error::new(

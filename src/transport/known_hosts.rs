@@ -50,13 +50,13 @@ pub(super) fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -
                 marker = Some(first);
                 first = fields.next().unwrap_or_default();
             }
-            let (Some(_alg), Some(b64)) = (fields.next(), fields.next()) else {
+            let (Some(alg), Some(b64)) = (fields.next(), fields.next()) else {
                 continue;
             };
             if !hosts_match(first, &name) {
                 continue;
             }
-            let Ok(recorded) = PublicKey::from_openssh(&format!("{_alg} {b64}")) else {
+            let Ok(recorded) = PublicKey::from_openssh(&format!("{alg} {b64}")) else {
                 continue;
             };
             match marker {

@@ -256,18 +256,17 @@ impl SshConnection {
                     .count();
                 if seen > prompts {
                     prompts = seen;
-                    match (&b.password, prompts) {
-                        (Some(pw), 1) => channel
+                    if let (Some(pw), 1) = (&b.password, prompts) {
+                        channel
                             .data(format!("{pw}\n").as_bytes())
                             .await
-                            .map_err(|e| self.dropped(e))?,
-                        _ => {
-                            let _ = channel.close().await;
-                            return Err(TransportError::Become(failure(
-                                "Sorry, try again.",
-                                &b.user,
-                            )));
-                        }
+                            .map_err(|e| self.dropped(e))?;
+                    } else {
+                        let _ = channel.close().await;
+                        return Err(TransportError::Become(failure(
+                            "Sorry, try again.",
+                            &b.user,
+                        )));
                     }
                 }
                 if out.status.is_some() {
@@ -277,7 +276,7 @@ impl SshConnection {
                         match msg {
                             ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                             ChannelMsg::ExtendedData { data, .. } => {
-                                out.stderr.extend_from_slice(&data)
+                                out.stderr.extend_from_slice(&data);
                             }
                             _ => {}
                         }
@@ -351,20 +350,19 @@ impl SshConnection {
                 .position(|(k, _)| *k == key)
                 .map(|i| shells.swap_remove(i).1)
         };
-        let mut channel = match pooled {
-            Some(c) => c,
-            None => {
-                let markers = Markers::new();
-                let line = command_line("exec /bin/sh", escalate, &markers);
-                let (channel, _, closed) = self
-                    .open_channel(&line, escalate, &markers)
-                    .await
-                    .map_err(ShellError::Transport)?;
-                if closed {
-                    return Err(ShellError::Unusable);
-                }
-                channel
+        let mut channel = if let Some(c) = pooled {
+            c
+        } else {
+            let markers = Markers::new();
+            let line = command_line("exec /bin/sh", escalate, &markers);
+            let (channel, _, closed) = self
+                .open_channel(&line, escalate, &markers)
+                .await
+                .map_err(ShellError::Transport)?;
+            if closed {
+                return Err(ShellError::Unusable);
             }
+            channel
         };
         let m = format!("__TPROV_END_{:016x}", super::rand_u64());
         let script = format!(
@@ -549,22 +547,23 @@ async fn authenticate(
         }
         let key = match russh::keys::load_secret_key(file, None) {
             Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => match passphrase(file) {
-                Some(p) => match russh::keys::load_secret_key(file, Some(&p)) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        last_err = Some(format!("{}: {e}", file.display()));
-                        continue;
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                if let Some(p) = passphrase(file) {
+                    match russh::keys::load_secret_key(file, Some(&p)) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            last_err = Some(format!("{}: {e}", file.display()));
+                            continue;
+                        }
                     }
-                },
-                None => {
+                } else {
                     last_err = Some(format!(
                         "{} is encrypted and no passphrase was given (TPROV_KEY_PASSPHRASE)",
                         file.display()
                     ));
                     continue;
                 }
-            },
+            }
             Err(e) => {
                 last_err = Some(format!("{}: {e}", file.display()));
                 continue;

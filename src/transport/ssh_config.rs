@@ -27,7 +27,7 @@ pub fn options_for(path: &Path, host: &str) -> Vec<(String, String)> {
             "host" => active = host_matches(value, host),
             "match" => active = false,
             k if active && (k == "identityfile" || !out.iter().any(|(ok, _)| ok == k)) => {
-                out.push((k.to_string(), value.to_string()))
+                out.push((k.to_string(), value.to_string()));
             }
             _ => {}
         }

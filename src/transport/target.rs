@@ -35,9 +35,7 @@ pub struct Target {
 
 impl Target {
     pub fn new(name: &str) -> Target {
-        let home = std::env::var("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from("/root"));
+        let home = std::env::var("HOME").map_or_else(|_| PathBuf::from("/root"), PathBuf::from);
         Target {
             name: name.to_string(),
             host: name.to_string(),
@@ -70,8 +68,7 @@ impl Target {
             return Vec::new();
         }
         let config = std::env::var("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from("/root"))
+            .map_or_else(|_| PathBuf::from("/root"), PathBuf::from)
             .join(".ssh/config");
         spec.split(',')
             .map(str::trim)
@@ -145,7 +142,7 @@ impl Target {
     pub fn apply_option(&mut self, key: &str, value: &str) {
         match key.to_lowercase().as_str() {
             "userknownhostsfile" => {
-                self.known_hosts = value.split_whitespace().map(expand_tilde).collect()
+                self.known_hosts = value.split_whitespace().map(expand_tilde).collect();
             }
             "stricthostkeychecking" => {
                 self.strict = match value.to_lowercase().as_str() {

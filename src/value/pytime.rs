@@ -70,7 +70,7 @@ impl Timestamp {
             return format!("datetime.date({}, {}, {})", self.year, self.month, self.day);
         };
         let mut parts = vec![
-            self.year as i64,
+            i64::from(self.year),
             i64::from(self.month),
             i64::from(self.day),
             i64::from(t.hour),

@@ -104,33 +104,31 @@ impl VarsCache {
         if name.starts_with('/') {
             return Ok(Vec::new());
         }
-        let index = match self
+        let index = if let Some(i) = self
             .dirs
             .iter()
             .position(|(d, s, _)| *s == subdir && d == dir)
         {
-            Some(i) => i,
-            None => {
-                let asked = dir.join(subdir);
-                // One directory reached through a symlink is still one directory.
-                let canonical = asked
-                    .is_dir()
-                    .then(|| std::fs::canonicalize(&asked).unwrap_or(asked));
-                self.dirs.push((dir.to_path_buf(), subdir, canonical));
-                self.dirs.len() - 1
-            }
+            i
+        } else {
+            let asked = dir.join(subdir);
+            // One directory reached through a symlink is still one directory.
+            let canonical = asked
+                .is_dir()
+                .then(|| std::fs::canonicalize(&asked).unwrap_or(asked));
+            self.dirs.push((dir.to_path_buf(), subdir, canonical));
+            self.dirs.len() - 1
         };
         let Some(vars_dir) = self.dirs[index].2.clone() else {
             return Ok(Vec::new());
         };
         let key = (index, name.to_string());
-        let files = match self.found.get(&key) {
-            Some(f) => f.clone(),
-            None => {
-                let found = Arc::new(self.find(&vars_dir, name));
-                self.found.insert(key, found.clone());
-                found
-            }
+        let files = if let Some(f) = self.found.get(&key) {
+            f.clone()
+        } else {
+            let found = Arc::new(self.find(&vars_dir, name));
+            self.found.insert(key, found.clone());
+            found
         };
         files.iter().map(|f| self.file(f)).collect()
     }

@@ -55,13 +55,12 @@ pub(crate) fn host_vars(
     cache: &mut VarsCache,
 ) -> Result<Vars, Diagnostic> {
     let groups = inv.sorted_groups(host);
-    let base = match cache.group_layers.get(&groups) {
-        Some(b) => b.clone(),
-        None => {
-            let b = std::sync::Arc::new(group_layers(inv, &groups, q, cache)?);
-            cache.group_layers.insert(groups, b.clone());
-            b
-        }
+    let base = if let Some(b) = cache.group_layers.get(&groups) {
+        b.clone()
+    } else {
+        let b = std::sync::Arc::new(group_layers(inv, &groups, q, cache)?);
+        cache.group_layers.insert(groups, b.clone());
+        b
     };
     let mut out = (*base).clone();
     let h = inv.host(host);

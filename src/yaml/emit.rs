@@ -614,21 +614,20 @@ impl Emitter {
                     '\u{2029}' => Some('P'),
                     _ => None,
                 };
-                match short {
-                    Some(s) => self.put(s),
-                    None => {
-                        let u = c as u32;
-                        let (letter, width) = if u <= 0xFF {
-                            ('x', 2)
-                        } else if u <= 0xFFFF {
-                            ('u', 4)
-                        } else {
-                            ('U', 8)
-                        };
-                        self.put(letter);
-                        for ch in format!("{u:0width$X}").chars() {
-                            self.put(ch);
-                        }
+                if let Some(s) = short {
+                    self.put(s);
+                } else {
+                    let u = c as u32;
+                    let (letter, width) = if u <= 0xFF {
+                        ('x', 2)
+                    } else if u <= 0xFFFF {
+                        ('u', 4)
+                    } else {
+                        ('U', 8)
+                    };
+                    self.put(letter);
+                    for ch in format!("{u:0width$X}").chars() {
+                        self.put(ch);
                     }
                 }
                 spaces = false;

@@ -421,7 +421,7 @@ fn the_next_write_removes_stale_temp_files_beside_its_destination() {
     let fresh = dir.join(".conf.tprov-fedcba9876543210.tmp");
     std::fs::write(&stale, "left by a killed run").expect("stale");
     std::fs::write(&fresh, "a write in flight").expect("fresh");
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_mins(10);
     std::fs::File::options()
         .write(true)
         .open(&stale)

@@ -82,7 +82,7 @@ fn host_keys_are_verified() {
             .await
             .expect("accept-new connects")
             .close()
-            .await
+            .await;
     });
     let learned = std::fs::read_to_string(&kh).expect("read");
     assert_eq!(

@@ -159,6 +159,6 @@ fn merge_script(
          fi; {own}",
         s = sh_quote(src),
         d = sh_quote(root),
-        keep = if follow { 0 } else { 1 },
+        keep = i32::from(!follow),
     )
 }
