@@ -37,8 +37,12 @@ pub(crate) struct Fleet {
     host_facts: Arc<std::sync::RwLock<HashMap<HostId, HostFacts>>>,
 }
 
-/// One host's facts and registered results, converted for templates.
-type HostFacts = Arc<indexmap::IndexMap<String, minijinja::Value>>;
+/// One host's facts and registered results (converted for templates) and the vars its
+/// `include_vars` tasks loaded.
+type HostFacts = (
+    Arc<indexmap::IndexMap<String, minijinja::Value>>,
+    Arc<crate::vars::Vars>,
+);
 
 impl Fleet {
     pub(crate) fn new(inventory: Arc<Inventory>, query: HostVarsQuery, extra: Vars) -> Arc<Fleet> {
@@ -147,14 +151,16 @@ impl Fleet {
         }
     }
 
-    /// A host's facts and registered results, seen by other hosts through `hostvars`.
+    /// A host's facts, registered results and included vars, seen by other hosts (and
+    /// by its own `hostvars[inventory_hostname]`) through `hostvars`.
     pub(crate) fn set_host_facts(
         &self,
         host: HostId,
         facts: &indexmap::IndexMap<String, minijinja::Value>,
+        included: &Arc<crate::vars::Vars>,
     ) {
         if let Ok(mut m) = self.host_facts.write() {
-            m.insert(host, Arc::new(facts.clone()));
+            m.insert(host, (Arc::new(facts.clone()), included.clone()));
         }
     }
 
@@ -291,12 +297,16 @@ impl HostvarsSource for FleetHostvars {
         let base = self.0.scope(id).ok()?;
         let facts = self.0.host_facts.read().ok()?.get(&id).cloned();
         match facts {
-            // Facts rank under extra vars and above everything else, as in a task.
-            Some(f) if !f.is_empty() => {
+            // Facts rank under extra vars and above everything else, as in a task, and
+            // included vars just under facts.
+            Some((f, inc)) if !f.is_empty() || !inc.is_empty() => {
                 let all = base.frames();
-                let mut frames = Vec::with_capacity(all.len() + 1);
+                let mut frames = Vec::with_capacity(all.len() + 2);
                 frames.extend(all.first().cloned());
                 frames.push(Frame::Native(f));
+                if !inc.is_empty() {
+                    frames.push(Frame::Raw(inc));
+                }
                 frames.extend(all.iter().skip(1).cloned());
                 Some(Scope::new(engine(), frames, base.hostvars()))
             }

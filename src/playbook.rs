@@ -79,6 +79,9 @@ pub(crate) struct Block {
     pub block: Vec<Item>,
     pub rescue: Vec<Item>,
     pub always: Vec<Item>,
+    /// For `include_role`: the include task itself (its banner, condition and loop as
+    /// Ansible shows a dynamic include); the block holds the role, read with the play.
+    pub include: Option<Box<Task>>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +92,9 @@ pub(crate) struct Task {
     /// The module's arguments, raw; free-form text is under `_raw_params`.
     pub args: Map,
     pub args_origin: Origin,
+    /// Where each argument's value is written (empty for free-form arguments, which
+    /// are all at `args_origin`).
+    pub arg_origins: Vec<(String, Origin)>,
     /// Argument errors (a missing required one, an unknown one): as in Ansible, they fail
     /// the task when it runs, not the playbook's load; `validate` reports them.
     pub arg_errors: Vec<(Origin, String)>,
@@ -147,5 +153,30 @@ impl Task {
             .name
             .clone()
             .unwrap_or_else(|| self.module.clone())
+    }
+
+    /// Where the value of argument `key` is written.
+    pub(crate) fn arg_origin(&self, key: &str) -> &Origin {
+        self.arg_origins
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(&self.args_origin, |(_, o)| o)
+    }
+
+    /// The name Ansible's banners show: `role : name` (or `role : module`) in a role.
+    pub(crate) fn banner_name(&self) -> String {
+        if self.module == "include_role" {
+            let role = self.args.get("name").or_else(|| self.args.get("role"));
+            return self.common.name.clone().unwrap_or_else(|| {
+                format!(
+                    "include_role : {}",
+                    role.map(Value::py_str).unwrap_or_default()
+                )
+            });
+        }
+        match &self.role {
+            Some(r) => format!("{} : {}", r.name, self.display_name()),
+            None => self.display_name(),
+        }
     }
 }

@@ -17,6 +17,9 @@ use crate::settings::Settings;
 use crate::source::Origin;
 use crate::template::engine;
 use crate::value::Value;
+
+/// One run of an include: the item's vars, its label, and the hosts that run it.
+type IncludeGroup = (crate::value::Map, Option<String>, Vec<HostId>);
 use crate::vars::{HostVarsQuery, Var, Vars};
 use event::{Event, Stats, Status};
 use futures::future::join_all;
@@ -458,7 +461,7 @@ impl<'a> PlayRun<'a> {
             m.insert("changed".into(), Value::Bool(true));
             st.facts
                 .insert(name.to_string(), crate::template::to_mj(&Value::Map(m)));
-            self.fleet.set_host_facts(host, &st.facts);
+            self.fleet.set_host_facts(host, &st.facts, &st.included);
         }
     }
 
@@ -479,7 +482,7 @@ impl<'a> PlayRun<'a> {
                 let _permit = sem.acquire().await;
                 let mut st = st.lock().await;
                 let ev = host::gather_facts(&mut st, &fleet, opts).await;
-                fleet.set_host_facts(st.id, &st.facts);
+                fleet.set_host_facts(st.id, &st.facts, &st.included);
                 ev
             }
         }))
@@ -517,6 +520,10 @@ impl<'a> PlayRun<'a> {
                 }
                 active = match item {
                     Item::Task(t) => self.run_task(t, inh, active).await,
+                    Item::Block(b) if b.include.is_some() => {
+                        let task = b.include.as_deref().expect("matched Some");
+                        self.run_include_role(task, b, inh, active).await
+                    }
                     Item::Block(b) => {
                         let inner = inh.with(&b.common);
                         let entered = active.clone();
@@ -590,7 +597,7 @@ impl<'a> PlayRun<'a> {
             _ => {}
         }
         self.reporter.event(&Event::TaskStart {
-            name: task.display_name(),
+            name: task.banner_name(),
             handler: inh.handler,
         });
         self.publish_hosts(&active).await;
@@ -602,7 +609,7 @@ impl<'a> PlayRun<'a> {
         };
         let progress = self.opts.progress.then(|| {
             crate::output::Progress::start(
-                &format!("TASK [{}]", task.display_name()),
+                &format!("TASK [{}]", task.banner_name()),
                 targets
                     .iter()
                     .map(|h| self.fleet.inventory.host(*h).name.clone())
@@ -629,7 +636,7 @@ impl<'a> PlayRun<'a> {
                 let mut st = st.lock().await;
                 let r = run.run(&mut st).await;
                 if changes_facts {
-                    fleet.set_host_facts(st.id, &st.facts);
+                    fleet.set_host_facts(st.id, &st.facts, &st.included);
                 }
                 if let Some(p) = progress_ref {
                     p.done(name);
@@ -768,48 +775,29 @@ impl<'a> PlayRun<'a> {
         }
     }
 
-    async fn run_include(
+    /// The first half of an include: its banner, then on each host the file (or role)
+    /// it brings in per loop item, or its skip or failure. Hosts with the same file run
+    /// it together, keyed by file and item as Ansible's IncludedFile: each item's run is
+    /// one group, in the order the items first appear. Prints Ansible's `included:`
+    /// lines (with the absolute path of a file when `as_files`, else the role's name),
+    /// each counted `ok`.
+    async fn include_groups(
         &mut self,
         task: &Task,
         inh: &Inherited,
-        active: Vec<HostId>,
-    ) -> Vec<HostId> {
-        // Each host resolves the file name; hosts with the same file run it together.
-        // Keyed by file and loop item, as Ansible's IncludedFile: each item's run of the
-        // file is one group, in the order the items first appear.
-        type Group = (crate::value::Map, Option<String>, Vec<HostId>);
-        let mut groups: IndexMap<(std::path::PathBuf, String), Group> = IndexMap::new();
+        active: &[HostId],
+        as_files: bool,
+    ) -> (
+        IndexMap<(std::path::PathBuf, String), IncludeGroup>,
+        Vec<HostId>,
+    ) {
+        let mut groups: IndexMap<(std::path::PathBuf, String), IncludeGroup> = IndexMap::new();
         let mut failed = Vec::new();
-        let mut inner = inh.with(&task.common);
-        inner.include_depth += 1;
-        if inner.include_depth > MAX_INCLUDE_DEPTH && !active.is_empty() {
-            // A file that includes itself (directly or not) would recurse until the
-            // stack overflows: fail the hosts instead, naming the include.
-            self.reporter.event(&Event::TaskStart {
-                name: task.display_name(),
-                handler: inh.handler,
-            });
-            let msg = format!(
-                "{}: include_tasks nested more than {MAX_INCLUDE_DEPTH} deep: does the file include itself?",
-                task.origin
-            );
-            self.fail_hosts(&active, &msg).await;
-            return Vec::new();
-        }
-        if !task.common.vars.is_empty() {
-            inner.vars.pop();
-            inner
-                .include_params
-                .push(Arc::new(task.common.vars.clone()));
-        }
-        if active.is_empty() {
-            return active;
-        }
         self.reporter.event(&Event::TaskStart {
-            name: task.display_name(),
+            name: task.banner_name(),
             handler: inh.handler,
         });
-        for h in &active {
+        for h in active {
             let mut st = self.states[h].lock().await;
             let run = TaskRun {
                 task,
@@ -856,14 +844,79 @@ impl<'a> PlayRun<'a> {
                 names.push(st.name.clone());
             }
             self.reporter.event(&Event::Included {
-                path: std::path::absolute(path)
-                    .unwrap_or_else(|_| path.clone())
-                    .display()
-                    .to_string(),
+                path: if as_files {
+                    std::path::absolute(path)
+                        .unwrap_or_else(|_| path.clone())
+                        .display()
+                        .to_string()
+                } else {
+                    path.display().to_string()
+                },
                 hosts: names,
                 item: label.clone(),
             });
         }
+        (groups, failed)
+    }
+
+    /// `include_role`: read with the playbook (its tasks are `role`'s block), shown and
+    /// counted as Ansible's dynamic include: the banner, `included: ROLE for HOSTS` or a
+    /// skip per host; the role's tasks then run on the hosts that included it, and hosts
+    /// that skipped it go on.
+    async fn run_include_role(
+        &mut self,
+        task: &Task,
+        role: &crate::playbook::Block,
+        inh: &Inherited,
+        active: Vec<HostId>,
+    ) -> Vec<HostId> {
+        let mut tags = inh.tags.clone();
+        tags.extend(task.common.tags.iter().cloned());
+        let tags = render_tags(&tags, self.play, &self.opts.extra);
+        if active.is_empty() || (!inh.handler && !self.tags_allow(&tags)) {
+            return active;
+        }
+        let (groups, failed) = self.include_groups(task, inh, &active, false).await;
+        let included: Vec<HostId> = groups.values().flat_map(|g| g.2.iter().copied()).collect();
+        let ok = self.run_items(&role.block, inh, included.clone()).await;
+        active
+            .into_iter()
+            .filter(|h| !failed.contains(h) && (!included.contains(h) || ok.contains(h)))
+            .collect()
+    }
+
+    async fn run_include(
+        &mut self,
+        task: &Task,
+        inh: &Inherited,
+        active: Vec<HostId>,
+    ) -> Vec<HostId> {
+        let mut inner = inh.with(&task.common);
+        inner.include_depth += 1;
+        if inner.include_depth > MAX_INCLUDE_DEPTH && !active.is_empty() {
+            // A file that includes itself (directly or not) would recurse until the
+            // stack overflows: fail the hosts instead, naming the include.
+            self.reporter.event(&Event::TaskStart {
+                name: task.banner_name(),
+                handler: inh.handler,
+            });
+            let msg = format!(
+                "{}: include_tasks nested more than {MAX_INCLUDE_DEPTH} deep: does the file include itself?",
+                task.origin
+            );
+            self.fail_hosts(&active, &msg).await;
+            return Vec::new();
+        }
+        if !task.common.vars.is_empty() {
+            inner.vars.pop();
+            inner
+                .include_params
+                .push(Arc::new(task.common.vars.clone()));
+        }
+        if active.is_empty() {
+            return active;
+        }
+        let (groups, failed) = self.include_groups(task, inh, &active, true).await;
         let mut still: Vec<HostId> = active
             .iter()
             .copied()

@@ -56,6 +56,74 @@ impl Origin {
         let rel = cwd().and_then(|c| self.file.strip_prefix(c).ok());
         rel.unwrap_or(&self.file).display().to_string()
     }
+
+    /// `Origin: /abs/file:line:col`, a blank line, and the source around the position
+    /// with a caret under it, as Ansible 2.19 shows where a message comes from.
+    pub(crate) fn ansible_context(&self) -> String {
+        let file = std::path::absolute(&self.file).unwrap_or_else(|_| self.file.to_path_buf());
+        let mut out = format!(
+            "Origin: {}:{}:{}",
+            file.display(),
+            self.pos.line,
+            self.pos.col
+        );
+        if let Some(lines) = self.annotated_source() {
+            out.push_str("\n\n");
+            out.push_str(&lines.join("\n"));
+        }
+        out
+    }
+
+    /// Up to two lines before the position's line and the line itself, numbered, with
+    /// `^ column N` under the column (Ansible's SourceContext.from_origin).
+    fn annotated_source(&self) -> Option<Vec<String>> {
+        const CONTEXT: usize = 2;
+        const WIDTH: usize = 120;
+        let target = self.pos.line as usize;
+        if target == 0 {
+            return None;
+        }
+        let text = std::fs::read_to_string(&self.file).ok()?;
+        if text.starts_with("$ANSIBLE_VAULT;") {
+            return None;
+        }
+        let start = target.saturating_sub(1 + CONTEXT);
+        let lines: Vec<&str> = text
+            .split_inclusive('\n')
+            .skip(start)
+            .take(target - start)
+            .collect();
+        if lines.len() != target - start {
+            return None;
+        }
+        let label = target.to_string().len();
+        let max_len = WIDTH - label - 1;
+        let mut usable = max_len;
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let mut line = line.trim_end_matches('\n').replace('\t', " ");
+            if line.chars().count() > max_len {
+                line = line.chars().take(max_len - 3).collect::<String>() + "...";
+                usable = max_len - 3;
+            }
+            let sep = if line.is_empty() { "" } else { " " };
+            out.push(format!("{:>label$}{sep}{line}", start + i + 1));
+        }
+        let col = self.pos.col as usize;
+        if col >= 1 && col <= usable {
+            let word = format!("column {col}");
+            let marker = if col - 1 + 2 + word.len() > max_len {
+                format!(
+                    "{}{word} ^",
+                    " ".repeat((col - 1).saturating_sub(word.len() + 1))
+                )
+            } else {
+                format!("{}^ {word}", " ".repeat(col - 1))
+            };
+            out.push(format!("{} {marker}", " ".repeat(label)));
+        }
+        Some(out)
+    }
 }
 
 impl fmt::Display for Origin {

@@ -447,6 +447,8 @@ pub(crate) struct Cx<'a> {
     pub host: String,
     /// The task's `environment:`, exported for the commands it runs.
     pub env: Vec<(String, String)>,
+    /// Where each of the task's arguments is written (for messages that point there).
+    pub task: &'a crate::playbook::Task,
 }
 
 impl<'a> Cx<'a> {

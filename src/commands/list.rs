@@ -97,11 +97,7 @@ impl Walk<'_> {
                     if self.filter && !tags_allow(&tags, &self.opts.tags, &self.opts.skip_tags) {
                         continue;
                     }
-                    let name = match &t.role {
-                        Some(r) => format!("{} : {}", r.name, t.display_name()),
-                        None => t.display_name(),
-                    };
-                    out.push((name, tags));
+                    out.push((t.banner_name(), tags));
                 }
                 Item::Block(b) => {
                     let mut tags: Vec<String> = inherited.to_vec();

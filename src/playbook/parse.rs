@@ -154,6 +154,10 @@ struct Ctx<'a> {
     play_dir: PathBuf,
     /// The role whose files are being read, if any.
     role_dir: Option<PathBuf>,
+    role_name: Option<String>,
+    /// `ansible_parent_role_names` and `_paths` for the tasks being read: the roles
+    /// whose `include_role`/`import_role` led here, innermost first.
+    parent_roles: Vec<(String, String)>,
     errors: Vec<Diagnostic>,
     /// Handlers of the roles met so far: they join the play's.
     role_handlers: Vec<Item>,
@@ -274,6 +278,8 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
             dir: dir.clone(),
             play_dir: dir.clone(),
             role_dir: None,
+            role_name: None,
+            parent_roles: Vec::new(),
             errors: Vec::new(),
             role_handlers: Vec::new(),
             roles_seen: std::rc::Rc::default(),
@@ -301,6 +307,8 @@ pub(crate) fn load_tasks_file(
         play_dir: dir.clone(),
         dir,
         role_dir: role.map(|r| r.dir.clone()),
+        role_name: role.map(|r| r.name.clone()),
+        parent_roles: Vec::new(),
         errors: Vec::new(),
         role_handlers: Vec::new(),
         roles_seen: std::rc::Rc::default(),
@@ -624,7 +632,12 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
 
 /// The tasks of a file an import (or a role) brings in, read with `role_dir` as the
 /// current role; its problems and role handlers join the importer's.
-fn load_task_file(cx: &mut Ctx, path: &Path, role_dir: Option<PathBuf>) -> Vec<Item> {
+fn load_task_file(
+    cx: &mut Ctx,
+    path: &Path,
+    role: Option<(PathBuf, String)>,
+    parent_roles: Vec<(String, String)>,
+) -> Vec<Item> {
     let loaded = match crate::yaml::load_file(path) {
         Ok(l) => l,
         Err(d) => {
@@ -636,7 +649,9 @@ fn load_task_file(cx: &mut Ctx, path: &Path, role_dir: Option<PathBuf>) -> Vec<I
         l: &loaded,
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         play_dir: cx.play_dir.clone(),
-        role_dir,
+        role_dir: role.as_ref().map(|r| r.0.clone()),
+        role_name: role.map(|r| r.1),
+        parent_roles,
         errors: Vec::new(),
         role_handlers: Vec::new(),
         roles_seen: cx.roles_seen.clone(),
@@ -737,6 +752,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             block: n.get("block").map(|v| tasks(cx, v)).unwrap_or_default(),
             rescue: n.get("rescue").map(|v| tasks(cx, v)).unwrap_or_default(),
             always: n.get("always").map(|v| tasks(cx, v)).unwrap_or_default(),
+            include: None,
         };
         cx.depth -= 1;
         return vec![Item::Block(Box::new(b))];
@@ -814,6 +830,8 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         }
     };
     module = crate::tasks::canonical(&module).to_string();
+    // `include_role`: the role read now, run behind the include task (see Block::include).
+    let mut role: Option<Vec<Item>> = None;
     if module == "import_role" || module == "include_role" {
         // Free-form `include_role: name=x tasks_from=y`, as Ansible's parse_kv reads it.
         if let NodeKind::Scalar(Value::Str(text)) = &raw_args.kind {
@@ -834,9 +852,18 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             return Vec::new();
         }
         cx.depth += 1;
-        let items = roles::role_items(cx, n, Some(&raw_args));
+        let mut items = roles::role_items(cx, n, Some(&raw_args));
         cx.depth -= 1;
-        return items;
+        if module == "import_role" {
+            return items;
+        }
+        // A dynamic include's `when` and `tags` are its own, not its tasks' (they are
+        // judged once, by the include task).
+        if let Some(Item::Block(b)) = items.last_mut() {
+            b.common.when.clear();
+            b.common.tags.clear();
+        }
+        role = Some(items);
     }
     if module == "import_tasks" || module == "include" {
         let Some(file) = raw_args.as_str().map(str::to_string).or_else(|| {
@@ -863,8 +890,9 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             return Vec::new();
         }
         let path = cx.dir.join(&file);
-        let role_dir = cx.role_dir.clone();
-        let mut items = load_task_file(cx, &path, role_dir);
+        let role = cx.role_dir.clone().zip(cx.role_name.clone());
+        let parents = cx.parent_roles.clone();
+        let mut items = load_task_file(cx, &path, role, parents);
         // `notify:` on the import notifies from each imported task, as in Ansible.
         if let Some(v) = n.get("notify") {
             let names = strings(cx, v, "notify", false);
@@ -877,6 +905,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             block: items,
             rescue: Vec::new(),
             always: Vec::new(),
+            include: None,
         }))];
     }
     let library_dirs: Vec<PathBuf> = [
@@ -887,9 +916,10 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     .into_iter()
     .flatten()
     .collect();
-    let unsupported = !crate::tasks::is_module(&module)
+    let unsupported = role.is_none()
+        && !crate::tasks::is_module(&module)
         && crate::tasks::is_unsupported_module(&module, &library_dirs);
-    if !crate::tasks::is_module(&module) && !unsupported {
+    if role.is_none() && !crate::tasks::is_module(&module) && !unsupported {
         let hint = did_you_mean(
             &module,
             crate::tasks::module_names().chain(TASK_KEYS.iter().copied()),
@@ -1007,6 +1037,14 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         module,
         args,
         args_origin: cx.origin(&raw_args),
+        arg_origins: raw_args
+            .as_map()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.name.clone(), cx.origin(v)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         arg_errors,
         loop_,
         loop_kind,
@@ -1064,6 +1102,15 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         }
     }
     let _ = IGNORED_KEYS;
+    if let Some(items) = role {
+        return vec![Item::Block(Box::new(Block {
+            common: Common::default(),
+            block: items,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            include: Some(Box::new(task)),
+        }))];
+    }
     vec![Item::Task(Box::new(task))]
 }
 

@@ -358,6 +358,23 @@ impl TaskRun<'_> {
     }
 
     fn include_path(&self, scope: &Arc<Scope>) -> Result<std::path::PathBuf, String> {
+        if self.task.module == "include_role" {
+            // The role was read with the playbook; this is the name `included:` shows.
+            let role = self
+                .task
+                .args
+                .get("name")
+                .or_else(|| self.task.args.get("role"));
+            let name = engine()
+                .template_to_value(
+                    role.unwrap_or(&Value::Null),
+                    scope,
+                    Some(&self.task.args_origin),
+                )
+                .map_err(|e| e.to_string())?
+                .py_str();
+            return Ok(std::path::PathBuf::from(name));
+        }
         let raw = self
             .task
             .args
@@ -950,7 +967,12 @@ impl TaskRun<'_> {
             }
             events.push(Event::Retry {
                 host: st.name.clone(),
-                task: self.task.display_name(),
+                task: self
+                    .task
+                    .common
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| self.task.banner_name()),
                 left,
             });
             left -= 1;
@@ -1120,6 +1142,7 @@ impl TaskRun<'_> {
             scope: scope.clone(),
             host: st.name.clone(),
             env,
+            task: self.task,
         };
         let limit = match &self.task.timeout {
             Some(raw) => {

@@ -48,8 +48,29 @@ pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let mut out = Outcome::default();
     if let Some(var) = args::str_opt(a, &["var"]) {
         let value = match engine().eval(&var, &cx.scope, None) {
-            Ok(v) => from_mj(&v).unwrap_or_else(|_| Value::str("VARIABLE IS NOT DEFINED!")),
-            Err(_) => Value::str("VARIABLE IS NOT DEFINED!"),
+            Ok(v) => from_mj(&v)
+                .map_err(|e| fail(format!("Error while resolving `var` expression.\n{e}")))?,
+            // Ansible 2.19 shows an undefined value as a numbered placeholder and warns
+            // where the expression is written (its ReplacingMarkerBehavior).
+            Err(e)
+                if e.message.contains("is undefined") || e.message.contains("has no attribute") =>
+            {
+                out.result.insert(
+                    "warnings".into(),
+                    Value::List(vec![Value::str(format!(
+                        "Encountered 1 template error.\nerror 1 - {}\n{}\n",
+                        e.message,
+                        cx.task.arg_origin("var").ansible_context()
+                    ))]),
+                );
+                Value::str(format!("<< error 1 - {} >>", e.message))
+            }
+            Err(e) => {
+                return Err(fail(format!(
+                    "Error while resolving `var` expression.\n{}",
+                    e.message
+                )));
+            }
         };
         out.result.insert(var, value);
     } else {

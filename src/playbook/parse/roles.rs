@@ -36,6 +36,7 @@ const ENTRY_KEYWORDS: &[&str] = &[
 /// Arguments of `import_role` / `include_role`.
 const ROLE_ARGS: &[&str] = &[
     "name",
+    "role",
     "tasks_from",
     "vars_from",
     "defaults_from",
@@ -101,8 +102,18 @@ fn load_vars(cx: &mut Ctx, path: Option<PathBuf>) -> Vars {
 }
 
 /// Parses a role file's tasks (or handlers) with the role as the current one.
-fn load_items(cx: &mut Ctx, path: &Path, role_dir: &Path) -> Vec<Item> {
-    super::load_task_file(cx, path, Some(role_dir.to_path_buf()))
+fn load_items(
+    cx: &mut Ctx,
+    path: &Path,
+    role: &Role,
+    parent_roles: Vec<(String, String)>,
+) -> Vec<Item> {
+    super::load_task_file(
+        cx,
+        path,
+        Some((role.dir.clone(), role.name.clone())),
+        parent_roles,
+    )
 }
 
 /// Marks every task under `items` that has no role yet as the role's.
@@ -115,6 +126,11 @@ pub(crate) fn set_role(items: &mut [Item], role: &Arc<Role>) {
                 }
             }
             Item::Block(b) => {
+                if let Some(t) = &mut b.include
+                    && t.role.is_none()
+                {
+                    t.role = Some(role.clone());
+                }
                 set_role(&mut b.block, role);
                 set_role(&mut b.rescue, role);
                 set_role(&mut b.always, role);
@@ -136,7 +152,10 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     }
     let (name, spec) = match (task_args, &entry.kind) {
         (Some(args), _) => (
-            args.get("name").and_then(Node::as_str).map(str::to_string),
+            args.get("name")
+                .or_else(|| args.get("role"))
+                .and_then(Node::as_str)
+                .map(str::to_string),
             args,
         ),
         (None, NodeKind::Scalar(v)) => (Some(v.py_str()), entry),
@@ -154,10 +173,10 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         cx.err(entry.pos, "a role needs a name (`role:` or `name:`)");
         return Vec::new();
     };
-    if crate::template::is_possibly_template(&name) {
+    let Some(name) = static_name(cx, &name) else {
         cx.err(entry.pos, "a role's name cannot be templated here");
         return Vec::new();
-    }
+    };
     let Some(dir) = find_role(cx, &name) else {
         cx.err(
             entry.pos,
@@ -208,6 +227,8 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     let mut role_vars = load_vars(cx, role_file(&dir, "vars", &from("vars_from")));
     crate::vars::merge_into(&mut role_vars, &params);
     let role = Arc::new(Role {
+        // A role named by its path keeps the path as its name (Ansible finds it in its
+        // first search directory, as an absolute path or relative to the playbook).
         name: name.clone(),
         dir: dir.clone(),
         defaults: Arc::new(defaults),
@@ -219,6 +240,13 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     if !allow_duplicates && cx.role_seen(&key) {
         return Vec::new();
     }
+    // Tasks an include_role or import_role brings in see the roles that led there.
+    let parents: Vec<(String, String)> = match (task_args, &cx.role_name, &cx.role_dir) {
+        (Some(_), Some(n), Some(d)) => std::iter::once((n.clone(), d.display().to_string()))
+            .chain(cx.parent_roles.iter().cloned())
+            .collect(),
+        _ => cx.parent_roles.clone(),
+    };
     let mut out = Vec::new();
     // meta/main.yml: dependencies first.
     if let Some(meta) = role_file(&dir, "meta", "main") {
@@ -233,6 +261,9 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         dir: dir.clone(),
                         play_dir: cx.play_dir.clone(),
                         role_dir: Some(dir.clone()),
+                        role_name: Some(role.name.clone()),
+                        // A dependency runs under its dependent's include.
+                        parent_roles: parents.clone(),
                         errors: Vec::new(),
                         role_handlers: Vec::new(),
                         roles_seen: cx.roles_seen.clone(),
@@ -252,7 +283,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     cx.see_role(key);
     cx.name_role(&name);
     let mut block = match role_file(&dir, "tasks", &from("tasks_from")) {
-        Some(p) => load_items(cx, &p, &dir),
+        Some(p) => load_items(cx, &p, &role, parents.clone()),
         None if task_args.is_some() && from("tasks_from") != "main" => {
             cx.err(
                 entry.pos,
@@ -264,7 +295,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     };
     set_role(&mut block, &role);
     if let Some(h) = role_file(&dir, "handlers", &from("handlers_from")) {
-        let mut handlers = load_items(cx, &h, &dir);
+        let mut handlers = load_items(cx, &h, &role, parents.clone());
         set_role(&mut handlers, &role);
         cx.role_handlers.extend(handlers);
     }
@@ -276,11 +307,30 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
             c.vars = vars(cx, v);
         }
     }
+    if !parents.is_empty() {
+        for (key, pick) in [
+            ("ansible_parent_role_names", 0),
+            ("ansible_parent_role_paths", 1),
+        ] {
+            let list = parents
+                .iter()
+                .map(|p| Value::str(if pick == 0 { &p.0 } else { &p.1 }))
+                .collect();
+            c.vars.insert(
+                key.into(),
+                Var {
+                    value: Value::List(list),
+                    origin: None,
+                },
+            );
+        }
+    }
     out.push(Item::Block(Box::new(Block {
         common: c,
         block,
         rescue: Vec::new(),
         always: Vec::new(),
+        include: None,
     })));
     out
 }
@@ -301,4 +351,23 @@ pub(super) fn roles_list(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             Vec::new()
         }
     }
+}
+
+/// A role name as written, or with `role_path` and `playbook_dir` (all that is known
+/// while the playbook is read) rendered in; `None` when it needs anything else.
+fn static_name(cx: &Ctx, name: &str) -> Option<String> {
+    if !crate::template::is_possibly_template(name) {
+        return Some(name.to_string());
+    }
+    let mut known = vec![(
+        "playbook_dir".to_string(),
+        Value::str(cx.play_dir.display().to_string()),
+    )];
+    if let Some(d) = &cx.role_dir {
+        known.push(("role_path".into(), Value::str(d.display().to_string())));
+    }
+    let engine = crate::template::engine();
+    let scope =
+        crate::template::Scope::new(engine, vec![crate::template::native_frame(known)], None);
+    engine.render_str(name, &scope, None).ok()
 }
