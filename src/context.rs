@@ -221,7 +221,7 @@ impl Fleet {
         );
         m.insert(
             "ansible_playbook_python".into(),
-            Value::str(PLAYBOOK_PYTHON.as_str()),
+            Value::str(crate::inventory::PLAYBOOK_PYTHON.as_str()),
         );
         m.insert("ansible_check_mode".into(), Value::Bool(self.check_mode));
         m.insert("ansible_diff_mode".into(), Value::Bool(self.diff_mode));
@@ -314,16 +314,3 @@ impl HostvarsSource for FleetHostvars {
         }
     }
 }
-
-/// `ansible_playbook_python`: Ansible's own interpreter. tprov has none; the first
-/// `python3` on PATH is what inventories that name it (for local hosts) expect.
-static PLAYBOOK_PYTHON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("python3"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
-        .display()
-        .to_string()
-});

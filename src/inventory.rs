@@ -169,6 +169,10 @@ impl Inventory {
         }
         let mut vars = Map::default();
         vars.insert("ansible_connection".into(), Value::str("local"));
+        vars.insert(
+            "ansible_python_interpreter".into(),
+            Value::str(PLAYBOOK_PYTHON.as_str()),
+        );
         let host = Host {
             name: "localhost".into(),
             vars,
@@ -478,3 +482,16 @@ fn walk<'a>(start: GroupId, next: impl Fn(GroupId) -> &'a Vec<GroupId>) -> Vec<G
 
 #[cfg(test)]
 mod fuzz_tests;
+
+/// `ansible_playbook_python`: Ansible's own interpreter. tprov has none; the first
+/// `python3` on PATH is what inventories that name it (for local hosts) expect.
+pub(crate) static PLAYBOOK_PYTHON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| std::path::PathBuf::from("/usr/bin/python3"))
+        .display()
+        .to_string()
+});

@@ -129,6 +129,9 @@ pub(crate) struct Task {
     pub ignore_unreachable: Option<Value>,
     /// The role the task comes from, if any.
     pub role: Option<std::sync::Arc<Role>>,
+    /// The roles whose include_role or import_role led to this task (innermost first,
+    /// name and path): what a file it includes at run time inherits.
+    pub parent_roles: Vec<(String, String)>,
     pub origin: Origin,
 }
 

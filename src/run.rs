@@ -928,7 +928,7 @@ impl<'a> PlayRun<'a> {
             if hosts.is_empty() {
                 continue;
             }
-            match crate::playbook::load_tasks_file(&path, task.role.as_ref()) {
+            match crate::playbook::load_tasks_file(&path, task.role.as_ref(), &task.parent_roles) {
                 Ok(items) => {
                     let mut inner = inner.clone();
                     if !vars.is_empty() {

@@ -299,6 +299,7 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
 pub(crate) fn load_tasks_file(
     path: &Path,
     role: Option<&std::sync::Arc<crate::playbook::Role>>,
+    parent_roles: &[(String, String)],
 ) -> Result<Vec<Item>, Vec<Diagnostic>> {
     let loaded = crate::yaml::load_file(path).map_err(|d| vec![d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -308,7 +309,7 @@ pub(crate) fn load_tasks_file(
         dir,
         role_dir: role.map(|r| r.dir.clone()),
         role_name: role.map(|r| r.name.clone()),
-        parent_roles: Vec::new(),
+        parent_roles: parent_roles.to_vec(),
         errors: Vec::new(),
         role_handlers: Vec::new(),
         roles_seen: std::rc::Rc::default(),
@@ -1094,6 +1095,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         timeout: n.get("timeout").map(Node::to_value),
         ignore_unreachable: n.get("ignore_unreachable").map(Node::to_value),
         role: None,
+        parent_roles: cx.parent_roles.clone(),
         origin: cx.origin(n),
     };
     for k in ["async", "poll", "delegate_facts", "module_defaults"] {

@@ -707,6 +707,7 @@ impl TaskRun<'_> {
         if !ignore || self.unpredictable_dep(st, &msg).is_some() {
             return self.failed(st, msg, events);
         }
+        self.register_failure(st, &msg);
         events.push(result_event(
             &st.name,
             Status::Ignored,
@@ -720,10 +721,20 @@ impl TaskRun<'_> {
         HostResult { events, ok: true }
     }
 
+    /// A task that failed before its module ran (its loop or condition could not be
+    /// templated) still registers its failure, as in Ansible.
+    fn register_failure(&self, st: &mut HostState, msg: &str) {
+        if let Some(r) = &self.task.register {
+            st.facts
+                .insert(r.clone(), to_mj(&Value::Map(fail_map(msg))));
+        }
+    }
+
     fn failed(&self, st: &mut HostState, msg: String, mut events: Vec<Event>) -> HostResult {
         if let Some(dep) = self.unpredictable_dep(st, &msg) {
             return self.cannot_predict(st, &dep, events);
         }
+        self.register_failure(st, &msg);
         events.push(result_event(
             &st.name,
             Status::Failed,

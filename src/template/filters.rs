@@ -262,6 +262,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
         hash(&py_str(&s)?, "md5")
     });
     env.add_filter("flatten", flatten);
+    env.add_filter("unique", unique);
+    env.add_filter("rekey_on_member", rekey_on_member);
     env.add_filter(
         "union",
         |a: MjValue, b: MjValue| -> Result<MjValue, Error> { set_op(&a, &b, "union") },
@@ -398,23 +400,45 @@ pub(super) fn register(env: &mut Environment<'static>) {
             Ok(MjValue::from(out))
         },
     );
-    env.add_filter("log", |x: f64, base: Option<f64>| -> Result<f64, Error> {
-        if x <= 0.0 {
+    env.add_filter(
+        "log",
+        |x: MjValue, base: Option<MjValue>| -> Result<f64, Error> {
+            let x = number(&x, "log")?;
+            let base = base.map(|b| number(&b, "log")).transpose()?;
+            if x <= 0.0 || base.is_some_and(|b| b <= 0.0 || b == 1.0) {
+                return Err(err("math domain error"));
+            }
+            Ok(match base {
+                None => x.ln(),
+                Some(10.0) => x.log10(),
+                Some(b) => x.ln() / b.ln(),
+            })
+        },
+    );
+    env.add_filter("pow", |x: MjValue, y: MjValue| -> Result<f64, Error> {
+        let (x, y) = (number(&x, "pow")?, number(&y, "pow")?);
+        let r = x.powf(y);
+        if r.is_nan() {
             return Err(err("math domain error"));
         }
-        Ok(match base {
-            None => x.ln(),
-            Some(10.0) => x.log10(),
-            Some(b) => x.ln() / b.ln(),
-        })
+        Ok(r)
     });
-    env.add_filter("pow", |x: f64, y: f64| -> f64 { x.powf(y) });
-    env.add_filter("root", |x: f64, base: Option<f64>| -> f64 {
-        match base {
-            None | Some(2.0) => x.sqrt(),
-            Some(b) => x.powf(1.0 / b),
-        }
-    });
+    env.add_filter(
+        "root",
+        |x: MjValue, base: Option<MjValue>| -> Result<f64, Error> {
+            let x = number(&x, "root")?;
+            let base = base.map(|b| number(&b, "root")).transpose()?;
+            let r = match base {
+                None | Some(2.0) => x.sqrt(),
+                Some(b) => x.powf(1.0 / b),
+            };
+            // Python's ValueError (a negative root) is reported as the type error is.
+            if r.is_nan() {
+                return Err(err("root() can only be used on numbers"));
+            }
+            Ok(r)
+        },
+    );
     env.add_filter("human_readable", human_readable);
     env.add_filter("human_to_bytes", human_to_bytes);
     env.add_filter(
@@ -635,10 +659,13 @@ const SIZE_UNITS: [&str; 9] = ["", "K", "M", "G", "T", "P", "E", "Z", "Y"];
 
 /// Ansible's `human_readable`: `1.00 KB`, or bits (`Mb`) with `isbits`.
 fn human_readable(
-    size: f64,
+    size: MjValue,
     pos: minijinja::value::Rest<MjValue>,
     k: Kwargs,
 ) -> Result<String, Error> {
+    // Python compares the size with numbers: anything else is its TypeError.
+    let size =
+        number(&size, "human_readable").map_err(|_| err("human_readable() failed on bad input"))?;
     let isbits = pos
         .first()
         .cloned()
@@ -1623,4 +1650,122 @@ fn float_of(v: &MjValue) -> Result<f64, Error> {
             other.type_name()
         ))),
     }
+}
+
+/// A math filter's number (Python's int, float or bool), or its TypeError as Ansible
+/// words it: `log() can only be used on numbers`.
+fn number(v: &MjValue, filter: &str) -> Result<f64, Error> {
+    match ours(v)? {
+        Value::Bool(b) => Ok(f64::from(u8::from(b))),
+        Value::Int(i) => Ok(i as f64),
+        Value::BigInt(i) => Ok(i as f64),
+        Value::Float(f) => Ok(f),
+        _ => Err(err(format!("{filter}() can only be used on numbers"))),
+    }
+}
+
+/// Ansible's `unique`: Jinja's (case-insensitive unless `case_sensitive`, optionally by
+/// `attribute`), falling back to Ansible's equality-based one when an item cannot be
+/// hashed (a list or a mapping) and neither option was given.
+fn unique(v: MjValue, k: Kwargs) -> Result<MjValue, Error> {
+    let case_sensitive: Option<bool> = k.get("case_sensitive")?;
+    let attribute: Option<String> = k.get("attribute")?;
+    k.assert_all_used()?;
+    let items: Vec<Value> = match ours(&v)? {
+        Value::List(l) => l,
+        Value::Map(m) => m.keys().map(|k| Value::str(k.clone())).collect(),
+        Value::Str(s) => s.chars().map(|c| Value::str(c.to_string())).collect(),
+        other => {
+            return Err(err(format!(
+                "'{}' object is not iterable",
+                other.type_name()
+            )));
+        }
+    };
+    let key = |x: &Value| -> Option<Value> {
+        let mut x = x.clone();
+        if let Some(attr) = &attribute {
+            for part in attr.split('.') {
+                x = match &x {
+                    Value::Map(m) => m.get(part).cloned().unwrap_or(Value::Null),
+                    Value::List(l) => part
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| l.get(i).cloned())
+                        .unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+            }
+        }
+        match x {
+            Value::List(_) | Value::Map(_) => None,
+            Value::Str(s) if case_sensitive != Some(true) => Some(Value::str(s.to_lowercase())),
+            other => Some(other),
+        }
+    };
+    let keys: Option<Vec<Value>> = items.iter().map(key).collect();
+    let mut out: Vec<Value> = Vec::new();
+    match keys {
+        Some(keys) => {
+            let mut seen: Vec<&Value> = Vec::new();
+            for (item, key) in items.iter().zip(&keys) {
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    out.push(item.clone());
+                }
+            }
+        }
+        None if case_sensitive == Some(false) || attribute.is_some() => {
+            return Err(err(
+                "Jinja2's unique filter failed and we cannot fall back to Ansible's version as it does not support the parameters supplied.",
+            ));
+        }
+        None => {
+            for item in items {
+                if !out.contains(&item) {
+                    out.push(item);
+                }
+            }
+        }
+    }
+    Ok(to_mj(&Value::List(out)))
+}
+
+/// `rekey_on_member`: a dict of the dicts in `data` (a list, or a dict's values) keyed by
+/// each one's `key`; a repeated key is an error unless `duplicates='overwrite'`.
+fn rekey_on_member(data: MjValue, key: MjValue, k: Kwargs) -> Result<MjValue, Error> {
+    let duplicates: Option<String> = k.get("duplicates")?;
+    k.assert_all_used()?;
+    let duplicates = duplicates.unwrap_or_else(|| "error".into());
+    if duplicates != "error" && duplicates != "overwrite" {
+        return Err(err(format!(
+            "duplicates parameter to rekey_on_member has unknown value {}",
+            Value::str(duplicates).py_repr()
+        )));
+    }
+    let items: Vec<Value> = match ours(&data)? {
+        Value::Map(m) => m.into_values().collect(),
+        Value::List(l) => l,
+        _ => return Err(err("Type is not a valid list, set, or dict")),
+    };
+    let key = ours(&key)?;
+    let name = key.py_str();
+    let mut out = Map::default();
+    for item in items {
+        let Value::Map(m) = &item else {
+            return Err(err("List item is not a valid dict"));
+        };
+        let Some(elem) = m.get(&name) else {
+            return Err(err(format!("Key {} was not found.", key.py_repr())));
+        };
+        let slot = elem.py_str();
+        if out.contains_key(&slot) && duplicates == "error" {
+            return Err(err(format!(
+                "Key {} is not unique, cannot convert to dict.",
+                elem.py_repr()
+            )));
+        }
+        out.insert(slot, item);
+    }
+    Ok(to_mj(&Value::Map(out)))
 }

@@ -79,6 +79,10 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("file", |v: String| std::path::Path::new(&v).is_file());
     env.add_test("directory", |v: String| std::path::Path::new(&v).is_dir());
     env.add_test("link", |v: String| std::path::Path::new(&v).is_symlink());
+    // os.path.lexists: true for a dangling link too.
+    env.add_test("link_exists", |v: String| {
+        std::fs::symlink_metadata(&v).is_ok()
+    });
     for name in ["subset", "issubset"] {
         env.add_test(name, |a: MjValue, b: MjValue| subset(&a, &b));
     }
