@@ -197,6 +197,28 @@ impl TaskRun<'_> {
             frames.push(Frame::Raw(role.vars.clone()));
         }
         frames.extend(all.iter().skip(1).cloned());
+        // Where lookups look for relative files: the role's directory, then the task
+        // file's (Ansible's Task.get_search_path).
+        let task_dir = self
+            .task
+            .origin
+            .file
+            .parent()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+            .unwrap_or_default()
+            .display()
+            .to_string();
+        let mut search: Vec<Value> = Vec::new();
+        if let Some(role) = &self.task.role {
+            search.push(Value::str(role.dir.display().to_string()));
+        }
+        if !search.contains(&Value::str(task_dir.clone())) {
+            search.push(Value::str(task_dir));
+        }
+        frames.push(crate::template::native_frame([(
+            "ansible_search_path".to_string(),
+            Value::List(search),
+        )]));
         if let Some(role) = &self.task.role {
             frames.push(crate::template::native_frame([
                 ("role_name".to_string(), Value::str(role.name.clone())),
@@ -245,11 +267,28 @@ impl TaskRun<'_> {
         Ok(None)
     }
 
-    /// The included file for `include_tasks` on this host (None when `when` is false).
+    /// `loop_control.loop_var`, rendered when it is a template (`"{{ name }}"`).
+    fn loop_var(&self, scope: &Arc<Scope>) -> String {
+        let raw = &self.task.loop_var;
+        if crate::template::is_possibly_template(raw) {
+            engine()
+                .render_str(raw, scope, Some(self.task.origin.clone()))
+                .unwrap_or_else(|_| raw.clone())
+        } else {
+            raw.clone()
+        }
+    }
+
     /// The loop variables one item binds: the item, `index_var`, `ansible_loop` (with
     /// `extended`) and `ansible_loop_var`.
-    fn item_vars(&self, items: &[Option<Value>], index: usize, v: &Value) -> Vec<(String, Value)> {
-        let mut frame = vec![(self.task.loop_var.clone(), v.clone())];
+    fn item_vars(
+        &self,
+        items: &[Option<Value>],
+        index: usize,
+        v: &Value,
+        loop_var: &str,
+    ) -> Vec<(String, Value)> {
+        let mut frame = vec![(loop_var.to_string(), v.clone())];
         if let Some(iv) = &self.task.index_var {
             frame.push((iv.clone(), Value::Int(index as i64)));
             frame.push(("ansible_index_var".into(), Value::str(iv.clone())));
@@ -260,10 +299,7 @@ impl TaskRun<'_> {
                 loop_info(items, index, self.task.loop_allitems),
             ));
         }
-        frame.push((
-            "ansible_loop_var".into(),
-            Value::str(self.task.loop_var.clone()),
-        ));
+        frame.push(("ansible_loop_var".into(), Value::str(loop_var)));
         frame
     }
 
@@ -318,9 +354,13 @@ impl TaskRun<'_> {
                 _ => return Err(fail(e)),
             },
         };
+        let loop_var = self.loop_var(&scope);
         for (index, item) in items.iter().enumerate() {
             let Some(v) = item else { continue };
-            let vars: Map = self.item_vars(&items, index, v).into_iter().collect();
+            let vars: Map = self
+                .item_vars(&items, index, v, &loop_var)
+                .into_iter()
+                .collect();
             let inner = scope.with_frame(native_frame(
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())),
             ));
@@ -444,6 +484,7 @@ impl TaskRun<'_> {
                 _ => return self.failed_or_ignored(st, e, events, ignore),
             },
         };
+        let loop_var = self.loop_var(&scope);
         let mut results: Vec<Map> = Vec::new();
         let mut any_changed = false;
         let mut any_failed = false;
@@ -470,7 +511,7 @@ impl TaskRun<'_> {
                     // loop accumulates, as in Ansible).
                     let mut frame: Vec<(String, Value)> =
                         facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    frame.extend(self.item_vars(&items, index, v));
+                    frame.extend(self.item_vars(&items, index, v, &loop_var));
                     scope.with_frame(native_frame(frame))
                 }
                 None => scope.clone(),
@@ -480,10 +521,7 @@ impl TaskRun<'_> {
                 match self.when(&scope) {
                     Ok(Some(cond)) => {
                         let mut m = skip_result(&cond);
-                        m.insert(
-                            self.task.loop_var.clone(),
-                            item.clone().unwrap_or(Value::Null),
-                        );
+                        m.insert(loop_var.clone(), item.clone().unwrap_or(Value::Null));
                         events.push(result_event(
                             &name,
                             Status::Skipped,
@@ -551,11 +589,8 @@ impl TaskRun<'_> {
                 }
             };
             if let Some(v) = item {
-                result.insert(self.task.loop_var.clone(), v.clone());
-                result.insert(
-                    "ansible_loop_var".into(),
-                    Value::str(self.task.loop_var.clone()),
-                );
+                result.insert(loop_var.clone(), v.clone());
+                result.insert("ansible_loop_var".into(), Value::str(loop_var.clone()));
             }
             // A failed result may still have changed the host (a command that ran and
             // exited non-zero): Ansible counts it changed once ignored.
@@ -859,6 +894,26 @@ impl TaskRun<'_> {
                     other => vec![other],
                 })
                 .collect(),
+            // The dict lookup takes each term as a mapping.
+            (Value::List(l), LoopKind::WithDict) => {
+                let mut out = Vec::new();
+                for term in l {
+                    let Value::Map(m) = term else {
+                        return Err(format!(
+                            "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                            term.py_str(),
+                            term.type_name()
+                        ));
+                    };
+                    out.extend(m.into_iter().map(|(k, v)| {
+                        let mut e = Map::default();
+                        e.insert("key".into(), Value::Str(k));
+                        e.insert("value".into(), v);
+                        Value::Map(e)
+                    }));
+                }
+                out
+            }
             (Value::List(l), _) => l,
             (Value::Map(m), LoopKind::WithDict) => m
                 .into_iter()
@@ -870,7 +925,8 @@ impl TaskRun<'_> {
                 })
                 .collect(),
             (Value::Null, _) => Vec::new(),
-            (Value::Str(s), LoopKind::WithItems) => vec![Value::Str(s)],
+            // A lookup's terms that are not a list are one term.
+            (other, LoopKind::WithItems | LoopKind::WithList) => vec![other],
             (other, _) => {
                 return Err(format!(
                     "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",

@@ -35,8 +35,9 @@ pub(crate) fn file_vars(path: &Path, src: &str) -> Vec<(String, Value)> {
     vars
 }
 
-/// A naive local `datetime.datetime`, as `datetime.fromtimestamp` gives.
-fn local_datetime(t: chrono::DateTime<chrono::Local>) -> Value {
+/// A naive `datetime.datetime` (local time, as `datetime.fromtimestamp` gives, or UTC
+/// with its zone dropped).
+pub(super) fn local_datetime<Tz: chrono::TimeZone>(t: chrono::DateTime<Tz>) -> Value {
     use chrono::{Datelike, Timelike};
     Value::Time(Box::new(Timestamp {
         year: t.year(),

@@ -485,19 +485,38 @@ pub(super) fn register(env: &mut Environment<'static>) {
                 chrono::Utc
                     .timestamp_opt(whole, nanos)
                     .single()
-                    .map(|t| t.format(&fmt).to_string())
+                    .map(|t| py_strftime(&t, &fmt))
             } else {
                 chrono::Local
                     .timestamp_opt(whole, nanos)
                     .single()
-                    .map(|t| t.format(&fmt).to_string())
+                    .map(|t| py_strftime(&t, &fmt))
             };
-            text.ok_or_else(|| err(format!("strftime: {secs} is out of range")))
+            text.ok_or_else(|| err(format!("strftime: {secs} is out of range")))?
         },
     );
     env.add_function("lookup", lookup);
     // Ansible's `undef(hint)`: an undefined value (a role default that must be overridden).
     env.add_function("undef", |_hint: Option<String>| MjValue::UNDEFINED);
+    // `now(utc=False, fmt=None)`: a naive datetime, or its strftime text.
+    env.add_function("now", |k: Kwargs| -> Result<MjValue, Error> {
+        let utc: Option<bool> = k.get("utc")?;
+        let fmt: Option<String> = k.get("fmt")?;
+        k.assert_all_used()?;
+        let now = chrono::Utc::now();
+        Ok(
+            match (fmt.filter(|f| !f.is_empty()), utc.unwrap_or(false)) {
+                (Some(f), true) => MjValue::from(py_strftime(&now, &f)?),
+                (Some(f), false) => {
+                    MjValue::from(py_strftime(&now.with_timezone(&chrono::Local), &f)?)
+                }
+                (None, true) => to_mj(&super::file_vars::local_datetime(now)),
+                (None, false) => to_mj(&super::file_vars::local_datetime(
+                    now.with_timezone(&chrono::Local),
+                )),
+            },
+        )
+    });
     env.add_function("query", query);
     env.add_function("q", query);
     // `with_<lookup>` loops: the lookup's values for the loop's terms.
@@ -1768,4 +1787,29 @@ fn rekey_on_member(data: MjValue, key: MjValue, k: Kwargs) -> Result<MjValue, Er
         out.insert(slot, item);
     }
     Ok(to_mj(&Value::Map(out)))
+}
+
+/// Python's `strftime`: chrono's, with `%f` as Python's six-digit microseconds; an
+/// unknown directive is an error, never a panic.
+fn py_strftime<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>, fmt: &str) -> Result<String, Error>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    use std::fmt::Write as _;
+    let mut spec = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        spec.push(c);
+        if c == '%' {
+            match chars.next() {
+                Some('f') => spec.push_str("6f"),
+                Some(d) => spec.push(d),
+                None => {}
+            }
+        }
+    }
+    let mut out = String::new();
+    write!(out, "{}", t.format(&spec))
+        .map_err(|_| err(format!("strftime: invalid format string {fmt:?}")))?;
+    Ok(out)
 }

@@ -38,16 +38,28 @@ fn base_dir(state: &minijinja::State) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// A controller file for `rel`: itself when absolute, else under `files/`, then beside
-/// the playbook.
+/// A controller file for `rel`: itself when absolute, else under `files/` and then
+/// directly in each directory of the task's `ansible_search_path` (its role's, its
+/// file's), then the playbook's (Ansible's path_dwim_relative_stack).
 fn find(state: &minijinja::State, rel: &str) -> Option<PathBuf> {
     let p = Path::new(rel);
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
-    let base = base_dir(state);
-    [base.join("files").join(p), base.join(p)]
-        .into_iter()
+    let mut dirs: Vec<PathBuf> = state
+        .lookup("ansible_search_path")
+        .and_then(|v| v.try_iter().ok().map(|it| it.collect::<Vec<_>>()))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(PathBuf::from))
+        .collect();
+    dirs.push(base_dir(state));
+    let under_files = rel.split('/').next() == Some("files");
+    dirs.iter()
+        .flat_map(|d| {
+            let first = (!under_files).then(|| d.join("files").join(p));
+            first.into_iter().chain([d.join(p)])
+        })
         .find(|c| c.exists())
 }
 
