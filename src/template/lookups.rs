@@ -48,7 +48,7 @@ fn find(state: &minijinja::State, rel: &str) -> Option<PathBuf> {
     }
     let mut dirs: Vec<PathBuf> = state
         .lookup("ansible_search_path")
-        .and_then(|v| v.try_iter().ok().map(|it| it.collect::<Vec<_>>()))
+        .and_then(|v| v.try_iter().ok().map(Iterator::collect::<Vec<_>>))
         .unwrap_or_default()
         .iter()
         .filter_map(|v| v.as_str().map(PathBuf::from))
