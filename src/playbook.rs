@@ -30,6 +30,12 @@ pub(crate) struct Play {
     pub any_errors_fatal: bool,
     pub gather_facts: bool,
     pub check_mode: Option<bool>,
+    /// Keywords every task of the play inherits (ignore_errors, no_log, diff,
+    /// environment), raw as a task's are.
+    pub ignore_errors: Option<Value>,
+    pub no_log: Option<Value>,
+    pub diff: Option<Value>,
+    pub environment: Option<Value>,
     pub tags: Vec<String>,
     pub pre_tasks: Vec<Item>,
     pub tasks: Vec<Item>,
@@ -92,9 +98,13 @@ pub(crate) struct Task {
     /// The module's arguments, raw; free-form text is under `_raw_params`.
     pub args: Map,
     pub args_origin: Origin,
+    /// Where the module's name is written (its key).
+    pub module_origin: Origin,
     /// Where each argument's value is written (empty for free-form arguments, which
     /// are all at `args_origin`).
     pub arg_origins: Vec<(String, Origin)>,
+    /// Where the loop's value is written.
+    pub loop_origin: Option<Origin>,
     /// Argument errors (a missing required one, an unknown one): as in Ansible, they fail
     /// the task when it runs, not the playbook's load; `validate` reports them.
     pub arg_errors: Vec<(Origin, String)>,

@@ -60,6 +60,13 @@ impl Reporter for Ansible {
                 action,
             } => {
                 let mut text = String::new();
+                // Ansible 2.19 prints where a failure comes from before the result.
+                if matches!(status, Status::Failed | Status::Ignored)
+                    && let Some(Value::Str(e)) = result.get(crate::run::ERROR_KEY)
+                {
+                    text.push_str(&p.paint(&format!("[ERROR]: {e}"), "31"));
+                    text.push_str("\n\n");
+                }
                 if self.diff {
                     for d in diffs {
                         text.push_str(&diff::colored(&unified(d), p));
@@ -89,13 +96,14 @@ impl Reporter for Ansible {
                     }
                     Status::Skipped => p.paint(&format!("skipping: [{host}]{item}"), "36"),
                     Status::Failed | Status::Ignored => {
+                        let indent = result.contains_key("_ansible_verbose_always");
                         let mut l = if item.is_empty() {
-                            format!("fatal: [{host}]: FAILED! => {}", body(false))
+                            format!("fatal: [{host}]: FAILED! => {}", body(indent))
                         } else {
                             format!(
                                 "failed: [{host}]{} => {}",
                                 item.replacen(" => ", " ", 1),
-                                body(false)
+                                body(indent)
                             )
                         };
                         if *status == Status::Ignored {
@@ -130,6 +138,7 @@ impl Reporter for Ansible {
                 "31",
             )),
             Event::Warning(w) => p.warn(w),
+            Event::Ignoring => p.out(&p.paint("...ignoring\n", "36")),
             Event::Recap { stats } => {
                 let mut text = banner("PLAY RECAP");
                 for (host, s) in stats {
@@ -256,6 +265,9 @@ impl Reporter for Json {
             Event::Warning(w) => {
                 m.insert("event".into(), Value::str("warning"));
                 m.insert("msg".into(), Value::str(w.clone()));
+            }
+            Event::Ignoring => {
+                m.insert("event".into(), Value::str("ignoring"));
             }
             Event::Recap { stats } => {
                 m.insert("event".into(), Value::str("recap"));

@@ -5,6 +5,7 @@
 pub(crate) mod event;
 mod facts;
 mod host;
+pub(crate) use host::ERROR_KEY;
 mod inventory_changes;
 
 use crate::connect::BecomeArgs;
@@ -101,6 +102,20 @@ pub(crate) struct Inherited {
 }
 
 impl Inherited {
+    /// What every task of `play` inherits from the play's own keywords.
+    fn of_play(play: &Play) -> Inherited {
+        Inherited {
+            become_: play.become_,
+            become_user: play.become_user.clone(),
+            check_mode: play.check_mode.map(Value::Bool),
+            ignore_errors: play.ignore_errors.clone(),
+            no_log: play.no_log.clone(),
+            diff: play.diff.clone(),
+            environment: play.environment.clone(),
+            ..Default::default()
+        }
+    }
+
     fn with(&self, c: &crate::playbook::Common) -> Inherited {
         let mut i = self.clone();
         i.when.extend(c.when.iter().cloned());
@@ -255,11 +270,8 @@ pub(crate) async fn run(
                 }
             }
             let inh = Inherited {
-                become_: play.become_,
-                become_user: play.become_user.clone(),
                 tags: play.tags.clone(),
-                check_mode: play.check_mode.map(Value::Bool),
-                ..Default::default()
+                ..Inherited::of_play(play)
             };
             if play.gather_facts {
                 active = pr.gather_facts(active).await;
@@ -957,9 +969,7 @@ impl<'a> PlayRun<'a> {
     async fn flush_handlers(&mut self, active: Vec<HostId>) -> Vec<HostId> {
         let inh = Inherited {
             handler: true,
-            become_: self.play.become_,
-            become_user: self.play.become_user.clone(),
-            ..Default::default()
+            ..Inherited::of_play(self.play)
         };
         let mut active = active;
         let mut consumed: std::collections::HashMap<HostId, Vec<String>> =

@@ -154,6 +154,21 @@ pub(crate) fn canonical(name: &str) -> &str {
     }
 }
 
+/// A result key a module may set for the `[ERROR]` line of its failure when that says
+/// more than its `msg` (as Ansible's exception does); never registered or shown.
+pub(crate) const ERROR_DETAIL: &str = "_tprov_error_detail";
+
+/// A module's fully qualified name, as Ansible's messages give it.
+pub(crate) fn fqcn(module: &str) -> String {
+    match module {
+        "authorized_key" => "ansible.posix.authorized_key".into(),
+        "npm" => "community.general.npm".into(),
+        // tprov's own modules have no collection.
+        "node" | "pm2" | "set_color" | "certbot" => module.into(),
+        m => format!("ansible.builtin.{m}"),
+    }
+}
+
 /// ansible-core's own modules that tprov does not implement yet. A task using one loads
 /// (Ansible knows the name, and a `when:` may skip it on this platform) and fails only on
 /// the hosts that run it; `validate` warns about it.

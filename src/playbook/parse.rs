@@ -618,6 +618,10 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         check_mode: n
             .get("check_mode")
             .and_then(|v| boolean(cx, v, "check_mode")),
+        ignore_errors: n.get("ignore_errors").map(Node::to_value),
+        no_log: n.get("no_log").map(Node::to_value),
+        diff: n.get("diff").map(Node::to_value),
+        environment: n.get("environment").map(Node::to_value),
         tags: n
             .get("tags")
             .map(|v| strings(cx, v, "tags", true))
@@ -1038,6 +1042,17 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         module,
         args,
         args_origin: cx.origin(&raw_args),
+        module_origin: cx.l.origin(module_pos),
+        loop_origin: ["loop", "with_items", "with_list", "with_dict"]
+            .iter()
+            .find_map(|k| n.get(k))
+            .or_else(|| {
+                entries
+                    .iter()
+                    .find(|(k, _)| k.name.starts_with("with_"))
+                    .map(|(_, v)| v)
+            })
+            .map(|v| cx.origin(v)),
         arg_origins: raw_args
             .as_map()
             .map(|m| {

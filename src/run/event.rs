@@ -61,6 +61,8 @@ pub(crate) enum Event {
         left: i64,
     },
     Warning(String),
+    /// ansible-playbook's `...ignoring` after a loop whose failed items were ignored.
+    Ignoring,
     Recap {
         stats: Vec<(String, Stats)>,
     },

@@ -33,6 +33,29 @@ pub(super) struct HostState {
     /// Registered results check mode could not produce (a command it skipped): tasks
     /// that need them are skipped too, instead of failing where the real run won't.
     pub unpredictable: std::collections::HashSet<String>,
+    /// What made the current task fail before its module ran, for its `[ERROR]` text.
+    pub cause: Option<Cause>,
+}
+
+/// A task that failed in one of its expressions (a condition, an argument), as Ansible
+/// 2.19 tells it: an optional summary ("Finalization of task args for ... failed"),
+/// the expression's error, and where the expression is written.
+#[derive(Debug, Clone)]
+pub(super) struct Cause {
+    /// The summary and where it points (the module's key for task args).
+    summary: Option<(String, crate::source::Origin)>,
+    message: String,
+    origin: crate::source::Origin,
+}
+
+impl Cause {
+    /// The failed result's `msg`.
+    fn msg(&self) -> String {
+        match &self.summary {
+            Some((s, _)) => format!("Task failed: {s}: {}", self.message),
+            None => format!("Task failed: {}", self.message),
+        }
+    }
 }
 
 impl HostState {
@@ -50,6 +73,7 @@ impl HostState {
             unreachable: false,
             sim: Sim::default(),
             unpredictable: std::collections::HashSet::default(),
+            cause: None,
         }
     }
 
@@ -255,11 +279,15 @@ impl TaskRun<'_> {
         }
     }
 
-    fn when(&self, scope: &Arc<Scope>) -> Result<Option<String>, String> {
+    fn when(&self, scope: &Arc<Scope>) -> Result<Option<String>, Cause> {
         for (cond, origin) in self.inh.when.iter().chain(self.task.common.when.iter()) {
             if !engine()
                 .eval_condition(cond, scope, Some(origin.clone()))
-                .map_err(|e| e.to_string())?
+                .map_err(|e| Cause {
+                    summary: None,
+                    message: format!("Error while evaluating conditional: {}", e.message),
+                    origin: origin.clone(),
+                })?
             {
                 return Ok(Some(cond.clone()));
             }
@@ -335,7 +363,7 @@ impl TaskRun<'_> {
             out.skipped = true;
         };
         if self.task.loop_.is_none() {
-            if let Some(cond) = self.when(&scope).map_err(fail)? {
+            if let Some(cond) = self.when(&scope).map_err(|c| fail(c.msg()))? {
                 skip_all(&mut out, &cond);
             } else {
                 let path = self.include_path(&scope).map_err(fail)?;
@@ -365,7 +393,7 @@ impl TaskRun<'_> {
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())),
             ));
             let label = self.label(v, &inner);
-            if let Some(cond) = self.when(&inner).map_err(fail)? {
+            if let Some(cond) = self.when(&inner).map_err(|c| fail(c.msg()))? {
                 out.events.push(result_event(
                     &st.name,
                     Status::Skipped,
@@ -470,7 +498,11 @@ impl TaskRun<'_> {
             match self.when(&scope) {
                 Ok(Some(cond)) => return self.skipped(st, &cond, events),
                 Ok(None) => {}
-                Err(e) => return self.failed_or_ignored(st, e, events, ignore),
+                Err(c) => {
+                    let msg = c.msg();
+                    st.cause = Some(c);
+                    return self.failed_or_ignored(st, msg, events, ignore);
+                }
             }
         }
         let items = match self.items(&scope) {
@@ -481,7 +513,24 @@ impl TaskRun<'_> {
                 Ok(Some(cond)) if e.contains("undefined") => {
                     return self.skipped(st, &cond, events);
                 }
-                _ => return self.failed_or_ignored(st, e, events, ignore),
+                _ => {
+                    // Ansible names the loop's own error, where the loop is written.
+                    let cause = self.task.loop_origin.clone().map(|origin| Cause {
+                        summary: None,
+                        message: engine()
+                            .template_to_value(
+                                self.task.loop_.as_ref().unwrap_or(&Value::Null),
+                                &scope,
+                                None,
+                            )
+                            .err()
+                            .map_or_else(|| e.clone(), |t| t.message),
+                        origin,
+                    });
+                    let msg = cause.as_ref().map_or(e, Cause::msg);
+                    st.cause = cause;
+                    return self.failed_or_ignored(st, msg, events, ignore);
+                }
             },
         };
         let loop_var = self.loop_var(&scope);
@@ -534,10 +583,10 @@ impl TaskRun<'_> {
                         continue;
                     }
                     Ok(None) => {}
-                    Err(e) => {
+                    Err(c) => {
                         any_failed = true;
                         all_skipped = false;
-                        let m = fail_map(&e);
+                        let m = fail_map(&c.msg());
                         events.push(result_event(
                             &name,
                             Status::Failed,
@@ -552,6 +601,7 @@ impl TaskRun<'_> {
                 }
             }
             all_skipped = false;
+            let mut module_failed = true;
             let (status, mut result, diffs) = match self.attempt(st, &scope, &mut events).await {
                 Ok((outcome, result)) => {
                     for (k, v) in &outcome.facts {
@@ -585,9 +635,32 @@ impl TaskRun<'_> {
                     {
                         return self.cannot_predict(st, &dep, events);
                     }
-                    (Status::Failed, fail_map(&msg), Vec::new())
+                    // Argument validation is the module's own in Ansible.
+                    module_failed = msg.starts_with("Unsupported parameters")
+                        || msg.starts_with("missing required arguments");
+                    let mut m = fail_map(&msg);
+                    if st.cause.is_some() && CONTROLLER_ACTIONS.contains(&self.task.module.as_str())
+                    {
+                        m.shift_remove("changed");
+                    }
+                    (Status::Failed, m, Vec::new())
                 }
             };
+            let detail = result.shift_remove(tasks::ERROR_DETAIL);
+            // failed_when failed it, not the module: the action's failure, in Ansible's
+            // words even without a message.
+            let by_task = result.shift_remove(FAILED_BY_TASK).is_some();
+            if by_task && status == Status::Failed && !result.contains_key("msg") {
+                result.insert(
+                    "msg".into(),
+                    Value::str("Task failed: Action failed: Unknown error."),
+                );
+            }
+            if status == Status::Failed {
+                result
+                    .entry("exception".to_string())
+                    .or_insert_with(|| Value::str(NO_TRACEBACK));
+            }
             if let Some(v) = item {
                 result.insert(loop_var.clone(), v.clone());
                 result.insert("ansible_loop_var".into(), Value::str(loop_var.clone()));
@@ -597,19 +670,54 @@ impl TaskRun<'_> {
             any_changed |= status == Status::Changed
                 || (status == Status::Failed && result.get("changed") == Some(&Value::Bool(true)));
             any_failed |= status == Status::Failed;
-            let shown = if no_log {
+            let mut shown = if no_log {
                 censored(&result)
             } else {
                 result.clone()
             };
-            let status_shown = if status == Status::Failed && ignore {
+            shown.shift_remove(tasks::ERROR_DETAIL);
+            if status == Status::Failed && !no_log {
+                let msg = if by_task
+                    && result.get("msg").and_then(Value::as_str)
+                        == Some("Task failed: Action failed: Unknown error.")
+                {
+                    Some(Value::str("Unknown error."))
+                } else {
+                    None
+                };
+                let msg = msg
+                    .as_ref()
+                    .or(detail.as_ref())
+                    .or(result.get("msg"))
+                    .map(Value::py_str)
+                    .unwrap_or_default();
+                let cause = st.cause.take();
+                let block = if by_task {
+                    format!(
+                        "Task failed: Action failed: {msg}\n{}",
+                        self.task.origin.ansible_context()
+                    )
+                } else {
+                    self.error_block(&msg, module_failed && cause.is_none(), cause)
+                };
+                shown.insert(ERROR_KEY.into(), Value::str(block));
+            }
+            let status_shown = if status == Status::Failed && ignore && item.is_none() {
                 Status::Ignored
             } else {
                 status
             };
-            let show = matches!(self.task.module.as_str(), "debug")
-                || status == Status::Failed
-                || status == Status::Unreachable;
+            // debug's and (unless quiet) assert's results are shown whole, indented.
+            let quiet = tasks::args::bool_opt(&self.task.args, &["quiet"])
+                .ok()
+                .flatten()
+                .unwrap_or(false);
+            let verbose_always = module_failed
+                && (self.task.module == "debug" || (self.task.module == "assert" && !quiet));
+            if verbose_always && status != Status::Skipped {
+                shown.insert("_ansible_verbose_always".into(), Value::Bool(true));
+            }
+            let show = verbose_always || status == Status::Failed || status == Status::Unreachable;
             let mut ev = result_event(
                 &name,
                 status_shown,
@@ -704,6 +812,31 @@ impl TaskRun<'_> {
             st.stats.unreachable += 1;
             return HostResult { events, ok: false };
         }
+        if any_failed && self.task.module == "debug" && !matches!(items.as_slice(), [None]) {
+            // Ansible's callback cleans a debug result down to its `msg`, `results` and
+            // all, so a failed debug loop ends with the loop's own line (its FIXME).
+            let mut m = Map::default();
+            m.insert("msg".into(), Value::str("One or more items failed"));
+            let mut ev = result_event(
+                &name,
+                if ignore {
+                    Status::Ignored
+                } else {
+                    Status::Failed
+                },
+                None,
+                m,
+                true,
+                Vec::new(),
+            );
+            if let Event::Result { action, .. } = &mut ev {
+                action.clone_from(&self.task.module);
+            }
+            events.push(ev);
+        } else if any_failed && ignore && !matches!(items.as_slice(), [None]) {
+            // A loop's ignored failure: its items show as failed, then one "...ignoring".
+            events.push(Event::Ignoring);
+        }
         if any_failed {
             if ignore {
                 st.stats.ok += 1;
@@ -743,11 +876,18 @@ impl TaskRun<'_> {
             return self.failed(st, msg, events);
         }
         self.register_failure(st, &msg);
+        let mut shown = fail_map(&msg);
+        shown.shift_remove("changed");
+        let cause = st.cause.take();
+        shown.insert(
+            ERROR_KEY.into(),
+            Value::str(self.error_block(&msg, false, cause)),
+        );
         events.push(result_event(
             &st.name,
             Status::Ignored,
             None,
-            fail_map(&msg),
+            shown,
             true,
             Vec::new(),
         ));
@@ -765,16 +905,58 @@ impl TaskRun<'_> {
         }
     }
 
+    /// Ansible 2.19's `[ERROR]: Task failed: ...` text for a failed result: the kind of
+    /// failure (a module's on the host, an action's on the controller), the message,
+    /// and where the task is written.
+    fn error_block(&self, msg: &str, from_module: bool, cause: Option<Cause>) -> String {
+        let task = self.task.origin.ansible_context();
+        if let Some(c) = cause {
+            // Each level says where it comes from; a summary at the task's own position
+            // (the module is the task's first key) is told at the task's level.
+            let levels = match &c.summary {
+                Some((s, at)) if *at == self.task.origin => format!("Task failed: {s}.\n{task}"),
+                Some((s, at)) => format!(
+                    "Task failed.\n{task}\n\n<<< caused by >>>\n\n{s}.\n{}",
+                    at.ansible_context()
+                ),
+                None => format!("Task failed.\n{task}"),
+            };
+            return format!(
+                "{}\n\n{levels}\n\n<<< caused by >>>\n\n{}\n{}",
+                c.msg(),
+                c.message,
+                c.origin.ansible_context()
+            );
+        }
+        let kind = match (
+            from_module,
+            CONTROLLER_ACTIONS.contains(&self.task.module.as_str()),
+        ) {
+            (false, _) => "",
+            (true, true) => "Action failed: ",
+            (true, false) => "Module failed: ",
+        };
+        format!("Task failed: {kind}{msg}\n{task}")
+    }
+
     fn failed(&self, st: &mut HostState, msg: String, mut events: Vec<Event>) -> HostResult {
         if let Some(dep) = self.unpredictable_dep(st, &msg) {
             return self.cannot_predict(st, &dep, events);
         }
         self.register_failure(st, &msg);
+        let mut shown = fail_map(&msg);
+        // A task that failed before its module ran has no `changed`.
+        shown.shift_remove("changed");
+        let cause = st.cause.take();
+        shown.insert(
+            ERROR_KEY.into(),
+            Value::str(self.error_block(&msg, false, cause)),
+        );
         events.push(result_event(
             &st.name,
             Status::Failed,
             None,
-            fail_map(&msg),
+            shown,
             true,
             Vec::new(),
         ));
@@ -1008,27 +1190,32 @@ impl TaskRun<'_> {
         };
         let mut left = retries;
         loop {
-            let (outcome, result) = self.once(st, scope).await?;
-            if self.task.until.is_empty() {
+            let attempt = retries - left + 1;
+            let (outcome, result) = self
+                .once(st, scope, (retries > 0).then_some(attempt))
+                .await?;
+            if retries <= 0 {
                 return Ok((outcome, result));
             }
-            let rscope = self.result_scope(scope, &result);
-            let done = self
-                .conditions_true(&self.task.until, &rscope)
-                .map_err(TaskError::Failed)?;
+            // Without `until`, retries run until the task does not fail (Ansible 2.19).
+            let done = if self.task.until.is_empty() {
+                !outcome.failed
+            } else {
+                let rscope = self.result_scope(scope, &result);
+                self.conditions_true(&self.task.until, &rscope)
+                    .map_err(TaskError::Failed)?
+            };
             if done || left <= 0 {
                 let mut result = result;
                 let mut outcome = outcome;
-                result.insert("attempts".into(), Value::Int(retries - left + 1));
+                // Out of attempts, Ansible reports one fewer than it made.
+                result.insert(
+                    "attempts".into(),
+                    Value::Int(if done { attempt } else { retries }),
+                );
                 if !done {
                     outcome.failed = true;
                     result.insert("failed".into(), Value::Bool(true));
-                    result.insert(
-                        "msg".into(),
-                        Value::str(format!(
-                            "Task failed as maximum retries was encountered ({retries} retries)"
-                        )),
-                    );
                 }
                 return Ok((outcome, result));
             }
@@ -1074,8 +1261,17 @@ impl TaskRun<'_> {
         &self,
         st: &mut HostState,
         scope: &Arc<Scope>,
+        attempt: Option<i64>,
     ) -> Result<(Outcome, Map), TaskError> {
-        let args = self.template_args(scope).map_err(TaskError::Failed)?;
+        let args = match self.template_args(scope) {
+            Ok(a) => a,
+            Err(e) => {
+                let cause = self.args_cause(scope);
+                let msg = cause.as_ref().map_or(e, Cause::msg);
+                st.cause = cause;
+                return Err(TaskError::Failed(msg));
+            }
+        };
         let check = match flag(
             self.task
                 .common
@@ -1274,24 +1470,72 @@ impl TaskRun<'_> {
                 result.insert("diff".into(), Value::Map(m));
             }
         }
-        if !self.task.changed_when.is_empty() || !self.task.failed_when.is_empty() {
+        if let Some(n) = attempt {
+            // `attempts` is there early, for changed_when and failed_when to read.
+            result.insert("attempts".into(), Value::Int(n));
+        }
+        if !outcome.skipped
+            && (!self.task.changed_when.is_empty() || !self.task.failed_when.is_empty())
+        {
             let rscope = self.result_scope(scope, &result);
-            if !self.task.changed_when.is_empty() {
-                outcome.changed = self
-                    .conditions_true(&self.task.changed_when, &rscope)
-                    .map_err(TaskError::Failed)?;
-                result.insert("changed".into(), Value::Bool(outcome.changed));
-            }
-            if !self.task.failed_when.is_empty() {
-                // failed_when conditions are OR'ed? No: a list is AND'ed like `when`.
-                outcome.failed = self
-                    .conditions_true(&self.task.failed_when, &rscope)
-                    .map_err(TaskError::Failed)?;
-                result.insert("failed".into(), Value::Bool(outcome.failed));
-                result.insert("failed_when_result".into(), Value::Bool(outcome.failed));
+            // As Ansible's TaskExecutor: changed_when, then failed_when (a list is AND'ed
+            // like `when`); an error in either fails the task and is its `*_when_result`.
+            let mut condition = "changed";
+            let judged = (|| -> Result<(), String> {
+                if !self.task.changed_when.is_empty() {
+                    outcome.changed = self.conditions_true(&self.task.changed_when, &rscope)?;
+                    result.insert("changed".into(), Value::Bool(outcome.changed));
+                }
+                condition = "failed";
+                if !self.task.failed_when.is_empty() {
+                    let module_failed = outcome.failed;
+                    outcome.failed = self.conditions_true(&self.task.failed_when, &rscope)?;
+                    result.insert("failed".into(), Value::Bool(outcome.failed));
+                    if outcome.failed && !module_failed {
+                        result.insert(FAILED_BY_TASK.into(), Value::Bool(true));
+                    }
+                    result.insert("failed_when_result".into(), Value::Bool(outcome.failed));
+                    if module_failed && !outcome.failed {
+                        result.insert(
+                            "failed_when_suppressed_exception".into(),
+                            Value::str(NO_TRACEBACK),
+                        );
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = judged {
+                outcome.failed = true;
+                result.insert("failed".into(), Value::Bool(true));
+                result.insert(format!("{condition}_when_result"), Value::str(e));
             }
         }
         Ok((outcome, result))
+    }
+
+    /// Which argument failed to render, in Ansible's words ("Finalization of task args
+    /// for 'ansible.builtin.debug' failed: Error while resolving value for 'msg': ..."):
+    /// each argument rendered alone, on the error path only.
+    fn args_cause(&self, scope: &Arc<Scope>) -> Option<Cause> {
+        for (k, v) in &self.task.args {
+            if tasks::RAW_ARGS.contains(&(self.task.module.as_str(), k.as_str())) {
+                continue;
+            }
+            let origin = self.task.arg_origin(k);
+            if let Err(e) = engine().template_to_value(v, scope, Some(origin)) {
+                let module = tasks::fqcn(&self.task.module);
+                let key = if k == "_raw_params" { "_raw_params" } else { k };
+                return Some(Cause {
+                    summary: Some((
+                        format!("Finalization of task args for '{module}' failed"),
+                        self.task.module_origin.clone(),
+                    )),
+                    message: format!("Error while resolving value for '{key}': {}", e.message),
+                    origin: origin.clone(),
+                });
+            }
+        }
+        None
     }
 
     /// Templated arguments; expression arguments (`debug.var`, `assert.that`) stay raw;
@@ -1348,11 +1592,36 @@ fn skip_result(cond: &str) -> Map {
     m
 }
 
+/// The shown result's key for the `[ERROR]` text the callback prints before it (an
+/// `_ansible_` key: never displayed as part of the result).
+pub(crate) const ERROR_KEY: &str = "_ansible_tprov_error";
+
+/// Modules that are Ansible action plugins run on the controller: their failures are
+/// "Action failed", others' "Module failed".
+const CONTROLLER_ACTIONS: &[&str] = &[
+    "debug",
+    "assert",
+    "fail",
+    "set_fact",
+    "include_vars",
+    "add_host",
+    "group_by",
+    "pause",
+    "meta",
+];
+
+/// A result key (never kept) marking a failure `failed_when` made, not the module.
+const FAILED_BY_TASK: &str = "_tprov_failed_by_task";
+
+/// What Ansible 2.19 puts in a failed result's `exception` without -vvv.
+const NO_TRACEBACK: &str = "(traceback unavailable)";
+
 fn fail_map(msg: &str) -> Map {
     let mut m = Map::default();
     m.insert("changed".into(), Value::Bool(false));
     m.insert("failed".into(), Value::Bool(true));
     m.insert("msg".into(), Value::str(msg));
+    m.insert("exception".into(), Value::str(NO_TRACEBACK));
     m
 }
 

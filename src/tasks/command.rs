@@ -200,6 +200,49 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome
         }
     };
     let (stdout, stderr) = (clean(&res.stdout), clean(&res.stderr));
+    // `command` execs its program itself: one that cannot run is Python's OSError in
+    // Ansible (nothing ran, nothing changed), not the shell's 127 or 126.
+    if !shell
+        && stdout.is_empty()
+        && !stderr.contains('\n')
+        && (stderr.starts_with("/bin/sh: 1: ") || stderr.starts_with("sh: 1: "))
+        && let Some(errno) = match res.status {
+            Some(127) if stderr.ends_with(": not found") => Some(2),
+            Some(126) if stderr.ends_with(": Permission denied") => Some(13),
+            _ => None,
+        }
+    {
+        let program = match a.get("argv") {
+            Some(Value::List(argv)) => argv.first().map(Value::py_str),
+            _ => args::str_opt(a, &["_raw_params", "cmd"])
+                .and_then(|t| crate::inventory::split_words(&t).into_iter().next()),
+        }
+        .unwrap_or_default();
+        if let Some(text) = args::str_opt(a, &["_raw_params", "cmd"]) {
+            out.result.insert("cmd".into(), Value::str(text));
+        }
+        let why = if errno == 2 {
+            "No such file or directory"
+        } else {
+            "Permission denied"
+        };
+        out.result.insert(
+            crate::tasks::ERROR_DETAIL.into(),
+            Value::str(format!(
+                "Error executing command: [Errno {errno}] {why}: b{}",
+                Value::str(program).py_repr()
+            )),
+        );
+        out.failed = true;
+        out.msg = Some("Error executing command.".into());
+        out.result.insert("rc".into(), Value::Int(errno));
+        for k in ["stdout", "stderr"] {
+            out.result.insert(k.into(), Value::str(""));
+            out.result
+                .insert(format!("{k}_lines"), Value::List(Vec::new()));
+        }
+        return Ok(out);
+    }
     out.changed = true;
     out.result.insert("rc".into(), Value::Int(res.rc()));
     out.result.insert(

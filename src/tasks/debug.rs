@@ -115,13 +115,15 @@ pub(super) fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
 }
 
 pub(super) fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
-    let that: Vec<String> = match a.get("that") {
-        Some(Value::List(l)) => l.iter().map(Value::py_str).collect(),
-        Some(v) => vec![v.py_str()],
+    // Each condition as written: `assertion` gives it back with its type (`false`).
+    let that: Vec<Value> = match a.get("that") {
+        Some(Value::List(l)) => l.clone(),
+        Some(v) => vec![v.clone()],
         None => return Err(fail("assert needs `that`")),
     };
     let mut out = Outcome::default();
-    for cond in &that {
+    for written in &that {
+        let cond = &written.py_str();
         let ok = engine()
             .eval_condition(cond, &cx.scope, None)
             .map_err(|e| fail(e.message))?;
@@ -130,8 +132,7 @@ pub(super) fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError>
             out.msg = Some(
                 args::str_opt(a, &["fail_msg", "msg"]).unwrap_or_else(|| "Assertion failed".into()),
             );
-            out.result
-                .insert("assertion".into(), Value::str(cond.clone()));
+            out.result.insert("assertion".into(), written.clone());
             out.result.insert("evaluated_to".into(), Value::Bool(false));
             return Ok(out);
         }

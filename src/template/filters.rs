@@ -263,6 +263,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("flatten", flatten);
     env.add_filter("unique", unique);
+    // Ansible's test-only `ansible._protomatter.finalize`: values are always final here.
+    env.add_filter(
+        "ansible._protomatter.finalize",
+        |v: MjValue| -> Result<MjValue, Error> { Ok(to_mj(&ours(&v)?)) },
+    );
     env.add_filter("rekey_on_member", rekey_on_member);
     env.add_filter(
         "union",

@@ -121,6 +121,12 @@ pub(super) fn parse(text: &str, file: &Arc<Path>) -> Result<Loaded, Diagnostic> 
                     ..
                 }) = b.stack.pop()
                 {
+                    // A block mapping starts at its first key (as PyYAML marks it), not
+                    // at the first `:` where the parser notices it.
+                    let pos = match entries.values().next().map(|(k, _)| k) {
+                        Some(k) if (k.pos.line, k.pos.col) < (pos.line, pos.col) => k.pos,
+                        _ => pos,
+                    };
                     let node = Node {
                         pos,
                         kind: NodeKind::Map(apply_merges(merges, entries)),

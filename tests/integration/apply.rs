@@ -452,27 +452,31 @@ fn the_next_write_removes_stale_temp_files_beside_its_destination() {
 
 /// What a run prints, against ansible-playbook's own output for the same play: role
 /// tasks' banners (`role : task`), include_role as a dynamic include (its banner and
-/// `included:` line, its `when` and `tags` its own), `ansible_parent_role_names`, and
-/// debug's 2.19 placeholder and warning for an undefined `var`.
+/// `included:` line, its `when` and `tags` its own), `ansible_parent_role_names`,
+/// debug's 2.19 placeholder and warning for an undefined `var`; and failures
+/// (errors.yml): the `[ERROR]` text with the task's source and each cause's,
+/// `...ignoring`, a play's ignore_errors.
 #[test]
-fn role_banners_and_include_role_print_as_ansible_playbook() {
+fn role_banners_include_role_and_failures_print_as_ansible_playbook() {
     let dir = root().join("tests/fixtures/role_output");
-    for extra in [&[][..], &["--tags", "x"][..]] {
+    for (book, extra) in [
+        ("play.yml", &[][..]),
+        ("play.yml", &["--tags", "x"][..]),
+        ("errors.yml", &[][..]),
+    ] {
         let mut a = crate::support::ansible("ansible-playbook");
-        a.current_dir(&dir)
-            .args(["-i", "hosts", "play.yml"])
-            .args(extra);
+        a.current_dir(&dir).args(["-i", "hosts", book]).args(extra);
         let a = a.output().expect("ansible-playbook runs");
         let mut t = crate::support::tprov();
         t.current_dir(&dir)
-            .args(["apply", "-i", "hosts", "play.yml"])
+            .args(["apply", "-i", "hosts", book])
             .args(extra);
         let t = t.output().expect("tprov runs");
-        assert_eq!(stdout(&t), stdout(&a), "stdout with {extra:?}");
+        assert_eq!(stdout(&t), stdout(&a), "stdout of {book} {extra:?}");
         assert_eq!(
             crate::support::stderr(&t),
             crate::support::stderr(&a),
-            "stderr with {extra:?}"
+            "stderr of {book} {extra:?}"
         );
         assert_eq!(t.status.code(), a.status.code());
     }
