@@ -117,6 +117,15 @@ impl Connection {
         }
     }
 
+    /// What opening the connection has to tell the user, once (a host key it added to
+    /// known_hosts).
+    pub fn take_notes(&self) -> Vec<String> {
+        match self {
+            Connection::Ssh(c) => c.take_notes(),
+            Connection::Local(_) => Vec::new(),
+        }
+    }
+
     /// The user commands run as before escalate.
     pub fn login_user(&self) -> &str {
         match self {

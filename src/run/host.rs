@@ -35,6 +35,8 @@ pub(super) struct HostState {
     pub unpredictable: std::collections::HashSet<String>,
     /// What made the current task fail before its module ran, for its `[ERROR]` text.
     pub cause: Option<Cause>,
+    /// Warnings from opening the connection (a host key added), shown with the task.
+    pub notes: Vec<String>,
 }
 
 /// A task that failed in one of its expressions (a condition, an argument), as Ansible
@@ -74,13 +76,16 @@ impl HostState {
             sim: Sim::default(),
             unpredictable: std::collections::HashSet::default(),
             cause: None,
+            notes: Vec::new(),
         }
     }
 
     async fn connect(&mut self, fleet: &Arc<Fleet>, opts: &RunOptions) -> Result<(), String> {
         if self.conn.is_none() {
             let t = target(fleet, self.id, &opts.settings)?;
-            self.conn = Some(Connection::open(&t).await.map_err(|e| e.to_string())?);
+            let conn = Connection::open(&t).await.map_err(|e| e.to_string())?;
+            self.notes.extend(conn.take_notes());
+            self.conn = Some(conn);
         }
         Ok(())
     }
@@ -602,7 +607,9 @@ impl TaskRun<'_> {
             }
             all_skipped = false;
             let mut module_failed = true;
-            let (status, mut result, diffs) = match self.attempt(st, &scope, &mut events).await {
+            let attempted = self.attempt(st, &scope, &mut events).await;
+            events.extend(st.notes.drain(..).map(Event::Warning));
+            let (status, mut result, diffs) = match attempted {
                 Ok((outcome, result)) => {
                     for (k, v) in &outcome.facts {
                         facts.insert(k.clone(), v.clone());
@@ -1348,6 +1355,7 @@ impl TaskRun<'_> {
                 let c = Connection::open(&t)
                     .await
                     .map_err(|e| TaskError::Unreachable(e.to_string()))?;
+                st.notes.extend(c.take_notes());
                 st.delegates.insert(id, c);
             }
             None if !controller_only => {

@@ -15,6 +15,8 @@ use tokio::io::AsyncWriteExt;
 struct Verifier {
     target: Arc<Target>,
     problem: Arc<Mutex<Option<TransportError>>>,
+    /// What the user should hear about the connection (a key added to known_hosts).
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 impl client::Handler for Verifier {
@@ -34,9 +36,8 @@ impl client::Handler for Verifier {
             }
         };
         let t = &self.target;
-        if t.strict == StrictHostKeys::No {
-            return Ok(true);
-        }
+        // Whatever StrictHostKeyChecking says, a changed or revoked key is refused:
+        // `no` and `accept-new` only ever add keys of hosts not known yet.
         let name = known_hosts::host_key_name(&t.host, t.port);
         let fp = known_hosts::fingerprint(key);
         match known_hosts::check(&t.known_hosts, &t.host, t.port, key) {
@@ -56,19 +57,33 @@ impl client::Handler for Verifier {
                 ));
                 Ok(false)
             }
-            Verdict::Unknown if t.strict == StrictHostKeys::AcceptNew => {
+            Verdict::Unknown if t.strict != StrictHostKeys::Yes => {
                 let file = t
                     .known_hosts
                     .first()
                     .cloned()
                     .unwrap_or_else(|| std::path::PathBuf::from("known_hosts"));
                 if let Err(e) = known_hosts::learn(&file, &t.host, t.port, key) {
-                    self.refuse(format!(
-                        "cannot record the key of {name} in {}: {e}",
+                    if t.strict == StrictHostKeys::AcceptNew {
+                        self.refuse(format!(
+                            "cannot record the key of {name} in {}: {e}",
+                            file.display()
+                        ));
+                        return Ok(false);
+                    }
+                    // `no` connects even when the key cannot be kept, as OpenSSH does.
+                    self.note(format!(
+                        "{name} is not a known host; its {} key {fp} was accepted (StrictHostKeyChecking=no) but could not be recorded in {}: {e}",
+                        key.algorithm(),
                         file.display()
                     ));
-                    return Ok(false);
+                    return Ok(true);
                 }
+                self.note(format!(
+                    "Permanently added '{name}' ({}) to the list of known hosts ({}).",
+                    key.algorithm(),
+                    file.display()
+                ));
                 Ok(true)
             }
             Verdict::Unknown => {
@@ -92,6 +107,12 @@ impl client::Handler for Verifier {
 }
 
 impl Verifier {
+    fn note(&self, msg: String) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(msg);
+        }
+    }
+
     fn refuse(&self, msg: String) {
         if let Ok(mut p) = self.problem.lock() {
             *p = Some(TransportError::HostKey(msg));
@@ -100,6 +121,8 @@ impl Verifier {
 }
 
 pub struct SshConnection {
+    /// What opening it has to tell the user (see `Connection::take_notes`).
+    notes: std::sync::Mutex<Vec<String>>,
     handle: Handle<Verifier>,
     /// The `ProxyJump` connections this one runs through, first hop first.
     jumps: Vec<Handle<Verifier>>,
@@ -139,11 +162,13 @@ impl SshConnection {
         });
         let hops = target.jump_targets();
         let mut handles: Vec<Handle<Verifier>> = Vec::new();
+        let notes = Arc::new(Mutex::new(Vec::new()));
         for t in hops.iter().chain(std::iter::once(target)) {
             let problem = Arc::new(Mutex::new(None));
             let verifier = Verifier {
                 target: Arc::new(t.clone()),
                 problem: problem.clone(),
+                notes: notes.clone(),
             };
             let connected = match handles.last() {
                 None => client::connect(config.clone(), (t.host.as_str(), t.port), verifier).await,
@@ -177,7 +202,12 @@ impl SshConnection {
         let Some(handle) = handles.pop() else {
             return Err(unreachable(target, "no connection"));
         };
+        let notes = notes
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default();
         Ok(SshConnection {
+            notes: std::sync::Mutex::new(notes),
             handle,
             jumps: handles,
             user: target.user.clone(),
@@ -189,6 +219,13 @@ impl SshConnection {
 
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    pub fn take_notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
     }
 
     fn dropped(&self, e: impl std::fmt::Display) -> TransportError {

@@ -91,6 +91,30 @@ fn host_keys_are_verified() {
         "{learned}"
     );
     rt().block_on(async { Connection::open(&t).await.expect("now known").close().await });
+    // StrictHostKeyChecking=no (or host_key_checking=False) still refuses a CHANGED key
+    // (issue 12)...
+    let mut no = t.clone();
+    no.strict = StrictHostKeys::No;
+    std::fs::write(&kh, format!("{} {other}\n", lab.host("sandbox3").addr)).expect("write");
+    let err = rt().block_on(Connection::open(&no)).err().expect("refused");
+    assert!(err.to_string().contains("CHANGED"), "{err}");
+    // ...and only adds an unknown key, saying so.
+    std::fs::write(&kh, "").expect("write");
+    let notes = rt().block_on(async {
+        let c = Connection::open(&no).await.expect("no connects");
+        let notes = c.take_notes();
+        c.close().await;
+        notes
+    });
+    assert!(
+        notes.len() == 1 && notes[0].starts_with("Permanently added"),
+        "{notes:?}"
+    );
+    let learned = std::fs::read_to_string(&kh).expect("read");
+    assert_eq!(
+        learned.split_whitespace().nth(2),
+        good.split_whitespace().nth(2)
+    );
 }
 
 #[test]
