@@ -8,7 +8,6 @@ use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
 use russh::{Channel, ChannelMsg, Disconnect};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Verifies the server's key and remembers why it refused one.
@@ -155,8 +154,8 @@ impl SshConnection {
     /// check and login) and authenticates.
     pub async fn open(target: &Target) -> Result<SshConnection, TransportError> {
         let config = Arc::new(client::Config {
-            keepalive_interval: Some(Duration::from_secs(15)),
-            keepalive_max: 3,
+            keepalive_interval: Some(target.alive_interval),
+            keepalive_max: target.alive_count_max,
             nodelay: true,
             ..Default::default()
         });

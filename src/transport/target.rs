@@ -27,6 +27,10 @@ pub struct Target {
     pub known_hosts: Vec<PathBuf>,
     pub strict: StrictHostKeys,
     pub connect_timeout: Duration,
+    /// OpenSSH's `ServerAliveInterval` and `ServerAliveCountMax`: a host that answers
+    /// no keepalive for interval x count is unreachable (10 s x 3 unless set).
+    pub alive_interval: Duration,
+    pub alive_count_max: usize,
     /// `ansible_connection=local`: run on the controller itself.
     pub local: bool,
     /// OpenSSH `ProxyJump`: `[user@]host[:port]` hops, comma-separated, first hop first.
@@ -51,6 +55,8 @@ impl Target {
             ],
             strict: StrictHostKeys::Yes,
             connect_timeout: Duration::from_secs(10),
+            alive_interval: Duration::from_secs(10),
+            alive_count_max: 3,
             local: false,
             proxy_jump: None,
         }
@@ -163,6 +169,21 @@ impl Target {
             "connecttimeout" => {
                 if let Ok(s) = value.parse() {
                     self.connect_timeout = Duration::from_secs(s);
+                }
+            }
+            // 0 turns keepalives off in OpenSSH; a run must still end, so it keeps ours.
+            "serveraliveinterval" => {
+                if let Ok(s) = value.parse::<u64>()
+                    && s > 0
+                {
+                    self.alive_interval = Duration::from_secs(s);
+                }
+            }
+            "serveralivecountmax" => {
+                if let Ok(n) = value.parse::<usize>()
+                    && n > 0
+                {
+                    self.alive_count_max = n;
                 }
             }
             _ => {}

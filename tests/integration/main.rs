@@ -6,6 +6,7 @@ mod conformance;
 mod deploy;
 mod dns;
 mod drain_wait;
+mod faults;
 mod inventory_move;
 mod readme;
 mod ssh;

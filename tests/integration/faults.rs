@@ -1,0 +1,89 @@
+//! Faults (issue 12): a run ends, and says which hosts failed, whatever the hosts do.
+
+use crate::support::{Lab, stdout};
+use std::time::{Duration, Instant};
+
+/// Every process under `pid` (the lab host's namespace holder), children first found.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let children =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            out.push(c);
+            queue.push(c);
+        }
+    }
+    out
+}
+
+fn signal(pids: &[u32], sig: &str) {
+    for p in pids {
+        let _ = std::process::Command::new("kill")
+            .args([sig, &p.to_string()])
+            .status();
+    }
+}
+
+/// A host that stops answering in the middle of a task (its sshd frozen, the TCP
+/// connection still open: what a dead link looks like) is UNREACHABLE once it has missed
+/// ServerAliveCountMax keepalives, and the run ends with its recap instead of waiting
+/// on the channel for ever.
+#[test]
+fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_run_ends() {
+    let lab = Lab::up("stall", &["sandbox3"]);
+    let book = lab.dir.join("stall.yml");
+    std::fs::write(
+        &book,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 120\n",
+    )
+    .expect("playbook");
+    let common = format!(
+        r#"{{"ansible_ssh_common_args": "-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o ServerAliveInterval=1 -o ServerAliveCountMax=2"}}"#,
+        lab.dir.join("known_hosts").display()
+    );
+    let mut child = lab
+        .tprov("apply")
+        .arg(&book)
+        .args(["-e", &common])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tprov starts");
+    // Freeze the host once the command runs there.
+    let host = lab.host("sandbox3").pid;
+    let started = Instant::now();
+    while !descendants(host).iter().any(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|c| c.starts_with("sleep\u{0}120"))
+    }) {
+        if started.elapsed() > Duration::from_mins(1) {
+            let _ = child.kill();
+            let out = stdout(&child.wait_with_output().expect("output"));
+            panic!("the task never started: {out}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let frozen = descendants(host);
+    signal(&frozen, "-STOP");
+    // The harness's own bound: far above the keepalive's, only so a hang fails the test.
+    let ended = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if ended.elapsed() > Duration::from_secs(90) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    signal(&frozen, "-CONT");
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("tprov never ended after the host stopped answering");
+    };
+    let out = stdout(&child.wait_with_output().expect("output"));
+    assert_eq!(status.code(), Some(4), "{out}");
+    assert!(out.contains("UNREACHABLE!"), "{out}");
+    assert!(out.contains("unreachable=1"), "{out}");
+}
