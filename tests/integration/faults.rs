@@ -87,3 +87,37 @@ fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_run_ends() {
     assert!(out.contains("UNREACHABLE!"), "{out}");
     assert!(out.contains("unreachable=1"), "{out}");
 }
+
+/// SIGINT (Ctrl-C) and SIGTERM: the running task finishes, no new one starts, the recap
+/// is printed and the exit is 99, as ansible-playbook's "User interrupted execution".
+#[test]
+fn an_interrupted_run_finishes_its_task_prints_the_recap_and_exits_99() {
+    let dir = std::env::temp_dir().join(format!("tprov-interrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("hosts"), "ctl ansible_connection=local\n").expect("inventory");
+    std::fs::write(
+        dir.join("play.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 2\n    - command: touch second-task-ran\n",
+    )
+    .expect("playbook");
+    for sig in ["-INT", "-TERM"] {
+        let _ = std::fs::remove_file(dir.join("second-task-ran"));
+        let mut child = crate::support::tprov()
+            .current_dir(&dir)
+            .args(["apply", "-i", "hosts", "play.yml"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("tprov starts");
+        std::thread::sleep(Duration::from_millis(800));
+        signal(&[child.id()], sig);
+        let out = child.wait_with_output().expect("output");
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(99), "{sig}: {text}");
+        assert!(text.contains("PLAY RECAP"), "{sig}: {text}");
+        assert!(
+            !dir.join("second-task-ran").exists(),
+            "{sig}: a task started after the interrupt"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
