@@ -102,7 +102,7 @@ fn an_interrupted_run_finishes_its_task_prints_the_recap_and_exits_99() {
     .expect("playbook");
     for sig in ["-INT", "-TERM"] {
         let _ = std::fs::remove_file(dir.join("second-task-ran"));
-        let mut child = crate::support::tprov()
+        let child = crate::support::tprov()
             .current_dir(&dir)
             .args(["apply", "-i", "hosts", "play.yml"])
             .stdout(std::process::Stdio::piped())
