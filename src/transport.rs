@@ -117,6 +117,43 @@ impl Connection {
         }
     }
 
+    /// Takes the host's run lock (issue 12): `flock` on `/run/lock/tprov.lock`, held by a
+    /// process on the host for as long as this connection lives, so it is released
+    /// when the run ends or the connection drops (a dead run leaves no stale lock).
+    /// Waits up to `wait` for another run's lock, then fails naming its holder.
+    pub async fn lock(
+        &self,
+        name: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<(), TransportError> {
+        let script = lock_script(name, holder, wait);
+        let out = match self {
+            Connection::Ssh(c) => c.hold(&script, LOCKED).await?,
+            Connection::Local(c) => c.hold(&script, LOCKED).await?,
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(LOCKED) {
+            return Ok(());
+        }
+        if let Some(rest) = text.split("TPROV-BUSY\n").nth(1) {
+            let who = rest.trim();
+            return Err(TransportError::Failed(format!(
+                "another tprov run holds this host ({}) and did not release it within {}s; it is released when that run ends",
+                if who.is_empty() {
+                    "holder unknown"
+                } else {
+                    who
+                },
+                wait.as_secs()
+            )));
+        }
+        Err(TransportError::Failed(format!(
+            "cannot take the host's run lock: {}",
+            out.stderr_str().trim()
+        )))
+    }
+
     /// What opening the connection has to tell the user, once (a host key it added to
     /// known_hosts).
     pub fn take_notes(&self) -> Vec<String> {
@@ -191,6 +228,40 @@ impl Connection {
             c.close().await;
         }
     }
+}
+
+/// What the lock script prints once it holds the lock.
+const LOCKED: &str = "TPROV-LOCKED\n";
+
+/// Opens the lock file of inventory host `name` (one per name, so two inventory names of
+/// one machine in the same run cannot wait on each other; any user may lock it: /run/lock is world-writable and a file
+/// opened read-only can be locked), waits for the lock, records the holder in it, says
+/// so, then sleeps on stdin until the connection closes. Without `flock` on the host
+/// it goes on unlocked.
+fn lock_script(name: &str, holder: &str, wait: Duration) -> String {
+    const SCRIPT: &str = r#"L=/run/lock/tprov-NAME.lock; [ -d /run/lock ] || L=/tmp/tprov-NAME.lock
+command -v flock >/dev/null 2>&1 || { printf 'TPROV-LOCKED\n'; exec cat >/dev/null; }
+if [ -w "$L" ] || [ ! -e "$L" ]; then exec 9>>"$L"; else exec 9<"$L"; fi
+if ! flock -w SECS 9; then printf 'TPROV-BUSY\n'; cat "$L"; exit 3; fi
+{ printf '%s\n' HOLDER > "$L"; } 2>/dev/null
+printf 'TPROV-LOCKED\n'
+exec cat >/dev/null"#;
+    SCRIPT
+        .replace(
+            "NAME",
+            &name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>(),
+        )
+        .replace("SECS", &wait.as_secs().max(1).to_string())
+        .replace("HOLDER", &sh_quote(holder))
 }
 
 /// A write script's outcome: its failure names the destination and says why.

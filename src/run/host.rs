@@ -85,10 +85,40 @@ impl HostState {
             let t = target(fleet, self.id, &opts.settings)?;
             let conn = Connection::open(&t).await.map_err(|e| e.to_string())?;
             self.notes.extend(conn.take_notes());
+            // A run that may change the host holds its lock till the end (issue 12);
+            // the controller itself (a local connection) is the user's own business.
+            if !opts.check && matches!(conn, Connection::Ssh(_)) {
+                conn.lock(&self.name, &lock_holder(), lock_wait())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             self.conn = Some(conn);
         }
         Ok(())
     }
+}
+
+/// Who holds a host's run lock, as a second run is told.
+fn lock_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!(
+        "tprov pid {} of {}@{} since {}",
+        std::process::id(),
+        std::env::var("USER").unwrap_or_else(|_| "?".into()),
+        host.trim(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+/// How long a run waits for another run's lock on a host: `TPROV_LOCK_WAIT` seconds,
+/// 30 by default.
+fn lock_wait() -> std::time::Duration {
+    std::time::Duration::from_secs(
+        std::env::var("TPROV_LOCK_WAIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
+    )
 }
 
 /// What one task did on one host.

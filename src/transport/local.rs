@@ -6,6 +6,8 @@ use tokio::io::AsyncWriteExt;
 
 pub struct LocalConnection {
     user: String,
+    /// Processes kept running as long as the connection (the run lock's).
+    held: tokio::sync::Mutex<Vec<tokio::process::Child>>,
 }
 
 impl Default for LocalConnection {
@@ -17,11 +19,54 @@ impl Default for LocalConnection {
 impl LocalConnection {
     pub fn new() -> LocalConnection {
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-        LocalConnection { user }
+        LocalConnection {
+            user,
+            held: tokio::sync::Mutex::new(Vec::new()),
+        }
     }
 
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// Runs `command` in a process kept running as long as the connection (its stdin
+    /// stays open): what it printed up to `marker`, or all of it when it ended first.
+    pub async fn hold(&self, command: &str, marker: &str) -> Result<ExecOutput, TransportError> {
+        use tokio::io::AsyncReadExt;
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| TransportError::Failed(format!("cannot run /bin/sh: {e}")))?;
+        let mut out = ExecOutput::default();
+        if let Some(mut stdout) = child.stdout.take() {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stdout
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| TransportError::Failed(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                out.stdout.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&out.stdout).contains(marker) {
+                    self.held.lock().await.push(child);
+                    return Ok(out);
+                }
+            }
+        }
+        out.status = child
+            .wait()
+            .await
+            .ok()
+            .and_then(|s| s.code())
+            .and_then(|c| u32::try_from(c).ok());
+        Ok(out)
     }
 
     pub async fn exec(

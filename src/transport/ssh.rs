@@ -122,6 +122,8 @@ impl Verifier {
 pub struct SshConnection {
     /// What opening it has to tell the user (see `Connection::take_notes`).
     notes: std::sync::Mutex<Vec<String>>,
+    /// Channels kept open for the connection's life (the run lock's).
+    held: tokio::sync::Mutex<Vec<Channel<client::Msg>>>,
     handle: Handle<Verifier>,
     /// The `ProxyJump` connections this one runs through, first hop first.
     jumps: Vec<Handle<Verifier>>,
@@ -207,6 +209,7 @@ impl SshConnection {
             .unwrap_or_default();
         Ok(SshConnection {
             notes: std::sync::Mutex::new(notes),
+            held: tokio::sync::Mutex::new(Vec::new()),
             handle,
             jumps: handles,
             user: target.user.clone(),
@@ -366,6 +369,37 @@ impl SshConnection {
         }
         if escalate.is_some() {
             super::local::strip_marker(&mut out, &markers);
+        }
+        Ok(out)
+    }
+
+    /// Runs `command` on a channel kept open as long as the connection (the run lock):
+    /// what it printed up to `marker`, or all of it when it ended first.
+    pub async fn hold(&self, command: &str, marker: &str) -> Result<ExecOutput, TransportError> {
+        let mut channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| self.dropped(e))?;
+        channel
+            .exec(true, command.as_bytes())
+            .await
+            .map_err(|e| self.dropped(e))?;
+        let mut out = ExecOutput::default();
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+                ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                _ => {}
+            }
+            if find(&out.stdout, marker.as_bytes()).is_some() {
+                self.held.lock().await.push(channel);
+                return Ok(out);
+            }
+        }
+        if out.status.is_none() && self.handle.is_closed() {
+            return Err(self.dropped("the channel closed without an exit status"));
         }
         Ok(out)
     }

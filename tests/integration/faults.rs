@@ -121,3 +121,69 @@ fn an_interrupted_run_finishes_its_task_prints_the_recap_and_exits_99() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two runs against one host at once: the second waits for the first's lock, so no
+/// update is lost; one that cannot wait long enough is refused, naming the holder; the
+/// lock goes with the run (the next run takes it at once).
+#[test]
+fn concurrent_runs_take_turns_on_a_host_and_lose_no_update() {
+    let lab = Lab::up("lock", &["sandbox3"]);
+    let book = |tag: &str| {
+        let p = lab.dir.join(format!("lines-{tag}.yml"));
+        let mut text = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+        for i in 0..12 {
+            text.push_str(&format!(
+                "    - lineinfile: path=/root/shared.txt create=true line={tag}-{i}\n"
+            ));
+        }
+        std::fs::write(&p, text).expect("playbook");
+        p
+    };
+    let (a, b) = (book("a"), book("b"));
+    let spawn = |p: &std::path::Path, wait: &str| {
+        lab.tprov("apply")
+            .arg(p)
+            .env("TPROV_LOCK_WAIT", wait)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("tprov starts")
+    };
+    let (first, second) = (spawn(&a, "60"), spawn(&b, "60"));
+    let (first, second) = (
+        first.wait_with_output().expect("first"),
+        second.wait_with_output().expect("second"),
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", stdout(&second));
+    let text =
+        std::fs::read_to_string(lab.root("sandbox3").join("root/shared.txt")).expect("shared.txt");
+    for tag in ["a", "b"] {
+        for i in 0..12 {
+            assert!(
+                text.lines().any(|l| l == format!("{tag}-{i}")),
+                "{tag}-{i} was lost:\n{text}"
+            );
+        }
+    }
+    // A run holding the lock for a while; another that waits one second is refused.
+    let slow = lab.dir.join("slow.yml");
+    std::fs::write(
+        &slow,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 6\n",
+    )
+    .expect("playbook");
+    let holder = spawn(&slow, "60");
+    std::thread::sleep(Duration::from_secs(3));
+    let refused = spawn(&a, "1").wait_with_output().expect("refused");
+    let text = stdout(&refused);
+    assert_ne!(refused.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("another tprov run holds this host (tprov pid"),
+        "{text}"
+    );
+    let held = holder.wait_with_output().expect("holder");
+    assert_eq!(held.status.code(), Some(0), "{}", stdout(&held));
+    // Released with its run: the next one goes straight in.
+    let next = spawn(&a, "1").wait_with_output().expect("next");
+    assert_eq!(next.status.code(), Some(0), "{}", stdout(&next));
+}
