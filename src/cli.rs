@@ -66,6 +66,37 @@ pub enum Command {
     /// Wait until nginx on HOST has at most THRESHOLD requests in flight (seed 000's
     /// check-nginx-drain.sh): polls stub_status over SSH; exits 1 at the timeout.
     DrainWait(DrainWaitCmd),
+    /// Move HOST to the environment's new user, server by server, with no request lost
+    /// (seed 000): drain it in DNS, wait for nginx, stop the old PM2, deploy the new
+    /// user, move it in the inventory, restore its weight, check it answers. Resumable:
+    /// a journal records each step. Environments come from migrate.toml.
+    Migrate(MigrateCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    /// The server to migrate (its inventory name or short alias).
+    #[arg(required_unless_present = "status")]
+    pub host: Option<String>,
+
+    /// The environment (a section of the config file: `sandbox`, `production`).
+    #[arg(long)]
+    pub env: String,
+
+    /// The environments' configuration.
+    #[arg(long, default_value = "migrate.toml")]
+    pub config: PathBuf,
+
+    /// Print the plan (live DNS, the journal, every command in order) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Show the environment's servers: DNS weight, group, last journal step.
+    #[arg(long)]
+    pub status: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub(crate) mod inventory;
 pub(crate) mod inventory_move;
 pub(crate) mod lab;
 pub(crate) mod list;
+pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod validate;
 
@@ -175,4 +176,25 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+}
+
+/// Runs one parsed command (the binary's, or a step of `migrate`).
+pub(crate) fn dispatch(
+    command: &crate::cli::Command,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<u8, Error> {
+    use crate::cli::Command;
+    match command {
+        Command::Inventory(cmd) => inventory::run(cmd, settings, printer),
+        Command::Validate(cmd) => validate::run(cmd, settings, printer),
+        Command::Eval(cmd) => eval::run(cmd, settings, printer),
+        Command::Lab(cmd) => lab::run(cmd, printer),
+        Command::Run(cmd) => run::run(cmd, settings, printer),
+        Command::Apply(cmd) => apply::run(cmd, false, settings, printer),
+        Command::Diff(cmd) => apply::run(cmd, true, settings, printer),
+        Command::Dns(cmd) => dns::run(cmd, settings, printer),
+        Command::DrainWait(cmd) => drain_wait::run(cmd, settings, printer),
+        Command::Migrate(cmd) => migrate::run(cmd, settings, printer),
+    }
 }

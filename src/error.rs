@@ -11,6 +11,8 @@ pub(crate) enum Error {
     Usage(String),
     /// Something went wrong that is not the input's fault.
     Internal(String),
+    /// A step of a multi-step command failed on a host (exit 2, as a failed host).
+    Failed(String),
 }
 
 /// Exit codes, as ansible-playbook uses them.
@@ -30,6 +32,7 @@ impl Error {
             Error::User(_) => exit::PARSE,
             Error::Usage(_) => exit::BAD_OPTIONS,
             Error::Internal(_) => exit::ERROR,
+            Error::Failed(_) => exit::HOST_FAILED,
         }
     }
 }
@@ -54,6 +57,7 @@ impl fmt::Display for Error {
             }
             Error::Usage(m) => write!(f, "error: {m}"),
             Error::Internal(m) => write!(f, "internal error: {m}"),
+            Error::Failed(m) => write!(f, "error: {m}"),
         }
     }
 }

@@ -23,7 +23,7 @@ mod value;
 mod vars;
 mod yaml;
 
-use cli::{Cli, Command};
+use cli::Cli;
 use output::{Color, Printer};
 
 /// Runs a parsed command line; returns the process exit code.
@@ -35,17 +35,8 @@ pub fn run(cli: Cli) -> u8 {
         Color::Never
     };
     let printer = Printer::new(color, false);
-    let result = settings::Settings::load().and_then(|settings| match &cli.command {
-        Command::Inventory(cmd) => commands::inventory::run(cmd, &settings, &printer),
-        Command::Validate(cmd) => commands::validate::run(cmd, &settings, &printer),
-        Command::Eval(cmd) => commands::eval::run(cmd, &settings, &printer),
-        Command::Lab(cmd) => commands::lab::run(cmd, &printer),
-        Command::Run(cmd) => commands::run::run(cmd, &settings, &printer),
-        Command::Apply(cmd) => commands::apply::run(cmd, false, &settings, &printer),
-        Command::Diff(cmd) => commands::apply::run(cmd, true, &settings, &printer),
-        Command::Dns(cmd) => commands::dns::run(cmd, &settings, &printer),
-        Command::DrainWait(cmd) => commands::drain_wait::run(cmd, &settings, &printer),
-    });
+    let result = settings::Settings::load()
+        .and_then(|settings| commands::dispatch(&cli.command, &settings, &printer));
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -147,7 +147,7 @@ fn address_of(
     }
 }
 
-fn table(name: &str, records: &[Record]) -> String {
+pub(crate) fn table(name: &str, records: &[Record]) -> String {
     let mut out = format!(
         "{name}\n{:<20} {:<16} {:>6} {:>6}  active\n",
         "identifier", "address", "weight", "ttl"

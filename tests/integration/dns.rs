@@ -5,9 +5,9 @@
 use crate::support::tprov;
 use std::process::{Child, Command, Stdio};
 
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Moto {
@@ -17,7 +17,7 @@ impl Drop for Moto {
     }
 }
 
-fn moto() -> Moto {
+pub(crate) fn moto() -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -43,7 +43,7 @@ fn moto() -> Moto {
     Moto { child, url }
 }
 
-fn dns(m: &Moto, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn dns(m: &Moto, args: &[&str]) -> (i32, String, String) {
     let out = tprov()
         .arg("dns")
         .args(args)
@@ -60,7 +60,7 @@ fn dns(m: &Moto, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn weights(m: &Moto) -> Vec<(String, i64)> {
+pub(crate) fn weights(m: &Moto) -> Vec<(String, i64)> {
     let (rc, out, err) = dns(m, &["list", "sandbox.tokenoftrust.com", "--json"]);
     assert_eq!(rc, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
