@@ -270,10 +270,13 @@ pub(crate) fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
     }
     for r in spec.required {
         let alternatives: Vec<&str> = r.split('|').collect();
+        // `a|b|c` is an argument and its aliases (Ansible names the argument), except
+        // for free-form arguments and pm2's real alternatives.
+        let aliases = !alternatives.contains(&"_raw_params") && module != "pm2";
         if !alternatives.iter().any(|a| args.contains_key(*a)) {
             out.push((
                 String::new(),
-                if alternatives.len() == 1 {
+                if alternatives.len() == 1 || aliases {
                     format!("missing required arguments: {}", alternatives[0])
                 } else {
                     format!(
@@ -602,8 +605,11 @@ pub(crate) mod args {
     }
 
     pub(crate) fn str_req(a: &Map, keys: &[&str], module: &str) -> Result<String, TaskError> {
-        str_opt(a, keys)
-            .ok_or_else(|| fail(format!("{module}: missing required argument `{}`", keys[0])))
+        str_opt(a, keys).ok_or_else(|| {
+            // Ansible's own words (its argument spec check), whatever the module.
+            let _ = module;
+            fail(format!("missing required arguments: {}", keys[0]))
+        })
     }
 
     pub(crate) fn bool_opt(a: &Map, keys: &[&str]) -> Result<Option<bool>, TaskError> {

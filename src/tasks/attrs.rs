@@ -117,9 +117,10 @@ fn apply_symbolic(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32, TaskEr
     Ok(mode & 0o7777)
 }
 
-/// Ansible prints modes as four octal digits in strings.
+/// A mode as modules' results and diffs give it: Python's `'0%03o'` (`0644`, `01777`;
+/// stat and find use `'%04o'` instead).
 pub(super) fn mode_str(m: u32) -> String {
-    format!("{m:04o}")
+    format!("0{m:03o}")
 }
 
 /// Wanted attributes.

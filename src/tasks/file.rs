@@ -67,12 +67,19 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     if recurse && state != "directory" {
         return Err(fail("recurse option requires state to be 'directory'"));
     }
+    // Check mode warns of an owner or group the host lacks (a task before may create it).
+    let warnings = if cx.check() && state != "absent" {
+        lookup_warnings(cx, &attrs).await?
+    } else {
+        Vec::new()
+    };
     let mut out = match state.as_str() {
         "absent" => absent(cx, &path, &st).await?,
-        "directory" => directory(cx, &path, &st, &attrs, recurse).await?,
+        "directory" => directory(cx, &path, &st, &attrs, recurse, follow).await?,
         "file" => {
             let mut o = existing_file(cx, &path, &st, &attrs, follow).await?;
             if o.failed {
+                add_warnings(&mut o, &warnings);
                 return Ok(o);
             }
             set_times(cx, &path, &times(a)?, &mut o).await?;
@@ -115,6 +122,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             )));
         }
     };
+    add_warnings(&mut out, &warnings);
     let want = match state.as_str() {
         "touch" => "file",
         other => other,
@@ -154,6 +162,48 @@ async fn apply(cx: &Cx<'_>, script: &str) -> Result<(), TaskError> {
 
 /// Attributes as the diff shows them, in order.
 type Attributes = Vec<(&'static str, Value)>;
+
+/// Ansible's check-mode warnings for an owner or group not on the host, by name or id.
+async fn lookup_warnings(cx: &Cx<'_>, attrs: &Attrs) -> Result<Vec<String>, TaskError> {
+    let mut out = Vec::new();
+    for (db, value, word) in [
+        ("passwd", &attrs.owner, "user"),
+        ("group", &attrs.group, "group"),
+    ] {
+        let Some(v) = value else { continue };
+        let found = cx
+            .probe
+            .exec(
+                &format!("getent {db} {} >/dev/null", sh_quote(v)),
+                cx.read_become(),
+            )
+            .await?
+            .ok();
+        if !found {
+            let what = if v.parse::<u32>().is_ok() {
+                format!(
+                    "{word} with {} {v}",
+                    if word == "user" { "uid" } else { "gid" }
+                )
+            } else {
+                format!("{word} {v}")
+            };
+            out.push(format!(
+                "failed to look up {what}. Create {word} up to this point in real play"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn add_warnings(out: &mut Outcome, warnings: &[String]) {
+    if !warnings.is_empty() {
+        out.result.insert(
+            "warnings".into(),
+            Value::List(warnings.iter().map(|w| Value::str(w.clone())).collect()),
+        );
+    }
+}
 
 /// The attribute commands for `path`, joined.
 fn attr_script(
@@ -244,6 +294,7 @@ async fn directory(
     st: &Stat,
     attrs: &Attrs,
     recurse: bool,
+    follow: bool,
 ) -> Result<Outcome, TaskError> {
     if st.exists && st.kind != Kind::Dir && !(st.kind == Kind::Link) {
         return Err(fail(format!("{path} already exists as a {}", st.state())));
@@ -310,6 +361,9 @@ async fn directory(
         apply(cx, &script).await?;
     }
     if recurse && !attrs.is_empty() {
+        // With `follow` (the default) the walk goes through symlinks, and the changes
+        // reach their targets, as Ansible's recursive_set_attributes does.
+        let deref = if follow { "-L " } else { "" };
         // Anything below that differs: owner, group, or mode.
         let mut tests = Vec::new();
         if let Some(o) = &attrs.owner {
@@ -321,28 +375,59 @@ async fn directory(
         if let Some(super::Mode::Octal(m)) = &attrs.mode {
             tests.push(format!("! -perm {}", mode_str(*m)));
         }
-        let find = format!(
-            "find {} -mindepth 1 \\( {} \\) -print -quit",
-            sh_quote(path),
-            tests.join(" -o ")
-        );
-        let found = cx.probe.exec(&find, cx.read_become()).await?;
-        if !found.stdout.is_empty() {
+        let mut differs = false;
+        if !tests.is_empty() {
+            let find = format!(
+                "find {deref}{} -mindepth 1 \\( {} \\) -print -quit",
+                sh_quote(path),
+                tests.join(" -o ")
+            );
+            differs = !cx
+                .probe
+                .exec(&find, cx.read_become())
+                .await?
+                .stdout
+                .is_empty();
+        }
+        // A symbolic mode changes what it changes: each entry's mode is worked out.
+        if let (false, Some(m @ super::Mode::Symbolic(_))) = (differs, &attrs.mode) {
+            let list = format!(
+                "find {deref}{} -mindepth 1 -printf '%m %y\\n'",
+                sh_quote(path)
+            );
+            let out = cx.probe.exec(&list, cx.read_become()).await?;
+            for line in out.stdout_str().lines() {
+                let (mode, kind) = line.split_once(' ').unwrap_or((line, ""));
+                let Ok(current) = u32::from_str_radix(mode, 8) else {
+                    continue;
+                };
+                if kind != "l" && m.resolve(current, kind == "d")? != current {
+                    differs = true;
+                    break;
+                }
+            }
+        }
+        if differs {
             changed = true;
+            // With `follow`, find walks through the links (skipping dangling ones, as
+            // Ansible does) and each command follows them; chmod has no -L of its own.
+            let each = |command: String| {
+                if follow {
+                    format!(
+                        "find -L {} ! -type l -exec {command} {{}} +",
+                        sh_quote(path)
+                    )
+                } else {
+                    format!("{command} -R {}", sh_quote(path))
+                }
+            };
             let mut cmds = Vec::new();
             match (&attrs.owner, &attrs.group) {
-                (Some(o), Some(g)) => cmds.push(format!(
-                    "chown -R {}:{} {}",
-                    sh_quote(o),
-                    sh_quote(g),
-                    sh_quote(path)
-                )),
-                (Some(o), None) => {
-                    cmds.push(format!("chown -R {} {}", sh_quote(o), sh_quote(path)));
+                (Some(o), Some(g)) => {
+                    cmds.push(each(format!("chown {}:{}", sh_quote(o), sh_quote(g))));
                 }
-                (None, Some(g)) => {
-                    cmds.push(format!("chgrp -R {} {}", sh_quote(g), sh_quote(path)));
-                }
+                (Some(o), None) => cmds.push(each(format!("chown {}", sh_quote(o)))),
+                (None, Some(g)) => cmds.push(each(format!("chgrp {}", sh_quote(g)))),
                 _ => {}
             }
             if let Some(m) = &attrs.mode {
@@ -350,7 +435,7 @@ async fn directory(
                     super::Mode::Octal(m) => mode_str(*m),
                     super::Mode::Symbolic(s) => s.clone(),
                 };
-                cmds.push(format!("chmod -R {} {}", sh_quote(&spec), sh_quote(path)));
+                cmds.push(each(format!("chmod {}", sh_quote(&spec))));
             }
             apply(cx, &cmds.join(" && ")).await?;
         }
@@ -547,7 +632,13 @@ async fn touch(
         c
     };
     if !script.is_empty() {
-        cmd = format!("{cmd} && {script}");
+        cmd = if st.exists {
+            format!("{cmd} && {script}")
+        } else {
+            // A file created here whose owner or mode cannot be set is removed again,
+            // as Ansible's file module does.
+            format!("{cmd} && {{ {script} || {{ rc=$?; rm -f -- {q}; exit $rc; }}; }}")
+        };
     }
     apply(cx, &cmd).await?;
     cx.sim.files.entry(path.to_string()).or_default();
@@ -568,10 +659,25 @@ async fn link(
     let src = match (src, &st.link_target) {
         (Some(s), _) => s,
         (None, Some(t)) if !hard && st.kind == Kind::Link => t.as_str(),
-        (None, _) => return Err(fail("src is required for creating a link")),
+        (None, _) => {
+            return Err(fail(if hard {
+                "src is required for creating new hardlinks"
+            } else {
+                "src is required for creating new symlinks"
+            }));
+        }
     };
     if hard {
         let want = stat(cx, src, true, false).await?;
+        if !want.exists {
+            return Ok(Outcome {
+                failed: true,
+                msg: Some("src does not exist".into()),
+                ..Outcome::default()
+            }
+            .with("dest", Value::str(path))
+            .with("src", Value::str(src)));
+        }
         if st.exists
             && st.kind == Kind::File
             && want.exists

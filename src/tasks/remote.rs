@@ -189,7 +189,7 @@ pub(super) async fn final_keys(
     };
     m.insert("state".into(), Value::str(state));
     if st.exists {
-        m.insert("mode".into(), Value::str(format!("{:04o}", st.mode)));
+        m.insert("mode".into(), Value::str(super::attrs::mode_str(st.mode)));
         m.insert("owner".into(), Value::str(st.owner.clone()));
         m.insert("group".into(), Value::str(st.group.clone()));
         m.insert("uid".into(), Value::Int(i64::from(st.uid)));
