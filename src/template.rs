@@ -24,7 +24,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Expression, UndefinedBehavior, Value as MjValue};
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, RwLock};
 
 pub(crate) use convert::{from_mj, mj_map, py_str, to_mj};
@@ -224,6 +224,26 @@ impl Engine {
             }
             Ok(name.strip_prefix(STR_PREFIX).map(str::to_string))
         });
+        // `{% include 'bar' %}` / `{% import 'qux' %}` in a template file: found beside
+        // that file (its templates/ directory), as Jinja's search path finds it.
+        env.set_path_join_callback(|name, parent| {
+            if let Some(file) = parent.strip_prefix(FILE_PREFIX)
+                && !name.starts_with(FILE_PREFIX)
+            {
+                let candidate = if Path::new(name).is_absolute() {
+                    PathBuf::from(name)
+                } else {
+                    Path::new(file)
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .join(name)
+                };
+                if candidate.is_file() {
+                    return format!("{FILE_PREFIX}{}", candidate.display()).into();
+                }
+            }
+            name.into()
+        });
         env.set_formatter(|out, _state, value| {
             // An if-expression without an else prints nothing when its test is false.
             if value.is_silent_undefined() {
@@ -284,7 +304,8 @@ impl Engine {
             return self.render_file(path, scope);
         }
         let env = self.env_for(&o);
-        let name = path.display().to_string();
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let name = format!("{FILE_PREFIX}{}", abs.display());
         scope.clear_missing();
         // With the header line gone, the file's lines are one further down.
         let shift = |mut e: TemplateError| {
@@ -302,6 +323,7 @@ impl Engine {
         let text = tmpl
             .render(self.root(scope))
             .map_err(|e| shift(self.error(&e, scope, None, origin, Some(path))))?;
+        let text = trailing_newlines(body, text);
         Ok(if o.newline == "\n" {
             text
         } else {
@@ -323,8 +345,11 @@ impl Engine {
             .env
             .get_template(&name)
             .map_err(|e| self.error(&e, scope, None, origin.clone(), Some(path)))?;
-        tmpl.render(self.root(scope))
-            .map_err(|e| self.error(&e, scope, None, origin, Some(path)))
+        let text = tmpl
+            .render(self.root(scope))
+            .map_err(|e| self.error(&e, scope, None, origin, Some(path)))?;
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        Ok(trailing_newlines(&source, text))
     }
 
     /// Renders a string to text, whatever its single value would be.
@@ -824,3 +849,14 @@ fn single_expression(source: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests;
+
+/// Ansible's post-render rule: a result ends in at least as many newlines as its
+/// template (trim_blocks may have eaten the one after a closing block tag).
+fn trailing_newlines(source: &str, mut text: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let (want, have) = (count(source), count(&text));
+    if want > have {
+        text.push_str(&"\n".repeat(want - have));
+    }
+    text
+}

@@ -399,7 +399,25 @@ pub(super) async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Ta
             ))
         })?;
     let header = path.display().to_string();
-    put(a, cx, &dest, text.into_bytes(), Some(header), None).await
+    // A directory as dest gets the file under the template's own name, as copy does.
+    let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    // `mode: preserve`: the template file's own mode, as the action plugin sends it.
+    let preserved = (args::str_opt(a, &["mode"]).as_deref() == Some("preserve")).then(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).map_or(0o644, |m| m.permissions().mode());
+        let mut with_mode = a.clone();
+        with_mode.insert("mode".into(), Value::str(format!("0{:03o}", mode & 0o7777)));
+        with_mode
+    });
+    put(
+        preserved.as_ref().unwrap_or(a),
+        cx,
+        &dest,
+        text.into_bytes(),
+        Some(header),
+        base.as_deref(),
+    )
+    .await
 }
 
 /// Makes `dest` hold `data` with the asked attributes; then the result carries the
