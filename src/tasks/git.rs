@@ -37,7 +37,7 @@ pub(super) const SPEC: Spec = Spec {
         "gpg_allowlist",
         "gpg_whitelist",
     ],
-    required: &["repo|name", "dest"],
+    required: &["repo|name"],
 };
 
 fn is_sha(v: &str) -> bool {
@@ -46,12 +46,21 @@ fn is_sha(v: &str) -> bool {
 
 pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let repo = args::str_req(a, &["repo", "name"], "git")?;
-    let dest = args::str_req(a, &["dest"], "git")?;
     let version = args::str_opt(a, &["version"]).unwrap_or_else(|| "HEAD".into());
     let remote = args::str_opt(a, &["remote"]).unwrap_or_else(|| "origin".into());
     let force = args::bool_opt(a, &["force"])?.unwrap_or(false);
     let update = args::bool_opt(a, &["update"])?.unwrap_or(true);
     let clone = args::bool_opt(a, &["clone"])?.unwrap_or(true);
+    // Without dest and with clone=no, only the remote's version is asked for.
+    let dest = match args::str_opt(a, &["dest"]) {
+        Some(d) => d,
+        None if !clone => "/nonexistent/.tprov-git-no-dest".into(),
+        None => {
+            return Err(fail(
+                "the destination directory must be specified unless clone=no",
+            ));
+        }
+    };
     let depth = args::str_opt(a, &["depth"]);
     let git = args::str_opt(a, &["executable"]).unwrap_or_else(|| "git".into());
     // Environment: a deploy key and host key policy for ssh remotes.
@@ -153,7 +162,9 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let branch_like = !is_sha(&version) && version != "HEAD";
     match head {
         None => {
+            // No checkout and none to make: the remote's version is the news.
             if !clone {
+                o.changed = true;
                 return Ok(o);
             }
             o.changed = true;
@@ -203,9 +214,26 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             };
             let force_flag = if force { "--force " } else { "" };
             let rm = sh_quote(&remote);
-            let cmd = if branch_like {
+            let deep = depth
+                .as_ref()
+                .map_or(String::new(), |n| format!("--depth {} ", sh_quote(n)));
+            let is_tag = branch_like
+                && !refs
+                    .iter()
+                    .any(|(_, n)| *n == format!("refs/heads/{version}"))
+                && refs
+                    .iter()
+                    .any(|(_, n)| n.starts_with(&format!("refs/tags/{version}")));
+            let cmd = if is_tag {
+                // A tag: fetched as itself (a shallow clone has no other way to it).
                 format!(
-                    "cd {d} && {env}{g} fetch --quiet {rm} {refspec} --tags && {g} checkout --quiet {force_flag}-B {v} {upstream}",
+                    "cd {d} && {env}{g} fetch --quiet {deep}{rm} {refspec} && {g} checkout --quiet {force_flag}{}",
+                    sh_quote(&want),
+                    refspec = sh_quote(&format!("+refs/tags/{version}:refs/tags/{version}")),
+                )
+            } else if branch_like {
+                format!(
+                    "cd {d} && {env}{g} fetch --quiet {deep}{rm} {refspec} --tags && {g} checkout --quiet {force_flag}-B {v} {upstream}",
                     refspec = sh_quote(&format!(
                         "+refs/heads/{version}:refs/remotes/{remote}/{version}"
                     )),
