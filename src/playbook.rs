@@ -66,6 +66,8 @@ pub(crate) enum Item {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Common {
     pub name: Option<String>,
+    /// Where the name is written (a templated name's warnings point there).
+    pub name_origin: Option<Origin>,
     pub when: Vec<(String, Origin)>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,

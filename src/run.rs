@@ -608,11 +608,12 @@ impl<'a> PlayRun<'a> {
             "include_tasks" => return self.run_include(task, inh, active).await,
             _ => {}
         }
+        self.publish_hosts(&active).await;
+        let title = self.title(task, inh, &active).await;
         self.reporter.event(&Event::TaskStart {
-            name: task.banner_name(),
+            name: title.clone(),
             handler: inh.handler,
         });
-        self.publish_hosts(&active).await;
         // `add_host` bypasses the host loop: it runs once, as run_once tasks do.
         let targets: Vec<HostId> = if task.run_once || task.module == "add_host" {
             active.iter().copied().take(1).collect()
@@ -621,7 +622,7 @@ impl<'a> PlayRun<'a> {
         };
         let progress = self.opts.progress.then(|| {
             crate::output::Progress::start(
-                &format!("TASK [{}]", task.banner_name()),
+                &format!("TASK [{title}]"),
                 targets
                     .iter()
                     .map(|h| self.fleet.inventory.host(*h).name.clone())
@@ -895,6 +896,28 @@ impl<'a> PlayRun<'a> {
             .into_iter()
             .filter(|h| !failed.contains(h) && (!included.contains(h) || ok.contains(h)))
             .collect()
+    }
+
+    /// A task's banner name, rendered with the first host's vars (Ansible's linear
+    /// strategy); the warning for a part that could not be, shown before the banner.
+    async fn title(&mut self, task: &Task, inh: &Inherited, active: &[HostId]) -> String {
+        let Some(first) = active.first() else {
+            return task.banner_name();
+        };
+        let st = self.states[first].lock().await;
+        let run = TaskRun {
+            task,
+            inh,
+            fleet: self.fleet.clone(),
+            opts: self.opts,
+            play: self.play,
+        };
+        let (name, warning) = run.title(&st);
+        drop(st);
+        if let Some(w) = warning {
+            self.reporter.event(&Event::Warning(w));
+        }
+        name
     }
 
     async fn run_include(

@@ -720,6 +720,7 @@ fn tasks(cx: &mut Ctx, n: &Node) -> Vec<Item> {
 fn common(cx: &mut Ctx, n: &Node) -> Common {
     Common {
         name: n.get("name").and_then(|v| string(cx, v, "name")),
+        name_origin: n.get("name").map(|v| cx.origin(v)),
         when: n.get("when").map(|v| conditions(cx, v)).unwrap_or_default(),
         become_: n.get("become").and_then(|v| boolean(cx, v, "become")),
         become_user: n

@@ -1344,28 +1344,34 @@ impl TaskRun<'_> {
             None => None,
         };
         let escalate = self.escalation(scope).map_err(TaskError::Failed)?;
-        let env = match self
-            .task
-            .common
-            .environment
-            .clone()
-            .or(self.inh.environment.clone())
+        // `environment:` of the play and blocks, then the task's (later keys win, as
+        // Ansible extends the list from the parents); each a mapping or a list of them.
+        let mut env: Vec<(String, String)> = Vec::new();
+        for raw in [&self.inh.environment, &self.task.common.environment]
+            .into_iter()
+            .flatten()
         {
-            Some(raw) => match engine()
-                .template_to_value(&raw, scope, Some(&self.task.origin))
-                .map_err(|e| TaskError::Failed(e.to_string()))?
-            {
-                Value::Map(m) => m.into_iter().map(|(k, v)| (k, v.py_str())).collect(),
+            let v = engine()
+                .template_to_value(raw, scope, Some(&self.task.origin))
+                .map_err(|e| TaskError::Failed(e.to_string()))?;
+            let maps = match v {
+                Value::List(l) => l,
                 Value::Null => Vec::new(),
-                other => {
+                other => vec![other],
+            };
+            for m in maps {
+                let Value::Map(m) = m else {
                     return Err(TaskError::Failed(format!(
-                        "environment must be a mapping, got {}",
-                        other.type_name()
+                        "environment must be a mapping or a list of them, got {}",
+                        m.type_name()
                     )));
+                };
+                for (k, v) in m {
+                    env.retain(|(e, _)| *e != k);
+                    env.push((k, v.py_str()));
                 }
-            },
-            None => Vec::new(),
-        };
+            }
+        }
         if !self.task.arg_errors.is_empty() {
             let msgs: Vec<&str> = self
                 .task
@@ -1549,6 +1555,44 @@ impl TaskRun<'_> {
             }
         }
         Ok((outcome, result))
+    }
+
+    /// The task's name for its banner, rendered with this host's vars as Ansible's
+    /// strategy does (best effort: an undefined part becomes Ansible's numbered
+    /// placeholder), and the warning for what could not be rendered.
+    pub(super) fn title(&self, st: &HostState) -> (String, Option<String>) {
+        let raw = self.task.banner_name();
+        let Some(name) = &self.task.common.name else {
+            return (raw, None);
+        };
+        if !crate::template::is_possibly_template(name) || self.task.module == "include_role" {
+            return (raw, None);
+        }
+        let Ok(scope) = self.scope(st) else {
+            return (raw, None);
+        };
+        let (text, errors) = render_best_effort(name, &scope);
+        let prefix = match &self.task.role {
+            Some(r) => format!("{} : ", r.name),
+            None => String::new(),
+        };
+        let warning = (!errors.is_empty()).then(|| {
+            let mut w = format!(
+                "Encountered {} template error{}.",
+                errors.len(),
+                if errors.len() > 1 { "s" } else { "" }
+            );
+            for (i, e) in errors.iter().enumerate() {
+                w.push_str(&format!("\nerror {} - {e}", i + 1));
+            }
+            if let Some(o) = &self.task.common.name_origin {
+                w.push('\n');
+                w.push_str(&o.ansible_context());
+                w.push('\n');
+            }
+            w
+        });
+        (format!("{prefix}{text}"), warning)
     }
 
     /// Which argument failed to render, in Ansible's words ("Finalization of task args
@@ -1746,4 +1790,39 @@ fn diff_result(module: &str, diffs: &[tasks::Diff]) -> Value {
         }
         _ => Value::List(diffs.iter().map(one).collect()),
     }
+}
+
+/// Renders `text` whole, or else each `{{ ... }}` on its own, one that fails becoming
+/// `<< error N - message >>` (Ansible's ReplacingMarkerBehavior); the messages in order.
+fn render_best_effort(text: &str, scope: &Arc<Scope>) -> (String, Vec<String>) {
+    if let Ok(t) = engine().render_str(text, scope, None) {
+        return (t, Vec::new());
+    }
+    let mut out = String::new();
+    let mut errors = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("}}") else {
+            rest = &rest[start..];
+            break;
+        };
+        let part = &rest[start..start + len + 2];
+        match engine().render_str(part, scope, None) {
+            Ok(t) => out.push_str(&t),
+            Err(e) => {
+                // The message alone, without the expression it quotes.
+                let m = e
+                    .message
+                    .rfind(" (in \"")
+                    .map_or(e.message.as_str(), |i| &e.message[..i])
+                    .to_string();
+                out.push_str(&format!("<< error {} - {m} >>", errors.len() + 1));
+                errors.push(m);
+            }
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    (out, errors)
 }

@@ -185,6 +185,9 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             if branch_like {
                 cmd.push_str(&format!("--branch {v} "));
             }
+            if args::bool_opt(a, &["single_branch"])?.unwrap_or(false) {
+                cmd.push_str("--single-branch ");
+            }
             // An existing empty directory (made by an earlier task) is fine for git.
             cmd.push_str(&format!("{r} {d}"));
             if is_sha(&version) {
