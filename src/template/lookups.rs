@@ -2,6 +2,7 @@
 //! playbooks like the fleet's use, run on the controller as Ansible runs them.
 
 use super::convert::py_str;
+use crate::value::Value;
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Error, ErrorKind, Value as MjValue};
 use std::path::{Path, PathBuf};
@@ -383,8 +384,16 @@ pub(super) fn values(
                                 paths.push(py_str(&p)?);
                             }
                         }
-                    } else {
+                    } else if matches!(term.kind(), ValueKind::String) {
                         files.push(py_str(&term)?);
+                    } else {
+                        return Err(err(format!(
+                            "Invalid term supplied. A string, dict or list is required, not '{}').",
+                            super::convert::from_mj(&term).map_or_else(
+                                |_| "object".to_string(),
+                                |v| v.type_name().to_string()
+                            )
+                        )));
                     }
                 }
             }
@@ -451,34 +460,100 @@ pub(super) fn values(
                         inner.get(2).cloned(),
                     )
                 }
-                [l, key, rest @ ..] => (l.clone(), key.clone(), rest.first().cloned()),
-                _ => return Err(err("subelements lookup expects a list and a key")),
+                [l, key, rest @ ..] if rest.len() <= 1 => {
+                    (l.clone(), key.clone(), rest.first().cloned())
+                }
+                _ => {
+                    return Err(err(
+                        "subelements lookup expects a list of two or three items, ",
+                    ));
+                }
             };
+            if !matches!(list.kind(), ValueKind::Seq | ValueKind::Map)
+                || !matches!(key.kind(), ValueKind::String)
+            {
+                return Err(err(
+                    "subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey",
+                ));
+            }
             let key = py_str(&key)?;
+            if let Some(f) = &flags
+                && !matches!(f.kind(), ValueKind::Map)
+            {
+                return Err(err(
+                    "subelements lookup expects a list of two or three items, the optional third item must be a dict with flags ('skip_missing',)",
+                ));
+            }
             let skip_missing = flags
                 .and_then(|f| f.get_attr("skip_missing").ok())
                 .is_some_and(|v| v.is_true());
-            for item in list_of(&list)? {
-                let mut sub = item.clone();
-                let mut missing = false;
-                for part in key.split('.') {
-                    sub = sub.get_attr(part)?;
-                    if sub.is_undefined() {
-                        missing = true;
-                        break;
-                    }
-                }
-                if missing {
-                    if skip_missing {
-                        continue;
-                    }
+            let items: Vec<Value> = match super::convert::from_mj(&list)? {
+                // A registered result that was skipped whole gives nothing.
+                Value::Map(m) if m.get("skipped").is_some_and(Value::is_truthy) => Vec::new(),
+                Value::Map(m) => m.into_values().collect(),
+                Value::List(l) => l,
+                _ => Vec::new(),
+            };
+            let parts: Vec<&str> = key.split('.').collect();
+            for item in items {
+                let Value::Map(mut item) = item else {
                     return Err(err(format!(
-                        "could not find '{key}' key in iterated item '{}'",
-                        py_str(&item)?
+                        "subelements lookup expects a dictionary, got '{}'",
+                        item.py_str()
                     )));
+                };
+                if item.get("skipped").is_some_and(Value::is_truthy) {
+                    continue;
                 }
-                for s in list_of(&sub)? {
-                    out.push(MjValue::from(vec![item.clone(), s]));
+                // Ansible's walk, its quirks kept (a missing key with skip_missing goes on
+                // to the next one); the list is then taken out of the item.
+                let mut path: Vec<&str> = Vec::new();
+                let mut found = None;
+                {
+                    let mut sub = &item;
+                    for (i, part) in parts.iter().enumerate() {
+                        let Some(v) = sub.get(*part) else {
+                            if skip_missing {
+                                continue;
+                            }
+                            return Err(err(format!(
+                                "could not find '{part}' key in iterated item '{}'",
+                                Value::Map(sub.clone()).py_str()
+                            )));
+                        };
+                        if i + 1 < parts.len() {
+                            match v {
+                                Value::Map(m) => {
+                                    sub = m;
+                                    path.push(part);
+                                }
+                                _ if skip_missing => {}
+                                other => {
+                                    return Err(err(format!(
+                                        "the key {part} should point to a dictionary, got '{}'",
+                                        other.py_str()
+                                    )));
+                                }
+                            }
+                        } else if let Value::List(_) = v {
+                            found = Some(*part);
+                        } else {
+                            return Err(err(format!(
+                                "the key {part} should point to a list, got '{}'",
+                                v.py_str()
+                            )));
+                        }
+                    }
+                }
+                let sublist = found
+                    .and_then(|last| take_list(&mut item, &path, last))
+                    .unwrap_or_default();
+                let first = super::convert::to_mj(&Value::Map(item));
+                for s in sublist {
+                    out.push(MjValue::from(vec![
+                        first.clone(),
+                        super::convert::to_mj(&s),
+                    ]));
                 }
             }
         }
@@ -504,4 +579,18 @@ pub(super) fn values(
         }
     }
     Ok(out)
+}
+
+/// Removes and returns the list at `path` then `last` in `m`.
+fn take_list(m: &mut crate::value::Map, path: &[&str], last: &str) -> Option<Vec<Value>> {
+    match path.split_first() {
+        None => match m.shift_remove(last) {
+            Some(Value::List(l)) => Some(l),
+            _ => None,
+        },
+        Some((p, rest)) => match m.get_mut(*p) {
+            Some(Value::Map(n)) => take_list(n, rest, last),
+            _ => None,
+        },
+    }
 }
