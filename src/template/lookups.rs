@@ -116,7 +116,8 @@ fn glob_regex(pattern: &str) -> Option<regex::Regex> {
 fn sequence(term: &str) -> Result<Vec<MjValue>, Error> {
     let (mut start, mut end, mut stride, mut count, mut format) =
         (1i64, None::<i64>, 1i64, None::<i64>, "%d".to_string());
-    let num = |s: &str| -> Result<i64, Error> {
+    // An option that is no integer, in Ansible's config wording.
+    let num = |key: &str, s: &str| -> Result<i64, Error> {
         let s = s.trim();
         let v = if let Some(h) = s.strip_prefix("0x") {
             i64::from_str_radix(h, 16)
@@ -128,7 +129,11 @@ fn sequence(term: &str) -> Result<Vec<MjValue>, Error> {
         } else {
             s.parse()
         };
-        v.map_err(|_| err(format!("can't parse arg {s:?} as integer")))
+        v.map_err(|_| {
+            err(format!(
+                "Config '{key}' for 'sequence' lookup plugin from 'direct' has an invalid value."
+            ))
+        })
     };
     if term.contains('=') {
         for part in term.split_whitespace() {
@@ -136,10 +141,10 @@ fn sequence(term: &str) -> Result<Vec<MjValue>, Error> {
                 .split_once('=')
                 .ok_or_else(|| err(format!("can't parse arg {part:?} in sequence")))?;
             match k {
-                "start" => start = num(v)?,
-                "end" => end = Some(num(v)?),
-                "stride" => stride = num(v)?,
-                "count" => count = Some(num(v)?),
+                "start" => start = num("start", v)?,
+                "end" => end = Some(num("end", v)?),
+                "stride" => stride = num("stride", v)?,
+                "count" => count = Some(num("count", v)?),
                 "format" => format = v.to_string(),
                 other => {
                     return Err(err(format!(
@@ -159,13 +164,13 @@ fn sequence(term: &str) -> Result<Vec<MjValue>, Error> {
         };
         match range.split_once('-') {
             Some((a, b)) => {
-                start = num(a)?;
-                end = Some(num(b)?);
+                start = num("start", a)?;
+                end = Some(num("end", b)?);
             }
-            None => end = Some(num(range)?),
+            None => end = Some(num("end", range)?),
         }
         if let Some(s) = st {
-            stride = num(s)?;
+            stride = num("stride", s)?;
         }
         if let Some(f) = fmt {
             format = f.to_string();
@@ -175,17 +180,24 @@ fn sequence(term: &str) -> Result<Vec<MjValue>, Error> {
         if end.is_some() {
             return Err(err("can't specify both count and end in with_sequence"));
         }
-        end = Some(start + c * stride - stride.signum());
         if c == 0 {
             return Ok(Vec::new());
         }
+        // Ansible's own arithmetic (`- 1`, whatever the stride).
+        end = Some(start + c * stride - 1);
     }
     let end = end.ok_or_else(|| err("must specify count or end in with_sequence"))?;
-    if stride == 0 || (stride > 0 && end < start) || (stride < 0 && end > start) {
-        if stride == 0 {
-            return Ok(Vec::new());
-        }
+    if stride > 0 && end < start {
         return Err(err("to count backwards make stride negative"));
+    }
+    if stride < 0 && end > start {
+        return Err(err("to count forward don't make stride negative"));
+    }
+    if stride == 0 {
+        return Ok(Vec::new());
+    }
+    if format.matches('%').count() != 1 {
+        return Err(err(format!("bad formatting string: {format}")));
     }
     let mut out = Vec::new();
     let mut i = start;
@@ -414,8 +426,28 @@ pub(super) fn values(
             }
         }
         "sequence" => {
+            // Keyword arguments are options too, under what each term says; with
+            // keywords only, one empty term (Ansible's).
+            let mut given = Vec::new();
+            for key in ["start", "end", "stride", "count", "format"] {
+                if let Some(v) = k.get::<Option<MjValue>>(key)? {
+                    given.push(format!("{key}={}", py_str(&v)?));
+                }
+            }
+            let empty = [MjValue::from("")];
+            let terms = if terms.is_empty() && !given.is_empty() {
+                &empty[..]
+            } else {
+                terms
+            };
             for t in terms {
-                out.extend(sequence(&py_str(t)?)?);
+                let term = py_str(t)?;
+                let text = if given.is_empty() {
+                    term
+                } else {
+                    format!("{} {term}", given.join(" "))
+                };
+                out.extend(sequence(text.trim())?);
             }
         }
         "dict" => {
