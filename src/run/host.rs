@@ -819,6 +819,25 @@ impl TaskRun<'_> {
             }
             st.facts.insert(r.clone(), to_mj(&Value::Map(registered)));
         }
+        // A module's facts (not set_fact's or include_vars') also join `ansible_facts`,
+        // without their `ansible_` prefix, as Ansible's namespace_facts does.
+        if !facts.is_empty() && !matches!(self.task.module.as_str(), "set_fact" | "include_vars") {
+            let mut all = st
+                .facts
+                .get("ansible_facts")
+                .and_then(|v| crate::template::from_mj(v).ok())
+                .and_then(|v| match v {
+                    Value::Map(m) => Some(m),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for (k, v) in &facts {
+                let key = k.strip_prefix("ansible_").unwrap_or(k);
+                all.insert(key.to_string(), v.clone());
+            }
+            st.facts
+                .insert("ansible_facts".into(), to_mj(&Value::Map(all)));
+        }
         for (k, v) in facts {
             st.facts.insert(k, to_mj(&v));
         }

@@ -404,6 +404,10 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             }
         }
     }
+    // Password ageing (chage), compared with the shadow entry as Ansible does.
+    if state != "absent" {
+        password_ageing(a, cx, &name, &mut out).await?;
+    }
     // The account as the task left it, as Ansible's result reports it.
     if out.changed
         && cx.writer.is_some()
@@ -669,4 +673,51 @@ pub(super) async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outco
     let finish = format!("chown {q}: \"$T\" && chmod 0600 \"$T\"");
     w.write_file(&path, after.as_bytes(), &finish, true).await?;
     Ok(out)
+}
+
+/// `password_expire_min`, `_max`, `_warn`: `chage` for those that differ from the
+/// shadow entry (a user check mode would create has none: each is a change).
+async fn password_ageing(
+    a: &Map,
+    cx: &Cx<'_>,
+    name: &str,
+    out: &mut Outcome,
+) -> Result<(), TaskError> {
+    let wanted: Vec<(&str, usize, i64)> = [
+        ("password_expire_min", 3, "-m"),
+        ("password_expire_max", 4, "-M"),
+        ("password_expire_warn", 5, "-W"),
+    ]
+    .into_iter()
+    .filter_map(|(key, field, flag)| {
+        let v = args::str_opt(a, &[key])?;
+        let n = v.trim().parse::<i64>().ok()?;
+        Some((flag, field, n))
+    })
+    .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let entry = cx
+        .probe
+        .exec(
+            &format!("getent shadow {}", sh_quote(name)),
+            cx.read_become(),
+        )
+        .await?;
+    let line = entry.stdout_str();
+    let fields: Vec<&str> = line.trim_end().split(':').collect();
+    let flags: Vec<String> = wanted
+        .iter()
+        .filter(|(_, field, n)| fields.get(*field).and_then(|f| f.parse::<i64>().ok()) != Some(*n))
+        .map(|(flag, _, n)| format!("{flag} {n}"))
+        .collect();
+    if flags.is_empty() {
+        return Ok(());
+    }
+    out.changed = true;
+    if let Some(w) = &cx.writer {
+        super::remote::change(w, &format!("chage {} {}", flags.join(" "), sh_quote(name))).await?;
+    }
+    Ok(())
 }
