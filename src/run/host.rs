@@ -1270,8 +1270,12 @@ impl TaskRun<'_> {
                     Value::Int(if done { attempt } else { retries }),
                 );
                 if !done {
-                    outcome.failed = true;
                     result.insert("failed".into(), Value::Bool(true));
+                    // Ansible's TaskResult.is_failed: failed_when's verdict, when there
+                    // is one, overrides `failed`.
+                    outcome.failed = result
+                        .get("failed_when_result")
+                        .is_none_or(Value::is_truthy);
                 }
                 return Ok((outcome, result));
             }
