@@ -142,12 +142,7 @@ pub(crate) fn run(cmd: &MigrateCmd, settings: &Settings, printer: &Printer) -> R
 
 /// The steps of seed 000 for one server, each a tprov command line.
 fn steps(cmd: &MigrateCmd, env: &Env, host: &str, records: &[Record]) -> Vec<Step> {
-    let inv: Vec<String> = cmd
-        .inv
-        .inventory
-        .iter()
-        .flat_map(|p| ["-i".to_string(), p.display().to_string()])
-        .collect();
+    let inv = inventory_args(cmd);
     let step = |name: &str, args: &[&str]| Step {
         name: name.to_string(),
         argv: args
@@ -310,12 +305,7 @@ fn roll_back(
     if let Some(u) = &env.old_user {
         start.argv.extend(["--become-user".into(), u.clone()]);
     }
-    let inv: Vec<String> = cmd
-        .inv
-        .inventory
-        .iter()
-        .flat_map(|p| ["-i".to_string(), p.display().to_string()])
-        .collect();
+    let inv = inventory_args(cmd);
     start.argv.extend(inv.iter().cloned());
     start.argv.extend(["--".into(), env.start_old.clone()]);
     let mut restore = Step {
@@ -336,6 +326,15 @@ fn roll_back(
     // The next run starts this server's migration again from the drain.
     journal.record(host, "all", "reset", "rolled back")?;
     Ok(())
+}
+
+/// The migration's inventory sources, as each step's `-i` arguments.
+fn inventory_args(cmd: &MigrateCmd) -> Vec<String> {
+    cmd.inv
+        .inventory
+        .iter()
+        .flat_map(|p| ["-i".to_string(), p.display().to_string()])
+        .collect()
 }
 
 /// Whether `host` (a name, short alias or address) has a record.

@@ -931,14 +931,7 @@ impl TaskRun<'_> {
         if !ignore || self.unpredictable_dep(st, &msg).is_some() {
             return self.failed(st, msg, events);
         }
-        self.register_failure(st, &msg);
-        let mut shown = fail_map(&msg);
-        shown.shift_remove("changed");
-        let cause = st.cause.take();
-        shown.insert(
-            ERROR_KEY.into(),
-            Value::str(self.error_block(&msg, false, cause)),
-        );
+        let shown = self.early_failure(st, &msg);
         events.push(result_event(
             &st.name,
             Status::Ignored,
@@ -995,19 +988,25 @@ impl TaskRun<'_> {
         format!("Task failed: {kind}{msg}\n{task}")
     }
 
-    fn failed(&self, st: &mut HostState, msg: String, mut events: Vec<Event>) -> HostResult {
-        if let Some(dep) = self.unpredictable_dep(st, &msg) {
-            return self.cannot_predict(st, &dep, events);
-        }
-        self.register_failure(st, &msg);
-        let mut shown = fail_map(&msg);
-        // A task that failed before its module ran has no `changed`.
+    /// A failure before the module ran: registered, and shown without `changed` and
+    /// with its `[ERROR]` text.
+    fn early_failure(&self, st: &mut HostState, msg: &str) -> Map {
+        self.register_failure(st, msg);
+        let mut shown = fail_map(msg);
         shown.shift_remove("changed");
         let cause = st.cause.take();
         shown.insert(
             ERROR_KEY.into(),
-            Value::str(self.error_block(&msg, false, cause)),
+            Value::str(self.error_block(msg, false, cause)),
         );
+        shown
+    }
+
+    fn failed(&self, st: &mut HostState, msg: String, mut events: Vec<Event>) -> HostResult {
+        if let Some(dep) = self.unpredictable_dep(st, &msg) {
+            return self.cannot_predict(st, &dep, events);
+        }
+        let shown = self.early_failure(st, &msg);
         events.push(result_event(
             &st.name,
             Status::Failed,
