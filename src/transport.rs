@@ -117,8 +117,8 @@ impl Connection {
         }
     }
 
-    /// Takes the host's run lock (issue 12): `flock` on `/run/lock/tprov.lock`, held by a
-    /// process on the host for as long as this connection lives, so it is released
+    /// Takes the host's run lock (issue 12): `flock` on `/run/lock/tprov-NAME.lock`, held
+    /// by a process on the host for as long as this connection lives, so it is released
     /// when the run ends or the connection drops (a dead run leaves no stale lock).
     /// Waits up to `wait` for another run's lock, then fails naming its holder.
     pub async fn lock(
@@ -236,12 +236,15 @@ const LOCKED: &str = "TPROV-LOCKED\n";
 /// Opens the lock file of inventory host `name` (one per name, so two inventory names of
 /// one machine in the same run cannot wait on each other; any user may lock it: /run/lock is world-writable and a file
 /// opened read-only can be locked), waits for the lock, records the holder in it, says
-/// so, then sleeps on stdin until the connection closes. Without `flock` on the host
-/// it goes on unlocked.
+/// so, then sleeps on stdin until the connection closes. Without `flock` on the host,
+/// or a lock file it can open, it goes on unlocked (the lock is a guard, not a gate).
 fn lock_script(name: &str, holder: &str, wait: Duration) -> String {
     const SCRIPT: &str = r#"L=/run/lock/tprov-NAME.lock; [ -d /run/lock ] || L=/tmp/tprov-NAME.lock
 command -v flock >/dev/null 2>&1 || { printf 'TPROV-LOCKED\n'; exec cat >/dev/null; }
-if [ -w "$L" ] || [ ! -e "$L" ]; then exec 9>>"$L"; else exec 9<"$L"; fi
+if [ -w "$L" ] || { [ ! -e "$L" ] && [ -w "${L%/*}" ]; }; then exec 9>>"$L"
+elif [ -r "$L" ]; then exec 9<"$L"
+else printf 'TPROV-LOCKED\n'; exec cat >/dev/null
+fi
 if ! flock -w SECS 9; then printf 'TPROV-BUSY\n'; cat "$L"; exit 3; fi
 { printf '%s\n' HOLDER > "$L"; } 2>/dev/null
 printf 'TPROV-LOCKED\n'
