@@ -12,6 +12,36 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+/// Where Ansible Vault passwords come from (ansible-playbook's options).
+#[derive(Debug, Args, Clone, Default)]
+pub struct VaultArgs {
+    /// A vault identity, `label@source` or `source`: a password file, an executable that
+    /// prints the password, or `prompt` (repeatable).
+    #[arg(long = "vault-id", global = true, value_name = "ID")]
+    pub vault_ids: Vec<String>,
+
+    /// A file holding the vault password, or an executable printing it (repeatable).
+    #[arg(
+        long = "vault-password-file",
+        alias = "vault-pass-file",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub password_files: Vec<PathBuf>,
+
+    /// Ask for the vault password.
+    #[arg(
+        short = 'J',
+        long = "ask-vault-pass",
+        alias = "ask-vault-password",
+        global = true
+    )]
+    pub ask_vault_pass: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -71,6 +101,93 @@ pub enum Command {
     /// user, move it in the inventory, restore its weight, check it answers. Resumable:
     /// a journal records each step. Environments come from migrate.toml.
     Migrate(MigrateCmd),
+    /// Encrypt, decrypt, view and edit Ansible Vault files and strings (like
+    /// ansible-vault, whose files it reads and writes).
+    Vault(VaultCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct VaultCmd {
+    #[command(subcommand)]
+    pub action: VaultAction,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct EncryptId {
+    /// The vault id to encrypt with (needed when several are given).
+    #[arg(long = "encrypt-vault-id", value_name = "ID")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultAction {
+    /// Encrypt files in place (or stdin, or to --output).
+    Encrypt {
+        files: Vec<PathBuf>,
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        id: EncryptId,
+    },
+    /// Decrypt files in place (or stdin, or to --output).
+    Decrypt {
+        files: Vec<PathBuf>,
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the plaintext of vault files.
+    View {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Edit vault files in $EDITOR; saved encrypted again with the same vault id.
+    Edit {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Create a new vault file in $EDITOR.
+    Create {
+        file: PathBuf,
+        #[command(flatten)]
+        id: EncryptId,
+        /// Open the editor even when stdout is not a terminal.
+        #[arg(long = "skip-tty-check")]
+        skip_tty_check: bool,
+    },
+    /// Encrypt strings into `!vault |` YAML values (args, --prompt, or stdin).
+    #[command(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString {
+        strings: Vec<String>,
+        /// The variable name of each string, in order (repeatable).
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// The variable name of the string read from stdin.
+        #[arg(long = "stdin-name", value_name = "NAME")]
+        stdin_name: Option<String>,
+        /// Prompt for the string (and its name).
+        #[arg(short = 'p', long = "prompt")]
+        prompt: bool,
+        /// Show the string as it is typed at the prompt.
+        #[arg(long = "show-input")]
+        show_input: bool,
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        id: EncryptId,
+    },
+    /// Encrypt vault files again with a new password.
+    Rekey {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The new vault identity, `label@source`.
+        #[arg(long = "new-vault-id", value_name = "ID")]
+        new_vault_id: Option<String>,
+        /// The file (or executable) holding the new password.
+        #[arg(long = "new-vault-password-file", value_name = "FILE")]
+        new_vault_password_file: Option<PathBuf>,
+        #[command(flatten)]
+        id: EncryptId,
+    },
 }
 
 #[derive(Debug, Args)]

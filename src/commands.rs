@@ -11,6 +11,7 @@ pub(crate) mod list;
 pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod validate;
+pub(crate) mod vault;
 
 use crate::cli::InventoryArgs;
 use crate::error::Error;
@@ -196,5 +197,6 @@ pub(crate) fn dispatch(
         Command::Dns(cmd) => dns::run(cmd, settings, printer),
         Command::DrainWait(cmd) => drain_wait::run(cmd, settings, printer),
         Command::Migrate(cmd) => migrate::run(cmd, settings, printer),
+        Command::Vault(cmd) => vault::run(cmd, printer),
     }
 }

@@ -13,6 +13,8 @@ pub(crate) enum Error {
     Internal(String),
     /// A step of a multi-step command failed on a host (exit 2, as a failed host).
     Failed(String),
+    /// A command could not do what was asked (exit 1), e.g. a wrong vault password.
+    Refused(String),
 }
 
 /// Exit codes, as ansible-playbook uses them.
@@ -33,6 +35,7 @@ impl Error {
             Error::Usage(_) => exit::BAD_OPTIONS,
             Error::Internal(_) => exit::ERROR,
             Error::Failed(_) => exit::HOST_FAILED,
+            Error::Refused(_) => exit::ERROR,
         }
     }
 }
@@ -57,7 +60,7 @@ impl fmt::Display for Error {
             }
             Error::Usage(m) => write!(f, "error: {m}"),
             Error::Internal(m) => write!(f, "internal error: {m}"),
-            Error::Failed(m) => write!(f, "error: {m}"),
+            Error::Failed(m) | Error::Refused(m) => write!(f, "error: {m}"),
         }
     }
 }

@@ -21,6 +21,7 @@ mod template;
 pub mod transport;
 mod value;
 mod vars;
+mod vault;
 mod yaml;
 
 use cli::Cli;
@@ -35,8 +36,12 @@ pub fn run(cli: Cli) -> u8 {
         Color::Never
     };
     let printer = Printer::new(color, false);
-    let result = settings::Settings::load()
-        .and_then(|settings| commands::dispatch(&cli.command, &settings, &printer));
+    let result = settings::Settings::load().and_then(|settings| {
+        let sources = settings.vault_sources(&cli.vault);
+        let secrets = vault::load(&sources, &mut |w| printer.warn(&w))?;
+        vault::install(secrets);
+        commands::dispatch(&cli.command, &settings, &printer)
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -17,6 +17,11 @@ pub(crate) struct FileConfig {
     pub known_hosts: Option<PathBuf>,
     pub host_key_checking: Option<bool>,
     pub timeout: Option<u64>,
+    /// Ansible's `vault_password_file`.
+    pub vault_password_file: Option<PathBuf>,
+    /// Ansible's `vault_identity_list`: `label@source` entries.
+    #[serde(default)]
+    pub vault_identity_list: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +33,8 @@ pub(crate) struct Settings {
     pub known_hosts: Option<PathBuf>,
     pub host_key_checking: bool,
     pub timeout: u64,
+    pub vault_password_file: Option<PathBuf>,
+    pub vault_identity_list: Vec<String>,
 }
 
 impl Settings {
@@ -44,7 +51,29 @@ impl Settings {
             known_hosts: cfg.known_hosts,
             host_key_checking: cfg.host_key_checking.unwrap_or(true),
             timeout: cfg.timeout.unwrap_or(10),
+            vault_password_file: std::env::var_os("ANSIBLE_VAULT_PASSWORD_FILE")
+                .map(PathBuf::from)
+                .or(cfg.vault_password_file),
+            vault_identity_list: match std::env::var("ANSIBLE_VAULT_IDENTITY_LIST") {
+                Ok(list) => comma_list(&list),
+                Err(_) => cfg.vault_identity_list,
+            },
         })
+    }
+
+    /// Where this run's vault passwords come from: the config's identities before the
+    /// command line's, the command line's password files before the config's (Ansible's
+    /// order).
+    pub(crate) fn vault_sources(&self, cli: &crate::cli::VaultArgs) -> crate::vault::Sources {
+        let mut vault_ids = self.vault_identity_list.clone();
+        vault_ids.extend(cli.vault_ids.iter().cloned());
+        let mut password_files = cli.password_files.clone();
+        password_files.extend(self.vault_password_file.iter().cloned());
+        crate::vault::Sources {
+            vault_ids,
+            password_files,
+            ask: cli.ask_vault_pass,
+        }
     }
 
     /// The inventory sources: the command line's, else the config's.
@@ -57,6 +86,14 @@ impl Settings {
         }
         Err(Error::Usage("no inventory given: pass -i INVENTORY, or set `inventory` in tprov.toml or ansible.cfg".into()))
     }
+}
+
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn find_config(cwd: &Path) -> Result<FileConfig, Error> {
@@ -110,6 +147,7 @@ fn read_toml(path: &Path) -> Result<FileConfig, Error> {
         .collect();
     cfg.private_key_file = cfg.private_key_file.map(|p| relative_to(path, p));
     cfg.known_hosts = cfg.known_hosts.map(|p| relative_to(path, p));
+    cfg.vault_password_file = cfg.vault_password_file.map(|p| relative_to(path, p));
     Ok(cfg)
 }
 
@@ -151,6 +189,10 @@ fn read_ansible_cfg(path: &Path) -> Result<FileConfig, Error> {
                 ));
             }
             ("defaults", "timeout") => cfg.timeout = v.parse().ok(),
+            ("defaults", "vault_password_file") => {
+                cfg.vault_password_file = Some(relative_to(path, PathBuf::from(v)));
+            }
+            ("defaults", "vault_identity_list") => cfg.vault_identity_list = comma_list(v),
             _ => {}
         }
     }

@@ -14,6 +14,7 @@ mod lookups;
 mod methods;
 mod pyformat;
 mod scope;
+mod vault_filters;
 pub(crate) use file_vars::file_vars;
 
 use crate::source::Origin;
@@ -215,12 +216,14 @@ impl Engine {
         }
         env.set_loader(|name| {
             if let Some(path) = name.strip_prefix(FILE_PREFIX) {
-                return std::fs::read_to_string(path).map(Some).map_err(|e| {
-                    Error::new(
-                        ErrorKind::TemplateNotFound,
-                        format!("cannot read template {path}: {e}"),
-                    )
-                });
+                return crate::vault::read_text(Path::new(path))
+                    .map(Some)
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::TemplateNotFound,
+                            format!("cannot read template {path}: {e}"),
+                        )
+                    });
             }
             Ok(name.strip_prefix(STR_PREFIX).map(str::to_string))
         });
@@ -263,6 +266,7 @@ impl Engine {
         env.set_unknown_method_callback(methods::unknown_method);
         filters::register(&mut env);
         jinja_tests::register(&mut env);
+        vault_filters::register(&mut env);
         env
     }
 
@@ -293,7 +297,7 @@ impl Engine {
         options: &FileOptions,
     ) -> Result<String, TemplateError> {
         let origin = Some(Origin::file(path));
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::vault::read_text(path).map_err(|e| {
             TemplateError::new(format!("cannot read template: {e}"), origin.clone())
         })?;
         let mut o = options.clone();

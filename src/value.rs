@@ -33,8 +33,33 @@ pub(crate) enum Value {
     Unsafe(String),
     /// A YAML timestamp: Python's `datetime.date` or `datetime.datetime`.
     Time(Box<Timestamp>),
+    /// A `!vault` string (Ansible's `EncryptedString`): used as its plaintext, never
+    /// templated, and still known as vaulted.
+    Vault(Box<Vaulted>),
     List(Vec<Value>),
     Map(Map),
+}
+
+/// A vaulted string: its vault text, and its plaintext or why it could not be decrypted.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Vaulted {
+    pub(crate) ciphertext: String,
+    pub(crate) plain: Result<String, String>,
+}
+
+impl Vaulted {
+    /// Decrypts `ciphertext` with this run's vault secrets.
+    pub(crate) fn new(ciphertext: String) -> Vaulted {
+        let plain = crate::vault::decrypt(ciphertext.as_bytes())
+            .map_err(|e| e.0)
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| "the vaulted value is not UTF-8 text".to_string())
+            });
+        if let Ok(p) = &plain {
+            crate::vault::remember(p, &ciphertext);
+        }
+        Vaulted { ciphertext, plain }
+    }
 }
 
 impl Value {
@@ -45,6 +70,7 @@ impl Value {
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) | Value::Unsafe(s) => Some(s),
+            Value::Vault(v) => v.plain.as_deref().ok(),
             _ => None,
         }
     }
@@ -71,6 +97,7 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) | Value::Unsafe(_) => "str",
+            Value::Vault(_) => "EncryptedString",
             Value::Time(t) => t.type_name(),
             Value::List(_) => "list",
             Value::Map(_) => "dict",
@@ -86,6 +113,7 @@ impl Value {
             Value::BigInt(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) | Value::Unsafe(s) => !s.is_empty(),
+            Value::Vault(v) => v.plain.as_ref().is_ok_and(|s| !s.is_empty()),
             Value::Time(_) => true,
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
@@ -96,6 +124,7 @@ impl Value {
     pub(crate) fn py_str(&self) -> String {
         match self {
             Value::Str(s) | Value::Unsafe(s) => s.clone(),
+            Value::Vault(v) if v.plain.is_ok() => v.plain.clone().unwrap_or_default(),
             Value::Time(t) => t.py_str(),
             _ => self.py_repr(),
         }
@@ -129,6 +158,16 @@ fn write_repr(out: &mut String, v: &Value, depth: usize) {
         }
         Value::Float(f) => out.push_str(&float_repr(*f)),
         Value::Str(s) | Value::Unsafe(s) => out.push_str(&str_repr(s)),
+        Value::Vault(v) => match &v.plain {
+            Ok(s) => out.push_str(&str_repr(s)),
+            Err(_) => {
+                let _ = write!(
+                    out,
+                    "EncryptedString(ciphertext={})",
+                    str_repr(&v.ciphertext)
+                );
+            }
+        },
         Value::Time(t) => out.push_str(&t.py_repr()),
         Value::List(items) => {
             out.push('[');
@@ -239,6 +278,14 @@ impl serde::Serialize for Value {
             Value::BigInt(i) => s.serialize_i128(*i),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Str(v) | Value::Unsafe(v) => s.serialize_str(v),
+            Value::Vault(v) => {
+                if let Ok(p) = &v.plain {
+                    return s.serialize_str(p);
+                }
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("__ansible_vault", &v.ciphertext)?;
+                map.end()
+            }
             Value::Time(t) => s.serialize_str(&t.isoformat()),
             Value::List(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;

@@ -95,12 +95,11 @@ pub(crate) fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
     }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::error(Origin::file(path), format!("cannot read: {e}")))?;
-    if bytes.starts_with(b"$ANSIBLE_VAULT;") {
-        return Err(Diagnostic::error(
-            Origin::file(path),
-            "this file is Ansible Vault encrypted: vault is not supported yet",
-        ));
-    }
+    let bytes = if crate::vault::is_encrypted(&bytes[..bytes.len().min(64)]) {
+        crate::vault::decrypt(&bytes).map_err(|e| Diagnostic::error(Origin::file(path), e.0))?
+    } else {
+        bytes
+    };
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;

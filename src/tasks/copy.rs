@@ -128,8 +128,7 @@ pub(super) async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskEr
             if path.is_dir() {
                 return copy_dir(a, cx, &src, &path, &dest).await;
             }
-            let data = std::fs::read(&path)
-                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            let data = read_src(a, &path)?;
             if args::str_opt(a, &["mode"]).as_deref() == Some("preserve") {
                 // Ansible's action plugin sends the controller file's mode.
                 use std::os::unix::fs::PermissionsExt;
@@ -205,7 +204,8 @@ fn walk(dir: &Path, rel: &str, parents: &HashSet<(u64, u64)>, follow: bool, out:
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    names.sort();
+    // As os.walk gives them: a directory's files before what its subdirectories hold.
+    names.sort_by_cached_key(|n| (dir.join(n).is_dir(), n.clone()));
     let link_text = |p: &Path| {
         std::fs::read_link(p)
             .map(|t| t.to_string_lossy().into_owned())
@@ -264,6 +264,16 @@ fn walk(dir: &Path, rel: &str, parents: &HashSet<(u64, u64)>, follow: bool, out:
 /// `copy` of a controller directory: `src: dir` lands as `dest/dir`, `src: dir/` puts
 /// its contents in `dest`. Directories get `directory_mode` (and owner/group), files
 /// the file attributes; each is changed only when it differs.
+/// A source file's bytes, decrypted when it is vault data (unless `decrypt: no`).
+fn read_src(a: &Map, path: &Path) -> Result<Vec<u8>, TaskError> {
+    let data =
+        std::fs::read(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    if !args::bool_opt(a, &["decrypt"])?.unwrap_or(true) {
+        return Ok(data);
+    }
+    crate::vault::file_contents(path, data).map_err(fail)
+}
+
 async fn copy_dir(
     a: &Map,
     cx: &mut Cx<'_>,
@@ -317,8 +327,7 @@ async fn copy_dir(
         merge(&mut out, o);
     }
     for (rel, path) in files {
-        let data = std::fs::read(&path)
-            .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+        let data = read_src(a, &path)?;
         let o = put(
             &file_args,
             cx,

@@ -16,6 +16,15 @@ pub(crate) fn to_mj(v: &Value) -> MjValue {
         Value::Float(f) => MjValue::from(*f),
         Value::Str(s) | Value::Unsafe(s) => MjValue::from(s.as_str()),
         Value::Time(t) => MjValue::from_object(PyTime((**t).clone())),
+        // A vaulted string is a "safe" string in templates: Ansible renders with no
+        // autoescaping, so the mark changes nothing but lets `vault_encrypted` see it.
+        Value::Vault(v) => match &v.plain {
+            Ok(p) => MjValue::from_safe_string(p.clone()),
+            Err(e) => MjValue::from_object(Undecryptable {
+                ciphertext: v.ciphertext.clone(),
+                error: e.clone(),
+            }),
+        },
         Value::List(items) => MjValue::from(items.iter().map(to_mj).collect::<Vec<_>>()),
         Value::Map(m) => mj_map(m.iter().map(|(k, v)| (k.clone(), to_mj(v)))),
     }
@@ -59,7 +68,20 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
                 Value::Float(f64::try_from(v.clone()).unwrap_or(f64::NAN))
             }
         }
-        ValueKind::String => Value::Str(v.as_str().unwrap_or_default().to_string()),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default().to_string();
+            match v
+                .is_safe()
+                .then(|| crate::vault::ciphertext_of(&s))
+                .flatten()
+            {
+                Some(ciphertext) => Value::Vault(Box::new(crate::value::Vaulted {
+                    ciphertext,
+                    plain: Ok(s),
+                })),
+                None => Value::Str(s),
+            }
+        }
         ValueKind::Bytes => {
             Value::Str(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
         }
@@ -89,6 +111,9 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
         }
         _ => match v.downcast_object_ref::<PyTime>() {
             Some(t) => Value::Time(Box::new(t.0.clone())),
+            None if let Some(u) = v.downcast_object_ref::<Undecryptable>() => {
+                return Err(u.error());
+            }
             None => Value::Str(v.to_string()),
         },
     })
@@ -109,6 +134,36 @@ pub(crate) fn py_str(v: &MjValue) -> Result<String, Error> {
         ValueKind::Number => v.to_string(),
         _ => from_mj(v)?.py_str(),
     })
+}
+
+/// A `!vault` value no secret of this run opens: any use of it is an error, as with
+/// Ansible's `VaultExceptionMarker`.
+#[derive(Debug)]
+pub(crate) struct Undecryptable {
+    pub(crate) ciphertext: String,
+    error: String,
+}
+
+impl Undecryptable {
+    pub(crate) fn error(&self) -> Error {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Attempt to use undecryptable variable: {}", self.error),
+        )
+    }
+}
+
+impl Object for Undecryptable {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result
+    where
+        Self: Sized + 'static,
+    {
+        Err(std::fmt::Error)
+    }
 }
 
 /// A YAML timestamp in templates: prints as Python's `str()`, has `datetime`'s

@@ -125,11 +125,12 @@ pub(super) fn register(env: &mut Environment<'static>) {
             .is_ok_and(|t| t.get_attr("period").is_ok_and(|p| p.is_true())))
     });
     env.add_test("vault_encrypted", |v: MjValue| {
-        v.as_str()
-            .is_some_and(|s| s.trim_start().starts_with("$ANSIBLE_VAULT;"))
+        (v.is_safe() && v.as_str().and_then(crate::vault::ciphertext_of).is_some())
+            || v.downcast_object_ref::<super::convert::Undecryptable>()
+                .is_some()
     });
     env.add_test("vaulted_file", |v: String| {
-        std::fs::read(&v).is_ok_and(|b| b.starts_with(b"$ANSIBLE_VAULT;"))
+        std::fs::read(&v).is_ok_and(|b| crate::vault::is_encrypted(&b))
     });
 }
 

@@ -308,7 +308,7 @@ pub(super) fn values(
                         "The 'file' lookup had an issue accessing the file '{rel}'. file not found"
                     ))
                 })?;
-                let mut text = std::fs::read_to_string(&found)
+                let mut text = crate::vault::read_text(&found)
                     .map_err(|e| err(format!("lookup file {rel}: {e}")))?;
                 if rstrip {
                     text.truncate(text.trim_end().len());
@@ -316,6 +316,16 @@ pub(super) fn values(
                 if lstrip {
                     text = text.trim_start().to_string();
                 }
+                out.push(MjValue::from(text));
+            }
+        }
+        "unvault" => {
+            for t in terms {
+                let rel = py_str(t)?;
+                let found = find(state, &rel)
+                    .filter(|p| p.is_file())
+                    .ok_or_else(|| err(format!("Unable to find file matching \"{rel}\" ")))?;
+                let text = crate::vault::read_text(&found).map_err(err)?;
                 out.push(MjValue::from(text));
             }
         }

@@ -92,6 +92,15 @@ pub(crate) fn write_value(
             m.insert("__ansible_unsafe".into(), Value::Str(s.clone()));
             write_value(out, &Value::Map(m), style, level)?;
         }
+        Value::Vault(v) if style.unsafe_marker => {
+            let mut m = crate::value::Map::default();
+            m.insert("__ansible_vault".into(), Value::Str(v.ciphertext.clone()));
+            write_value(out, &Value::Map(m), style, level)?;
+        }
+        Value::Vault(v) => match &v.plain {
+            Ok(s) => write_str(out, s, style.ensure_ascii),
+            Err(e) => return Err(format!("Attempt to use undecryptable variable: {e}")),
+        },
         Value::Str(s) | Value::Unsafe(s) => write_str(out, s, style.ensure_ascii),
         Value::Time(t) => write_str(out, &t.isoformat(), style.ensure_ascii),
         Value::List(items) => {

@@ -215,10 +215,8 @@ impl Builder<'_> {
                 return Ok(Value::Unsafe(text.to_string()));
             }
             if tag.handle == "!" && tag.suffix == "vault" {
-                return Err(self.err(
-                    pos,
-                    "!vault values are not supported yet (Ansible Vault support is planned)",
-                ));
+                let vaulted = crate::value::Vaulted::new(text.to_string());
+                return Ok(Value::Vault(Box::new(vaulted)));
             }
             if is_core(tag) {
                 return match tag.suffix.as_str() {

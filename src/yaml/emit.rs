@@ -111,6 +111,10 @@ fn represent(v: &Value, opts: &DumpOptions) -> Node {
         Value::BigInt(i) => scalar(i.to_string(), true, false),
         Value::Float(f) => scalar(float_text(*f), true, false),
         Value::Str(s) | Value::Unsafe(s) => scalar(s.clone(), reads_as_str(s), true),
+        Value::Vault(v) => {
+            let s = v.plain.as_ref().unwrap_or(&v.ciphertext);
+            scalar(s.clone(), reads_as_str(s), true)
+        }
         Value::Time(t) => scalar(t.py_str(), true, false),
         Value::List(items) => {
             let nodes: Vec<Node> = items.iter().map(|x| represent(x, opts)).collect();

@@ -159,7 +159,7 @@ run_target() {
     envs+="; export PATH=$(q "$WORK/shim:$PATH")"
     cmd="cd $(q "$tdir/targets/$t") && timeout $TIMEOUT bash ./runme.sh >$LABOUT/$t.txt 2>$LABOUT/$t.err"
   elif [ "$TOOL" = tprov ]; then
-    cmd="cd $(q "$tdir") && timeout $TIMEOUT \"\$TPROV\" apply -i inventory site.yml --format json >$LABOUT/$t.jsonl 2>$LABOUT/$t.err"
+    cmd="cd $(q "$tdir") && timeout $TIMEOUT \"\$TPROV\" apply -i inventory site.yml $extra --format json >$LABOUT/$t.jsonl 2>$LABOUT/$t.err"
   else
     envs+=" ANSIBLE_PIPELINING=1 ANSIBLE_ROLES_PATH=$(q "$tdir/roles")"
     cmd="cd $(q "$tdir") && timeout $TIMEOUT ansible-playbook -i inventory site.yml $extra >$LABOUT/$t.txt 2>$LABOUT/$t.err"

@@ -13,3 +13,4 @@ mod readme;
 mod ssh;
 mod support;
 mod validate;
+mod vault;
