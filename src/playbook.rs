@@ -137,6 +137,10 @@ pub(crate) struct Task {
     pub delay: Option<Value>,
     /// `timeout:` seconds the task may take on a host.
     pub timeout: Option<Value>,
+    /// `async:` seconds the task may run as a job on the host, and `poll:` seconds
+    /// between looks at it (0: start it and go on).
+    pub async_: Option<Value>,
+    pub poll: Option<Value>,
     /// `ignore_unreachable:` a host this task cannot reach stays in the play.
     pub ignore_unreachable: Option<Value>,
     /// The role the task comes from, if any.

@@ -6,7 +6,7 @@ mod diff;
 pub(crate) use diff::colored;
 
 use crate::output::Printer;
-use crate::run::event::{Event, Stats, Status};
+use crate::run::event::{AsyncState, Event, Stats, Status};
 use crate::value::pyjson::{JsonStyle, dumps};
 use crate::value::{Map, Value};
 
@@ -139,6 +139,16 @@ impl Reporter for Ansible {
             )),
             Event::Warning(w) => p.warn(w),
             Event::Ignoring => p.out(&p.paint("...ignoring\n", "36")),
+            Event::Async { host, jid, state } => p.out(&p.paint(
+                &match state {
+                    AsyncState::Ok => format!("ASYNC OK on {host}: jid={jid}\n"),
+                    AsyncState::Failed => format!("ASYNC FAILED on {host}: jid={jid}\n"),
+                    AsyncState::Poll => {
+                        format!("ASYNC POLL on {host}: jid={jid} started=True finished=False\n")
+                    }
+                },
+                "1;30",
+            )),
             Event::Recap { stats } => {
                 let mut text = banner("PLAY RECAP");
                 for (host, s) in stats {
@@ -265,6 +275,17 @@ impl Reporter for Json {
             Event::Warning(w) => {
                 m.insert("event".into(), Value::str("warning"));
                 m.insert("msg".into(), Value::str(w.clone()));
+            }
+            Event::Async { host, jid, state } => {
+                m.insert("event".into(), Value::str("async"));
+                m.insert("host".into(), Value::str(host.clone()));
+                m.insert("jid".into(), Value::str(jid.clone()));
+                let state = match state {
+                    AsyncState::Ok => "ok",
+                    AsyncState::Failed => "failed",
+                    AsyncState::Poll => "poll",
+                };
+                m.insert("state".into(), Value::str(state));
             }
             Event::Ignoring => {
                 m.insert("event".into(), Value::str("ignoring"));

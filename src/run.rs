@@ -7,6 +7,7 @@ mod facts;
 mod host;
 pub(crate) use host::ERROR_KEY;
 mod inventory_changes;
+mod job;
 
 use crate::connect::BecomeArgs;
 use crate::context::Fleet;

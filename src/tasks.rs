@@ -4,6 +4,7 @@
 
 mod access;
 mod add_host;
+pub(crate) mod async_status;
 mod attrs;
 mod certbot;
 mod command;
@@ -109,6 +110,7 @@ modules! {
     tempfile::SPEC, paths &["path"] => |a, cx| tempfile::run(a, cx).await;
     getent::SPEC, paths NONE => |a, cx| getent::run(a, cx).await;
     ping::SPEC, paths NONE => |a, cx| ping::run(a, cx).await;
+    async_status::SPEC, paths NONE => |a, cx| async_status::run(a, cx).await;
     debug::DEBUG_SPEC, paths NONE => |a, cx| debug::run_debug(a, cx);
     debug::SET_FACT_SPEC, paths NONE => |a, cx| debug::run_set_fact(a, cx);
     debug::ASSERT_SPEC, paths NONE => |a, cx| debug::run_assert(a, cx);
@@ -467,6 +469,8 @@ pub(crate) struct Cx<'a> {
     pub env: Vec<(String, String)>,
     /// Where each of the task's arguments is written (for messages that point there).
     pub task: &'a crate::playbook::Task,
+    /// `poll: 0`: the job id a command module starts its command as, detached.
+    pub background: Option<String>,
 }
 
 impl<'a> Cx<'a> {

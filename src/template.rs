@@ -15,6 +15,7 @@ mod methods;
 mod pyformat;
 mod scope;
 mod vault_filters;
+mod version;
 pub(crate) use file_vars::file_vars;
 
 use crate::source::Origin;

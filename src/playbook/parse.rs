@@ -1109,12 +1109,14 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         retries: n.get("retries").map(Node::to_value),
         delay: n.get("delay").map(Node::to_value),
         timeout: n.get("timeout").map(Node::to_value),
+        async_: n.get("async").map(Node::to_value),
+        poll: n.get("poll").map(Node::to_value),
         ignore_unreachable: n.get("ignore_unreachable").map(Node::to_value),
         role: None,
         parent_roles: cx.parent_roles.clone(),
         origin: cx.origin(n),
     };
-    for k in ["async", "poll", "delegate_facts", "module_defaults"] {
+    for k in ["delegate_facts", "module_defaults"] {
         if let Some(v) = n.get(k) {
             cx.err(v.pos, format!("`{k}` is not supported yet"));
         }

@@ -27,6 +27,14 @@ pub(crate) struct Stats {
     pub ignored: u32,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AsyncState {
+    Ok,
+    Failed,
+    /// Looked at, not finished yet.
+    Poll,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
     PlayStart {
@@ -61,6 +69,12 @@ pub(crate) enum Event {
         left: i64,
     },
     Warning(String),
+    /// An async job's progress line: `ASYNC OK`, `ASYNC FAILED`, `ASYNC POLL`.
+    Async {
+        host: String,
+        jid: String,
+        state: AsyncState,
+    },
     /// ansible-playbook's `...ignoring` after a loop whose failed items were ignored.
     Ignoring,
     Recap {

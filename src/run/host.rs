@@ -687,6 +687,7 @@ impl TaskRun<'_> {
             // failed_when failed it, not the module: the action's failure, in Ansible's
             // words even without a message.
             let by_task = result.shift_remove(FAILED_BY_TASK).is_some();
+            let by_executor = result.shift_remove(FAILED_BY_EXECUTOR).is_some();
             if by_task && status == Status::Failed && !result.contains_key("msg") {
                 result.insert(
                     "msg".into(),
@@ -729,7 +730,9 @@ impl TaskRun<'_> {
                     .map(Value::py_str)
                     .unwrap_or_default();
                 let cause = st.cause.take();
-                let block = if by_task {
+                let block = if by_executor {
+                    format!("{msg}\n{}", self.task.origin.ansible_context())
+                } else if by_task {
                     format!(
                         "Task failed: Action failed: {msg}\n{}",
                         self.task.origin.ansible_context()
@@ -1247,7 +1250,7 @@ impl TaskRun<'_> {
         loop {
             let attempt = retries - left + 1;
             let (outcome, result) = self
-                .once(st, scope, (retries > 0).then_some(attempt))
+                .once(st, scope, (retries > 0).then_some(attempt), events)
                 .await?;
             if retries <= 0 {
                 return Ok((outcome, result));
@@ -1321,6 +1324,7 @@ impl TaskRun<'_> {
         st: &mut HostState,
         scope: &Arc<Scope>,
         attempt: Option<i64>,
+        events: &mut Vec<Event>,
     ) -> Result<(Outcome, Map), TaskError> {
         let args = match self.template_args(scope) {
             Ok(a) => a,
@@ -1472,6 +1476,7 @@ impl TaskRun<'_> {
             host: st.name.clone(),
             env,
             task: self.task,
+            background: None,
         };
         let limit = match &self.task.timeout {
             Some(raw) => {
@@ -1491,19 +1496,16 @@ impl TaskRun<'_> {
             }
             None => None,
         };
-        let outcome = match limit {
-            Some(secs) => tokio::time::timeout(
+        let job = super::job::Job::of(self.task, scope)?;
+        let outcome = match (&job, limit) {
+            (Some(job), _) => job.run(&self.task.module, &args, &mut cx, events).await,
+            (None, Some(secs)) => tokio::time::timeout(
                 std::time::Duration::from_secs(secs),
                 tasks::run(&self.task.module, &args, &mut cx),
             )
             .await
-            .map_err(|_| {
-                TaskError::Failed(format!(
-                    "The {} action failed to execute in the expected time frame ({secs}) and was terminated",
-                    self.task.module
-                ))
-            })?,
-            None => tasks::run(&self.task.module, &args, &mut cx).await,
+            .unwrap_or_else(|_| Ok(timed_out(secs))),
+            (None, None) => tasks::run(&self.task.module, &args, &mut cx).await,
         };
         // A module's failure is a result like any other for `failed_when` and
         // `changed_when`, which may turn it into a success (as in Ansible).
@@ -1684,10 +1686,38 @@ impl TaskRun<'_> {
     }
 }
 
+/// A task stopped by its `timeout:` (Ansible's TaskTimeoutError result).
+fn timed_out(secs: u64) -> Outcome {
+    let mut t = Map::default();
+    t.insert(
+        "frame".into(),
+        Value::str("Configure `DISPLAY_TRACEBACK` to see a traceback on timeout errors."),
+    );
+    t.insert(
+        "period".into(),
+        Value::Int(i64::try_from(secs).unwrap_or(i64::MAX)),
+    );
+    let mut o = Outcome {
+        failed: true,
+        msg: Some(format!("Task failed: Timed out after {secs} second(s).")),
+        ..Outcome::default()
+    };
+    o.result.insert("timedout".into(), Value::Map(t));
+    o.result
+        .insert(FAILED_BY_EXECUTOR.into(), Value::Bool(true));
+    o
+}
+
 fn skip_result(cond: &str) -> Map {
     let mut m = Map::default();
     m.insert("changed".into(), Value::Bool(false));
-    m.insert("false_condition".into(), Value::str(cond));
+    // `when: false` is YAML's bool, and Ansible gives it back as one (conditions are
+    // kept as text here, so the text of a bool stands for it).
+    let cond = match cond {
+        "False" | "false" => Value::Bool(false),
+        other => Value::str(other),
+    };
+    m.insert("false_condition".into(), cond);
     m.insert(
         "skip_reason".into(),
         Value::str("Conditional result was False"),
@@ -1715,7 +1745,11 @@ const CONTROLLER_ACTIONS: &[&str] = &[
 ];
 
 /// A result key (never kept) marking a failure `failed_when` made, not the module.
-const FAILED_BY_TASK: &str = "_tprov_failed_by_task";
+pub(super) const FAILED_BY_TASK: &str = "_tprov_failed_by_task";
+
+/// A result key (never kept) marking a failure of the task executor itself (a task
+/// `timeout`): its message is the whole `[ERROR]` text.
+const FAILED_BY_EXECUTOR: &str = "_tprov_failed_by_executor";
 
 /// What Ansible 2.19 puts in a failed result's `exception` without -vvv.
 const NO_TRACEBACK: &str = "(traceback unavailable)";

@@ -173,6 +173,10 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome
         ),
         None => format!("{env}{script}"),
     };
+    if let Some(jid) = &cx.background {
+        let cmd = out.result.get("cmd").cloned().unwrap_or(Value::Null);
+        return super::async_status::start_detached(cx, jid, &full, cmd).await;
+    }
     let stdin = args::str_opt(a, &["stdin"]).map(|s| {
         let add = !matches!(a.get("stdin_add_newline"), Some(Value::Bool(false)));
         if add { format!("{s}\n") } else { s }
@@ -353,7 +357,14 @@ fn now() -> (String, f64) {
     )
 }
 
-fn delta(s: f64) -> String {
+/// A `start`/`end` time as the command result prints it, in seconds.
+pub(super) fn parse_time(t: &str) -> Option<f64> {
+    let dt = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    let utc = dt.and_utc();
+    Some(utc.timestamp() as f64 + f64::from(utc.timestamp_subsec_micros()) / 1e6)
+}
+
+pub(super) fn delta(s: f64) -> String {
     let total = s.max(0.0);
     let secs = total as i64;
     let micros = ((total - secs as f64) * 1e6) as i64;

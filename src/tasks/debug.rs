@@ -123,10 +123,19 @@ pub(super) fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError>
     };
     let mut out = Outcome::default();
     for written in &that {
-        let cond = &written.py_str();
-        let ok = engine()
-            .eval_condition(cond, &cx.scope, None)
-            .map_err(|e| fail(e.message))?;
+        // As Ansible 2.19's evaluate_conditional: a bool is its own verdict; anything
+        // else that is not a string is a broken conditional.
+        let ok = match written {
+            Value::Bool(b) => *b,
+            Value::Null => return Err(fail("Empty conditional expressions are not allowed.")),
+            Value::Str(s) | Value::Unsafe(s) if s.trim().is_empty() => {
+                return Err(fail("Empty conditional expressions are not allowed."));
+            }
+            Value::Str(_) | Value::Unsafe(_) | Value::Vault(_) => engine()
+                .eval_condition(&written.py_str(), &cx.scope, None)
+                .map_err(|e| fail(e.message))?,
+            _ => return Err(fail("Conditional expressions must be strings.")),
+        };
         if !ok {
             out.failed = true;
             out.msg = Some(

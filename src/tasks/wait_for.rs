@@ -28,8 +28,15 @@ pub(super) const SPEC: Spec = Spec {
     required: &[],
 };
 
-/// What one try asks the host: a command that exits 0 when the wait is over.
-fn probe(a: &crate::value::Map) -> Result<(String, String), TaskError> {
+/// What to wait for: a command per try that exits 0 when the wait is over (for a
+/// search, one that prints the file), and the timeout message.
+struct Wait {
+    check: String,
+    search: Option<fancy_regex::Regex>,
+    timeout_msg: String,
+}
+
+fn wait(a: &crate::value::Map) -> Result<Option<Wait>, TaskError> {
     let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "started".into());
     let host = args::str_opt(a, &["host"]).unwrap_or_else(|| "127.0.0.1".into());
     let port = args::str_opt(a, &["port"])
@@ -44,17 +51,53 @@ fn probe(a: &crate::value::Map) -> Result<(String, String), TaskError> {
         .map_err(|_| fail(format!("connect_timeout {connect:?} is not an int")))?;
     let path = args::str_opt(a, &["path"]);
     let regex = args::str_opt(a, &["search_regex"]);
+    if !["started", "present", "stopped", "absent", "drained"].contains(&state.as_str()) {
+        return Err(fail(format!(
+            "value of state must be one of: absent, drained, present, started, stopped, got: {state}"
+        )));
+    }
+    let search = regex
+        .as_ref()
+        .map(|r| {
+            fancy_regex::Regex::new(&format!("(?m){r}"))
+                .map_err(|e| fail(format!("Invalid regular expression: {e}")))
+        })
+        .transpose()?;
+    if port.is_some() && path.is_some() {
+        return Err(fail(
+            "port and path parameter can not both be passed to wait_for",
+        ));
+    }
+    if path.is_some() && state == "stopped" {
+        return Err(fail(
+            "state=stopped should only be used for checking a port in the wait_for module",
+        ));
+    }
+    if path.is_some() && state == "drained" {
+        return Err(fail(
+            "state=drained should only be used for checking a port in the wait_for module",
+        ));
+    }
+    if a.get("exclude_hosts")
+        .is_some_and(|v| !matches!(v, Value::Null))
+        && state != "drained"
+    {
+        return Err(fail("exclude_hosts should only be with state=drained"));
+    }
     let reach = |p: u16| {
         format!(
             "timeout {connect} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' {} {p} 2>/dev/null",
             sh_quote(&host)
         )
     };
-    match (state.as_str(), port, path) {
-        ("started" | "present", Some(p), None) => Ok((reach(p), format!("port {p}"))),
-        ("stopped" | "absent", Some(p), None) => {
-            Ok((format!("! {{ {}; }}", reach(p)), format!("port {p}")))
-        }
+    let w = |check: String, search, timeout_msg: String| {
+        Some(Wait {
+            check,
+            search,
+            timeout_msg,
+        })
+    };
+    Ok(match (state.as_str(), port, path) {
         ("drained", Some(p), None) => {
             let states = args::list_opt(a, &["active_connection_states"]).unwrap_or_else(|| {
                 [
@@ -78,29 +121,43 @@ fn probe(a: &crate::value::Map) -> Result<(String, String), TaskError> {
             for h in &exclude {
                 cmd.push_str(&format!(" | grep -vF -- {}", sh_quote(&format!(" {h}:"))));
             }
-            Ok((
+            w(
                 format!("n=$({cmd} | wc -l); [ \"$n\" -eq 0 ]"),
-                format!("connections on port {p} to drain"),
-            ))
+                None,
+                format!("Timeout when waiting for {host}:{p} to drain"),
+            )
         }
-        ("started" | "present", None, Some(f)) => match regex {
-            Some(r) => Ok((
-                format!("grep -Eq -- {} {} 2>/dev/null", sh_quote(&r), sh_quote(&f)),
-                format!("{r} in {f}"),
-            )),
-            None => Ok((format!("test -e {}", sh_quote(&f)), f)),
+        ("drained", None, None) => None,
+        (_, None, None) => None,
+        ("stopped" | "absent", Some(p), None) => w(
+            format!("! {{ {}; }}", reach(p)),
+            None,
+            format!("Timeout when waiting for {host}:{p} to stop."),
+        ),
+        ("absent", None, Some(f)) => w(
+            format!("! test -e {}", sh_quote(&f)),
+            None,
+            format!("Timeout when waiting for {f} to be absent."),
+        ),
+        (_, Some(p), None) => w(
+            reach(p),
+            None,
+            format!("Timeout when waiting for {host}:{p}"),
+        ),
+        (_, None, Some(f)) => match (search, regex) {
+            (Some(re), Some(r)) => w(
+                format!("cat -- {} 2>/dev/null", sh_quote(&f)),
+                Some(re),
+                format!("Timeout when waiting for search string {r} in {f}"),
+            ),
+            _ => w(
+                format!("test -e {}", sh_quote(&f)),
+                None,
+                format!("Timeout when waiting for file {f}"),
+            ),
         },
-        ("stopped" | "absent", None, Some(f)) => Ok((format!("! test -e {}", sh_quote(&f)), f)),
-        (s, None, None) if ["started", "present", "stopped", "absent", "drained"].contains(&s) => {
-            Ok((String::new(), "the delay".into()))
-        }
-        (s, Some(_), Some(_)) if !s.is_empty() => {
-            Err(fail("wait_for: port and path are exclusive"))
-        }
-        (other, _, _) => Err(fail(format!(
-            "value of state must be one of: absent, drained, present, started, stopped, got: {other}"
-        ))),
-    }
+        (_, Some(_), Some(_)) => None,
+    })
 }
 
 /// Ansible's TCP state names as `ss` spells them: `FIN_WAIT1` is `fin-wait-1`.
@@ -124,7 +181,7 @@ fn seconds(a: &crate::value::Map, key: &str, default: f64) -> Result<f64, TaskEr
 }
 
 pub(super) async fn run(a: &crate::value::Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
-    let (check, what) = probe(a)?;
+    let wait = wait(a)?;
     let mut out = Outcome::default();
     if cx.check() {
         out.skipped = true;
@@ -136,29 +193,59 @@ pub(super) async fn run(a: &crate::value::Map, cx: &mut Cx<'_>) -> Result<Outcom
     let pause = seconds(a, "sleep", 1.0)?.max(0.05);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(delay)).await;
-    if !check.is_empty() {
-        let deadline = start + Duration::from_secs_f64(delay + timeout);
-        loop {
-            if cx.probe.exec(&check, cx.read_become()).await?.ok() {
-                break;
+    let elapsed = || Value::Int(i64::try_from(start.elapsed().as_secs()).unwrap_or(i64::MAX));
+    let mut groups = Vec::new();
+    let mut named = crate::value::Map::default();
+    match &wait {
+        None => tokio::time::sleep(Duration::from_secs_f64(timeout)).await,
+        Some(w) => {
+            // As Ansible: the timeout counts from the start, the delay included.
+            let deadline = start + Duration::from_secs_f64(timeout);
+            loop {
+                let res = cx.probe.exec(&w.check, cx.read_become()).await?;
+                if res.ok() {
+                    let Some(re) = &w.search else { break };
+                    let text = String::from_utf8_lossy(&res.stdout);
+                    if let Ok(Some(c)) = re.captures(text.as_ref()) {
+                        groups = c
+                            .iter()
+                            .skip(1)
+                            .map(|g| g.map_or(Value::Null, |m| Value::str(m.as_str())))
+                            .collect();
+                        for name in re.capture_names().flatten() {
+                            if let Some(m) = c.name(name) {
+                                named.insert(name.to_string(), Value::str(m.as_str()));
+                            }
+                        }
+                        break;
+                    }
+                }
+                if Instant::now() >= deadline {
+                    out.failed = true;
+                    out.msg =
+                        Some(args::str_opt(a, &["msg"]).unwrap_or_else(|| w.timeout_msg.clone()));
+                    out.result.insert("elapsed".into(), elapsed());
+                    return Ok(out);
+                }
+                tokio::time::sleep(Duration::from_secs_f64(pause)).await;
             }
-            if Instant::now() >= deadline {
-                let msg = args::str_opt(a, &["msg"])
-                    .unwrap_or_else(|| format!("Timeout when waiting for {what}"));
-                return Err(fail(msg));
-            }
-            tokio::time::sleep(Duration::from_secs_f64(pause)).await;
         }
     }
-    out.result.insert(
-        "elapsed".into(),
-        Value::Int(start.elapsed().as_secs() as i64),
-    );
-    for key in ["port", "path", "state", "search_regex"] {
-        if let Some(v) = a.get(key) {
-            out.result.insert(key.into(), v.clone());
-        }
+    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "started".into());
+    let port = args::str_opt(a, &["port"])
+        .and_then(|p| p.parse::<i64>().ok())
+        .map_or(Value::Null, Value::Int);
+    out.result.insert("state".into(), Value::str(state));
+    out.result.insert("port".into(), port);
+    for key in ["search_regex", "path"] {
+        out.result
+            .insert(key.into(), a.get(key).cloned().unwrap_or(Value::Null));
     }
+    out.result
+        .insert("match_groups".into(), Value::List(groups));
+    out.result
+        .insert("match_groupdict".into(), Value::Map(named));
+    out.result.insert("elapsed".into(), elapsed());
     Ok(out)
 }
 
@@ -174,20 +261,26 @@ mod tests {
     }
 
     #[test]
-    fn probes() {
-        let (c, _) = probe(&map(&[("port", "443"), ("state", "drained")])).unwrap();
+    fn waits() {
+        let check = |pairs: &[(&str, &str)]| wait(&map(pairs)).unwrap().map(|w| w.check);
+        let c = check(&[("port", "443"), ("state", "drained")]).unwrap();
         assert!(c.contains("sport = :443"), "{c}");
         assert!(
             c.contains("state established") && c.contains("state fin-wait-1"),
             "{c}"
         );
-        let (c, _) = probe(&map(&[("path", "/tmp/x"), ("search_regex", "ready")])).unwrap();
-        assert_eq!(c, "grep -Eq -- ready /tmp/x 2>/dev/null");
-        assert!(probe(&map(&[("port", "x")])).is_err());
+        let w = wait(&map(&[("path", "/tmp/x"), ("search_regex", "ready")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.check, "cat -- /tmp/x 2>/dev/null");
+        assert!(w.search.is_some());
+        assert!(wait(&map(&[("port", "x")])).is_err());
         assert_eq!(ss_state("SYN_SENT"), "syn-sent");
         assert_eq!(ss_state("FIN_WAIT2"), "fin-wait-2");
-        assert!(probe(&map(&[("port", "1"), ("state", "up")])).is_err());
-        let (c, _) = probe(&map(&[("port", "80"), ("state", "stopped")])).unwrap();
+        assert!(wait(&map(&[("port", "1"), ("state", "up")])).is_err());
+        let c = check(&[("port", "80"), ("state", "stopped")]).unwrap();
         assert!(c.starts_with("! {"), "{c}");
+        assert!(check(&[("timeout", "2")]).is_none());
+        assert!(wait(&map(&[("path", "/x"), ("port", "1")])).is_err());
     }
 }

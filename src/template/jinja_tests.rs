@@ -8,15 +8,37 @@ fn result_flag(v: &MjValue, key: &str) -> Result<bool, Error> {
     if v.kind() != minijinja::value::ValueKind::Map {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            "The test expects a dictionary (a registered task result)",
+            format!("The '{key}' test expects a dictionary"),
         ));
     }
     Ok(v.get_attr(key).is_ok_and(|x| x.is_true()))
 }
 
+/// Ansible's `changed`: the result's `changed`, else whether any of its loop
+/// `results` changed.
+fn changed(v: MjValue) -> Result<bool, Error> {
+    let flag = result_flag(&v, "changed")?;
+    if v.get_attr("changed").is_ok_and(|c| !c.is_undefined()) {
+        return Ok(flag);
+    }
+    let Ok(results) = v.get_attr("results") else {
+        return Ok(false);
+    };
+    if results.kind() != minijinja::value::ValueKind::Seq
+        || !results
+            .get_item_by_index(0)
+            .is_ok_and(|r| r.kind() == minijinja::value::ValueKind::Map)
+    {
+        return Ok(false);
+    }
+    Ok(results
+        .try_iter()?
+        .any(|r| r.get_attr("changed").is_ok_and(|c| c.is_true())))
+}
+
 pub(super) fn register(env: &mut Environment<'static>) {
-    env.add_test("changed", |v: MjValue| result_flag(&v, "changed"));
-    env.add_test("change", |v: MjValue| result_flag(&v, "changed"));
+    env.add_test("changed", changed);
+    env.add_test("change", changed);
     env.add_test("failed", |v: MjValue| result_flag(&v, "failed"));
     env.add_test("failure", |v: MjValue| result_flag(&v, "failed"));
     env.add_test("skipped", |v: MjValue| result_flag(&v, "skipped"));
@@ -34,7 +56,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
         result_flag(&v, "finished")
             .map(|f| f || v.get_attr("finished").is_ok_and(|x| x.is_undefined()))
     });
-    env.add_test("truthy", |v: MjValue| v.is_true());
+    env.add_test("truthy", |v: MjValue, convert: Option<bool>, k: Kwargs| {
+        truthy(&v, convert, &k)
+    });
     // Jinja's `str(value).islower()` / `.isupper()`: any value, at least one cased letter.
     env.add_test("lower", |v: MjValue| -> Result<bool, Error> {
         let s = super::convert::py_str(&v)?;
@@ -61,7 +85,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
                 | minijinja::value::ValueKind::Bytes
         )
     });
-    env.add_test("falsy", |v: MjValue| !v.is_true());
+    env.add_test("falsy", |v: MjValue, convert: Option<bool>, k: Kwargs| {
+        truthy(&v, convert, &k).map(|t| !t)
+    });
     env.add_test("match", |v: MjValue, pat: String, k: Kwargs| {
         regex_test(&v, &pat, &k, true)
     });
@@ -72,8 +98,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
         let match_type: Option<String> = k.get("match_type")?;
         regex_test(&v, &pat, &k, match_type.as_deref() == Some("match"))
     });
-    env.add_test("version", version_test);
-    env.add_test("version_compare", version_test);
+    env.add_test("version", super::version::test);
+    env.add_test("version_compare", super::version::test);
     env.add_test("abs", |v: String| v.starts_with('/'));
     env.add_test("exists", |v: String| std::path::Path::new(&v).exists());
     env.add_test("file", |v: String| std::path::Path::new(&v).is_file());
@@ -120,7 +146,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         result_flag(&v, "unreachable").map(|f| !f)
     });
     env.add_test("timedout", |v: MjValue| -> Result<bool, Error> {
-        result_flag(&v, "failed")?;
+        result_flag(&v, "timedout")?;
         Ok(v.get_attr("timedout")
             .is_ok_and(|t| t.get_attr("period").is_ok_and(|p| p.is_true())))
     });
@@ -132,6 +158,30 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("vaulted_file", |v: String| {
         std::fs::read(&v).is_ok_and(|b| crate::vault::is_encrypted(&b))
     });
+}
+
+/// Python's `bool(value)`, after Ansible's `boolean()` with `convert_bool`.
+fn truthy(v: &MjValue, convert: Option<bool>, k: &Kwargs) -> Result<bool, Error> {
+    let convert = match convert {
+        Some(c) => c,
+        None => k.get::<Option<bool>>("convert_bool")?.unwrap_or(false),
+    };
+    k.assert_all_used()?;
+    if convert {
+        let text = match v.kind() {
+            minijinja::value::ValueKind::String => v.as_str().map(str::to_lowercase),
+            minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => {
+                Some(py_str(v)?.to_lowercase())
+            }
+            _ => None,
+        };
+        match text.as_deref() {
+            Some("y" | "yes" | "on" | "1" | "true" | "t" | "1.0") => return Ok(true),
+            Some("n" | "no" | "off" | "0" | "false" | "f" | "0.0") => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(v.is_true())
 }
 
 /// Every item of `a` is in `b` (mathstuff's `issubset`).
@@ -188,79 +238,4 @@ fn regex_test(v: &MjValue, pat: &str, k: &Kwargs, anchored: bool) -> Result<bool
             )
         })?;
     Ok(re.is_match(&py_str(v)?))
-}
-
-/// Loose version comparison (`LooseVersion`/`version`): numbers compare numerically.
-fn version_test(v: MjValue, other: MjValue, op: Option<String>, k: Kwargs) -> Result<bool, Error> {
-    let op = match op {
-        Some(o) => o,
-        None => k
-            .get::<Option<String>>("operator")?
-            .unwrap_or_else(|| "eq".into()),
-    };
-    let _strict: Option<bool> = k.get("strict")?;
-    let _vtype: Option<String> = k.get("version_type")?;
-    let a = split_version(&py_str(&v)?);
-    let b = split_version(&py_str(&other)?);
-    let ord = a.cmp(&b);
-    use std::cmp::Ordering::{Equal, Greater, Less};
-    Ok(match op.as_str() {
-        "==" | "=" | "eq" => ord == Equal,
-        "!=" | "<>" | "ne" => ord != Equal,
-        "<" | "lt" => ord == Less,
-        "<=" | "le" => ord != Greater,
-        ">" | "gt" => ord == Greater,
-        ">=" | "ge" => ord != Less,
-        other => {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("Invalid operator type ({other})"),
-            ));
-        }
-    })
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Part {
-    Num(u64),
-    Text(String),
-}
-
-fn split_version(s: &str) -> Vec<Part> {
-    let s = s.trim().trim_start_matches('v');
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut digits = false;
-    for c in s.chars() {
-        if c == '.' || c == '-' || c == '_' || c == '+' {
-            if !cur.is_empty() {
-                out.push(if digits {
-                    Part::Num(cur.parse().unwrap_or(0))
-                } else {
-                    Part::Text(std::mem::take(&mut cur))
-                });
-                cur.clear();
-            }
-            continue;
-        }
-        let d = c.is_ascii_digit();
-        if !cur.is_empty() && d != digits {
-            out.push(if digits {
-                Part::Num(cur.parse().unwrap_or(0))
-            } else {
-                Part::Text(std::mem::take(&mut cur))
-            });
-            cur.clear();
-        }
-        digits = d;
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        out.push(if digits {
-            Part::Num(cur.parse().unwrap_or(0))
-        } else {
-            Part::Text(cur)
-        });
-    }
-    out
 }

@@ -16,6 +16,54 @@ impl Default for LocalConnection {
     }
 }
 
+/// How long output may still come once the command has exited: a process it left in
+/// the background holds the pipes, and is not waited for (as Ansible's run_command).
+pub(super) const AFTER_EXIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The exit status and output of `child`, reading both pipes as they fill.
+async fn collect(mut child: tokio::process::Child) -> Result<ExecOutput, TransportError> {
+    use tokio::io::AsyncReadExt;
+    let io = |e: std::io::Error| TransportError::Failed(e.to_string());
+    let mut out = ExecOutput::default();
+    let (mut so, mut se) = (child.stdout.take(), child.stderr.take());
+    let (mut b1, mut b2) = (vec![0u8; 8192], vec![0u8; 8192]);
+    let mut exited = false;
+    loop {
+        if so.is_none() && se.is_none() && exited {
+            break;
+        }
+        let idle = tokio::time::sleep(if exited {
+            AFTER_EXIT
+        } else {
+            std::time::Duration::MAX / 4
+        });
+        tokio::select! {
+            n = async { so.as_mut()?.read(&mut b1).await.ok() }, if so.is_some() => match n {
+                Some(n) if n > 0 => out.stdout.extend_from_slice(&b1[..n]),
+                _ => so = None,
+            },
+            n = async { se.as_mut()?.read(&mut b2).await.ok() }, if se.is_some() => match n {
+                Some(n) if n > 0 => out.stderr.extend_from_slice(&b2[..n]),
+                _ => se = None,
+            },
+            st = child.wait(), if !exited => {
+                exited = true;
+                out.status = st.map_err(io)?.code().and_then(|c| u32::try_from(c).ok());
+            }
+            () = idle => break,
+        }
+    }
+    if !exited {
+        out.status = child
+            .wait()
+            .await
+            .map_err(io)?
+            .code()
+            .and_then(|c| u32::try_from(c).ok());
+    }
+    Ok(out)
+}
+
 impl LocalConnection {
     pub fn new() -> LocalConnection {
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
@@ -100,15 +148,7 @@ impl LocalConnection {
                     .map_err(|e| TransportError::Failed(format!("writing stdin: {e}")))?;
             }
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| TransportError::Failed(e.to_string()))?;
-        let mut result = ExecOutput {
-            status: out.status.code().and_then(|c| u32::try_from(c).ok()),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        };
+        let mut result = collect(child).await?;
         if let Some(b) = escalate
             && !strip_marker(&mut result, &markers)
         {

@@ -353,8 +353,19 @@ impl SshConnection {
                 w.flush().await.map_err(|e| self.dropped(e))?;
             }
             channel.eof().await.map_err(|e| self.dropped(e))?;
-            // Read until the channel closes: data may follow the exit status.
-            while let Some(msg) = channel.wait().await {
+            // Read until the channel closes: data may follow the exit status, until
+            // none has come for a while (a process the command left in the background
+            // keeps the channel open, and is not waited for).
+            loop {
+                let msg = if out.status.is_some() {
+                    match tokio::time::timeout(super::local::AFTER_EXIT, channel.wait()).await {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                } else {
+                    channel.wait().await
+                };
+                let Some(msg) = msg else { break };
                 match msg {
                     ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),

@@ -326,7 +326,7 @@ fn wait_for_drained_waits_until_connections_close() {
     let open = apply("short.yml");
     assert!(
         open.contains(&format!(
-            "Timeout when waiting for connections on port {port} to drain"
+            "Timeout when waiting for 127.0.0.1:{port} to drain"
         )),
         "{open}"
     );

@@ -8,6 +8,7 @@ mod dns;
 mod drain_wait;
 mod faults;
 mod inventory_move;
+mod jobs;
 mod migrate;
 mod readme;
 mod ssh;
