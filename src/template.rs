@@ -9,9 +9,11 @@
 mod convert;
 mod file_vars;
 mod filters;
+mod groupby;
 mod jinja_tests;
 mod lookups;
 mod methods;
+mod password_hash;
 mod pyformat;
 mod scope;
 mod vault_filters;
@@ -39,6 +41,9 @@ pub(crate) use scope::{Frame, HostvarsSource, Scope, native_frame};
 pub(crate) struct TemplateError {
     pub message: String,
     pub origin: Option<Origin>,
+    /// An undefined value's error (`undef(hint)`'s, whatever its words): shown as a
+    /// placeholder where Ansible shows one.
+    pub undefined: bool,
 }
 
 impl TemplateError {
@@ -46,6 +51,7 @@ impl TemplateError {
         TemplateError {
             message: message.into(),
             origin,
+            undefined: false,
         }
     }
 }

@@ -53,7 +53,9 @@ pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             // Ansible 2.19 shows an undefined value as a numbered placeholder and warns
             // where the expression is written (its ReplacingMarkerBehavior).
             Err(e)
-                if e.message.contains("is undefined") || e.message.contains("has no attribute") =>
+                if e.undefined
+                    || e.message.contains("is undefined")
+                    || e.message.contains("has no attribute") =>
             {
                 out.result.insert(
                     "warnings".into(),

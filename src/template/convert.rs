@@ -132,8 +132,19 @@ pub(crate) fn py_str(v: &MjValue) -> Result<String, Error> {
             float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN))
         }
         ValueKind::Number => v.to_string(),
-        _ => from_mj(v)?.py_str(),
+        _ => match v.downcast_object_ref::<super::groupby::GroupTuple>() {
+            Some(t) => t.py_text()?,
+            None => from_mj(v)?.py_str(),
+        },
     })
+}
+
+/// Python's `repr()` of a template value.
+pub(crate) fn py_repr(v: &MjValue) -> Result<String, Error> {
+    match v.downcast_object_ref::<super::groupby::GroupTuple>() {
+        Some(t) => t.py_text(),
+        None => Ok(from_mj(v)?.py_repr()),
+    }
 }
 
 /// A `!vault` value no secret of this run opens: any use of it is an error, as with

@@ -50,6 +50,24 @@ fn format(v: MjValue, args: minijinja::value::Rest<MjValue>, k: Kwargs) -> Resul
 pub(super) fn register(env: &mut Environment<'static>) {
     minijinja::value::set_string_rem(string_rem);
     env.add_filter("format", format);
+    env.add_filter("groupby", super::groupby::groupby);
+    env.add_filter("default", default);
+    env.add_filter("password_hash", super::password_hash::password_hash);
+    // The files a glob matches on the controller (`os.path.isfile` ones, as Ansible's).
+    env.add_filter("fileglob", |pattern: String| -> Vec<String> {
+        let (dir, base) = match pattern.rsplit_once('/') {
+            Some((d, b)) => (if d.is_empty() { "/" } else { d }, b),
+            None => (".", pattern.as_str()),
+        };
+        super::lookups::glob_files(std::path::Path::new(dir), base)
+            .into_iter()
+            .map(|f| {
+                f.strip_prefix("./")
+                    .map_or_else(|| f.clone(), str::to_string)
+            })
+            .collect()
+    });
+    env.add_filter("d", default);
     env.add_filter(
         "filesizeformat",
         |v: MjValue, binary: Option<bool>| -> Result<String, Error> {
@@ -149,21 +167,30 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("items2dict", items2dict);
     env.add_filter(
         "ternary",
-        |v: MjValue, t: MjValue, f: MjValue, n: Option<MjValue>| -> MjValue {
-            match n {
+        // Called with undefined branches (only the chosen one is used), not with an
+        // undefined condition: that fails where its truth is tested, as in Ansible.
+        |v: MjValue, t: MjValue, f: MjValue, n: Option<MjValue>| -> Result<MjValue, Error> {
+            if v.is_undefined() {
+                return Ok(v);
+            }
+            Ok(match n {
                 Some(n) if v.is_none() && !n.is_none() => n,
                 _ if v.is_true() => t,
                 _ => f,
-            }
+            })
         },
     );
     env.add_filter(
         "mandatory",
-        |v: MjValue, msg: Option<String>| -> Result<MjValue, Error> {
+        |state: &minijinja::State, v: MjValue, msg: Option<String>| -> Result<MjValue, Error> {
             if v.is_undefined() {
-                return Err(err(
-                    msg.unwrap_or_else(|| "Mandatory variable not defined.".into())
-                ));
+                return Err(err(msg.unwrap_or_else(|| {
+                    let name = state
+                        .lookup(super::scope::LAST_MISSING)
+                        .and_then(|n| n.as_str().map(|n| format!("{} ", Value::str(n).py_repr())))
+                        .unwrap_or_default();
+                    format!("Mandatory variable {name}not defined.")
+                })));
             }
             Ok(v)
         },
@@ -171,9 +198,32 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
     env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", |s: MjValue| -> Result<String, Error> {
-        Ok(python_re_escape(&py_str(&s)?))
-    });
+    env.add_filter(
+        "regex_escape",
+        |s: MjValue, re_type: Option<String>, k: Kwargs| -> Result<String, Error> {
+            let re_type = match re_type {
+                Some(t) => t,
+                None => k
+                    .get::<Option<String>>("re_type")?
+                    .unwrap_or_else(|| "python".into()),
+            };
+            k.assert_all_used()?;
+            let text = py_str(&s)?;
+            match re_type.as_str() {
+                "python" => Ok(python_re_escape(&text)),
+                // The BRE specials `].[^$*\`, each escaped.
+                "posix_basic" => Ok(text
+                    .chars()
+                    .flat_map(|c| {
+                        let special = "].[^$*\\".contains(c);
+                        special.then_some('\\').into_iter().chain([c])
+                    })
+                    .collect()),
+                "posix_extended" => Err(err(format!("Regex type ({re_type}) not yet implemented"))),
+                _ => Err(err(format!("Invalid regex type ({re_type})"))),
+            }
+        },
+    );
     env.add_filter("quote", |s: MjValue| -> Result<String, Error> {
         let s = if s.is_none() {
             String::new()
@@ -182,15 +232,32 @@ pub(super) fn register(env: &mut Environment<'static>) {
         };
         Ok(shell_quote(&s))
     });
-    env.add_filter("b64encode", |s: MjValue| -> Result<String, Error> {
-        Ok(base64::engine::general_purpose::STANDARD.encode(py_str(&s)?))
-    });
-    env.add_filter("b64decode", |s: MjValue| -> Result<String, Error> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(py_str(&s)?.trim())
+    env.add_filter(
+        "b64encode",
+        |s: MjValue, k: Kwargs| -> Result<String, Error> {
+            let (encoding, urlsafe) = b64_options(&k)?;
+            let bytes = encode_text(&py_str(&s)?, &encoding)?;
+            Ok(if urlsafe {
+                base64::engine::general_purpose::URL_SAFE.encode(bytes)
+            } else {
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            })
+        },
+    );
+    env.add_filter(
+        "b64decode",
+        |s: MjValue, k: Kwargs| -> Result<String, Error> {
+            let (encoding, urlsafe) = b64_options(&k)?;
+            let text = py_str(&s)?;
+            let bytes = if urlsafe {
+                base64::engine::general_purpose::URL_SAFE.decode(text.trim())
+            } else {
+                base64::engine::general_purpose::STANDARD.decode(text.trim())
+            }
             .map_err(|e| err(format!("b64decode: {e}")))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    });
+            decode_text(&bytes, &encoding)
+        },
+    );
     env.add_filter("basename", |s: String| -> String {
         s.rsplit('/').next().unwrap_or_default().to_string()
     });
@@ -292,8 +359,14 @@ pub(super) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter(
         "comment",
-        |v: MjValue, style: Option<String>| -> Result<String, Error> {
-            comment(&py_str(&v)?, style.as_deref().unwrap_or("plain"))
+        |v: MjValue, style: Option<String>, k: Kwargs| -> Result<String, Error> {
+            let style = match style {
+                Some(s) => s,
+                None => k
+                    .get::<Option<String>>("style")?
+                    .unwrap_or_else(|| "plain".into()),
+            };
+            comment(&py_str(&v)?, &style, &k)
         },
     );
     env.add_filter(
@@ -328,9 +401,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
             Ok(MjValue::from(parts))
         },
     );
-    env.add_filter("to_uuid", |v: MjValue| -> Result<String, Error> {
-        py_str(&v)
-    });
+    env.add_filter("to_uuid", to_uuid);
     env.add_filter(
         "urlsplit",
         |v: String, part: Option<String>| -> Result<MjValue, Error> {
@@ -353,10 +424,13 @@ pub(super) fn register(env: &mut Environment<'static>) {
         Ok(WORD.as_ref().map_or(0, |re| re.find_iter(&text).count()))
     });
     env.add_filter("urlencode", urlencode);
+    // Text is parsed; anything else (None included) comes back as it is.
     env.add_filter("from_yaml", |s: MjValue| -> Result<MjValue, Error> {
-        let text = py_str(&s)?;
+        let Some(text) = s.as_str() else {
+            return Ok(s);
+        };
         let loaded = crate::yaml::parse(
-            &text,
+            text,
             &std::sync::Arc::from(std::path::Path::new("<from_yaml>")),
         )
         .map_err(|d| err(format!("from_yaml: {}", d.message)))?;
@@ -364,6 +438,26 @@ pub(super) fn register(env: &mut Environment<'static>) {
             .single()
             .map_err(|d| err(format!("from_yaml: {}", d.message)))?;
         Ok(node.map_or(MjValue::from(()), |n| to_mj(&n.to_value())))
+    });
+    env.add_filter("from_yaml_all", |s: MjValue| -> Result<MjValue, Error> {
+        if s.is_none() {
+            return Ok(MjValue::from(Vec::<MjValue>::new()));
+        }
+        let Some(text) = s.as_str() else {
+            return Ok(s);
+        };
+        let loaded = crate::yaml::parse(
+            text,
+            &std::sync::Arc::from(std::path::Path::new("<from_yaml_all>")),
+        )
+        .map_err(|d| err(format!("from_yaml_all: {}", d.message)))?;
+        Ok(MjValue::from(
+            loaded
+                .docs
+                .iter()
+                .map(|n| to_mj(&n.to_value()))
+                .collect::<Vec<_>>(),
+        ))
     });
     env.add_filter(
         "product",
@@ -449,7 +543,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter(
         "extract",
         |item: MjValue, container: MjValue, morekeys: Option<MjValue>| -> Result<MjValue, Error> {
-            let mut v = container.get_item(&item)?;
+            // A missing key gives undefined, which `default` can still replace.
+            let mut v = container.get_item(&item).unwrap_or(MjValue::UNDEFINED);
             if let Some(keys) = morekeys {
                 let keys: Vec<MjValue> = if matches!(keys.kind(), ValueKind::Seq) {
                     keys.try_iter()?.collect()
@@ -457,11 +552,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
                     vec![keys]
                 };
                 for k in keys {
-                    v = v.get_item(&k)?;
+                    v = v.get_item(&k).unwrap_or(MjValue::UNDEFINED);
                 }
-            }
-            if v.is_undefined() {
-                return Err(Error::from(ErrorKind::UndefinedError));
             }
             Ok(v)
         },
@@ -477,13 +569,31 @@ pub(super) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter(
         "strftime",
-        |fmt: String, second: Option<f64>, utc: Option<bool>| -> Result<String, Error> {
+        |fmt: String,
+         second: Option<MjValue>,
+         utc: Option<bool>,
+         k: Kwargs|
+         -> Result<String, Error> {
             use chrono::TimeZone;
-            let secs = second.unwrap_or_else(|| {
-                std::time::SystemTime::now()
+            let utc = match utc {
+                Some(u) => Some(u),
+                None => k.get::<Option<bool>>("utc")?,
+            };
+            let second = match second {
+                Some(s) => Some(s),
+                None => k.get::<Option<MjValue>>("second")?,
+            };
+            k.assert_all_used()?;
+            let secs = match second.filter(|s| !s.is_none()) {
+                Some(s) => {
+                    let text = py_str(&s)?;
+                    py_float(text.trim())
+                        .ok_or_else(|| err(format!("Invalid value for epoch value ({text})")))?
+                }
+                None => std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64())
-            });
+                    .map_or(0.0, |d| d.as_secs_f64()),
+            };
             let whole = secs.trunc() as i64;
             let nanos = (secs.fract() * 1e9) as u32;
             let text = if utc.unwrap_or(false) {
@@ -500,9 +610,40 @@ pub(super) fn register(env: &mut Environment<'static>) {
             text.ok_or_else(|| err(format!("strftime: {secs} is out of range")))?
         },
     );
+    // Python's datetime.strptime: a datetime object.
+    env.add_filter(
+        "to_datetime",
+        |text: String, format: Option<String>| -> Result<MjValue, Error> {
+            let format = format.unwrap_or_else(|| "%Y-%m-%d %H:%M:%S".into());
+            // Python's %f is up to six digits of microseconds.
+            let chrono_format = format.replace("%f", "%6f");
+            let t = chrono::NaiveDateTime::parse_from_str(&text, &chrono_format)
+                .or_else(|_| {
+                    chrono::NaiveDate::parse_from_str(&text, &chrono_format)
+                        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                })
+                .map_err(|_| {
+                    err(format!(
+                        "time data {} does not match format {}",
+                        Value::str(text.clone()).py_repr(),
+                        Value::str(format.clone()).py_repr()
+                    ))
+                })?;
+            Ok(to_mj(&super::file_vars::local_datetime(t.and_utc())))
+        },
+    );
     env.add_function("lookup", lookup);
     // Ansible's `undef(hint)`: an undefined value (a role default that must be overridden).
-    env.add_function("undef", |_hint: Option<String>| MjValue::UNDEFINED);
+    env.add_function(
+        "undef",
+        |state: &minijinja::State, hint: Option<String>| -> MjValue {
+            let hint = hint
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "Mandatory variable has not been overridden".into());
+            let _ = state.lookup(&format!("{}{hint}", super::scope::UNDEF_HINT));
+            MjValue::UNDEFINED
+        },
+    );
     // `now(utc=False, fmt=None)`: a naive datetime, or its strftime text.
     env.add_function("now", |k: Kwargs| -> Result<MjValue, Error> {
         let utc: Option<bool> = k.get("utc")?;
@@ -613,6 +754,148 @@ impl Rng {
 }
 
 /// Ansible's `random`: an item of a list, or a number of `range(start, end, step)`.
+fn b64_options(k: &Kwargs) -> Result<(String, bool), Error> {
+    let encoding = k
+        .get::<Option<String>>("encoding")?
+        .unwrap_or_else(|| "utf-8".into());
+    let urlsafe = k.get::<Option<bool>>("urlsafe")?.unwrap_or(false);
+    k.assert_all_used()?;
+    Ok((encoding.to_lowercase().replace('_', "-"), urlsafe))
+}
+
+/// Python's `str.encode(encoding)` for the common encodings.
+fn encode_text(s: &str, encoding: &str) -> Result<Vec<u8>, Error> {
+    let units = |le: bool| -> Vec<u8> {
+        s.encode_utf16()
+            .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
+            .collect()
+    };
+    Ok(match encoding {
+        "utf-8" | "utf8" => s.as_bytes().to_vec(),
+        "utf-16-le" | "utf-16le" => units(true),
+        "utf-16-be" | "utf-16be" => units(false),
+        "utf-16" | "utf16" => [0xff, 0xfe].into_iter().chain(units(true)).collect(),
+        "latin-1" | "latin1" | "iso-8859-1" | "ascii" => {
+            let max = if encoding == "ascii" { 0x7f } else { 0xff };
+            s.chars()
+                .map(|c| {
+                    u8::try_from(u32::from(c))
+                        .ok()
+                        .filter(|b| u32::from(*b) <= max)
+                })
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| err(format!("'{encoding}' codec can't encode the text")))?
+        }
+        other => return Err(err(format!("unknown encoding: {other}"))),
+    })
+}
+
+/// Python's `bytes.decode(encoding, errors='surrogate_or_strict')`, the common ones.
+fn decode_text(b: &[u8], encoding: &str) -> Result<String, Error> {
+    let units = |le: bool, b: &[u8]| -> Vec<u16> {
+        b.chunks(2)
+            .map(|c| {
+                let pair = [c[0], c.get(1).copied().unwrap_or(0)];
+                if le {
+                    u16::from_le_bytes(pair)
+                } else {
+                    u16::from_be_bytes(pair)
+                }
+            })
+            .collect()
+    };
+    Ok(match encoding {
+        "utf-8" | "utf8" => String::from_utf8_lossy(b).into_owned(),
+        "utf-16-le" | "utf-16le" => String::from_utf16_lossy(&units(true, b)),
+        "utf-16-be" | "utf-16be" => String::from_utf16_lossy(&units(false, b)),
+        "utf-16" | "utf16" => match b {
+            [0xfe, 0xff, rest @ ..] => String::from_utf16_lossy(&units(false, rest)),
+            [0xff, 0xfe, rest @ ..] => String::from_utf16_lossy(&units(true, rest)),
+            _ => String::from_utf16_lossy(&units(true, b)),
+        },
+        "latin-1" | "latin1" | "iso-8859-1" | "ascii" => b.iter().map(|&c| char::from(c)).collect(),
+        other => return Err(err(format!("unknown encoding: {other}"))),
+    })
+}
+
+/// Python's `uuid.uuid5(namespace, name)` (Ansible's namespace by default).
+fn to_uuid(v: MjValue, namespace: Option<MjValue>, k: Kwargs) -> Result<String, Error> {
+    use sha1::Digest;
+    let namespace = match namespace {
+        Some(n) => Some(n),
+        None => k.get::<Option<MjValue>>("namespace")?,
+    };
+    k.assert_all_used()?;
+    let ns = match &namespace {
+        None => "361E6D51-FAEC-444A-9079-341386DA8E2E".to_string(),
+        Some(n) => match n.as_str() {
+            Some(s) => s.to_string(),
+            None => {
+                return Err(err(format!(
+                    "Invalid value '{}' for 'namespace': '{}' object has no attribute 'replace'",
+                    py_str(n)?,
+                    ours(n)?.type_name()
+                )));
+            }
+        },
+    };
+    let hex: String = ns
+        .trim_start_matches("urn:")
+        .trim_start_matches("uuid:")
+        .trim_matches(['{', '}'])
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    let bytes = hex::decode(&hex)
+        .ok()
+        .filter(|b| b.len() == 16)
+        .ok_or_else(|| {
+            err(format!(
+                "Invalid value '{ns}' for 'namespace': badly formed hexadecimal UUID string"
+            ))
+        })?;
+    let mut h = sha1::Sha1::new();
+    h.update(&bytes);
+    h.update(py_str(&v)?.as_bytes());
+    let mut d: Vec<u8> = h.finalize()[..16].to_vec();
+    d[6] = (d[6] & 0x0f) | 0x50;
+    d[8] = (d[8] & 0x3f) | 0x80;
+    let x = hex::encode(d);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    ))
+}
+
+/// Jinja's `default(value, default_value='', boolean=False)`, keywords included.
+fn default(
+    v: MjValue,
+    other: Option<MjValue>,
+    boolean: Option<bool>,
+    k: Kwargs,
+) -> Result<MjValue, Error> {
+    let other = match other {
+        Some(o) => o,
+        None => k
+            .get::<Option<MjValue>>("default_value")?
+            .unwrap_or_else(|| MjValue::from("")),
+    };
+    let boolean = match boolean {
+        Some(b) => b,
+        None => k.get::<Option<bool>>("boolean")?.unwrap_or(false),
+    };
+    k.assert_all_used()?;
+    Ok(if v.is_undefined() || (boolean && !v.is_true()) {
+        other
+    } else {
+        v
+    })
+}
+
 fn random(v: MjValue, pos: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result<MjValue, Error> {
     let seed: Option<MjValue> = k.get("seed")?;
     let arg = |i: usize, name: &str| -> Result<Option<i64>, Error> {
@@ -621,9 +904,24 @@ fn random(v: MjValue, pos: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result
             None => Ok(None),
         }
     };
-    let (start, step) = (arg(0, "start")?.unwrap_or(0), arg(1, "step")?.unwrap_or(1));
+    let (start, step) = (arg(0, "start")?, arg(1, "step")?);
     k.assert_all_used()?;
     let mut rng = Rng::new(seed.as_ref());
+    if !v.is_integer() {
+        if !matches!(
+            v.kind(),
+            ValueKind::Seq | ValueKind::Map | ValueKind::String | ValueKind::Iterable
+        ) {
+            return Err(err("random can only be used on sequences and integers"));
+        }
+        if start.is_some_and(|s| s != 0) || step.is_some_and(|s| s != 0) {
+            return Err(err("start and step can only be used with integer values"));
+        }
+    }
+    let (start, step) = (
+        start.filter(|s| *s != 0).unwrap_or(0),
+        step.filter(|s| *s != 0).unwrap_or(1),
+    );
     if v.is_integer() {
         let end = i64::try_from(v)?;
         if step <= 0 || end <= start {
@@ -1213,23 +1511,34 @@ fn combine(
     let list_merge: String = k
         .get::<Option<String>>("list_merge")?
         .unwrap_or_else(|| "replace".into());
-    k.assert_all_used()?;
+    if k.assert_all_used().is_err() {
+        return Err(err(
+            "'recursive' and 'list_merge' are the only valid keyword arguments",
+        ));
+    }
+    // Ansible's flatten(terms, levels=1): lists opened one level, None dropped.
     let mut dicts = Vec::new();
     for term in std::iter::once(first).chain(rest.iter().cloned()) {
         match ours(&term)? {
-            Value::List(items) => dicts.extend(items),
+            Value::List(items) => dicts.extend(items.into_iter().filter(|v| *v != Value::Null)),
+            Value::Null => {}
             other => dicts.push(other),
         }
     }
+    if dicts.len() <= 1 {
+        return Ok(to_mj(&dicts.pop().unwrap_or(Value::Map(Map::default()))));
+    }
     let mut out = Map::default();
+    let mut prev = "dict";
     for d in dicts {
         let Value::Map(m) = d else {
             return Err(err(format!(
-                "combine expects dictionaries, got {}",
+                "failed to combine variables, expected dicts but got a '{prev}' and a '{}'.",
                 d.type_name()
             )));
         };
         merge_hash(&mut out, &m, recursive, &list_merge);
+        prev = "dict";
     }
     Ok(to_mj(&Value::Map(out)))
 }
@@ -1352,8 +1661,21 @@ fn regex_replace(
     let ignorecase = k.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = k.get::<Option<bool>>("multiline")?.unwrap_or(false);
     let count = k.get::<Option<usize>>("count")?.unwrap_or(0);
-    let re = py_regex(&pattern.unwrap_or_default(), ignorecase, multiline)?;
+    let mandatory = k.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
+    k.assert_all_used()?;
+    let pattern = pattern.unwrap_or_default();
+    let re = py_regex(&pattern, ignorecase, multiline)?;
     let rep = py_replacement(&replacement.unwrap_or_default());
+    if mandatory > 0 {
+        let found = re.find_iter(&value).count();
+        let subs = if count > 0 { found.min(count) } else { found };
+        if subs != mandatory {
+            // Ansible's message gives `count` where it means the matches.
+            return Err(err(format!(
+                "'{pattern}' should match {mandatory} times, but matches {count} times in '{value}'"
+            )));
+        }
+    }
     Ok(re.replacen(&value, count, rep.as_str()).into_owned())
 }
 
@@ -1520,35 +1842,73 @@ fn set_op(a: &MjValue, b: &MjValue, op: &str) -> Result<MjValue, Error> {
     Ok(to_mj(&Value::List(out)))
 }
 
-fn comment(text: &str, style: &str) -> Result<String, Error> {
+/// Ansible's `comment` filter, its parameters and their defaults as core.py has them.
+fn comment(text: &str, style: &str, k: &Kwargs) -> Result<String, Error> {
     let (beginning, decoration, end) = match style {
-        "plain" => (None, "# ", None),
-        "erlang" => (None, "% ", None),
-        "c" => (None, "// ", None),
-        "cblock" => (Some("/*"), " * ", Some(" */")),
-        "xml" => (Some("<!--"), "   - ", Some("-->")),
-        other => return Err(err(format!("unknown comment style {other}"))),
-    };
-    let mut out = String::new();
-    if let Some(b) = beginning {
-        out.push_str(b);
-        out.push('\n');
-    }
-    out.push_str(decoration.trim_end());
-    out.push('\n');
-    for line in text.split('\n') {
-        if line.is_empty() {
-            out.push_str(decoration.trim_end());
-        } else {
-            out.push_str(decoration);
-            out.push_str(line);
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => {
+            return Err(err(format!(
+                "Invalid style {}.",
+                Value::str(other).py_repr()
+            )));
         }
-        out.push('\n');
+    };
+    let text_kw = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(match k.get::<Option<MjValue>>(name)? {
+            Some(v) => py_str(&v)?,
+            None => default.to_string(),
+        })
+    };
+    let count_kw = |name: &str| -> Result<usize, Error> {
+        Ok(match k.get::<Option<MjValue>>(name)? {
+            Some(v) => py_str(&v)?
+                .trim()
+                .parse()
+                .map_err(|_| err(format!("{name} must be an int")))?,
+            None => 1,
+        })
+    };
+    let decoration = text_kw("decoration", decoration)?;
+    let newline = text_kw("newline", "\n")?;
+    let beginning = text_kw("beginning", beginning)?;
+    let prefix = text_kw("prefix", decoration.trim_end())?;
+    let postfix = text_kw("postfix", decoration.trim_end())?;
+    let end = text_kw("end", end)?;
+    let (prefix_count, postfix_count) = (count_kw("prefix_count")?, count_kw("postfix_count")?);
+    k.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
     }
-    out.push_str(decoration.trim_end());
-    if let Some(e) = end {
-        out.push('\n');
-        out.push_str(e);
+    if !prefix.is_empty() {
+        let one = if prefix == newline {
+            newline.clone()
+        } else {
+            format!("{prefix}{newline}")
+        };
+        out.push_str(&one.repeat(prefix_count));
+    }
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    )
+    .replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    );
+    out.push_str(&body);
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
     }
     Ok(out)
 }

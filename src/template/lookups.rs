@@ -80,6 +80,27 @@ fn shell(cmd: &str) -> Result<String, Error> {
 }
 
 /// A shell-style pattern (`*`, `?`, `[...]`) as an anchored regex.
+/// The files in `dir` whose names match the glob `base`, in the directory's own order
+/// as Python's glob gives them (both read it with readdir).
+pub(super) fn glob_files(dir: &Path, base: &str) -> Vec<String> {
+    let Some(re) = glob_regex(base) else {
+        return Vec::new();
+    };
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| re.is_match(&n.to_string_lossy()))
+                })
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn glob_regex(pattern: &str) -> Option<regex::Regex> {
     let mut re = String::from("^");
     let mut chars = pattern.chars().peekable();
@@ -371,22 +392,7 @@ pub(super) fn values(
                 let Some(dir) = find(state, dir).filter(|d| d.is_dir()) else {
                     continue;
                 };
-                let Some(re) = glob_regex(base) else { continue };
-                // In the directory's own order, as Python's glob (both read it with readdir).
-                let hits: Vec<String> = std::fs::read_dir(&dir)
-                    .map(|entries| {
-                        entries
-                            .filter_map(|e| e.ok().map(|e| e.path()))
-                            .filter(|p| p.is_file())
-                            .filter(|p| {
-                                p.file_name()
-                                    .is_some_and(|n| re.is_match(&n.to_string_lossy()))
-                            })
-                            .map(|p| p.display().to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.extend(hits.into_iter().map(MjValue::from));
+                out.extend(glob_files(&dir, base).into_iter().map(MjValue::from));
             }
         }
         "first_found" => {

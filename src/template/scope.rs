@@ -191,9 +191,28 @@ impl Scope {
 #[derive(Debug)]
 pub(super) struct Root(pub Arc<Scope>);
 
+/// A name filters may look up for the last variable found undefined (`mandatory`
+/// names it, as Ansible's undefined markers carry their name).
+pub(crate) const LAST_MISSING: &str = "__tprov_last_missing";
+
+/// The prefix of the name `undef(hint)` looks up to leave its hint as the error.
+pub(crate) const UNDEF_HINT: &str = "__tprov_undef_hint:";
+
 impl Object for Root {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        self.0.resolve(key.as_str()?)
+        let key = key.as_str()?;
+        if key == LAST_MISSING {
+            let m = self.0.missing.lock().ok()?;
+            return m.last().map(|n| MjValue::from(n.as_str()));
+        }
+        if let Some(hint) = key.strip_prefix(UNDEF_HINT) {
+            // `undef(hint)`: the undefined value's message is the hint.
+            let mut e = super::TemplateError::new(hint, None);
+            e.undefined = true;
+            self.0.record(e);
+            return None;
+        }
+        self.0.resolve(key)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

@@ -864,7 +864,7 @@ impl<'env> Executor<'env> {
                     let arg_count = args.len();
                     // tprov patch: as Ansible's undefined markers, an undefined argument
                     // skips every filter but those made to handle it, and is the result.
-                    let marker = if matches!(normalized_name.as_ref(), "default" | "d" | "mandatory") {
+                    let marker = if matches!(normalized_name.as_ref(), "default" | "d" | "mandatory" | "ternary") {
                         None
                     } else {
                         strict_undefined_arg(undefined_behavior, args)
