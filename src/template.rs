@@ -16,6 +16,7 @@ mod methods;
 mod password_hash;
 mod pyformat;
 mod scope;
+mod subelements;
 mod vault_filters;
 mod version;
 pub(crate) use file_vars::file_vars;

@@ -132,19 +132,28 @@ pub(crate) fn py_str(v: &MjValue) -> Result<String, Error> {
             float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN))
         }
         ValueKind::Number => v.to_string(),
-        _ => match v.downcast_object_ref::<super::groupby::GroupTuple>() {
-            Some(t) => t.py_text()?,
-            None => from_mj(v)?.py_str(),
-        },
+        // Ansible's finalizing turns tuples into lists: `{{ (1, 2) }}` prints `[1, 2]`.
+        _ => from_mj(v)?.py_str(),
     })
 }
 
-/// Python's `repr()` of a template value.
+/// Python's `repr()` of a template value, tuples as tuples (what `string` and `~` give).
 pub(crate) fn py_repr(v: &MjValue) -> Result<String, Error> {
-    match v.downcast_object_ref::<super::groupby::GroupTuple>() {
-        Some(t) => t.py_text(),
-        None => Ok(from_mj(v)?.py_repr()),
+    if let Some(t) = v.downcast_object_ref::<super::groupby::GroupTuple>() {
+        return t.py_text();
     }
+    if v.is_tuple() {
+        let items = v
+            .try_iter()?
+            .map(|i| py_repr(&i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let one = if items.len() == 1 { "," } else { "" };
+        return Ok(format!("({}{one})", items.join(", ")));
+    }
+    if v.kind() == ValueKind::String {
+        return Ok(crate::value::str_repr(v.as_str().unwrap_or_default()));
+    }
+    Ok(from_mj(v)?.py_repr())
 }
 
 /// A `!vault` value no secret of this run opens: any use of it is an error, as with

@@ -52,6 +52,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("format", format);
     env.add_filter("groupby", super::groupby::groupby);
     env.add_filter("default", default);
+    env.add_filter("subelements", super::subelements::subelements);
     env.add_filter("password_hash", super::password_hash::password_hash);
     // The files a glob matches on the controller (`os.path.isfile` ones, as Ansible's).
     env.add_filter("fileglob", |pattern: String| -> Vec<String> {
@@ -143,6 +144,13 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("callable", |_v: MjValue| false);
     env.add_filter("bool", to_bool);
     env.add_filter("string", |v: MjValue| -> Result<String, Error> {
+        // Python's str(): a tuple stays one.
+        if v.is_tuple()
+            || v.downcast_object_ref::<super::groupby::GroupTuple>()
+                .is_some()
+        {
+            return super::convert::py_repr(&v);
+        }
         py_str(&v)
     });
     env.add_filter("to_json", to_json);
@@ -291,6 +299,15 @@ pub(super) fn register(env: &mut Environment<'static>) {
         }
     });
     env.add_filter("path_join", |v: MjValue| -> Result<String, Error> {
+        if let Some(s) = v.as_str() {
+            return Ok(s.to_string());
+        }
+        if !matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
+            return Err(err(format!(
+                "|path_join expects string or sequence, got <class '{}'> instead.",
+                ours(&v)?.type_name()
+            )));
+        }
         let mut out = String::new();
         for part in v.try_iter()? {
             let p = py_str(&part)?;
@@ -355,6 +372,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("type_debug", |v: MjValue| -> Result<String, Error> {
+        if v.is_tuple() {
+            return Ok("tuple".into());
+        }
         Ok(ours(&v)?.type_name().to_string())
     });
     env.add_filter(
