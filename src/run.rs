@@ -464,7 +464,12 @@ struct PlayRun<'a> {
 impl<'a> PlayRun<'a> {
     /// A host's `group_by` / `add_host` result added something: it is changed, in the
     /// recap and in the registered result too.
-    async fn count_inventory_change(&mut self, host: HostId, register: Option<&str>) {
+    async fn count_inventory_change(
+        &mut self,
+        host: HostId,
+        register: Option<&str>,
+        items: &[usize],
+    ) {
         let mut st = self.states[&host].lock().await;
         st.stats.changed += 1;
         if let Some(name) = register
@@ -472,6 +477,13 @@ impl<'a> PlayRun<'a> {
             && let Ok(Value::Map(mut m)) = crate::template::from_mj(v)
         {
             m.insert("changed".into(), Value::Bool(true));
+            if let Some(Value::List(results)) = m.get_mut("results") {
+                for i in items {
+                    if let Some(Value::Map(r)) = results.get_mut(*i) {
+                        r.insert("changed".into(), Value::Bool(true));
+                    }
+                }
+            }
             st.facts
                 .insert(name.to_string(), crate::template::to_mj(&Value::Map(m)));
             self.fleet.set_host_facts(host, &st.facts, &st.included);
@@ -675,11 +687,11 @@ impl<'a> PlayRun<'a> {
                 // A `changed_when:` has the last word on `changed`, as in Ansible.
                 let keep_status = !task.changed_when.is_empty();
                 match inventory_changes::apply(inv, name, &mut r.events, keep_status) {
-                    Ok(true) => {
-                        self.count_inventory_change(*h, task.register.as_deref())
+                    Ok(a) if a.newly => {
+                        self.count_inventory_change(*h, task.register.as_deref(), &a.items)
                             .await;
                     }
-                    Ok(false) => {}
+                    Ok(_) => {}
                     Err(w) => self.reporter.event(&Event::Warning(w)),
                 }
             }

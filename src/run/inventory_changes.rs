@@ -5,20 +5,38 @@ use super::event::{Event, Status};
 use crate::inventory::Inventory;
 use crate::value::{Map, Value};
 
+/// What applying one host's results did: whether any became changed, and which loop
+/// items (by position) did.
+#[derive(Debug, Default)]
+pub(super) struct Applied {
+    pub(super) newly: bool,
+    pub(super) items: Vec<usize>,
+}
+
 /// Applies what one host's results ask of `inv`, reconciling after each change that
 /// added something (as Ansible does); a result that added something becomes `changed`.
-/// Returns whether any did.
 pub(super) fn apply(
     inv: &mut Inventory,
     host: &str,
     events: &mut [Event],
     keep_status: bool,
-) -> Result<bool, String> {
-    let mut newly = false;
+) -> Result<Applied, String> {
+    let mut applied = Applied::default();
+    let mut index = 0;
     for ev in events.iter_mut() {
-        let Event::Result { status, result, .. } = ev else {
+        let Event::Result {
+            status,
+            result,
+            item,
+            ..
+        } = ev
+        else {
             continue;
         };
+        let position = index;
+        if item.is_some() {
+            index += 1;
+        }
         if !matches!(status, Status::Ok | Status::Changed) {
             continue;
         }
@@ -30,11 +48,14 @@ pub(super) fn apply(
             if *status == Status::Ok && !keep_status {
                 *status = Status::Changed;
                 result.insert("changed".into(), Value::Bool(true));
-                newly = true;
+                applied.newly = true;
+                if item.is_some() {
+                    applied.items.push(position);
+                }
             }
         }
     }
-    Ok(newly)
+    Ok(applied)
 }
 
 /// One inventory change a task asked for.
