@@ -44,6 +44,14 @@ if ! python3 -c 'import ansible, sys; sys.exit(0 if ansible.__version__.startswi
         || python3 -m pip install -q --break-system-packages 'ansible-core==2.19.*'
 fi
 
+# passlib for Ansible's password_hash, beside the machine's Python (its site-packages is
+# not touched): the conformance oracle and the targets' ansible-playbook run use it.
+PYLIB=${TPROV_TARGETS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tprov-ansible-targets}/pylib
+if [ ! -d "$PYLIB/passlib" ]; then
+    say "pip install passlib (into $PYLIB)"
+    python3 -m pip install -q --target "$PYLIB" passlib
+fi
+
 if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null; then
     say "pip install moto[server] boto3"
     python3 -m pip install -q 'moto[server]' boto3 2>/dev/null \

@@ -62,9 +62,22 @@ pub(crate) fn run_ok(c: &mut Command) -> String {
 pub(crate) fn oracle(request: &serde_json::Value) -> serde_json::Value {
     use std::io::Write;
     let _ = ansible("ansible-inventory");
+    // passlib (for password_hash), where lab/install.sh put it beside the machine's Python.
+    let cache = std::env::var_os("TPROV_TARGETS_CACHE").map_or_else(
+        || {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map_or_else(
+                    || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
+                    PathBuf::from,
+                )
+                .join("tprov-ansible-targets")
+        },
+        PathBuf::from,
+    );
     let mut child = Command::new("python3")
         .arg(root().join("tests/oracle/ansible_oracle.py"))
         .env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
+        .env("PYTHONPATH", cache.join("pylib"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
