@@ -47,6 +47,7 @@ pub(super) const SPEC: Spec = Spec {
         "password_expire_max",
         "password_expire_min",
         "password_expire_warn",
+        "password_expire_account_disable",
         "uid_min",
         "uid_max",
     ],
@@ -97,6 +98,9 @@ struct Account {
     shell: String,
     groups: Vec<String>,
     expire_days: i64,
+    password: Option<String>,
+    /// The shadow entry's inactive days (empty: none).
+    inactive: Option<String>,
 }
 
 /// `expires` (seconds since the epoch, Ansible's float) as useradd's `-e` date; a
@@ -115,7 +119,7 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
     }
     let q = sh_quote(name);
     let script = format!(
-        "e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; echo \"$(getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1)\"; echo \"$(id -Gn {q} 2>/dev/null)\"; if s=$(getent shadow {q} 2>/dev/null); then echo \"$s\" | cut -d: -f8; else echo none; fi"
+        "e=$(getent passwd {q}) || {{ echo absent; exit 0; }}; echo \"$e\"; echo \"$(getent group \"$(echo \"$e\" | cut -d: -f4)\" | cut -d: -f1)\"; echo \"$(id -Gn {q} 2>/dev/null)\"; if s=$(getent shadow {q} 2>/dev/null); then echo \"$s\" | cut -d: -f8; echo \"$s\" | cut -d: -f2; echo \"$s\" | cut -d: -f7; else echo none; fi"
     );
     let out = cx.probe.exec(&script, cx.read_become()).await?;
     let text = out.stdout_str();
@@ -143,6 +147,9 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
         Some("") => -1,
         Some(d) => d.parse::<i64>().unwrap_or(0),
     };
+    // The shadow entry's password field (a crypt hash, `!` first when locked).
+    let password = lines.next().map(str::to_string);
+    let inactive = lines.next().map(|l| l.trim().to_string());
     Ok(Some(Account {
         uid: f[2].into(),
         gid: f[3].into(),
@@ -152,6 +159,8 @@ async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> 
         shell: f[6].into(),
         groups,
         expire_days,
+        password,
+        inactive,
     }))
 }
 
@@ -204,6 +213,15 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let create_home = args::bool_opt(a, &["create_home", "createhome"])?.unwrap_or(true);
     let system = args::bool_opt(a, &["system"])?.unwrap_or(false);
     let password = args::str_opt(a, &["password"]);
+    let lock = args::bool_opt(a, &["password_lock"])?;
+    let inactive = args::str_opt(a, &["password_expire_account_disable"]);
+    if args::bool_opt(a, &["local"])?.unwrap_or(false) {
+        for key in ["umask", "uid_min", "uid_max"] {
+            if a.get(key).is_some_and(|v| *v != Value::Null) {
+                return Err(fail(format!("'{key}' can not be used with 'local'")));
+            }
+        }
+    }
     let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
     let expires = match args::str_opt(a, &["expires"]) {
         Some(e) => Some(e.parse::<f64>().map_err(|_| {
@@ -248,7 +266,12 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 cmd.push(format!("-c {}", sh_quote(c)));
             }
             if let Some(p) = &password {
-                cmd.push(format!("-p {}", sh_quote(p)));
+                let p = if lock == Some(true) {
+                    format!("!{p}")
+                } else {
+                    p.clone()
+                };
+                cmd.push(format!("-p {}", sh_quote(&p)));
             }
             if system {
                 cmd.push("-r".into());
@@ -256,11 +279,25 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             if let Some(e) = expires {
                 cmd.push(format!("-e {}", sh_quote(&expire_date(e))));
             }
-            cmd.push(if create_home {
-                "-m".into()
+            if let Some(d) = &inactive {
+                cmd.push(format!("-f {}", sh_quote(d)));
+            }
+            for (key, def) in [("uid_min", "UID_MIN"), ("uid_max", "UID_MAX")] {
+                if let Some(v) = args::str_opt(a, &[key]) {
+                    cmd.push(format!("-K {}", sh_quote(&format!("{def}={v}"))));
+                }
+            }
+            if create_home {
+                cmd.push("-m".into());
+                if let Some(k) = args::str_opt(a, &["skeleton"]) {
+                    cmd.push(format!("-k {}", sh_quote(&k)));
+                }
+                if let Some(m) = args::str_opt(a, &["umask"]) {
+                    cmd.push(format!("-K {}", sh_quote(&format!("UMASK={m}"))));
+                }
             } else {
-                "-M".into()
-            });
+                cmd.push("-M".into());
+            }
             cmd.push(q.clone());
             out.changed = true;
             let home_dir = home.clone().unwrap_or_else(|| format!("/home/{name}"));
@@ -346,6 +383,18 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                     after.push(("expires", Value::str(want)));
                 }
             }
+            // Unlike Ansible's usermod call (always `-f`), only when the entry differs.
+            if let Some(d) = inactive
+                .as_ref()
+                .filter(|d| acc.inactive.as_deref().unwrap_or_default() != d.as_str())
+            {
+                mods.push(format!("-f {}", sh_quote(d)));
+                before.push((
+                    "password_expire_account_disable",
+                    Value::str(acc.inactive.clone().unwrap_or_default()),
+                ));
+                after.push(("password_expire_account_disable", Value::str(d.clone())));
+            }
             if let Some(gs) = &groups {
                 let want: Vec<String> = if append {
                     let mut w = acc.groups.clone();
@@ -363,6 +412,35 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                     before.push(("groups", Value::str(acc.groups.join(","))));
                     after.push(("groups", Value::str(want.join(","))));
                 }
+            }
+            // Lock or unlock, and the password (update_password: always), as Ansible's
+            // modify_user_usermod decides them from the shadow entry.
+            let have = acc.password.clone().unwrap_or_default();
+            let mut lock_flag = match lock {
+                Some(true) if !have.starts_with('!') => Some("-L"),
+                Some(false) if have.starts_with('!') => Some("-U"),
+                _ => None,
+            };
+            let on_create = args::str_opt(a, &["update_password"]).as_deref() == Some("on_create");
+            if let Some(p) = password
+                .as_ref()
+                .filter(|p| !on_create && have.trim_start_matches('!') != p.trim_start_matches('!'))
+            {
+                lock_flag = None;
+                let p = if lock == Some(true) {
+                    format!("!{p}")
+                } else {
+                    p.clone()
+                };
+                mods.push(format!("-p {}", sh_quote(&p)));
+                before.push(("password", Value::str("********")));
+                after.push(("password", Value::str("********")));
+            }
+            if let Some(f) = lock_flag {
+                mods.push(f.to_string());
+                let locked = |l: bool| Value::Bool(l);
+                before.push(("password_lock", locked(f == "-U")));
+                after.push(("password_lock", locked(f == "-L")));
             }
             out.result.insert("append".into(), Value::Bool(append));
             out.result.insert(
@@ -435,7 +513,9 @@ async fn ssh_key(a: &Map, cx: &Cx<'_>, name: &str, out: &mut Outcome) -> Result<
     let kind = args::str_opt(a, &["ssh_key_type"]).unwrap_or_else(|| "rsa".into());
     let file = args::str_opt(a, &["ssh_key_file"]).unwrap_or_else(|| format!(".ssh/id_{kind}"));
     let acc = account(cx, name).await?;
-    let home = acc.as_ref().map_or_else(|| format!("/home/{name}"), |a| a.home.clone());
+    let home = acc
+        .as_ref()
+        .map_or_else(|| format!("/home/{name}"), |a| a.home.clone());
     let path = if file.starts_with('/') {
         file
     } else {
@@ -464,7 +544,9 @@ async fn ssh_key(a: &Map, cx: &Cx<'_>, name: &str, out: &mut Outcome) -> Result<
         }
         other => {
             if other == "key" {
-                warnings.push(format!("Overwriting existing ssh key private file \"{path}\""));
+                warnings.push(format!(
+                    "Overwriting existing ssh key private file \"{path}\""
+                ));
             }
             true
         }
@@ -477,8 +559,10 @@ async fn ssh_key(a: &Map, cx: &Cx<'_>, name: &str, out: &mut Outcome) -> Result<
                 .map(|b| format!("-b {} ", sh_quote(&b)))
                 .unwrap_or_default();
             // The host's own name, as the module's socket.gethostname() gives it.
-            let comment = args::str_opt(a, &["ssh_key_comment"])
-                .map_or_else(|| "\"ansible-generated on $(hostname)\"".to_string(), |c| sh_quote(&c));
+            let comment = args::str_opt(a, &["ssh_key_comment"]).map_or_else(
+                || "\"ansible-generated on $(hostname)\"".to_string(),
+                |c| sh_quote(&c),
+            );
             let pass = args::str_opt(a, &["ssh_key_passphrase"]).unwrap_or_default();
             let owner = format!("{}:{}", acc.uid, acc.gid);
             let script = format!(
@@ -496,8 +580,10 @@ async fn ssh_key(a: &Map, cx: &Cx<'_>, name: &str, out: &mut Outcome) -> Result<
         let o = super::remote::query(cx, &script, "read the ssh key").await?;
         let text = o.stdout_str();
         let (fp, public) = text.split_once('\x1e').unwrap_or((text.as_str(), ""));
-        out.result.insert("ssh_fingerprint".into(), Value::str(fp.trim()));
-        out.result.insert("ssh_public_key".into(), Value::str(public.trim()));
+        out.result
+            .insert("ssh_fingerprint".into(), Value::str(fp.trim()));
+        out.result
+            .insert("ssh_public_key".into(), Value::str(public.trim()));
     }
     out.result.insert("ssh_key_file".into(), Value::str(path));
     if !warnings.is_empty() {
