@@ -827,7 +827,7 @@ pub(crate) fn is_single_expression(source: &str) -> bool {
 }
 
 /// The inner expression when `source` is exactly one `{{ ... }}` block.
-fn single_expression(source: &str) -> Option<&str> {
+pub(crate) fn single_expression(source: &str) -> Option<&str> {
     let mut tokens = tokenize(source, false, SyntaxConfig::default());
     let (first, first_span) = tokens.next()?.ok()?;
     if !matches!(first, Token::VariableStart) || first_span.start_offset != 0 {

@@ -288,6 +288,17 @@ impl TaskRun<'_> {
             ]));
             frames.push(Frame::Raw(role.defaults.clone()));
         }
+        // The connection's own vars, below everything (Ansible's update_vars sets them
+        // only where nothing else does): tprov's connections are `ssh` or `local`.
+        frames.push(crate::template::native_frame([
+            ("ansible_connection".to_string(), Value::str("ssh")),
+            ("ansible_host".to_string(), Value::str(st.name.clone())),
+            ("ansible_shell_type".to_string(), Value::str("sh")),
+            (
+                "ansible_shell_executable".to_string(),
+                Value::str("/bin/sh"),
+            ),
+        ]));
         Ok(Scope::new(engine(), frames, base.hostvars()))
     }
 

@@ -47,7 +47,12 @@ pub(crate) const RAW_ARGS: &[(&str, &str)] = &[("debug", "var"), ("assert", "tha
 pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = Outcome::default();
     if let Some(var) = args::str_opt(a, &["var"]) {
-        let value = match engine().eval(&var, &cx.scope, None) {
+        // A `var` written as a whole template is rendered first (2.19's indirection).
+        let evaluated = match crate::template::single_expression(var.trim()) {
+            Some(inner) => engine().eval(inner, &cx.scope, None),
+            None => engine().eval(&var, &cx.scope, None),
+        };
+        let value = match evaluated {
             Ok(v) => from_mj(&v)
                 .map_err(|e| fail(format!("Error while resolving `var` expression.\n{e}")))?,
             // Ansible 2.19 shows an undefined value as a numbered placeholder and warns

@@ -353,7 +353,12 @@ pub(super) fn values(
         "vars" => {
             let default: Option<MjValue> = k.get("default")?;
             for t in terms {
-                let key = py_str(t)?;
+                let Some(key) = t.as_str().map(str::to_string) else {
+                    return Err(err(format!(
+                        "Variable name must be 'str' not '{}'",
+                        super::convert::from_mj(t).map_or("unknown", |v| v.type_name())
+                    )));
+                };
                 match state
                     .lookup(&key)
                     .filter(|v| !v.is_undefined())
