@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, RwLock};
 
 pub(crate) use convert::{from_mj, mj_map, py_str, to_mj};
-pub(crate) use filters::{json_to_value, merge_hash};
+pub(crate) use filters::{encode_text, json_to_value, merge_hash};
 pub(crate) use lookups::NAMES as LOOKUPS;
 pub(crate) use scope::{Frame, HostvarsSource, Scope, native_frame};
 
@@ -79,6 +79,9 @@ pub(crate) struct FileOptions {
     pub comment_end: String,
     /// `\n` unless `newline_sequence` says otherwise.
     pub newline: String,
+    /// Jinja's line statements and line comments (`#jinja2: line_statement_prefix: ':'`).
+    pub line_statement_prefix: Option<String>,
+    pub line_comment_prefix: Option<String>,
 }
 
 impl Default for FileOptions {
@@ -93,6 +96,8 @@ impl Default for FileOptions {
             comment_start: "{#".into(),
             comment_end: "#}".into(),
             newline: "\n".into(),
+            line_statement_prefix: None,
+            line_comment_prefix: None,
         }
     }
 }
@@ -104,11 +109,20 @@ impl FileOptions {
         let Some(rest) = source.strip_prefix("#jinja2:") else {
             return Ok((source, false));
         };
-        let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
-        for pair in line.split(',').filter(|p| !p.trim().is_empty()) {
-            let (key, val) = pair
-                .split_once(':')
-                .ok_or_else(|| format!("failed to parse jinja2 override '{}'", pair.trim()))?;
+        // Ansible's _extract_template_overrides, its checks and messages.
+        let (line, body) = rest
+            .split_once('\n')
+            .ok_or_else(|| "Missing newline after '#jinja2:' override.".to_string())?;
+        for pair in line.split(',') {
+            if pair.trim().is_empty() {
+                return Err("Empty '#jinja2:' override pair not allowed.".into());
+            }
+            let (key, val) = pair.split_once(':').ok_or_else(|| {
+                format!(
+                    "Missing key-value separator `:` in '#jinja2:' override pair {}.",
+                    crate::value::str_repr(pair)
+                )
+            })?;
             let val = crate::inventory::parse_value(val.trim());
             let flag = || val.is_truthy();
             let text = || val.py_str();
@@ -122,7 +136,19 @@ impl FileOptions {
                 "comment_start_string" => self.comment_start = text(),
                 "comment_end_string" => self.comment_end = text(),
                 "newline_sequence" => self.newline = text(),
-                _ => {}
+                // Accepted by Ansible; tprov's templates keep trailing newlines as its
+                // `template` module does, and has no line statements.
+                "line_statement_prefix" => self.line_statement_prefix = Some(text()),
+                "line_comment_prefix" => self.line_comment_prefix = Some(text()),
+                // Accepted by Ansible; tprov's templates keep trailing newlines as its
+                // `template` module does.
+                "keep_trailing_newline" => {}
+                other => {
+                    return Err(format!(
+                        "Invalid '#jinja2:' override key {}.",
+                        crate::value::str_repr(other)
+                    ));
+                }
             }
         }
         Ok((body, true))
@@ -200,14 +226,21 @@ impl Engine {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_debug(true);
         env.set_fuel(Some(50_000_000));
-        let syntax = SyntaxConfig::builder()
+        let mut builder = SyntaxConfig::builder();
+        builder
             .block_delimiters(o.block_start.clone(), o.block_end.clone())
             .variable_delimiters(o.variable_start.clone(), o.variable_end.clone())
             .comment_delimiters(o.comment_start.clone(), o.comment_end.clone())
             .trim_blocks(o.trim_blocks)
             .lstrip_blocks(o.lstrip_blocks)
-            .keep_trailing_newline(true)
-            .build();
+            .keep_trailing_newline(true);
+        if let Some(p) = &o.line_statement_prefix {
+            builder.line_statement_prefix(p.clone());
+        }
+        if let Some(p) = &o.line_comment_prefix {
+            builder.line_comment_prefix(p.clone());
+        }
+        let syntax = builder.build();
         match syntax {
             Ok(syntax) => env.set_syntax(syntax),
             // Delimiters minijinja refuses: keep Jinja's, the render then says why.

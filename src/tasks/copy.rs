@@ -408,6 +408,13 @@ pub(super) async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Ta
             ))
         })?;
     let header = path.display().to_string();
+    let data = match args::str_opt(a, &["output_encoding"]).filter(|e| !e.is_empty()) {
+        Some(enc) if !matches!(enc.to_lowercase().as_str(), "utf-8" | "utf8") => {
+            crate::template::encode_text(&text, &enc)
+                .map_err(|e| fail(format!("output_encoding {enc}: {e}")))?
+        }
+        _ => text.into_bytes(),
+    };
     // A directory as dest gets the file under the template's own name, as copy does.
     let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
     // `mode: preserve`: the template file's own mode, as the action plugin sends it.
@@ -422,7 +429,7 @@ pub(super) async fn run_template(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, Ta
         preserved.as_ref().unwrap_or(a),
         cx,
         &dest,
-        text.into_bytes(),
+        data,
         Some(header),
         base.as_deref(),
     )

@@ -783,8 +783,60 @@ fn b64_options(k: &Kwargs) -> Result<(String, bool), Error> {
     Ok((encoding.to_lowercase().replace('_', "-"), urlsafe))
 }
 
-/// Python's `str.encode(encoding)` for the common encodings.
-fn encode_text(s: &str, encoding: &str) -> Result<Vec<u8>, Error> {
+/// Windows-1252's bytes 0x80..0x9F (None: undefined there, as Python's cp1252).
+const CP1252_HIGH: [Option<char>; 32] = [
+    Some('\u{20ac}'),
+    None,
+    Some('\u{201a}'),
+    Some('\u{192}'),
+    Some('\u{201e}'),
+    Some('\u{2026}'),
+    Some('\u{2020}'),
+    Some('\u{2021}'),
+    Some('\u{2c6}'),
+    Some('\u{2030}'),
+    Some('\u{160}'),
+    Some('\u{2039}'),
+    Some('\u{152}'),
+    None,
+    Some('\u{17d}'),
+    None,
+    None,
+    Some('\u{2018}'),
+    Some('\u{2019}'),
+    Some('\u{201c}'),
+    Some('\u{201d}'),
+    Some('\u{2022}'),
+    Some('\u{2013}'),
+    Some('\u{2014}'),
+    Some('\u{2dc}'),
+    Some('\u{2122}'),
+    Some('\u{161}'),
+    Some('\u{203a}'),
+    Some('\u{153}'),
+    None,
+    Some('\u{17e}'),
+    Some('\u{178}'),
+];
+
+/// Python's `str.encode(encoding)` for the common encodings (the name as Python's
+/// codec lookup normalises it).
+pub(crate) fn encode_text(s: &str, encoding: &str) -> Result<Vec<u8>, Error> {
+    let encoding = encoding.to_lowercase().replace('_', "-");
+    let encoding = encoding.as_str();
+    if matches!(encoding, "cp1252" | "windows-1252") {
+        return s
+            .chars()
+            .map(|c| match u32::from(c) {
+                n @ (0..=0x7f | 0xa0..=0xff) => u8::try_from(n).ok(),
+                _ => CP1252_HIGH
+                    .iter()
+                    .position(|h| *h == Some(c))
+                    .and_then(|i| u8::try_from(0x80 + i).ok()),
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| err("'charmap' codec can't encode the text"));
+    }
     let units = |le: bool| -> Vec<u8> {
         s.encode_utf16()
             .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
