@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub(crate) const NAMES: &[&str] = &[
     "env",
     "file",
+    "template",
     "vars",
     "items",
     "list",
@@ -62,6 +63,26 @@ fn find(state: &minijinja::State, rel: &str) -> Option<PathBuf> {
             first.into_iter().chain([d.join(p)])
         })
         .find(|c| c.exists())
+}
+
+/// A controller file for `rel` under `sub` (`templates/`) of each search directory,
+/// then directly in it (Ansible's find_file_in_search_path).
+fn find_under(state: &minijinja::State, sub: &str, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let mut dirs: Vec<PathBuf> = state
+        .lookup("ansible_search_path")
+        .and_then(|v| v.try_iter().ok().map(Iterator::collect::<Vec<_>>))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(PathBuf::from))
+        .collect();
+    dirs.push(base_dir(state));
+    dirs.iter()
+        .flat_map(|d| [d.join(sub).join(p), d.join(p)])
+        .find(|c| c.is_file())
 }
 
 /// Runs `cmd` with `sh -c` on the controller; its stdout, or an error naming the status.
@@ -338,6 +359,62 @@ pub(super) fn values(
                     text = text.trim_start().to_string();
                 }
                 out.push(MjValue::from(text));
+            }
+        }
+        "template" => {
+            let mut options = super::FileOptions::default();
+            for (key, slot) in [
+                ("variable_start_string", &mut options.variable_start),
+                ("variable_end_string", &mut options.variable_end),
+                ("comment_start_string", &mut options.comment_start),
+                ("comment_end_string", &mut options.comment_end),
+            ] {
+                if let Some(v) = k.get::<Option<String>>(key)? {
+                    *slot = v;
+                }
+            }
+            if let Some(t) = k.get::<Option<bool>>("trim_blocks")? {
+                options.trim_blocks = t;
+            }
+            let extra: Option<MjValue> = k.get("template_vars")?;
+            let _: Option<MjValue> = k.get("convert_data")?;
+            let _: Option<MjValue> = k.get("jinja2_native")?;
+            let root = state
+                .lookup(super::scope::ROOT)
+                .ok_or_else(|| err("the template lookup has no variables to render with"))?;
+            let Some(root) = root.downcast_object_ref::<super::scope::Root>() else {
+                return Err(err("the template lookup has no variables to render with"));
+            };
+            for t in terms {
+                let rel = py_str(t)?;
+                let found = find_under(state, "templates", &rel).ok_or_else(|| {
+                    err(format!(
+                        "the template file {rel} could not be found for the lookup"
+                    ))
+                })?;
+                let mut vars: Vec<(String, crate::value::Value)> = super::file_vars(&found, &rel);
+                if let Some(e) = &extra
+                    && let crate::value::Value::Map(m) = super::convert::from_mj(e)?
+                {
+                    vars.extend(m);
+                }
+                let scope = root.0.with_frame(super::native_frame(vars));
+                let text = super::engine()
+                    .render_file_with(&found, &scope, &options)
+                    .map_err(|e| err(e.message))?;
+                // Jinja's native rendering: text that is a Python literal is its value.
+                let trimmed = text.trim();
+                let value = if trimmed.starts_with(['{', '[']) {
+                    match crate::inventory::parse_value(trimmed) {
+                        v @ (crate::value::Value::Map(_) | crate::value::Value::List(_)) => {
+                            super::convert::to_mj(&v)
+                        }
+                        _ => MjValue::from(text),
+                    }
+                } else {
+                    MjValue::from(text)
+                };
+                out.push(value);
             }
         }
         "unvault" => {

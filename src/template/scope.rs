@@ -189,11 +189,15 @@ impl Scope {
 
 /// The root object templates are rendered against.
 #[derive(Debug)]
-pub(super) struct Root(pub Arc<Scope>);
+pub(crate) struct Root(pub Arc<Scope>);
 
 /// A name filters may look up for the last variable found undefined (`mandatory`
 /// names it, as Ansible's undefined markers carry their name).
 pub(crate) const LAST_MISSING: &str = "__tprov_last_missing";
+
+/// A name lookups may use to reach the whole scope (the `template` lookup renders a
+/// file with it).
+pub(crate) const ROOT: &str = "__tprov_scope";
 
 /// The prefix of the name `undef(hint)` looks up to leave its hint as the error.
 pub(crate) const UNDEF_HINT: &str = "__tprov_undef_hint:";
@@ -201,6 +205,9 @@ pub(crate) const UNDEF_HINT: &str = "__tprov_undef_hint:";
 impl Object for Root {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let key = key.as_str()?;
+        if key == ROOT {
+            return Some(MjValue::from_object(Root(self.0.clone())));
+        }
         if key == LAST_MISSING {
             let m = self.0.missing.lock().ok()?;
             return m.last().map(|n| MjValue::from(n.as_str()));
