@@ -636,6 +636,12 @@ impl Engine {
                 }
             }
             (ErrorKind::UndefinedError, None) => "a variable is undefined".to_string(),
+            // Python's ZeroDivisionError, in Ansible's words.
+            (ErrorKind::InvalidOperation, _)
+                if let Some(why) = e.detail().and_then(zero_division) =>
+            {
+                format!("Error rendering template: {why}")
+            }
             _ => match e.detail() {
                 Some(d) => format!("{}: {d}", e.kind()),
                 None => e.kind().to_string(),
@@ -647,6 +653,27 @@ impl Engine {
         };
         TemplateError::new(message, origin)
     }
+}
+
+/// Python's message for minijinja's "unable to calculate a / 0" (and `//`, `%`).
+fn zero_division(detail: &str) -> Option<&'static str> {
+    let calc = detail.strip_prefix("unable to calculate ")?;
+    let (lhs, rhs) = calc
+        .rsplit_once(" / ")
+        .map(|(l, r)| (l, (r, "/")))
+        .or_else(|| calc.rsplit_once(" // ").map(|(l, r)| (l, (r, "//"))))
+        .or_else(|| calc.rsplit_once(" % ").map(|(l, r)| (l, (r, "%"))))?;
+    let (rhs, op) = rhs;
+    if rhs.parse::<f64>().ok()? != 0.0 {
+        return None;
+    }
+    let float = lhs.contains('.') || rhs.contains('.');
+    Some(match (op, float) {
+        ("/", _) => "division by zero",
+        ("//", true) => "float floor division by zero",
+        ("%", true) => "float modulo",
+        _ => "integer division or modulo by zero",
+    })
 }
 
 impl Engine {

@@ -1118,9 +1118,25 @@ impl TaskRun<'_> {
         let Some(raw) = &self.task.loop_ else {
             return Ok(vec![None]);
         };
-        let v = engine()
-            .template_to_value(raw, scope, Some(&self.task.origin))
-            .map_err(|e| e.to_string())?;
+        let first_found = self.task.loop_kind == LoopKind::WithLookup
+            && self.task.loop_lookup.as_deref() == Some("first_found");
+        let v = match raw {
+            // first_found skips a term that is undefined (2.19's lazy markers).
+            Value::List(terms) if first_found => {
+                let mut kept = Vec::new();
+                for t in terms {
+                    match engine().template_to_value(t, scope, Some(&self.task.origin)) {
+                        Ok(v) => kept.push(v),
+                        Err(e) if e.undefined || e.message.contains("is undefined") => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                Value::List(kept)
+            }
+            _ => engine()
+                .template_to_value(raw, scope, Some(&self.task.origin))
+                .map_err(|e| e.to_string())?,
+        };
         if let (LoopKind::WithLookup, Some(name)) = (self.task.loop_kind, &self.task.loop_lookup) {
             let frame = crate::template::native_frame([("__tprov_terms".to_string(), v)]);
             let inner = scope.with_frame(frame);
