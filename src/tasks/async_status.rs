@@ -203,17 +203,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     if let Some(cmd) = cmd {
         o.result.insert("cmd".into(), cmd);
     }
-    o.result.insert("rc".into(), Value::Int(rc));
-    o.result.insert(
-        "stdout_lines".into(),
-        Value::List(stdout.lines().map(Value::from).collect()),
-    );
-    o.result.insert(
-        "stderr_lines".into(),
-        Value::List(stderr.lines().map(Value::from).collect()),
-    );
-    o.result.insert("stdout".into(), Value::str(stdout));
-    o.result.insert("stderr".into(), Value::str(stderr));
+    super::command::output_keys(&mut o.result, rc, stdout, stderr);
     if let (Some(s), Some(e)) = (
         super::command::parse_time(&start),
         super::command::parse_time(&end),

@@ -248,17 +248,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome
         return Ok(out);
     }
     out.changed = true;
-    out.result.insert("rc".into(), Value::Int(res.rc()));
-    out.result.insert(
-        "stdout_lines".into(),
-        Value::List(stdout.lines().map(Value::from).collect()),
-    );
-    out.result.insert(
-        "stderr_lines".into(),
-        Value::List(stderr.lines().map(Value::from).collect()),
-    );
-    out.result.insert("stdout".into(), Value::str(stdout));
-    out.result.insert("stderr".into(), Value::str(stderr));
+    output_keys(&mut out.result, res.rc(), stdout, stderr);
     out.result.insert("start".into(), Value::str(start.0));
     out.result.insert("end".into(), Value::str(end.0));
     out.result
@@ -355,6 +345,21 @@ fn now() -> (String, f64) {
         ),
         t,
     )
+}
+
+/// A command's `rc`, `stdout`, `stderr` and their `_lines`, as Ansible's result has them.
+pub(super) fn output_keys(result: &mut Map, rc: i64, stdout: String, stderr: String) {
+    result.insert("rc".into(), Value::Int(rc));
+    result.insert(
+        "stdout_lines".into(),
+        Value::List(stdout.lines().map(Value::from).collect()),
+    );
+    result.insert(
+        "stderr_lines".into(),
+        Value::List(stderr.lines().map(Value::from).collect()),
+    );
+    result.insert("stdout".into(), Value::str(stdout));
+    result.insert("stderr".into(), Value::str(stderr));
 }
 
 /// A `start`/`end` time as the command result prints it, in seconds.

@@ -48,14 +48,7 @@ fn find(state: &minijinja::State, rel: &str) -> Option<PathBuf> {
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
-    let mut dirs: Vec<PathBuf> = state
-        .lookup("ansible_search_path")
-        .and_then(|v| v.try_iter().ok().map(Iterator::collect::<Vec<_>>))
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(PathBuf::from))
-        .collect();
-    dirs.push(base_dir(state));
+    let dirs = search_dirs(state);
     let under_files = rel.split('/').next() == Some("files");
     dirs.iter()
         .flat_map(|d| {
@@ -65,13 +58,9 @@ fn find(state: &minijinja::State, rel: &str) -> Option<PathBuf> {
         .find(|c| c.exists())
 }
 
-/// A controller file for `rel` under `sub` (`templates/`) of each search directory,
-/// then directly in it (Ansible's find_file_in_search_path).
-fn find_under(state: &minijinja::State, sub: &str, rel: &str) -> Option<PathBuf> {
-    let p = Path::new(rel);
-    if p.is_absolute() {
-        return p.is_file().then(|| p.to_path_buf());
-    }
+/// The task's `ansible_search_path` (its role's directory, its file's), then the
+/// playbook's directory.
+fn search_dirs(state: &minijinja::State) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = state
         .lookup("ansible_search_path")
         .and_then(|v| v.try_iter().ok().map(Iterator::collect::<Vec<_>>))
@@ -80,7 +69,18 @@ fn find_under(state: &minijinja::State, sub: &str, rel: &str) -> Option<PathBuf>
         .filter_map(|v| v.as_str().map(PathBuf::from))
         .collect();
     dirs.push(base_dir(state));
-    dirs.iter()
+    dirs
+}
+
+/// A controller file for `rel` under `sub` (`templates/`) of each search directory,
+/// then directly in it (Ansible's find_file_in_search_path).
+fn find_under(state: &minijinja::State, sub: &str, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    search_dirs(state)
+        .iter()
         .flat_map(|d| [d.join(sub).join(p), d.join(p)])
         .find(|c| c.is_file())
 }
