@@ -198,10 +198,7 @@ pub(crate) fn run(cmd: &VaultCmd, printer: &Printer) -> Result<u8, Error> {
             if new.is_empty() {
                 new.push(Secret::new("default", new_password()?));
             }
-            let encrypt_id = id
-                .encrypt_vault_id
-                .clone()
-                .or_else(|| std::env::var("ANSIBLE_VAULT_ENCRYPT_IDENTITY").ok());
+            let encrypt_id = id.resolved();
             let secret = vault::encrypt_secret(&new, encrypt_id.as_deref()).map_err(fail)?;
             for f in files {
                 let meta = std::fs::metadata(f).map_err(|e| {
@@ -217,6 +214,15 @@ pub(crate) fn run(cmd: &VaultCmd, printer: &Printer) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+impl EncryptId {
+    /// `--encrypt-vault-id`, else Ansible's `ANSIBLE_VAULT_ENCRYPT_IDENTITY`.
+    fn resolved(&self) -> Option<String> {
+        self.encrypt_vault_id
+            .clone()
+            .or_else(|| std::env::var("ANSIBLE_VAULT_ENCRYPT_IDENTITY").ok())
+    }
 }
 
 fn fail(e: impl std::fmt::Display) -> Error {
@@ -298,10 +304,7 @@ fn encrypting(id: &EncryptId) -> Result<(&'static Secret, String), Error> {
         let pass = new_password()?;
         secrets = ASKED.get_or_init(|| vec![Secret::new("default", pass)]);
     }
-    let encrypt_id = id
-        .encrypt_vault_id
-        .clone()
-        .or_else(|| std::env::var("ANSIBLE_VAULT_ENCRYPT_IDENTITY").ok());
+    let encrypt_id = id.resolved();
     if secrets.len() > 1 && encrypt_id.is_none() {
         let ids: Vec<&str> = secrets.iter().map(|s| s.id.as_str()).collect();
         return Err(Error::Usage(format!(

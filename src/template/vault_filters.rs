@@ -12,21 +12,10 @@ fn error(msg: impl Into<String>) -> Error {
 }
 
 fn text_arg(v: &MjValue, what: &str) -> Result<String, Error> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| error(format!("{what}, instead we got <class '{}'>.", py_type(v))))
-}
-
-fn py_type(v: &MjValue) -> &'static str {
-    match v.kind() {
-        minijinja::value::ValueKind::Number if v.is_integer() => "int",
-        minijinja::value::ValueKind::Number => "float",
-        minijinja::value::ValueKind::Bool => "bool",
-        minijinja::value::ValueKind::None => "NoneType",
-        minijinja::value::ValueKind::Seq => "list",
-        minijinja::value::ValueKind::Map => "dict",
-        _ => "str",
-    }
+    v.as_str().map(str::to_string).ok_or_else(|| {
+        let kind = super::convert::from_mj(v).map_or("object", |v| v.type_name());
+        error(format!("{what}, instead we got <class '{kind}'>."))
+    })
 }
 
 fn vault_id(kwargs: &Kwargs) -> Result<String, Error> {
