@@ -71,6 +71,9 @@ pub(crate) struct Common {
     pub when: Vec<(String, Origin)>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
+    /// `delegate_to` of a task, a block or an import (blocks pass it to their tasks);
+    /// a task's `local_action` or `connection: local` means localhost.
+    pub delegate_to: Option<String>,
     pub tags: Vec<String>,
     pub vars: Vars,
     pub ignore_errors: Option<Value>,
@@ -130,7 +133,6 @@ pub(crate) struct Task {
     /// For handlers: the topics they listen to.
     pub listen: Vec<String>,
     pub run_once: bool,
-    pub delegate_to: Option<String>,
     /// `until:` retry condition, with `retries` and `delay` (seconds).
     pub until: Vec<(String, Origin)>,
     pub retries: Option<Value>,

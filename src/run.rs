@@ -87,6 +87,7 @@ pub(crate) struct Inherited {
     pub when: Vec<(String, Origin)>,
     pub become_: Option<bool>,
     pub become_user: Option<String>,
+    pub delegate_to: Option<String>,
     pub vars: Vec<Arc<Vars>>,
     /// The `vars:` and loop variables of the `include_tasks` this task came through:
     /// Ansible's "include params", above facts and below extra vars. Outermost first.
@@ -122,6 +123,7 @@ impl Inherited {
         i.when.extend(c.when.iter().cloned());
         i.become_ = c.become_.or(i.become_);
         i.become_user = c.become_user.clone().or(i.become_user);
+        i.delegate_to = c.delegate_to.clone().or(i.delegate_to);
         if !c.vars.is_empty() {
             i.vars.push(Arc::new(c.vars.clone()));
         }

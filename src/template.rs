@@ -32,7 +32,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, RwLock};
 
-pub(crate) use convert::{from_mj, mj_map, py_str, to_mj};
+pub(crate) use convert::{from_mj, from_mj_omitting_undefined, mj_map, py_str, to_mj};
 pub(crate) use filters::{encode_text, json_to_value, merge_hash};
 pub(crate) use lookups::NAMES as LOOKUPS;
 pub(crate) use scope::{Frame, HostvarsSource, Scope, native_frame};
@@ -48,6 +48,11 @@ pub(crate) struct TemplateError {
 }
 
 impl TemplateError {
+    /// Whether this is an undefined variable's error.
+    pub(crate) fn is_undefined(&self) -> bool {
+        self.undefined || self.message.contains("is undefined")
+    }
+
     pub(crate) fn new(message: impl Into<String>, origin: Option<Origin>) -> TemplateError {
         TemplateError {
             message: message.into(),
@@ -428,18 +433,33 @@ impl Engine {
             Value::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.template_value(item, scope)?);
+                    out.push(self.template_element(item, scope)?);
                 }
                 Ok(MjValue::from(out))
             }
             Value::Map(m) => {
                 let mut out = Vec::with_capacity(m.len());
                 for (k, item) in m {
-                    out.push((k.clone(), self.template_value(item, scope)?));
+                    out.push((k.clone(), self.template_element(item, scope)?));
                 }
                 Ok(convert::mj_map(out))
             }
             other => Ok(to_mj(other)),
+        }
+    }
+
+    /// One element of a container: with markers on, an undefined one stays undefined.
+    fn template_element(
+        &'static self,
+        v: &Value,
+        scope: &Arc<Scope>,
+    ) -> Result<MjValue, TemplateError> {
+        match self.template_value(v, scope) {
+            Err(e) if scope.markers && e.is_undefined() => {
+                scope.take_error();
+                Ok(MjValue::UNDEFINED)
+            }
+            other => other,
         }
     }
 

@@ -726,6 +726,15 @@ fn common(cx: &mut Ctx, n: &Node) -> Common {
         become_user: n
             .get("become_user")
             .and_then(|v| string(cx, v, "become_user")),
+        // `local_action` and `connection: local` run the task on the controller.
+        delegate_to: n
+            .get("delegate_to")
+            .and_then(|v| string(cx, v, "delegate_to"))
+            .or_else(|| {
+                let local = n.get("local_action").is_some()
+                    || n.get("connection").and_then(Node::as_str) == Some("local");
+                local.then(|| "localhost".to_string())
+            }),
         tags: n
             .get("tags")
             .map(|v| strings(cx, v, "tags", true))
@@ -1093,15 +1102,6 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             .get("run_once")
             .and_then(|v| boolean(cx, v, "run_once"))
             .unwrap_or(false),
-        // `local_action` and `connection: local` run the task on the controller.
-        delegate_to: n
-            .get("delegate_to")
-            .and_then(|v| string(cx, v, "delegate_to"))
-            .or_else(|| {
-                let local = n.get("local_action").is_some()
-                    || n.get("connection").and_then(Node::as_str) == Some("local");
-                local.then(|| "localhost".to_string())
-            }),
         until: n
             .get("until")
             .map(|v| conditions(cx, v))

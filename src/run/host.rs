@@ -1121,17 +1121,21 @@ impl TaskRun<'_> {
         let first_found = self.task.loop_kind == LoopKind::WithLookup
             && self.task.loop_lookup.as_deref() == Some("first_found");
         let v = match raw {
-            // first_found skips a term that is undefined (2.19's lazy markers).
-            Value::List(terms) if first_found => {
-                let mut kept = Vec::new();
-                for t in terms {
-                    match engine().template_to_value(t, scope, Some(&self.task.origin)) {
-                        Ok(v) => kept.push(v),
-                        Err(e) if e.undefined || e.message.contains("is undefined") => {}
-                        Err(e) => return Err(e.to_string()),
+            // first_found under `with_` leaves out the terms, and the elements of
+            // terms, that are undefined (2.19's lazy markers).
+            _ if first_found => {
+                let lazy = scope.with_markers();
+                match engine().template_value(raw, &lazy) {
+                    Ok(v) => crate::template::from_mj_omitting_undefined(&v)
+                        .map_err(|e| e.to_string())?,
+                    Err(e) if e.is_undefined() => Value::List(Vec::new()),
+                    Err(mut e) => {
+                        if e.origin.is_none() {
+                            e.origin = Some(self.task.origin.clone());
+                        }
+                        return Err(e.to_string());
                     }
                 }
-                Value::List(kept)
             }
             _ => engine()
                 .template_to_value(raw, scope, Some(&self.task.origin))
@@ -1387,7 +1391,13 @@ impl TaskRun<'_> {
         };
         // `delegate_to`: the task runs there (the controller for localhost), with this
         // host's vars, and its result is this host's.
-        let delegate = match &self.task.delegate_to {
+        let delegate = match self
+            .task
+            .common
+            .delegate_to
+            .as_ref()
+            .or(self.inh.delegate_to.as_ref())
+        {
             Some(raw) => {
                 let name = engine()
                     .render_str(raw, scope, Some(self.task.origin.clone()))

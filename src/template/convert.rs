@@ -43,10 +43,16 @@ const MAX_DEPTH: usize = 500;
 
 /// Converts back to our model; undefined values are errors (Ansible 2.19 is strict).
 pub(crate) fn from_mj(v: &MjValue) -> Result<Value, Error> {
-    from_mj_depth(v, 0)
+    from_mj_depth(v, 0, false)
 }
 
-fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
+/// `from_mj`, leaving out the undefined elements of lists and maps (what Ansible's
+/// first_found does with its terms under `with_`).
+pub(crate) fn from_mj_omitting_undefined(v: &MjValue) -> Result<Value, Error> {
+    from_mj_depth(v, 0, true)
+}
+
+fn from_mj_depth(v: &MjValue, depth: usize, omit: bool) -> Result<Value, Error> {
     if depth > MAX_DEPTH {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
@@ -88,7 +94,10 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
         ValueKind::Seq | ValueKind::Iterable => {
             let mut items = Vec::new();
             for item in v.try_iter()? {
-                items.push(from_mj_depth(&item, depth + 1)?);
+                if omit && item.is_undefined() {
+                    continue;
+                }
+                items.push(from_mj_depth(&item, depth + 1, omit)?);
             }
             Value::List(items)
         }
@@ -96,11 +105,14 @@ fn from_mj_depth(v: &MjValue, depth: usize) -> Result<Value, Error> {
             let mut map = Map::default();
             for key in v.try_iter()? {
                 let item = v.get_item(&key)?;
+                if omit && item.is_undefined() {
+                    continue;
+                }
                 let k = match key.as_str() {
                     Some(s) => s.to_string(),
                     None => py_str(&key)?,
                 };
-                map.insert(k, from_mj_depth(&item, depth + 1)?);
+                map.insert(k, from_mj_depth(&item, depth + 1, omit)?);
             }
             Value::Map(map)
         }

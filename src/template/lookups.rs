@@ -291,6 +291,97 @@ fn list_of(v: &MjValue) -> Result<Vec<MjValue>, Error> {
     }
 }
 
+/// first_found's options: given as keywords, and replaced by each term that is a
+/// mapping (Ansible's `set_options(direct=term)`; the last one's `skip` counts).
+struct FirstFound {
+    files: Vec<String>,
+    paths: Vec<String>,
+    skip: bool,
+}
+
+impl FirstFound {
+    fn from_kwargs(k: &Kwargs) -> Result<FirstFound, Error> {
+        Ok(FirstFound {
+            files: option_list(k.get::<Option<MjValue>>("files")?.as_ref(), ",;")?,
+            paths: option_list(k.get::<Option<MjValue>>("paths")?.as_ref(), ",:;")?,
+            skip: k.get::<Option<bool>>("skip")?.unwrap_or(false),
+        })
+    }
+
+    fn from_map(term: &MjValue) -> Result<FirstFound, Error> {
+        let get = |key: &str| -> Result<Option<MjValue>, Error> {
+            Ok(term
+                .get_attr(key)
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_none()))
+        };
+        Ok(FirstFound {
+            files: option_list(get("files")?.as_ref(), ",;")?,
+            paths: option_list(get("paths")?.as_ref(), ",:;")?,
+            skip: get("skip")?.is_some_and(|v| v.is_true()),
+        })
+    }
+
+    /// The paths to try, in order (the plugin's `_process_terms`).
+    fn search(&mut self, terms: &[MjValue]) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        for term in terms {
+            let files = match term.kind() {
+                ValueKind::Map => {
+                    *self = FirstFound::from_map(term)?;
+                    self.files.clone()
+                }
+                ValueKind::String => vec![py_str(term)?],
+                ValueKind::Seq | ValueKind::Iterable => {
+                    let inner: Vec<MjValue> = term.try_iter()?.collect();
+                    out.extend(self.search(&inner)?);
+                    continue;
+                }
+                _ => {
+                    return Err(err(format!(
+                        "Invalid term supplied. A string, dict or list is required, not '{}').",
+                        super::convert::from_mj(term)
+                            .map_or_else(|_| "object".to_string(), |v| v.type_name().to_string())
+                    )));
+                }
+            };
+            if self.paths.is_empty() {
+                out.extend(files);
+            } else {
+                for p in &self.paths {
+                    // os.path.join: an absolute name stands alone.
+                    out.extend(files.iter().map(|f| {
+                        if f.starts_with('/') {
+                            f.clone()
+                        } else {
+                            format!("{p}/{f}")
+                        }
+                    }));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A list option of first_found: a string or each string of a list, split on `seps`
+/// (the plugin's deprecated "magic" splitting).
+fn option_list(v: Option<&MjValue>, seps: &str) -> Result<Vec<String>, Error> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for item in list_of(v)? {
+        if item.is_undefined() {
+            continue;
+        }
+        out.extend(
+            py_str(&item)?
+                .split(|c| seps.contains(c))
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
 /// The lists a `nested`/`together` lookup combines: its terms, or the one list of lists.
 fn lists_of(terms: &[MjValue]) -> Result<Vec<Vec<MjValue>>, Error> {
     match terms {
@@ -478,46 +569,20 @@ pub(super) fn values(
             }
         }
         "first_found" => {
-            let skip: bool = k.get::<Option<bool>>("skip")?.unwrap_or(false);
-            let mut files: Vec<String> = Vec::new();
-            let mut paths: Vec<String> = Vec::new();
-            for t in terms {
-                for term in list_of(t)? {
-                    if matches!(term.kind(), ValueKind::Map) {
-                        for f in list_of(&term.get_attr("files")?)? {
-                            if !f.is_undefined() {
-                                files.push(py_str(&f)?);
-                            }
-                        }
-                        for p in list_of(&term.get_attr("paths")?)? {
-                            if !p.is_undefined() {
-                                paths.push(py_str(&p)?);
-                            }
-                        }
-                    } else if matches!(term.kind(), ValueKind::String) {
-                        files.push(py_str(&term)?);
-                    } else {
-                        return Err(err(format!(
-                            "Invalid term supplied. A string, dict or list is required, not '{}').",
-                            super::convert::from_mj(&term).map_or_else(
-                                |_| "object".to_string(),
-                                |v| v.type_name().to_string()
-                            )
-                        )));
-                    }
-                }
-            }
-            let candidates: Vec<String> = if paths.is_empty() {
-                files
-            } else {
-                paths
+            let mut opts = FirstFound::from_kwargs(k)?;
+            let search = if terms.is_empty() {
+                let files: Vec<MjValue> = opts
+                    .files
                     .iter()
-                    .flat_map(|p| files.iter().map(move |f| format!("{p}/{f}")))
-                    .collect()
+                    .map(|f| MjValue::from(f.as_str()))
+                    .collect();
+                opts.search(&files)?
+            } else {
+                opts.search(terms)?
             };
-            match candidates.iter().find_map(|c| find(state, c)) {
+            match search.iter().find_map(|c| find(state, c)) {
                 Some(p) => out.push(MjValue::from(p.display().to_string())),
-                None if skip => {}
+                None if opts.skip => {}
                 None => {
                     return Err(err("No file was found when using first_found."));
                 }

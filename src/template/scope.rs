@@ -38,6 +38,10 @@ pub(crate) struct Scope {
     pub(super) error: Mutex<Option<TemplateError>>,
     /// Names looked up and not found, to name the culprit of an undefined error.
     missing: Mutex<Vec<String>>,
+    /// Ansible 2.19's undefined markers: an element of a container var that is
+    /// undefined stays an undefined value instead of failing the whole var (what
+    /// `with_first_found` reads, dropping them).
+    pub(super) markers: bool,
     pub(super) engine: &'static Engine,
 }
 
@@ -54,15 +58,31 @@ impl Scope {
             resolving: Mutex::new(Vec::new()),
             error: Mutex::new(None),
             missing: Mutex::new(Vec::new()),
+            markers: false,
             engine,
         })
+    }
+
+    /// This scope, with undefined elements of containers kept as markers.
+    pub(crate) fn with_markers(self: &Arc<Self>) -> Arc<Scope> {
+        let mut scope = Scope::new(self.engine, self.frames.clone(), self.hostvars.clone());
+        if let Some(s) = Arc::get_mut(&mut scope) {
+            s.markers = true;
+        }
+        scope
     }
 
     /// A scope with one more frame on top (same hostvars, fresh cache).
     pub(crate) fn with_frame(self: &Arc<Self>, frame: Frame) -> Arc<Scope> {
         let mut frames = vec![frame];
         frames.extend(self.frames.iter().cloned());
-        Scope::new(self.engine, frames, self.hostvars.clone())
+        let mut scope = Scope::new(self.engine, frames, self.hostvars.clone());
+        if self.markers
+            && let Some(s) = Arc::get_mut(&mut scope)
+        {
+            s.markers = true;
+        }
+        scope
     }
 
     pub(crate) fn hostvars(&self) -> Option<Arc<dyn HostvarsSource>> {

@@ -84,8 +84,8 @@ H() { python3 "$HERE/lib/harness.py" "$@"; }
 for d in "$WORK"/labs/*/; do   # labs a killed run left up
   [ -f "$d/state" ] && "$TPROV" lab down --dir "$d" >/dev/null 2>&1 || true
 done
-rm -rf "$WORK/targets" "$WORK/out" "$WORK/scratch" "$WORK/shim" "$WORK/bin" "$WORK/labs"
-mkdir -p "$WORK/out" "$WORK/shim" "$WORK/bin" "$WORK/labs"
+rm -rf "$WORK/targets" "$WORK/out" "$WORK/scratch" "$WORK/shim" "$WORK/bin" "$WORK/labs" "$WORK/nested"
+mkdir -p "$WORK/out" "$WORK/shim" "$WORK/bin" "$WORK/labs" "$WORK/nested"
 cp "$HERE/lib/shim/ansible-playbook" "$WORK/shim/ansible-playbook"
 cp "$TPROV" "$WORK/bin/tprov"       # the binary may be rebuilt while this runs
 TPROV=$WORK/bin/tprov
@@ -142,8 +142,21 @@ run_target() {
   out=$WORK/out
   lab_up "$t"
   H prep "$t"
+  # A task that runs `ansible-playbook` (copy's no_log.yml) gets tprov, as under
+  # ansible-test it gets the Ansible under test: the shim, first in the lab's PATH
+  # (over SSH too, through root's .bashrc in the lab's overlay).
+  local nested=$WORK/nested/$t
+  rm -rf "$nested" && mkdir -p "$nested"
+  printf '[ungrouped]\n' >"$nested/empty-inventory"
+  {
+    echo '#!/usr/bin/env bash'
+    echo "export SHIM_CALLS=$LABOUT/$t.nested.jsonl HARNESS_TOOL=tprov TPROV=$(q "$TPROV")"
+    echo "export SHIM_EMPTY_INVENTORY=$(q "$nested/empty-inventory")"
+    echo "exec $(q "$WORK/shim/ansible-playbook") \"\$@\""
+  } >"$nested/ansible-playbook"
+  chmod +x "$nested/ansible-playbook"
   # the target, the lab's key and known_hosts, the shim: copied into the lab host
-  tar -C / -cf - "${WORK#/}/targets/$t" "${WORK#/}/scratch/$t" "${WORK#/}/shim" \
+  tar -C / -cf - "${WORK#/}/targets/$t" "${WORK#/}/scratch/$t" "${WORK#/}/shim" "${nested#/}" \
       "${LAB_DIR#/}/id_ed25519" "${LAB_DIR#/}/known_hosts" \
     | "${LAB_SSH[@]}" "rm -rf $LABOUT && mkdir -p $LABOUT && tar -C / -xf -"
   envs="export PATH=$(q "$PATH") HOME=$(q "$HOME") LC_ALL=C.UTF-8 TPROV=$(q "$TPROV")"
@@ -152,6 +165,10 @@ run_target() {
     envs+=" ANSIBLE_CALLBACK_PLUGINS=$(q "$HERE/lib/callback_plugins") ANSIBLE_CALLBACKS_ENABLED=jsonl_results"
     envs+=" JSONL_RESULTS_FILE=$LABOUT/$t.jsonl ANSIBLE_HOST_KEY_CHECKING=False"
     envs+=" PYTHONPATH=$(q "$PYLIB${PYTHONPATH:+:$PYTHONPATH}") REAL_ANSIBLE_PLAYBOOK=$(q "$REAL_ANSIBLE_PLAYBOOK")"
+  fi
+  if [ "$TOOL" = tprov ] && [ "$mode" != runme ]; then
+    in_lab "echo $(q "export PATH=$nested:\$PATH") >>/root/.bashrc"
+    envs+="; export PATH=$(q "$nested"):\$PATH"
   fi
   if [ "$mode" = runme ]; then
     envs+=" SHIM_CALLS=$LABOUT/$t.calls.jsonl HARNESS_TOOL=$TOOL INVENTORY_PATH=$(q "$tdir/inventory")"

@@ -47,6 +47,20 @@ fn run_reaches_every_host_in_parallel() {
         Some("sandbox3.tokenoftrust.com\n".to_string())
     );
     assert!(!lab.root("sandbox3").join("tmp/delegated").exists());
+
+    // A block's (or an import's) delegate_to reaches each of its tasks, as in Ansible.
+    std::fs::write(
+        &book,
+        "- hosts: sandbox3.tokenoftrust.com\n  gather_facts: false\n  tasks:\n    - block:\n        - copy: {dest: /tmp/block-delegated, content: \"{{ inventory_hostname }}\\n\"}\n      delegate_to: sandbox4\n",
+    )
+    .expect("playbook");
+    let out = lab.tprov("apply").arg(&book).output().expect("runs");
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(lab.root("sandbox4").join("tmp/block-delegated")).ok(),
+        Some("sandbox3.tokenoftrust.com\n".to_string())
+    );
+    assert!(!lab.root("sandbox3").join("tmp/block-delegated").exists());
 }
 
 #[test]

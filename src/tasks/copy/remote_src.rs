@@ -143,7 +143,7 @@ fn merge_script(
         "S={s}; D={d}; \
          if [ ! -e \"$D\" ]; then echo C; \
            if [ \"$DRY\" != 1 ]; then mkdir -p -- \"$(dirname -- \"$D\")\" && {cp}R --preserve=mode,timestamps -- \"$S\" \"$D\" || exit 1; fi; \
-         else cd -- \"$S\" || exit 1; \
+         else case \"$D\" in /*) ;; *) D=\"$PWD/$D\" ;; esac; cd -- \"$S\" || exit 1; \
            find . -mindepth 1 | while IFS= read -r p; do t=\"$D/${{p#./}}\"; \
              if [ -L \"$p\" ] && [ {keep} = 1 ]; then \
                if [ -L \"$t\" ] && [ \"$(readlink -- \"$p\")\" = \"$(readlink -- \"$t\")\" ]; then continue; fi; \
