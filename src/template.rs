@@ -50,7 +50,9 @@ pub(crate) struct TemplateError {
 impl TemplateError {
     /// Whether this is an undefined variable's error.
     pub(crate) fn is_undefined(&self) -> bool {
-        self.undefined || self.message.contains("is undefined")
+        self.undefined
+            || self.message.contains("is undefined")
+            || self.message.contains("has no attribute")
     }
 
     pub(crate) fn new(message: impl Into<String>, origin: Option<Origin>) -> TemplateError {

@@ -438,7 +438,7 @@ impl TaskRun<'_> {
             let inner = scope.with_frame(native_frame(
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())),
             ));
-            let label = self.label(v, &inner);
+            let label = self.label(v, &inner, &mut Map::default());
             if let Some(cond) = self.when(&inner).map_err(|c| fail(c.msg()))? {
                 out.events.push(result_event(
                     &st.name,
@@ -604,27 +604,39 @@ impl TaskRun<'_> {
                 Some(v) => {
                     // Facts set by the items before this one are seen by it (set_fact in a
                     // loop accumulates, as in Ansible).
+                    // The register holds the item before's result (Ansible registers
+                    // each item's result as it comes, for the label and the next items).
                     let mut frame: Vec<(String, Value)> =
-                        facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        match (&self.task.register, results.last()) {
+                            (Some(r), Some(prev)) => vec![(r.clone(), Value::Map(prev.clone()))],
+                            _ => Vec::new(),
+                        };
+                    frame.extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
                     frame.extend(self.item_vars(&items, index, v, &loop_var));
                     scope.with_frame(native_frame(frame))
                 }
                 None => scope.clone(),
             };
-            let label = item.as_ref().map(|v| self.label(v, &scope));
-            if item.is_some() {
+            if let Some(v) = item {
                 match self.when(&scope) {
                     Ok(Some(cond)) => {
                         let mut m = skip_result(&cond);
-                        m.insert(loop_var.clone(), item.clone().unwrap_or(Value::Null));
-                        events.push(result_event(
-                            &name,
-                            Status::Skipped,
-                            label,
-                            m.clone(),
-                            false,
-                            Vec::new(),
-                        ));
+                        m.insert(loop_var.clone(), v.clone());
+                        let label = self.label(v, &scope, &mut m);
+                        let status = if m.get("failed") == Some(&Value::Bool(true)) {
+                            any_failed = true;
+                            all_skipped = false;
+                            Status::Failed
+                        } else {
+                            Status::Skipped
+                        };
+                        let show = status == Status::Failed;
+                        let mut ev =
+                            result_event(&name, status, Some(label), m.clone(), show, Vec::new());
+                        if let Event::Result { action, .. } = &mut ev {
+                            action.clone_from(&self.task.module);
+                        }
+                        events.push(ev);
                         results.push(m);
                         continue;
                     }
@@ -633,6 +645,7 @@ impl TaskRun<'_> {
                         any_failed = true;
                         all_skipped = false;
                         let m = fail_map(&c.msg());
+                        let label = Some(self.label(v, &scope, &mut m.clone()));
                         events.push(result_event(
                             &name,
                             Status::Failed,
@@ -710,10 +723,19 @@ impl TaskRun<'_> {
                     .entry("exception".to_string())
                     .or_insert_with(|| Value::str(NO_TRACEBACK));
             }
-            if let Some(v) = item {
-                result.insert(loop_var.clone(), v.clone());
-                result.insert("ansible_loop_var".into(), Value::str(loop_var.clone()));
-            }
+            let mut status = status;
+            let label = match item {
+                Some(v) => {
+                    result.insert(loop_var.clone(), v.clone());
+                    result.insert("ansible_loop_var".into(), Value::str(loop_var.clone()));
+                    let label = self.label(v, &scope, &mut result);
+                    if result.get("failed") == Some(&Value::Bool(true)) {
+                        status = Status::Failed;
+                    }
+                    Some(label)
+                }
+                None => None,
+            };
             // A failed result may still have changed the host (a command that ran and
             // exited non-zero): Ansible counts it changed once ignored.
             any_changed |= status == Status::Changed
@@ -1208,12 +1230,30 @@ impl TaskRun<'_> {
         Ok(list.into_iter().map(Some).collect())
     }
 
-    fn label(&self, item: &Value, scope: &Arc<Scope>) -> String {
-        match &self.task.loop_label {
-            Some(l) => engine()
-                .render_str(l, scope, None)
-                .unwrap_or_else(|_| l.clone()),
-            None => item.py_str(),
+    /// An item's label, rendered once its result is known (the register names it, as
+    /// in Ansible). A label that names something undefined fails the item.
+    fn label(&self, item: &Value, scope: &Arc<Scope>, result: &mut Map) -> String {
+        let Some(l) = &self.task.loop_label else {
+            return item.py_str();
+        };
+        let scope = match &self.task.register {
+            Some(r) => scope.with_frame(native_frame([(r.clone(), Value::Map(result.clone()))])),
+            None => scope.clone(),
+        };
+        match engine().render_str(l, &scope, None) {
+            Ok(text) => text,
+            Err(e) if e.is_undefined() => {
+                result.insert("failed".into(), Value::Bool(true));
+                result.insert(
+                    "msg".into(),
+                    Value::str(format!(
+                        "Failed to template loop_control.label: {}",
+                        e.message
+                    )),
+                );
+                l.clone()
+            }
+            Err(_) => l.clone(),
         }
     }
 
