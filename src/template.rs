@@ -664,6 +664,12 @@ impl Engine {
             {
                 format!("Error rendering template: {why}")
             }
+            // A plugin's failure, already in Ansible's words.
+            (ErrorKind::InvalidOperation, _)
+                if let Some(d) = e.detail().filter(|d| d.starts_with("The lookup plugin '")) =>
+            {
+                return TemplateError::new(d, origin);
+            }
             _ => match e.detail() {
                 Some(d) => format!("{}: {d}", e.kind()),
                 None => e.kind().to_string(),

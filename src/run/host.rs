@@ -1172,7 +1172,7 @@ impl TaskRun<'_> {
                     &inner,
                     Some(self.task.origin.clone()),
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.message)?;
             let list = crate::template::from_mj(&out).map_err(|e| e.to_string())?;
             return Ok(match list {
                 Value::List(l) => l.into_iter().map(Some).collect(),

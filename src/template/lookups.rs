@@ -12,6 +12,7 @@ pub(crate) const NAMES: &[&str] = &[
     "env",
     "file",
     "template",
+    "unvault",
     "vars",
     "items",
     "list",
@@ -411,14 +412,36 @@ pub(super) fn product(lists: &[Vec<MjValue>]) -> Vec<Vec<MjValue>> {
     acc
 }
 
-/// The values of lookup `name` for `terms`.
+/// The values of lookup `name` for `terms`. A failure of the plugin is worded as
+/// Ansible words it: "The lookup plugin 'NAME' failed: why".
 pub(super) fn values(
     state: &minijinja::State,
     name: &str,
     terms: &[MjValue],
     k: &Kwargs,
 ) -> Result<Vec<MjValue>, Error> {
-    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    if !NAMES.contains(&short) {
+        return Err(err(format!(
+            "The lookup plugin '{name}' was not found: tprov does not have it ({} it has)",
+            NAMES.join(", ")
+        )));
+    }
+    plugin(state, short, terms, k).map_err(|e| match e.kind() {
+        ErrorKind::InvalidOperation => {
+            let why = e.detail().unwrap_or("unknown error");
+            err(format!("The lookup plugin '{name}' failed: {why}"))
+        }
+        _ => e,
+    })
+}
+
+fn plugin(
+    state: &minijinja::State,
+    name: &str,
+    terms: &[MjValue],
+    k: &Kwargs,
+) -> Result<Vec<MjValue>, Error> {
     let mut out = Vec::new();
     match name {
         "env" => {
@@ -438,7 +461,7 @@ pub(super) fn values(
                 let rel = py_str(t)?;
                 let found = find(state, &rel).filter(|p| p.is_file()).ok_or_else(|| {
                     err(format!(
-                        "The 'file' lookup had an issue accessing the file '{rel}'. file not found"
+                        "Unable to access the file '{rel}': File not found. Use -vvvvv to see paths searched."
                     ))
                 })?;
                 let mut text = crate::vault::read_text(&found)
@@ -629,12 +652,20 @@ pub(super) fn values(
         }
         "nested" => {
             let lists = lists_of(terms)?;
-            if !lists.is_empty() {
-                out.extend(product(&lists).into_iter().map(MjValue::from));
+            if lists.is_empty() {
+                return Err(err(
+                    "with_nested requires at least one element in the nested list",
+                ));
             }
+            out.extend(product(&lists).into_iter().map(MjValue::from));
         }
         "together" => {
             let lists = lists_of(terms)?;
+            if lists.is_empty() {
+                return Err(err(
+                    "with_together requires at least one element in each list",
+                ));
+            }
             let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
             for i in 0..longest {
                 out.push(MjValue::from(
@@ -767,10 +798,7 @@ pub(super) fn values(
             }
         }
         other => {
-            return Err(err(format!(
-                "lookup plugin '{other}' is not supported by tprov ({} are)",
-                NAMES.join(", ")
-            )));
+            return Err(err(format!("The lookup plugin '{other}' was not found.")));
         }
     }
     Ok(out)
