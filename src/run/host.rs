@@ -1619,6 +1619,18 @@ impl TaskRun<'_> {
             // `attempts` is there early, for changed_when and failed_when to read.
             result.insert("attempts".into(), Value::Int(n));
         }
+        // add_host / group_by: Ansible's strategy judges changed_when again once it made
+        // the inventory change, with `changed` saying whether something was new; that
+        // judgement is the one that stands.
+        if !self.task.changed_when.is_empty()
+            && matches!(self.task.module.as_str(), "add_host" | "group_by")
+            && !outcome.failed
+            && !outcome.skipped
+        {
+            outcome.changed =
+                super::inventory_changes::would_change(&self.fleet.inventory, &st.name, &result);
+            result.insert("changed".into(), Value::Bool(outcome.changed));
+        }
         if !outcome.skipped
             && (!self.task.changed_when.is_empty() || !self.task.failed_when.is_empty())
         {

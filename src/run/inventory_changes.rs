@@ -58,6 +58,12 @@ pub(super) fn apply(
     Ok(applied)
 }
 
+/// Whether a result's inventory change would add something to `inv` (what Ansible's
+/// strategy sets `changed` to before it judges changed_when again).
+pub(super) fn would_change(inv: &Inventory, host: &str, result: &Map) -> bool {
+    InvChange::from_result(host, result).is_some_and(|c| c.apply(&mut inv.clone()))
+}
+
 /// One inventory change a task asked for.
 #[derive(Debug, Clone)]
 enum InvChange {
