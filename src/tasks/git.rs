@@ -91,8 +91,10 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     // One round trip: the local HEAD (if any), local changes, and the remote's sha.
     let probe = format!(
         "if [ -d {d}/.git ] || [ -f {d}/HEAD ]; then printf 'head=%s\\n' \"$(cd {d} && {g} rev-parse HEAD 2>/dev/null)\"; \
-         printf 'dirty=%s\\n' \"$(cd {d} && {g} status --porcelain --untracked-files=no 2>/dev/null | head -c 1)\"; else echo head=; fi; \
+         printf 'dirty=%s\\n' \"$(cd {d} && {g} status --porcelain --untracked-files=no 2>/dev/null | head -c 1)\"; \
+         printf 'url=%s\\n' \"$(cd {d} && {g} config --get remote.{rq}.url 2>/dev/null)\"; else echo head=; fi; \
          {ls}",
+        rq = sh_quote(&remote),
         ls = if is_sha(&version) {
             format!("echo remote={v}")
         } else {
@@ -114,6 +116,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let text = out.stdout_str();
     let mut head = None;
     let mut dirty = false;
+    let mut url: Option<String> = None;
     let mut remote_sha = None;
     let mut errors = Vec::new();
     let mut refs: Vec<(String, String)> = Vec::new();
@@ -122,6 +125,8 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             head = Some(h.to_string()).filter(|h| !h.is_empty());
         } else if let Some(x) = l.strip_prefix("dirty=") {
             dirty = !x.is_empty();
+        } else if let Some(x) = l.strip_prefix("url=") {
+            url = Some(x.to_string());
         } else if let Some(x) = l.strip_prefix("remote=") {
             remote_sha = Some(x.to_string());
         } else if let Some(x) = l.strip_prefix("ref=") {
@@ -160,6 +165,24 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     };
     o.result.insert("after".into(), Value::str(want.clone()));
     let branch_like = !is_sha(&version) && version != "HEAD";
+    // A checkout of another repository: its remote is pointed at `repo` first, and that
+    // alone is a change (Ansible's set_remote_url, `remote_url_changed`).
+    let url_changed = head.is_some()
+        && update
+        && url.as_deref().is_some_and(|u| {
+            !u.is_empty() && u.trim_end_matches('/') != repo.trim_end_matches('/')
+        });
+    if head.is_some() && update {
+        o.result
+            .insert("remote_url_changed".into(), Value::Bool(url_changed));
+    }
+    if url_changed {
+        o.changed = true;
+        if let Some(w) = &cx.writer {
+            let rm = sh_quote(&remote);
+            super::remote::change(w, &format!("cd {d} && {g} remote set-url {rm} {r}")).await?;
+        }
+    }
     match head {
         None => {
             // No checkout and none to make: the remote's version is the news.
@@ -216,6 +239,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 return Ok(o);
             };
             let force_flag = if force { "--force " } else { "" };
+            // Ansible's fetch takes --force too (a tag moved on the remote is taken).
             let rm = sh_quote(&remote);
             let deep = depth
                 .as_ref()
@@ -230,13 +254,13 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             let cmd = if is_tag {
                 // A tag: fetched as itself (a shallow clone has no other way to it).
                 format!(
-                    "cd {d} && {env}{g} fetch --quiet {deep}{rm} {refspec} && {g} checkout --quiet {force_flag}{}",
+                    "cd {d} && {env}{g} fetch --quiet {force_flag}{deep}{rm} {refspec} && {g} checkout --quiet {force_flag}{}",
                     sh_quote(&want),
                     refspec = sh_quote(&format!("+refs/tags/{version}:refs/tags/{version}")),
                 )
             } else if branch_like {
                 format!(
-                    "cd {d} && {env}{g} fetch --quiet {deep}{rm} {refspec} --tags && {g} checkout --quiet {force_flag}-B {v} {upstream}",
+                    "cd {d} && {env}{g} fetch --quiet {force_flag}{deep}{rm} {refspec} --tags && {g} checkout --quiet {force_flag}-B {v} {upstream}",
                     refspec = sh_quote(&format!(
                         "+refs/heads/{version}:refs/remotes/{remote}/{version}"
                     )),
@@ -244,11 +268,51 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 )
             } else {
                 format!(
-                    "cd {d} && {env}{g} fetch --quiet {rm} --tags && {g} checkout --quiet {force_flag}{}",
+                    "cd {d} && {env}{g} fetch --quiet {force_flag}{rm} --tags && {g} checkout --quiet {force_flag}{}",
                     sh_quote(&want)
                 )
             };
             super::remote::change(w, &cmd).await?;
+        }
+    }
+    // Ansible checks the signature of the version after every clone or switch (not in
+    // check mode): `git verify-tag` for an annotated tag, else `git verify-commit`.
+    if args::bool_opt(a, &["verify_commit"])?.unwrap_or(false) && !cx.check() {
+        let allow: Vec<String> = match a.get("gpg_allowlist").or_else(|| a.get("gpg_whitelist")) {
+            Some(Value::List(l)) => l.iter().map(Value::py_str).collect(),
+            Some(Value::Str(s)) if !s.is_empty() => vec![s.clone()],
+            _ => Vec::new(),
+        };
+        let raw = if allow.is_empty() { "" } else { " --raw" };
+        let tag = sh_quote(&format!("refs/tags/{version}"));
+        let script = format!(
+            "cd {d} && {env}if [ \"$({g} for-each-ref --format='%(objecttype)' {tag})\" = tag ]; \
+             then {g} verify-tag{raw} {v}; else {g} verify-commit{raw} {v}; fi",
+            env = cx.env_prefix(),
+        );
+        let res = cx.probe.exec(&script, cx.read_become()).await?;
+        if !res.ok() {
+            return Err(fail(format!(
+                "Failed to verify GPG signature of commit/tag \"{version}\""
+            )));
+        }
+        if !allow.is_empty() {
+            let err = String::from_utf8_lossy(&res.stderr);
+            let fingerprint = err.lines().find_map(|l| {
+                let data: Vec<&str> = l.split_whitespace().collect();
+                (data.get(1) == Some(&"VALIDSIG"))
+                    .then(|| {
+                        data.get(if data.len() == 11 { 11 } else { 2 })
+                            .map(|s| (*s).to_string())
+                    })
+                    .flatten()
+            });
+            let fingerprint = fingerprint.unwrap_or_default();
+            if !allow.contains(&fingerprint) {
+                return Err(fail(format!(
+                    "The gpg_allowlist does not include the public key \"{fingerprint}\" for this commit"
+                )));
+            }
         }
     }
     Ok(o)
