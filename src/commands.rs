@@ -100,6 +100,7 @@ pub(crate) fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
             crate::vars::merge_into(&mut out, &vars);
         } else if e.trim_start().starts_with(['{', '[']) {
             let loaded = crate::yaml::parse(e, &std::sync::Arc::from(Path::new("<-e>")))?;
+            loaded.trust();
             match loaded.single()?.map(crate::yaml::Node::to_value) {
                 Some(Value::Map(m)) => {
                     crate::vars::merge_into(&mut out, &crate::vars::from_map(&m, Some(&origin)));
@@ -113,6 +114,7 @@ pub(crate) fn extra_vars(args: &InventoryArgs) -> Result<Vars, Error> {
             }
         } else {
             for (k, v) in crate::playbook::parse_kv(e) {
+                crate::trust::trust(&v);
                 out.insert(
                     k,
                     Var {

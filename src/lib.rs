@@ -19,6 +19,7 @@ mod source;
 mod tasks;
 mod template;
 pub mod transport;
+mod trust;
 mod value;
 mod vars;
 mod vault;

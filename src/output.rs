@@ -54,6 +54,15 @@ impl Printer {
         }
     }
 
+    pub(crate) fn deprecate(&self, text: &str) {
+        if !self.quiet {
+            self.err(&format!(
+                "{}{text}\n",
+                self.paint("[DEPRECATION WARNING]: ", "35")
+            ));
+        }
+    }
+
     pub(crate) fn paint(&self, text: &str, code: &str) -> String {
         match self.color {
             Color::Always => format!("\x1b[{code}m{text}\x1b[0m"),

@@ -138,6 +138,7 @@ impl Reporter for Ansible {
                 "31",
             )),
             Event::Warning(w) => p.warn(w),
+            Event::Deprecation(d) => p.deprecate(d),
             Event::Ignoring => p.out(&p.paint("...ignoring\n", "36")),
             Event::Async { host, jid, state } => p.out(&p.paint(
                 &match state {
@@ -275,6 +276,10 @@ impl Reporter for Json {
             Event::Warning(w) => {
                 m.insert("event".into(), Value::str("warning"));
                 m.insert("msg".into(), Value::str(w.clone()));
+            }
+            Event::Deprecation(d) => {
+                m.insert("event".into(), Value::str("deprecation"));
+                m.insert("msg".into(), Value::str(d.clone()));
             }
             Event::Async { host, jid, state } => {
                 m.insert("event".into(), Value::str("async"));

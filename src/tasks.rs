@@ -292,6 +292,19 @@ pub(crate) fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
     out
 }
 
+/// A module result's `deprecations` entry, as Ansible's are (one, from ansible-core).
+pub(crate) fn deprecation(msg: &str, version: &str) -> Value {
+    let mut deprecator = Map::default();
+    deprecator.insert("resolved_name".into(), Value::str("ansible.builtin"));
+    deprecator.insert("type".into(), Value::Null);
+    let mut d = Map::default();
+    d.insert("collection_name".into(), Value::str("ansible.builtin"));
+    d.insert("deprecator".into(), Value::Map(deprecator));
+    d.insert("msg".into(), Value::str(msg));
+    d.insert("version".into(), Value::str(version));
+    Value::List(vec![Value::Map(d)])
+}
+
 /// Predicted state in check mode, so later tasks see what earlier ones would do
 /// (a user that would be created, a directory that would exist) instead of failing.
 #[derive(Debug, Default, Clone)]

@@ -6,6 +6,7 @@
 //! - Vars are resolved lazily through [`Scope`]; errors name the variable and the file
 //!   and line that defined the template.
 
+mod consts;
 mod convert;
 mod file_vars;
 mod filters;
@@ -494,9 +495,20 @@ impl Engine {
         let body = source.strip_suffix('\n').unwrap_or(source);
         match single_expression(body) {
             Some(expr) => {
+                // A lookup's templated constant arguments are rendered first.
+                let (expr_scope, rewritten) = match consts::rewrite(expr, false) {
+                    Some((rewritten, texts)) => (
+                        self.bind_consts(&texts, scope, origin.as_ref())?,
+                        Some(rewritten),
+                    ),
+                    None => (scope.clone(), None),
+                };
                 let value = self
-                    .eval_expr(&literal_backslashes(expr, true), scope)
-                    .map_err(|e| self.error(&e, scope, Some(expr), origin.clone(), None))?;
+                    .eval_expr(
+                        &literal_backslashes(rewritten.as_deref().unwrap_or(expr), true),
+                        &expr_scope,
+                    )
+                    .map_err(|e| self.error(&e, &expr_scope, Some(expr), origin.clone(), None))?;
                 if value.is_undefined() {
                     return Err(self.undefined(expr, scope, origin));
                 }
@@ -543,14 +555,50 @@ impl Engine {
         scope: &Arc<Scope>,
         origin: Option<Origin>,
     ) -> Result<bool, TemplateError> {
+        self.judge_condition(expr, scope, origin)
+            .map(|(verdict, _)| verdict)
+    }
+
+    /// `eval_condition`, and whether the condition was a template giving its verdict
+    /// itself (`that: "{{ x == 1 }}"`, which Ansible 2.19 deprecates).
+    pub(crate) fn judge_condition(
+        &'static self,
+        expr: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+    ) -> Result<(bool, bool), TemplateError> {
         let trimmed = expr.trim();
+        let mut templated = false;
         let value = if let Some(inner) = single_expression(trimmed) {
-            self.eval(inner, scope, origin.clone())?
+            let value = self.eval_consts(inner, scope, origin.clone(), false)?;
+            // `when: "{{ cond }}"`: a string result is an expression in turn, when the
+            // project wrote it (Ansible's indirection of trusted expressions).
+            match value.as_str() {
+                Some(text) if text.trim().is_empty() => {
+                    return Err(TemplateError::new(
+                        "Empty conditional expressions are not allowed.",
+                        origin,
+                    ));
+                }
+                Some(text) if !crate::trust::is_trusted(text) => {
+                    return Err(TemplateError::new(crate::trust::UNTRUSTED, origin));
+                }
+                Some(text) => self.eval_consts(text.trim(), scope, origin.clone(), true)?,
+                None => {
+                    templated = true;
+                    value
+                }
+            }
+        } else if trimmed.starts_with("{{") && trimmed.ends_with("}}") {
+            // Templates around parts of an expression (`{{ a }} == {{ b }}`): what they
+            // render is a new text, which Ansible will not evaluate.
+            self.render_str(trimmed, scope, origin.clone())?;
+            return Err(TemplateError::new(crate::trust::UNTRUSTED, origin));
         } else {
-            self.eval(trimmed, scope, origin.clone())?
+            self.eval_consts(trimmed, scope, origin.clone(), true)?
         };
         match value.kind() {
-            ValueKind::Bool => Ok(value.is_true()),
+            ValueKind::Bool => Ok((value.is_true(), templated)),
             _ => Err(TemplateError::new(
                 format!(
                     "Conditional result ({}) was derived from value of type '{}' at '{expr}'. Conditionals must have a boolean result.",
@@ -560,6 +608,37 @@ impl Engine {
                 origin,
             )),
         }
+    }
+
+    /// `eval`, with the templated string constants rendered first (see `consts`):
+    /// every one in a conditional expression (`all`), else a lookup's arguments.
+    fn eval_consts(
+        &'static self,
+        expr: &str,
+        scope: &Arc<Scope>,
+        origin: Option<Origin>,
+        all: bool,
+    ) -> Result<MjValue, TemplateError> {
+        let Some((rewritten, texts)) = consts::rewrite(expr, all) else {
+            return self.eval(expr, scope, origin);
+        };
+        let inner = self.bind_consts(&texts, scope, origin.as_ref())?;
+        self.eval(&rewritten, &inner, origin)
+    }
+
+    /// `scope` with each rewritten constant bound to its rendered text.
+    fn bind_consts(
+        &'static self,
+        texts: &[String],
+        scope: &Arc<Scope>,
+        origin: Option<&Origin>,
+    ) -> Result<Arc<Scope>, TemplateError> {
+        let mut values = Vec::with_capacity(texts.len());
+        for (n, text) in texts.iter().enumerate() {
+            let rendered = self.render_str(text, scope, origin.cloned())?;
+            values.push((consts::name(n), Value::Str(rendered)));
+        }
+        Ok(scope.with_frame(native_frame(values)))
     }
 
     fn eval_expr(&'static self, expr: &str, scope: &Arc<Scope>) -> Result<MjValue, Error> {

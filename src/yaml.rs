@@ -47,6 +47,20 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// Records every string of these documents as trusted (see `crate::trust`): what a
+    /// project file says may be a template or an expression.
+    pub(crate) fn trust(&self) {
+        fn walk(n: &Node) {
+            match &n.kind {
+                NodeKind::Scalar(Value::Str(s)) => crate::trust::trust(s),
+                NodeKind::Scalar(_) => {}
+                NodeKind::Seq(items) => items.iter().for_each(walk),
+                NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| walk(v)),
+            }
+        }
+        self.docs.iter().for_each(walk);
+    }
+
     /// The single document of a vars-like file, `None` for an empty file.
     pub(crate) fn single(&self) -> Result<Option<&Node>, Diagnostic> {
         match self.docs.as_slice() {
@@ -109,7 +123,9 @@ pub(crate) fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
             "not valid UTF-8 text (is this a binary file?)",
         )
     })?;
-    parse(&text, &file)
+    let loaded = parse(&text, &file)?;
+    loaded.trust();
+    Ok(loaded)
 }
 
 impl Node {

@@ -156,6 +156,7 @@ fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), Diagnostic> {
     if yaml_candidate {
         match crate::yaml::parse(&text, &std::sync::Arc::from(path)) {
             Ok(loaded) => {
+                loaded.trust();
                 // `Ok(false)` comes before any change: the file is not YAML inventory.
                 if yaml_source::parse(inv, &loaded)? {
                     return Ok(());

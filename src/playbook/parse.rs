@@ -1225,10 +1225,10 @@ pub(super) fn parse_free_form(module: &str, text: &str) -> Map {
             .map(|(i, _)| i);
         match pos {
             Some(pos) if !check_raw || command_args.contains(&&x[..pos]) => {
-                out.insert(
-                    x[..pos].trim().to_string(),
-                    Value::str(unquote(x[pos + 1..].trim())),
-                );
+                // Split out of the playbook's text, the value is the playbook's too.
+                let value = unquote(x[pos + 1..].trim());
+                crate::trust::trust(&value);
+                out.insert(x[..pos].trim().to_string(), Value::str(value));
             }
             // Only escaped `=`: the decoded word, `\=` made `=`, as Ansible does.
             None if x.contains('=') => raw.push(x.replace("\\=", "=")),

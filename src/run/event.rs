@@ -69,6 +69,8 @@ pub(crate) enum Event {
         left: i64,
     },
     Warning(String),
+    /// `[DEPRECATION WARNING]: ...` (a module result's `deprecations`).
+    Deprecation(String),
     /// An async job's progress line: `ASYNC OK`, `ASYNC FAILED`, `ASYNC POLL`.
     Async {
         host: String,

@@ -121,14 +121,31 @@ pub(super) fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
     Ok(out)
 }
 
+/// Ansible 2.19's deprecation of a condition written as a template.
+const TEMPLATED_CONDITION: &str =
+    "Conditionals should not be surrounded by templating delimiters such as {{ }} or {% %}.";
+
 pub(super) fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     // Each condition as written: `assertion` gives it back with its type (`false`).
     let that: Vec<Value> = match a.get("that") {
         Some(Value::List(l)) => l.clone(),
+        // One template that gives a list: its items are the conditions (Ansible's
+        // assert resolves `that` to its container only).
+        Some(Value::Str(s)) if crate::template::is_single_expression(s) => {
+            match engine()
+                .render_native(s, &cx.scope, None)
+                .ok()
+                .and_then(|v| crate::template::from_mj(&v).ok())
+            {
+                Some(Value::List(l)) => l,
+                _ => vec![Value::Str(s.clone())],
+            }
+        }
         Some(v) => vec![v.clone()],
-        None => return Err(fail("assert needs `that`")),
+        None => return Err(fail("missing required arguments: that")),
     };
     let mut out = Outcome::default();
+    let mut deprecated = false;
     for written in &that {
         // As Ansible 2.19's evaluate_conditional: a bool is its own verdict; anything
         // else that is not a string is a broken conditional.
@@ -138,9 +155,25 @@ pub(super) fn run_assert(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError>
             Value::Str(s) | Value::Unsafe(s) if s.trim().is_empty() => {
                 return Err(fail("Empty conditional expressions are not allowed."));
             }
-            Value::Str(_) | Value::Unsafe(_) | Value::Vault(_) => engine()
-                .eval_condition(&written.py_str(), &cx.scope, None)
-                .map_err(|e| fail(e.message))?,
+            // Only an expression the project wrote is evaluated (2.19's trust): one a
+            // template made (from a loop item, a module's output) is refused.
+            Value::Str(s) if !crate::trust::is_trusted(s) => {
+                return Err(fail(crate::trust::UNTRUSTED));
+            }
+            Value::Unsafe(_) => return Err(fail(crate::trust::UNTRUSTED)),
+            Value::Str(_) | Value::Vault(_) => {
+                let (verdict, templated) = engine()
+                    .judge_condition(&written.py_str(), &cx.scope, None)
+                    .map_err(|e| fail(e.message))?;
+                if templated && !deprecated {
+                    deprecated = true;
+                    out.result.insert(
+                        "deprecations".into(),
+                        crate::tasks::deprecation(TEMPLATED_CONDITION, "2.23"),
+                    );
+                }
+                verdict
+            }
             _ => return Err(fail("Conditional expressions must be strings.")),
         };
         if !ok {

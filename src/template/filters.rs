@@ -653,6 +653,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_function("lookup", lookup);
+    // Jinja's globals minijinja lacks.
+    env.add_function("joiner", minijinja_contrib::globals::joiner);
+    env.add_function("cycler", minijinja_contrib::globals::cycler);
     // Ansible's `undef(hint)`: an undefined value (a role default that must be overridden).
     env.add_function(
         "undef",
