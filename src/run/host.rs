@@ -438,7 +438,7 @@ impl TaskRun<'_> {
             let inner = scope.with_frame(native_frame(
                 vars.iter().map(|(k, v)| (k.clone(), v.clone())),
             ));
-            let label = self.label(v, &inner, &mut Map::default());
+            let (label, _) = self.label(v, &inner, &mut Map::default());
             if let Some(cond) = self.when(&inner).map_err(|c| fail(c.msg()))? {
                 out.events.push(result_event(
                     &st.name,
@@ -622,8 +622,8 @@ impl TaskRun<'_> {
                     Ok(Some(cond)) => {
                         let mut m = skip_result(&cond);
                         m.insert(loop_var.clone(), v.clone());
-                        let label = self.label(v, &scope, &mut m);
-                        let status = if m.get("failed") == Some(&Value::Bool(true)) {
+                        let (label, label_failed) = self.label(v, &scope, &mut m);
+                        let status = if label_failed {
                             any_failed = true;
                             all_skipped = false;
                             Status::Failed
@@ -645,7 +645,7 @@ impl TaskRun<'_> {
                         any_failed = true;
                         all_skipped = false;
                         let m = fail_map(&c.msg());
-                        let label = Some(self.label(v, &scope, &mut m.clone()));
+                        let label = Some(self.label(v, &scope, &mut m.clone()).0);
                         events.push(result_event(
                             &name,
                             Status::Failed,
@@ -728,8 +728,8 @@ impl TaskRun<'_> {
                 Some(v) => {
                     result.insert(loop_var.clone(), v.clone());
                     result.insert("ansible_loop_var".into(), Value::str(loop_var.clone()));
-                    let label = self.label(v, &scope, &mut result);
-                    if result.get("failed") == Some(&Value::Bool(true)) {
+                    let (label, label_failed) = self.label(v, &scope, &mut result);
+                    if label_failed {
                         status = Status::Failed;
                     }
                     Some(label)
@@ -1231,17 +1231,18 @@ impl TaskRun<'_> {
     }
 
     /// An item's label, rendered once its result is known (the register names it, as
-    /// in Ansible). A label that names something undefined fails the item.
-    fn label(&self, item: &Value, scope: &Arc<Scope>, result: &mut Map) -> String {
+    /// in Ansible). A label that names something undefined fails the item: the second
+    /// value says so.
+    fn label(&self, item: &Value, scope: &Arc<Scope>, result: &mut Map) -> (String, bool) {
         let Some(l) = &self.task.loop_label else {
-            return item.py_str();
+            return (item.py_str(), false);
         };
         let scope = match &self.task.register {
             Some(r) => scope.with_frame(native_frame([(r.clone(), Value::Map(result.clone()))])),
             None => scope.clone(),
         };
         match engine().render_str(l, &scope, None) {
-            Ok(text) => text,
+            Ok(text) => (text, false),
             Err(e) if e.is_undefined() => {
                 result.insert("failed".into(), Value::Bool(true));
                 result.insert(
@@ -1251,9 +1252,9 @@ impl TaskRun<'_> {
                         e.message
                     )),
                 );
-                l.clone()
+                (l.clone(), true)
             }
-            Err(_) => l.clone(),
+            Err(_) => (l.clone(), false),
         }
     }
 
