@@ -567,6 +567,9 @@ impl Engine {
         scope: &Arc<Scope>,
         origin: Option<Origin>,
     ) -> Result<(bool, bool), TemplateError> {
+        if expr.starts_with(crate::trust::MARK) {
+            return Err(TemplateError::new(crate::trust::UNTRUSTED, origin));
+        }
         let trimmed = expr.trim();
         let mut templated = false;
         let value = if let Some(inner) = single_expression(trimmed) {
@@ -580,7 +583,9 @@ impl Engine {
                         origin,
                     ));
                 }
-                Some(text) if !crate::trust::is_trusted(text) => {
+                // Only a variable's own value can be trusted: a string the template made
+                // (`{{ '1 == 1' }}`, `{{ a ~ b }}`) never is.
+                Some(text) if !is_var_path(inner) || !crate::trust::is_trusted(text) => {
                     return Err(TemplateError::new(crate::trust::UNTRUSTED, origin));
                 }
                 Some(text) => self.eval_consts(text.trim(), scope, origin.clone(), true)?,
@@ -994,6 +999,33 @@ pub(crate) fn is_single_expression(source: &str) -> bool {
 }
 
 /// The inner expression when `source` is exactly one `{{ ... }}` block.
+/// Whether `expr` only names a variable (`a`, `a.b`, `a[0]`, `a['b']`): what it gives
+/// is that variable's value itself, not a string the template made.
+fn is_var_path(expr: &str) -> bool {
+    let wrapped = format!("{{{{ {expr} }}}}");
+    let mut tokens = tokenize(&wrapped, false, SyntaxConfig::default());
+    let mut want_name = true;
+    let mut in_index = false;
+    let mut seen = false;
+    let _ = tokens.next();
+    for t in tokens {
+        let Ok((tok, _)) = t else { return false };
+        match tok {
+            Token::Ident(_) if want_name => {
+                want_name = false;
+                seen = true;
+            }
+            Token::Dot if !want_name && !in_index => want_name = true,
+            Token::BracketOpen if !want_name && !in_index => in_index = true,
+            Token::Int(_) | Token::Str(_) | Token::String(_) if in_index => {}
+            Token::BracketClose if in_index => in_index = false,
+            Token::VariableEnd => return seen && !want_name && !in_index,
+            _ => return false,
+        }
+    }
+    false
+}
+
 pub(crate) fn single_expression(source: &str) -> Option<&str> {
     let mut tokens = tokenize(source, false, SyntaxConfig::default());
     let (first, first_span) = tokens.next()?.ok()?;

@@ -8,9 +8,15 @@ use std::collections::HashSet;
 use std::sync::{LazyLock, RwLock};
 
 static TRUSTED: LazyLock<RwLock<HashSet<String>>> = LazyLock::new(RwLock::default);
+/// Text the project marked `!unsafe`: never trusted, even where it also wrote it plainly.
+static MARKED: LazyLock<RwLock<HashSet<String>>> = LazyLock::new(RwLock::default);
 
 /// Ansible's words when an untrusted expression is asked for.
 pub(crate) const UNTRUSTED: &str = "Encountered untrusted template or expression.";
+
+/// The prefix of a condition the project marked untrusted (`when: !unsafe ...`): it is
+/// refused when it is evaluated, as Ansible refuses it.
+pub(crate) const MARK: char = '\u{1}';
 
 /// Records `s` (and its trimmed form) as read from a trusted file.
 pub(crate) fn trust(s: &str) {
@@ -25,11 +31,19 @@ pub(crate) fn trust(s: &str) {
     }
 }
 
-/// Whether the text `s` was read from a trusted file.
+/// Records `s` as marked `!unsafe` by the project.
+pub(crate) fn distrust(s: &str) {
+    if let Ok(mut set) = MARKED.write() {
+        set.insert(s.trim().to_string());
+    }
+}
+
+/// Whether the text `s` was read from a trusted file (and never marked `!unsafe`).
 pub(crate) fn is_trusted(s: &str) -> bool {
     TRUSTED
         .read()
         .is_ok_and(|set| set.contains(s) || set.contains(s.trim()))
+        && !MARKED.read().is_ok_and(|set| set.contains(s.trim()))
 }
 
 #[cfg(test)]
@@ -42,5 +56,8 @@ mod tests {
         assert!(is_trusted("item == 'a'"));
         assert!(is_trusted("  item == 'a'\n"));
         assert!(!is_trusted("lookup('pipe', 'id') == 'x'"));
+        trust("b == 2");
+        distrust("b == 2");
+        assert!(!is_trusted("b == 2"));
     }
 }

@@ -53,6 +53,7 @@ impl Loaded {
         fn walk(n: &Node) {
             match &n.kind {
                 NodeKind::Scalar(Value::Str(s)) => crate::trust::trust(s),
+                NodeKind::Scalar(Value::Unsafe(s)) => crate::trust::distrust(s),
                 NodeKind::Scalar(_) => {}
                 NodeKind::Seq(items) => items.iter().for_each(walk),
                 NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| walk(v)),

@@ -411,6 +411,9 @@ fn conditions(cx: &mut Ctx, n: &Node) -> Vec<(String, Origin)> {
                 Some((if *b { "True" } else { "False" }.to_string(), cx.origin(n)))
             }
             NodeKind::Scalar(Value::Null) => None,
+            NodeKind::Scalar(Value::Unsafe(s)) => {
+                Some((format!("{}{s}", crate::trust::MARK), cx.origin(n)))
+            }
             NodeKind::Scalar(v) => Some((v.py_str(), cx.origin(n))),
             _ => {
                 cx.err(n.pos, "a condition must be a string or a boolean");
@@ -798,7 +801,24 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             }
             None => {
                 if let Some(m) = action.get("module").and_then(Node::as_str) {
-                    (m.to_string(), action.clone(), action.pos)
+                    // The mapping's other keys are the arguments, and so are those of an
+                    // `args:` inside it (Ansible's _normalize_parameters).
+                    let mut entries: Vec<(crate::yaml::Key, Node)> = Vec::new();
+                    for (k, v) in action.as_map().unwrap_or_default() {
+                        match (k.name.as_str(), &v.kind) {
+                            ("module", _) => {}
+                            ("args", NodeKind::Map(inner)) => entries.extend(inner.iter().cloned()),
+                            ("args", NodeKind::Scalar(Value::Str(text))) => {
+                                entries.extend(scalar_entries(parse_free_form(m, text), v.pos))
+                            }
+                            _ => entries.push((k.clone(), v.clone())),
+                        }
+                    }
+                    let args = Node {
+                        pos: action.pos,
+                        kind: NodeKind::Map(entries),
+                    };
+                    (m.to_string(), args, action.pos)
                 } else {
                     cx.err(action.pos, "`action` needs a module");
                     return Vec::new();

@@ -169,3 +169,30 @@ fn conditionals_must_be_bool() {
     assert!(engine().eval_condition("x == 1", &s, None).unwrap());
     assert!(engine().eval_condition("l", &s, None).is_err());
 }
+
+#[test]
+fn a_condition_through_a_template_is_evaluated_only_when_a_trusted_var_gives_it() {
+    assert!(super::is_var_path("item"));
+    assert!(super::is_var_path("a.b[0]['c']"));
+    assert!(!super::is_var_path("'1 == 1'"));
+    assert!(!super::is_var_path("a ~ b"));
+    assert!(!super::is_var_path("a.b()"));
+    crate::trust::trust("x_cond == 1");
+    let s = scope(&[
+        ("x_cond", Value::str("x_cond == 1")),
+        ("out", Value::str("lookup('pipe', 'id') == 'x'")),
+    ]);
+    let e = engine();
+    // The var is its own value, the text was read from a file: evaluated (and false).
+    assert_eq!(e.eval_condition("{{ x_cond }}", &s, None).ok(), Some(false));
+    // Text a module printed, or a template made, is refused.
+    for cond in ["{{ out }}", "{{ 'x_cond == 1' }}"] {
+        let err = e.eval_condition(cond, &s, None).err().expect("refused");
+        assert_eq!(err.message, crate::trust::UNTRUSTED, "{cond}");
+    }
+    // A templated constant of a condition is rendered.
+    assert_eq!(
+        e.eval_condition("'ab' == 'a{{ \"b\" }}'", &s, None).ok(),
+        Some(true)
+    );
+}
