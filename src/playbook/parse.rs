@@ -809,7 +809,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
                             ("module", _) => {}
                             ("args", NodeKind::Map(inner)) => entries.extend(inner.iter().cloned()),
                             ("args", NodeKind::Scalar(Value::Str(text))) => {
-                                entries.extend(scalar_entries(parse_free_form(m, text), v.pos))
+                                entries.extend(scalar_entries(parse_free_form(m, text), v.pos));
                             }
                             _ => entries.push((k.clone(), v.clone())),
                         }

@@ -187,7 +187,7 @@ fn a_condition_through_a_template_is_evaluated_only_when_a_trusted_var_gives_it(
     assert_eq!(e.eval_condition("{{ x_cond }}", &s, None).ok(), Some(false));
     // Text a module printed, or a template made, is refused.
     for cond in ["{{ out }}", "{{ 'x_cond == 1' }}"] {
-        let err = e.eval_condition(cond, &s, None).err().expect("refused");
+        let err = e.eval_condition(cond, &s, None).expect_err("refused");
         assert_eq!(err.message, crate::trust::UNTRUSTED, "{cond}");
     }
     // A templated constant of a condition is rendered.
