@@ -1001,7 +1001,7 @@ pub(crate) fn is_single_expression(source: &str) -> bool {
 /// The inner expression when `source` is exactly one `{{ ... }}` block.
 /// Whether `expr` only names a variable (`a`, `a.b`, `a[0]`, `a['b']`): what it gives
 /// is that variable's value itself, not a string the template made.
-fn is_var_path(expr: &str) -> bool {
+pub(crate) fn is_var_path(expr: &str) -> bool {
     let wrapped = format!("{{{{ {expr} }}}}");
     let mut tokens = tokenize(&wrapped, false, SyntaxConfig::default());
     let mut want_name = true;

@@ -26,6 +26,30 @@ pub(crate) type Vars = IndexMap<String, Var, crate::value::Hasher>;
 
 /// Ansible's `combine_vars` with the default `hash_behaviour=replace`: top-level keys
 /// of `b` replace those of `a`.
+/// Ansible 2.19's `validate_variable_name`: an ASCII identifier that is not one of
+/// Jinja's names (`true`, `none`, `not`, ...); else its error, naming the value and, for
+/// a value that is not a string, its type.
+pub(crate) fn validate_name(name: &Value) -> Result<String, String> {
+    const JINJA_KEYWORDS: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
+    if let Value::Str(s) = name
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !JINJA_KEYWORDS.contains(&s.as_str())
+    {
+        return Ok(s.clone());
+    }
+    let described = match name {
+        Value::Str(_) => format!("name '{}'", name.py_str()),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null => {
+            format!("name '{}' of type '{}'", name.py_str(), name.type_name())
+        }
+        other => format!("name of type '{}'", other.type_name()),
+    };
+    Err(format!("Invalid variable {described}."))
+}
+
 pub(crate) fn merge_into(a: &mut Vars, b: &Vars) {
     for (k, v) in b {
         a.insert(k.clone(), v.clone());

@@ -963,7 +963,13 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         cx.err(module_pos, format!("unknown module `{module}`{hint}"));
         return Vec::new();
     }
-    // `args:` merges into the module's arguments.
+    // `args:` merges into the module's arguments; one template (`args: "{{ x }}"`) is a
+    // mapping once rendered, under the task's own arguments.
+    let splat = n
+        .get("args")
+        .and_then(Node::as_str)
+        .filter(|t| crate::template::is_single_expression(t))
+        .map(str::to_string);
     if let Some(extra) = n.get("args") {
         if let (NodeKind::Map(a), NodeKind::Map(b)) = (&raw_args.kind, &extra.kind) {
             let mut merged = a.clone();
@@ -989,6 +995,9 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         }
     }
     let mut args = module_args(cx, &module, &raw_args);
+    if let Some(text) = splat {
+        args.insert(VARIABLE_PARAMS.into(), Value::Str(text));
+    }
     // Arguments given as one template (`assert: "{{ item }}"`): a mapping once rendered,
     // checked when the task runs (Ansible's `_variable_params`).
     if let Some(Value::Str(text)) = args.get("_raw_params").cloned()

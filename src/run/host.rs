@@ -1718,18 +1718,33 @@ impl TaskRun<'_> {
                 continue;
             }
             let origin = self.task.arg_origin(k);
-            if let Err(e) = engine().template_to_value(v, scope, Some(origin)) {
-                let module = tasks::fqcn(&self.task.module);
-                let key = if k == "_raw_params" { "_raw_params" } else { k };
-                return Some(Cause {
-                    summary: Some((
-                        format!("Finalization of task args for '{module}' failed"),
-                        self.task.module_origin.clone(),
-                    )),
-                    message: format!("Error while resolving value for '{key}': {}", e.message),
-                    origin: origin.clone(),
-                });
-            }
+            let message = match engine().template_to_value(v, scope, Some(origin)) {
+                Err(e) => {
+                    let key = if k == "_raw_params" { "_raw_params" } else { k };
+                    format!("Error while resolving value for '{key}': {}", e.message)
+                }
+                // Arguments given as one template must give a mapping.
+                Ok(v)
+                    if k == crate::playbook::VARIABLE_PARAMS
+                        && !matches!(v, Value::Map(_))
+                        && v.as_str() != Some(OMIT) =>
+                {
+                    format!(
+                        "Task args must resolve to a 'dict' not '{}'.",
+                        v.type_name()
+                    )
+                }
+                Ok(_) => continue,
+            };
+            let module = tasks::fqcn(&self.task.module);
+            return Some(Cause {
+                summary: Some((
+                    format!("Finalization of task args for '{module}' failed"),
+                    self.task.module_origin.clone(),
+                )),
+                message,
+                origin: origin.clone(),
+            });
         }
         None
     }
@@ -1754,9 +1769,14 @@ impl TaskRun<'_> {
         };
         // `assert: "{{ item }}"`: the rendered mapping, under the task's other arguments.
         if let Some(params) = m.shift_remove(crate::playbook::VARIABLE_PARAMS) {
+            // `args: "{{ omit }}"`: no arguments from there.
+            let params = match params {
+                Value::Str(s) if s == OMIT => Value::Map(Map::default()),
+                other => other,
+            };
             let Value::Map(mut base) = params else {
                 return Err(format!(
-                    "the module arguments must render to a mapping, got {}",
+                    "Task args must resolve to a 'dict' not '{}'.",
                     params.type_name()
                 ));
             };

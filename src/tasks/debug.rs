@@ -46,22 +46,99 @@ pub(crate) const RAW_ARGS: &[(&str, &str)] = &[("debug", "var"), ("assert", "tha
 
 pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = Outcome::default();
-    if let Some(var) = args::str_opt(a, &["var"]) {
-        // A `var` written as a whole template is rendered first (2.19's indirection).
-        let evaluated = match crate::template::single_expression(var.trim()) {
-            Some(inner) => engine().eval(inner, &cx.scope, None),
-            None => engine().eval(&var, &cx.scope, None),
-        };
+    // `var` is an expression: one the project marked `!unsafe` is refused (2.19's trust).
+    match a.get("var") {
+        Some(Value::Unsafe(_)) => return Err(fail(crate::trust::UNTRUSTED)),
+        // Its argument spec: a string, not converted from anything else.
+        Some(
+            v @ (Value::List(_) | Value::Map(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)),
+        ) => {
+            return Err(fail(format!(
+                "argument 'var' is of type {} and we were unable to convert to _check_type_str_no_conversion: '{}' is not a string and conversion is not allowed",
+                v.type_name(),
+                v.py_repr()
+            )));
+        }
+        _ => {}
+    }
+    // `verbosity`: shown only from that many -v up (what `ansible_verbosity` says).
+    let wanted = match a.get("verbosity") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Int(i)) => *i,
+        Some(v) => v.py_str().trim().parse::<i64>().map_err(|_| {
+            fail(format!(
+                "argument 'verbosity' is of type {} and we were unable to convert to int: invalid literal for int() with base 10: {}",
+                v.type_name(),
+                Value::str(v.py_str()).py_repr()
+            ))
+        })?,
+    };
+    let level = cx
+        .scope
+        .resolve("ansible_verbosity")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    if wanted > level {
+        out.skipped = true;
+        out.result.insert(
+            "skipped_reason".into(),
+            Value::str("Verbosity threshold not met."),
+        );
+        return Ok(out);
+    }
+    if a.contains_key("msg") && a.contains_key("var") {
+        return Err(fail("parameters are mutually exclusive: msg|var"));
+    }
+    // A `var` written as a whole template is rendered first, as the task's arguments
+    // are: what it gives is the expression (2.19's indirection), a variable's own trusted
+    // text only; `omit` drops the argument.
+    let var = match args::str_opt(a, &["var"]) {
+        Some(raw) => match crate::template::single_expression(raw.trim()) {
+            Some(inner) => {
+                let v = engine()
+                    .eval(inner, &cx.scope, None)
+                    .map_err(|e| fail(e.message))?;
+                match v.as_str() {
+                    Some(crate::context::OMIT) => None,
+                    Some(text)
+                        if crate::template::is_var_path(inner)
+                            && crate::trust::is_trusted(text) =>
+                    {
+                        Some(text.to_string())
+                    }
+                    Some(_) => return Err(fail(crate::trust::UNTRUSTED)),
+                    None => {
+                        let v = from_mj(&v).map_err(|e| fail(e.to_string()))?;
+                        return Err(fail(format!(
+                            "argument 'var' is of type {} and we were unable to convert to _check_type_str_no_conversion: '{}' is not a string and conversion is not allowed",
+                            v.type_name(),
+                            v.py_repr()
+                        )));
+                    }
+                }
+            }
+            None => Some(raw),
+        },
+        None => None,
+    };
+    if let Some(var) = var {
+        let evaluated = engine().eval(&var, &cx.scope, None);
         let value = match evaluated {
+            // A value that is `omit` cannot be left out of a result: Ansible's placeholder.
+            Ok(v) if v.as_str() == Some(crate::context::OMIT) => {
+                out.result.insert(
+                    "warnings".into(),
+                    Value::List(vec![Value::str(
+                        "The result of the `var` expression could not be omitted; a placeholder was used instead.",
+                    )]),
+                );
+                Value::str("<<Omit>>")
+            }
             Ok(v) => from_mj(&v)
                 .map_err(|e| fail(format!("Error while resolving `var` expression.\n{e}")))?,
             // Ansible 2.19 shows an undefined value as a numbered placeholder and warns
             // where the expression is written (its ReplacingMarkerBehavior).
-            Err(e)
-                if e.undefined
-                    || e.message.contains("is undefined")
-                    || e.message.contains("has no attribute") =>
-            {
+            Err(e) if e.is_undefined() => {
                 out.result.insert(
                     "warnings".into(),
                     Value::List(vec![Value::str(format!(
@@ -96,24 +173,17 @@ pub(super) fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
         if k == "cacheable" {
             continue;
         }
-        // Names are templated too, as Ansible's set_fact does (`"{{ prefix }}_x": 1`).
-        let k = &if crate::template::is_possibly_template(k) {
+        // Names are templated too, as Ansible's set_fact does (`"{{ prefix }}_x": 1`),
+        // and may give a value that is no name.
+        let name = if crate::template::is_possibly_template(k) {
             engine()
-                .render_str(k, &cx.scope, None)
-                .map_err(|e| fail(e.message))?
+                .render_native(k, &cx.scope, None)
+                .map_err(|e| fail(e.message))
+                .and_then(|v| crate::template::from_mj(&v).map_err(|e| fail(e.to_string())))?
         } else {
-            k.clone()
+            Value::Str(k.clone())
         };
-        if !k
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_')
-            || !k.chars().all(|c| c.is_alphanumeric() || c == '_')
-        {
-            return Err(fail(format!(
-                "The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
-            )));
-        }
+        let k = &crate::vars::validate_name(&name).map_err(fail)?;
         out.facts.insert(k.clone(), v.clone());
     }
     out.result
