@@ -96,8 +96,8 @@ TPROV=$WORK/bin/tprov
 # controller side writes, `delegate_to: localhost`) stays in the lab and is gone at
 # `lab down`. Role-style `lab` targets reach `testhost` over SSH (the lab host itself);
 # the controller-side modes use `ansible_connection=local` there.
-# Each target gets its own lab dir (WORK/labs/T); the previous lab goes down in the
-# background while the next target runs. On exit every lab is brought down.
+# Each target gets its own lab dir (WORK/labs/T); the previous lab is brought down
+# before the next one starts. On exit every lab is brought down.
 LAB_DIRS=()
 DOWN_PIDS=()
 LAB_DIR=
@@ -118,6 +118,11 @@ trap 'all_labs_down; exit 130' INT TERM
 LAB_SSH=()
 lab_up() {   # lab_up T
   lab_down
+  # The previous lab is gone before the next starts: its files vanishing under /tmp
+  # while a target lists /tmp (changed_when's `ls -al /tmp`) made that target flaky.
+  local p
+  for p in "${DOWN_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  DOWN_PIDS=()
   LAB_DIR=$WORK/labs/$1
   LAB_DIRS+=("$LAB_DIR")
   "$TPROV" lab down --dir "$LAB_DIR" >/dev/null 2>&1 || true   # a lab left by a killed run
