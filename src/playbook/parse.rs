@@ -167,6 +167,9 @@ struct Ctx<'a> {
     /// Reading a role's meta dependencies (their names are `ansible_dependent_role_names`).
     dependency: bool,
     depth: usize,
+    /// Vars known while the playbook is read (an `import_playbook`'s `vars:`, the play's
+    /// own): what a static role name may be templated with.
+    known: std::rc::Rc<Vec<(String, Value)>>,
 }
 
 impl Ctx<'_> {
@@ -219,7 +222,7 @@ pub(crate) fn is_reserved_name(name: &str) -> bool {
 pub(crate) fn load(path: &Path) -> Result<Vec<Play>, Vec<Diagnostic>> {
     let mut plays = Vec::new();
     let mut errors = Vec::new();
-    load_into(path, &mut plays, &mut errors, 0);
+    load_into(path, &mut plays, &mut errors, 0, &[]);
     if errors.is_empty() {
         Ok(plays)
     } else {
@@ -227,7 +230,13 @@ pub(crate) fn load(path: &Path) -> Result<Vec<Play>, Vec<Diagnostic>> {
     }
 }
 
-fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, depth: usize) {
+fn load_into(
+    path: &Path,
+    plays: &mut Vec<Play>,
+    errors: &mut Vec<Diagnostic>,
+    depth: usize,
+    import_vars: &[(String, Value)],
+) {
     if depth > 20 {
         errors.push(Diagnostic::error(
             Origin::file(path),
@@ -263,14 +272,30 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
         if let Some(target) = item
             .get("import_playbook")
             .or_else(|| item.get("ansible.builtin.import_playbook"))
+            .or_else(|| item.get("ansible.legacy.import_playbook"))
         {
-            match target.as_str() {
-                Some(file) => load_into(&dir.join(file), plays, errors, depth + 1),
-                None => errors.push(Diagnostic::error(
+            let Some(file) = target.as_str() else {
+                errors.push(Diagnostic::error(
                     loaded.origin(target.pos),
                     "import_playbook takes a file name",
-                )),
+                ));
+                continue;
+            };
+            let origin = loaded.origin(target.pos);
+            let file = match import_name(file, item, &origin) {
+                Ok(f) => f,
+                Err(d) => {
+                    errors.push(d);
+                    continue;
+                }
+            };
+            let first = plays.len();
+            let mut vars = import_vars.to_vec();
+            if let Some(Value::Map(m)) = item.get("vars").map(Node::to_value) {
+                vars.extend(m);
             }
+            load_into(&dir.join(&file), plays, errors, depth + 1, &vars);
+            import_keywords(&loaded, item, &mut plays[first..], errors);
             continue;
         }
         let mut cx = Ctx {
@@ -285,11 +310,81 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, errors: &mut Vec<Diagnostic>, d
             roles_seen: std::rc::Rc::default(),
             dependency: false,
             depth: 0,
+            known: std::rc::Rc::new(import_vars.to_vec()),
         };
         if let Some(play) = play(&mut cx, item) {
             plays.push(play);
         }
         errors.extend(cx.errors);
+    }
+}
+
+/// An `import_playbook` name, templated (it is read with the playbook, so only the
+/// import's own `vars:` are there to render it).
+fn import_name(file: &str, item: &Node, origin: &Origin) -> Result<String, Diagnostic> {
+    if !crate::template::is_possibly_template(file) {
+        return Ok(file.to_string());
+    }
+    let vars: Vec<(String, Value)> = match item.get("vars").map(Node::to_value) {
+        Some(Value::Map(m)) => m.into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let scope = crate::template::Scope::new(
+        crate::template::engine(),
+        vec![crate::template::native_frame(vars)],
+        None,
+    );
+    crate::template::engine()
+        .render_str(file, &scope, Some(origin.clone()))
+        .map_err(|e| Diagnostic::error(origin.clone(), e.message))
+}
+
+/// The keywords of an `import_playbook` on the plays it brought: `vars:` over each
+/// play's own, `tags:` added, `when:` on every task (as Ansible's included conditional).
+fn import_keywords(
+    loaded: &crate::yaml::Loaded,
+    item: &Node,
+    plays: &mut [Play],
+    errors: &mut Vec<Diagnostic>,
+) {
+    let mut cx = Ctx {
+        l: loaded,
+        dir: PathBuf::new(),
+        play_dir: PathBuf::new(),
+        role_dir: None,
+        role_name: None,
+        parent_roles: Vec::new(),
+        errors: Vec::new(),
+        role_handlers: Vec::new(),
+        roles_seen: std::rc::Rc::default(),
+        dependency: false,
+        depth: 0,
+        known: std::rc::Rc::default(),
+    };
+    let c = common(&mut cx, item);
+    errors.extend(cx.errors);
+    for p in plays {
+        for (k, v) in &c.vars {
+            p.vars.insert(k.clone(), v.clone());
+        }
+        p.tags.extend(c.tags.iter().cloned());
+        if c.when.is_empty() {
+            continue;
+        }
+        for list in [&mut p.pre_tasks, &mut p.tasks, &mut p.post_tasks] {
+            let items = std::mem::take(list);
+            let common = Common {
+                when: c.when.clone(),
+                ..Common::default()
+            };
+            list.push(Item::Block(Box::new(Block {
+                common,
+                block: items,
+                rescue: Vec::new(),
+                always: Vec::new(),
+                include: None,
+            })));
+        }
     }
 }
 
@@ -315,6 +410,7 @@ pub(crate) fn load_tasks_file(
         roles_seen: std::rc::Rc::default(),
         dependency: false,
         depth: 0,
+        known: std::rc::Rc::default(),
     };
     let mut items = match loaded.single().map_err(|d| vec![d])? {
         Some(root) => tasks(&mut cx, root),
@@ -472,6 +568,12 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
             format!("a play is a mapping, found {}", n.type_name()),
         );
         return None;
+    }
+    // The play's vars are known to its static role names, under an import's.
+    if let Some(Value::Map(m)) = n.get("vars").map(Node::to_value) {
+        let mut known: Vec<(String, Value)> = m.into_iter().collect();
+        known.extend(cx.known.iter().cloned());
+        cx.known = std::rc::Rc::new(known);
     }
     check_keys(cx, n, PLAY_KEYS, "play");
     let hosts = if let Some(h) = n.get("hosts") {
@@ -665,6 +767,7 @@ fn load_task_file(
         roles_seen: cx.roles_seen.clone(),
         dependency: cx.dependency,
         depth: cx.depth + 1,
+        known: cx.known.clone(),
     };
     let items = match loaded.single() {
         Ok(Some(root)) => tasks(&mut sub, root),

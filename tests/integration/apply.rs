@@ -284,6 +284,8 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-dyn.txt",
         "h1-targets.json",
         "h1-session17.json",
+        "h1-imported.json",
+        "h1-imported-skipped.txt",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();

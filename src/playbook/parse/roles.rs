@@ -269,6 +269,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         roles_seen: cx.roles_seen.clone(),
                         dependency: true,
                         depth: cx.depth + 1,
+                        known: cx.known.clone(),
                     };
                     for d in list {
                         out.extend(role_items(&mut sub, d, None));
@@ -359,10 +360,11 @@ fn static_name(cx: &Ctx, name: &str) -> Option<String> {
     if !crate::template::is_possibly_template(name) {
         return Some(name.to_string());
     }
-    let mut known = vec![(
+    let mut known = cx.known.as_ref().clone();
+    known.push((
         "playbook_dir".to_string(),
         Value::str(cx.play_dir.display().to_string()),
-    )];
+    ));
     if let Some(d) = &cx.role_dir {
         known.push(("role_path".into(), Value::str(d.display().to_string())));
     }
