@@ -343,6 +343,11 @@ pub struct ApplyCmd {
     #[arg(short = 'c', long = "connection")]
     pub connection: Option<String>,
 
+    /// Run the handlers a failed host was notified for anyway (as every play's
+    /// `force_handlers: true`; also ANSIBLE_FORCE_HANDLERS).
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+
     /// List the tasks each play would run (with --tags/--skip-tags), and run nothing.
     #[arg(long = "list-tasks")]
     pub list_tasks: bool,

@@ -28,6 +28,8 @@ pub(crate) struct Play {
     pub serial: Vec<Value>,
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
+    /// `force_handlers`: a failed host's notified handlers still run.
+    pub force_handlers: Option<bool>,
     pub gather_facts: bool,
     pub check_mode: Option<bool>,
     /// Keywords every task of the play inherits (ignore_errors, no_log, diff,
@@ -82,6 +84,30 @@ pub(crate) struct Common {
     pub no_log: Option<Value>,
     pub any_errors_fatal: bool,
     pub environment: Option<Value>,
+}
+
+/// The handler tasks of a `handlers:` list, with the blocks (and imports) each is in,
+/// outermost first: a handler may be a task of a block or of an imported file.
+pub(crate) fn handler_tasks(items: &[Item]) -> Vec<(&Task, Vec<&Common>)> {
+    fn walk<'a>(
+        items: &'a [Item],
+        outer: &[&'a Common],
+        out: &mut Vec<(&'a Task, Vec<&'a Common>)>,
+    ) {
+        for item in items {
+            match item {
+                Item::Task(t) => out.push((t, outer.to_vec())),
+                Item::Block(b) => {
+                    let mut inner = outer.to_vec();
+                    inner.push(&b.common);
+                    walk(&b.block, &inner, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(items, &[], &mut out);
+    out
 }
 
 #[derive(Debug, Clone)]

@@ -45,6 +45,8 @@ pub(crate) fn interrupted() -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct RunOptions {
     pub check: bool,
+    /// `--force-handlers` (or ANSIBLE_FORCE_HANDLERS); a play's keyword wins.
+    pub force_handlers: bool,
     pub diff: bool,
     pub limit: Option<Vec<String>>,
     pub tags: Vec<String>,
@@ -279,9 +281,24 @@ pub(crate) async fn run(
             if play.gather_facts {
                 active = pr.gather_facts(active).await;
             }
+            let force = play.force_handlers.unwrap_or(opts.force_handlers);
             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                let before = active.clone();
                 active = pr.run_items(section, &inh, active).await;
-                active = pr.flush_handlers(active).await;
+                if force {
+                    // A host that failed in the section still runs its handlers, and
+                    // stays failed.
+                    let mut flush = Vec::new();
+                    for h in &before {
+                        if !states[h].lock().await.unreachable {
+                            flush.push(*h);
+                        }
+                    }
+                    let ok = pr.flush_handlers(flush).await;
+                    active.retain(|h| ok.contains(h));
+                } else {
+                    active = pr.flush_handlers(active).await;
+                }
                 if pr.abort(&batch, &active) {
                     active.clear();
                 }
@@ -1026,8 +1043,8 @@ impl<'a> PlayRun<'a> {
         let mut active = active;
         let mut consumed: std::collections::HashMap<HostId, Vec<String>> =
             std::collections::HashMap::default();
-        for item in &self.play.handlers {
-            let Item::Task(h) = item else { continue };
+        for (h, blocks) in crate::playbook::handler_tasks(&self.play.handlers) {
+            let inh = blocks.iter().fold(inh.clone(), |i, c| i.with(c));
             let mut who = Vec::new();
             for host in &active {
                 let st = self.states[host].lock().await;

@@ -72,6 +72,9 @@ pub(crate) fn run(
     }
     let opts = RunOptions {
         check: cmd.check || dry,
+        force_handlers: cmd.force_handlers
+            || std::env::var("ANSIBLE_FORCE_HANDLERS")
+                .is_ok_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on")),
         diff: cmd.diff || dry,
         limit,
         tags: cmd.tags.clone(),

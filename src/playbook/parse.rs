@@ -657,16 +657,14 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     // A notification nothing answers is a mistake Ansible reports only when the task
     // runs; here it is reported before any host is contacted.
     let mut known = std::collections::HashSet::new();
-    for h in &handlers {
-        if let Item::Task(t) = h {
-            if let Some(n) = &t.common.name {
-                known.insert(n.clone());
-                if let Some(r) = &t.role {
-                    known.insert(format!("{} : {n}", r.name));
-                }
+    for (t, _) in crate::playbook::handler_tasks(&handlers) {
+        if let Some(n) = &t.common.name {
+            known.insert(n.clone());
+            if let Some(r) = &t.role {
+                known.insert(format!("{} : {n}", r.name));
             }
-            known.extend(t.listen.iter().cloned());
         }
+        known.extend(t.listen.iter().cloned());
     }
     for section in [&pre_tasks, &play_tasks, &post_tasks, &handlers] {
         check_notify(section, &known, &mut cx.errors);
@@ -716,6 +714,9 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
             .get("any_errors_fatal")
             .and_then(|v| boolean(cx, v, "any_errors_fatal"))
             .unwrap_or(false),
+        force_handlers: n
+            .get("force_handlers")
+            .and_then(|v| boolean(cx, v, "force_handlers")),
         gather_facts: n
             .get("gather_facts")
             .and_then(|v| boolean(cx, v, "gather_facts"))
@@ -1027,7 +1028,19 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             );
             return Vec::new();
         }
-        let path = cx.dir.join(&file);
+        // Beside the importing file, else where Ansible's search path looks next: the
+        // role's tasks/ and the role itself, then the playbook's directory.
+        let path = [
+            Some(cx.dir.clone()),
+            cx.role_dir.as_ref().map(|r| r.join("tasks")),
+            cx.role_dir.clone(),
+            Some(cx.play_dir.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(&file))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| cx.dir.join(&file));
         let role = cx.role_dir.clone().zip(cx.role_name.clone());
         let parents = cx.parent_roles.clone();
         let mut items = load_task_file(cx, &path, role, parents);
