@@ -936,12 +936,27 @@ impl<'a> PlayRun<'a> {
             return active;
         }
         let (groups, failed) = self.include_groups(task, inh, &active, false).await;
-        let included: Vec<HostId> = groups.values().flat_map(|g| g.2.iter().copied()).collect();
-        let ok = self.run_items(&role.block, inh, included.clone()).await;
-        active
-            .into_iter()
-            .filter(|h| !failed.contains(h) && (!included.contains(h) || ok.contains(h)))
-            .collect()
+        let mut still: Vec<HostId> = active
+            .iter()
+            .copied()
+            .filter(|h| !failed.contains(h))
+            .collect();
+        // Once per loop item (with the item's vars), as Ansible includes a role per item.
+        for (_, (vars, _, hosts)) in groups {
+            let hosts: Vec<HostId> = hosts.into_iter().filter(|h| still.contains(h)).collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let mut inner = inh.clone();
+            if !vars.is_empty() {
+                inner
+                    .include_params
+                    .push(Arc::new(crate::vars::from_map(&vars, None)));
+            }
+            let ok = self.run_items(&role.block, &inner, hosts.clone()).await;
+            still.retain(|h| !hosts.contains(h) || ok.contains(h));
+        }
+        still
     }
 
     /// A task's banner name, rendered with the first host's vars (Ansible's linear
