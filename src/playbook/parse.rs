@@ -298,20 +298,8 @@ fn load_into(
             import_keywords(&loaded, item, &mut plays[first..], errors);
             continue;
         }
-        let mut cx = Ctx {
-            l: &loaded,
-            dir: dir.clone(),
-            play_dir: dir.clone(),
-            role_dir: None,
-            role_name: None,
-            parent_roles: Vec::new(),
-            errors: Vec::new(),
-            role_handlers: Vec::new(),
-            roles_seen: std::rc::Rc::default(),
-            dependency: false,
-            depth: 0,
-            known: std::rc::Rc::new(import_vars.to_vec()),
-        };
+        let mut cx = Ctx::top(&loaded, dir.clone());
+        cx.known = std::rc::Rc::new(import_vars.to_vec());
         if let Some(play) = play(&mut cx, item) {
             plays.push(play);
         }
@@ -347,20 +335,7 @@ fn import_keywords(
     plays: &mut [Play],
     errors: &mut Vec<Diagnostic>,
 ) {
-    let mut cx = Ctx {
-        l: loaded,
-        dir: PathBuf::new(),
-        play_dir: PathBuf::new(),
-        role_dir: None,
-        role_name: None,
-        parent_roles: Vec::new(),
-        errors: Vec::new(),
-        role_handlers: Vec::new(),
-        roles_seen: std::rc::Rc::default(),
-        dependency: false,
-        depth: 0,
-        known: std::rc::Rc::default(),
-    };
+    let mut cx = Ctx::top(loaded, PathBuf::new());
     let c = common(&mut cx, item);
     errors.extend(cx.errors);
     for p in plays {
@@ -398,20 +373,10 @@ pub(crate) fn load_tasks_file(
 ) -> Result<Vec<Item>, Vec<Diagnostic>> {
     let loaded = crate::yaml::load_file(path).map_err(|d| vec![d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut cx = Ctx {
-        l: &loaded,
-        play_dir: dir.clone(),
-        dir,
-        role_dir: role.map(|r| r.dir.clone()),
-        role_name: role.map(|r| r.name.clone()),
-        parent_roles: parent_roles.to_vec(),
-        errors: Vec::new(),
-        role_handlers: Vec::new(),
-        roles_seen: std::rc::Rc::default(),
-        dependency: false,
-        depth: 0,
-        known: std::rc::Rc::default(),
-    };
+    let mut cx = Ctx::top(&loaded, dir);
+    cx.role_dir = role.map(|r| r.dir.clone());
+    cx.role_name = role.map(|r| r.name.clone());
+    cx.parent_roles = parent_roles.to_vec();
     let mut items = match loaded.single().map_err(|d| vec![d])? {
         Some(root) => tasks(&mut cx, root),
         None => Vec::new(),
@@ -806,6 +771,27 @@ fn check_notify(
                     check_notify(list, known, errors);
                 }
             }
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The context for a file read on its own (a playbook, or a task file included at
+    /// run time): `dir` is its directory and the playbook's.
+    fn top(l: &'a Loaded, dir: PathBuf) -> Ctx<'a> {
+        Ctx {
+            l,
+            play_dir: dir.clone(),
+            dir,
+            role_dir: None,
+            role_name: None,
+            parent_roles: Vec::new(),
+            errors: Vec::new(),
+            role_handlers: Vec::new(),
+            roles_seen: std::rc::Rc::default(),
+            dependency: false,
+            depth: 0,
+            known: std::rc::Rc::default(),
         }
     }
 }
