@@ -1,6 +1,6 @@
 //! Ansible 2.19's trust of templates: an expression (a conditional) is evaluated only
 //! when its text comes from the project's own files (playbooks, roles, task and vars
-//! files, YAML inventories, `-e`), never when a module's result, a fact or a template's
+//! files, inventories, `-e`), never when a module's result, a fact or a template's
 //! output made it. Ansible tags the strings its loader reads; tprov records their text
 //! as it reads them, so a string is trusted when the same text was read from a file.
 

@@ -6,6 +6,7 @@
 use super::pyliteral::parse_value;
 use super::{Inventory, shlex};
 use crate::source::{Diagnostic, Origin, Pos};
+use crate::value::Value;
 use regex::Regex;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
@@ -125,7 +126,7 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
                             "Expected key=value host variable assignment, got: {t}"
                         )));
                     };
-                    vars.push((k.to_string(), parse_value(v)));
+                    vars.push((k.to_string(), ini_value(v)));
                 }
                 for name in names {
                     let h = inv.add_host(&name, Some(gid), port, Some(&source), Some(here()));
@@ -138,7 +139,7 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
                 let Some((k, v)) = line.split_once('=') else {
                     return Err(err(format!("Expected key=value, got: {line}")));
                 };
-                inv.set_group_var(gid, k.trim(), parse_value(v.trim()))
+                inv.set_group_var(gid, k.trim(), ini_value(v.trim()))
                     .map_err(|e| err(e.0))?;
             }
             State::Children => {
@@ -210,4 +211,14 @@ fn add_pending_children(
         }
     }
     Ok(())
+}
+
+/// A value of the INI inventory: a Python literal or the raw text, which the project
+/// wrote and so is trusted as a template or an expression (Ansible's ini plugin tags it).
+fn ini_value(v: &str) -> Value {
+    let value = parse_value(v);
+    if let Value::Str(s) = &value {
+        crate::trust::trust(s);
+    }
+    value
 }
