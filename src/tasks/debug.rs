@@ -44,6 +44,15 @@ pub(super) const PAUSE_SPEC: Spec = Spec {
 /// Arguments the runner must not template beforehand: they are expressions.
 pub(crate) const RAW_ARGS: &[(&str, &str)] = &[("debug", "var"), ("assert", "that")];
 
+/// debug's argument spec for `var`: a string, never converted from another type.
+fn var_not_a_string(v: &Value) -> TaskError {
+    fail(format!(
+        "argument 'var' is of type {} and we were unable to convert to _check_type_str_no_conversion: '{}' is not a string and conversion is not allowed",
+        v.type_name(),
+        v.py_repr()
+    ))
+}
+
 pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let mut out = Outcome::default();
     // `var` is an expression: one the project marked `!unsafe` is refused (2.19's trust).
@@ -53,11 +62,7 @@ pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         Some(
             v @ (Value::List(_) | Value::Map(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)),
         ) => {
-            return Err(fail(format!(
-                "argument 'var' is of type {} and we were unable to convert to _check_type_str_no_conversion: '{}' is not a string and conversion is not allowed",
-                v.type_name(),
-                v.py_repr()
-            )));
+            return Err(var_not_a_string(v));
         }
         _ => {}
     }
@@ -109,11 +114,7 @@ pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                     Some(_) => return Err(fail(crate::trust::UNTRUSTED)),
                     None => {
                         let v = from_mj(&v).map_err(|e| fail(e.to_string()))?;
-                        return Err(fail(format!(
-                            "argument 'var' is of type {} and we were unable to convert to _check_type_str_no_conversion: '{}' is not a string and conversion is not allowed",
-                            v.type_name(),
-                            v.py_repr()
-                        )));
+                        return Err(var_not_a_string(&v));
                     }
                 }
             }
