@@ -108,7 +108,7 @@ fn load_items(
     role: &Role,
     parent_roles: Vec<(String, String)>,
 ) -> Vec<Item> {
-    super::load_task_file(
+    super::tasks::load_task_file(
         cx,
         path,
         Some((role.dir.clone(), role.name.clone())),
