@@ -104,6 +104,42 @@ pub enum Command {
     /// Encrypt, decrypt, view and edit Ansible Vault files and strings (like
     /// ansible-vault, whose files it reads and writes).
     Vault(VaultCmd),
+    /// Timestamped releases behind `current` (the `release` module's layout): list
+    /// them on each host, or roll back to the previous good one.
+    Release(ReleaseCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseCmd {
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(subcommand)]
+    pub action: ReleaseAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseAction {
+    /// Each host's releases, oldest first, `*` on the current one.
+    List {
+        /// The deploy root on the hosts: `releases/`, `shared/` and `current`.
+        path: String,
+    },
+    /// Point `current` back at the previous good release (or `--to NAME`) and reload
+    /// the app as the last deploy did; the release left is marked bad.
+    Rollback {
+        /// The deploy root on the hosts: `releases/`, `shared/` and `current`.
+        path: String,
+        /// The release to go back to (a name `release list` shows).
+        #[arg(long)]
+        to: Option<String>,
+        /// Show what would change, and change nothing.
+        #[arg(short = 'C', long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub(crate) mod inventory_move;
 pub(crate) mod lab;
 pub(crate) mod list;
 pub(crate) mod migrate;
+pub(crate) mod release;
 pub(crate) mod run;
 pub(crate) mod validate;
 pub(crate) mod vault;
@@ -200,5 +201,6 @@ pub(crate) fn dispatch(
         Command::DrainWait(cmd) => drain_wait::run(cmd, settings, printer),
         Command::Migrate(cmd) => migrate::run(cmd, settings, printer),
         Command::Vault(cmd) => vault::run(cmd, printer),
+        Command::Release(cmd) => release::run(cmd, settings, printer),
     }
 }

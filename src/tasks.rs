@@ -21,6 +21,7 @@ mod node;
 mod ping;
 mod pm2;
 mod raw;
+mod release;
 mod remote;
 mod replace;
 mod script;
@@ -125,6 +126,7 @@ modules! {
     node::NPM_SPEC, paths NONE => |a, cx| node::run_npm(a, cx).await;
     pm2::SPEC, paths NONE => |a, cx| pm2::run(a, cx).await;
     set_color::SPEC, paths NONE => |a, cx| set_color::run(a, cx).await;
+    release::SPEC, paths &["path", "src", "ecosystem"] => |a, cx| release::run(a, cx).await;
     certbot::SPEC, paths NONE => |a, cx| certbot::run(a, cx).await;
     service::SPEC, paths NONE => |a, cx| service::run(a, cx, "service").await;
     service::SYSTEMD_SPEC, paths NONE => |a, cx| service::run(a, cx, "systemd").await;
@@ -315,6 +317,8 @@ pub(crate) struct Sim {
     pub files: HashMap<String, Vec<u8>>,
     /// Predicted (mode, owner, group) of simulated paths.
     pub attrs: HashMap<String, (u32, String, String)>,
+    /// The commit a git work tree would be checked out at (`git`, for `release`).
+    pub checkouts: HashMap<String, String>,
     /// Predicted (running, enabled) of services an earlier task would change.
     pub services: HashMap<String, (Option<bool>, Option<bool>)>,
 }

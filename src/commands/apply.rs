@@ -18,6 +18,28 @@ pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, Error> {
+    run_with(cmd, dry, settings, printer, None)
+}
+
+/// `apply` whose events go to `reporter` instead of the `--format` one (commands that
+/// run a play of their own and print its results their way).
+pub(crate) fn run_reporting(
+    cmd: &ApplyCmd,
+    dry: bool,
+    settings: &Settings,
+    printer: &Printer,
+    reporter: Box<dyn Reporter>,
+) -> Result<u8, Error> {
+    run_with(cmd, dry, settings, printer, Some(reporter))
+}
+
+fn run_with(
+    cmd: &ApplyCmd,
+    dry: bool,
+    settings: &Settings,
+    printer: &Printer,
+    reporter: Option<Box<dyn Reporter>>,
+) -> Result<u8, Error> {
     let playbook = cmd
         .playbook
         .clone()
@@ -102,13 +124,14 @@ pub(crate) fn run(
         printer.out(&text);
         return Ok(0);
     }
-    let mut reporter: Box<dyn Reporter> = match cmd.format {
-        Format::Text => Box::new(Ansible {
+    let mut reporter: Box<dyn Reporter> = match (reporter, cmd.format) {
+        (Some(r), _) => r,
+        (None, Format::Text) => Box::new(Ansible {
             printer: printer.clone(),
             diff: opts.diff,
             verbose: cmd.verbose > 0,
         }),
-        Format::Json => Box::new(Json {
+        (None, Format::Json) => Box::new(Json {
             printer: printer.clone(),
         }),
     };

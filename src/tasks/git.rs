@@ -199,6 +199,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
             });
             let Some(w) = &cx.writer else {
                 cx.sim.dirs.insert(dest.clone());
+                cx.sim.checkouts.insert(dest.clone(), want.clone());
                 return Ok(o);
             };
             let mut cmd = format!("{env}{g} clone --origin {} ", sh_quote(&remote));
@@ -236,6 +237,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 after: format!("{want}\n"),
             });
             let Some(w) = &cx.writer else {
+                cx.sim.checkouts.insert(dest.clone(), want.clone());
                 return Ok(o);
             };
             let force_flag = if force { "--force " } else { "" };

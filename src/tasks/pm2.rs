@@ -33,7 +33,7 @@ struct Proc {
     script: String,
 }
 
-fn env_prefix(a: &Map) -> (String, String) {
+pub(super) fn env_prefix(a: &Map) -> (String, String) {
     let nvm = args::str_opt(a, &["nvm_dir"]).unwrap_or_else(|| "$HOME/.nvm".into());
     let nvm = match nvm.strip_prefix("$HOME") {
         Some(rest) => format!("\"$HOME\"{}", sh_quote(rest)),
@@ -97,6 +97,27 @@ async fn processes(cx: &Cx<'_>, env: &str, pm2: &str, name: &str) -> Result<Vec<
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// The working directories (resolved) of `name`'s processes, and `dir` resolved, for
+/// checking that a reload moved every worker into a new release.
+pub(super) async fn worker_dirs(
+    a: &Map,
+    cx: &Cx<'_>,
+    name: &str,
+    dir: &str,
+) -> Result<(String, Vec<String>), TaskError> {
+    let (env, pm2) = env_prefix(a);
+    let script = format!(
+        "readlink -f {d}; for p in $({env} {pm2} pid {n}); do [ \"$p\" -gt 0 ] 2>/dev/null && readlink -f /proc/$p/cwd; done; true",
+        d = sh_quote(dir),
+        n = sh_quote(name),
+    );
+    let out = super::remote::query(cx, &script, &format!("read the workers of {name}")).await?;
+    let text = out.stdout_str();
+    let mut lines = text.lines().map(str::to_string);
+    let want = lines.next().unwrap_or_else(|| dir.to_string());
+    Ok((want, lines.filter(|l| !l.is_empty()).collect()))
 }
 
 /// Seconds to wait for `health_url` (30 by default).

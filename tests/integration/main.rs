@@ -11,6 +11,7 @@ mod inventory_move;
 mod jobs;
 mod migrate;
 mod readme;
+mod release;
 mod ssh;
 mod support;
 mod validate;
