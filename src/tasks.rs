@@ -28,6 +28,7 @@ mod script;
 mod service;
 mod set_color;
 mod slurp;
+mod socket_switch;
 mod stat;
 mod tempfile;
 mod uri;
@@ -127,6 +128,7 @@ modules! {
     pm2::SPEC, paths NONE => |a, cx| pm2::run(a, cx).await;
     set_color::SPEC, paths NONE => |a, cx| set_color::run(a, cx).await;
     release::SPEC, paths &["path", "src", "ecosystem"] => |a, cx| release::run(a, cx).await;
+    socket_switch::SPEC, paths &["live", "new", "old"] => |a, cx| socket_switch::run(a, cx).await;
     certbot::SPEC, paths NONE => |a, cx| certbot::run(a, cx).await;
     service::SPEC, paths NONE => |a, cx| service::run(a, cx, "service").await;
     service::SYSTEMD_SPEC, paths NONE => |a, cx| service::run(a, cx, "systemd").await;
