@@ -387,22 +387,22 @@ async fn build(
             }
             let q = sh_quote(item);
             if dirs {
-                links.push_str(&format!("mkdir -p \"$p/shared/\"{q}; "));
+                links.push_str(&format!("mkdir -p \"$p/shared/\"{q} && "));
             } else {
                 links.push_str(&format!(
-                    "[ -e \"$p/shared/\"{q} ] || {{ echo \"$p/shared/\"{q}' is missing (a shared file must exist before a release)' >&2; exit 3; }}; "
+                    "{{ [ -e \"$p/shared/\"{q} ] || {{ echo \"$p/shared/\"{q}' is missing (a shared file must exist before a release)' >&2; false; }}; }} && "
                 ));
             }
             links.push_str(&format!(
-                "rm -rf \"$r/\"{q}; mkdir -p \"$(dirname \"$r/\"{q})\"; ln -s \"$p/shared/\"{q} \"$r/\"{q}; "
+                "rm -rf \"$r/\"{q} && mkdir -p \"$(dirname \"$r/\"{q})\" && ln -s \"$p/shared/\"{q} \"$r/\"{q} && "
             ));
         }
     }
     let script = format!(
         "set -e; p={p}; r=\"$p/releases/\"{n}; mkdir -p \"$p/releases\" \"$p/shared\"; \
          mkdir \"$r\"; : > \"$r/{BUILDING}\"; \
-         if ! git -C {src} archive --format=tar {c} | tar -x -C \"$r\"; then rm -rf \"$r\"; exit 1; fi; \
-         if ! ( {links} ); then rm -rf \"$r\"; exit 1; fi; \
+         t=\"$r/.tprov-archive.tar\"; \
+         if ! {{ git -C {src} archive --format=tar -o \"$t\" {c} && tar -x -C \"$r\" -f \"$t\" && rm -f \"$t\" && {links}true; }}; then rm -rf \"$r\"; exit 1; fi; \
          printf '%s\\n' {c} > \"$r/REVISION\"",
         p = sh_quote(path),
         n = sh_quote(name),
