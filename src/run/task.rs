@@ -1,0 +1,439 @@
+//! One task of a play on its hosts: facts, loops, meta tasks, banners, handlers and the
+//! end-of-section abort.
+
+use super::event::{Event, Status};
+use super::host::TaskRun;
+use super::{Inherited, PlayRun, host, interrupted, inventory_changes, render_tags, tags_allow};
+use crate::inventory::{HostId, Inventory};
+use crate::playbook::{Item, Task};
+use crate::value::Value;
+use futures::future::join_all;
+use std::sync::Arc;
+
+impl<'a> PlayRun<'a> {
+    /// A host's `group_by` / `add_host` result added something: it is changed, in the
+    /// recap and in the registered result too.
+    async fn count_inventory_change(
+        &mut self,
+        host: HostId,
+        register: Option<&str>,
+        items: &[usize],
+    ) {
+        let mut st = self.states[&host].lock().await;
+        st.stats.changed += 1;
+        if let Some(name) = register
+            && let Some(v) = st.facts.get(name)
+            && let Ok(Value::Map(mut m)) = crate::template::from_mj(v)
+        {
+            m.insert("changed".into(), Value::Bool(true));
+            if let Some(Value::List(results)) = m.get_mut("results") {
+                for i in items {
+                    if let Some(Value::Map(r)) = results.get_mut(*i) {
+                        r.insert("changed".into(), Value::Bool(true));
+                    }
+                }
+            }
+            st.facts
+                .insert(name.to_string(), crate::template::to_mj(&Value::Map(m)));
+            self.fleet.set_host_facts(host, &st.facts, &st.included);
+        }
+    }
+
+    pub(super) fn tags_allow(&self, tags: &[String]) -> bool {
+        tags_allow(tags, &self.opts.tags, &self.opts.skip_tags)
+    }
+    pub(super) async fn gather_facts(&mut self, active: Vec<HostId>) -> Vec<HostId> {
+        self.reporter.event(&Event::TaskStart {
+            name: "Gathering Facts".into(),
+            handler: false,
+        });
+        let results = join_all(active.iter().map(|h| {
+            let st = self.states[h].clone();
+            let fleet = self.fleet.clone();
+            let sem = self.sem.clone();
+            let opts = self.opts;
+            async move {
+                let _permit = sem.acquire().await;
+                let mut st = st.lock().await;
+                let ev = host::gather_facts(&mut st, &fleet, opts).await;
+                fleet.set_host_facts(st.id, &st.facts, &st.included);
+                ev
+            }
+        }))
+        .await;
+        let mut ok = Vec::new();
+        for (h, ev) in active.iter().zip(results) {
+            if matches!(
+                ev,
+                Event::Result {
+                    status: Status::Ok,
+                    ..
+                }
+            ) {
+                ok.push(*h);
+            }
+            self.reporter.event(&ev);
+        }
+        ok
+    }
+
+    pub(super) fn run_items<'b>(
+        &'b mut self,
+        items: &'b [Item],
+        inh: &'b Inherited,
+        active: Vec<HostId>,
+    ) -> futures::future::LocalBoxFuture<'b, Vec<HostId>>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            let mut active = active;
+            for item in items {
+                if active.is_empty() || interrupted() {
+                    break;
+                }
+                active = match item {
+                    Item::Task(t) => self.run_task(t, inh, active).await,
+                    Item::Block(b) if b.include.is_some() => {
+                        let task = b.include.as_deref().expect("matched Some");
+                        self.run_include_role(task, b, inh, active).await
+                    }
+                    Item::Block(b) => {
+                        let inner = inh.with(&b.common);
+                        let entered = active.clone();
+                        let ok = self.run_items(&b.block, &inner, active).await;
+                        let failed: Vec<HostId> = entered
+                            .iter()
+                            .copied()
+                            .filter(|h| !ok.contains(h))
+                            .collect();
+                        let mut rescuable = Vec::new();
+                        for h in &failed {
+                            let mut st = self.states[h].lock().await;
+                            if !st.unreachable && !b.rescue.is_empty() {
+                                st.failed = false;
+                                st.stats.failed = st.stats.failed.saturating_sub(1);
+                                st.stats.rescued += 1;
+                                rescuable.push(*h);
+                            }
+                        }
+                        let rescued = if rescuable.is_empty() {
+                            Vec::new()
+                        } else {
+                            self.run_items(&b.rescue, &inner, rescuable).await
+                        };
+                        let mut after: Vec<HostId> = entered
+                            .iter()
+                            .copied()
+                            .filter(|h| ok.contains(h) || rescued.contains(h))
+                            .collect();
+                        if !b.always.is_empty() {
+                            let mut always_hosts = Vec::new();
+                            for h in &entered {
+                                let st = self.states[h].lock().await;
+                                if !st.unreachable {
+                                    always_hosts.push(*h);
+                                }
+                            }
+                            // Hosts that failed still run `always`, and stay failed.
+                            let was_failed: Vec<HostId> = always_hosts
+                                .iter()
+                                .copied()
+                                .filter(|h| !after.contains(h))
+                                .collect();
+                            for h in &was_failed {
+                                self.states[h].lock().await.failed = false;
+                            }
+                            let ran = self.run_items(&b.always, &inner, always_hosts).await;
+                            for h in &was_failed {
+                                self.states[h].lock().await.failed = true;
+                            }
+                            after.retain(|h| ran.contains(h));
+                        }
+                        after
+                    }
+                };
+            }
+            active
+        })
+    }
+
+    async fn run_task(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
+        let mut tags = inh.tags.clone();
+        tags.extend(task.common.tags.iter().cloned());
+        let tags = render_tags(&tags, self.play, &self.opts.extra);
+        if !inh.handler && !self.tags_allow(&tags) {
+            return active;
+        }
+        match task.module.as_str() {
+            "meta" => return self.run_meta(task, active).await,
+            "include_tasks" => return self.run_include(task, inh, active).await,
+            _ => {}
+        }
+        self.publish_hosts(&active).await;
+        let title = self.title(task, inh, &active).await;
+        self.reporter.event(&Event::TaskStart {
+            name: title.clone(),
+            handler: inh.handler,
+        });
+        // `add_host` bypasses the host loop: it runs once, as run_once tasks do.
+        let targets: Vec<HostId> = if task.run_once || task.module == "add_host" {
+            active.iter().copied().take(1).collect()
+        } else {
+            active.clone()
+        };
+        let progress = self.opts.progress.then(|| {
+            crate::output::Progress::start(
+                &format!("TASK [{title}]"),
+                targets
+                    .iter()
+                    .map(|h| self.fleet.inventory.host(*h).name.clone())
+                    .collect(),
+            )
+        });
+        let progress_ref = progress.as_ref();
+        let changes_facts = task.register.is_some()
+            || matches!(task.module.as_str(), "set_fact" | "include_vars" | "setup");
+        let fleet = &self.fleet;
+        let results = join_all(targets.iter().map(|h| {
+            let st = self.states[h].clone();
+            let name = &self.fleet.inventory.host(*h).name;
+            let run = TaskRun {
+                task,
+                inh,
+                fleet: self.fleet.clone(),
+                opts: self.opts,
+                play: self.play,
+            };
+            let sem = self.sem.clone();
+            async move {
+                let _permit = sem.acquire().await;
+                let mut st = st.lock().await;
+                let r = run.run(&mut st).await;
+                if changes_facts {
+                    fleet.set_host_facts(st.id, &st.facts, &st.included);
+                }
+                if let Some(p) = progress_ref {
+                    p.done(name);
+                }
+                r
+            }
+        }))
+        .await;
+        if let Some(p) = progress {
+            p.finish();
+        }
+        let mut still = Vec::new();
+        let mut any_fatal = false;
+        // `group_by` / `add_host`: every host's changes go into one copy of the
+        // inventory, and the play's next tasks see it.
+        let edits_inventory = matches!(task.module.as_str(), "group_by" | "add_host");
+        let mut edited: Option<Inventory> = None;
+        for (h, mut r) in targets.iter().zip(results) {
+            if edits_inventory {
+                let name = &self.fleet.inventory.host(*h).name;
+                let inv = edited.get_or_insert_with(|| (*self.fleet.inventory).clone());
+                // A `changed_when:` has the last word on `changed`, as in Ansible.
+                let keep_status = !task.changed_when.is_empty();
+                match inventory_changes::apply(inv, name, &mut r.events, keep_status) {
+                    Ok(a) if a.newly => {
+                        self.count_inventory_change(*h, task.register.as_deref(), &a.items)
+                            .await;
+                    }
+                    Ok(_) => {}
+                    Err(w) => self.reporter.event(&Event::Warning(w)),
+                }
+            }
+            for ev in &r.events {
+                // A module's warnings come before its result, as Ansible prints them.
+                if let Event::Result { result, .. } = ev {
+                    if let Some(Value::List(ws)) = result.get("warnings") {
+                        for w in ws {
+                            self.reporter.event(&Event::Warning(w.py_str()));
+                        }
+                    }
+                    if let Some(Value::List(ds)) = result.get("deprecations") {
+                        for d in ds {
+                            let Value::Map(d) = d else { continue };
+                            let msg = d.get("msg").map(Value::py_str).unwrap_or_default();
+                            let text = match d.get("version") {
+                                Some(v) => format!(
+                                    "{msg} This feature will be removed from ansible-core version {}.",
+                                    v.py_str()
+                                ),
+                                None => msg,
+                            };
+                            self.reporter.event(&Event::Deprecation(text));
+                        }
+                    }
+                }
+                self.reporter.event(ev);
+            }
+            if r.ok {
+                still.push(*h);
+            } else if task.common.any_errors_fatal || self.play.any_errors_fatal {
+                any_fatal = true;
+            }
+            if task.run_once {
+                // One result for every host of the play.
+                let st = self.states[h].lock().await;
+                let (facts, notified) = (st.facts.clone(), st.notified.clone());
+                drop(st);
+                for other in active.iter().filter(|o| *o != h) {
+                    let mut o = self.states[other].lock().await;
+                    o.facts.extend(facts.clone());
+                    o.notified.extend(notified.iter().cloned());
+                }
+                if r.ok {
+                    still = active.clone();
+                }
+            }
+        }
+        if let Some(inv) = edited {
+            self.fleet = self.fleet.with_inventory(Arc::new(inv));
+        }
+        if any_fatal {
+            return Vec::new();
+        }
+        still
+    }
+
+    /// `ansible_play_batch` (this batch's hosts still running), `play_hosts` (its old
+    /// name) and `ansible_play_hosts` (the play's hosts that have not failed).
+    async fn publish_hosts(&self, active: &[HostId]) {
+        let inv = &self.fleet.inventory;
+        let mut play = Vec::new();
+        for h in self.play_hosts {
+            let st = self.states[h].lock().await;
+            if !st.failed && !st.unreachable {
+                play.push(Value::str(inv.host(*h).name.clone()));
+            }
+        }
+        let batch = Value::List(
+            active
+                .iter()
+                .map(|h| Value::str(inv.host(*h).name.clone()))
+                .collect(),
+        );
+        self.fleet.set_play_magic([
+            ("ansible_play_batch".to_string(), batch.clone()),
+            ("play_hosts".to_string(), batch),
+            ("ansible_play_hosts".to_string(), Value::List(play)),
+        ]);
+    }
+
+    async fn run_meta(&mut self, task: &Task, active: Vec<HostId>) -> Vec<HostId> {
+        let action = task
+            .args
+            .get("_raw_params")
+            .map(Value::py_str)
+            .unwrap_or_default();
+        match action.as_str() {
+            "flush_handlers" => Box::pin(self.flush_handlers(active)).await,
+            "end_play" => Vec::new(),
+            "noop" | "refresh_inventory" | "clear_facts" | "clear_host_errors"
+            | "reset_connection" => active,
+            "end_host" => Vec::new(),
+            other => {
+                self.reporter.event(&Event::Warning(format!(
+                    "meta: {other} is not supported; ignored"
+                )));
+                active
+            }
+        }
+    }
+
+    /// Fails these hosts with one message (a result each, counted failed).
+    pub(super) async fn fail_hosts(&mut self, hosts: &[HostId], msg: &str) {
+        for h in hosts {
+            let mut st = self.states[h].lock().await;
+            st.failed = true;
+            st.stats.failed += 1;
+            let mut m = crate::value::Map::default();
+            m.insert("failed".into(), Value::Bool(true));
+            m.insert("msg".into(), Value::str(msg));
+            self.reporter.event(&Event::Result {
+                host: st.name.clone(),
+                status: Status::Failed,
+                item: None,
+                result: m,
+                show: true,
+                diffs: Vec::new(),
+                action: "include_tasks".into(),
+            });
+        }
+    }
+
+    /// A task's banner name, rendered with the first host's vars (Ansible's linear
+    /// strategy); the warning for a part that could not be, shown before the banner.
+    async fn title(&mut self, task: &Task, inh: &Inherited, active: &[HostId]) -> String {
+        let Some(first) = active.first() else {
+            return task.banner_name();
+        };
+        let st = self.states[first].lock().await;
+        let run = TaskRun {
+            task,
+            inh,
+            fleet: self.fleet.clone(),
+            opts: self.opts,
+            play: self.play,
+        };
+        let (name, warning) = run.title(&st);
+        drop(st);
+        if let Some(w) = warning {
+            self.reporter.event(&Event::Warning(w));
+        }
+        name
+    }
+
+    /// Runs notified handlers, in the order they are defined, once per host.
+    pub(super) async fn flush_handlers(&mut self, active: Vec<HostId>) -> Vec<HostId> {
+        let inh = Inherited {
+            handler: true,
+            ..Inherited::of_play(self.play)
+        };
+        let mut active = active;
+        let mut consumed: std::collections::HashMap<HostId, Vec<String>> =
+            std::collections::HashMap::default();
+        for (h, blocks) in crate::playbook::handler_tasks(&self.play.handlers) {
+            let inh = blocks.iter().fold(inh.clone(), |i, c| i.with(c));
+            let mut who = Vec::new();
+            for host in &active {
+                let st = self.states[host].lock().await;
+                let name = h.common.name.clone().unwrap_or_default();
+                let hit = st
+                    .notified
+                    .iter()
+                    .any(|n| *n == name || h.listen.contains(n));
+                if hit {
+                    // The topic stays for the handlers after this one that listen to
+                    // it too; it is consumed once the flush is over.
+                    consumed
+                        .entry(*host)
+                        .or_default()
+                        .extend(std::iter::once(name.clone()).chain(h.listen.iter().cloned()));
+                    who.push(*host);
+                }
+            }
+            if who.is_empty() {
+                continue;
+            }
+            let ok = self.run_task(h, &inh, who.clone()).await;
+            active.retain(|x| !who.contains(x) || ok.contains(x));
+        }
+        for (host, topics) in consumed {
+            let mut st = self.states[&host].lock().await;
+            st.notified.retain(|n| !topics.contains(n));
+        }
+        active
+    }
+
+    /// `max_fail_percentage` / `any_errors_fatal` at the end of a section.
+    pub(super) fn abort(&mut self, batch: &[HostId], active: &[HostId]) -> bool {
+        let failed = batch.iter().filter(|h| !active.contains(h)).count();
+        match self.play.max_fail_percentage {
+            Some(pct) if !batch.is_empty() => (failed as f64 / batch.len() as f64) * 100.0 > pct,
+            _ => false,
+        }
+    }
+}
