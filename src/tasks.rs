@@ -6,6 +6,7 @@ mod access;
 mod add_host;
 pub(crate) mod async_status;
 mod attrs;
+mod authorized_key;
 mod certbot;
 mod command;
 mod copy;
@@ -14,6 +15,7 @@ mod file;
 mod find;
 mod getent;
 mod git;
+mod group;
 mod group_by;
 mod include_vars;
 mod lineinfile;
@@ -93,8 +95,8 @@ const COMMAND_PATHS: &[&str] = &["chdir", "creates", "removes"];
 
 modules! {
     user::SPEC, paths &["home", "shell"] => |a, cx| user::run(a, cx).await;
-    user::GROUP_SPEC, paths NONE => |a, cx| user::run_group(a, cx).await;
-    user::AUTHORIZED_KEY_SPEC, paths &["path"] => |a, cx| user::run_authorized_key(a, cx).await;
+    group::GROUP_SPEC, paths NONE => |a, cx| group::run_group(a, cx).await;
+    authorized_key::AUTHORIZED_KEY_SPEC, paths &["path"] => |a, cx| authorized_key::run_authorized_key(a, cx).await;
     file::SPEC, paths &["path", "dest", "name", "src"] => |a, cx| file::run(a, cx).await;
     copy::COPY_SPEC, paths &["dest"] => |a, cx| copy::run_copy(a, cx).await;
     copy::TEMPLATE_SPEC, paths &["dest"] => |a, cx| copy::run_template(a, cx).await;

@@ -1,9 +1,13 @@
-//! `user`, `group` and `authorized_key`.
+//! `user`.
 
-use super::remote::{read, stat};
+use super::remote::stat;
 use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
+
+mod ssh_key;
+
+use ssh_key::ssh_key;
 
 pub(super) const SPEC: Spec = Spec {
     name: "user",
@@ -54,47 +58,14 @@ pub(super) const SPEC: Spec = Spec {
     required: &["name|user"],
 };
 
-pub(super) const GROUP_SPEC: Spec = Spec {
-    name: "group",
-    args: &[
-        "name",
-        "gid",
-        "state",
-        "system",
-        "local",
-        "non_unique",
-        "force",
-        "gid_min",
-        "gid_max",
-    ],
-    required: &["name"],
-};
-
-pub(super) const AUTHORIZED_KEY_SPEC: Spec = Spec {
-    name: "authorized_key",
-    args: &[
-        "user",
-        "key",
-        "state",
-        "path",
-        "manage_dir",
-        "exclusive",
-        "key_options",
-        "comment",
-        "follow",
-        "validate_certs",
-    ],
-    required: &["user", "key"],
-};
-
 /// `getent passwd` and the user's groups.
 #[derive(Debug, Clone)]
-struct Account {
+pub(super) struct Account {
     uid: String,
     gid: String,
     group: String,
     comment: String,
-    home: String,
+    pub(super) home: String,
     shell: String,
     groups: Vec<String>,
     expire_days: i64,
@@ -113,7 +84,7 @@ fn expire_date(secs: f64) -> String {
         .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
 }
 
-async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> {
+pub(super) async fn account(cx: &Cx<'_>, name: &str) -> Result<Option<Account>, TaskError> {
     if cx.check() && cx.sim.users.contains(name) {
         return Ok(None);
     }
@@ -506,95 +477,6 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     Ok(out)
 }
 
-/// `generate_ssh_key`: ssh-keygen run once for a key the user lacks (or again with
-/// `force`), owned by the user; the result gives the key's file, fingerprint and
-/// public half, as Ansible's module does.
-async fn ssh_key(a: &Map, cx: &Cx<'_>, name: &str, out: &mut Outcome) -> Result<(), TaskError> {
-    let kind = args::str_opt(a, &["ssh_key_type"]).unwrap_or_else(|| "rsa".into());
-    let file = args::str_opt(a, &["ssh_key_file"]).unwrap_or_else(|| format!(".ssh/id_{kind}"));
-    let acc = account(cx, name).await?;
-    let home = acc
-        .as_ref()
-        .map_or_else(|| format!("/home/{name}"), |a| a.home.clone());
-    let path = if file.starts_with('/') {
-        file
-    } else {
-        format!("{}/{file}", home.trim_end_matches('/'))
-    };
-    let force = args::bool_opt(a, &["force"])?.unwrap_or(false);
-    let f = sh_quote(&path);
-    let probe = format!(
-        "f={f}; if [ -e \"$f\" ]; then echo key; elif [ -e \"$f.pub\" ]; then echo pub; else echo none; fi"
-    );
-    let found = super::remote::query(cx, &probe, "look for the ssh key").await?;
-    let found = found.stdout_str().trim().to_string();
-    let mut warnings = Vec::new();
-    let generate = match found.as_str() {
-        "key" if !force => {
-            warnings.push(format!(
-                "Found existing ssh key private file \"{path}\", no force, so skipping ssh-keygen generation"
-            ));
-            false
-        }
-        "pub" if !force => {
-            warnings.push(format!(
-                "Found existing ssh key public file \"{path}.pub\", no force, so skipping ssh-keygen generation"
-            ));
-            false
-        }
-        other => {
-            if other == "key" {
-                warnings.push(format!(
-                    "Overwriting existing ssh key private file \"{path}\""
-                ));
-            }
-            true
-        }
-    };
-    if generate {
-        out.changed = true;
-        if let (Some(w), Some(acc)) = (&cx.writer, &acc) {
-            let bits = args::str_opt(a, &["ssh_key_bits"])
-                .filter(|b| b.parse::<i64>().is_ok_and(|n| n > 0))
-                .map(|b| format!("-b {} ", sh_quote(&b)))
-                .unwrap_or_default();
-            // The host's own name, as the module's socket.gethostname() gives it.
-            let comment = args::str_opt(a, &["ssh_key_comment"]).map_or_else(
-                || "\"ansible-generated on $(hostname)\"".to_string(),
-                |c| sh_quote(&c),
-            );
-            let pass = args::str_opt(a, &["ssh_key_passphrase"]).unwrap_or_default();
-            let owner = format!("{}:{}", acc.uid, acc.gid);
-            let script = format!(
-                "f={f}; d=$(dirname \"$f\"); if [ ! -d \"$d\" ]; then mkdir -m 0700 \"$d\" && chown {owner} \"$d\" || exit 1; fi; \
-                 rm -f \"$f.pub\"; echo y | ssh-keygen -q -t {t} {bits}-C {c} -f \"$f\" -N {p} >/dev/null && chown {owner} \"$f\" \"$f.pub\"",
-                t = sh_quote(&kind),
-                c = comment,
-                p = sh_quote(&pass),
-            );
-            super::remote::change(w, &script).await?;
-        }
-    }
-    if cx.writer.is_some() || !generate {
-        let script = format!("ssh-keygen -l -f {f} 2>&1; echo '\x1e'; cat -- {f}.pub 2>/dev/null");
-        let o = super::remote::query(cx, &script, "read the ssh key").await?;
-        let text = o.stdout_str();
-        let (fp, public) = text.split_once('\x1e').unwrap_or((text.as_str(), ""));
-        out.result
-            .insert("ssh_fingerprint".into(), Value::str(fp.trim()));
-        out.result
-            .insert("ssh_public_key".into(), Value::str(public.trim()));
-    }
-    out.result.insert("ssh_key_file".into(), Value::str(path));
-    if !warnings.is_empty() {
-        out.result.insert(
-            "warnings".into(),
-            Value::List(warnings.into_iter().map(Value::Str).collect()),
-        );
-    }
-    Ok(())
-}
-
 /// Ansible's test of a `password:` that looks like clear text rather than a crypt hash.
 fn not_hashed(p: &str) -> bool {
     if p.is_empty() || ["*", "!", "*************"].contains(&p) {
@@ -646,203 +528,6 @@ async fn skel(cx: &Cx<'_>) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
         }
     }
     Ok(files)
-}
-
-pub(super) async fn run_group(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
-    let name = args::str_req(a, &["name"], "group")?;
-    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
-    let gid = args::str_opt(a, &["gid"]);
-    let non_unique = args::bool_opt(a, &["non_unique"])?.unwrap_or(false);
-    if args::bool_opt(a, &["local"])?.unwrap_or(false) {
-        for k in ["gid_min", "gid_max"] {
-            if a.get(k).is_some_and(|v| !matches!(v, Value::Null)) {
-                return Err(fail(format!("'{k}' can not be used with 'local'")));
-            }
-        }
-    }
-    if non_unique && gid.is_none() {
-        return Err(fail(
-            "non_unique is True but all of the following are missing: gid",
-        ));
-    }
-    let q = sh_quote(&name);
-    let exists_in_sim = cx.check() && cx.sim.groups.contains(&name);
-    let out = cx
-        .probe
-        .exec(&format!("getent group {q} | cut -d: -f3"), None)
-        .await?;
-    let current = Some(out.stdout_str().trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or(exists_in_sim.then(String::new));
-    let mut o = Outcome::default();
-    o.result.insert("name".into(), Value::str(name.clone()));
-    o.result.insert("state".into(), Value::str(state.clone()));
-    let current_gid = current.clone().unwrap_or_default();
-    match (state.as_str(), current) {
-        ("present", None) => {
-            o.changed = true;
-            let mut cmd = "groupadd".to_string();
-            if let Some(g) = &gid {
-                cmd.push_str(&format!(" -g {}", sh_quote(g)));
-            }
-            if args::bool_opt(a, &["system"])?.unwrap_or(false) {
-                cmd.push_str(" -r");
-            }
-            if non_unique {
-                cmd.push_str(" -o");
-            }
-            for (arg, key) in [("gid_min", "GID_MIN"), ("gid_max", "GID_MAX")] {
-                if let Some(v) = args::str_opt(a, &[arg]) {
-                    cmd.push_str(&format!(" -K {key}={}", sh_quote(&v)));
-                }
-            }
-            if let Some(w) = &cx.writer {
-                super::remote::change(w, &format!("{cmd} {q}")).await?;
-            } else {
-                cx.sim.groups.insert(name.clone());
-            }
-        }
-        ("present", Some(cur)) => {
-            if let Some(g) = gid.filter(|g| *g != cur && !cur.is_empty()) {
-                o.changed = true;
-                o.diffs.push(Diff::attrs(
-                    &name,
-                    &[("gid", Value::str(cur))],
-                    &[("gid", Value::str(g.clone()))],
-                ));
-                if let Some(w) = &cx.writer {
-                    let o = if non_unique { " -o" } else { "" };
-                    super::remote::change(w, &format!("groupmod -g {}{o} {q}", sh_quote(&g)))
-                        .await?;
-                }
-            }
-        }
-        ("absent", Some(_)) => {
-            o.changed = true;
-            if let Some(w) = &cx.writer {
-                let force = if args::bool_opt(a, &["force"])?.unwrap_or(false) {
-                    "-f "
-                } else {
-                    ""
-                };
-                super::remote::change(w, &format!("groupdel {force}{q}")).await?;
-            }
-        }
-        ("absent", None) => {}
-        (other, _) => {
-            return Err(fail(format!(
-                "value of state must be one of: absent, present, got: {other}"
-            )));
-        }
-    }
-    if state == "present" {
-        o.result.insert(
-            "system".into(),
-            Value::Bool(args::bool_opt(a, &["system"])?.unwrap_or(false)),
-        );
-        // The gid the group has now (Ansible reads it back after the change).
-        let now = match (&cx.writer, o.changed) {
-            (Some(_), true) => cx
-                .probe
-                .exec(&format!("getent group {q} | cut -d: -f3"), None)
-                .await?
-                .stdout_str()
-                .trim()
-                .to_string(),
-            _ => current_gid.clone(),
-        };
-        if let Ok(g) = now.parse::<i64>() {
-            o.result.insert("gid".into(), Value::Int(g));
-        }
-    }
-    Ok(o)
-}
-
-pub(super) async fn run_authorized_key(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
-    let user = args::str_req(a, &["user"], "authorized_key")?;
-    let key = args::str_req(a, &["key"], "authorized_key")?;
-    let state = args::str_opt(a, &["state"]).unwrap_or_else(|| "present".into());
-    let exclusive = args::bool_opt(a, &["exclusive"])?.unwrap_or(false);
-    let manage_dir = args::bool_opt(a, &["manage_dir"])?.unwrap_or(true);
-    let options = args::str_opt(a, &["key_options"]);
-    let acc = account(cx, &user).await?;
-    let home = match (&acc, cx.check() && cx.sim.users.contains(&user)) {
-        (Some(acc), _) => acc.home.clone(),
-        (None, true) => format!("/home/{user}"),
-        (None, false) => return Err(fail(format!("Failed to lookup user {user}"))),
-    };
-    let path =
-        args::str_opt(a, &["path"]).unwrap_or_else(|| format!("{home}/.ssh/authorized_keys"));
-    let before = read(cx, &path).await?.unwrap_or_default();
-    let before_text = String::from_utf8_lossy(&before).into_owned();
-    let blob = |l: &str| -> Option<String> {
-        let parts: Vec<&str> = l.split_whitespace().collect();
-        parts
-            .iter()
-            .position(|p| p.starts_with("ssh-") || p.starts_with("ecdsa-") || p.starts_with("sk-"))
-            .and_then(|i| parts.get(i + 1))
-            .map(std::string::ToString::to_string)
-    };
-    let wanted: Vec<String> = key
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match &options {
-            Some(o) => format!("{o} {l}"),
-            None => l.to_string(),
-        })
-        .collect();
-    let wanted_blobs: Vec<String> = wanted.iter().filter_map(|l| blob(l)).collect();
-    let mut lines: Vec<String> = before_text.lines().map(str::to_string).collect();
-    if state == "absent" {
-        lines.retain(|l| blob(l).is_none_or(|b| !wanted_blobs.contains(&b)));
-    } else {
-        if exclusive {
-            lines.retain(|l| blob(l).is_some_and(|b| wanted_blobs.contains(&b)));
-        }
-        for w in &wanted {
-            let b = blob(w);
-            match lines.iter().position(|l| blob(l) == b) {
-                Some(i) => lines[i].clone_from(w),
-                None => lines.push(w.clone()),
-            }
-        }
-    }
-    let mut after = lines.join("\n");
-    if !after.is_empty() {
-        after.push('\n');
-    }
-    let mut out = Outcome::default();
-    out.result.insert("user".into(), Value::str(user.clone()));
-    out.result.insert("key".into(), Value::str(key.clone()));
-    if after.as_bytes() == before.as_slice() {
-        return Ok(out);
-    }
-    out.changed = true;
-    out.diffs.push(Diff {
-        before_header: Some(path.clone()),
-        after_header: Some(path.clone()),
-        before: before_text,
-        after: after.clone(),
-    });
-    let Some(w) = &cx.writer else {
-        return Ok(out);
-    };
-    let dir = super::remote::parent(&path).to_string();
-    let q = sh_quote(&user);
-    if manage_dir {
-        super::remote::change(
-            w,
-            &format!(
-                "mkdir -p {d} && chown {q}: {d} && chmod 0700 {d}",
-                d = sh_quote(&dir)
-            ),
-        )
-        .await?;
-    }
-    let finish = format!("chown {q}: \"$T\" && chmod 0600 \"$T\"");
-    w.write_file(&path, after.as_bytes(), &finish, true).await?;
-    Ok(out)
 }
 
 /// `password_expire_min`, `_max`, `_warn`: `chage` for those that differ from the
