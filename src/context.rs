@@ -22,7 +22,7 @@ pub(crate) struct Fleet {
     pub check_mode: bool,
     pub diff_mode: bool,
     cache: Mutex<VarsCache>,
-    host_vars: Mutex<HashMap<HostId, Arc<Vars>>>,
+    host_vars: Mutex<HashMap<HostId, SplitVars>>,
     groups: Arc<Map>,
     /// `groups` converted once for templates: it lists every host, so converting it per
     /// host would cost hosts² work.
@@ -36,6 +36,9 @@ pub(crate) struct Fleet {
     /// is in `hostvars` in the next, as in Ansible).
     host_facts: Arc<std::sync::RwLock<HashMap<HostId, HostFacts>>>,
 }
+
+/// A host's inventory vars, and the same with the play's vars over them.
+type SplitVars = (Arc<Vars>, Arc<Vars>);
 
 /// One host's facts and registered results (converted for templates) and the vars its
 /// `include_vars` tasks loaded.
@@ -120,6 +123,17 @@ impl Fleet {
 
     /// A host's raw merged vars (inventory, group_vars, host_vars, play vars).
     pub(crate) fn raw_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
+        self.split_vars(host).map(|(_, merged)| merged)
+    }
+
+    /// The host's inventory vars (without the play's), where gathered facts rank: above
+    /// them and below the play's vars, as in Ansible.
+    pub(crate) fn inventory_vars(&self, host: HostId) -> Result<Arc<Vars>, Diagnostic> {
+        self.split_vars(host).map(|(inventory, _)| inventory)
+    }
+
+    /// (inventory vars, inventory vars with the play's over them), computed once.
+    fn split_vars(&self, host: HostId) -> Result<SplitVars, Diagnostic> {
         if let Some(v) = self
             .host_vars
             .lock()
@@ -128,18 +142,25 @@ impl Fleet {
         {
             return Ok(v);
         }
-        let mut vars = {
+        let inventory = {
             let mut cache = self.cache.lock().map_err(|_| {
                 Diagnostic::error(crate::source::Origin::file("<vars>"), "vars cache poisoned")
             })?;
             crate::vars::host_vars(&self.inventory, host, &self.query, &mut cache)?
         };
-        crate::vars::merge_into(&mut vars, &self.play_vars);
-        let vars = Arc::new(vars);
+        let inventory = Arc::new(inventory);
+        let merged = if self.play_vars.is_empty() {
+            inventory.clone()
+        } else {
+            let mut merged = (*inventory).clone();
+            crate::vars::merge_into(&mut merged, &self.play_vars);
+            Arc::new(merged)
+        };
+        let both = (inventory, merged);
         if let Ok(mut m) = self.host_vars.lock() {
-            m.insert(host, vars.clone());
+            m.insert(host, both.clone());
         }
-        Ok(vars)
+        Ok(both)
     }
 
     /// Sets play-level magic vars for every host's templates from now on.

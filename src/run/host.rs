@@ -29,8 +29,11 @@ pub(super) struct HostState {
     pub conn: Option<Connection>,
     /// Connections to the hosts tasks are delegated to (`delegate_to`), kept for the run.
     pub delegates: std::collections::HashMap<HostId, Connection>,
-    /// set_fact and registered results (and gathered facts).
+    /// set_fact and registered results.
     pub facts: IndexMap<String, minijinja::Value>,
+    /// Gathered facts (`ansible_*`, `ansible_facts`): below the play's vars, above the
+    /// inventory's, as in Ansible.
+    pub gathered: IndexMap<String, minijinja::Value>,
     /// `include_vars` results, raw (templated when read), ranked just under `facts`.
     pub included: Arc<crate::vars::Vars>,
     pub notified: Vec<String>,
@@ -69,6 +72,17 @@ impl Cause {
 }
 
 impl HostState {
+    /// What `hostvars` shows of this host beyond its vars: gathered facts, with set_fact
+    /// and registered results over them.
+    pub(super) fn published(&self) -> IndexMap<String, minijinja::Value> {
+        if self.gathered.is_empty() {
+            return self.facts.clone();
+        }
+        let mut all = self.gathered.clone();
+        all.extend(self.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
+    }
+
     pub(super) fn new(id: HostId, name: String) -> HostState {
         HostState {
             id,
@@ -76,6 +90,7 @@ impl HostState {
             conn: None,
             delegates: std::collections::HashMap::new(),
             facts: IndexMap::new(),
+            gathered: IndexMap::new(),
             included: Arc::default(),
             notified: Vec::new(),
             stats: Stats::default(),
@@ -186,9 +201,9 @@ pub(super) async fn gather_facts(
     match super::facts::gather(conn).await {
         Ok(f) => {
             for (k, v) in &f {
-                st.facts.insert(format!("ansible_{k}"), to_mj(v));
+                st.gathered.insert(format!("ansible_{k}"), to_mj(v));
             }
-            st.facts
+            st.gathered
                 .insert("ansible_facts".into(), to_mj(&Value::Map(f)));
             st.stats.ok += 1;
             result_event(&st.name, Status::Ok, None, m, false, Vec::new())
@@ -239,7 +254,21 @@ impl TaskRun<'_> {
         if let Some(role) = &self.task.role {
             frames.push(Frame::Raw(role.vars.clone()));
         }
-        frames.extend(all.iter().skip(1).cloned());
+        if st.gathered.is_empty() {
+            frames.extend(all.iter().skip(1).cloned());
+        } else {
+            // magic, the play's vars, gathered facts, the inventory's.
+            frames.extend(all.get(1).cloned());
+            if !self.fleet.play_vars.is_empty() {
+                frames.push(Frame::Raw(self.fleet.play_vars.clone()));
+            }
+            frames.push(Frame::Native(Arc::new(st.gathered.clone())));
+            let inventory = self
+                .fleet
+                .inventory_vars(st.id)
+                .map_err(|d| d.to_string())?;
+            frames.push(Frame::Raw(inventory));
+        }
         // Where lookups look for relative files: the role's directory, then the task
         // file's (Ansible's Task.get_search_path).
         let task_dir = self

@@ -35,7 +35,8 @@ impl<'a> PlayRun<'a> {
             }
             st.facts
                 .insert(name.to_string(), crate::template::to_mj(&Value::Map(m)));
-            self.fleet.set_host_facts(host, &st.facts, &st.included);
+            self.fleet
+                .set_host_facts(host, &st.published(), &st.included);
         }
     }
 
@@ -56,7 +57,7 @@ impl<'a> PlayRun<'a> {
                 let _permit = sem.acquire().await;
                 let mut st = st.lock().await;
                 let ev = host::gather_facts(&mut st, &fleet, opts).await;
-                fleet.set_host_facts(st.id, &st.facts, &st.included);
+                fleet.set_host_facts(st.id, &st.published(), &st.included);
                 ev
             }
         }))
@@ -211,7 +212,7 @@ impl<'a> PlayRun<'a> {
                 let mut st = st.lock().await;
                 let r = run.run(&mut st).await;
                 if changes_facts {
-                    fleet.set_host_facts(st.id, &st.facts, &st.included);
+                    fleet.set_host_facts(st.id, &st.published(), &st.included);
                 }
                 if let Some(p) = progress_ref {
                     p.done(name);

@@ -286,6 +286,7 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
         "h1-session17.json",
         "h1-imported.json",
         "h1-imported-skipped.txt",
+        "h1-facts.json",
     ] {
         let mine = std::fs::read_to_string(ours.join(h)).ok();
         let other = std::fs::read_to_string(theirs.join(h)).ok();

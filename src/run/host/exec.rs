@@ -359,11 +359,16 @@ impl TaskRun<'_> {
             }
             st.facts.insert(r.clone(), to_mj(&Value::Map(registered)));
         }
-        // A module's facts (not set_fact's or include_vars') also join `ansible_facts`,
-        // without their `ansible_` prefix, as Ansible's namespace_facts does.
-        if !facts.is_empty() && !matches!(self.task.module.as_str(), "set_fact" | "include_vars") {
+        // A module's facts (not set_fact's or include_vars') are host facts, ranked as
+        // gathered ones (below the play's vars), and join `ansible_facts` without their
+        // `ansible_` prefix, as Ansible's namespace_facts does.
+        if matches!(self.task.module.as_str(), "set_fact" | "include_vars") {
+            for (k, v) in facts {
+                st.facts.insert(k, to_mj(&v));
+            }
+        } else if !facts.is_empty() {
             let mut all = st
-                .facts
+                .gathered
                 .get("ansible_facts")
                 .and_then(|v| crate::template::from_mj(v).ok())
                 .and_then(|v| match v {
@@ -375,11 +380,11 @@ impl TaskRun<'_> {
                 let key = k.strip_prefix("ansible_").unwrap_or(k);
                 all.insert(key.to_string(), v.clone());
             }
-            st.facts
+            st.gathered
                 .insert("ansible_facts".into(), to_mj(&Value::Map(all)));
-        }
-        for (k, v) in facts {
-            st.facts.insert(k, to_mj(&v));
+            for (k, v) in facts {
+                st.gathered.insert(k, to_mj(&v));
+            }
         }
         if let Some(msg) = unreachable {
             let _ = msg;
