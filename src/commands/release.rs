@@ -100,6 +100,8 @@ impl Reporter for Listing {
                 let _ = writeln!(text, "  error: {msg}");
             }
             _ => {
+                // After a rollback: the list as it is now (the release left is bad).
+                let mut moved = None;
                 if matches!(status, Status::Changed) {
                     let to = result.get("release").map(Value::py_str).unwrap_or_default();
                     let from = result
@@ -107,6 +109,7 @@ impl Reporter for Listing {
                         .map(Value::py_str)
                         .unwrap_or_default();
                     let _ = writeln!(text, "  current: {from} -> {to}");
+                    moved = Some((from, to));
                 }
                 let list = match result.get("releases") {
                     Some(Value::List(l)) => l.clone(),
@@ -119,8 +122,12 @@ impl Reporter for Listing {
                     let Value::Map(m) = r else { continue };
                     let flag = |k: &str| matches!(m.get(k), Some(Value::Bool(true)));
                     let name = m.get("name").map(Value::py_str).unwrap_or_default();
-                    let mark = if flag("current") { "*" } else { " " };
-                    let note = match (flag("bad"), flag("building")) {
+                    let (current, bad) = match &moved {
+                        Some((from, to)) => (*to == name, flag("bad") || *from == name),
+                        None => (flag("current"), flag("bad")),
+                    };
+                    let mark = if current { "*" } else { " " };
+                    let note = match (bad, flag("building")) {
                         (_, true) => "  (unfinished)",
                         (true, _) => "  (bad)",
                         _ => "",

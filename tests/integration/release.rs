@@ -146,6 +146,10 @@ fn releases_switch_roll_back_and_clean_up_under_load_with_zero_failed_requests()
         .expect("runs");
     let out = format!("{}{}", stdout(&o), crate::support::stderr(&o));
     assert!(out.contains(&format!("current: {two} -> {one}")), "{out}");
+    assert!(
+        out.contains(&format!("  * {one}\n")) && out.contains(&format!("    {two}  (bad)\n")),
+        "{out}"
+    );
     assert_eq!(current(&lab), one, "{out}");
     assert!(get(&web).contains("\"version\":\"1.0.0\""));
     let broken = push(&lab, "2.0.0", "throw new Error('broken release');\n");
