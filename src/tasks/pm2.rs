@@ -129,12 +129,7 @@ pub(super) fn health_timeout(a: &Map) -> u64 {
 
 /// Whether `url` answers (2xx/3xx) within `timeout` seconds, asked from the host.
 pub(super) async fn healthy(cx: &Cx<'_>, url: &str, timeout: u64) -> Result<bool, TaskError> {
-    let check = format!(
-        "i=0; while [ $i -lt {n} ]; do curl -fsS -m 2 -o /dev/null {u} && exit 0; i=$((i+1)); sleep 0.5; done; exit 1",
-        n = timeout * 2,
-        u = sh_quote(url)
-    );
-    Ok(cx.probe.exec(&check, None).await?.ok())
+    super::remote::http_ok(cx, None, &sh_quote(url), timeout).await
 }
 
 pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {

@@ -256,7 +256,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         "present" => deploy(a, cx, &path, &s, keep, src.as_deref(), &version, o).await,
         "rollback" => {
             let a = recalled(a, cx, &path).await?;
-            rollback(&a, cx, &path, &s, keep, o).await
+            rollback(&a, cx, &path, &s, o).await
         }
         other => Err(fail(format!(
             "release: state must be one of present, rollback, list; got {other}"
@@ -374,7 +374,6 @@ async fn rollback(
     cx: &mut Cx<'_>,
     path: &str,
     s: &State,
-    keep: usize,
     mut o: Outcome,
 ) -> Result<Outcome, TaskError> {
     let Some(current) = s.current.clone() else {
@@ -407,7 +406,6 @@ async fn rollback(
     if target == current {
         return Ok(o);
     }
-    let _ = keep;
     o.changed = true;
     o.diffs.push(Diff {
         before_header: Some(format!("{path}/current")),

@@ -235,6 +235,21 @@ pub(super) async fn query(
     Ok(out)
 }
 
+/// Whether `curl ARGS` (a URL, and options such as `--unix-socket PATH`) gets a 2xx/3xx
+/// answer within `timeout` seconds, asked on the host as `escalate` (None: the login user).
+pub(super) async fn http_ok(
+    cx: &Cx<'_>,
+    escalate: Option<&crate::transport::Become>,
+    curl_args: &str,
+    timeout: u64,
+) -> Result<bool, TaskError> {
+    let check = format!(
+        "i=0; while [ $i -lt {n} ]; do curl -fsS -m 2 -o /dev/null {curl_args} && exit 0; i=$((i+1)); sleep 0.5; done; exit 1",
+        n = timeout * 2,
+    );
+    Ok(cx.probe.exec(&check, escalate).await?.ok())
+}
+
 /// Runs a command that changes the host (so only with a writer: never in check mode);
 /// its failure fails the task.
 pub(super) async fn change(

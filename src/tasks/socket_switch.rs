@@ -28,13 +28,12 @@ pub(super) const SPEC: Spec = Spec {
 /// Whether the socket at `path` answers an HTTP GET of `health` (2xx/3xx), asked on the
 /// host for up to `timeout` seconds.
 async fn answers(cx: &Cx<'_>, path: &str, health: &str, timeout: u64) -> Result<bool, TaskError> {
-    let script = format!(
-        "i=0; while [ $i -lt {n} ]; do curl -fsS -m 2 -o /dev/null --unix-socket {s} {u} && exit 0; i=$((i+1)); sleep 0.5; done; exit 1",
-        n = timeout * 2,
-        s = sh_quote(path),
-        u = sh_quote(&format!("http://localhost{health}")),
+    let curl = format!(
+        "--unix-socket {} {}",
+        sh_quote(path),
+        sh_quote(&format!("http://localhost{health}"))
     );
-    Ok(cx.probe.exec(&script, cx.read_become()).await?.ok())
+    super::remote::http_ok(cx, cx.read_become(), &curl, timeout).await
 }
 
 pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {

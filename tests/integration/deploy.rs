@@ -2,7 +2,7 @@
 //! itself is on no registry here), real Node 20.17.0 from a nodejs.org-style mirror,
 //! real pm2 from npm, real nginx; then blue/green deploys under load, and a rollback.
 
-use crate::support::{Lab, Pebble, root, service_port, stdout};
+use crate::support::{Lab, Pebble, recap_field, root, service_port, stdout};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -20,17 +20,6 @@ fn sans(cert: &std::path::Path) -> Vec<String> {
         .split([',', '\n'])
         .filter_map(|p| p.trim().strip_prefix("DNS:").map(str::to_string))
         .collect()
-}
-
-fn recap_field(out: &str, host: &str, field: &str) -> u32 {
-    out.lines()
-        .find(|l| l.starts_with(host) && l.contains(" : ok="))
-        .and_then(|l| {
-            l.split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{field}=")))
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} for {host} in:\n{out}"))
 }
 
 /// One HTTP request through nginx; the body on 200.

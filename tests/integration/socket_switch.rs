@@ -8,14 +8,7 @@ use crate::support::{Lab, fixture, stdout};
 use std::time::Duration;
 
 fn recap(out: &str, field: &str) -> u32 {
-    out.lines()
-        .find(|l| l.starts_with("sandbox4") && l.contains(" : ok="))
-        .and_then(|l| {
-            l.split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{field}=")))
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in:\n{out}"))
+    crate::support::recap_field(out, "sandbox4", field)
 }
 
 #[test]

@@ -94,6 +94,18 @@ pub(crate) fn oracle(request: &serde_json::Value) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("oracle answers JSON")
 }
 
+/// A field of `host`'s line in a run's PLAY RECAP (`changed`, `failed`...).
+pub(crate) fn recap_field(out: &str, host: &str, field: &str) -> u32 {
+    out.lines()
+        .find(|l| l.starts_with(host) && l.contains(" : ok="))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{field}=")))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for {host} in:\n{out}"))
+}
+
 pub(crate) fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()

@@ -102,14 +102,7 @@ fn pm2_args(a: &Map, eco: &str) -> Map {
     let mut pm2 = Map::default();
     pm2.insert("ecosystem".into(), Value::str(eco));
     pm2.insert("state".into(), Value::str("reloaded"));
-    for k in [
-        "node_version",
-        "nvm_dir",
-        "executable",
-        "pm2_home",
-        "health_url",
-        "health_timeout",
-    ] {
+    for k in RELOAD_KEYS.into_iter().filter(|k| *k != "ecosystem") {
         if let Some(v) = a.get(k).filter(|v| !matches!(v, Value::Null)) {
             pm2.insert(k.into(), v.clone());
         }
