@@ -37,6 +37,9 @@ mod uri;
 mod user;
 mod wait_for;
 
+#[cfg(test)]
+mod sandbox_tests;
+
 pub(crate) use access::{Probe, Writer};
 pub(crate) use attrs::Mode;
 pub(crate) use debug::RAW_ARGS;
