@@ -4,6 +4,7 @@
 
 mod access;
 mod add_host;
+pub(crate) mod args;
 pub(crate) mod async_status;
 mod attrs;
 mod authorized_key;
@@ -29,6 +30,7 @@ mod replace;
 mod script;
 mod service;
 mod set_color;
+mod sim;
 mod slurp;
 mod socket_switch;
 mod stat;
@@ -44,12 +46,12 @@ pub(crate) use access::{Probe, Writer};
 pub(crate) use attrs::Mode;
 pub(crate) use debug::RAW_ARGS;
 pub(crate) use remote::Stat;
+pub(crate) use sim::Sim;
 
 use crate::template::Scope;
 use crate::transport::{Become, Connection, TransportError};
 
 use crate::value::{Map, Value};
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -314,58 +316,6 @@ pub(crate) fn deprecation(msg: &str, version: &str) -> Value {
     Value::List(vec![Value::Map(d)])
 }
 
-/// Predicted state in check mode, so later tasks see what earlier ones would do
-/// (a user that would be created, a directory that would exist) instead of failing.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Sim {
-    pub users: HashSet<String>,
-    pub groups: HashSet<String>,
-    pub dirs: HashSet<String>,
-    pub files: HashMap<String, Vec<u8>>,
-    /// Predicted (mode, owner, group) of simulated paths.
-    pub attrs: HashMap<String, (u32, String, String)>,
-    /// The commit a git work tree would be checked out at (`git`, for `release`).
-    pub checkouts: HashMap<String, String>,
-    /// Predicted (running, enabled) of services an earlier task would change.
-    pub services: HashMap<String, (Option<bool>, Option<bool>)>,
-}
-
-impl Sim {
-    /// Records that a path would be written with these attributes.
-    pub(crate) fn wrote(
-        &mut self,
-        path: &str,
-        content: Vec<u8>,
-        attrs: &attrs::Attrs,
-        old: Option<&Stat>,
-    ) {
-        let mode = attrs
-            .mode
-            .as_ref()
-            .and_then(|m| m.resolve(old.map_or(0o644, |s| s.mode), false).ok())
-            .or(old.filter(|s| s.exists).map(|s| s.mode))
-            .unwrap_or(0o644);
-        let owner = attrs
-            .owner
-            .clone()
-            .or(old.filter(|s| s.exists).map(|s| s.owner.clone()))
-            .unwrap_or_else(|| "root".into());
-        let group = attrs
-            .group
-            .clone()
-            .or(old.filter(|s| s.exists).map(|s| s.group.clone()))
-            .unwrap_or_else(|| "root".into());
-        self.files.insert(path.to_string(), content);
-        self.attrs.insert(path.to_string(), (mode, owner, group));
-    }
-
-    pub(crate) fn removed(&mut self, path: &str) {
-        self.files.remove(path);
-        self.dirs.remove(path);
-        self.attrs.remove(path);
-    }
-}
-
 /// One before/after pair, shown as a unified diff with `--diff`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Diff {
@@ -618,61 +568,4 @@ pub(crate) async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Out
     };
     let args = expanded(module, args, cx).await?;
     (m.run)(args.as_ref(), cx).await
-}
-
-/// Argument helpers shared by modules.
-pub(crate) mod args {
-    use super::{TaskError, fail};
-    use crate::value::{Map, Value};
-
-    pub(crate) fn str_opt(a: &Map, keys: &[&str]) -> Option<String> {
-        keys.iter()
-            .find_map(|k| a.get(*k))
-            .filter(|v| !matches!(v, Value::Null))
-            .map(Value::py_str)
-    }
-
-    pub(crate) fn str_req(a: &Map, keys: &[&str], module: &str) -> Result<String, TaskError> {
-        str_opt(a, keys).ok_or_else(|| {
-            // Ansible's own words (its argument spec check), whatever the module.
-            let _ = module;
-            fail(format!("missing required arguments: {}", keys[0]))
-        })
-    }
-
-    pub(crate) fn bool_opt(a: &Map, keys: &[&str]) -> Result<Option<bool>, TaskError> {
-        match keys.iter().find_map(|k| a.get(*k)) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::Int(i)) => Ok(Some(*i != 0)),
-            Some(Value::Str(s)) => match s.to_lowercase().as_str() {
-                "yes" | "true" | "on" | "1" | "y" | "t" => Ok(Some(true)),
-                "no" | "false" | "off" | "0" | "n" | "f" | "" => Ok(Some(false)),
-                _ => Err(fail(format!(
-                    "argument `{}` is of type str and we were unable to convert to bool: {s:?}",
-                    keys[0]
-                ))),
-            },
-            Some(other) => Err(fail(format!(
-                "argument `{}` must be a boolean, got {}",
-                keys[0],
-                other.type_name()
-            ))),
-        }
-    }
-
-    pub(crate) fn list_opt(a: &Map, keys: &[&str]) -> Option<Vec<String>> {
-        match keys.iter().find_map(|k| a.get(*k))? {
-            Value::List(l) => Some(l.iter().map(Value::py_str).collect()),
-            Value::Null => None,
-            other => Some(
-                other
-                    .py_str()
-                    .split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-            ),
-        }
-    }
 }
