@@ -1,123 +1,18 @@
 //! SSH with russh: one connection per host, many channels on it.
 
-use super::known_hosts::{self, Verdict};
 use super::sudo::{Become, Markers, command_line, failure};
-use super::target::{StrictHostKeys, Target};
+use super::target::Target;
 use super::{ExecOutput, TransportError};
 use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
 use russh::{Channel, ChannelMsg, Disconnect};
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 
-/// Verifies the server's key and remembers why it refused one.
-struct Verifier {
-    target: Arc<Target>,
-    problem: Arc<Mutex<Option<TransportError>>>,
-    /// What the user should hear about the connection (a key added to known_hosts).
-    notes: Arc<Mutex<Vec<String>>>,
-}
+mod auth;
+mod verify;
 
-impl client::Handler for Verifier {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        let key: &PublicKey = match key {
-            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key,
-            russh::keys::PublicKeyOrCertificate::Certificate(_) => {
-                self.refuse(
-                    "host certificates are not supported; list the host key in known_hosts".into(),
-                );
-                return Ok(false);
-            }
-        };
-        let t = &self.target;
-        // Whatever StrictHostKeyChecking says, a changed or revoked key is refused:
-        // `no` and `accept-new` only ever add keys of hosts not known yet.
-        let name = known_hosts::host_key_name(&t.host, t.port);
-        let fp = known_hosts::fingerprint(key);
-        match known_hosts::check(&t.known_hosts, &t.host, t.port, key) {
-            Verdict::Known => Ok(true),
-            Verdict::Changed { file, line } => {
-                self.refuse(format!(
-                    "the host key of {name} has CHANGED (now {} {fp}); the recorded one is at {}:{line}. This may be an attack; remove that line only if you know why the key changed",
-                    key.algorithm(),
-                    file.display()
-                ));
-                Ok(false)
-            }
-            Verdict::Revoked { file, line } => {
-                self.refuse(format!(
-                    "the host key of {name} ({fp}) is revoked in {}:{line}",
-                    file.display()
-                ));
-                Ok(false)
-            }
-            Verdict::Unknown if t.strict != StrictHostKeys::Yes => {
-                let file = t
-                    .known_hosts
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| std::path::PathBuf::from("known_hosts"));
-                if let Err(e) = known_hosts::learn(&file, &t.host, t.port, key) {
-                    if t.strict == StrictHostKeys::AcceptNew {
-                        self.refuse(format!(
-                            "cannot record the key of {name} in {}: {e}",
-                            file.display()
-                        ));
-                        return Ok(false);
-                    }
-                    // `no` connects even when the key cannot be kept, as OpenSSH does.
-                    self.note(format!(
-                        "{name} is not a known host; its {} key {fp} was accepted (StrictHostKeyChecking=no) but could not be recorded in {}: {e}",
-                        key.algorithm(),
-                        file.display()
-                    ));
-                    return Ok(true);
-                }
-                self.note(format!(
-                    "Permanently added '{name}' ({}) to the list of known hosts ({}).",
-                    key.algorithm(),
-                    file.display()
-                ));
-                Ok(true)
-            }
-            Verdict::Unknown => {
-                let files: Vec<String> = t
-                    .known_hosts
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect();
-                self.refuse(format!(
-                    "{name} is not a known host: its {} key is {fp}. If that is right, add it to {} (e.g. `ssh-keyscan -p {} {} >> {}`), or connect once with StrictHostKeyChecking=accept-new",
-                    key.algorithm(),
-                    files.join(" or "),
-                    t.port,
-                    t.host,
-                    files.first().map_or("~/.ssh/known_hosts", String::as_str)
-                ));
-                Ok(false)
-            }
-        }
-    }
-}
-
-impl Verifier {
-    fn note(&self, msg: String) {
-        if let Ok(mut n) = self.notes.lock() {
-            n.push(msg);
-        }
-    }
-
-    fn refuse(&self, msg: String) {
-        if let Ok(mut p) = self.problem.lock() {
-            *p = Some(TransportError::HostKey(msg));
-        }
-    }
-}
+use auth::authenticate;
+use verify::Verifier;
 
 pub struct SshConnection {
     /// What opening it has to tell the user (see `Connection::take_notes`).
@@ -604,98 +499,4 @@ impl SshConnection {
             let _ = jump.disconnect(Disconnect::ByApplication, "", "en").await;
         }
     }
-}
-
-/// The RSA signature hash the server prefers (None for other keys, or when it says not).
-async fn rsa_hash(handle: &Handle<Verifier>) -> Option<russh::keys::HashAlg> {
-    handle
-        .best_supported_rsa_hash()
-        .await
-        .ok()
-        .flatten()
-        .flatten()
-}
-
-async fn authenticate(
-    handle: &mut Handle<Verifier>,
-    target: &Target,
-) -> Result<(), TransportError> {
-    let mut tried = Vec::new();
-    let mut last_err = None;
-    for file in &target.identity_files {
-        if !file.exists() {
-            continue;
-        }
-        let key = match russh::keys::load_secret_key(file, None) {
-            Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => {
-                if let Some(p) = passphrase(file) {
-                    match russh::keys::load_secret_key(file, Some(&p)) {
-                        Ok(k) => k,
-                        Err(e) => {
-                            last_err = Some(format!("{}: {e}", file.display()));
-                            continue;
-                        }
-                    }
-                } else {
-                    last_err = Some(format!(
-                        "{} is encrypted and no passphrase was given (TPROV_KEY_PASSPHRASE)",
-                        file.display()
-                    ));
-                    continue;
-                }
-            }
-            Err(e) => {
-                last_err = Some(format!("{}: {e}", file.display()));
-                continue;
-            }
-        };
-        tried.push(file.display().to_string());
-        let hash = rsa_hash(handle).await;
-        match handle
-            .authenticate_publickey(
-                &target.user,
-                PrivateKeyWithHashAlg::new(Arc::new(key), hash),
-            )
-            .await
-        {
-            Ok(r) if r.success() => return Ok(()),
-            Ok(_) => {}
-            Err(e) => return Err(unreachable(target, e)),
-        }
-    }
-    if let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
-        && let Ok(ids) = agent.request_identities().await
-    {
-        for id in ids {
-            let russh::keys::agent::AgentIdentity::PublicKey { key, comment } = id else {
-                continue;
-            };
-            tried.push(format!("agent key {comment}"));
-            let hash = rsa_hash(handle).await;
-            if let Ok(r) = handle
-                .authenticate_publickey_with(&target.user, key, hash, &mut agent)
-                .await
-                && r.success()
-            {
-                return Ok(());
-            }
-        }
-    }
-    let detail = match (tried.is_empty(), last_err) {
-        (true, Some(e)) => e,
-        (true, None) => "no private key found (set ansible_ssh_private_key_file, private_key_file, or run an ssh-agent)".into(),
-        (false, _) => format!("the server refused {}", tried.join(", ")),
-    };
-    Err(TransportError::Auth(format!(
-        "{}@{}:{}: {detail}",
-        target.user, target.host, target.port
-    )))
-}
-
-fn passphrase(file: &std::path::Path) -> Option<String> {
-    if let Ok(p) = std::env::var("TPROV_KEY_PASSPHRASE") {
-        return Some(p);
-    }
-    rpassword::prompt_password(format!("Passphrase for {}: ", file.display())).ok()
 }
