@@ -58,8 +58,36 @@ use std::sync::Arc;
 /// A module's argument names (aliases included) and which are required.
 pub(crate) struct Spec {
     pub name: &'static str,
+    /// Ansible's `add_file_common_args`: the module also takes [`FILE_COMMON_ARGS`].
+    pub file_common: bool,
     pub args: &'static [&'static str],
     pub required: &'static [&'static str],
+}
+
+/// Ansible's FILE_COMMON_ARGUMENTS (module_utils/basic.py), `attr` being `attributes`.
+pub(crate) const FILE_COMMON_ARGS: &[&str] = &[
+    "mode",
+    "owner",
+    "group",
+    "seuser",
+    "serole",
+    "selevel",
+    "setype",
+    "attributes",
+    "attr",
+    "unsafe_writes",
+];
+
+impl Spec {
+    /// Every argument name the module takes, aliases included.
+    pub(crate) fn all_args(&self) -> impl Iterator<Item = &'static str> + Clone {
+        let common = if self.file_common {
+            FILE_COMMON_ARGS
+        } else {
+            &[]
+        };
+        self.args.iter().chain(common).copied()
+    }
 }
 
 /// A module's future, borrowing its arguments and the task's context.
@@ -267,10 +295,10 @@ pub(crate) fn check_args(module: &str, args: &Map) -> Vec<(String, String)> {
             ));
             continue;
         }
-        if k != "_raw_params" && !spec.args.contains(&k.as_str()) {
-            let hint = crate::schema::did_you_mean(k, spec.args.iter().copied())
+        if k != "_raw_params" && !spec.all_args().any(|a| a == k) {
+            let hint = crate::schema::did_you_mean(k, spec.all_args())
                 .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
-            let mut supported: Vec<&str> = spec.args.to_vec();
+            let mut supported: Vec<&str> = spec.all_args().collect();
             supported.sort_unstable();
             out.push((
                 k.clone(),

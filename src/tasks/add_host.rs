@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "add_host",
+    file_common: false,
     args: &["name", "hostname", "host", "groups", "group", "groupname"],
     required: &["name|hostname|host"],
 };

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 pub(super) const SPEC: Spec = Spec {
     name: "async_status",
+    file_common: false,
     args: &["jid", "mode"],
     required: &["jid"],
 };

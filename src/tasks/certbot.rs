@@ -10,6 +10,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "certbot",
+    file_common: false,
     args: &[
         "domains",
         "cert_name",

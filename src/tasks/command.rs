@@ -8,6 +8,7 @@ use crate::value::{Map, Value};
 
 pub(super) const COMMAND_SPEC: Spec = Spec {
     name: "command",
+    file_common: false,
     args: &[
         "_raw_params",
         "cmd",
@@ -27,6 +28,7 @@ pub(super) const COMMAND_SPEC: Spec = Spec {
 
 pub(super) const SHELL_SPEC: Spec = Spec {
     name: "shell",
+    file_common: false,
     args: &[
         "_raw_params",
         "cmd",

@@ -14,42 +14,17 @@ mod remote_src;
 
 use dir::copy_dir;
 
-const FILE_ARGS: [&str; 14] = [
-    "dest",
-    "owner",
-    "group",
-    "mode",
-    "backup",
-    "force",
-    "validate",
-    "follow",
-    "unsafe_writes",
-    "attributes",
-    "seuser",
-    "serole",
-    "setype",
-    "selevel",
-];
-
 pub(super) const COPY_SPEC: Spec = Spec {
     name: "copy",
+    file_common: true,
     args: &[
         "src",
         "content",
         "dest",
-        "owner",
-        "group",
-        "mode",
         "backup",
         "force",
         "validate",
         "follow",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
         "remote_src",
         "directory_mode",
         "decrypt",
@@ -62,22 +37,14 @@ pub(super) const COPY_SPEC: Spec = Spec {
 
 pub(super) const TEMPLATE_SPEC: Spec = Spec {
     name: "template",
+    file_common: true,
     args: &[
         "src",
         "dest",
-        "owner",
-        "group",
-        "mode",
         "backup",
         "force",
         "validate",
         "follow",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
         "newline_sequence",
         "trim_blocks",
         "lstrip_blocks",
@@ -96,7 +63,6 @@ pub(super) const TEMPLATE_SPEC: Spec = Spec {
 const MAX_DIFF_SIZE: usize = 104_448;
 
 pub(super) async fn run_copy(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
-    let _ = FILE_ARGS;
     // The action plugin's checks, in its order.
     let src = args::str_opt(a, &["src"]).filter(|s| !s.is_empty());
     let content = a.get("content").filter(|c| !matches!(c, Value::Null));

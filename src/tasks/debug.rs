@@ -7,36 +7,43 @@ use crate::value::{Map, Value};
 
 pub(super) const DEBUG_SPEC: Spec = Spec {
     name: "debug",
+    file_common: false,
     args: &["msg", "var", "verbosity"],
     required: &[],
 };
 pub(super) const SET_FACT_SPEC: Spec = Spec {
     name: "set_fact",
+    file_common: false,
     args: &[],
     required: &[],
 };
 pub(super) const ASSERT_SPEC: Spec = Spec {
     name: "assert",
+    file_common: false,
     args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
     required: &["that"],
 };
 pub(super) const FAIL_SPEC: Spec = Spec {
     name: "fail",
+    file_common: false,
     args: &["msg", "_raw_params"],
     required: &[],
 };
 pub(super) const META_SPEC: Spec = Spec {
     name: "meta",
+    file_common: false,
     args: &["_raw_params"],
     required: &["_raw_params"],
 };
 pub(super) const INCLUDE_SPEC: Spec = Spec {
     name: "include_tasks",
+    file_common: false,
     args: &["_raw_params", "file", "apply"],
     required: &["_raw_params|file"],
 };
 pub(super) const PAUSE_SPEC: Spec = Spec {
     name: "pause",
+    file_common: false,
     args: &["seconds", "minutes", "prompt", "echo"],
     required: &[],
 };

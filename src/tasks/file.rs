@@ -15,14 +15,12 @@ use times::{set_times, times, touch};
 
 pub(super) const SPEC: Spec = Spec {
     name: "file",
+    file_common: true,
     args: &[
         "path",
         "dest",
         "name",
         "state",
-        "owner",
-        "group",
-        "mode",
         "src",
         "recurse",
         "follow",
@@ -33,12 +31,6 @@ pub(super) const SPEC: Spec = Spec {
         "access_time_format",
         "_diff_peek",
         "_original_basename",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
     ],
     required: &["path|dest|name"],
 };

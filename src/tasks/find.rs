@@ -11,6 +11,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "find",
+    file_common: false,
     args: &[
         "paths",
         "name",

@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "getent",
+    file_common: false,
     args: &["database", "key", "split", "fail_key", "service"],
     required: &["database"],
 };

@@ -8,6 +8,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "git",
+    file_common: false,
     args: &[
         "repo",
         "name",

@@ -6,6 +6,7 @@ use crate::value::{Map, Value};
 
 pub(super) const GROUP_SPEC: Spec = Spec {
     name: "group",
+    file_common: false,
     args: &[
         "name",
         "gid",

@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "group_by",
+    file_common: false,
     args: &["key", "parents"],
     required: &["key"],
 };

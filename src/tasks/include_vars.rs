@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub(super) const SPEC: Spec = Spec {
     name: "include_vars",
+    file_common: false,
     args: &[
         "_raw_params",
         "file",

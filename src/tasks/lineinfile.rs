@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "lineinfile",
+    file_common: true,
     args: &[
         "path",
         "dest",
@@ -24,23 +25,15 @@ pub(super) const SPEC: Spec = Spec {
         "backup",
         "backrefs",
         "firstmatch",
-        "owner",
-        "group",
-        "mode",
         "validate",
-        "unsafe_writes",
-        "attributes",
         "others",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
     ],
     required: &["path|dest|destfile|name"],
 };
 
 pub(super) const BLOCK_SPEC: Spec = Spec {
     name: "blockinfile",
+    file_common: true,
     args: &[
         "path",
         "dest",
@@ -56,18 +49,9 @@ pub(super) const BLOCK_SPEC: Spec = Spec {
         "insertbefore",
         "create",
         "backup",
-        "owner",
-        "group",
-        "mode",
         "validate",
         "append_newline",
         "prepend_newline",
-        "unsafe_writes",
-        "attributes",
-        "seuser",
-        "serole",
-        "setype",
-        "selevel",
     ],
     required: &["path|dest|destfile|name"],
 };

@@ -9,6 +9,7 @@ use crate::value::{Map, Value};
 
 pub(super) const NODE_SPEC: Spec = Spec {
     name: "node",
+    file_common: false,
     args: &[
         "version", "nvm_dir", "mirror", "checksum", "default", "arch", "state",
     ],
@@ -17,6 +18,7 @@ pub(super) const NODE_SPEC: Spec = Spec {
 
 pub(super) const NPM_SPEC: Spec = Spec {
     name: "npm",
+    file_common: false,
     args: &[
         "name",
         "version",

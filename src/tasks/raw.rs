@@ -6,6 +6,7 @@ use crate::value::Map;
 
 pub(super) const SPEC: Spec = Spec {
     name: "raw",
+    file_common: false,
     args: &["_raw_params", "executable"],
     required: &["_raw_params"],
 };

@@ -21,6 +21,7 @@ use reload::{canary, recalled, reload, remember, revert};
 
 pub(super) const SPEC: Spec = Spec {
     name: "release",
+    file_common: false,
     args: &[
         "path",
         "src",

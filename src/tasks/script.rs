@@ -8,6 +8,7 @@ use crate::value::Map;
 
 pub(super) const SPEC: Spec = Spec {
     name: "script",
+    file_common: false,
     args: &[
         "_raw_params",
         "cmd",

@@ -11,6 +11,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "service",
+    file_common: false,
     args: &[
         "name",
         "service",
@@ -30,6 +31,7 @@ pub(super) const SPEC: Spec = Spec {
 
 pub(super) const SYSTEMD_SPEC: Spec = Spec {
     name: "systemd",
+    file_common: false,
     args: &[
         "name",
         "service",

@@ -14,6 +14,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "set_color",
+    file_common: false,
     args: &[
         "path",
         "color",

@@ -6,6 +6,7 @@ use base64::Engine as _;
 
 pub(super) const SPEC: Spec = Spec {
     name: "slurp",
+    file_common: false,
     args: &["src", "path"],
     required: &["src|path"],
 };

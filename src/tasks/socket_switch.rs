@@ -14,6 +14,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "socket_switch",
+    file_common: false,
     args: &[
         "live",
         "new",

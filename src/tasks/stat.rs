@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "stat",
+    file_common: false,
     args: &[
         "path",
         "dest",

@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "tempfile",
+    file_common: false,
     args: &["state", "path", "prefix", "suffix"],
     required: &[],
 };

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub(super) const SPEC: Spec = Spec {
     name: "wait_for",
+    file_common: false,
     args: &[
         "host",
         "port",
