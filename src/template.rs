@@ -235,7 +235,7 @@ impl Engine {
 
     fn make_env(o: &FileOptions) -> Environment<'static> {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::AnsibleMarkers);
         env.set_debug(true);
         env.set_fuel(Some(50_000_000));
         let mut builder = SyntaxConfig::builder();

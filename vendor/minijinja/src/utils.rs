@@ -291,6 +291,12 @@ pub enum UndefinedBehavior {
     /// * **string coercion in filters/functions:** fails
     /// * **if true:** fails
     Strict,
+    /// tprov patch: like `Strict`, with Ansible's undefined markers: an attribute or item
+    /// looked up on an undefined value is undefined again (`a.b.c | default(x)`,
+    /// `a.b is defined`), and a filter or test given an undefined argument is not called,
+    /// the undefined value being its result (except `default`, `d`, `mandatory`,
+    /// `ternary`, `defined`, `undefined`). Any other use still fails as in `Strict`.
+    AnsibleMarkers,
 }
 
 impl UndefinedBehavior {
@@ -309,15 +315,16 @@ impl UndefinedBehavior {
             (UndefinedBehavior::Lenient, false)
             | (UndefinedBehavior::Strict, false)
             | (UndefinedBehavior::SemiStrict, false)
+            | (UndefinedBehavior::AnsibleMarkers, false)
             | (UndefinedBehavior::Chainable, false) => Ok(Value::undefined_with_origin(origin)),
             // chained undefined values keep the origin of the parent
-            // tprov patch: strict undefined values chain too, as Ansible's undefined
-            // markers do (`a.b.c | default(x)`, `a.b is defined`); any other use of
-            // the result still fails.
-            (UndefinedBehavior::Chainable | UndefinedBehavior::Strict, true) => Ok(Value::undefined_with_origin(
-                parent.undefined_origin().unwrap_or(UndefinedOrigin::NONE),
-            )),
+            (UndefinedBehavior::Chainable | UndefinedBehavior::AnsibleMarkers, true) => {
+                Ok(Value::undefined_with_origin(
+                    parent.undefined_origin().unwrap_or(UndefinedOrigin::NONE),
+                ))
+            }
             (UndefinedBehavior::Lenient, true)
+            | (UndefinedBehavior::Strict, true)
             | (UndefinedBehavior::SemiStrict, true) => Err(Error::undefined(parent)),
         }
     }
@@ -329,7 +336,10 @@ impl UndefinedBehavior {
     pub(crate) fn is_true(self, value: &Value) -> Result<bool, Error> {
         match (self, &value.0) {
             // silent undefined doesn't error, even in strict mode
-            (UndefinedBehavior::Strict, &ValueRepr::Undefined(UndefinedType::Default, _)) => {
+            (
+                UndefinedBehavior::Strict | UndefinedBehavior::AnsibleMarkers,
+                &ValueRepr::Undefined(UndefinedType::Default, _),
+            ) => {
                 Err(Error::undefined(value))
             }
             _ => Ok(value.is_true()),
@@ -352,7 +362,9 @@ impl UndefinedBehavior {
         match (self, &value.0) {
             // silent undefined doesn't error, even in strict mode
             (
-                UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict,
+                UndefinedBehavior::Strict
+                | UndefinedBehavior::SemiStrict
+                | UndefinedBehavior::AnsibleMarkers,
                 &ValueRepr::Undefined(UndefinedType::Default, _),
             ) => Err(Error::undefined(value)),
             _ => Ok(()),
@@ -370,7 +382,9 @@ impl UndefinedBehavior {
         match (self, &value.0) {
             // silent undefined never errors
             (
-                UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict,
+                UndefinedBehavior::Strict
+                | UndefinedBehavior::SemiStrict
+                | UndefinedBehavior::AnsibleMarkers,
                 &ValueRepr::Undefined(UndefinedType::Default, _),
             ) => Err(Error::undefined(value)),
             _ => Ok(()),

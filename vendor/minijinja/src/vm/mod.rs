@@ -261,7 +261,9 @@ impl<'env> Executor<'env> {
         let undefined_behavior = state.undefined_behavior();
         let strict_undefined = matches!(
             undefined_behavior,
-            UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
+            UndefinedBehavior::Strict
+                | UndefinedBehavior::SemiStrict
+                | UndefinedBehavior::AnsibleMarkers
         );
         #[cfg(feature = "debug")]
         let track_undefined_origins = state.env().debug();
@@ -567,7 +569,10 @@ impl<'env> Executor<'env> {
                     let stop = stack.pop();
                     b = stack.pop();
                     a = stack.pop();
-                    if a.is_undefined() && matches!(undefined_behavior, UndefinedBehavior::Strict) {
+                    if a.is_undefined() && matches!(
+                        undefined_behavior,
+                        UndefinedBehavior::Strict | UndefinedBehavior::AnsibleMarkers
+                    ) {
                         bail!(Error::undefined(&a));
                     }
                     stack.push(charge_value!(ctx_ok!(ops::slice(state, a, b, stop, step))));
@@ -1640,9 +1645,9 @@ fn describe_expr_at(
     }
 }
 
-/// tprov patch: in strict mode, the first (non-silent) undefined argument, if any.
+/// tprov patch: with `AnsibleMarkers`, the first (non-silent) undefined argument, if any.
 fn strict_undefined_arg(behavior: UndefinedBehavior, args: &[Value]) -> Option<Value> {
-    if matches!(behavior, UndefinedBehavior::Strict) {
+    if matches!(behavior, UndefinedBehavior::AnsibleMarkers) {
         for arg in args {
             if behavior.assert_value_not_undefined(arg).is_err() {
                 return Some(arg.clone());
