@@ -10,9 +10,7 @@ pub(crate) mod edit;
 mod ini;
 pub(crate) mod load;
 pub(crate) mod pattern;
-mod pyliteral;
 mod range;
-mod shlex;
 mod yaml_source;
 
 use crate::source::{Diagnostic, Origin};
@@ -20,13 +18,14 @@ use crate::value::{Map, Value};
 use indexmap::IndexMap;
 use std::path::PathBuf;
 
+pub(crate) use crate::python::literal::parse_value;
 pub(crate) use address::parse_address;
 pub(crate) use load::load;
-pub(crate) use pyliteral::parse_value;
 
 /// Shell-like words (POSIX quoting, no comments), for `key=value` argument strings.
 pub(crate) fn split_words(s: &str) -> Vec<String> {
-    shlex::split(s, false).unwrap_or_else(|_| s.split_whitespace().map(str::to_string).collect())
+    crate::python::shlex::split(s, false)
+        .unwrap_or_else(|_| s.split_whitespace().map(str::to_string).collect())
 }
 
 pub(crate) type HostId = usize;

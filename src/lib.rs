@@ -11,6 +11,7 @@ mod inventory;
 pub mod lab;
 mod output;
 mod playbook;
+mod python;
 mod report;
 mod run;
 mod schema;

@@ -17,7 +17,6 @@ mod jinja_tests;
 mod lookups;
 mod methods;
 mod password_hash;
-mod pyformat;
 mod scope;
 mod subelements;
 mod syntax;

@@ -318,13 +318,5 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
-/// Quotes for `/bin/sh`, as Python's `shlex.quote`.
-pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
+/// Quotes for `/bin/sh` (Python's `shlex.quote`).
+pub(crate) use crate::python::shlex::quote as sh_quote;

@@ -14,7 +14,7 @@ proptest! {
 
     #[test]
     fn literal_eval_never_panics(text in "[\\[\\](){}'\"0-9a-zA-Z_.,:+\\-#\\\\ ]{0,40}") {
-        let _ = super::pyliteral::parse_value(&text);
+        let _ = crate::python::literal::parse_value(&text);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! `literal_eval`, `[g:vars]` values are not shell-split (a trailing comment stays unless
 //! Python swallows it), and `[g:children]` may name groups declared later in the file.
 
-use super::pyliteral::parse_value;
-use super::{Inventory, shlex};
+use super::Inventory;
+use crate::python::literal::parse_value;
+use crate::python::shlex;
 use crate::source::{Diagnostic, Origin, Pos};
 use crate::value::Value;
 use regex::Regex;

@@ -32,14 +32,14 @@ fn ours(v: &MjValue) -> Result<Value, Error> {
 /// `string % value`: Python's printf-style formatting.
 fn string_rem(lhs: &MjValue, rhs: &MjValue) -> Result<MjValue, Error> {
     let fmt = lhs.as_str().unwrap_or_default();
-    super::pyformat::percent(fmt, &ours(rhs)?)
+    crate::python::printf::percent(fmt, &ours(rhs)?)
         .map(MjValue::from)
         .map_err(err)
 }
 
 /// `format`: Jinja's `soft_str(value) % (kwargs or args)`.
 fn format(v: MjValue, args: minijinja::value::Rest<MjValue>, k: Kwargs) -> Result<String, Error> {
-    use super::pyformat::{Args, format};
+    use crate::python::printf::{Args, format};
     let fmt = py_str(&v)?;
     let names: Vec<String> = k.args().map(str::to_string).collect();
     let out = if names.is_empty() {

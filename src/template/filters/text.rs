@@ -62,7 +62,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         } else {
             py_str(&s)?
         };
-        Ok(shell_quote(&s))
+        Ok(crate::python::shlex::quote(&s))
     });
     env.add_filter(
         "b64encode",
@@ -449,19 +449,6 @@ fn center(s: &str, width: usize) -> String {
     let pad = width - len;
     let left = pad / 2 + (pad & width & 1);
     format!("{}{s}{}", " ".repeat(left), " ".repeat(pad - left))
-}
-
-/// Python's `shlex.quote`.
-pub(super) fn shell_quote(s: &str) -> String {
-    if s.is_empty() {
-        return "''".into();
-    }
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 fn hash(s: &str, alg: &str) -> Result<String, Error> {

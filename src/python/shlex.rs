@@ -1,8 +1,8 @@
-//! Python's `shlex.split(line, comments=True)` (POSIX mode), which Ansible's INI plugin
-//! uses to cut host lines into tokens.
+//! Python's `shlex`: `split(line, comments=True)` (POSIX mode), which Ansible's INI plugin
+//! uses to cut host lines into tokens, and `quote`, for every command tprov writes.
 
 /// Splits like `shlex.split(s, comments=True)`; errors carry Python's messages.
-pub(super) fn split(s: &str, comments: bool) -> Result<Vec<String>, &'static str> {
+pub(crate) fn split(s: &str, comments: bool) -> Result<Vec<String>, &'static str> {
     let mut tokens = Vec::new();
     let mut token = String::new();
     let mut in_token = false;
@@ -72,6 +72,17 @@ pub(super) fn split(s: &str, comments: bool) -> Result<Vec<String>, &'static str
         tokens.push(token);
     }
     Ok(tokens)
+}
+
+/// Quotes for `/bin/sh`, as Python's `shlex.quote`: the one quoting of tprov.
+pub(crate) fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 #[cfg(test)]

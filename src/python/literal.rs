@@ -13,7 +13,7 @@ pub(crate) fn parse_value(s: &str) -> Value {
 }
 
 /// `None` when `s` is not a Python literal expression.
-pub(super) fn literal_eval(s: &str) -> Option<Value> {
+pub(crate) fn literal_eval(s: &str) -> Option<Value> {
     let mut p = Parser {
         src: s.trim_start_matches([' ', '\t']).as_bytes(),
         i: 0,

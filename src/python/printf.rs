@@ -4,7 +4,7 @@
 use crate::value::Value;
 
 /// The arguments of one `%` operation: positional, or a mapping for `%(name)s`.
-pub(super) enum Args<'a> {
+pub(crate) enum Args<'a> {
     Positional(Vec<&'a Value>),
     Mapping(&'a crate::value::Map),
 }
@@ -21,7 +21,7 @@ struct Spec {
 }
 
 /// How many arguments `fmt` consumes (`*` widths included), or None with `%(key)`.
-pub(super) fn arg_count(fmt: &str) -> Option<usize> {
+pub(crate) fn arg_count(fmt: &str) -> Option<usize> {
     let chars: Vec<char> = fmt.chars().collect();
     let (mut n, mut i) = (0, 0);
     while i < chars.len() {
@@ -52,7 +52,7 @@ pub(super) fn arg_count(fmt: &str) -> Option<usize> {
 /// `fmt % rhs` as Python reads the right side: a tuple spreads (a Jinja list does when
 /// it has as many items as the format takes, which is how a tuple literal arrives), a
 /// dict feeds `%(key)s`, anything else is the one argument.
-pub(super) fn percent(fmt: &str, rhs: &Value) -> Result<String, String> {
+pub(crate) fn percent(fmt: &str, rhs: &Value) -> Result<String, String> {
     match (rhs, arg_count(fmt)) {
         (Value::Map(m), None) => format(fmt, &Args::Mapping(m)),
         (Value::List(items), Some(n)) if items.len() == n && n != 1 => {
@@ -65,7 +65,7 @@ pub(super) fn percent(fmt: &str, rhs: &Value) -> Result<String, String> {
 }
 
 /// `fmt % args`, with Python's errors.
-pub(super) fn format(fmt: &str, args: &Args<'_>) -> Result<String, String> {
+pub(crate) fn format(fmt: &str, args: &Args<'_>) -> Result<String, String> {
     let chars: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
     let mut next = 0;
