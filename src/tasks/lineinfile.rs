@@ -4,6 +4,7 @@ use super::attrs::{Attrs, changes};
 use super::remote::{Kind, Stat, read, stat};
 use super::{Cx, Diff, Outcome, Spec, TaskError, args, fail};
 use crate::value::{Map, Value};
+use std::borrow::Cow;
 
 pub(super) const SPEC: Spec = Spec {
     name: "lineinfile",
@@ -84,11 +85,17 @@ fn regex(p: &str) -> Result<Regex, TaskError> {
 }
 
 /// Splits into lines that keep their line ending (Python's `readlines`).
-fn lines(data: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(data)
-        .split_inclusive('\n')
-        .map(str::to_string)
-        .collect()
+/// Lines borrow the file's text; only those a task changes are copied (a 4M-line file
+/// would otherwise cost 4M allocations).
+fn lines(text: &str) -> Vec<Cow<'_, str>> {
+    let mut out = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
+    out.extend(text.split_inclusive('\n').map(Cow::Borrowed));
+    out
+}
+
+/// Bytes as text for a diff, without a copy when they are UTF-8.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 pub(super) struct Target {
@@ -133,12 +140,6 @@ pub(super) async fn finish(
     if content_changed {
         out.changed = true;
         out.msg = Some(msg);
-        out.diffs.push(Diff {
-            before_header: Some(format!("{} (content)", t.path)),
-            after_header: Some(format!("{} (content)", t.path)),
-            before: String::from_utf8_lossy(&t.before).into_owned(),
-            after: String::from_utf8_lossy(&after).into_owned(),
-        });
         if let Some(w) = &cx.writer {
             // `backup: yes`: a timestamped copy beside the file before it changes.
             if t.st.exists && args::bool_opt(a, &["backup"])?.unwrap_or(false) {
@@ -178,8 +179,15 @@ pub(super) async fn finish(
             )
             .await?;
         } else {
-            cx.sim.wrote(&t.path, after, &attrs, Some(&t.st));
+            cx.sim.wrote(&t.path, after.clone(), &attrs, Some(&t.st));
         }
+        // The contents move into the diff: a large file is not copied twice more.
+        out.diffs.push(Diff {
+            before_header: Some(format!("{} (content)", t.path)),
+            after_header: Some(format!("{} (content)", t.path)),
+            before: text(t.before),
+            after: text(after),
+        });
     } else if t.st.exists {
         let c = changes(&t.st, &attrs, &t.path, true)?;
         if c.changed() {
@@ -207,7 +215,8 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let search = args::str_opt(a, &["search_string"]);
     let create = args::bool_opt(a, &["create"])?.unwrap_or(false);
     let t = load(cx, &path, create && state == "present").await?;
-    let mut lines = lines(&t.before);
+    let src = String::from_utf8_lossy(&t.before);
+    let mut lines = lines(&src);
     let empty = match (a.get("regexp").or(a.get("regex")), a.get("search_string")) {
         (Some(Value::Str(r)), _) if r.is_empty() => Some((
             "regular expression",
@@ -235,14 +244,9 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         let n = lines.len();
         lines.retain(|l| !matches_line(l, line.as_deref()));
         let removed = n - lines.len();
-        let mut out = finish(
-            cx,
-            a,
-            t,
-            lines.concat().into_bytes(),
-            format!("{removed} line(s) removed"),
-        )
-        .await?;
+        let after = lines.concat().into_bytes();
+        drop(lines);
+        let mut out = finish(cx, a, t, after, format!("{removed} line(s) removed")).await?;
         out.result
             .insert("found".into(), Value::Int(removed as i64));
         return Ok(out);
@@ -305,22 +309,22 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         if lines[i] == new_line {
             msg = String::new();
         } else {
-            lines[i] = new_line;
+            lines[i] = new_line.into();
             msg = "line replaced".to_string();
         }
     } else if backrefs {
         msg = String::new();
     } else if insertbefore.as_deref() == Some("BOF") || insertafter.as_deref() == Some("BOF") {
-        lines.insert(0, format!("{line}\n"));
+        lines.insert(0, format!("{line}\n").into());
         msg = "line added".into();
     } else if insertafter.as_deref() == Some("EOF") || ins_index.is_none() {
         if let Some(last) = lines.last_mut()
             && !last.ends_with('\n')
             && !last.ends_with('\r')
         {
-            last.push('\n');
+            last.to_mut().push('\n');
         }
-        lines.push(format!("{line}\n"));
+        lines.push(format!("{line}\n").into());
         msg = "line added".into();
     } else {
         let i = ins_index.unwrap_or(lines.len());
@@ -333,11 +337,13 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         {
             msg = String::new();
         } else {
-            lines.insert(i.min(lines.len()), format!("{line}\n"));
+            lines.insert(i.min(lines.len()), format!("{line}\n").into());
             msg = "line added".into();
         }
     }
-    let mut out = finish(cx, a, t, lines.concat().into_bytes(), msg).await?;
+    let after = lines.concat().into_bytes();
+    drop(lines);
+    let mut out = finish(cx, a, t, after, msg).await?;
     // lineinfile names its backup `backup` (blockinfile and replace: `backup_file`).
     let backup = out
         .result
@@ -369,12 +375,13 @@ pub(super) async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskE
     );
     let block = args::str_opt(a, &["block", "content"]).unwrap_or_default();
     let t = load(cx, &path, create && state == "present").await?;
-    let mut lines = lines(&t.before);
+    let src = String::from_utf8_lossy(&t.before);
+    let mut lines = lines(&src);
     let present = state == "present";
     // Ansible's blockinfile, step for step: the last lines equal to the markers...
-    let bare = |l: &String| l.trim_end_matches(['\r', '\n']).to_string();
-    let b = lines.iter().rposition(|l| bare(l) == begin);
-    let e = lines.iter().rposition(|l| bare(l) == end);
+    let bare = |l: &str| l.trim_end_matches(['\r', '\n']).len();
+    let b = lines.iter().rposition(|l| l[..bare(l)] == begin);
+    let e = lines.iter().rposition(|l| l[..bare(l)] == end);
     let mut new_block: Vec<String> = Vec::new();
     if present && !block.is_empty() {
         new_block.push(format!("{begin}\n"));
@@ -427,7 +434,7 @@ pub(super) async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskE
     let mut at = at.min(lines.len());
     // A line separator before the block.
     if at > 0 && !lines[at - 1].ends_with('\n') {
-        lines[at - 1].push('\n');
+        lines[at - 1].to_mut().push('\n');
     }
     if args::bool_opt(a, &["prepend_newline"])?.unwrap_or(false)
         && present
@@ -440,7 +447,7 @@ pub(super) async fn run_block(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskE
     let removing = new_block.is_empty();
     let after_block = at + new_block.len();
     let tail = lines.split_off(at);
-    lines.extend(new_block);
+    lines.extend(new_block.into_iter().map(Cow::Owned));
     lines.extend(tail);
     if args::bool_opt(a, &["append_newline"])?.unwrap_or(false)
         && present

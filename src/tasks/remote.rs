@@ -215,9 +215,12 @@ pub(super) async fn read(cx: &Cx<'_>, path: &str) -> Result<Option<Vec<u8>>, Tas
             out.stderr_str().trim()
         )));
     }
-    match out.stdout.strip_prefix(b"present\n") {
-        Some(rest) => Ok(Some(rest.to_vec())),
-        None => Ok(None),
+    let mut data = out.stdout;
+    if data.starts_with(b"present\n") {
+        data.drain(..b"present\n".len());
+        Ok(Some(data))
+    } else {
+        Ok(None)
     }
 }
 

@@ -38,7 +38,16 @@ enum ShellError {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
+}
+
+/// Appends `data` to `buf` and looks for `needle` only where the new bytes could
+/// complete it, so reading a large output stays linear (a 50 MB file read in 32 KB
+/// messages would otherwise rescan the whole buffer 1,600 times).
+fn push_find(buf: &mut Vec<u8>, data: &[u8], needle: &[u8]) -> Option<usize> {
+    let from = buf.len().saturating_sub(needle.len().saturating_sub(1));
+    buf.extend_from_slice(data);
+    find(&buf[from..], needle).map(|i| from + i)
 }
 
 fn unreachable(target: &Target, e: impl std::fmt::Display) -> TransportError {
@@ -294,14 +303,15 @@ impl SshConnection {
         let mut out = ExecOutput::default();
         while let Some(msg) = channel.wait().await {
             match msg {
-                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                ChannelMsg::Data { data }
+                    if push_find(&mut out.stdout, &data, marker.as_bytes()).is_some() =>
+                {
+                    self.held.lock().await.push(channel);
+                    return Ok(out);
+                }
                 ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
                 ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                 _ => {}
-            }
-            if find(&out.stdout, marker.as_bytes()).is_some() {
-                self.held.lock().await.push(channel);
-                return Ok(out);
             }
         }
         if out.status.is_none() && self.handle.is_closed() {
@@ -352,11 +362,19 @@ impl SshConnection {
         let (out_end, err_end) = (format!("\n{m} "), format!("\n{m}\n"));
         let mut out = ExecOutput::default();
         let (mut status, mut err_done) = (None, false);
+        // Where stdout's end marker starts, once seen (its status line may come later).
+        let mut found: Option<usize> = None;
         while status.is_none() || !err_done {
             match channel.wait().await {
                 Some(ChannelMsg::Data { data }) => {
-                    out.stdout.extend_from_slice(&data);
-                    if let Some(i) = find(&out.stdout, out_end.as_bytes()) {
+                    let at = if found.is_some() {
+                        out.stdout.extend_from_slice(&data);
+                        found
+                    } else {
+                        push_find(&mut out.stdout, &data, out_end.as_bytes())
+                    };
+                    if let Some(i) = at {
+                        found = Some(i);
                         let tail = &out.stdout[i + out_end.len()..];
                         if let Some(nl) = tail.iter().position(|b| *b == b'\n') {
                             status = std::str::from_utf8(&tail[..nl])
@@ -367,8 +385,7 @@ impl SshConnection {
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, .. }) => {
-                    out.stderr.extend_from_slice(&data);
-                    if let Some(i) = find(&out.stderr, err_end.as_bytes()) {
+                    if let Some(i) = push_find(&mut out.stderr, &data, err_end.as_bytes()) {
                         out.stderr.truncate(i);
                         err_done = true;
                     }
@@ -498,5 +515,25 @@ impl SshConnection {
         for jump in self.jumps.iter().rev() {
             let _ = jump.disconnect(Disconnect::ByApplication, "", "en").await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_find;
+
+    #[test]
+    fn a_marker_split_across_messages_is_found_where_it_starts() {
+        let mut buf = Vec::new();
+        let mut at = None;
+        for chunk in [&b"out"[..], b"put\n__EN", b"D 0\n"] {
+            at = at.or(push_find(&mut buf, chunk, b"\n__END "));
+        }
+        assert_eq!(at, Some(6));
+        assert_eq!(buf, b"output\n__END 0\n");
+        let mut buf = Vec::new();
+        assert_eq!(push_find(&mut buf, b"", b"xy"), None);
+        assert_eq!(push_find(&mut buf, b"x", b"xy"), None);
+        assert_eq!(push_find(&mut buf, b"y", b"xy"), Some(0));
     }
 }
