@@ -59,18 +59,30 @@ impl Reporter for Ansible {
                 diffs,
                 action,
             } => {
+                // Ansible's order: the diff (v2_on_file_diff), the module's warnings and
+                // deprecations, where a failure comes from, then the result.
+                if self.diff {
+                    let text: String = diffs
+                        .iter()
+                        .map(|d| diff::colored(&unified(d), p))
+                        .collect();
+                    if !text.is_empty() {
+                        p.out(&text);
+                    }
+                }
+                let (warnings, deprecations) = notices(result);
+                for w in &warnings {
+                    p.warn(w);
+                }
+                for d in &deprecations {
+                    p.deprecate(d);
+                }
                 let mut text = String::new();
-                // Ansible 2.19 prints where a failure comes from before the result.
                 if matches!(status, Status::Failed | Status::Ignored)
                     && let Some(Value::Str(e)) = result.get(crate::run::ERROR_KEY)
                 {
                     text.push_str(&p.paint(&format!("[ERROR]: {e}"), "31"));
                     text.push_str("\n\n");
-                }
-                if self.diff {
-                    for d in diffs {
-                        text.push_str(&diff::colored(&unified(d), p));
-                    }
                 }
                 let item = item
                     .as_ref()
@@ -171,6 +183,35 @@ pub(crate) fn recap_line(host: &str, s: &Stats) -> String {
     )
 }
 
+/// A module's warnings and deprecations, from its result, in Ansible's words.
+pub(crate) fn notices(result: &Map) -> (Vec<String>, Vec<String>) {
+    let warnings = match result.get("warnings") {
+        Some(Value::List(ws)) => ws.iter().map(Value::py_str).collect(),
+        _ => Vec::new(),
+    };
+    let deprecations = match result.get("deprecations") {
+        Some(Value::List(ds)) => ds
+            .iter()
+            .filter_map(|d| match d {
+                Value::Map(d) => Some(d),
+                _ => None,
+            })
+            .map(|d| {
+                let msg = d.get("msg").map(Value::py_str).unwrap_or_default();
+                match d.get("version") {
+                    Some(v) => format!(
+                        "{msg} This feature will be removed from ansible-core version {}.",
+                        v.py_str()
+                    ),
+                    None => msg,
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    (warnings, deprecations)
+}
+
 /// The result as the callback shows it: without internal keys, and for `debug` only
 /// the message (or the variable).
 fn display_result(m: &Map, action: &str) -> Map {
@@ -214,6 +255,16 @@ pub(crate) struct Json {
 
 impl Reporter for Json {
     fn event(&mut self, e: &Event) {
+        // A module's warnings and deprecations come before its result.
+        if let Event::Result { result, .. } = e {
+            let (warnings, deprecations) = notices(result);
+            for w in warnings {
+                self.event(&Event::Warning(w));
+            }
+            for d in deprecations {
+                self.event(&Event::Deprecation(d));
+            }
+        }
         let mut m = Map::default();
         match e {
             Event::PlayStart { name, check } => {

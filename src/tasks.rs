@@ -11,6 +11,7 @@ mod authorized_key;
 mod certbot;
 mod command;
 mod copy;
+mod cron;
 mod debug;
 mod file;
 mod find;
@@ -168,6 +169,7 @@ modules! {
     service::SPEC, paths NONE => |a, cx| service::run(a, cx, "service").await;
     service::SYSTEMD_SPEC, paths NONE => |a, cx| service::run(a, cx, "systemd").await;
     wait_for::SPEC, paths &["path"] => |a, cx| wait_for::run(a, cx).await;
+    cron::SPEC, paths &["cron_file"] => |a, cx| cron::run(a, cx).await;
     uri::SPEC, paths NONE => |a, cx| uri::run(a, cx).await;
 }
 
@@ -219,7 +221,6 @@ pub(crate) const ANSIBLE_ONLY: &[&str] = &[
     "apt_repository",
     "assemble",
     "async_status",
-    "cron",
     "deb822_repository",
     "debconf",
     "dnf",

@@ -372,6 +372,15 @@ const CONTROLLER_ACTIONS: &[&str] = &[
     "meta",
 ];
 
+/// Ansible's action plugins whose own failures (a missing `src`) come before any module
+/// runs: their messages have no "Module failed" prefix.
+const ACTION_PLUGINS: &[&str] = &["copy", "template", "script", "raw", "include_tasks"];
+
+/// A module Ansible runs on the host: its failures are "Module failed: MSG".
+fn runs_on_host(module: &str) -> bool {
+    !CONTROLLER_ACTIONS.contains(&module) && !ACTION_PLUGINS.contains(&module)
+}
+
 /// A result key (never kept) marking a failure `failed_when` made, not the module.
 pub(super) const FAILED_BY_TASK: &str = "_tprov_failed_by_task";
 

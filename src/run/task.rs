@@ -246,28 +246,6 @@ impl<'a> PlayRun<'a> {
                 }
             }
             for ev in &r.events {
-                // A module's warnings come before its result, as Ansible prints them.
-                if let Event::Result { result, .. } = ev {
-                    if let Some(Value::List(ws)) = result.get("warnings") {
-                        for w in ws {
-                            self.reporter.event(&Event::Warning(w.py_str()));
-                        }
-                    }
-                    if let Some(Value::List(ds)) = result.get("deprecations") {
-                        for d in ds {
-                            let Value::Map(d) = d else { continue };
-                            let msg = d.get("msg").map(Value::py_str).unwrap_or_default();
-                            let text = match d.get("version") {
-                                Some(v) => format!(
-                                    "{msg} This feature will be removed from ansible-core version {}.",
-                                    v.py_str()
-                                ),
-                                None => msg,
-                            };
-                            self.reporter.event(&Event::Deprecation(text));
-                        }
-                    }
-                }
                 self.reporter.event(ev);
             }
             if r.ok {

@@ -155,14 +155,12 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         head.clone().map_or(Value::Null, Value::Str),
     );
     let Some(want) = remote_sha else {
-        let why = if errors.is_empty() {
-            format!("version {version} not found in {repo}")
+        // Ansible's words: git's own error (run_command's check_rc), else its own.
+        return Err(fail(if errors.is_empty() {
+            format!("Could not determine remote revision for {version}")
         } else {
             errors.join("\n")
-        };
-        return Err(fail(format!(
-            "Failed to read the remote version of {repo}: {why}"
-        )));
+        }));
     };
     o.result.insert("after".into(), Value::str(want.clone()));
     let branch_like = !is_sha(&version) && version != "HEAD";

@@ -196,6 +196,21 @@ const CASES: &[Case] = &[
     ),
     case("wait_for", "wait_for: {path: '@D@/conf', timeout: 2}", true),
     case(
+        "cron",
+        "cron: {name: walk, job: 'echo hi', user: root, cron_file: '@D@/crond/walk', minute: '5'}",
+        true,
+    ),
+    case(
+        "cron",
+        "cron: {name: WALK_VAR, env: true, job: x, user: root, cron_file: '@D@/crond/vars'}",
+        true,
+    ),
+    case(
+        "cron",
+        "cron: {name: walk, job: 'echo hi', special_time: daily}",
+        false,
+    ),
+    case(
         "uri",
         "uri: {url: 'http://127.0.0.1:9/', method: POST, timeout: 1}",
         false,
@@ -258,7 +273,13 @@ fn snapshot(root: &Path) -> Snapshot {
     }
     let mut out = Snapshot::new();
     walk(root, &mut out);
-    for f in ["/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"] {
+    for f in [
+        "/etc/passwd",
+        "/etc/group",
+        "/etc/shadow",
+        "/etc/gshadow",
+        "/var/spool/cron/crontabs",
+    ] {
         walk(Path::new(f), &mut out);
     }
     out
@@ -285,7 +306,7 @@ fn sandbox(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     let q = crate::transport::sh_quote(&d.display().to_string());
     sh(&format!(
-        "set -e; mkdir -p {q}/dir {q}/tree/a {q}/app {q}/www; cd {q}
+        "set -e; mkdir -p {q}/dir {q}/tree/a {q}/app {q}/www {q}/crond; cd {q}
 printf 'a=1\\nb=2\\n' > conf; chmod 0644 conf; echo gone > gone
 echo src > src.txt; echo leaf > tree/a/leaf; printf '{{{{ 1 + 1 }}}}\\n' > t.j2
 printf '#!/bin/sh\\ntouch {q}/by-script\\n' > script.sh; chmod +x script.sh

@@ -1,6 +1,6 @@
 //! `slurp`: a file's bytes from the host, base64-encoded, as Ansible returns them.
 
-use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use super::{Cx, Outcome, Spec, TaskError, args};
 use crate::value::{Map, Value};
 use base64::Engine as _;
 
@@ -14,17 +14,42 @@ pub(super) const SPEC: Spec = Spec {
 pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let src = args::str_req(a, &["src", "path"], "slurp")?;
     let st = super::remote::stat(cx, &src, true, false).await?;
+    // Ansible's messages, and the exception its [ERROR] line adds to them.
+    let failed = |msg: String, errno: u8, why: &str| {
+        let mut out = Outcome {
+            failed: true,
+            ..Outcome::default()
+        };
+        let detail = format!(
+            "{msg}: [Errno {errno}] {why}: {}",
+            Value::str(src.clone()).py_repr()
+        );
+        out.result
+            .insert(super::ERROR_DETAIL.into(), Value::str(detail));
+        out.msg = Some(msg);
+        Ok(out)
+    };
     if !st.exists {
-        return Err(fail(format!("file not found: {src}")));
+        return failed(
+            format!("File not found: {src}"),
+            2,
+            "No such file or directory",
+        );
     }
     if st.kind == super::remote::Kind::Dir {
-        return Err(fail(format!(
-            "source is a directory and must be a file: {src}"
-        )));
+        return failed(
+            format!("Source is a directory and must be a file: {src}"),
+            21,
+            "Is a directory",
+        );
     }
-    let data = super::remote::read(cx, &src)
-        .await?
-        .ok_or_else(|| fail(format!("file not found: {src}")))?;
+    let Some(data) = super::remote::read(cx, &src).await? else {
+        return failed(
+            format!("File not found: {src}"),
+            2,
+            "No such file or directory",
+        );
+    };
     Ok(Outcome::default()
         .with(
             "content",

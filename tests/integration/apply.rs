@@ -302,6 +302,55 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// The cron module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
+/// sandbox4: every registered result (with `--diff`), the files left and the printed
+/// output of every cron task are Ansible's.
+#[test]
+fn cron_matches_ansible_playbook() {
+    let lab = Lab::up("cron", &["sandbox3", "sandbox4"]);
+    let dir = root().join("tests/fixtures/cron");
+    let out = "/tmp/tprov-cron-out";
+    let args = |c: &mut Command, host: &str| {
+        c.current_dir(&dir)
+            .arg("-i")
+            .arg(&lab.inventory)
+            .args(["play.yml", "--diff", "--limit", host, "-e"])
+            .arg(format!("out={out}"));
+    };
+    let mut a = Command::new("ansible-playbook");
+    a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
+        .env("ANSIBLE_NOCOLOR", "1");
+    args(&mut a, "sandbox4.tokenoftrust.com");
+    let a = a.output().expect("ansible-playbook runs");
+    let mut t = crate::support::tprov();
+    t.arg("apply");
+    args(&mut t, "sandbox3.tokenoftrust.com");
+    let t = t.output().expect("tprov runs");
+    let (ta, tt) = (stdout(&a), stdout(&t));
+    assert!(
+        t.status.success() && a.status.success(),
+        "tprov:\n{tt}\nansible:\n{ta}"
+    );
+    for f in ["results.json", "cron.d/adopt", "cron.d/bad.name"] {
+        let read =
+            |host: &str| std::fs::read_to_string(lab.root(host).join(&out[1..]).join(f)).ok();
+        let mine = read("sandbox3");
+        assert!(mine.is_some(), "{f}\n{tt}");
+        assert_eq!(mine, read("sandbox4"), "{f}\ntprov:\n{tt}");
+    }
+    // Each cron task's output, the host's name aside.
+    let cron_tasks = |text: &str, host: &str| -> Vec<String> {
+        text.split("TASK [")
+            .filter(|b| b.starts_with("cron]"))
+            .map(|b| b.replace(host, "HOST"))
+            .collect()
+    };
+    assert_eq!(
+        cron_tasks(&tt, "sandbox3.tokenoftrust.com"),
+        cron_tasks(&ta, "sandbox4.tokenoftrust.com")
+    );
+}
+
 /// `wait_for: state=drained` on the controller itself (`ansible_connection=local`): it
 /// times out while a connection to the port is open and returns once it closes.
 #[test]

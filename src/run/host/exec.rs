@@ -5,7 +5,7 @@ use super::keywords::flag;
 use super::results::{fail_map, skip_result};
 use super::{
     CONTROLLER_ACTIONS, Cause, ERROR_KEY, FAILED_BY_EXECUTOR, FAILED_BY_TASK, HostResult,
-    HostState, NO_TRACEBACK, TaskRun, result_event,
+    HostState, NO_TRACEBACK, TaskRun, result_event, runs_on_host,
 };
 use crate::run::event::{Event, Status};
 use crate::tasks::{self, TaskError};
@@ -200,9 +200,13 @@ impl TaskRun<'_> {
                     {
                         return self.cannot_predict(st, &dep, events);
                     }
-                    // Argument validation is the module's own in Ansible.
+                    // Argument validation is the module's own in Ansible, and so is
+                    // every failure of a module that runs on the host (fail_json).
                     module_failed = msg.starts_with("Unsupported parameters")
-                        || msg.starts_with("missing required arguments");
+                        || msg.starts_with("missing required arguments")
+                        || (runs_on_host(&self.task.module)
+                            && !msg.starts_with("become failed:")
+                            && !msg.starts_with("tprov cannot run"));
                     let mut m = fail_map(&msg);
                     if st.cause.is_some() && CONTROLLER_ACTIONS.contains(&self.task.module.as_str())
                     {
