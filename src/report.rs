@@ -62,10 +62,19 @@ impl Reporter for Ansible {
                 // Ansible's order: the diff (v2_on_file_diff), the module's warnings and
                 // deprecations, where a failure comes from, then the result.
                 if self.diff {
-                    let text: String = diffs
+                    let mut text: String = diffs
                         .iter()
                         .map(|d| diff::colored(&unified(d), p))
                         .collect();
+                    // A module's own `prepared` diff (apt's plan), shown as it is.
+                    if *status == Status::Changed
+                        && let Some(Value::Map(d)) = result.get("diff")
+                        && let Some(Value::Str(prep)) = d.get("prepared")
+                        && !prep.is_empty()
+                    {
+                        text.push_str(prep);
+                        text.push('\n');
+                    }
                     if !text.is_empty() {
                         p.out(&text);
                     }

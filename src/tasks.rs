@@ -4,6 +4,7 @@
 
 mod access;
 mod add_host;
+mod apt;
 pub(crate) mod args;
 pub(crate) mod async_status;
 mod attrs;
@@ -170,6 +171,8 @@ modules! {
     service::SYSTEMD_SPEC, paths NONE => |a, cx| service::run(a, cx, "systemd").await;
     wait_for::SPEC, paths &["path"] => |a, cx| wait_for::run(a, cx).await;
     cron::SPEC, paths &["cron_file"] => |a, cx| cron::run(a, cx).await;
+    apt::SPEC, paths &["deb"] => |a, cx| apt::run(a, cx).await;
+    apt::PACKAGE_SPEC, paths NONE => |a, cx| apt::run_package(a, cx).await;
     uri::SPEC, paths NONE => |a, cx| uri::run(a, cx).await;
 }
 
@@ -216,7 +219,6 @@ pub(crate) fn fqcn(module: &str) -> String {
 /// (Ansible knows the name, and a `when:` may skip it on this platform) and fails only on
 /// the hosts that run it; `validate` warns about it.
 pub(crate) const ANSIBLE_ONLY: &[&str] = &[
-    "apt",
     "apt_key",
     "apt_repository",
     "assemble",
@@ -234,7 +236,6 @@ pub(crate) const ANSIBLE_ONLY: &[&str] = &[
     "iptables",
     "known_hosts",
     "mount_facts",
-    "package",
     "package_facts",
     "pip",
     "reboot",

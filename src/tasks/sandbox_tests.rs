@@ -211,6 +211,13 @@ const CASES: &[Case] = &[
         false,
     ),
     case(
+        "apt",
+        "apt: {name: [tprov-walk-none, dpkg], state: latest}",
+        false,
+    ),
+    case("apt", "apt: {name: dpkg, state: absent}", false),
+    case("package", "package: {name: dpkg, state: latest}", false),
+    case(
         "uri",
         "uri: {url: 'http://127.0.0.1:9/', method: POST, timeout: 1}",
         false,

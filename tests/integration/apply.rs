@@ -351,6 +351,66 @@ fn cron_matches_ansible_playbook() {
     );
 }
 
+/// The apt module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
+/// sandbox4, against a local repository of test packages that is each host's only
+/// source: the same decisions, results, messages and `--diff`, the same packages left.
+#[test]
+fn apt_matches_ansible_playbook() {
+    let fixture = root().join("tests/fixtures/apt");
+    let repo = std::env::temp_dir().join(format!("tprov-apt-repo-{}", std::process::id()));
+    let made = Command::new(fixture.join("make-repo.sh"))
+        .arg(&repo)
+        .output()
+        .expect("make-repo.sh runs");
+    assert!(made.status.success(), "{}", crate::support::stderr(&made));
+    let lab = Lab::up("apt", &["sandbox3", "sandbox4"]);
+    let out = "/tmp/tprov-apt-out";
+    let args = |c: &mut Command, host: &str| {
+        c.current_dir(&fixture)
+            .arg("-i")
+            .arg(&lab.inventory)
+            .args(["play.yml", "--diff", "--limit", host, "-e"])
+            .arg(format!("out={out}"))
+            .arg("-e")
+            .arg(format!("repo={}", repo.display()));
+    };
+    let mut a = Command::new("ansible-playbook");
+    a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
+        .env("ANSIBLE_NOCOLOR", "1");
+    args(&mut a, "sandbox4.tokenoftrust.com");
+    let a = a.output().expect("ansible-playbook runs");
+    let mut t = crate::support::tprov();
+    t.arg("apply");
+    args(&mut t, "sandbox3.tokenoftrust.com");
+    let t = t.output().expect("tprov runs");
+    let (ta, tt) = (stdout(&a), stdout(&t));
+    assert!(a.status.success(), "ansible-playbook:\n{ta}");
+    assert!(t.status.success(), "tprov:\n{tt}");
+    let read = |host: &str| {
+        std::fs::read_to_string(lab.root(host).join(&out[1..]).join("results.json")).ok()
+    };
+    let mine = read("sandbox3");
+    assert!(mine.is_some(), "{tt}");
+    assert_eq!(mine, read("sandbox4"), "tprov:\n{tt}");
+    // What --diff shows of each apt task (apt-get's plan), the host's name and the
+    // cache's timestamp aside.
+    let time = regex::Regex::new(r#""cache_update_time": \d+"#).expect("regex");
+    let apt_tasks = |text: &str, host: &str| -> Vec<String> {
+        text.split("TASK [")
+            .filter(|b| b.starts_with("apt]"))
+            .map(|b| {
+                time.replace_all(&b.replace(host, "HOST"), "TIME")
+                    .into_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        apt_tasks(&tt, "sandbox3.tokenoftrust.com"),
+        apt_tasks(&ta, "sandbox4.tokenoftrust.com")
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}
+
 /// `wait_for: state=drained` on the controller itself (`ansible_connection=local`): it
 /// times out while a connection to the port is open and returns once it closes.
 #[test]
