@@ -62,8 +62,32 @@ pub(crate) struct Spec {
     pub name: &'static str,
     /// Ansible's `add_file_common_args`: the module also takes [`FILE_COMMON_ARGS`].
     pub file_common: bool,
+    /// What the runner treats specially about it (none for a module run on the host).
+    pub traits: &'static [Trait],
     pub args: &'static [&'static str],
     pub required: &'static [&'static str],
+}
+
+/// What the runner needs to know of a module, declared with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trait {
+    /// An action of the controller's, not a module on the host: its failures are
+    /// "Action failed".
+    Controller,
+    /// Needs no connection to the host (debug, set_fact, group_by...).
+    Local,
+    /// Ansible's action plugin around a module (copy, template, script, raw): its own
+    /// failures, before any module runs, carry no prefix.
+    ActionPlugin,
+    /// Changes the run's inventory (group_by, add_host).
+    EditsInventory,
+    /// Sets the host's facts (set_fact, include_vars).
+    SetsFacts,
+}
+
+/// Whether the module `name` (canonical) has `t`.
+pub(crate) fn has_trait(name: &str, t: Trait) -> bool {
+    spec(name).is_some_and(|s| s.traits.contains(&t))
 }
 
 /// Ansible's FILE_COMMON_ARGUMENTS (module_utils/basic.py), `attr` being `attributes`.

@@ -15,7 +15,7 @@ use crate::connect::target;
 use crate::context::Fleet;
 use crate::inventory::HostId;
 use crate::playbook::{Play, Task};
-use crate::tasks::{self, Sim};
+use crate::tasks::{self, Sim, Trait};
 use crate::template::{Frame, Scope, engine, to_mj};
 use crate::transport::Connection;
 use crate::value::{Map, Value};
@@ -358,27 +358,15 @@ impl TaskRun<'_> {
 /// `_ansible_` key: never displayed as part of the result).
 pub(crate) const ERROR_KEY: &str = "_ansible_tprov_error";
 
-/// Modules that are Ansible action plugins run on the controller: their failures are
-/// "Action failed", others' "Module failed".
-const CONTROLLER_ACTIONS: &[&str] = &[
-    "debug",
-    "assert",
-    "fail",
-    "set_fact",
-    "include_vars",
-    "add_host",
-    "group_by",
-    "pause",
-    "meta",
-];
+/// A module Ansible runs on the host: its failures are "Module failed: MSG" (an action
+/// of the controller's says "Action failed", an action plugin's own failure nothing).
+pub(super) fn runs_on_host(module: &str) -> bool {
+    !tasks::has_trait(module, Trait::Controller) && !tasks::has_trait(module, Trait::ActionPlugin)
+}
 
-/// Ansible's action plugins whose own failures (a missing `src`) come before any module
-/// runs: their messages have no "Module failed" prefix.
-const ACTION_PLUGINS: &[&str] = &["copy", "template", "script", "raw", "include_tasks"];
-
-/// A module Ansible runs on the host: its failures are "Module failed: MSG".
-fn runs_on_host(module: &str) -> bool {
-    !CONTROLLER_ACTIONS.contains(&module) && !ACTION_PLUGINS.contains(&module)
+/// An action of the controller's: its failures are "Action failed: MSG".
+pub(super) fn controller_action(module: &str) -> bool {
+    tasks::has_trait(module, Trait::Controller)
 }
 
 /// A result key (never kept) marking a failure `failed_when` made, not the module.

@@ -194,7 +194,8 @@ impl<'a> PlayRun<'a> {
         });
         let progress_ref = progress.as_ref();
         let changes_facts = task.register.is_some()
-            || matches!(task.module.as_str(), "set_fact" | "include_vars" | "setup");
+            || crate::tasks::has_trait(&task.module, crate::tasks::Trait::SetsFacts)
+            || task.module == "setup";
         let fleet = &self.fleet;
         let results = join_all(targets.iter().map(|h| {
             let st = self.states[h].clone();
@@ -228,7 +229,8 @@ impl<'a> PlayRun<'a> {
         let mut any_fatal = false;
         // `group_by` / `add_host`: every host's changes go into one copy of the
         // inventory, and the play's next tasks see it.
-        let edits_inventory = matches!(task.module.as_str(), "group_by" | "add_host");
+        let edits_inventory =
+            crate::tasks::has_trait(&task.module, crate::tasks::Trait::EditsInventory);
         let mut edited: Option<Inventory> = None;
         for (h, mut r) in targets.iter().zip(results) {
             if edits_inventory {

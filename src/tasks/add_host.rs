@@ -2,12 +2,13 @@
 //! after this one. It runs once per play batch, not per host, as Ansible's does. The
 //! result is Ansible's: `add_host: {host_name, groups, host_vars}`.
 
-use super::{Outcome, Spec, TaskError, fail};
+use super::{Outcome, Spec, TaskError, Trait, fail};
 use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "add_host",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local, Trait::EditsInventory],
     args: &["name", "hostname", "host", "groups", "group", "groupname"],
     required: &["name|hostname|host"],
 };

@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 pub(super) const SPEC: Spec = Spec {
     name: "apt",
     file_common: false,
+    traits: &[],
     args: &[
         "state",
         "update_cache",
@@ -58,6 +59,7 @@ pub(super) const SPEC: Spec = Spec {
 pub(super) const PACKAGE_SPEC: Spec = Spec {
     name: "package",
     file_common: false,
+    traits: &[],
     args: &[
         "use",
         "name",

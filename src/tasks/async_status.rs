@@ -13,6 +13,7 @@ use std::sync::Mutex;
 pub(super) const SPEC: Spec = Spec {
     name: "async_status",
     file_common: false,
+    traits: &[],
     args: &["jid", "mode"],
     required: &["jid"],
 };

@@ -9,6 +9,7 @@ use crate::value::{Map, Value};
 pub(super) const AUTHORIZED_KEY_SPEC: Spec = Spec {
     name: "authorized_key",
     file_common: false,
+    traits: &[],
     args: &[
         "user",
         "key",

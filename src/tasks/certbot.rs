@@ -11,6 +11,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "certbot",
     file_common: false,
+    traits: &[],
     args: &[
         "domains",
         "cert_name",

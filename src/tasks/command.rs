@@ -9,6 +9,7 @@ use crate::value::{Map, Value};
 pub(super) const COMMAND_SPEC: Spec = Spec {
     name: "command",
     file_common: false,
+    traits: &[],
     args: &[
         "_raw_params",
         "cmd",
@@ -29,6 +30,7 @@ pub(super) const COMMAND_SPEC: Spec = Spec {
 pub(super) const SHELL_SPEC: Spec = Spec {
     name: "shell",
     file_common: false,
+    traits: &[],
     args: &[
         "_raw_params",
         "cmd",

@@ -4,7 +4,7 @@
 
 use super::attrs::{Attrs, changes};
 use super::remote::{Kind, Stat, read, sha1_hex, stat};
-use super::{Cx, Diff, Outcome, Spec, TaskError, Writer, args, fail};
+use super::{Cx, Diff, Outcome, Spec, TaskError, Trait, Writer, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
 use std::path::Path;
@@ -17,6 +17,7 @@ use dir::copy_dir;
 pub(super) const COPY_SPEC: Spec = Spec {
     name: "copy",
     file_common: true,
+    traits: &[Trait::ActionPlugin],
     args: &[
         "src",
         "content",
@@ -38,6 +39,7 @@ pub(super) const COPY_SPEC: Spec = Spec {
 pub(super) const TEMPLATE_SPEC: Spec = Spec {
     name: "template",
     file_common: true,
+    traits: &[Trait::ActionPlugin],
     args: &[
         "src",
         "dest",

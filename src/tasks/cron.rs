@@ -13,6 +13,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "cron",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "user",

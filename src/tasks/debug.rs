@@ -1,49 +1,56 @@
 //! Controller-side tasks: `debug`, `set_fact`, `assert`, `fail`, `pause`, and the specs
 //! of `meta` and `include_tasks` (which the runner itself carries out).
 
-use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use super::{Cx, Outcome, Spec, TaskError, Trait, args, fail};
 use crate::template::{engine, from_mj};
 use crate::value::{Map, Value};
 
 pub(super) const DEBUG_SPEC: Spec = Spec {
     name: "debug",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local],
     args: &["msg", "var", "verbosity"],
     required: &[],
 };
 pub(super) const SET_FACT_SPEC: Spec = Spec {
     name: "set_fact",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local, Trait::SetsFacts],
     args: &[],
     required: &[],
 };
 pub(super) const ASSERT_SPEC: Spec = Spec {
     name: "assert",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local],
     args: &["that", "msg", "fail_msg", "success_msg", "quiet"],
     required: &["that"],
 };
 pub(super) const FAIL_SPEC: Spec = Spec {
     name: "fail",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local],
     args: &["msg", "_raw_params"],
     required: &[],
 };
 pub(super) const META_SPEC: Spec = Spec {
     name: "meta",
     file_common: false,
+    traits: &[Trait::Controller],
     args: &["_raw_params"],
     required: &["_raw_params"],
 };
 pub(super) const INCLUDE_SPEC: Spec = Spec {
     name: "include_tasks",
     file_common: false,
+    traits: &[Trait::ActionPlugin],
     args: &["_raw_params", "file", "apply"],
     required: &["_raw_params|file"],
 };
 pub(super) const PAUSE_SPEC: Spec = Spec {
     name: "pause",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local],
     args: &["seconds", "minutes", "prompt", "echo"],
     required: &[],
 };

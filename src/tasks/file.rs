@@ -16,6 +16,7 @@ use times::{set_times, times, touch};
 pub(super) const SPEC: Spec = Spec {
     name: "file",
     file_common: true,
+    traits: &[],
     args: &[
         "path",
         "dest",

@@ -12,6 +12,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "find",
     file_common: false,
+    traits: &[],
     args: &[
         "paths",
         "name",

@@ -8,6 +8,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "getent",
     file_common: false,
+    traits: &[],
     args: &["database", "key", "split", "fail_key", "service"],
     required: &["database"],
 };

@@ -9,6 +9,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "git",
     file_common: false,
+    traits: &[],
     args: &[
         "repo",
         "name",

@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 pub(super) const GROUP_SPEC: Spec = Spec {
     name: "group",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "gid",

@@ -2,12 +2,13 @@
 //! plays after this one. The change itself is the runner's: this says what it is, in
 //! Ansible's result keys (`add_group`, `parent_groups`).
 
-use super::{Outcome, Spec, TaskError, args};
+use super::{Outcome, Spec, TaskError, Trait, args};
 use crate::value::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
     name: "group_by",
     file_common: false,
+    traits: &[Trait::Controller, Trait::Local, Trait::EditsInventory],
     args: &["key", "parents"],
     required: &["key"],
 };

@@ -3,13 +3,14 @@
 //! Relative paths are looked up in the playbook's `vars/`, then beside the playbook.
 //! Values are templated when the task runs, in the task's scope.
 
-use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use super::{Cx, Outcome, Spec, TaskError, Trait, args, fail};
 use crate::value::{Map, Value};
 use std::path::{Path, PathBuf};
 
 pub(super) const SPEC: Spec = Spec {
     name: "include_vars",
     file_common: false,
+    traits: &[Trait::Controller, Trait::SetsFacts],
     args: &[
         "_raw_params",
         "file",

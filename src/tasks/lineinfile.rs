@@ -9,6 +9,7 @@ use std::borrow::Cow;
 pub(super) const SPEC: Spec = Spec {
     name: "lineinfile",
     file_common: true,
+    traits: &[],
     args: &[
         "path",
         "dest",
@@ -35,6 +36,7 @@ pub(super) const SPEC: Spec = Spec {
 pub(super) const BLOCK_SPEC: Spec = Spec {
     name: "blockinfile",
     file_common: true,
+    traits: &[],
     args: &[
         "path",
         "dest",

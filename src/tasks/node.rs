@@ -10,6 +10,7 @@ use crate::value::{Map, Value};
 pub(super) const NODE_SPEC: Spec = Spec {
     name: "node",
     file_common: false,
+    traits: &[],
     args: &[
         "version", "nvm_dir", "mirror", "checksum", "default", "arch", "state",
     ],
@@ -19,6 +20,7 @@ pub(super) const NODE_SPEC: Spec = Spec {
 pub(super) const NPM_SPEC: Spec = Spec {
     name: "npm",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "version",

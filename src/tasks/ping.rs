@@ -7,6 +7,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "ping",
     file_common: false,
+    traits: &[],
     args: &["data"],
     required: &[],
 };

@@ -12,6 +12,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "pm2",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "ecosystem",

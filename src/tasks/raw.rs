@@ -1,12 +1,13 @@
 //! `raw`: a command line run by the host's shell as it is, Ansible's way to reach a host
 //! without Python. Always changed; check mode skips it (it cannot say what it would do).
 
-use super::{Cx, Outcome, Spec, TaskError, args};
+use super::{Cx, Outcome, Spec, TaskError, Trait, args};
 use crate::value::Map;
 
 pub(super) const SPEC: Spec = Spec {
     name: "raw",
     file_common: false,
+    traits: &[Trait::ActionPlugin],
     args: &["_raw_params", "executable"],
     required: &["_raw_params"],
 };

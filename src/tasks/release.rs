@@ -22,6 +22,7 @@ use reload::{canary, recalled, reload, remember, revert};
 pub(super) const SPEC: Spec = Spec {
     name: "release",
     file_common: false,
+    traits: &[],
     args: &[
         "path",
         "src",

@@ -9,6 +9,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "replace",
     file_common: true,
+    traits: &[],
     args: &[
         "path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup",
         "validate", "encoding",

@@ -2,13 +2,14 @@
 //! arguments (the rest of the free-form line, read by the host's shell), then removed.
 //! `creates`/`removes` skip it as with `command`; check mode skips it.
 
-use super::{Cx, Outcome, Spec, TaskError, args, fail};
+use super::{Cx, Outcome, Spec, TaskError, Trait, args, fail};
 use crate::transport::sh_quote;
 use crate::value::Map;
 
 pub(super) const SPEC: Spec = Spec {
     name: "script",
     file_common: false,
+    traits: &[Trait::ActionPlugin],
     args: &[
         "_raw_params",
         "cmd",

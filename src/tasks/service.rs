@@ -12,6 +12,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "service",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "service",
@@ -32,6 +33,7 @@ pub(super) const SPEC: Spec = Spec {
 pub(super) const SYSTEMD_SPEC: Spec = Spec {
     name: "systemd",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "service",

@@ -15,6 +15,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "set_color",
     file_common: false,
+    traits: &[],
     args: &[
         "path",
         "color",

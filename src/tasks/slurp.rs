@@ -7,6 +7,7 @@ use base64::Engine as _;
 pub(super) const SPEC: Spec = Spec {
     name: "slurp",
     file_common: false,
+    traits: &[],
     args: &["src", "path"],
     required: &["src|path"],
 };

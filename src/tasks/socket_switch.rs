@@ -15,6 +15,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "socket_switch",
     file_common: false,
+    traits: &[],
     args: &[
         "live",
         "new",

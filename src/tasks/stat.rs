@@ -8,6 +8,7 @@ use crate::value::{Map, Value};
 pub(super) const SPEC: Spec = Spec {
     name: "stat",
     file_common: false,
+    traits: &[],
     args: &[
         "path",
         "dest",

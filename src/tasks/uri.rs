@@ -12,6 +12,7 @@ use base64::Engine as _;
 pub(super) const SPEC: Spec = Spec {
     name: "uri",
     file_common: true,
+    traits: &[],
     args: &[
         "url",
         "method",

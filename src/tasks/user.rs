@@ -12,6 +12,7 @@ use ssh_key::ssh_key;
 pub(super) const SPEC: Spec = Spec {
     name: "user",
     file_common: false,
+    traits: &[],
     args: &[
         "name",
         "user",

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub(super) const SPEC: Spec = Spec {
     name: "wait_for",
     file_common: false,
+    traits: &[],
     args: &[
         "host",
         "port",

@@ -183,10 +183,7 @@ impl TaskRun<'_> {
                 .collect();
             return Err(TaskError::Failed(msgs.join("; ")));
         }
-        let controller_only = matches!(
-            self.task.module.as_str(),
-            "debug" | "set_fact" | "assert" | "fail" | "pause" | "group_by" | "add_host"
-        );
+        let controller_only = tasks::has_trait(&self.task.module, tasks::Trait::Local);
         match delegate {
             Some(Delegate::Host(id)) if id != st.id && !st.delegates.contains_key(&id) => {
                 let t = target(&self.fleet, id, &self.opts.settings).map_err(TaskError::Failed)?;
@@ -322,7 +319,7 @@ impl TaskRun<'_> {
         // the inventory change, with `changed` saying whether something was new; that
         // judgement is the one that stands.
         if !self.task.changed_when.is_empty()
-            && matches!(self.task.module.as_str(), "add_host" | "group_by")
+            && tasks::has_trait(&self.task.module, tasks::Trait::EditsInventory)
             && !outcome.failed
             && !outcome.skipped
         {

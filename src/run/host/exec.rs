@@ -4,8 +4,8 @@
 use super::keywords::flag;
 use super::results::{fail_map, skip_result};
 use super::{
-    CONTROLLER_ACTIONS, Cause, ERROR_KEY, FAILED_BY_EXECUTOR, FAILED_BY_TASK, HostResult,
-    HostState, NO_TRACEBACK, TaskRun, result_event, runs_on_host,
+    Cause, ERROR_KEY, FAILED_BY_EXECUTOR, FAILED_BY_TASK, HostResult, HostState, NO_TRACEBACK,
+    TaskRun, controller_action, result_event, runs_on_host,
 };
 use crate::run::event::{Event, Status};
 use crate::tasks::{self, TaskError};
@@ -208,8 +208,7 @@ impl TaskRun<'_> {
                             && !msg.starts_with("become failed:")
                             && !msg.starts_with("tprov cannot run"));
                     let mut m = fail_map(&msg);
-                    if st.cause.is_some() && CONTROLLER_ACTIONS.contains(&self.task.module.as_str())
-                    {
+                    if st.cause.is_some() && controller_action(&self.task.module) {
                         m.shift_remove("changed");
                     }
                     (Status::Failed, m, Vec::new())
@@ -366,7 +365,7 @@ impl TaskRun<'_> {
         // A module's facts (not set_fact's or include_vars') are host facts, ranked as
         // gathered ones (below the play's vars), and join `ansible_facts` without their
         // `ansible_` prefix, as Ansible's namespace_facts does.
-        if matches!(self.task.module.as_str(), "set_fact" | "include_vars") {
+        if tasks::has_trait(&self.task.module, tasks::Trait::SetsFacts) {
             for (k, v) in facts {
                 st.facts.insert(k, to_mj(&v));
             }

@@ -2,8 +2,7 @@
 //! (registered, with Ansible's `[ERROR]` text), or not predictable in check mode.
 
 use super::{
-    CONTROLLER_ACTIONS, Cause, ERROR_KEY, HostResult, HostState, NO_TRACEBACK, TaskRun,
-    result_event,
+    Cause, ERROR_KEY, HostResult, HostState, NO_TRACEBACK, TaskRun, controller_action, result_event,
 };
 use crate::run::event::{Event, Status};
 use crate::template::to_mj;
@@ -68,10 +67,7 @@ impl TaskRun<'_> {
                 c.origin.ansible_context()
             );
         }
-        let kind = match (
-            from_module,
-            CONTROLLER_ACTIONS.contains(&self.task.module.as_str()),
-        ) {
+        let kind = match (from_module, controller_action(&self.task.module)) {
             (false, _) => "",
             (true, true) => "Action failed: ",
             (true, false) => "Module failed: ",
