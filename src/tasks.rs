@@ -14,6 +14,7 @@ mod command;
 mod copy;
 mod cron;
 mod debug;
+mod fetch;
 mod file;
 mod find;
 mod getent;
@@ -197,6 +198,7 @@ modules! {
     cron::SPEC, paths &["cron_file"] => |a, cx| cron::run(a, cx).await;
     apt::SPEC, paths &["deb"] => |a, cx| apt::run(a, cx).await;
     apt::PACKAGE_SPEC, paths NONE => |a, cx| apt::run_package(a, cx).await;
+    fetch::SPEC, paths &["src"] => |a, cx| fetch::run(a, cx).await;
     uri::SPEC, paths NONE => |a, cx| uri::run(a, cx).await;
 }
 
@@ -253,7 +255,6 @@ pub(crate) const ANSIBLE_ONLY: &[&str] = &[
     "dnf5",
     "dpkg_selections",
     "expect",
-    "fetch",
     "gather_facts",
     "get_url",
     "hostname",
@@ -488,6 +489,9 @@ pub(crate) struct Cx<'a> {
     pub sim: &'a mut Sim,
     /// Where relative `src` files and templates are found (the playbook's dir).
     pub search: Vec<PathBuf>,
+    /// The playbook's directory (where a relative controller path such as fetch's
+    /// `dest` is, as Ansible's loader's path_dwim).
+    pub play_dir: PathBuf,
     /// The directory of the file the task is written in, and its role's directory.
     pub task_dir: PathBuf,
     pub role_dir: Option<PathBuf>,

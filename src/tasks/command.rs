@@ -125,7 +125,15 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome
             Value::List(vec![Value::str(format!("As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."))]),
         );
     }
+    // Ansible's result keys before the command runs (start, end and delta unset).
+    let unrun = |out: &mut Outcome| {
+        for k in ["start", "end", "delta"] {
+            out.result.insert(k.into(), Value::Null);
+        }
+    };
+    let shoulda = if cx.check() { "Would" } else { "Did" };
     let skip = |out: &mut Outcome, why: String| {
+        unrun(out);
         out.result.insert("rc".into(), Value::Int(0));
         out.result
             .insert("stdout".into(), Value::str(format!("skipped, since {why}")));
@@ -137,7 +145,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome
         out.result
             .insert("stderr_lines".into(), Value::List(Vec::new()));
         out.msg = Some(format!(
-            "Did not run command since '{}'",
+            "{shoulda} not run command since '{}'",
             why.replace(" exists", "' exists")
                 .replace(" does not exist", "' does not exist")
                 .trim_end_matches('\'')
@@ -149,18 +157,28 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>, shell: bool) -> Result<Outcome
         && (exists(cx, c).await? || cx.check() && cx.sim.files.contains_key(c))
     {
         skip(&mut out, format!("{c} exists"));
-        out.msg = Some(format!("Did not run command since '{c}' exists"));
+        out.msg = Some(format!("{shoulda} not run command since '{c}' exists"));
         return Ok(out);
     }
     if let Some(r) = &removes
         && !exists(cx, r).await?
     {
         skip(&mut out, format!("{r} does not exist"));
-        out.msg = Some(format!("Did not run command since '{r}' does not exist"));
+        out.msg = Some(format!(
+            "{shoulda} not run command since '{r}' does not exist"
+        ));
         return Ok(out);
     }
     let Some(w) = &cx.writer else {
         out.msg = Some("Command would have run if not in check mode".into());
+        unrun(&mut out);
+        out.result.insert("rc".into(), Value::Int(0));
+        for k in ["stdout", "stderr"] {
+            out.result.insert(k.into(), Value::str(""));
+        }
+        for k in ["stdout_lines", "stderr_lines"] {
+            out.result.insert(k.into(), Value::List(Vec::new()));
+        }
         if creates.is_none() && removes.is_none() {
             out.skipped = true;
         } else {

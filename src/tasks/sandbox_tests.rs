@@ -218,6 +218,11 @@ const CASES: &[Case] = &[
     case("apt", "apt: {name: dpkg, state: absent}", false),
     case("package", "package: {name: dpkg, state: latest}", false),
     case(
+        "fetch",
+        "fetch: {src: '@D@/conf', dest: '@D@/fetched/'}",
+        false,
+    ),
+    case(
         "uri",
         "uri: {url: 'http://127.0.0.1:9/', method: POST, timeout: 1}",
         false,
@@ -373,6 +378,7 @@ async fn run_one(
         diff: true,
         sim,
         search: vec![dir.to_path_buf()],
+        play_dir: dir.to_path_buf(),
         task_dir: dir.to_path_buf(),
         role_dir: None,
         scope,

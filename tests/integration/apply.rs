@@ -411,6 +411,58 @@ fn apt_matches_ansible_playbook() {
     let _ = std::fs::remove_dir_all(&repo);
 }
 
+/// fetch beside ansible-playbook: tprov from sandbox3, ansible-playbook from sandbox4,
+/// each into its own directory on the controller; the same results and the same files.
+#[test]
+fn fetch_matches_ansible_playbook() {
+    let lab = Lab::up("fetch", &["sandbox3", "sandbox4"]);
+    let dir = root().join("tests/fixtures/fetch");
+    let base = std::env::temp_dir().join(format!("tprov-fetch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let run = |mut c: Command, host: &str, out: &Path| {
+        std::fs::create_dir_all(out).expect("out dir");
+        c.current_dir(&dir)
+            .arg("-i")
+            .arg(&lab.inventory)
+            .args(["play.yml", "--limit", host, "-e"])
+            .arg(format!("out={}", out.display()));
+        let o = c.output().expect("runs");
+        assert!(o.status.success(), "{}", stdout(&o));
+        stdout(&o)
+    };
+    let mut a = Command::new("ansible-playbook");
+    a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"));
+    let (ours, theirs) = (base.join("tprov"), base.join("ansible"));
+    run(a, "sandbox4.tokenoftrust.com", &theirs);
+    let mut t = crate::support::tprov();
+    t.arg("apply");
+    let tt = run(t, "sandbox3.tokenoftrust.com", &ours);
+    // Every file fetched under a tool's directory, its host named alike.
+    let tree = |d: &Path, host: &str| -> BTreeMap<String, String> {
+        snapshot(d, &["/"])
+            .into_iter()
+            .filter(|(k, _)| k != "/results.json")
+            .map(|(k, v)| (k.replace(host, "HOST"), v))
+            .collect()
+    };
+    let results = |d: &Path, host: &str| {
+        std::fs::read_to_string(d.join("results.json"))
+            .map(|s| {
+                s.replace(&d.display().to_string(), "OUT")
+                    .replace(host, "HOST")
+            })
+            .ok()
+    };
+    let mine = results(&ours, "sandbox3.tokenoftrust.com");
+    assert!(mine.is_some(), "{tt}");
+    assert_eq!(mine, results(&theirs, "sandbox4.tokenoftrust.com"), "{tt}");
+    assert_eq!(
+        tree(&ours, "sandbox3.tokenoftrust.com"),
+        tree(&theirs, "sandbox4.tokenoftrust.com")
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// `wait_for: state=drained` on the controller itself (`ansible_connection=local`): it
 /// times out while a connection to the port is open and returns once it closes.
 #[test]

@@ -237,6 +237,7 @@ impl TaskRun<'_> {
                         .unwrap_or_default(),
                 ])
                 .collect(),
+            play_dir: self.play.dir.clone(),
             task_dir: self
                 .task
                 .origin
@@ -295,6 +296,10 @@ impl TaskRun<'_> {
             other => other?,
         };
         let mut result = outcome.to_result();
+        // An action plugin's skip (script or fetch in check mode) has no `failed`.
+        if outcome.skipped && !super::runs_on_host(&self.task.module) {
+            result.shift_remove("failed");
+        }
         if diff && !outcome.diffs.is_empty() {
             result.insert(
                 "diff".into(),
