@@ -109,7 +109,7 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
                 let Some(first) = tokens.first() else {
                     continue;
                 };
-                let (names, port) = super::load::expand_host_pattern(first).map_err(&err)?;
+                let (names, port) = super::range::expand_host_pattern(first).map_err(&err)?;
                 if first.trim().ends_with(':') && port.is_none() {
                     return Err(err(format!(
                         "Invalid host pattern '{first}' supplied, ending in ':' is not allowed, this character is reserved to provide a port."

@@ -1,7 +1,7 @@
 //! Reading inventory sources: files (YAML tried first, then INI, as Ansible's plugin chain
 //! does), directories of sources, and comma-separated host lists.
 
-use super::{Inventory, address::parse_address, ini, range, yaml_source};
+use super::{Inventory, address::parse_address, ini, yaml_source};
 use crate::source::{Diagnostic, Origin};
 use regex::Regex;
 use std::path::{Path, PathBuf};
@@ -22,17 +22,6 @@ static IGNORED: LazyLock<Regex> = LazyLock::new(|| {
     alts.extend(exts.iter().map(|e| format!("{}$", regex::escape(e))));
     Regex::new(&alts.join("|")).expect("static regex")
 });
-
-/// Splits a host entry into names (ranges expanded) and a port.
-pub(crate) fn expand_host_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
-    let (host, port) = parse_address(pattern, true).unwrap_or_else(|_| (pattern.to_string(), None));
-    let names = if range::has_range(&host) {
-        range::expand(&host)?
-    } else {
-        vec![host]
-    };
-    Ok((names, port))
-}
 
 /// Reads every source into one inventory. Unlike Ansible, a source that cannot be read
 /// or parsed is an error, never a silent fallback to localhost.

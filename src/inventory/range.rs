@@ -1,6 +1,18 @@
 //! Host ranges in inventory names: `web[01:04]`, `app[1:10:3]`, `db-[a:c]`, several per
 //! name, expanded as Ansible's `expand_hostname_range` does.
 
+/// Splits a host entry into names (ranges expanded) and a port.
+pub(super) fn expand_host_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
+    let (host, port) = super::address::parse_address(pattern, true)
+        .unwrap_or_else(|_| (pattern.to_string(), None));
+    let names = if has_range(&host) {
+        expand(&host)?
+    } else {
+        vec![host]
+    };
+    Ok((names, port))
+}
+
 /// The most names one host pattern may expand to; beyond it is an error, not a hang.
 pub(super) const MAX_EXPANSION: usize = 100_000;
 

@@ -108,7 +108,7 @@ fn parse_group(
             "hosts" => {
                 for (pattern, value, pos) in items {
                     let origin = loaded.origin(pos);
-                    let (names, port) = super::load::expand_host_pattern(&pattern).map_err(|e| Diagnostic::error(origin.clone(), e))?;
+                    let (names, port) = super::range::expand_host_pattern(&pattern).map_err(|e| Diagnostic::error(origin.clone(), e))?;
                     let vars = match value.map(|v| &v.kind) {
                         None | Some(NodeKind::Scalar(crate::value::Value::Null)) => Vec::new(),
                         Some(NodeKind::Map(m)) => m.iter().map(|(k, v)| (k.name.clone(), v.to_value())).collect(),
