@@ -337,6 +337,41 @@ async fn apt_get(
     Ok(w.exec(&script).await?)
 }
 
+/// Ansible's upgrade(): `apt-get upgrade --with-new-pkgs` or `dist-upgrade`, changed
+/// unless apt-get says nothing was to do.
+async fn upgrade(
+    cx: &Cx<'_>,
+    apt: &str,
+    flags: &str,
+    command: &str,
+    release: &str,
+    policy_rc_d: Option<i64>,
+) -> Result<Outcome, TaskError> {
+    let o = apt_get(
+        cx,
+        &format!("{apt} -y {flags} {command}{release}"),
+        policy_rc_d,
+    )
+    .await?;
+    if !o.ok() {
+        let mut f = failed(
+            format!("'{apt} {command}' failed: {}", o.stderr_str()),
+            Some(&o),
+        );
+        f.result.shift_remove("stderr");
+        f.result.shift_remove("stderr_lines");
+        return Ok(f);
+    }
+    let so = o.stdout_str();
+    let changed = !so.contains(ZERO);
+    let mut out = with_output(Outcome::changed(changed), &o);
+    if changed {
+        out.result.insert("diff".into(), prepared(cx, &so));
+    }
+    out.msg = Some(so);
+    Ok(out)
+}
+
 /// Ansible's expand_dpkg_options, and the lock wait.
 fn dpkg_options(a: &Map) -> Result<String, TaskError> {
     let opts =
@@ -511,39 +546,33 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         .as_deref()
         .map_or(String::new(), |r| format!(" -t '{r}'"));
 
-    if upgrade_mode != "no" {
-        let command = if matches!(upgrade_mode.as_str(), "dist" | "full") {
+    let upgrade_flags = format!(
+        "{dpkg} {force_yes} {no_remove} {} {} {check_arg}",
+        if unauthenticated {
+            "--allow-unauthenticated"
+        } else {
+            ""
+        },
+        if downgrade { "--allow-downgrades" } else { "" },
+    );
+    let upgrade_command = |mode: &str| {
+        if matches!(mode, "dist" | "full") {
             format!("dist-upgrade {auto_remove}")
         } else {
             format!("upgrade --with-new-pkgs {auto_remove}")
-        };
-        let cmd = format!(
-            "{apt} -y {dpkg} {force_yes} {no_remove} {} {} {check_arg} {command}{release_arg}",
-            if unauthenticated {
-                "--allow-unauthenticated"
-            } else {
-                ""
-            },
-            if downgrade { "--allow-downgrades" } else { "" },
-        );
-        let o = apt_get(cx, &cmd, policy_rc_d).await?;
-        if !o.ok() {
-            let mut f = failed(
-                format!("'{apt} {command}' failed: {}", o.stderr_str()),
-                Some(&o),
-            );
-            f.result.shift_remove("stderr");
-            f.result.shift_remove("stderr_lines");
-            return Ok(f);
         }
-        let so = o.stdout_str();
-        let changed = !so.contains(ZERO);
-        let mut out = with_output(Outcome::changed(changed), &o);
-        if changed {
-            out.result.insert("diff".into(), prepared(cx, &so));
-        }
-        out.msg = Some(so);
-        return Ok(out);
+    };
+    if upgrade_mode != "no" {
+        let command = upgrade_command(&upgrade_mode);
+        return upgrade(
+            cx,
+            &apt,
+            &upgrade_flags,
+            &command,
+            &release_arg,
+            policy_rc_d,
+        )
+        .await;
     }
 
     // Wildcards in names: every (native) package apt knows that matches.
@@ -594,20 +623,16 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 None,
             ));
         }
-        let cmd = format!(
-            "{apt} -y {dpkg} {force_yes} {no_remove} {} {} {check_arg} upgrade --with-new-pkgs {auto_remove}{release_arg}",
-            if unauthenticated {
-                "--allow-unauthenticated"
-            } else {
-                ""
-            },
-            if downgrade { "--allow-downgrades" } else { "" },
-        );
-        let o = apt_get(cx, &cmd, policy_rc_d).await?;
-        let so = o.stdout_str();
-        let mut out = with_output(Outcome::changed(!so.contains(ZERO)), &o);
-        out.msg = Some(so);
-        return Ok(out);
+        let command = upgrade_command("yes");
+        return upgrade(
+            cx,
+            &apt,
+            &upgrade_flags,
+            &command,
+            &release_arg,
+            policy_rc_d,
+        )
+        .await;
     }
     if specs.is_empty() && autoremove {
         let cmd = format!(

@@ -302,34 +302,50 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// Runs DIR/play.yml with tprov on sandbox3 and ansible-playbook on sandbox4 (each
+/// limited to its host, with `args`); both must succeed. Their outputs, tprov's first.
+fn side_by_side(lab: &Lab, dir: &Path, args: &[String]) -> (String, String) {
+    let with_args = |c: &mut Command, host: &str| {
+        c.current_dir(dir)
+            .arg("-i")
+            .arg(&lab.inventory)
+            .args(["play.yml", "--limit", host])
+            .args(args);
+    };
+    let mut a = Command::new("ansible-playbook");
+    a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
+        .env("ANSIBLE_NOCOLOR", "1");
+    with_args(&mut a, "sandbox4.tokenoftrust.com");
+    let a = a.output().expect("ansible-playbook runs");
+    let mut t = crate::support::tprov();
+    t.arg("apply");
+    with_args(&mut t, "sandbox3.tokenoftrust.com");
+    let t = t.output().expect("tprov runs");
+    let (tt, ta) = (stdout(&t), stdout(&a));
+    assert!(a.status.success(), "ansible-playbook:\n{ta}");
+    assert!(t.status.success(), "tprov:\n{tt}");
+    (tt, ta)
+}
+
+/// The output of each task of `module`, from its banner on, `host` named HOST.
+fn task_output(text: &str, module: &str, host: &str) -> Vec<String> {
+    text.split("TASK [")
+        .filter(|b| b.starts_with(&format!("{module}]")))
+        .map(|b| b.replace(host, "HOST"))
+        .collect()
+}
+
 /// The cron module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
 /// sandbox4: every registered result (with `--diff`), the files left and the printed
 /// output of every cron task are Ansible's.
 #[test]
 fn cron_matches_ansible_playbook() {
     let lab = Lab::up("cron", &["sandbox3", "sandbox4"]);
-    let dir = root().join("tests/fixtures/cron");
     let out = "/tmp/tprov-cron-out";
-    let args = |c: &mut Command, host: &str| {
-        c.current_dir(&dir)
-            .arg("-i")
-            .arg(&lab.inventory)
-            .args(["play.yml", "--diff", "--limit", host, "-e"])
-            .arg(format!("out={out}"));
-    };
-    let mut a = Command::new("ansible-playbook");
-    a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
-        .env("ANSIBLE_NOCOLOR", "1");
-    args(&mut a, "sandbox4.tokenoftrust.com");
-    let a = a.output().expect("ansible-playbook runs");
-    let mut t = crate::support::tprov();
-    t.arg("apply");
-    args(&mut t, "sandbox3.tokenoftrust.com");
-    let t = t.output().expect("tprov runs");
-    let (ta, tt) = (stdout(&a), stdout(&t));
-    assert!(
-        t.status.success() && a.status.success(),
-        "tprov:\n{tt}\nansible:\n{ta}"
+    let (tt, ta) = side_by_side(
+        &lab,
+        &root().join("tests/fixtures/cron"),
+        &["--diff".into(), "-e".into(), format!("out={out}")],
     );
     for f in ["results.json", "cron.d/adopt", "cron.d/bad.name"] {
         let read =
@@ -338,16 +354,9 @@ fn cron_matches_ansible_playbook() {
         assert!(mine.is_some(), "{f}\n{tt}");
         assert_eq!(mine, read("sandbox4"), "{f}\ntprov:\n{tt}");
     }
-    // Each cron task's output, the host's name aside.
-    let cron_tasks = |text: &str, host: &str| -> Vec<String> {
-        text.split("TASK [")
-            .filter(|b| b.starts_with("cron]"))
-            .map(|b| b.replace(host, "HOST"))
-            .collect()
-    };
     assert_eq!(
-        cron_tasks(&tt, "sandbox3.tokenoftrust.com"),
-        cron_tasks(&ta, "sandbox4.tokenoftrust.com")
+        task_output(&tt, "cron", "sandbox3.tokenoftrust.com"),
+        task_output(&ta, "cron", "sandbox4.tokenoftrust.com")
     );
 }
 
@@ -365,48 +374,34 @@ fn apt_matches_ansible_playbook() {
     assert!(made.status.success(), "{}", crate::support::stderr(&made));
     let lab = Lab::up("apt", &["sandbox3", "sandbox4"]);
     let out = "/tmp/tprov-apt-out";
-    let args = |c: &mut Command, host: &str| {
-        c.current_dir(&fixture)
-            .arg("-i")
-            .arg(&lab.inventory)
-            .args(["play.yml", "--diff", "--limit", host, "-e"])
-            .arg(format!("out={out}"))
-            .arg("-e")
-            .arg(format!("repo={}", repo.display()));
-    };
-    let mut a = Command::new("ansible-playbook");
-    a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
-        .env("ANSIBLE_NOCOLOR", "1");
-    args(&mut a, "sandbox4.tokenoftrust.com");
-    let a = a.output().expect("ansible-playbook runs");
-    let mut t = crate::support::tprov();
-    t.arg("apply");
-    args(&mut t, "sandbox3.tokenoftrust.com");
-    let t = t.output().expect("tprov runs");
-    let (ta, tt) = (stdout(&a), stdout(&t));
-    assert!(a.status.success(), "ansible-playbook:\n{ta}");
-    assert!(t.status.success(), "tprov:\n{tt}");
+    let (tt, ta) = side_by_side(
+        &lab,
+        &fixture,
+        &[
+            "--diff".into(),
+            "-e".into(),
+            format!("out={out}"),
+            "-e".into(),
+            format!("repo={}", repo.display()),
+        ],
+    );
     let read = |host: &str| {
         std::fs::read_to_string(lab.root(host).join(&out[1..]).join("results.json")).ok()
     };
     let mine = read("sandbox3");
     assert!(mine.is_some(), "{tt}");
     assert_eq!(mine, read("sandbox4"), "tprov:\n{tt}");
-    // What --diff shows of each apt task (apt-get's plan), the host's name and the
-    // cache's timestamp aside.
+    // What --diff shows of each apt task (apt-get's plan), the cache's timestamp aside.
     let time = regex::Regex::new(r#""cache_update_time": \d+"#).expect("regex");
-    let apt_tasks = |text: &str, host: &str| -> Vec<String> {
-        text.split("TASK [")
-            .filter(|b| b.starts_with("apt]"))
-            .map(|b| {
-                time.replace_all(&b.replace(host, "HOST"), "TIME")
-                    .into_owned()
-            })
+    let apt = |text: &str, host: &str| -> Vec<String> {
+        task_output(text, "apt", host)
+            .iter()
+            .map(|b| time.replace_all(b, "TIME").into_owned())
             .collect()
     };
     assert_eq!(
-        apt_tasks(&tt, "sandbox3.tokenoftrust.com"),
-        apt_tasks(&ta, "sandbox4.tokenoftrust.com")
+        apt(&tt, "sandbox3.tokenoftrust.com"),
+        apt(&ta, "sandbox4.tokenoftrust.com")
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
