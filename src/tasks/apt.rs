@@ -4,12 +4,16 @@
 //! apt-get command lines, `--simulate` in check mode, the cache updated only when older
 //! than `cache_valid_time`, apt's lock waited for (`lock_timeout`), the same results.
 
+mod exec;
+mod status;
 mod version;
+
+use exec::{apt_get, dpkg_options, failed, prepared, upgrade, with_output};
+use status::{Status, decide, glob, parse_status, split_spec, status_script};
 
 use super::{Cx, Outcome, Spec, TaskError, args, fail};
 use crate::transport::sh_quote;
 use crate::value::{Map, Value};
-use std::cmp::Ordering;
 
 pub(super) const SPEC: Spec = Spec {
     name: "apt",
@@ -113,22 +117,6 @@ const ZERO: &str = "\n0 upgraded, 0 newly installed, 0 to remove";
 /// What apt-get runs with, as Ansible sets it (a parsable locale, no prompts).
 const ENV: &str = "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C.UTF-8 LC_ALL=C.UTF-8 LC_MESSAGES=C.UTF-8 LC_CTYPE=C.UTF-8 LANGUAGE=C.UTF-8; ";
 
-/// One package as dpkg and apt's policy see it.
-#[derive(Debug, Default)]
-struct Status {
-    /// Known to apt (a version table, or installed).
-    known: bool,
-    installed: bool,
-    installed_version: Option<String>,
-    /// Something of it is on disk (installed, or removed with its conffiles left).
-    has_files: bool,
-    /// Marked automatically installed.
-    auto: bool,
-    candidate: Option<String>,
-    /// Every version apt knows, highest first.
-    versions: Vec<String>,
-}
-
 fn bool_arg(a: &Map, keys: &[&str]) -> Result<bool, TaskError> {
     Ok(args::bool_opt(a, keys)?.unwrap_or(false))
 }
@@ -156,235 +144,6 @@ fn choice(a: &Map, key: &str, choices: &[&str], default: &str) -> Result<String,
             choices.join(", ")
         )))
     }
-}
-
-/// `name`, `name=VERSION` or `name>=VERSION` (Ansible's package_split).
-fn split_spec(spec: &str) -> (&str, Option<&str>, Option<&str>) {
-    if let Some(i) = spec.find('=') {
-        if i > 0 && spec.as_bytes()[i - 1] == b'>' {
-            return (&spec[..i - 1], Some(">="), Some(&spec[i + 1..]));
-        }
-        return (&spec[..i], Some("="), Some(&spec[i + 1..]));
-    }
-    (spec, None, None)
-}
-
-fn glob(pattern: &str, s: &str) -> bool {
-    globset::Glob::new(pattern).map_or(pattern == s, |g| g.compile_matcher().is_match(s))
-}
-
-/// The script that prints, for each package, dpkg's status line and apt's policy.
-fn status_script(names: &[&str], release: Option<&str>) -> String {
-    let t = release.map_or(String::new(), |r| format!("-t {} ", sh_quote(r)));
-    let mut s = String::from("auto=\" $(apt-mark showauto 2>/dev/null | tr '\\n' ' ') \"; ");
-    for n in names {
-        let q = sh_quote(n);
-        s.push_str(&format!(
-            "echo '@@pkg'; dpkg-query -W -f='${{db:Status-Abbrev}}|${{Version}}\\n' {q} 2>/dev/null | head -n1; case \"$auto\" in *\" \"{q}\" \"*) echo '@@auto';; esac; echo '@@policy'; apt-cache {t}policy {q} 2>/dev/null; "
-        ));
-    }
-    s
-}
-
-fn parse_status(block: &str) -> Status {
-    let mut st = Status::default();
-    let (dpkg, policy) = block.split_once("@@policy\n").unwrap_or((block, ""));
-    for l in dpkg.lines() {
-        if l == "@@auto" {
-            st.auto = true;
-        } else if let Some((abbrev, ver)) = l.split_once('|') {
-            let b = abbrev.as_bytes();
-            st.installed = b.get(1) == Some(&b'i');
-            st.has_files = b.get(1).is_some_and(|c| *c != b'n');
-            if st.installed {
-                st.installed_version = Some(ver.trim().to_string());
-            }
-        }
-    }
-    let mut in_table = false;
-    for l in policy.lines() {
-        let t = l.trim();
-        if l.ends_with(':') && !l.starts_with(' ') {
-            st.known = true;
-        } else if let Some(c) = t.strip_prefix("Candidate:") {
-            let c = c.trim();
-            st.candidate = (c != "(none)").then(|| c.to_string());
-        } else if t == "Version table:" {
-            in_table = true;
-        } else if in_table {
-            // `     2.0 500` or ` *** 1.0 100`; the lines under it name the sources.
-            let t = t.strip_prefix("*** ").unwrap_or(t);
-            let parts: Vec<&str> = t.split_whitespace().collect();
-            if parts.len() == 2
-                && parts[1].bytes().all(|c| c.is_ascii_digit() || c == b'-')
-                && !l.starts_with("        ")
-            {
-                st.versions.push(parts[0].to_string());
-            }
-        }
-    }
-    st
-}
-
-/// Ansible's package_status: (installed, installed version matching, version to
-/// install: Some(None) for "whatever apt picks").
-fn decide(
-    st: &Status,
-    cmp: Option<&str>,
-    want: Option<&str>,
-) -> (bool, bool, Option<Option<String>>) {
-    if !st.known && !st.installed {
-        return (false, false, Some(None));
-    }
-    let best = match (cmp, want) {
-        (Some("="), Some(w)) => st.versions.iter().find(|v| glob(w, v)).cloned(),
-        _ => st.candidate.clone(),
-    };
-    let Some(inst) = st.installed_version.as_deref().filter(|_| st.installed) else {
-        return (false, false, best.map(Some));
-    };
-    let matches = |v: &str| match (cmp, want) {
-        (Some("="), Some(w)) => glob(w, v),
-        (Some(">="), Some(w)) => version::compare(v, w) != Ordering::Less,
-        _ => true,
-    };
-    let installable = best.filter(|b| b != inst && matches(b)).map(Some);
-    (true, matches(inst), installable)
-}
-
-fn lines(s: &str) -> Value {
-    Value::List(
-        crate::python::strings::splitlines(s)
-            .into_iter()
-            .map(Value::str)
-            .collect(),
-    )
-}
-
-/// A command's result keys (`stdout`, `stderr` and their lines).
-fn with_output(mut out: Outcome, o: &crate::transport::ExecOutput) -> Outcome {
-    let (so, se) = (o.stdout_str(), o.stderr_str());
-    out.result.insert("stdout".into(), Value::str(so.clone()));
-    out.result.insert("stderr".into(), Value::str(se.clone()));
-    out.result.insert("stdout_lines".into(), lines(&so));
-    out.result.insert("stderr_lines".into(), lines(&se));
-    out
-}
-
-/// Ansible's parse_diff: what apt-get says it will do, between "Reading state
-/// information..." and the "N upgraded" line (the result's `diff`, `{}` without
-/// `--diff`).
-fn prepared(cx: &Cx<'_>, stdout: &str) -> Value {
-    let mut m = Map::default();
-    if !cx.diff {
-        return Value::Map(m);
-    }
-    let lines = crate::python::strings::splitlines(stdout);
-    let start = lines
-        .iter()
-        .position(|l| *l == "Resolving dependencies...")
-        .or_else(|| {
-            lines
-                .iter()
-                .position(|l| *l == "Reading state information...")
-        })
-        .map_or(0, |i| i + 1);
-    let upgraded = regex::Regex::new(r"^[0-9]+ (packages )?upgraded").ok();
-    let end = lines
-        .iter()
-        .position(|l| upgraded.as_ref().is_some_and(|r| r.is_match(l)))
-        .map_or(lines.len(), |i| i + 1);
-    let text = lines
-        .get(start..end.max(start))
-        .unwrap_or_default()
-        .join("\n");
-    m.insert("prepared".into(), Value::str(text));
-    Value::Map(m)
-}
-
-fn failed(msg: String, o: Option<&crate::transport::ExecOutput>) -> Outcome {
-    let mut out = Outcome {
-        failed: true,
-        msg: Some(msg),
-        ..Outcome::default()
-    };
-    if let Some(o) = o {
-        out = with_output(out, o);
-        out.result.insert("rc".into(), Value::Int(o.rc()));
-    }
-    out
-}
-
-/// Runs an apt-get command line: read-only (`--simulate`) through the probe in check
-/// mode, else through the writer, with `policy_rc_d` in place for its length.
-async fn apt_get(
-    cx: &Cx<'_>,
-    cmd: &str,
-    policy_rc_d: Option<i64>,
-) -> Result<crate::transport::ExecOutput, TaskError> {
-    let Some(w) = &cx.writer else {
-        return Ok(cx
-            .probe
-            .exec(&format!("{ENV}{cmd}"), cx.escalate.as_ref())
-            .await?);
-    };
-    let script = match policy_rc_d {
-        Some(code) => format!(
-            "{ENV}p=/usr/sbin/policy-rc.d; b=; if [ -e $p ]; then b=$(mktemp -d /tmp/ansibleXXXXXXXX) && mv $p \"$b/\"; fi; printf '#!/bin/sh\\nexit {code}\\n' > $p && chmod 0755 $p; {cmd}; rc=$?; rm -f $p; if [ -n \"$b\" ]; then mv \"$b/policy-rc.d\" $p && rmdir \"$b\"; fi; exit $rc"
-        ),
-        None => format!("{ENV}{cmd}"),
-    };
-    Ok(w.exec(&script).await?)
-}
-
-/// Ansible's upgrade(): `apt-get upgrade --with-new-pkgs` or `dist-upgrade`, changed
-/// unless apt-get says nothing was to do.
-async fn upgrade(
-    cx: &Cx<'_>,
-    apt: &str,
-    flags: &str,
-    command: &str,
-    release: &str,
-    policy_rc_d: Option<i64>,
-) -> Result<Outcome, TaskError> {
-    let o = apt_get(
-        cx,
-        &format!("{apt} -y {flags} {command}{release}"),
-        policy_rc_d,
-    )
-    .await?;
-    if !o.ok() {
-        let mut f = failed(
-            format!("'{apt} {command}' failed: {}", o.stderr_str()),
-            Some(&o),
-        );
-        f.result.shift_remove("stderr");
-        f.result.shift_remove("stderr_lines");
-        return Ok(f);
-    }
-    let so = o.stdout_str();
-    let changed = !so.contains(ZERO);
-    let mut out = with_output(Outcome::changed(changed), &o);
-    if changed {
-        out.result.insert("diff".into(), prepared(cx, &so));
-    }
-    out.msg = Some(so);
-    Ok(out)
-}
-
-/// Ansible's expand_dpkg_options, and the lock wait.
-fn dpkg_options(a: &Map) -> Result<String, TaskError> {
-    let opts =
-        args::str_opt(a, &["dpkg_options"]).unwrap_or_else(|| "force-confdef,force-confold".into());
-    let expanded: Vec<String> = opts
-        .split(',')
-        .map(|o| format!("-o \"Dpkg::Options::=--{o}\""))
-        .collect();
-    Ok(format!(
-        "{} -o DPkg::Lock::Timeout={}",
-        expanded.join(" "),
-        int_arg(a, "lock_timeout", 60)?
-    ))
 }
 
 #[allow(clippy::too_many_lines)]
@@ -781,40 +540,4 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         }
     }
     Ok(cache_keys(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{decide, parse_status, split_spec};
-
-    const POLICY: &str = "ii |1.0\n@@policy\ntprov-dummy:\n  Installed: 1.0\n  Candidate: 2.0\n  Version table:\n     2.0 500\n        500 file:/srv/repo ./ Packages\n *** 1.0 100\n        100 /var/lib/dpkg/status\n";
-
-    #[test]
-    fn reads_dpkg_and_the_policy() {
-        let st = parse_status(POLICY);
-        assert!(st.known && st.installed && st.has_files);
-        assert_eq!(st.installed_version.as_deref(), Some("1.0"));
-        assert_eq!(st.candidate.as_deref(), Some("2.0"));
-        assert_eq!(st.versions, ["2.0", "1.0"]);
-        // present: installed, nothing to do unless upgrading
-        assert_eq!(
-            decide(&st, None, None),
-            (true, true, Some(Some("2.0".into())))
-        );
-        assert_eq!(decide(&st, Some("="), Some("1.*")), (true, true, None));
-        assert_eq!(
-            decide(&st, Some("="), Some("2.0")),
-            (true, false, Some(Some("2.0".into())))
-        );
-        assert_eq!(
-            decide(&st, Some(">="), Some("1.5")),
-            (true, false, Some(Some("2.0".into())))
-        );
-        assert_eq!(split_spec("a>=1.2"), ("a", Some(">="), Some("1.2")));
-        assert_eq!(split_spec("a=1.*"), ("a", Some("="), Some("1.*")));
-        let gone = parse_status("un |\n@@policy\n");
-        assert!(!gone.known && !gone.installed && !gone.has_files);
-        let conf = parse_status("rc |1.0\n@@policy\nx:\n  Installed: (none)\n  Candidate: 1.0\n");
-        assert!(conf.has_files && !conf.installed);
-    }
 }
