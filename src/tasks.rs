@@ -21,6 +21,7 @@ mod getent;
 mod git;
 mod group;
 mod group_by;
+mod hostname;
 mod include_vars;
 mod lineinfile;
 mod node;
@@ -142,6 +143,7 @@ modules! {
     apt::SPEC, paths &["deb"] => |a, cx| apt::run(a, cx).await;
     apt::PACKAGE_SPEC, paths NONE => |a, cx| apt::run_package(a, cx).await;
     fetch::SPEC, paths &["src"] => |a, cx| fetch::run(a, cx).await;
+    hostname::SPEC, paths NONE => |a, cx| hostname::run(a, cx).await;
     uri::SPEC, paths NONE => |a, cx| uri::run(a, cx).await;
 }
 
@@ -200,7 +202,6 @@ pub(crate) const ANSIBLE_ONLY: &[&str] = &[
     "expect",
     "gather_facts",
     "get_url",
-    "hostname",
     "iptables",
     "known_hosts",
     "mount_facts",

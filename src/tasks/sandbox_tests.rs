@@ -222,6 +222,7 @@ const CASES: &[Case] = &[
         "fetch: {src: '@D@/conf', dest: '@D@/fetched/'}",
         false,
     ),
+    case("hostname", "hostname: {name: tprov-walk-host}", false),
     case(
         "uri",
         "uri: {url: 'http://127.0.0.1:9/', method: POST, timeout: 1}",

@@ -458,6 +458,40 @@ fn fetch_matches_ansible_playbook() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// hostname beside ansible-playbook, each tool on its own lab host: results, facts,
+/// /etc/hostname and `--diff` alike (the hosts' own names aside).
+#[test]
+fn hostname_matches_ansible_playbook() {
+    // With systemd running, both tools would rename the machine itself (hostnamectl
+    // reaches its hostnamed over D-Bus, outside the lab host's UTS namespace).
+    if ["/run/systemd/system", "/dev/.run/systemd", "/dev/.systemd"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+    {
+        return;
+    }
+    let lab = Lab::up("hostname", &["sandbox3", "sandbox4"]);
+    let out = "/tmp/tprov-hostname-out";
+    let (tt, ta) = side_by_side(
+        &lab,
+        &root().join("tests/fixtures/hostname"),
+        &["--diff".into(), "-e".into(), format!("out={out}")],
+    );
+    let read = |host: &str| {
+        std::fs::read_to_string(lab.root(host).join(&out[1..]).join("results.json"))
+            .ok()
+            .map(|s| s.replace(host, "HOST"))
+    };
+    let mine = read("sandbox3");
+    assert!(mine.is_some(), "{tt}");
+    assert_eq!(mine, read("sandbox4"), "tprov:\n{tt}");
+    // The lab names each host's kernel by its short name.
+    assert_eq!(
+        task_output(&tt, "hostname", "sandbox3"),
+        task_output(&ta, "hostname", "sandbox4")
+    );
+}
+
 /// `wait_for: state=drained` on the controller itself (`ansible_connection=local`): it
 /// times out while a connection to the port is open and returns once it closes.
 #[test]

@@ -420,7 +420,7 @@ fn diff_result(module: &str, diffs: &[tasks::Diff]) -> Value {
         Value::Map(m)
     };
     match diffs {
-        [d] if matches!(module, "file" | "cron") => one(d),
+        [d] if matches!(module, "file" | "cron" | "hostname") => one(d),
         // lineinfile and blockinfile return [content, file attributes], the second one
         // with its headers alone when no attribute changed.
         [d] if matches!(module, "lineinfile" | "blockinfile") => {
