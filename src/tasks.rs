@@ -318,6 +318,15 @@ impl Outcome {
         }
     }
 
+    /// A failed result saying `msg` (a module's fail_json).
+    pub(crate) fn failure(msg: impl Into<String>) -> Outcome {
+        Outcome {
+            failed: true,
+            msg: Some(msg.into()),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn with(mut self, key: &str, v: Value) -> Outcome {
         self.result.insert(key.to_string(), v);
         self

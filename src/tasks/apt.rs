@@ -121,40 +121,16 @@ fn bool_arg(a: &Map, keys: &[&str]) -> Result<bool, TaskError> {
     Ok(args::bool_opt(a, keys)?.unwrap_or(false))
 }
 
-fn int_arg(a: &Map, key: &str, default: i64) -> Result<i64, TaskError> {
-    match a.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v.py_str().trim().parse().map_err(|_| {
-            fail(format!(
-                "argument '{key}' is of type {} and we were unable to convert to int: {}",
-                v.type_name(),
-                v.py_str()
-            ))
-        }),
-    }
-}
-
-fn choice(a: &Map, key: &str, choices: &[&str], default: &str) -> Result<String, TaskError> {
-    let v = args::str_opt(a, &[key]).unwrap_or_else(|| default.to_string());
-    if choices.contains(&v.as_str()) {
-        Ok(v)
-    } else {
-        Err(fail(format!(
-            "value of {key} must be one of: {}, got: {v}",
-            choices.join(", ")
-        )))
-    }
-}
-
 #[allow(clippy::too_many_lines)]
 pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
-    let state = choice(
+    let state = args::choice(
         a,
         "state",
         &["absent", "build-dep", "fixed", "latest", "present"],
-        "present",
-    )?;
-    let upgrade_mode = choice(a, "upgrade", &["dist", "full", "no", "safe", "yes"], "no")?;
+    )?
+    .unwrap_or_else(|| "present".into());
+    let upgrade_mode = args::choice(a, "upgrade", &["dist", "full", "no", "safe", "yes"])?
+        .unwrap_or_else(|| "no".into());
     let given = |keys: &[&str]| {
         keys.iter()
             .any(|k| !matches!(a.get(*k), None | Some(Value::Null)))
@@ -215,10 +191,10 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let held = bool_arg(a, &["allow_change_held_packages"])?;
     let policy_rc_d = match a.get("policy_rc_d") {
         None | Some(Value::Null) => None,
-        Some(_) => Some(int_arg(a, "policy_rc_d", 0)?),
+        Some(_) => Some(args::int_or(a, "policy_rc_d", 0)?),
     };
     let update_cache = bool_arg(a, &["update_cache", "update-cache"])?;
-    let valid_time = int_arg(a, "cache_valid_time", 0)?;
+    let valid_time = args::int_or(a, "cache_valid_time", 0)?;
     let dpkg = dpkg_options(a)?;
     let check = cx.check();
     let check_arg = if check { "--simulate" } else { "" };
@@ -244,11 +220,11 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         if let Some(w) = &cx.writer {
             let mut ok = false;
             let mut err = String::new();
-            for _ in 0..int_arg(a, "update_cache_retries", 5)?.max(1) {
+            for _ in 0..args::int_or(a, "update_cache_retries", 5)?.max(1) {
                 let o = w
                     .exec(&format!(
                         "{ENV}apt-get update -q -o DPkg::Lock::Timeout={} >&2; r=$?; stat -c %Y {STAMP} 2>/dev/null || stat -c %Y {LISTS} 2>/dev/null || echo 0; exit $r",
-                        int_arg(a, "lock_timeout", 60)?
+                        args::int_or(a, "lock_timeout", 60)?
                     ))
                     .await?;
                 if o.ok() {
@@ -264,7 +240,7 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
                 return Ok(failed(
                     format!(
                         "Failed to update apt cache after {} retries: {}",
-                        int_arg(a, "update_cache_retries", 5)?,
+                        args::int_or(a, "update_cache_retries", 5)?,
                         if err.is_empty() {
                             "unknown reason"
                         } else {

@@ -53,3 +53,29 @@ pub(crate) fn list_opt(a: &Map, keys: &[&str]) -> Option<Vec<String>> {
         ),
     }
 }
+
+/// A string argument with a fixed set of values, refused as Ansible's argument spec
+/// refuses it.
+pub(crate) fn choice(a: &Map, key: &str, choices: &[&str]) -> Result<Option<String>, TaskError> {
+    match str_opt(a, &[key]) {
+        Some(v) if !choices.contains(&v.as_str()) => Err(fail(format!(
+            "value of {key} must be one of: {}, got: {v}",
+            choices.join(", ")
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// An int argument (`type='int'`), `default` when absent.
+pub(crate) fn int_or(a: &Map, key: &str, default: i64) -> Result<i64, TaskError> {
+    match a.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v.py_str().trim().parse().map_err(|_| {
+            fail(format!(
+                "argument '{key}' is of type {} and we were unable to convert to int: {}",
+                v.type_name(),
+                v.py_str()
+            ))
+        }),
+    }
+}

@@ -341,23 +341,14 @@ fn job_line(a: &Map, tab: &Crontab, job: &str, special: Option<&str>) -> Result<
     ))
 }
 
-fn choice(a: &Map, key: &str, choices: &[&str]) -> Result<Option<String>, TaskError> {
-    match args::str_opt(a, &[key]) {
-        Some(v) if !choices.contains(&v.as_str()) => Err(fail(format!(
-            "value of {key} must be one of: {}, got: {v}",
-            choices.join(", ")
-        ))),
-        other => Ok(other),
-    }
-}
-
 pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let name = args::str_req(a, &["name"], "cron")?;
     let user = args::str_opt(a, &["user"]);
     let job = args::str_opt(a, &["job", "value"]);
     let cron_file = args::str_opt(a, &["cron_file"]);
-    let state = choice(a, "state", &["present", "absent"])?.unwrap_or_else(|| "present".into());
-    let special = choice(a, "special_time", SPECIAL_TIMES)?;
+    let state =
+        args::choice(a, "state", &["present", "absent"])?.unwrap_or_else(|| "present".into());
+    let special = args::choice(a, "special_time", SPECIAL_TIMES)?;
     let backup = args::bool_opt(a, &["backup"])?.unwrap_or(false);
     let env = args::bool_opt(a, &["env"])?.unwrap_or(false);
     let insertafter = args::str_opt(a, &["insertafter"]);

@@ -51,14 +51,6 @@ fn md5_hex(data: &[u8]) -> String {
         .collect()
 }
 
-fn failed(msg: impl Into<String>) -> Outcome {
-    Outcome {
-        failed: true,
-        msg: Some(msg.into()),
-        ..Outcome::default()
-    }
-}
-
 /// The loader's path_dwim: `~` expanded, a relative path under the playbook's directory.
 fn dwim(cx: &Cx<'_>, dest: &str) -> String {
     let dest = match (dest.strip_prefix('~'), std::env::var("HOME")) {
@@ -90,18 +82,20 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let validate = args::bool_opt(a, &["validate_checksum"])?.unwrap_or(true);
     let mut out = Outcome::default();
     // Ansible's quirk kept: with fail_on_missing the task fails saying "ignored".
-    let missing = |out: &mut Outcome, msg: &str| {
+    let missing = |mut out: Outcome| {
         if !fail_on_missing {
             out.result.insert("file".into(), Value::str(src.clone()));
         }
-        out.msg = Some(msg.to_string());
+        out.msg = Some("the remote file does not exist, not transferring, ignored".into());
         out.failed = fail_on_missing;
+        Ok(out)
     };
     // Ansible stats first unless it becomes another user (then it reads at once).
     let st = if cx.escalate.is_none() {
         let st = stat(cx, &src, true, true).await?;
         if st.exists && st.kind == Kind::Dir {
-            let mut o = failed("remote file is a directory, fetch cannot work on directories");
+            let mut o =
+                Outcome::failure("remote file is a directory, fetch cannot work on directories");
             if !fail_on_missing {
                 o.failed = false;
                 o.msg = Some(
@@ -115,19 +109,22 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     } else {
         None
     };
-    let Some(data) = read(cx, &src).await? else {
-        missing(
-            &mut out,
-            "the remote file does not exist, not transferring, ignored",
-        );
-        return Ok(out);
+    // The host's checksum when its stat has one: an unchanged file is never transferred.
+    let mut data = None;
+    let known = st
+        .as_ref()
+        .filter(|s| s.exists)
+        .and_then(|s| s.sha1.clone());
+    let remote = if let Some(sum) = known {
+        sum
+    } else {
+        let Some(d) = read(cx, &src).await? else {
+            return missing(out);
+        };
+        let sum = sha1_hex(&d);
+        data = Some(d);
+        sum
     };
-    if st.as_ref().is_some_and(|s| s.kind == Kind::Dir) {
-        return Ok(failed(
-            "remote file is a directory, fetch cannot work on directories",
-        ));
-    }
-    let remote = sha1_hex(&data);
     let dest = if flat {
         let is_dir = |p: &str| Path::new(p).is_dir();
         let mut d = dest.clone();
@@ -162,6 +159,13 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
         out.result.insert("checksum".into(), Value::str(remote));
         return Ok(out);
     }
+    let data = if let Some(d) = data {
+        d
+    } else if let Some(d) = read(cx, &src).await? {
+        d
+    } else {
+        return missing(out);
+    };
     if let Some(parent) = PathBuf::from(&dest).parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;

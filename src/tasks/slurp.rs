@@ -17,18 +17,11 @@ pub(super) async fn run(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
     let st = super::remote::stat(cx, &src, true, false).await?;
     // Ansible's messages, and the exception its [ERROR] line adds to them.
     let failed = |msg: String, errno: u8, why: &str| {
-        let mut out = Outcome {
-            failed: true,
-            ..Outcome::default()
-        };
         let detail = format!(
             "{msg}: [Errno {errno}] {why}: {}",
             Value::str(src.clone()).py_repr()
         );
-        out.result
-            .insert(super::ERROR_DETAIL.into(), Value::str(detail));
-        out.msg = Some(msg);
-        Ok(out)
+        Ok(Outcome::failure(msg).with(super::ERROR_DETAIL, Value::str(detail)))
     };
     if !st.exists {
         return failed(

@@ -1,6 +1,6 @@
 //! Running apt-get as Ansible's apt module runs it, and its results.
 
-use super::{ENV, ZERO, int_arg};
+use super::{ENV, ZERO};
 use crate::tasks::{Cx, Outcome, TaskError, args};
 use crate::value::{Map, Value};
 
@@ -55,11 +55,7 @@ pub(super) fn prepared(cx: &Cx<'_>, stdout: &str) -> Value {
 }
 
 pub(super) fn failed(msg: String, o: Option<&crate::transport::ExecOutput>) -> Outcome {
-    let mut out = Outcome {
-        failed: true,
-        msg: Some(msg),
-        ..Outcome::default()
-    };
+    let mut out = Outcome::failure(msg);
     if let Some(o) = o {
         out = with_output(out, o);
         out.result.insert("rc".into(), Value::Int(o.rc()));
@@ -135,6 +131,6 @@ pub(super) fn dpkg_options(a: &Map) -> Result<String, TaskError> {
     Ok(format!(
         "{} -o DPkg::Lock::Timeout={}",
         expanded.join(" "),
-        int_arg(a, "lock_timeout", 60)?
+        args::int_or(a, "lock_timeout", 60)?
     ))
 }
