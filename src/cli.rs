@@ -487,6 +487,12 @@ pub enum LabAction {
         /// Do not build and serve the Node mirror (real Node binaries for the hosts).
         #[arg(long)]
         no_node: bool,
+
+        /// Give each host its own network namespace (its own ports and firewall, a
+        /// link that can be cut), reached at 198.18.<slot>.<n>; hosts then reach the
+        /// machine only at 198.18.<slot>.254, not the registries.
+        #[arg(long)]
+        own_network: bool,
     },
     /// Stop every host and remove every trace.
     Down,

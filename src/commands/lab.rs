@@ -13,6 +13,7 @@ pub(crate) fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
             inventory,
             port,
             no_node,
+            own_network,
         } => {
             let names: Vec<(String, String)> = match (count, hosts.is_empty()) {
                 (Some(n), _) => (1..=*n)
@@ -43,7 +44,17 @@ pub(crate) fn run(cmd: &LabCmd, printer: &Printer) -> Result<u8, Error> {
                     })
                     .collect(),
             };
-            let mut lab = lab::up(&cmd.dir, &names, *port).map_err(|e| Error::Usage(e.0))?;
+            let mut lab = lab::up(
+                &cmd.dir,
+                &names,
+                *port,
+                if *own_network {
+                    lab::Net::Own
+                } else {
+                    lab::Net::Shared
+                },
+            )
+            .map_err(|e| Error::Usage(e.0))?;
             if !no_node {
                 printer.err("building the Node mirror (first time: downloads Node 20.17.0 and 16.14.2 from the npm registry)...\n");
                 lab::serve_node_mirror(&mut lab).map_err(|e| Error::Usage(e.0))?;

@@ -187,3 +187,175 @@ fn concurrent_runs_take_turns_on_a_host_and_lose_no_update() {
     let next = spawn(&a, "1").wait_with_output().expect("next");
     assert_eq!(next.status.code(), Some(0), "{}", stdout(&next));
 }
+
+fn temps(dir: &std::path::Path) -> Vec<(String, u64)> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains(".tprov-"))
+                .map(|e| {
+                    let len = e.metadata().map_or(0, |m| m.len());
+                    (e.file_name().to_string_lossy().into_owned(), len)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sha(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Two hosts with their own network namespaces (each its own port 80 at once, as the
+/// real servers); a 64 MB copy to both, and one host's link cut in the middle of its
+/// upload (packets stop, no RST: a pulled cable). That host is UNREACHABLE within the
+/// keepalive bound and keeps its old file whole; the other gets the new one; the run
+/// ends with exit 4. With the link back, a rerun converges, removes the cut upload's
+/// temp file, and a third run changes nothing.
+#[test]
+fn a_link_cut_mid_copy_leaves_the_old_file_whole_and_a_rerun_converges() {
+    let lab = Lab::up_own_network("cut", &["sandbox3", "sandbox4"]);
+    for h in ["sandbox3", "sandbox4"] {
+        let out = lab.sh(
+            h,
+            "setsid python3 -m http.server 80 --bind 0.0.0.0 --directory /srv </dev/null >/dev/null 2>&1 & echo started",
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("started"),
+            "{h}: {out:?}"
+        );
+    }
+    for h in ["sandbox3", "sandbox4"] {
+        let addr = (lab.host(h).addr, 80);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{h} never listened on :80"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let src = lab.dir.join("big");
+    let block: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let mut data = Vec::with_capacity(64 << 20);
+    for i in 0..64u8 {
+        data.extend(block.iter().map(|b| b ^ i));
+    }
+    std::fs::write(&src, &data).expect("source");
+    let new_sha = sha(&src);
+    for h in ["sandbox3", "sandbox4"] {
+        std::fs::write(lab.root(h).join("srv/big"), "old\n").expect("old file");
+    }
+    let old_sha = sha(&lab.root("sandbox3").join("srv/big"));
+    let book = lab.dir.join("copy.yml");
+    std::fs::write(
+        &book,
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {{src: {}, dest: /srv/big}}\n",
+            src.display()
+        ),
+    )
+    .expect("playbook");
+    let common = format!(
+        r#"{{"ansible_ssh_common_args": "-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o ServerAliveInterval=1 -o ServerAliveCountMax=3"}}"#,
+        lab.dir.join("known_hosts").display()
+    );
+    let apply = || {
+        let mut c = lab.tprov("apply");
+        c.arg(&book)
+            .args(["-l", "sandbox3,sandbox4", "-e", &common]);
+        c
+    };
+    let mut child = apply()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tprov starts");
+    let srv3 = lab.root("sandbox3").join("srv");
+    let started = Instant::now();
+    while !temps(&srv3).iter().any(|(_, len)| *len > 1 << 20) {
+        if started.elapsed() > Duration::from_mins(1) || child.try_wait().ok().flatten().is_some() {
+            let _ = child.kill();
+            let out = stdout(&child.wait_with_output().expect("output"));
+            panic!("the upload to sandbox3 was never seen in flight: {out}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tprov::lab::set_link(lab.host("sandbox3"), false).expect("cut the link");
+    let ended = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if ended.elapsed() > Duration::from_secs(90) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    tprov::lab::set_link(lab.host("sandbox3"), true).expect("restore the link");
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("tprov never ended after sandbox3's link was cut");
+    };
+    let out = stdout(&child.wait_with_output().expect("output"));
+    assert_eq!(status.code(), Some(4), "{out}");
+    assert_eq!(
+        crate::support::recap_field(&out, "sandbox3", "unreachable"),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        crate::support::recap_field(&out, "sandbox4", "changed"),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        sha(&srv3.join("big")),
+        old_sha,
+        "sandbox3 keeps its old file whole"
+    );
+    let srv4 = lab.root("sandbox4").join("srv");
+    assert_eq!(sha(&srv4.join("big")), new_sha, "sandbox4 has the new file");
+    assert!(temps(&srv4).is_empty(), "{:?}", temps(&srv4));
+
+    // The cut upload's temp file is what a dead connection leaves; a later write removes
+    // such files once untouched for two minutes (a live upload keeps its mtime fresh):
+    // age it rather than wait.
+    for (name, _) in temps(&srv3) {
+        let aged = std::process::Command::new("touch")
+            .args(["-d", "-3 minutes"])
+            .arg(srv3.join(name))
+            .status()
+            .expect("touch");
+        assert!(aged.success());
+    }
+    std::fs::write(srv3.join("big"), "older\n").expect("make sandbox3 need the copy again");
+    let again = apply().output().expect("rerun");
+    let text = stdout(&again);
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert_eq!(
+        crate::support::recap_field(&text, "sandbox3", "changed"),
+        1,
+        "{text}"
+    );
+    assert_eq!(sha(&srv3.join("big")), new_sha);
+    assert!(temps(&srv3).is_empty(), "debris left: {:?}", temps(&srv3));
+    let third = apply().output().expect("third run");
+    let text = stdout(&third);
+    assert_eq!(third.status.code(), Some(0), "{text}");
+    for h in ["sandbox3", "sandbox4"] {
+        assert_eq!(
+            crate::support::recap_field(&text, h, "changed"),
+            0,
+            "{text}"
+        );
+    }
+}

@@ -137,6 +137,15 @@ pub(crate) fn lab_repo() {
 
 impl Lab {
     pub(crate) fn up(name: &str, hosts: &[&str]) -> Lab {
+        Lab::up_with(name, hosts, tprov::lab::Net::Shared)
+    }
+
+    /// Hosts with their own network namespaces (see `tprov::lab::Net::Own`).
+    pub(crate) fn up_own_network(name: &str, hosts: &[&str]) -> Lab {
+        Lab::up_with(name, hosts, tprov::lab::Net::Own)
+    }
+
+    fn up_with(name: &str, hosts: &[&str], net: tprov::lab::Net) -> Lab {
         require_lab();
         lab_repo();
         let dir = std::env::temp_dir().join(format!("tprov-lab-{name}-{}", std::process::id()));
@@ -152,7 +161,7 @@ impl Lab {
                 (format!("{h}.tokenoftrust.com"), group.to_string())
             })
             .collect();
-        let lab = tprov::lab::up(&dir, &names, 22).unwrap_or_else(|e| panic!("lab up: {e}"));
+        let lab = tprov::lab::up(&dir, &names, 22, net).unwrap_or_else(|e| panic!("lab up: {e}"));
         let inventory = dir.join("inventory");
         std::fs::write(&inventory, tprov::lab::inventory_text(&lab)).expect("write inventory");
         Lab {
