@@ -452,7 +452,7 @@ impl SshConnection {
             {
                 let _ = sftp.remove_file(tmp).await;
             }
-            return Err(e);
+            return Err(self.failure_in_words(dest, tmp, data.len(), e).await);
         }
         let script = format!(
             "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; {finish}; mv -f \"$T\" {dest}; trap - EXIT; {stale}",
@@ -496,6 +496,41 @@ impl SshConnection {
                 .map_err(|e| self.sftp_failure(dest, e))?;
         }
         Ok(())
+    }
+
+    /// SFTP's status for a failed write is a bare `Failure` (the protocol carries no
+    /// errno): when the connection is alive, the same write by the shell names the cause
+    /// ("Read-only file system", "No space left on device", "Permission denied").
+    async fn failure_in_words(
+        &self,
+        dest: &str,
+        tmp: &str,
+        len: usize,
+        e: TransportError,
+    ) -> TransportError {
+        if self.handle.is_closed() || !matches!(e, TransportError::Failed(_)) {
+            return e;
+        }
+        let dir = match tmp.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &tmp[..i],
+            None => ".",
+        };
+        let probe = format!(
+            "f=$(mktemp -p {dir} .tprov-probe-XXXXXX.tmp 2>&1) || {{ printf '%s\\n' \"$f\"; exit 0; }}; head -c {len} /dev/zero 2>&1 >\"$f\" | head -n 1; rm -f \"$f\"",
+            dir = super::sh_quote(dir),
+            len = len.clamp(1, 256 << 20),
+        );
+        let Ok(out) = self.exec(&probe, None, None).await else {
+            return e;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().next().and_then(|l| l.rsplit(": ").next()) {
+            Some(cause) if !cause.trim().is_empty() => {
+                TransportError::Failed(format!("cannot write {dest}: {}", cause.trim()))
+            }
+            _ => e,
+        }
     }
 
     /// An SFTP error is a lost connection when the session is gone.

@@ -359,3 +359,54 @@ fn a_link_cut_mid_copy_leaves_the_old_file_whole_and_a_rerun_converges() {
         );
     }
 }
+
+/// A read-only or full destination fails the task with the cause in words (SFTP itself
+/// only says `Failure`), and the failed upload leaves nothing behind: the full disk is
+/// empty again after the run.
+#[test]
+fn a_read_only_or_full_destination_fails_in_words_and_leaves_nothing() {
+    let lab = Lab::up("rofull", &["sandbox3"]);
+    let out = lab.sh(
+        "sandbox3",
+        "mkdir -p /srv/ro /srv/full && mount -t tmpfs -o ro tmpfs /srv/ro && mount -t tmpfs -o size=1m tmpfs /srv/full && echo mounted",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("mounted"),
+        "{out:?}"
+    );
+    let big = lab.dir.join("3m");
+    std::fs::write(&big, vec![b'x'; 3 << 20]).expect("source");
+    let book = lab.dir.join("rofull.yml");
+    std::fs::write(
+        &book,
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {{content: \"x\\n\", dest: /srv/ro/a}}\n      ignore_errors: true\n    - copy: {{src: {}, dest: /srv/full/a}}\n      ignore_errors: true\n    - lineinfile: {{path: /srv/ro/c, line: x, create: true}}\n      ignore_errors: true\n",
+            big.display()
+        ),
+    )
+    .expect("playbook");
+    let run = lab.tprov("apply").arg(&book).output().expect("run");
+    let text = stdout(&run);
+    for want in [
+        "cannot write /srv/ro/a: Read-only file system",
+        "cannot write /srv/full/a: No space left on device",
+        "cannot write /srv/ro/c: Read-only file system",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_eq!(
+        crate::support::recap_field(&text, "sandbox3", "ignored"),
+        3,
+        "{text}"
+    );
+    let left = lab.sh(
+        "sandbox3",
+        "ls -A /srv/full /srv/ro; df --output=used /srv/full | tail -1",
+    );
+    let left = String::from_utf8_lossy(&left.stdout).into_owned();
+    assert_eq!(
+        left.split_whitespace().collect::<Vec<_>>(),
+        ["/srv/full:", "/srv/ro:", "0"],
+        "{left}"
+    );
+}
