@@ -326,9 +326,30 @@ fn a_link_cut_mid_copy_leaves_the_old_file_whole_and_a_rerun_converges() {
     assert_eq!(sha(&srv4.join("big")), new_sha, "sandbox4 has the new file");
     assert!(temps(&srv4).is_empty(), "{:?}", temps(&srv4));
 
-    // The cut upload's temp file is what a dead connection leaves; a later write removes
-    // such files once untouched for two minutes (a live upload keeps its mtime fresh):
-    // age it rather than wait.
+    // The cut session may still be alive on the host, writing what it had received (the
+    // host's TCP takes minutes to give up on a dead peer): end it as that timeout would.
+    let init = tprov::lab::ns_init(lab.host("sandbox3").pid).expect("host init");
+    let sessions: Vec<u32> = descendants(init)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sshd")
+        })
+        .collect();
+    signal(&sessions, "-KILL");
+    let started = Instant::now();
+    while sessions
+        .iter()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the cut session never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Its temp file is what a dead connection leaves; a later write removes such files
+    // once untouched for two minutes (a live upload keeps its mtime fresh): age it
+    // rather than wait.
     for (name, _) in temps(&srv3) {
         let aged = std::process::Command::new("touch")
             .args(["-d", "-3 minutes"])
