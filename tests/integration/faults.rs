@@ -18,6 +18,24 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+/// The child's exit status, or None if it still runs after `bound` (the harness's own
+/// limit, so a hang fails the test instead of stalling it).
+fn wait_at_most(
+    child: &mut std::process::Child,
+    bound: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return Some(s);
+        }
+        if started.elapsed() > bound {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn signal(pids: &[u32], sig: &str) {
     for p in pids {
         let _ = std::process::Command::new("kill")
@@ -67,16 +85,7 @@ fn a_host_that_stops_answering_mid_task_is_unreachable_and_the_run_ends() {
     let frozen = descendants(host);
     signal(&frozen, "-STOP");
     // The harness's own bound: far above the keepalive's, only so a hang fails the test.
-    let ended = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break Some(s);
-        }
-        if ended.elapsed() > Duration::from_secs(90) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_at_most(&mut child, Duration::from_secs(90));
     signal(&frozen, "-CONT");
     let Some(status) = status else {
         let _ = child.kill();
@@ -290,16 +299,7 @@ fn a_link_cut_mid_copy_leaves_the_old_file_whole_and_a_rerun_converges() {
         std::thread::sleep(Duration::from_millis(20));
     }
     tprov::lab::set_link(lab.host("sandbox3"), false).expect("cut the link");
-    let ended = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break Some(s);
-        }
-        if ended.elapsed() > Duration::from_secs(90) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_at_most(&mut child, Duration::from_secs(90));
     tprov::lab::set_link(lab.host("sandbox3"), true).expect("restore the link");
     let Some(status) = status else {
         let _ = child.kill();
