@@ -268,8 +268,19 @@ impl Engine {
         }
         env.set_loader(|name| {
             if let Some(path) = name.strip_prefix(FILE_PREFIX) {
+                // Jinja drops one trailing newline of every file it loads, so
+                // `Hello {% include 'world.txt' %}!` is one line; the file rendered
+                // itself gets its newlines back (see trailing_newlines).
                 return crate::vault::read_text(Path::new(path))
-                    .map(Some)
+                    .map(|mut text| {
+                        if text.ends_with('\n') {
+                            text.pop();
+                            if text.ends_with('\r') {
+                                text.pop();
+                            }
+                        }
+                        Some(text)
+                    })
                     .map_err(|e| {
                         Error::new(
                             ErrorKind::TemplateNotFound,

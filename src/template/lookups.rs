@@ -8,6 +8,7 @@ use minijinja::{Error, ErrorKind, Value as MjValue};
 
 mod files;
 mod lists;
+mod native;
 mod sequence;
 
 pub(super) use files::glob_files;
@@ -151,7 +152,11 @@ fn plugin(
                         "the template file {rel} could not be found for the lookup"
                     ))
                 })?;
-                let mut vars: Vec<(String, crate::value::Value)> = super::file_vars(&found, &rel);
+                // A user's `ansible_managed` is not clobbered, as in the template module.
+                let mut vars: Vec<(String, crate::value::Value)> = super::file_vars(&found, &rel)
+                    .into_iter()
+                    .filter(|(k, _)| k != "ansible_managed" || !root.0.contains(k))
+                    .collect();
                 if let Some(e) = &extra
                     && let crate::value::Value::Map(m) = super::convert::from_mj(e)?
                 {
@@ -161,17 +166,32 @@ fn plugin(
                 let text = super::engine()
                     .render_file_with(&found, &scope, &options)
                     .map_err(|e| err(e.message))?;
-                // Jinja's native rendering: text that is a Python literal is its value.
-                let trimmed = text.trim();
-                let value = if trimmed.starts_with(['{', '[']) {
-                    match crate::inventory::parse_value(trimmed) {
-                        v @ (crate::value::Value::Map(_) | crate::value::Value::List(_)) => {
-                            super::convert::to_mj(&v)
-                        }
-                        _ => MjValue::from(text),
+                let source = std::fs::read_to_string(&found).unwrap_or_default();
+                let value = match native::shape(&source, &options) {
+                    native::Shape::Nothing => MjValue::from(()),
+                    // A condition that left its one expression out: no node either.
+                    native::Shape::Expression(_)
+                        if text.trim().is_empty() && source.contains("{%") =>
+                    {
+                        MjValue::from(())
                     }
-                } else {
-                    MjValue::from(text)
+                    native::Shape::Expression(expr) => {
+                        let v = super::engine()
+                            .template_to_value(
+                                &Value::str(format!("{{{{ {expr} }}}}")),
+                                &scope,
+                                None,
+                            )
+                            .map_err(|e| err(e.message))?;
+                        super::convert::to_mj(&v)
+                    }
+                    native::Shape::Computed if text.trim_start().starts_with(['{', '[']) => {
+                        match crate::inventory::parse_value(text.trim()) {
+                            v @ (Value::Map(_) | Value::List(_)) => super::convert::to_mj(&v),
+                            _ => MjValue::from(text),
+                        }
+                    }
+                    _ => MjValue::from(text),
                 };
                 out.push(value);
             }
