@@ -18,6 +18,10 @@ pub(crate) struct Play {
     /// that come only as another role's dependencies.
     pub role_names: Vec<String>,
     pub dependent_role_names: Vec<String>,
+    /// The public roles' vars (above the play's vars and vars_files) and defaults (below
+    /// the inventory), as Ansible exports them to every task of the play.
+    pub exported_vars: std::sync::Arc<Vars>,
+    pub exported_defaults: std::sync::Arc<Vars>,
     /// The host pattern, raw (may be templated: `"{{ hostGroup }}"`).
     pub hosts: String,
     pub vars: Vars,
@@ -55,6 +59,9 @@ pub(crate) struct Role {
     pub dir: PathBuf,
     pub defaults: std::sync::Arc<Vars>,
     pub vars: std::sync::Arc<Vars>,
+    /// Its parameters (a `roles:` entry's non-keyword keys) over those of the roles
+    /// that led to it: above set_fact, below include params.
+    pub params: std::sync::Arc<Vars>,
 }
 
 /// A task or a block.

@@ -29,6 +29,17 @@ fn banner(msg: &str) -> String {
     format!("\n{msg} {}\n", "*".repeat(stars))
 }
 
+/// What `-vv` shows before the first play: the playbook's banner and its play count
+/// (ansible-playbook's `PLAYBOOK: site.yml` and `2 plays in playbooks/site.yml`).
+pub(crate) fn playbook_start(printer: &Printer, path: &std::path::Path, plays: usize) {
+    let base = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    printer.out(&banner(&format!("PLAYBOOK: {base}")));
+    printer.out(&format!("{plays} plays in {}\n", path.display()));
+}
+
 /// Python's `json.dumps(result, sort_keys=True)` as the callback prints results.
 fn dump(m: &Map, indent: bool) -> String {
     let mut style = if indent {

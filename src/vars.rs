@@ -11,7 +11,7 @@ use crate::source::Origin;
 use crate::value::{Map, Value};
 use indexmap::IndexMap;
 
-pub(crate) use files::{VarsCache, load_vars_file};
+pub(crate) use files::{VarsCache, load_play_vars_file, load_vars_file};
 pub(crate) use layers::{HostVarsQuery, host_vars};
 
 /// A variable's raw value and where it was set.

@@ -124,6 +124,9 @@ fn run_with(
         printer.out(&text);
         return Ok(0);
     }
+    if reporter.is_none() && matches!(cmd.format, Format::Text) && cmd.verbose >= 2 {
+        crate::report::playbook_start(printer, &playbook, plays.len());
+    }
     let mut reporter: Box<dyn Reporter> = match (reporter, cmd.format) {
         (Some(r), _) => r,
         (None, Format::Text) => Box::new(Ansible {

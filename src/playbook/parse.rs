@@ -109,6 +109,7 @@ const TASK_KEYS: &[&str] = &[
 const BLOCK_KEYS: &[&str] = &[
     "name",
     "block",
+    "notify",
     "rescue",
     "always",
     "when",
@@ -178,6 +179,11 @@ struct Ctx<'a> {
     /// Vars known while the playbook is read (an `import_playbook`'s `vars:`, the play's
     /// own): what a static role name may be templated with.
     known: std::rc::Rc<Vec<(String, Value)>>,
+    /// The role parameters of the roles that led here (a dependency, or a role imported
+    /// from a role's tasks, inherits its parents' parameters under its own).
+    role_params: std::rc::Rc<Vars>,
+    /// Reading a role `include_role` brings in (private: its vars are not exported).
+    private_role: bool,
 }
 
 impl Ctx<'_> {
@@ -218,6 +224,10 @@ impl Ctx<'_> {
 struct RolesSeen {
     keys: Vec<String>,
     names: Vec<(String, bool)>,
+    /// The vars and defaults of the play's public roles (`roles:`, `import_role`, and
+    /// their dependencies), merged in load order: every task of the play sees them.
+    exported_vars: Vars,
+    exported_defaults: Vars,
 }
 
 /// Whether `name` is one of Ansible's reserved names (a play, block or task keyword),
@@ -378,6 +388,8 @@ impl<'a> Ctx<'a> {
             dependency: false,
             depth: 0,
             known: std::rc::Rc::default(),
+            role_params: std::rc::Rc::default(),
+            private_role: false,
         }
     }
 }

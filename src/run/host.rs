@@ -39,6 +39,9 @@ pub(super) struct HostState {
     pub notified: Vec<String>,
     pub stats: Stats,
     pub failed: bool,
+    /// `meta: clear_host_errors` ran since this host's failure: an `always` it is in
+    /// lets it go on after the block instead of keeping it failed.
+    pub errors_cleared: bool,
     pub unreachable: bool,
     pub sim: Sim,
     /// Registered results check mode could not produce (a command it skipped): tasks
@@ -95,6 +98,7 @@ impl HostState {
             notified: Vec::new(),
             stats: Stats::default(),
             failed: false,
+            errors_cleared: false,
             unreachable: false,
             sim: Sim::default(),
             unpredictable: std::collections::HashSet::default(),
@@ -239,6 +243,11 @@ impl TaskRun<'_> {
         for v in self.inh.include_params.iter().rev() {
             frames.push(Frame::Raw(v.clone()));
         }
+        if let Some(role) = &self.task.role
+            && !role.params.is_empty()
+        {
+            frames.push(Frame::Raw(role.params.clone()));
+        }
         frames.push(Frame::Native(Arc::new(st.facts.clone())));
         if !st.included.is_empty() {
             frames.push(Frame::Raw(st.included.clone()));
@@ -300,6 +309,9 @@ impl TaskRun<'_> {
                 ),
             ]));
             frames.push(Frame::Raw(role.defaults.clone()));
+        }
+        if !self.play.exported_defaults.is_empty() {
+            frames.push(Frame::Raw(self.play.exported_defaults.clone()));
         }
         // The connection's own vars, below everything (Ansible's update_vars sets them
         // only where nothing else does): tprov's connections are `ssh` or `local`.

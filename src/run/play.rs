@@ -91,7 +91,7 @@ pub(super) fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
             }
             None => paths.remove(0),
         };
-        let (loaded, _) = crate::vars::load_vars_file(&path)?;
+        let (loaded, _) = crate::vars::load_play_vars_file(&path)?;
         for (k, v) in loaded {
             vars.insert(
                 k,
@@ -102,6 +102,8 @@ pub(super) fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
             );
         }
     }
+    // The public roles' vars, above vars_files (Ansible's "exported vars").
+    crate::vars::merge_into(&mut vars, &play.exported_vars);
     Ok(vars)
 }
 

@@ -143,13 +143,22 @@ impl<'a> PlayRun<'a> {
                                 .filter(|h| !after.contains(h))
                                 .collect();
                             for h in &was_failed {
-                                self.states[h].lock().await.failed = false;
+                                let mut st = self.states[h].lock().await;
+                                st.failed = false;
+                                st.errors_cleared = false;
                             }
                             let ran = self.run_items(&b.always, &inner, always_hosts).await;
                             for h in &was_failed {
-                                self.states[h].lock().await.failed = true;
+                                let mut st = self.states[h].lock().await;
+                                // `meta: clear_host_errors` in the `always` lets it go on.
+                                if st.errors_cleared && ran.contains(h) {
+                                    after.push(*h);
+                                } else {
+                                    st.failed = true;
+                                }
                             }
                             after.retain(|h| ran.contains(h));
+                            after.sort_by_key(|h| entered.iter().position(|e| e == h));
                         }
                         after
                     }
@@ -312,8 +321,18 @@ impl<'a> PlayRun<'a> {
         match action.as_str() {
             "flush_handlers" => Box::pin(self.flush_handlers(active)).await,
             "end_play" => Vec::new(),
-            "noop" | "refresh_inventory" | "clear_facts" | "clear_host_errors"
-            | "reset_connection" => active,
+            "clear_host_errors" => {
+                // Ansible forgets every failure of the play's hosts: the hosts still
+                // in the play go on, the run's exit code no longer counts them, and a
+                // later play runs them again. Hosts that already stopped stay stopped.
+                for h in self.play_hosts {
+                    let mut st = self.states[h].lock().await;
+                    st.failed = false;
+                    st.errors_cleared = true;
+                }
+                active
+            }
+            "noop" | "refresh_inventory" | "clear_facts" | "reset_connection" => active,
             "end_host" => Vec::new(),
             other => {
                 self.reporter.event(&Event::Warning(format!(

@@ -14,22 +14,44 @@ const EXTENSIONS: [&str; 4] = ["", ".yml", ".yaml", ".json"];
 
 /// A vars file's top-level variables, each with its position.
 pub(crate) fn load_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
+    load(path, false)
+}
+
+/// A play's `vars_files` entry: a mapping, or (as Ansible's preprocess_vars takes it) a
+/// list of mappings merged in order.
+pub(crate) fn load_play_vars_file(path: &Path) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
+    load(path, true)
+}
+
+fn load(path: &Path, list_of_maps: bool) -> Result<(Vars, Vec<Diagnostic>), Diagnostic> {
     let loaded = crate::yaml::load_file(path)?;
     let mut vars = Vars::default();
+    let mut add = |entries: &[(crate::yaml::Key, crate::yaml::Node)]| {
+        for (k, v) in entries {
+            vars.insert(
+                k.name.clone(),
+                Var {
+                    value: v.to_value(),
+                    origin: Some(loaded.origin(k.pos)),
+                },
+            );
+        }
+    };
     if let Some(root) = loaded.single()? {
         match &root.kind {
-            NodeKind::Map(entries) => {
-                for (k, v) in entries {
-                    vars.insert(
-                        k.name.clone(),
-                        Var {
-                            value: v.to_value(),
-                            origin: Some(loaded.origin(k.pos)),
-                        },
-                    );
+            NodeKind::Map(entries) => add(entries),
+            NodeKind::Scalar(crate::value::Value::Null) => {}
+            NodeKind::Seq(items) if list_of_maps => {
+                for item in items {
+                    let NodeKind::Map(entries) = &item.kind else {
+                        return Err(Diagnostic::error(
+                            loaded.origin(item.pos),
+                            "variable files must contain either a dictionary of variables, or a list of dictionaries",
+                        ));
+                    };
+                    add(entries);
                 }
             }
-            NodeKind::Scalar(crate::value::Value::Null) => {}
             _ => {
                 return Err(Diagnostic::error(
                     loaded.origin(root.pos),

@@ -292,9 +292,18 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         };
         (pick(false), pick(true))
     };
+    let (exported_vars, exported_defaults) = {
+        let seen = cx.roles_seen.borrow();
+        (
+            std::sync::Arc::new(seen.exported_vars.clone()),
+            std::sync::Arc::new(seen.exported_defaults.clone()),
+        )
+    };
     Some(Play {
         role_names,
         dependent_role_names,
+        exported_vars,
+        exported_defaults,
         name,
         hosts,
         vars: play_vars,

@@ -223,9 +223,27 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
             }
         }
     }
+    // `roles:` and `import_role` are public (their vars and defaults are the whole
+    // play's), `include_role` is private unless `public: true`; dependencies follow.
+    let private = match task_args {
+        None => cx.private_role,
+        Some(args) => match args
+            .get("public")
+            .and_then(|v| super::boolean(cx, v, "public"))
+        {
+            Some(public) => !public,
+            None => entry.as_map().is_some_and(|m| {
+                m.iter()
+                    .any(|(k, _)| crate::tasks::canonical(&k.name) == "include_role")
+            }),
+        },
+    };
     let defaults = load_vars(cx, role_file(&dir, "defaults", &from("defaults_from")));
-    let mut role_vars = load_vars(cx, role_file(&dir, "vars", &from("vars_from")));
-    crate::vars::merge_into(&mut role_vars, &params);
+    let role_vars = load_vars(cx, role_file(&dir, "vars", &from("vars_from")));
+    // Ansible's get_role_params(dep_chain): the parents' parameters, then the role's own.
+    let mut all_params = cx.role_params.as_ref().clone();
+    crate::vars::merge_into(&mut all_params, &params);
+    let all_params = std::rc::Rc::new(all_params);
     let role = Arc::new(Role {
         // A role named by its path keeps the path as its name (Ansible finds it in its
         // first search directory, as an absolute path or relative to the playbook).
@@ -233,6 +251,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         dir: dir.clone(),
         defaults: Arc::new(defaults),
         vars: Arc::new(role_vars),
+        params: Arc::new(all_params.as_ref().clone()),
     });
     // Each distinct role (and parameters) runs once per play, dependencies included.
     let key = format!("{}|{params:?}", dir.display());
@@ -270,6 +289,8 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         dependency: true,
                         depth: cx.depth + 1,
                         known: cx.known.clone(),
+                        role_params: all_params.clone(),
+                        private_role: private,
                     };
                     for d in list {
                         out.extend(role_items(&mut sub, d, None));
@@ -283,6 +304,13 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     }
     cx.see_role(key);
     cx.name_role(&name);
+    if !private {
+        let mut seen = cx.roles_seen.borrow_mut();
+        crate::vars::merge_into(&mut seen.exported_vars, &role.vars);
+        crate::vars::merge_into(&mut seen.exported_defaults, &role.defaults);
+    }
+    // The role's own files see its parameters as their parents' (an import_role there).
+    let outer_params = std::mem::replace(&mut cx.role_params, all_params.clone());
     let mut block = match role_file(&dir, "tasks", &from("tasks_from")) {
         Some(p) => load_items(cx, &p, &role, parents.clone()),
         None if task_args.is_some() && from("tasks_from") != "main" => {
@@ -300,6 +328,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         set_role(&mut handlers, &role);
         cx.role_handlers.extend(handlers);
     }
+    cx.role_params = outer_params;
     // The entry's (or the task's) keywords apply to every task of the role.
     let mut c = common(cx, entry);
     if task_args.is_none() {

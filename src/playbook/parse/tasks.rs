@@ -70,6 +70,8 @@ pub(super) fn load_task_file(
         dependency: cx.dependency,
         depth: cx.depth + 1,
         known: cx.known.clone(),
+        role_params: cx.role_params.clone(),
+        private_role: cx.private_role,
     };
     let items = match loaded.single() {
         Ok(Some(root)) => tasks(&mut sub, root),
@@ -109,7 +111,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     if n.get("block").is_some() {
         check_keys(cx, n, BLOCK_KEYS, "block");
         cx.depth += 1;
-        let b = Block {
+        let mut b = Block {
             common: common(cx, n),
             block: n.get("block").map(|v| tasks(cx, v)).unwrap_or_default(),
             rescue: n.get("rescue").map(|v| tasks(cx, v)).unwrap_or_default(),
@@ -117,6 +119,12 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             include: None,
         };
         cx.depth -= 1;
+        if let Some(v) = n.get("notify") {
+            let names = strings(cx, v, "notify", false);
+            add_notify(&mut b.block, &names);
+            add_notify(&mut b.rescue, &names);
+            add_notify(&mut b.always, &names);
+        }
         return vec![Item::Block(Box::new(b))];
     }
     // The module is the one key that is not a task keyword.
@@ -522,15 +530,14 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
 /// The argument key of a task whose arguments are one template to render into a mapping.
 pub(crate) const VARIABLE_PARAMS: &str = "_variable_params";
 
-/// Adds handler names to every task under `items`.
+/// A block's or an import's `notify:` for every task under `items` that names none of
+/// its own (Ansible inherits the keyword; a task's own list wins, it is not merged).
 fn add_notify(items: &mut [Item], names: &[String]) {
     for item in items {
         match item {
             Item::Task(t) => {
-                for name in names {
-                    if !t.notify.contains(name) {
-                        t.notify.push(name.clone());
-                    }
+                if t.notify.is_empty() {
+                    t.notify = names.to_vec();
                 }
             }
             Item::Block(b) => {
