@@ -18,6 +18,8 @@ pub(crate) struct Fleet {
     pub extra: Arc<Vars>,
     /// Play-level vars (play `vars:`, `vars_files`), raw.
     pub play_vars: Arc<Vars>,
+    /// A host's own play vars, where a `vars_files` name was templated with its vars.
+    host_play_vars: Arc<HashMap<HostId, Arc<Vars>>>,
     pub playbook_dir: Option<PathBuf>,
     pub check_mode: bool,
     pub diff_mode: bool,
@@ -56,6 +58,7 @@ impl Fleet {
             query,
             extra: Arc::new(extra),
             play_vars: Arc::new(Vars::default()),
+            host_play_vars: Arc::default(),
             playbook_dir: None,
             check_mode: false,
             diff_mode: false,
@@ -72,6 +75,7 @@ impl Fleet {
     pub(crate) fn for_play(
         &self,
         play_vars: Vars,
+        host_play_vars: HashMap<HostId, Arc<Vars>>,
         playbook_dir: Option<PathBuf>,
         query: HostVarsQuery,
         check: bool,
@@ -82,6 +86,7 @@ impl Fleet {
             query,
             extra: self.extra.clone(),
             play_vars: Arc::new(play_vars),
+            host_play_vars: Arc::new(host_play_vars),
             playbook_dir,
             check_mode: check,
             diff_mode: diff,
@@ -104,6 +109,7 @@ impl Fleet {
             query: self.query.clone(),
             extra: self.extra.clone(),
             play_vars: self.play_vars.clone(),
+            host_play_vars: self.host_play_vars.clone(),
             playbook_dir: self.playbook_dir.clone(),
             check_mode: self.check_mode,
             diff_mode: self.diff_mode,
@@ -119,6 +125,11 @@ impl Fleet {
             ),
             host_facts: self.host_facts.clone(),
         })
+    }
+
+    /// The play's vars as `host` sees them.
+    pub(crate) fn play_vars_of(&self, host: HostId) -> &Arc<Vars> {
+        self.host_play_vars.get(&host).unwrap_or(&self.play_vars)
     }
 
     /// A host's raw merged vars (inventory, group_vars, host_vars, play vars).
@@ -149,11 +160,12 @@ impl Fleet {
             crate::vars::host_vars(&self.inventory, host, &self.query, &mut cache)?
         };
         let inventory = Arc::new(inventory);
-        let merged = if self.play_vars.is_empty() {
+        let play = self.play_vars_of(host);
+        let merged = if play.is_empty() {
             inventory.clone()
         } else {
             let mut merged = (*inventory).clone();
-            crate::vars::merge_into(&mut merged, &self.play_vars);
+            crate::vars::merge_into(&mut merged, play);
             Arc::new(merged)
         };
         let both = (inventory, merged);

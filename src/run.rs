@@ -194,9 +194,13 @@ pub(crate) async fn run(
         let mut query = opts.query.clone();
         query.play_dirs =
             vec![std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())];
-        let play_vars = play_vars(play, &base)?;
+        let play_vars = play_vars(play, &base, &sel.hosts)?;
+        for w in &play_vars.warnings {
+            reporter.event(&Event::Warning(w.clone()));
+        }
         let fleet = base.for_play(
-            play_vars,
+            play_vars.all,
+            play_vars.per_host,
             Some(std::fs::canonicalize(&play.dir).unwrap_or_else(|_| play.dir.clone())),
             query,
             opts.check,

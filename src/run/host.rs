@@ -268,8 +268,9 @@ impl TaskRun<'_> {
         } else {
             // magic, the play's vars, gathered facts, the inventory's.
             frames.extend(all.get(1).cloned());
-            if !self.fleet.play_vars.is_empty() {
-                frames.push(Frame::Raw(self.fleet.play_vars.clone()));
+            let play_vars = self.fleet.play_vars_of(st.id);
+            if !play_vars.is_empty() {
+                frames.push(Frame::Raw(play_vars.clone()));
             }
             frames.push(Frame::Native(Arc::new(st.gathered.clone())));
             let inventory = self

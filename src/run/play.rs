@@ -56,40 +56,126 @@ pub(super) fn no_hosts_message(
     msg
 }
 
-/// Play vars, then each `vars_files` file (templated names, relative to the play).
-pub(super) fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
-    let mut vars = play.vars.clone();
-    for (names, origin) in &play.vars_files {
-        let mut frame = (*base.extra).clone();
-        for (k, v) in &vars {
-            frame.entry(k.clone()).or_insert_with(|| v.clone());
+/// A play's vars: the global ones, each host's own where a `vars_files` name needs
+/// host vars to be templated, and the warnings to show.
+pub(super) struct PlayVars {
+    pub all: Vars,
+    pub per_host: std::collections::HashMap<HostId, Arc<Vars>>,
+    pub warnings: Vec<String>,
+}
+
+/// Play vars, then each `vars_files` file (templated names, found under the play's
+/// `vars/` directory or beside it), then the public roles' exported vars. A name that
+/// needs a host's vars (`vars/{{ foo }}.yml` with `foo` from the inventory) is
+/// templated for each host, as Ansible does; one that stays undefined is skipped with
+/// Ansible's warning.
+pub(super) fn play_vars(
+    play: &Play,
+    base: &Arc<Fleet>,
+    hosts: &[HostId],
+) -> Result<PlayVars, Error> {
+    let mut warnings = Vec::new();
+    let (all, needs_host) = files_vars(play, base, None, &mut warnings)?;
+    let mut per_host = std::collections::HashMap::new();
+    if needs_host {
+        warnings.clear();
+        for &h in hosts {
+            let (vars, _) = files_vars(play, base, Some(h), &mut warnings)?;
+            per_host.insert(h, Arc::new(vars));
         }
-        let scope = crate::template::Scope::new(
-            engine(),
-            vec![crate::template::Frame::Raw(Arc::new(frame))],
-            None,
-        );
-        let mut paths = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        warnings.retain(|w| seen.insert(w.clone()));
+    }
+    Ok(PlayVars {
+        all,
+        per_host,
+        warnings,
+    })
+}
+
+/// The play's vars with its vars_files read, templated with `host`'s vars when given;
+/// whether a name needed vars the play alone does not have.
+fn files_vars(
+    play: &Play,
+    base: &Arc<Fleet>,
+    host: Option<HostId>,
+    warnings: &mut Vec<String>,
+) -> Result<(Vars, bool), Error> {
+    let mut vars = play.vars.clone();
+    let mut needs_host = false;
+    let host_frames = match host {
+        Some(h) => base
+            .scope(h)
+            .map_err(|d| Error::User(vec![d]))?
+            .frames()
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    for (names, origin) in &play.vars_files {
+        let mut frames = vec![
+            crate::template::Frame::Raw(base.extra.clone()),
+            crate::template::Frame::Raw(Arc::new(vars.clone())),
+        ];
+        frames.extend(host_frames.iter().cloned());
+        let scope = crate::template::Scope::new(engine(), frames, None);
+        let mut found = None;
+        let mut tried = Vec::new();
+        let mut undefined = false;
         for name in names {
-            let file = engine()
-                .render_str(name, &scope, Some(origin.clone()))
-                .map_err(|e| {
-                    Error::User(vec![crate::source::Diagnostic::error(
+            let file = match engine().render_str(name, &scope, Some(origin.clone())) {
+                Ok(f) => f,
+                Err(e) if e.message.contains("is undefined") => {
+                    undefined = true;
+                    break;
+                }
+                Err(e) => {
+                    return Err(Error::User(vec![crate::source::Diagnostic::error(
                         origin.clone(),
                         e.message,
-                    )])
-                })?;
-            paths.push(play.dir.join(&file));
-        }
-        let path = match paths.iter().find(|p| p.exists()) {
-            Some(p) => p.clone(),
-            None if paths.len() > 1 => {
-                return Err(Error::User(vec![crate::source::Diagnostic::error(
-                    origin.clone(),
-                    format!("vars file {} was not found", names.join(", ")),
-                )]));
+                    )]));
+                }
+            };
+            // Ansible's path_dwim_relative_stack: the play's vars/ first, then beside it.
+            let path = std::path::Path::new(&file);
+            let mut candidates = Vec::new();
+            if path.is_absolute() {
+                candidates.push(path.to_path_buf());
+            } else {
+                if !file.starts_with("vars/") {
+                    candidates.push(play.dir.join("vars").join(&file));
+                }
+                candidates.push(play.dir.join(&file));
             }
-            None => paths.remove(0),
+            if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+                found = Some(p.clone());
+                break;
+            }
+            tried.extend(candidates);
+        }
+        if undefined {
+            needs_host = needs_host || host.is_none();
+            if host.is_some() {
+                warnings.push(format!(
+                    "{origin}: skipping vars_files item due to an undefined variable"
+                ));
+            }
+            continue;
+        }
+        // Ansible 2.19 goes on without a vars file it cannot find; tprov says so.
+        let Some(path) = found else {
+            warnings.push(format!(
+                "{origin}: vars file {} was not found (looked for {}): skipped, as Ansible does",
+                names.join(", "),
+                tried
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
         };
         let (loaded, _) = crate::vars::load_play_vars_file(&path)?;
         for (k, v) in loaded {
@@ -104,7 +190,7 @@ pub(super) fn play_vars(play: &Play, base: &Fleet) -> Result<Vars, Error> {
     }
     // The public roles' vars, above vars_files (Ansible's "exported vars").
     crate::vars::merge_into(&mut vars, &play.exported_vars);
-    Ok(vars)
+    Ok((vars, needs_host))
 }
 
 /// `serial:` batches: ints, percentages, or a list whose last entry repeats.
