@@ -199,7 +199,7 @@ fn check_inventory(
                 // Each worker has its own vars caches: no lock shared per host.
                 let fleet = fleet.for_play(
                     crate::vars::Vars::default(),
-                    Default::default(),
+                    std::collections::HashMap::default(),
                     None,
                     fleet.query.clone(),
                     false,
