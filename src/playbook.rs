@@ -9,7 +9,9 @@ use crate::value::{Map, Value};
 use crate::vars::Vars;
 use std::path::PathBuf;
 
-pub(crate) use parse::{VARIABLE_PARAMS, is_reserved_name, load, load_tasks_file, parse_kv};
+pub(crate) use parse::{
+    VARIABLE_PARAMS, is_reserved_name, load, load_dynamic_role, load_tasks_file, parse_kv,
+};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Play {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 pub(crate) use kv::parse_kv;
 pub(crate) use plays::load;
-pub(crate) use tasks::{VARIABLE_PARAMS, load_tasks_file};
+pub(crate) use tasks::{VARIABLE_PARAMS, load_dynamic_role, load_tasks_file};
 
 const PLAY_KEYS: &[&str] = &[
     "name",

@@ -16,15 +16,12 @@ impl PlayRun<'_> {
     /// The first half of an include: its banner, then on each host the file (or role)
     /// it brings in per loop item, or its skip or failure. Hosts with the same file run
     /// it together, keyed by file and item as Ansible's IncludedFile: each item's run is
-    /// one group, in the order the items first appear. Prints Ansible's `included:`
-    /// lines (with the absolute path of a file when `as_files`, else the role's name),
-    /// each counted `ok`.
+    /// one group, in the order the items first appear (`announce` then prints them).
     async fn include_groups(
         &mut self,
         task: &Task,
         inh: &Inherited,
         active: &[HostId],
-        as_files: bool,
     ) -> (
         IndexMap<(std::path::PathBuf, String), IncludeGroup>,
         Vec<HostId>,
@@ -73,8 +70,17 @@ impl PlayRun<'_> {
                 }
             }
         }
-        // Ansible's `included:` lines, one per file and item, each counted `ok`.
-        for ((path, _), (_, label, hosts)) in &groups {
+        (groups, failed)
+    }
+
+    /// Ansible's `included:` lines, one per file (with its absolute path when
+    /// `as_files`, else the role's name) and item, each counted `ok`.
+    async fn announce(
+        &mut self,
+        groups: &IndexMap<(std::path::PathBuf, String), IncludeGroup>,
+        as_files: bool,
+    ) {
+        for ((path, _), (_, label, hosts)) in groups {
             let mut names = Vec::new();
             for h in hosts {
                 let mut st = self.states[h].lock().await;
@@ -94,7 +100,6 @@ impl PlayRun<'_> {
                 item: label.clone(),
             });
         }
-        (groups, failed)
     }
 
     /// `include_role`: read with the playbook (its tasks are `role`'s block), shown and
@@ -114,14 +119,64 @@ impl PlayRun<'_> {
         if active.is_empty() || (!inh.handler && !self.tags_allow(&tags)) {
             return active;
         }
-        let (groups, failed) = self.include_groups(task, inh, &active, false).await;
+        let (mut groups, failed) = self.include_groups(task, inh, &active).await;
         let mut still: Vec<HostId> = active
             .iter()
             .copied()
             .filter(|h| !failed.contains(h))
             .collect();
+        // A templated name the playbook could not resolve: the role is read now, for
+        // each name the hosts and items render; one that cannot be read fails its hosts
+        // (ignore_errors does not apply, as in Ansible) and is not announced.
+        let dynamic = role.block.is_empty()
+            && task
+                .args
+                .get("name")
+                .or_else(|| task.args.get("role"))
+                .and_then(Value::as_str)
+                .is_some_and(crate::template::is_possibly_template);
+        let mut loaded: IndexMap<std::path::PathBuf, Vec<crate::playbook::Item>> = IndexMap::new();
+        if dynamic {
+            let mut unloadable = Vec::new();
+            for ((name, key), (_, _, hosts)) in &groups {
+                if !loaded.contains_key(name) {
+                    let mut args = task.args.clone();
+                    args.shift_remove("role");
+                    args.insert("name".into(), Value::str(name.display().to_string()));
+                    match crate::playbook::load_dynamic_role(
+                        &task.origin.file,
+                        &self.play.dir,
+                        &args,
+                        task.role.as_ref(),
+                        &task.parent_roles,
+                    ) {
+                        Ok(items) => {
+                            loaded.insert(name.clone(), items);
+                        }
+                        Err(diags) => {
+                            let msg = diags
+                                .iter()
+                                .map(|d| d.message.clone())
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            self.fail_hosts(hosts, &msg).await;
+                            still.retain(|h| !hosts.contains(h));
+                            unloadable.push((name.clone(), key.clone()));
+                        }
+                    }
+                }
+            }
+            for k in unloadable {
+                groups.shift_remove(&k);
+            }
+        }
+        self.announce(&groups, false).await;
+        // The include's keywords wrap a role read now, as a static include's block does.
+        let mut common = task.common.clone();
+        common.when.clear();
+        common.tags.clear();
         // Once per loop item (with the item's vars), as Ansible includes a role per item.
-        for (_, (vars, _, hosts)) in groups {
+        for ((name, _), (vars, _, hosts)) in groups {
             let hosts: Vec<HostId> = hosts.into_iter().filter(|h| still.contains(h)).collect();
             if hosts.is_empty() {
                 continue;
@@ -132,7 +187,13 @@ impl PlayRun<'_> {
                     .include_params
                     .push(Arc::new(crate::vars::from_map(&vars, None)));
             }
-            let ok = self.run_items(&role.block, &inner, hosts.clone()).await;
+            let ok = match loaded.get(&name) {
+                Some(items) => {
+                    let inner = inner.with(&common);
+                    self.run_items(items, &inner, hosts.clone()).await
+                }
+                None => self.run_items(&role.block, &inner, hosts.clone()).await,
+            };
             still.retain(|h| !hosts.contains(h) || ok.contains(h));
         }
         still
@@ -169,7 +230,8 @@ impl PlayRun<'_> {
         if active.is_empty() {
             return active;
         }
-        let (groups, failed) = self.include_groups(task, inh, &active, true).await;
+        let (groups, failed) = self.include_groups(task, inh, &active).await;
+        self.announce(&groups, true).await;
         let mut still: Vec<HostId> = active
             .iter()
             .copied()

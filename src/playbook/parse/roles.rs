@@ -365,6 +365,15 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     out
 }
 
+/// Whether an `include_role`'s name needs the host's vars (it is templated with more
+/// than what is known while the playbook is read).
+pub(super) fn needs_run_time(cx: &Ctx, args: &Node) -> bool {
+    args.get("name")
+        .or_else(|| args.get("role"))
+        .and_then(Node::as_str)
+        .is_some_and(|name| static_name(cx, name).is_none())
+}
+
 /// Checks for a `roles:` list.
 pub(super) fn roles_list(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     match &n.kind {

@@ -42,6 +42,53 @@ pub(crate) fn load_tasks_file(
     }
 }
 
+/// The role an `include_role` with a templated name brings in, read when the task runs:
+/// `args` are the include's arguments with the name rendered, `task_file` the file the
+/// task is written in, `play_dir` the play's directory.
+pub(crate) fn load_dynamic_role(
+    task_file: &Path,
+    play_dir: &Path,
+    args: &crate::value::Map,
+    role: Option<&std::sync::Arc<crate::playbook::Role>>,
+    parent_roles: &[(String, String)],
+) -> Result<Vec<Item>, Vec<Diagnostic>> {
+    let mut entry = crate::value::Map::default();
+    entry.insert("include_role".into(), Value::Map(args.clone()));
+    let text = crate::value::pyjson::dumps(
+        &Value::List(vec![Value::Map(entry)]),
+        &crate::value::pyjson::JsonStyle::compact(),
+    )
+    .map_err(|e| {
+        vec![Diagnostic::error(
+            crate::source::Origin::file(task_file),
+            format!("include_role: {e}"),
+        )]
+    })?;
+    let file: std::sync::Arc<Path> = std::sync::Arc::from(task_file);
+    let loaded = crate::yaml::parse(&text, &file).map_err(|d| vec![d])?;
+    let abs = std::path::absolute(task_file).unwrap_or_else(|_| task_file.to_path_buf());
+    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut cx = Ctx::top(&loaded, dir);
+    cx.play_dir = play_dir.to_path_buf();
+    cx.role_dir = role.map(|r| r.dir.clone());
+    cx.role_name = role.map(|r| r.name.clone());
+    cx.parent_roles = parent_roles.to_vec();
+    cx.private_role = true;
+    let mut items = Vec::new();
+    if let Ok(Some(root)) = loaded.single()
+        && let NodeKind::Seq(list) = &root.kind
+        && let Some(n) = list.first()
+        && let Some(a) = n.get("include_role")
+    {
+        items = roles::role_items(&mut cx, n, Some(a));
+    }
+    if cx.errors.is_empty() {
+        Ok(items)
+    } else {
+        Err(cx.errors)
+    }
+}
+
 /// The tasks of a file an import (or a role) brings in, read with `role_dir` as the
 /// current role; its problems and role handlers join the importer's.
 pub(super) fn load_task_file(
@@ -238,8 +285,17 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             );
             return Vec::new();
         }
+        // `include_role: name: "{{ item }}"`: the role is found and read when the task
+        // runs, once per host and item (load_dynamic_role).
+        if module == "include_role" && roles::needs_run_time(cx, &raw_args) {
+            role = Some(Vec::new());
+        }
         cx.depth += 1;
-        let mut items = roles::role_items(cx, n, Some(&raw_args));
+        let mut items = if role.is_some() {
+            Vec::new()
+        } else {
+            roles::role_items(cx, n, Some(&raw_args))
+        };
         cx.depth -= 1;
         if module == "import_role" {
             return items;
@@ -250,7 +306,9 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             b.common.when.clear();
             b.common.tags.clear();
         }
-        role = Some(items);
+        if role.is_none() {
+            role = Some(items);
+        }
     }
     if module == "import_tasks" || module == "include" {
         let Some(file) = raw_args.as_str().map(str::to_string).or_else(|| {
