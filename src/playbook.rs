@@ -64,6 +64,9 @@ pub(crate) struct Role {
     /// Its parameters (a `roles:` entry's non-keyword keys) over those of the roles
     /// that led to it: above set_fact, below include params.
     pub params: std::sync::Arc<Vars>,
+    /// What makes two entries the same role for deduplication: its directory and
+    /// parameters.
+    pub key: String,
 }
 
 /// A task or a block.
@@ -128,6 +131,9 @@ pub(crate) struct Block {
     /// For `include_role`: the include task itself (its banner, condition and loop as
     /// Ansible shows a dynamic include); the block holds the role, read with the play.
     pub include: Option<Box<Task>>,
+    /// A role's block (a `roles:` entry or a dependency) that runs once per host and
+    /// play: its role's dedup key. A host that completed it skips it silently.
+    pub dedup: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -20,7 +20,8 @@ pub(crate) trait Reporter: Send {
 pub(crate) struct Ansible {
     pub printer: Printer,
     pub diff: bool,
-    pub verbose: bool,
+    /// How many `-v`: results from 1, META lines from 2.
+    pub verbosity: u8,
 }
 
 fn banner(msg: &str) -> String {
@@ -117,12 +118,17 @@ impl Reporter for Ansible {
                             ("ok", "32")
                         };
                         let mut l = format!("{word}: [{host}]{item}");
-                        if *show || self.verbose {
+                        if *show || self.verbosity > 0 {
                             l.push_str(&format!(" => {}", body(true)));
                         }
                         p.paint(&l, color)
                     }
                     // Ansible's item skip line ends with a space.
+                    // From -v, Ansible shows why (`=> {"skip_reason": ...}`).
+                    Status::Skipped if self.verbosity > 0 => p.paint(
+                        &format!("skipping: [{host}]{item} => {}", body(false)),
+                        "36",
+                    ),
                     Status::Skipped if !item.is_empty() => {
                         p.paint(&format!("skipping: [{host}]{item} "), "36")
                     }
@@ -170,6 +176,8 @@ impl Reporter for Ansible {
                 "31",
             )),
             Event::Warning(w) => p.warn(w),
+            Event::Meta(m) if self.verbosity >= 2 => p.out(&format!("META: {m}\n")),
+            Event::Meta(_) => {}
             Event::Deprecation(d) => p.deprecate(d),
             Event::Ignoring => p.out(&p.paint("...ignoring\n", "36")),
             Event::Async { host, jid, state } => p.out(&p.paint(
@@ -347,6 +355,10 @@ impl Reporter for Json {
             Event::Warning(w) => {
                 m.insert("event".into(), Value::str("warning"));
                 m.insert("msg".into(), Value::str(w.clone()));
+            }
+            Event::Meta(msg) => {
+                m.insert("event".into(), Value::str("meta"));
+                m.insert("msg".into(), Value::str(msg.clone()));
             }
             Event::Deprecation(d) => {
                 m.insert("event".into(), Value::str("deprecation"));

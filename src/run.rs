@@ -265,8 +265,15 @@ pub(crate) async fn run(
                 )))
             });
         }
+        // A role runs once per play and host: what ran in the last play is forgotten.
+        for h in &sel.hosts {
+            let mut st = states[h].lock().await;
+            st.roles_ran.clear();
+            st.roles_done.clear();
+        }
         for batch in batches(&sel.hosts, &play.serial) {
             let mut pr = PlayRun {
+                ended_play: false,
                 play,
                 fleet: fleet.clone(),
                 opts,
@@ -316,6 +323,10 @@ pub(crate) async fn run(
                 inventory = pr.fleet.inventory.clone();
                 base = base.with_inventory(inventory.clone());
             }
+            // `meta: end_play` ends the later batches too.
+            if pr.ended_play {
+                break;
+            }
         }
     }
     if states.is_empty() && !unmatched.is_empty() {
@@ -357,4 +368,6 @@ struct PlayRun<'a> {
     sem: Arc<Semaphore>,
     /// Every host the play targets (all batches).
     play_hosts: &'a [HostId],
+    /// `meta: end_play` ran: no later batch starts.
+    ended_play: bool,
 }

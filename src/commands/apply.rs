@@ -132,7 +132,7 @@ fn run_with(
         (None, Format::Text) => Box::new(Ansible {
             printer: printer.clone(),
             diff: opts.diff,
-            verbose: cmd.verbose > 0,
+            verbosity: cmd.verbose,
         }),
         (None, Format::Json) => Box::new(Json {
             printer: printer.clone(),

@@ -187,14 +187,6 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn role_seen(&self, key: &str) -> bool {
-        self.roles_seen.borrow().keys.iter().any(|k| k == key)
-    }
-
-    fn see_role(&self, key: String) {
-        self.roles_seen.borrow_mut().keys.push(key);
-    }
-
     /// A role added to the play: its name, and whether only as a dependency.
     fn name_role(&self, name: &str) {
         let mut seen = self.roles_seen.borrow_mut();
@@ -222,7 +214,6 @@ impl Ctx<'_> {
 /// runs once per play) and names.
 #[derive(Debug, Default)]
 struct RolesSeen {
-    keys: Vec<String>,
     names: Vec<(String, bool)>,
     /// The vars and defaults of the play's public roles (`roles:`, `import_role`, and
     /// their dependencies), merged in load order: every task of the play sees them.

@@ -69,6 +69,8 @@ pub(crate) enum Event {
         left: i64,
     },
     Warning(String),
+    /// What a meta task did (`META: ending play for web1`), shown from -vv.
+    Meta(String),
     /// `[DEPRECATION WARNING]: ...` (a module result's `deprecations`).
     Deprecation(String),
     /// An async job's progress line: `ASYNC OK`, `ASYNC FAILED`, `ASYNC POLL`.

@@ -42,6 +42,10 @@ pub(super) struct HostState {
     /// `meta: clear_host_errors` ran since this host's failure: an `always` it is in
     /// lets it go on after the block instead of keeping it failed.
     pub errors_cleared: bool,
+    /// Roles (their dedup keys) a task ran in on this host in this play, and those it
+    /// completed: a completed role is not run again by a later `roles:` entry.
+    pub roles_ran: std::collections::HashSet<String>,
+    pub roles_done: std::collections::HashSet<String>,
     pub unreachable: bool,
     pub sim: Sim,
     /// Registered results check mode could not produce (a command it skipped): tasks
@@ -99,6 +103,8 @@ impl HostState {
             stats: Stats::default(),
             failed: false,
             errors_cleared: false,
+            roles_ran: std::collections::HashSet::new(),
+            roles_done: std::collections::HashSet::new(),
             unreachable: false,
             sim: Sim::default(),
             unpredictable: std::collections::HashSet::default(),

@@ -99,73 +99,112 @@ impl<'a> PlayRun<'a> {
                         let task = b.include.as_deref().expect("matched Some");
                         self.run_include_role(task, b, inh, active).await
                     }
-                    Item::Block(b) => {
-                        let inner = inh.with(&b.common);
-                        let entered = active.clone();
-                        let ok = self.run_items(&b.block, &inner, active).await;
-                        let failed: Vec<HostId> = entered
-                            .iter()
-                            .copied()
-                            .filter(|h| !ok.contains(h))
-                            .collect();
-                        let mut rescuable = Vec::new();
-                        for h in &failed {
-                            let mut st = self.states[h].lock().await;
-                            if !st.unreachable && !b.rescue.is_empty() {
-                                st.failed = false;
-                                st.stats.failed = st.stats.failed.saturating_sub(1);
-                                st.stats.rescued += 1;
-                                rescuable.push(*h);
-                            }
-                        }
-                        let rescued = if rescuable.is_empty() {
-                            Vec::new()
-                        } else {
-                            self.run_items(&b.rescue, &inner, rescuable).await
-                        };
-                        let mut after: Vec<HostId> = entered
-                            .iter()
-                            .copied()
-                            .filter(|h| ok.contains(h) || rescued.contains(h))
-                            .collect();
-                        if !b.always.is_empty() {
-                            let mut always_hosts = Vec::new();
-                            for h in &entered {
-                                let st = self.states[h].lock().await;
-                                if !st.unreachable {
-                                    always_hosts.push(*h);
-                                }
-                            }
-                            // Hosts that failed still run `always`, and stay failed.
-                            let was_failed: Vec<HostId> = always_hosts
-                                .iter()
-                                .copied()
-                                .filter(|h| !after.contains(h))
-                                .collect();
-                            for h in &was_failed {
-                                let mut st = self.states[h].lock().await;
-                                st.failed = false;
-                                st.errors_cleared = false;
-                            }
-                            let ran = self.run_items(&b.always, &inner, always_hosts).await;
-                            for h in &was_failed {
-                                let mut st = self.states[h].lock().await;
-                                // `meta: clear_host_errors` in the `always` lets it go on.
-                                if st.errors_cleared && ran.contains(h) {
-                                    after.push(*h);
-                                } else {
-                                    st.failed = true;
-                                }
-                            }
-                            after.retain(|h| ran.contains(h));
-                            after.sort_by_key(|h| entered.iter().position(|e| e == h));
-                        }
-                        after
-                    }
+                    Item::Block(b) if b.dedup.is_some() => self.run_role_once(b, inh, active).await,
+                    Item::Block(b) => self.run_block(b, inh, active).await,
                 };
             }
             active
         })
+    }
+
+    /// A block: its tasks, `rescue` for the hosts that failed in them, `always` for all.
+    async fn run_block(
+        &mut self,
+        b: &crate::playbook::Block,
+        inh: &Inherited,
+        active: Vec<HostId>,
+    ) -> Vec<HostId> {
+        let inner = inh.with(&b.common);
+        let entered = active.clone();
+        let ok = self.run_items(&b.block, &inner, active).await;
+        let failed: Vec<HostId> = entered
+            .iter()
+            .copied()
+            .filter(|h| !ok.contains(h))
+            .collect();
+        let mut rescuable = Vec::new();
+        for h in &failed {
+            let mut st = self.states[h].lock().await;
+            if !st.unreachable && !b.rescue.is_empty() {
+                st.failed = false;
+                st.stats.failed = st.stats.failed.saturating_sub(1);
+                st.stats.rescued += 1;
+                rescuable.push(*h);
+            }
+        }
+        let rescued = if rescuable.is_empty() {
+            Vec::new()
+        } else {
+            self.run_items(&b.rescue, &inner, rescuable).await
+        };
+        let mut after: Vec<HostId> = entered
+            .iter()
+            .copied()
+            .filter(|h| ok.contains(h) || rescued.contains(h))
+            .collect();
+        if !b.always.is_empty() {
+            let mut always_hosts = Vec::new();
+            for h in &entered {
+                let st = self.states[h].lock().await;
+                if !st.unreachable {
+                    always_hosts.push(*h);
+                }
+            }
+            // Hosts that failed still run `always`, and stay failed.
+            let was_failed: Vec<HostId> = always_hosts
+                .iter()
+                .copied()
+                .filter(|h| !after.contains(h))
+                .collect();
+            for h in &was_failed {
+                let mut st = self.states[h].lock().await;
+                st.failed = false;
+                st.errors_cleared = false;
+            }
+            let ran = self.run_items(&b.always, &inner, always_hosts).await;
+            for h in &was_failed {
+                let mut st = self.states[h].lock().await;
+                // `meta: clear_host_errors` in the `always` lets it go on.
+                if st.errors_cleared && ran.contains(h) {
+                    after.push(*h);
+                } else {
+                    st.failed = true;
+                }
+            }
+            after.retain(|h| ran.contains(h));
+            after.sort_by_key(|h| entered.iter().position(|e| e == h));
+        }
+        after
+    }
+
+    /// A role's block that runs once per host and play (Ansible's role dedup): hosts
+    /// that completed the same role (same directory and parameters) skip it silently;
+    /// a host completes it when it comes out of the block having run one of its tasks
+    /// (a role skipped whole by its `when` is not complete, and runs again later).
+    async fn run_role_once(
+        &mut self,
+        b: &crate::playbook::Block,
+        inh: &Inherited,
+        active: Vec<HostId>,
+    ) -> Vec<HostId> {
+        let key = b.dedup.clone().unwrap_or_default();
+        let mut run = Vec::new();
+        for h in &active {
+            if !self.states[h].lock().await.roles_done.contains(&key) {
+                run.push(*h);
+            }
+        }
+        let ok = self.run_block(b, inh, run.clone()).await;
+        for h in &ok {
+            let mut st = self.states[h].lock().await;
+            if st.roles_ran.contains(&key) {
+                st.roles_done.insert(key.clone());
+            }
+        }
+        active
+            .into_iter()
+            .filter(|h| !run.contains(h) || ok.contains(h))
+            .collect()
     }
 
     async fn run_task(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
@@ -176,7 +215,7 @@ impl<'a> PlayRun<'a> {
             return active;
         }
         match task.module.as_str() {
-            "meta" => return self.run_meta(task, active).await,
+            "meta" => return self.run_meta(task, inh, active).await,
             "include_tasks" => return self.run_include(task, inh, active).await,
             _ => {}
         }
@@ -259,6 +298,19 @@ impl<'a> PlayRun<'a> {
             for ev in &r.events {
                 self.reporter.event(ev);
             }
+            // A task of a role that did something (not skipped) on the host: the role
+            // has run there (Ansible's _had_task_run).
+            if let Some(role) = &task.role
+                && r.events.iter().any(
+                    |e| matches!(e, Event::Result { status, .. } if *status != Status::Skipped),
+                )
+            {
+                self.states[h]
+                    .lock()
+                    .await
+                    .roles_ran
+                    .insert(role.key.clone());
+            }
             if r.ok {
                 still.push(*h);
             } else if task.common.any_errors_fatal || self.play.any_errors_fatal {
@@ -312,16 +364,133 @@ impl<'a> PlayRun<'a> {
         ]);
     }
 
-    async fn run_meta(&mut self, task: &Task, active: Vec<HostId>) -> Vec<HostId> {
+    /// A meta task, as Ansible's strategy runs it: its banner, its `when` judged on each
+    /// host for the per-host actions (end_host, flush_handlers, role_complete...) and on
+    /// the first host for the others, a `META:` line (-vv) and, where it is skipped, a
+    /// skipped result carrying the reason.
+    async fn run_meta(&mut self, task: &Task, inh: &Inherited, active: Vec<HostId>) -> Vec<HostId> {
         let action = task
             .args
             .get("_raw_params")
             .map(Value::py_str)
             .unwrap_or_default();
+        let action = action.trim().to_string();
+        self.reporter.event(&Event::TaskStart {
+            name: task.banner_name(),
+            handler: inh.handler,
+        });
+        let conditional = !(inh.when.is_empty() && task.common.when.is_empty());
+        if conditional
+            && matches!(
+                action.as_str(),
+                "noop" | "refresh_inventory" | "reset_connection"
+            )
+        {
+            self.reporter.event(&Event::Warning(format!(
+                "meta task does not support when conditional: {action}"
+            )));
+        }
+        let per_host = matches!(
+            action.as_str(),
+            "noop" | "reset_connection" | "end_host" | "flush_handlers" | "end_role"
+        );
+        let targets: Vec<HostId> = if per_host {
+            active.clone()
+        } else {
+            active.iter().copied().take(1).collect()
+        };
+        // Each target's verdict on the task's `when` (always true without one).
+        let mut holds: Vec<(HostId, bool)> = Vec::new();
+        let mut failed: Vec<(HostId, String)> = Vec::new();
+        for h in &targets {
+            if !conditional
+                || matches!(
+                    action.as_str(),
+                    "noop" | "refresh_inventory" | "reset_connection"
+                )
+            {
+                holds.push((*h, true));
+                continue;
+            }
+            let st = self.states[h].lock().await;
+            let run = TaskRun {
+                task,
+                inh,
+                fleet: self.fleet.clone(),
+                opts: self.opts,
+                play: self.play,
+            };
+            match run.condition_holds(&st) {
+                Ok(b) => holds.push((*h, b)),
+                Err(e) => failed.push((*h, e)),
+            }
+        }
+        for (h, msg) in &failed {
+            self.fail_hosts(&[*h], msg).await;
+        }
+        let failed: Vec<HostId> = failed.into_iter().map(|(h, _)| h).collect();
+        let mut active: Vec<HostId> = active.into_iter().filter(|h| !failed.contains(h)).collect();
+        let name = |me: &Self, h: &HostId| me.fleet.inventory.host(*h).name.clone();
+        let first_holds = holds.first().is_none_or(|(_, b)| *b);
+        let mut skipped: Vec<(HostId, String, Option<String>)> = Vec::new();
         match action.as_str() {
-            "flush_handlers" => Box::pin(self.flush_handlers(active)).await,
-            "end_play" => Vec::new(),
-            "clear_host_errors" => {
+            "flush_handlers" => {
+                let go: Vec<HostId> = holds.iter().filter(|(_, b)| *b).map(|(h, _)| *h).collect();
+                for (h, b) in &holds {
+                    if !*b {
+                        skipped.push((
+                            *h,
+                            format!(", not running handlers for {}", name(self, h)),
+                            None,
+                        ));
+                    }
+                }
+                self.meta_skips(&action, &skipped);
+                let ran = Box::pin(self.flush_handlers(go.clone())).await;
+                active.retain(|h| !go.contains(h) || ran.contains(h));
+                return active;
+            }
+            "end_play" | "end_batch" if first_holds => {
+                self.reporter.event(&Event::Meta(if action == "end_play" {
+                    "ending play".into()
+                } else {
+                    "ending batch".into()
+                }));
+                if action == "end_play" {
+                    self.ended_play = true;
+                }
+                return Vec::new();
+            }
+            "end_play" => {
+                if let Some((h, _)) = holds.first() {
+                    skipped.push((*h, ", continuing play".into(), None));
+                }
+            }
+            "end_batch" => {
+                if let Some((h, _)) = holds.first() {
+                    skipped.push((*h, ", continuing current batch".into(), None));
+                }
+            }
+            "end_host" => {
+                for (h, b) in &holds {
+                    let n = name(self, h);
+                    if *b {
+                        self.reporter
+                            .event(&Event::Meta(format!("ending play for {n}")));
+                        active.retain(|a| a != h);
+                    } else {
+                        let skip = (
+                            *h,
+                            format!(", continuing execution for {n}"),
+                            Some(format!(
+                                "end_host conditional evaluated to false, continuing execution for {n}"
+                            )),
+                        );
+                        self.meta_skips(&action, &[skip]);
+                    }
+                }
+            }
+            "clear_host_errors" if first_holds => {
                 // Ansible forgets every failure of the play's hosts: the hosts still
                 // in the play go on, the run's exit code no longer counts them, and a
                 // later play runs them again. Hosts that already stopped stay stopped.
@@ -330,16 +499,73 @@ impl<'a> PlayRun<'a> {
                     st.failed = false;
                     st.errors_cleared = true;
                 }
-                active
+                self.reporter
+                    .event(&Event::Meta("cleared host errors".into()));
             }
-            "noop" | "refresh_inventory" | "clear_facts" | "reset_connection" => active,
-            "end_host" => Vec::new(),
+            "clear_host_errors" => {
+                if let Some((h, _)) = holds.first() {
+                    skipped.push((
+                        *h,
+                        format!(", not clearing host error state for {}", name(self, h)),
+                        None,
+                    ));
+                }
+            }
+            "clear_facts" if first_holds => {
+                for h in self.play_hosts {
+                    let mut st = self.states[h].lock().await;
+                    st.gathered.clear();
+                    self.fleet.set_host_facts(*h, &st.published(), &st.included);
+                }
+                self.reporter.event(&Event::Meta("facts cleared".into()));
+            }
+            "clear_facts" => {
+                if let Some((h, _)) = holds.first() {
+                    skipped.push((
+                        *h,
+                        format!(", not clearing facts and fact cache for {}", name(self, h)),
+                        None,
+                    ));
+                }
+            }
+            "noop" => self.reporter.event(&Event::Meta("noop".into())),
+            "refresh_inventory" => {
+                self.reporter
+                    .event(&Event::Meta("inventory successfully refreshed".into()));
+            }
+            "reset_connection" => {
+                self.reporter.event(&Event::Meta("reset connection".into()));
+            }
             other => {
                 self.reporter.event(&Event::Warning(format!(
                     "meta: {other} is not supported; ignored"
                 )));
-                active
             }
+        }
+        self.meta_skips(&action, &skipped);
+        active
+    }
+
+    /// A skipped meta task's results: Ansible's skip_reason (and msg) on each host.
+    fn meta_skips(&mut self, action: &str, skipped: &[(HostId, String, Option<String>)]) {
+        for (h, tail, msg) in skipped {
+            let reason = format!("{action} conditional evaluated to False{tail}");
+            self.reporter.event(&Event::Meta(reason.clone()));
+            let mut m = crate::value::Map::default();
+            m.insert(
+                "msg".into(),
+                Value::str(msg.clone().unwrap_or_else(|| action.to_string())),
+            );
+            m.insert("skip_reason".into(), Value::str(reason));
+            self.reporter.event(&Event::Result {
+                host: self.fleet.inventory.host(*h).name.clone(),
+                status: Status::Skipped,
+                item: None,
+                result: m,
+                show: false,
+                diffs: Vec::new(),
+                action: "meta".into(),
+            });
         }
     }
 

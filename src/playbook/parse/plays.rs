@@ -151,6 +151,7 @@ fn import_keywords(
                 rescue: Vec::new(),
                 always: Vec::new(),
                 include: None,
+                dedup: None,
             })));
         }
     }

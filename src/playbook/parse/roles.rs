@@ -244,6 +244,10 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     let mut all_params = cx.role_params.as_ref().clone();
     crate::vars::merge_into(&mut all_params, &params);
     let all_params = std::rc::Rc::new(all_params);
+    // Each distinct role (and parameters) runs once per play and host, dependencies
+    // included, unless its meta says allow_duplicates (include/import_role always may).
+    let key = format!("{}|{params:?}", dir.display());
+    let allow_duplicates = task_args.is_some() || meta_allows_duplicates(&dir);
     let role = Arc::new(Role {
         // A role named by its path keeps the path as its name (Ansible finds it in its
         // first search directory, as an absolute path or relative to the playbook).
@@ -252,13 +256,8 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         defaults: Arc::new(defaults),
         vars: Arc::new(role_vars),
         params: Arc::new(all_params.as_ref().clone()),
+        key: key.clone(),
     });
-    // Each distinct role (and parameters) runs once per play, dependencies included.
-    let key = format!("{}|{params:?}", dir.display());
-    let allow_duplicates = task_args.is_some();
-    if !allow_duplicates && cx.role_seen(&key) {
-        return Vec::new();
-    }
     // Tasks an include_role or import_role brings in see the roles that led there.
     let parents: Vec<(String, String)> = match (task_args, &cx.role_name, &cx.role_dir) {
         (Some(_), Some(n), Some(d)) => std::iter::once((n.clone(), d.display().to_string()))
@@ -302,7 +301,6 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
             Err(d) => cx.errors.push(d),
         }
     }
-    cx.see_role(key);
     cx.name_role(&name);
     if !private {
         let mut seen = cx.roles_seen.borrow_mut();
@@ -361,8 +359,28 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         rescue: Vec::new(),
         always: Vec::new(),
         include: None,
+        dedup: (!allow_duplicates).then_some(key),
     })));
     out
+}
+
+/// A role's `meta/main.yml` says `allow_duplicates: true`.
+fn meta_allows_duplicates(dir: &Path) -> bool {
+    let Some(meta) = role_file(dir, "meta", "main") else {
+        return false;
+    };
+    let Ok(loaded) = crate::yaml::load_file(&meta) else {
+        return false;
+    };
+    matches!(
+        loaded
+            .single()
+            .ok()
+            .flatten()
+            .and_then(|r| r.get("allow_duplicates"))
+            .map(Node::to_value),
+        Some(Value::Bool(true))
+    )
 }
 
 /// Whether an `include_role`'s name needs the host's vars (it is templated with more

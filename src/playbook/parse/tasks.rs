@@ -164,6 +164,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             rescue: n.get("rescue").map(|v| tasks(cx, v)).unwrap_or_default(),
             always: n.get("always").map(|v| tasks(cx, v)).unwrap_or_default(),
             include: None,
+            dedup: None,
         };
         cx.depth -= 1;
         if let Some(v) = n.get("notify") {
@@ -363,6 +364,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             rescue: Vec::new(),
             always: Vec::new(),
             include: None,
+            dedup: None,
         }))];
     }
     let library_dirs: Vec<PathBuf> = [
@@ -580,6 +582,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             rescue: Vec::new(),
             always: Vec::new(),
             include: Some(Box::new(task)),
+            dedup: None,
         }))];
     }
     vec![Item::Task(Box::new(task))]

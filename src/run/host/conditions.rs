@@ -23,6 +23,14 @@ impl TaskRun<'_> {
         Ok(None)
     }
 
+    /// Whether this task's `when` (with its blocks') holds on this host: a meta task's
+    /// question, asked without running anything. A condition that cannot be evaluated
+    /// is the error's text.
+    pub(crate) fn condition_holds(&self, st: &super::HostState) -> Result<bool, String> {
+        let scope = self.scope(st)?;
+        self.when(&scope).map(|c| c.is_none()).map_err(|c| c.msg())
+    }
+
     pub(super) fn result_scope(&self, scope: &Arc<Scope>, result: &Map) -> Arc<Scope> {
         match &self.task.register {
             Some(r) => scope.with_frame(native_frame([(r.clone(), Value::Map(result.clone()))])),
