@@ -166,6 +166,9 @@ pub(crate) struct Task {
     pub loop_extended: bool,
     /// `loop_control.pause`: seconds between items.
     pub loop_pause: Option<Value>,
+    /// `loop_control.break_when`: conditions judged after each item; the loop stops at
+    /// the first item that meets them (its result kept).
+    pub loop_break_when: Vec<(String, Origin)>,
     pub loop_allitems: bool,
     pub register: Option<String>,
     pub changed_when: Vec<(String, Origin)>,

@@ -500,6 +500,10 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     let loop_extended = lc_bool(cx, "extended").unwrap_or(false);
     let loop_allitems = lc_bool(cx, "extended_allitems").unwrap_or(true);
     let loop_pause = lc.and_then(|c| c.get("pause")).map(Node::to_value);
+    let loop_break_when = lc
+        .and_then(|c| c.get("break_when"))
+        .map(|v| conditions(cx, v))
+        .unwrap_or_default();
     let task = Task {
         common: common(cx, n),
         module,
@@ -534,6 +538,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         loop_extended,
         loop_allitems,
         loop_pause,
+        loop_break_when,
         register: n.get("register").and_then(|v| string(cx, v, "register")),
         changed_when: n
             .get("changed_when")

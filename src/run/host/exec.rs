@@ -310,8 +310,17 @@ impl TaskRun<'_> {
                 action.clone_from(&self.task.module);
             }
             events.push(ev);
+            // `break_when` sees the item and its result (under the register's name).
+            let stop = item.is_some()
+                && !self.task.loop_break_when.is_empty()
+                && self
+                    .conditions_true(
+                        &self.task.loop_break_when,
+                        &self.result_scope(&scope, &result),
+                    )
+                    .unwrap_or(false);
             results.push(result);
-            if unreachable.is_some() {
+            if unreachable.is_some() || stop {
                 break;
             }
         }
