@@ -44,6 +44,7 @@ pub(crate) struct Play {
     pub no_log: Option<Value>,
     pub diff: Option<Value>,
     pub environment: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
     pub tags: Vec<String>,
     pub pre_tasks: Vec<Item>,
     pub tasks: Vec<Item>,
@@ -96,6 +97,8 @@ pub(crate) struct Common {
     pub no_log: Option<Value>,
     pub any_errors_fatal: bool,
     pub environment: Option<Value>,
+    /// A block's (or a task's) `ignore_unreachable`, inherited by its tasks.
+    pub ignore_unreachable: Option<Value>,
 }
 
 /// The handler tasks of a `handlers:` list, with the blocks (and imports) each is in,

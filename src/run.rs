@@ -106,6 +106,7 @@ pub(crate) struct Inherited {
     pub diff: Option<Value>,
     pub no_log: Option<Value>,
     pub environment: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
     pub handler: bool,
 }
 
@@ -120,6 +121,7 @@ impl Inherited {
             no_log: play.no_log.clone(),
             diff: play.diff.clone(),
             environment: play.environment.clone(),
+            ignore_unreachable: play.ignore_unreachable.clone(),
             ..Default::default()
         }
     }
@@ -139,6 +141,7 @@ impl Inherited {
         i.diff = c.diff.clone().or(i.diff);
         i.no_log = c.no_log.clone().or(i.no_log);
         i.environment = c.environment.clone().or(i.environment);
+        i.ignore_unreachable = c.ignore_unreachable.clone().or(i.ignore_unreachable);
         i
     }
 }

@@ -416,5 +416,6 @@ fn common(cx: &mut Ctx, n: &Node) -> Common {
             .get("any_errors_fatal")
             .is_some_and(|v| matches!(v.to_value(), Value::Bool(true))),
         environment: n.get("environment").map(Node::to_value),
+        ignore_unreachable: n.get("ignore_unreachable").map(Node::to_value),
     }
 }

@@ -298,12 +298,15 @@ impl<'a> PlayRun<'a> {
             for ev in &r.events {
                 self.reporter.event(ev);
             }
-            // A task of a role that did something (not skipped) on the host: the role
-            // has run there (Ansible's _had_task_run).
+            // A task of a role that ran on the host (not skipped, not unreachable): the
+            // role has run there (Ansible's _had_task_run).
             if let Some(role) = &task.role
-                && r.events.iter().any(
-                    |e| matches!(e, Event::Result { status, .. } if *status != Status::Skipped),
-                )
+                && r.events.iter().any(|e| {
+                    matches!(e, Event::Result { status, .. } if !matches!(
+                        status,
+                        Status::Skipped | Status::Unreachable | Status::UnreachableIgnored
+                    ))
+                })
             {
                 self.states[h]
                     .lock()

@@ -333,6 +333,7 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         no_log: n.get("no_log").map(Node::to_value),
         diff: n.get("diff").map(Node::to_value),
         environment: n.get("environment").map(Node::to_value),
+        ignore_unreachable: n.get("ignore_unreachable").map(Node::to_value),
         tags: n
             .get("tags")
             .map(|v| strings(cx, v, "tags", true))

@@ -405,11 +405,12 @@ impl TaskRun<'_> {
             }
             // `ignore_unreachable`: counted ok and ignored, the host carries on (its next
             // task connects afresh), as in Ansible.
-            if flag(self.task.ignore_unreachable.as_ref(), &scope)
-                .ok()
-                .flatten()
-                == Some(true)
-            {
+            let ignore_unreachable = self
+                .task
+                .ignore_unreachable
+                .as_ref()
+                .or(self.inh.ignore_unreachable.as_ref());
+            if flag(ignore_unreachable, &scope).ok().flatten() == Some(true) {
                 for e in &mut events {
                     if let Event::Result { status, .. } = e
                         && *status == Status::Unreachable
