@@ -231,6 +231,34 @@ impl Task {
             .map_or(&self.args_origin, |(_, o)| o)
     }
 
+    /// The notifications that call a handler by name: its name, also prefixed with its
+    /// role's name (`role : name`), short or fully qualified (`ns.col.role : name`).
+    pub(crate) fn handler_names(&self) -> Vec<String> {
+        self.role_prefixed(self.common.name.iter())
+    }
+
+    /// The topics a handler listens to, plain and prefixed with its role's name.
+    pub(crate) fn handler_topics(&self) -> Vec<String> {
+        self.role_prefixed(self.listen.iter())
+    }
+
+    fn role_prefixed<'a>(&self, names: impl Iterator<Item = &'a String>) -> Vec<String> {
+        let mut out: Vec<String> = names.cloned().collect();
+        if let Some(r) = &self.role {
+            let short = r.name.rsplit('.').next().unwrap_or(&r.name).to_string();
+            let bare = out.clone();
+            for role in [r.name.clone(), short] {
+                for n in &bare {
+                    let prefixed = format!("{role} : {n}");
+                    if !out.contains(&prefixed) {
+                        out.push(prefixed);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The name Ansible's banners show: `role : name` (or `role : module`) in a role.
     pub(crate) fn banner_name(&self) -> String {
         if self.module == "include_role" {

@@ -624,23 +624,43 @@ impl<'a> PlayRun<'a> {
         let mut active = active;
         let mut consumed: std::collections::HashMap<HostId, Vec<String>> =
             std::collections::HashMap::default();
-        for (h, blocks) in crate::playbook::handler_tasks(&self.play.handlers) {
+        // Ansible's search_handlers_by_notification: a notification calls the first
+        // handler with that name, and every handler listening to it (one per name).
+        let handlers = crate::playbook::handler_tasks(&self.play.handlers);
+        let mut by_name: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::default();
+        // Unnamed listeners are each their own (only named ones are deduplicated).
+        let ident = |i: usize, h: &Task| h.common.name.clone().unwrap_or_else(|| format!("\0{i}"));
+        let mut by_topic: std::collections::HashMap<(String, String), usize> =
+            std::collections::HashMap::default();
+        for (i, (h, _)) in handlers.iter().enumerate() {
+            for n in h.handler_names() {
+                by_name.entry(n).or_insert(i);
+            }
+            for t in h.handler_topics() {
+                by_topic.entry((t, ident(i, h))).or_insert(i);
+            }
+        }
+        for (i, (h, blocks)) in handlers.iter().enumerate() {
+            let (h, blocks) = (*h, blocks);
             let inh = blocks.iter().fold(inh.clone(), |i, c| i.with(c));
             let mut who = Vec::new();
+            let names = h.handler_names();
+            let topics = h.handler_topics();
             for host in &active {
                 let st = self.states[host].lock().await;
-                let name = h.common.name.clone().unwrap_or_default();
-                let hit = st
-                    .notified
-                    .iter()
-                    .any(|n| *n == name || h.listen.contains(n));
+                let hit = st.notified.iter().any(|n| {
+                    (names.contains(n) && by_name.get(n) == Some(&i))
+                        || (topics.contains(n)
+                            && by_topic.get(&(n.clone(), ident(i, h))) == Some(&i))
+                });
                 if hit {
                     // The topic stays for the handlers after this one that listen to
                     // it too; it is consumed once the flush is over.
                     consumed
                         .entry(*host)
                         .or_default()
-                        .extend(std::iter::once(name.clone()).chain(h.listen.iter().cloned()));
+                        .extend(names.iter().chain(topics.iter()).cloned());
                     who.push(*host);
                 }
             }

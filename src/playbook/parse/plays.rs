@@ -254,13 +254,8 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     // runs; here it is reported before any host is contacted.
     let mut known = std::collections::HashSet::new();
     for (t, _) in crate::playbook::handler_tasks(&handlers) {
-        if let Some(n) = &t.common.name {
-            known.insert(n.clone());
-            if let Some(r) = &t.role {
-                known.insert(format!("{} : {n}", r.name));
-            }
-        }
-        known.extend(t.listen.iter().cloned());
+        known.extend(t.handler_names());
+        known.extend(t.handler_topics());
     }
     for section in [&pre_tasks, &play_tasks, &post_tasks, &handlers] {
         check_notify(section, &known, &mut cx.errors);

@@ -52,6 +52,40 @@ const ROLE_ARGS: &[&str] = &[
 /// roles path (`ANSIBLE_ROLES_PATH`, Ansible's defaults).
 fn find_role(cx: &Ctx, name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
+    // A collection's role, `namespace.collection.role`: under the playbook's
+    // collections/ and the collections path, as Ansible's collection loader finds it.
+    let parts: Vec<&str> = name.split('.').collect();
+    if let [ns, col, role] = parts.as_slice()
+        && [ns, col, role]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let paths = std::env::var("ANSIBLE_COLLECTIONS_PATH")
+            .or_else(|_| std::env::var("ANSIBLE_COLLECTIONS_PATHS"))
+            .unwrap_or_default();
+        let roots = [cx.play_dir.join("collections"), cx.dir.join("collections")]
+            .into_iter()
+            .chain(
+                paths
+                    .split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from),
+            )
+            .chain([
+                PathBuf::from(format!("{home}/.ansible/collections")),
+                PathBuf::from("/usr/share/ansible/collections"),
+            ]);
+        for root in roots {
+            dirs.push(
+                root.join("ansible_collections")
+                    .join(ns)
+                    .join(col)
+                    .join("roles")
+                    .join(role),
+            );
+        }
+    }
     if !name.contains('/') {
         dirs.push(cx.dir.join("roles").join(name));
         dirs.push(cx.play_dir.join("roles").join(name));
