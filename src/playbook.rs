@@ -144,6 +144,9 @@ pub(crate) struct Task {
     pub common: Common,
     /// The canonical module name (`copy`, not `ansible.builtin.copy`).
     pub module: String,
+    /// A module that is no module of tprov's but a file in a `library/` directory: run
+    /// as Ansible runs custom modules.
+    pub custom_module: Option<std::path::PathBuf>,
     /// The module's arguments, raw; free-form text is under `_raw_params`.
     pub args: Map,
     pub args_origin: Origin,

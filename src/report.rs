@@ -22,6 +22,20 @@ pub(crate) struct Ansible {
     pub diff: bool,
     /// How many `-v`: results from 1, META lines from 2.
     pub verbosity: u8,
+    /// Whether Ansible's once-per-run hint on turning deprecations off was shown.
+    pub deprecation_hint_shown: std::cell::Cell<bool>,
+}
+
+impl Ansible {
+    /// A deprecation, after Ansible's hint the first time.
+    fn deprecate(&self, text: &str) {
+        if !self.deprecation_hint_shown.replace(true) {
+            self.printer.warn(
+                "Deprecation warnings can be disabled by setting `deprecation_warnings=False` in ansible.cfg.",
+            );
+        }
+        self.printer.deprecate(text);
+    }
 }
 
 fn banner(msg: &str) -> String {
@@ -96,7 +110,7 @@ impl Reporter for Ansible {
                     p.warn(w);
                 }
                 for d in &deprecations {
-                    p.deprecate(d);
+                    self.deprecate(d);
                 }
                 let mut text = String::new();
                 if matches!(status, Status::Failed | Status::Ignored)
@@ -109,7 +123,8 @@ impl Reporter for Ansible {
                     .as_ref()
                     .map(|i| format!(" => (item={i})"))
                     .unwrap_or_default();
-                let body = |indent: bool| dump(&display_result(result, action), indent);
+                let body =
+                    |indent: bool| dump(&display_result(result, action, self.verbosity), indent);
                 let line = match status {
                     Status::Ok | Status::Changed => {
                         let (word, color) = if *status == Status::Changed {
@@ -178,7 +193,7 @@ impl Reporter for Ansible {
             Event::Warning(w) => p.warn(w),
             Event::Meta(m) if self.verbosity >= 2 => p.out(&format!("META: {m}\n")),
             Event::Meta(_) => {}
-            Event::Deprecation(d) => p.deprecate(d),
+            Event::Deprecation(d) => self.deprecate(d),
             Event::Ignoring => p.out(&p.paint("...ignoring\n", "36")),
             Event::Async { host, jid, state } => p.out(&p.paint(
                 &match state {
@@ -226,12 +241,29 @@ pub(crate) fn notices(result: &Map) -> (Vec<String>, Vec<String>) {
             })
             .map(|d| {
                 let msg = d.get("msg").map(Value::py_str).unwrap_or_default();
-                match d.get("version") {
-                    Some(v) => format!(
-                        "{msg} This feature will be removed from ansible-core version {}.",
+                let deprecator = d.get("deprecator").and_then(Value::as_map);
+                let plugin = deprecator.and_then(|p| {
+                    Some((p.get("type")?.as_str()?, p.get("resolved_name")?.as_str()?))
+                });
+                let from = match (plugin, d.get("collection_name").and_then(Value::as_str)) {
+                    (Some((kind, resolved)), Some(collection))
+                        if collection != "ansible.builtin" =>
+                    {
+                        let short = resolved.rsplit('.').next().unwrap_or(resolved);
+                        format!("{kind} '{short}' in collection '{collection}'")
+                    }
+                    _ => "ansible-core".to_string(),
+                };
+                match (d.get("version"), d.get("date")) {
+                    (Some(v), _) => format!(
+                        "{msg} This feature will be removed from {from} version {}.",
                         v.py_str()
                     ),
-                    None => msg,
+                    (None, Some(date)) => format!(
+                        "{msg} This feature will be removed from {from} in a release after {}.",
+                        date.py_str()
+                    ),
+                    _ => msg,
                 }
             })
             .collect(),
@@ -242,17 +274,14 @@ pub(crate) fn notices(result: &Map) -> (Vec<String>, Vec<String>) {
 
 /// The result as the callback shows it: without internal keys, and for `debug` only
 /// the message (or the variable).
-fn display_result(m: &Map, action: &str) -> Map {
+fn display_result(m: &Map, action: &str, verbosity: u8) -> Map {
     let mut out = m.clone();
     out.retain(|k, _| !k.starts_with("_ansible_"));
-    for k in [
-        "invocation",
-        "diff",
-        "exception",
-        "warnings",
-        "deprecations",
-        "failed",
-    ] {
+    // A module's `invocation` (its arguments, defaults filled) is shown from -vvv.
+    if verbosity < 3 || action == "debug" {
+        out.shift_remove("invocation");
+    }
+    for k in ["diff", "exception", "warnings", "deprecations", "failed"] {
         out.shift_remove(k);
     }
     if action == "debug" {
@@ -327,7 +356,10 @@ impl Reporter for Json {
                 if let Some(i) = item {
                     m.insert("item".into(), Value::str(i.clone()));
                 }
-                m.insert("result".into(), Value::Map(display_result(result, action)));
+                m.insert(
+                    "result".into(),
+                    Value::Map(display_result(result, action, 0)),
+                );
                 if !diffs.is_empty() {
                     m.insert(
                         "diff".into(),

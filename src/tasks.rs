@@ -23,6 +23,7 @@ mod group;
 mod group_by;
 mod hostname;
 mod include_vars;
+pub(crate) mod library;
 mod lineinfile;
 mod node;
 mod ping;
@@ -175,6 +176,10 @@ pub(crate) fn canonical(name: &str) -> &str {
 /// more than its `msg` (as Ansible's exception does); never registered or shown.
 pub(crate) const ERROR_DETAIL: &str = "_tprov_error_detail";
 
+/// A result key for a failure Ansible's action raises from a cause (a module's reply it
+/// cannot read): the cause's text, shown under `<<< caused by >>>`; never registered.
+pub(crate) const ACTION_CAUSE: &str = "_tprov_action_cause";
+
 /// A module's fully qualified name, as Ansible's messages give it.
 pub(crate) fn fqcn(module: &str) -> String {
     match module {
@@ -221,14 +226,16 @@ pub(crate) const ANSIBLE_ONLY: &[&str] = &[
 ];
 
 /// A module Ansible would resolve but tprov cannot run: one of ansible-core's that tprov
-/// lacks, a collection's (a dotted name), or one a `library/` directory provides.
-pub(crate) fn is_unsupported_module(name: &str, library_dirs: &[PathBuf]) -> bool {
+/// lacks, a collection's (a dotted name), or an action plugin beside the playbook or role
+/// (Python that runs on the controller). A `library/` module runs ([`library`]).
+pub(crate) fn is_unsupported_module(name: &str, plugin_dirs: &[PathBuf]) -> bool {
     ANSIBLE_ONLY.contains(&name)
         || (name.contains('.') && !name.starts_with('.'))
-        || library_dirs.iter().any(|d| {
-            ["library", "action_plugins"].iter().any(|sub| {
-                d.join(sub).join(format!("{name}.py")).is_file() || d.join(sub).join(name).is_file()
-            })
+        // `action: {module: "{{ x }}"}`: Ansible loads it and resolves it when it runs.
+        || name.contains("{{")
+        || plugin_dirs.iter().any(|d| {
+            let sub = d.join("action_plugins");
+            sub.join(format!("{name}.py")).is_file() || sub.join(name).is_file()
         })
 }
 
@@ -520,6 +527,10 @@ async fn expanded<'m>(
 /// Runs one module with templated `args`.
 pub(crate) async fn run(module: &str, args: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> {
     let Some(m) = self::module(module) else {
+        if let Some(path) = &cx.task.custom_module {
+            let path = path.clone();
+            return library::run(module, &path, args, cx).await;
+        }
         return Err(fail(unsupported_message(module)));
     };
     let args = expanded(module, args, cx).await?;

@@ -133,6 +133,7 @@ fn run_with(
             printer: printer.clone(),
             diff: opts.diff,
             verbosity: cmd.verbose,
+            deprecation_hint_shown: std::cell::Cell::new(false),
         }),
         (None, Format::Json) => Box::new(Json {
             printer: printer.clone(),

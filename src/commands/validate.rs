@@ -415,7 +415,7 @@ fn task_problems(items: &[crate::playbook::Item], report: &mut Report) {
                 for (origin, msg) in &t.arg_errors {
                     report.add(Diagnostic::error(origin.clone(), msg.clone()), None);
                 }
-                if !crate::tasks::is_module(&t.module) {
+                if !crate::tasks::is_module(&t.module) && t.custom_module.is_none() {
                     report.add(
                         Diagnostic::warning(
                             t.origin.clone(),

@@ -26,6 +26,18 @@ impl<'a> Probe<'a> {
         self.conn.exec(script, None, escalate, None).await
     }
 
+    /// Runs a custom module (a `library/` file) in check mode, feeding it `stdin`: as in
+    /// Ansible, the module is told `_ansible_check_mode` and decides what it may do; no
+    /// module of tprov's own runs through here.
+    pub(crate) async fn exec_custom_module(
+        &self,
+        script: &str,
+        stdin: &[u8],
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, TransportError> {
+        self.conn.exec(script, Some(stdin), escalate, None).await
+    }
+
     /// The user commands run as before they escalate.
     pub(crate) fn login_user(&self) -> &str {
         self.conn.login_user()

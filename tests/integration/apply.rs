@@ -360,6 +360,47 @@ fn cron_matches_ansible_playbook() {
     );
 }
 
+/// Custom modules in the playbook's `library/` beside ansible-playbook (tprov on
+/// sandbox3, ansible-playbook on sandbox4, over SSH): a new-style Python module with the
+/// playbook's own module_utils, a WANT_JSON and an old-style one, and one whose reply is
+/// not JSON; the same registered results, facts and files, the same output, in a run and
+/// in `--check`.
+#[test]
+fn custom_modules_match_ansible_playbook() {
+    let lab = Lab::up("library", &["sandbox3", "sandbox4"]);
+    let out = "/tmp/tprov-library-out";
+    let dir = root().join("tests/fixtures/library");
+    for check in [true, false] {
+        let mut args = vec!["--diff".to_string(), "-e".into(), format!("out={out}")];
+        if check {
+            args.push("--check".into());
+        }
+        let (tt, ta) = side_by_side(&lab, &dir, &args);
+        let body = |text: &str, host: &str| {
+            text.split_once("TASK [")
+                .map(|(_, rest)| rest.replace(host, "HOST"))
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            body(&tt, "sandbox3.tokenoftrust.com"),
+            body(&ta, "sandbox4.tokenoftrust.com"),
+            "check: {check}"
+        );
+    }
+    for f in [
+        "results.json",
+        "counters/a.count",
+        "counters/b.count",
+        "nocheck",
+    ] {
+        let read =
+            |host: &str| std::fs::read_to_string(lab.root(host).join(&out[1..]).join(f)).ok();
+        let mine = read("sandbox3");
+        assert!(mine.is_some(), "{f}");
+        assert_eq!(mine, read("sandbox4"), "{f}");
+    }
+}
+
 /// The apt module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
 /// sandbox4, against a local repository of test packages that is each host's only
 /// source: the same decisions, results, messages and `--diff`, the same packages left.

@@ -375,9 +375,12 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     .into_iter()
     .flatten()
     .collect();
+    let custom_module = (role.is_none() && !crate::tasks::is_module(&module))
+        .then(|| crate::tasks::library::find(&module, &library_dirs))
+        .flatten();
     let unsupported = role.is_none()
         && !crate::tasks::is_module(&module)
-        && crate::tasks::is_unsupported_module(&module, &library_dirs);
+        && (custom_module.is_some() || crate::tasks::is_unsupported_module(&module, &library_dirs));
     if role.is_none() && !crate::tasks::is_module(&module) && !unsupported {
         let hint = did_you_mean(
             &module,
@@ -507,6 +510,7 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     let task = Task {
         common: common(cx, n),
         module,
+        custom_module,
         args,
         args_origin: cx.origin(&raw_args),
         module_origin: cx.l.origin(module_pos),

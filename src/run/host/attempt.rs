@@ -300,7 +300,8 @@ impl TaskRun<'_> {
         if outcome.skipped && !super::runs_on_host(&self.task.module) {
             result.shift_remove("failed");
         }
-        if diff && !outcome.diffs.is_empty() {
+        // A custom module's own `diff` is its result's, as it returned it.
+        if diff && !outcome.diffs.is_empty() && !outcome.result.contains_key("diff") {
             result.insert(
                 "diff".into(),
                 diff_result(&self.task.module, &outcome.diffs),

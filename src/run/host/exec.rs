@@ -163,7 +163,6 @@ impl TaskRun<'_> {
                     }
                 }
             }
-            all_skipped = false;
             let mut module_failed = true;
             let attempted = self.attempt(st, &scope, &mut events).await;
             events.extend(st.notes.drain(..).map(Event::Warning));
@@ -214,7 +213,13 @@ impl TaskRun<'_> {
                     (Status::Failed, m, Vec::new())
                 }
             };
+            // A module that skipped itself (check mode unsupported, creates= met) leaves
+            // the task skipped, as a skipped `when` does.
+            if status != Status::Skipped {
+                all_skipped = false;
+            }
             let detail = result.shift_remove(tasks::ERROR_DETAIL);
+            let action_cause = result.shift_remove(tasks::ACTION_CAUSE);
             // failed_when failed it, not the module: the action's failure, in Ansible's
             // words even without a message.
             let by_task = result.shift_remove(FAILED_BY_TASK).is_some();
@@ -270,7 +275,13 @@ impl TaskRun<'_> {
                     .map(Value::py_str)
                     .unwrap_or_default();
                 let cause = st.cause.take();
-                let block = if by_executor {
+                let block = if let Some(c) = &action_cause {
+                    format!(
+                        "Task failed: Action failed: {msg}\n\nTask failed: Action failed.\n{}\n\n<<< caused by >>>\n\n{}",
+                        self.task.origin.ansible_context(),
+                        c.py_str()
+                    )
+                } else if by_executor {
                     format!("{msg}\n{}", self.task.origin.ansible_context())
                 } else if by_task {
                     format!(
@@ -369,6 +380,10 @@ impl TaskRun<'_> {
             } else {
                 st.unpredictable.remove(r);
             }
+            // A module's `invocation` is for the callback, never registered (Ansible's
+            // strategy drops it).
+            let mut registered = registered;
+            registered.shift_remove("invocation");
             st.facts.insert(r.clone(), to_mj(&Value::Map(registered)));
         }
         // A module's facts (not set_fact's or include_vars') are host facts, ranked as
