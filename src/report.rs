@@ -191,6 +191,7 @@ impl Reporter for Ansible {
                 "31",
             )),
             Event::Warning(w) => p.warn(w),
+            Event::Fatal(m) => p.err(&format!("{}\n", p.paint(&format!("[ERROR]: {m}"), "31"))),
             Event::Meta(m) if self.verbosity >= 2 => p.out(&format!("META: {m}\n")),
             Event::Meta(_) => {}
             Event::Deprecation(d) => self.deprecate(d),
@@ -387,6 +388,10 @@ impl Reporter for Json {
             Event::Warning(w) => {
                 m.insert("event".into(), Value::str("warning"));
                 m.insert("msg".into(), Value::str(w.clone()));
+            }
+            Event::Fatal(msg) => {
+                m.insert("event".into(), Value::str("error"));
+                m.insert("msg".into(), Value::str(msg.clone()));
             }
             Event::Meta(msg) => {
                 m.insert("event".into(), Value::str("meta"));

@@ -67,12 +67,16 @@ pub(crate) struct Summary {
     /// Hosts still failed at the end: a failure `meta: clear_host_errors` forgot is in
     /// the recap's count but not here (nor in the exit code), as in Ansible.
     pub failed_hosts: usize,
+    /// The run ended on an error before its recap (exit code 1).
+    pub fatal: bool,
 }
 
 impl Summary {
     /// ansible-playbook's exit code: 4 if any host was unreachable, else 2 if any failed.
     pub(crate) fn exit_code(&self) -> u8 {
-        if self.stats.iter().any(|(_, s)| s.unreachable > 0) {
+        if self.fatal {
+            crate::error::exit::ERROR
+        } else if self.stats.iter().any(|(_, s)| s.unreachable > 0) {
             crate::error::exit::UNREACHABLE
         } else if self.failed_hosts > 0 {
             crate::error::exit::HOST_FAILED
@@ -170,6 +174,7 @@ pub(crate) async fn run(
     let mut base = Fleet::new(inventory.clone(), opts.query.clone(), opts.extra.clone());
     let mut states: IndexMap<HostId, Arc<Mutex<HostState>>> = IndexMap::new();
     let mut unmatched: Vec<String> = Vec::new();
+    let mut fatal: Option<String> = None;
     for play in plays {
         if interrupted() {
             break;
@@ -277,6 +282,7 @@ pub(crate) async fn run(
         for batch in batches(&sel.hosts, &play.serial) {
             let mut pr = PlayRun {
                 ended_play: false,
+                fatal: None,
                 play,
                 fleet: fleet.clone(),
                 opts,
@@ -303,6 +309,9 @@ pub(crate) async fn run(
             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                 let before = active.clone();
                 active = pr.run_items(section, &inh, active).await;
+                if pr.fatal.is_some() {
+                    break;
+                }
                 if force {
                     // A host that failed in the section still runs its handlers, and
                     // stays failed.
@@ -326,10 +335,16 @@ pub(crate) async fn run(
                 inventory = pr.fleet.inventory.clone();
                 base = base.with_inventory(inventory.clone());
             }
+            if let Some(f) = pr.fatal.take() {
+                fatal = Some(f);
+            }
             // `meta: end_play` ends the later batches too.
-            if pr.ended_play {
+            if pr.ended_play || fatal.is_some() {
                 break;
             }
+        }
+        if fatal.is_some() {
+            break;
         }
     }
     if states.is_empty() && !unmatched.is_empty() {
@@ -356,6 +371,11 @@ pub(crate) async fn run(
         }
     }
     summary.stats.sort_by(|a, b| a.0.cmp(&b.0));
+    // A run ended by an error has no recap, as ansible-playbook's (its exit code is 1).
+    if fatal.is_some() {
+        summary.fatal = true;
+        return Ok(summary);
+    }
     reporter.event(&Event::Recap {
         stats: summary.stats.clone(),
     });
@@ -373,4 +393,6 @@ struct PlayRun<'a> {
     play_hosts: &'a [HostId],
     /// `meta: end_play` ran: no later batch starts.
     ended_play: bool,
+    /// An error that ends the run (a notification no handler answers).
+    fatal: Option<String>,
 }

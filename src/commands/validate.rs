@@ -400,6 +400,50 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
                     ] {
                         task_problems(section, report);
                     }
+                    let mut known = std::collections::HashSet::new();
+                    for (t, _) in crate::playbook::handler_tasks(&play.handlers) {
+                        known.extend(t.handler_names());
+                        known.extend(t.handler_topics());
+                    }
+                    for section in [
+                        &play.pre_tasks,
+                        &play.tasks,
+                        &play.post_tasks,
+                        &play.handlers,
+                    ] {
+                        missing_handlers(section, &known, report);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A `notify` no handler of the play answers (by name or `listen`): Ansible ends the run
+/// when the task changes (a warning with `ANSIBLE_ERROR_ON_MISSING_HANDLER=false`).
+fn missing_handlers(
+    items: &[crate::playbook::Item],
+    known: &std::collections::HashSet<String>,
+    report: &mut Report,
+) {
+    for item in items {
+        match item {
+            crate::playbook::Item::Task(t) => {
+                for n in &t.notify {
+                    if !known.contains(n) && !crate::template::is_possibly_template(n) {
+                        report.add(
+                            Diagnostic::warning(
+                                t.origin.clone(),
+                                format!("The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list (the run ends there when this task changes)"),
+                            ),
+                            None,
+                        );
+                    }
+                }
+            }
+            crate::playbook::Item::Block(b) => {
+                for part in [&b.block, &b.rescue, &b.always] {
+                    missing_handlers(part, known, report);
                 }
             }
         }

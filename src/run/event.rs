@@ -69,6 +69,9 @@ pub(crate) enum Event {
         left: i64,
     },
     Warning(String),
+    /// An error that ends the whole run (`[ERROR]: ...`, no recap), as Ansible's
+    /// strategy raises for a notification no handler answers.
+    Fatal(String),
     /// What a meta task did (`META: ending play for web1`), shown from -vv.
     Meta(String),
     /// `[DEPRECATION WARNING]: ...` (a module result's `deprecations`).

@@ -90,7 +90,7 @@ impl<'a> PlayRun<'a> {
         Box::pin(async move {
             let mut active = active;
             for item in items {
-                if active.is_empty() || interrupted() {
+                if active.is_empty() || interrupted() || self.fatal.is_some() {
                     break;
                 }
                 active = match item {
@@ -295,6 +295,19 @@ impl<'a> PlayRun<'a> {
                     Err(w) => self.reporter.event(&Event::Warning(w)),
                 }
             }
+            if !task.notify.is_empty()
+                && let Some(missing) = self.missing_handler(task, *h).await
+            {
+                let msg = format!(
+                    "The requested handler '{missing}' was not found in either the main handlers list nor in the listening handlers list"
+                );
+                if error_on_missing_handler() {
+                    self.reporter.event(&Event::Fatal(msg.clone()));
+                    self.fatal = Some(msg);
+                    return Vec::new();
+                }
+                self.reporter.event(&Event::Warning(msg));
+            }
             for ev in &r.events {
                 self.reporter.event(ev);
             }
@@ -341,6 +354,27 @@ impl<'a> PlayRun<'a> {
             return Vec::new();
         }
         still
+    }
+
+    /// A name `task` notified on `host` (it changed there) that no handler of the play
+    /// has, nor listens to.
+    async fn missing_handler(&self, task: &Task, host: HostId) -> Option<String> {
+        let st = self.states[&host].lock().await;
+        let notified: Vec<&String> = task
+            .notify
+            .iter()
+            .filter(|n| st.notified.contains(n) && !crate::template::is_possibly_template(n))
+            .collect();
+        drop(st);
+        if notified.is_empty() {
+            return None;
+        }
+        let mut known = std::collections::HashSet::new();
+        for (t, _) in crate::playbook::handler_tasks(&self.play.handlers) {
+            known.extend(t.handler_names());
+            known.extend(t.handler_topics());
+        }
+        notified.into_iter().find(|n| !known.contains(*n)).cloned()
     }
 
     /// `ansible_play_batch` (this batch's hosts still running), `play_hosts` (its old
@@ -685,4 +719,15 @@ impl<'a> PlayRun<'a> {
             _ => false,
         }
     }
+}
+
+/// Ansible's `ERROR_ON_MISSING_HANDLER` (`ANSIBLE_ERROR_ON_MISSING_HANDLER`, default on):
+/// a notification no handler answers ends the run; off, it is a warning.
+fn error_on_missing_handler() -> bool {
+    std::env::var("ANSIBLE_ERROR_ON_MISSING_HANDLER").map_or(true, |v| {
+        !matches!(
+            v.trim().to_lowercase().as_str(),
+            "false" | "no" | "0" | "off" | "n" | "f"
+        )
+    })
 }

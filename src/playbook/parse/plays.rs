@@ -250,16 +250,6 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     let mut handlers = section(cx, "handlers");
     // Role handlers come after the play's own, as Ansible lists them.
     handlers.extend(std::mem::take(&mut cx.role_handlers));
-    // A notification nothing answers is a mistake Ansible reports only when the task
-    // runs; here it is reported before any host is contacted.
-    let mut known = std::collections::HashSet::new();
-    for (t, _) in crate::playbook::handler_tasks(&handlers) {
-        known.extend(t.handler_names());
-        known.extend(t.handler_topics());
-    }
-    for section in [&pre_tasks, &play_tasks, &post_tasks, &handlers] {
-        check_notify(section, &known, &mut cx.errors);
-    }
     let mut play_vars = n.get("vars").map(|v| vars(cx, v)).unwrap_or_default();
     // `connection: local` for the play: every host is worked on from the controller.
     if let Some(c) = n.get("connection").and_then(Node::as_str) {
@@ -340,31 +330,4 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         dir: cx.dir.clone(),
         origin: cx.origin(n),
     })
-}
-
-/// Every `notify` under `items` names a handler or a topic one listens to.
-fn check_notify(
-    items: &[Item],
-    known: &std::collections::HashSet<String>,
-    errors: &mut Vec<Diagnostic>,
-) {
-    for item in items {
-        match item {
-            Item::Task(t) => {
-                for n in &t.notify {
-                    if !known.contains(n) && !crate::template::is_possibly_template(n) {
-                        errors.push(Diagnostic::error(
-                            t.origin.clone(),
-                            format!("The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"),
-                        ));
-                    }
-                }
-            }
-            Item::Block(b) => {
-                for list in [&b.block, &b.rescue, &b.always] {
-                    check_notify(list, known, errors);
-                }
-            }
-        }
-    }
 }
