@@ -103,6 +103,17 @@ pub(crate) struct Common {
 
 /// The handler tasks of a `handlers:` list, with the blocks (and imports) each is in,
 /// outermost first: a handler may be a task of a block or of an imported file.
+/// Every name a notification may call among `handlers`: their names (plain and
+/// role-prefixed) and the topics they listen to.
+pub(crate) fn handler_keys(handlers: &[Item]) -> std::collections::HashSet<String> {
+    let mut known = std::collections::HashSet::new();
+    for (t, _) in handler_tasks(handlers) {
+        known.extend(t.handler_names());
+        known.extend(t.handler_topics());
+    }
+    known
+}
+
 pub(crate) fn handler_tasks(items: &[Item]) -> Vec<(&Task, Vec<&Common>)> {
     fn walk<'a>(
         items: &'a [Item],

@@ -400,11 +400,7 @@ fn check_playbooks(cmd: &ValidateCmd, report: &mut Report) {
                     ] {
                         task_problems(section, report);
                     }
-                    let mut known = std::collections::HashSet::new();
-                    for (t, _) in crate::playbook::handler_tasks(&play.handlers) {
-                        known.extend(t.handler_names());
-                        known.extend(t.handler_topics());
-                    }
+                    let known = crate::playbook::handler_keys(&play.handlers);
                     for section in [
                         &play.pre_tasks,
                         &play.tasks,

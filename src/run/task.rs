@@ -369,11 +369,7 @@ impl<'a> PlayRun<'a> {
         if notified.is_empty() {
             return None;
         }
-        let mut known = std::collections::HashSet::new();
-        for (t, _) in crate::playbook::handler_tasks(&self.play.handlers) {
-            known.extend(t.handler_names());
-            known.extend(t.handler_topics());
-        }
+        let known = crate::playbook::handler_keys(&self.play.handlers);
         notified.into_iter().find(|n| !known.contains(*n)).cloned()
     }
 
