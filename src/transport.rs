@@ -134,6 +134,9 @@ impl Connection {
         };
         let text = String::from_utf8_lossy(&out.stdout);
         if text.contains(LOCKED) {
+            if text.contains(FLOCKED) {
+                let _ = self.lock_cell().set(lock_tag(name));
+            }
             return Ok(());
         }
         if let Some(rest) = text.split("TPROV-BUSY\n").nth(1) {
@@ -152,6 +155,25 @@ impl Connection {
             "cannot take the host's run lock: {}",
             out.stderr_str().trim()
         )))
+    }
+
+    fn lock_cell(&self) -> &std::sync::OnceLock<String> {
+        match self {
+            Connection::Ssh(c) => &c.lock_tag,
+            Connection::Local(c) => &c.lock_tag,
+        }
+    }
+
+    /// A temp name beside `dest` for a write through this connection: tagged with the
+    /// run lock it holds, so a later holder of that lock knows the file for debris.
+    pub fn temp_beside(&self, dest: &str) -> String {
+        temp_beside(dest, self.lock_cell().get().map(String::as_str))
+    }
+
+    /// The shell command removing what dead runs left beside `dest` (see
+    /// [`stale_temps_cleanup`]), knowing the lock this connection holds.
+    pub fn stale_cleanup(&self, dest: &str) -> String {
+        stale_temps_cleanup(dest, self.lock_cell().get().map(String::as_str))
     }
 
     /// What opening the connection has to tell the user, once (a host key it added to
@@ -207,17 +229,20 @@ impl Connection {
         escalate: Option<&Become>,
     ) -> Result<(), TransportError> {
         let escalate = escalate.filter(|b| b.user != self.login_user());
-        let tmp = temp_beside(dest);
+        let tmp = self.temp_beside(dest);
         let script = format!(
-            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; umask 077; cat > \"$T\"; {finish}; sync \"$T\" 2>/dev/null || true; mv -f \"$T\" {dest}; trap - EXIT; {stale}",
+            "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; umask 077; cat > \"$T\"; n=$(wc -c < \"$T\"); [ \"$n\" -eq {len} ] || {{ echo \"only $n of {len} bytes arrived (the connection ended early): nothing written\" >&2; exit 1; }}; {finish}; sync \"$T\" 2>/dev/null || true; mv -f \"$T\" {dest}; trap - EXIT; {stale}",
             tmp = sh_quote(&tmp),
             dest = sh_quote(dest),
             finish = if finish.is_empty() { ":" } else { finish },
-            stale = stale_temps_cleanup(dest),
+            len = data.len(),
+            stale = self.stale_cleanup(dest),
         );
         // Over SFTP when we log in as the file's writer; through stdin otherwise.
         if let (Connection::Ssh(c), None) = (self, escalate) {
-            return c.write_via_sftp(dest, &tmp, data, finish).await;
+            return c
+                .write_via_sftp(dest, &tmp, data, finish, &self.stale_cleanup(dest))
+                .await;
         }
         let out = self.exec(&script, Some(data), escalate, None).await?;
         written(dest, &out)
@@ -230,8 +255,20 @@ impl Connection {
     }
 }
 
-/// What the lock script prints once it holds the lock.
+/// What the lock script prints once it may go on.
 const LOCKED: &str = "TPROV-LOCKED\n";
+/// What it prints before [`LOCKED`] when it holds the lock itself (not when the host
+/// has no `flock` or no lock file it can open).
+const FLOCKED: &str = "TPROV-FLOCK ";
+
+/// The tag of inventory host `name`'s lock in temp names: stable across runs and
+/// controllers (FNV-1a of the name), so whoever holds that lock next recognises them.
+fn lock_tag(name: &str) -> String {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:08x}", h >> 32)
+}
 
 /// Opens the lock file of inventory host `name` (one per name, so two inventory names of
 /// one machine in the same run cannot wait on each other; any user may lock it: /run/lock is world-writable and a file
@@ -247,7 +284,7 @@ else printf 'TPROV-LOCKED\n'; exec cat >/dev/null
 fi
 if ! flock -w SECS 9; then printf 'TPROV-BUSY\n'; cat "$L"; exit 3; fi
 { printf '%s\n' HOLDER > "$L"; } 2>/dev/null
-printf 'TPROV-LOCKED\n'
+printf 'TPROV-FLOCK TPROV-LOCKED\n'
 exec cat >/dev/null"#;
     SCRIPT
         .replace(
@@ -279,32 +316,44 @@ pub fn written(dest: &str, out: &ExecOutput) -> Result<(), TransportError> {
     }
 }
 
-/// A shell command removing temp files of earlier writes to `dest` that a killed run or
-/// a dropped connection left beside it: tprov's own names only, untouched for over two
-/// minutes (a live upload keeps its file's mtime fresh). Never fails the write.
-pub fn stale_temps_cleanup(dest: &str) -> String {
+/// A shell command removing temp files (and links) of earlier writes to `dest` that a
+/// killed run or a dropped connection left beside it, tprov's own names only: those
+/// tagged with the run lock this write holds (`held`), whose writer is dead since its
+/// lock was free; any other once untouched for over two minutes (a live upload keeps its
+/// file's mtime fresh). Never fails the write.
+pub fn stale_temps_cleanup(dest: &str, held: Option<&str>) -> String {
     let (dir, name) = match dest.rfind('/') {
         Some(0) => ("/", &dest[1..]),
         Some(i) => (&dest[..i], &dest[i + 1..]),
         None => (".", dest),
     };
-    let pattern = format!(".{}.tprov-*.tmp", name.replace(['*', '?', '[', ']'], "?"));
+    let name = name.replace(['*', '?', '[', ']'], "?");
+    let any = sh_quote(&format!(".{name}.tprov-*.tmp"));
+    let dead = match held {
+        Some(tag) => format!(
+            "-name {} -o ",
+            sh_quote(&format!(".{name}.tprov-{tag}-*.tmp"))
+        ),
+        None => String::new(),
+    };
     format!(
-        "find {} -maxdepth 1 -type f -name {} -mmin +2 -delete 2>/dev/null || true",
+        "find {} -maxdepth 1 \\( -type f -o -type l \\) -name {any} \\( {dead}-mmin +2 \\) -delete 2>/dev/null || true",
         sh_quote(dir),
-        sh_quote(&pattern)
     )
 }
 
 /// A temp name in the destination's directory, so the final rename stays on one
 /// filesystem (and so is atomic).
-pub fn temp_beside(dest: &str) -> String {
+pub fn temp_beside(dest: &str, tag: Option<&str>) -> String {
     let (dir, name) = match dest.rfind('/') {
         Some(i) => (&dest[..=i], &dest[i + 1..]),
         None => ("", dest),
     };
     let n: u64 = rand_u64();
-    format!("{dir}.{name}.tprov-{n:016x}.tmp")
+    match tag {
+        Some(tag) => format!("{dir}.{name}.tprov-{tag}-{n:016x}.tmp"),
+        None => format!("{dir}.{name}.tprov-{n:016x}.tmp"),
+    }
 }
 
 fn rand_u64() -> u64 {
@@ -320,3 +369,52 @@ fn rand_u64() -> u64 {
 
 /// Quotes for `/bin/sh` (Python's `shlex.quote`).
 pub(crate) use crate::python::shlex::quote as sh_quote;
+
+#[cfg(test)]
+mod tests {
+    use super::{lock_tag, stale_temps_cleanup, temp_beside};
+
+    /// The next holder of a host's lock removes what a dead holder left at once; other
+    /// temp files (another inventory name's run, no lock) only once stale by mtime.
+    #[test]
+    fn a_lock_holder_removes_its_dead_predecessors_temps_at_once() {
+        let dir = std::env::temp_dir().join(format!("tprov-temps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let dest = format!("{}/conf", dir.display());
+        let tag = lock_tag("sandbox3");
+        assert_eq!(tag, lock_tag("sandbox3"), "stable across calls");
+        assert_ne!(tag, lock_tag("sandbox4"));
+        let dead = temp_beside(&dest, Some(&tag));
+        let other = temp_beside(&dest, Some(&lock_tag("sandbox4")));
+        let untagged = temp_beside(&dest, None);
+        let old_link = temp_beside(&dest, None);
+        for f in [&dead, &other, &untagged] {
+            std::fs::write(f, "x").expect("temp");
+        }
+        std::os::unix::fs::symlink("/nowhere", &old_link).expect("link");
+        let aged = std::process::Command::new("touch")
+            .args(["-h", "-d", "-5 minutes", &old_link])
+            .status()
+            .expect("touch");
+        assert!(aged.success());
+        let run = |held: Option<&str>| {
+            let ok = std::process::Command::new("sh")
+                .args(["-c", &stale_temps_cleanup(&dest, held)])
+                .status()
+                .expect("sh");
+            assert!(ok.success());
+        };
+        let exists = |p: &String| std::fs::symlink_metadata(p).is_ok();
+        run(None);
+        assert!(!exists(&old_link), "an aged temp link stays");
+        assert!(exists(&dead) && exists(&other) && exists(&untagged));
+        run(Some(&tag));
+        assert!(!exists(&dead), "the dead holder's temp stays");
+        assert!(
+            exists(&other) && exists(&untagged),
+            "a fresh foreign temp went"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

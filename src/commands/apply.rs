@@ -40,6 +40,12 @@ fn run_with(
     printer: &Printer,
     reporter: Option<Box<dyn Reporter>>,
 ) -> Result<u8, Error> {
+    // Signals are watched from the start: a Ctrl-C while the files load stops the run
+    // before any host is contacted, as ansible-playbook's does.
+    let rt = runtime()?;
+    let (ready, registered) = std::sync::mpsc::channel();
+    rt.spawn(watch_signals(printer.clone(), ready));
+    let _ = registered.recv_timeout(std::time::Duration::from_secs(5));
     let playbook = cmd
         .playbook
         .clone()
@@ -139,13 +145,11 @@ fn run_with(
             printer: printer.clone(),
         }),
     };
-    let rt = runtime()?;
-    let summary = rt.block_on(async {
-        let watcher = tokio::spawn(watch_signals(printer.clone()));
-        let summary = run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()).await;
-        watcher.abort();
-        summary
-    })?;
+    if crate::run::interrupted() {
+        printer.err("[ERROR]: User interrupted execution\n");
+        return Ok(crate::error::exit::INTERRUPTED);
+    }
+    let summary = rt.block_on(run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()))?;
     if crate::run::interrupted() {
         printer.err("[ERROR]: User interrupted execution\n");
         return Ok(crate::error::exit::INTERRUPTED);
@@ -190,7 +194,7 @@ fn adopt(
 /// The first Ctrl-C or SIGTERM stops the run between tasks (the running ones finish, so
 /// no file is left half-written, and the recap still prints); a second one ends it at
 /// once.
-async fn watch_signals(printer: Printer) {
+async fn watch_signals(printer: Printer, ready: std::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -198,6 +202,7 @@ async fn watch_signals(printer: Printer) {
     ) else {
         return;
     };
+    let _ = ready.send(());
     for n in 0.. {
         tokio::select! {
             _ = int.recv() => {}

@@ -74,6 +74,12 @@ impl<'a> Writer<'a> {
             .await
     }
 
+    /// A temp name beside `dest`, tagged with the host's run lock (see
+    /// `Connection::temp_beside`), and the command removing dead runs' ones after a write.
+    pub(crate) fn temp_beside(&self, dest: &str) -> (String, String) {
+        (self.conn.temp_beside(dest), self.conn.stale_cleanup(dest))
+    }
+
     /// Writes a file atomically (temp beside it, fsync, rename); `finish` sets owner and
     /// mode on `$TMP` before the rename. As the task's become user, or the login user
     /// when `as_login`.

@@ -524,12 +524,14 @@ async fn write(cx: &Cx<'_>, tab: &Crontab, after: &str) -> Result<(), TaskError>
         };
         return super::copy::write(cx, w, p, after.as_bytes(), &Attrs::default(), &st, None).await;
     }
-    let out = w
-        .exec_with_stdin(
-            &crontab_command(tab.user.as_deref(), "-"),
-            Some(after.as_bytes()),
-        )
-        .await?;
+    // Staged in a file whose length is checked first: a connection that ends early
+    // closes stdin, and `crontab -` would install the part that arrived.
+    let script = format!(
+        "t=$(mktemp \"${{TMPDIR:-/tmp}}/crontabXXXXXXXX\") || exit 1; trap 'rm -f \"$t\"' EXIT; cat > \"$t\" || exit 1; [ \"$(wc -c < \"$t\")\" -eq {len} ] || {{ echo 'the connection ended before the whole crontab arrived' >&2; exit 1; }}; {install}",
+        len = after.len(),
+        install = crontab_command(tab.user.as_deref(), "\"$t\""),
+    );
+    let out = w.exec_with_stdin(&script, Some(after.as_bytes())).await?;
     if !out.ok() {
         return Err(fail(format!(
             "Failed to install new cronfile: {}",

@@ -8,6 +8,8 @@ pub struct LocalConnection {
     user: String,
     /// Processes kept running as long as the connection (the run lock's).
     held: tokio::sync::Mutex<Vec<tokio::process::Child>>,
+    /// The tag of the run lock this connection holds (see `Connection::lock`).
+    pub(super) lock_tag: std::sync::OnceLock<String>,
 }
 
 impl Default for LocalConnection {
@@ -70,6 +72,7 @@ impl LocalConnection {
         LocalConnection {
             user,
             held: tokio::sync::Mutex::new(Vec::new()),
+            lock_tag: std::sync::OnceLock::new(),
         }
     }
 

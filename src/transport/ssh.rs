@@ -19,6 +19,8 @@ pub struct SshConnection {
     notes: std::sync::Mutex<Vec<String>>,
     /// Channels kept open for the connection's life (the run lock's).
     held: tokio::sync::Mutex<Vec<Channel<client::Msg>>>,
+    /// The tag of the run lock this connection holds (see `Connection::lock`).
+    pub(super) lock_tag: std::sync::OnceLock<String>,
     handle: Handle<Verifier>,
     /// The `ProxyJump` connections this one runs through, first hop first.
     jumps: Vec<Handle<Verifier>>,
@@ -114,6 +116,7 @@ impl SshConnection {
         Ok(SshConnection {
             notes: std::sync::Mutex::new(notes),
             held: tokio::sync::Mutex::new(Vec::new()),
+            lock_tag: std::sync::OnceLock::new(),
             handle,
             jumps: handles,
             user: target.user.clone(),
@@ -138,10 +141,39 @@ impl SshConnection {
         TransportError::Unreachable(format!("{}: connection lost: {e}", self.host))
     }
 
+    /// Resolves once the connection is gone (its keepalives unanswered, the host's end
+    /// closed): a write waiting for the peer's window is never woken otherwise.
+    async fn closed(&self) {
+        while !self.handle.is_closed() {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    /// `op`, or UNREACHABLE as soon as the connection is gone, whatever `op` waits for.
+    async fn while_alive<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, TransportError>>,
+    ) -> Result<T, TransportError> {
+        tokio::select! {
+            r = op => r,
+            () = self.closed() => Err(self.dropped("the host stopped answering")),
+        }
+    }
+
     /// Runs a command. Without stdin it goes through the host's persistent shell for
     /// that user (one `sh`, and one sudo, per user per connection); with stdin, or if
     /// that shell cannot be used, on a fresh channel.
     pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalate: Option<&Become>,
+    ) -> Result<ExecOutput, TransportError> {
+        self.while_alive(self.exec_inner(command, stdin, escalate))
+            .await
+    }
+
+    async fn exec_inner(
         &self,
         command: &str,
         stdin: Option<&[u8]>,
@@ -291,6 +323,10 @@ impl SshConnection {
     /// Runs `command` on a channel kept open as long as the connection (the run lock):
     /// what it printed up to `marker`, or all of it when it ended first.
     pub async fn hold(&self, command: &str, marker: &str) -> Result<ExecOutput, TransportError> {
+        self.while_alive(self.hold_inner(command, marker)).await
+    }
+
+    async fn hold_inner(&self, command: &str, marker: &str) -> Result<ExecOutput, TransportError> {
         let mut channel = self
             .handle
             .channel_open_session()
@@ -442,8 +478,9 @@ impl SshConnection {
         tmp: &str,
         data: &[u8],
         finish: &str,
+        stale: &str,
     ) -> Result<(), TransportError> {
-        let uploaded = self.upload(dest, tmp, data).await;
+        let uploaded = self.while_alive(self.upload(dest, tmp, data)).await;
         if let Err(e) = uploaded {
             // No partial temp file stays behind (a full disk stays full otherwise).
             if !self.handle.is_closed()
@@ -459,7 +496,6 @@ impl SshConnection {
             tmp = super::sh_quote(tmp),
             dest = super::sh_quote(dest),
             finish = if finish.is_empty() { ":" } else { finish },
-            stale = super::stale_temps_cleanup(dest),
         );
         let out = self.exec(&script, None, None).await?;
         super::written(dest, &out)
@@ -542,14 +578,18 @@ impl SshConnection {
         }
     }
 
+    /// Says goodbye to the host (and the jumps), not waiting long for one that is gone.
     pub async fn close(self) {
-        let _ = self
-            .handle
-            .disconnect(Disconnect::ByApplication, "", "en")
-            .await;
-        for jump in self.jumps.iter().rev() {
-            let _ = jump.disconnect(Disconnect::ByApplication, "", "en").await;
-        }
+        let bye = async {
+            let _ = self
+                .handle
+                .disconnect(Disconnect::ByApplication, "", "en")
+                .await;
+            for jump in self.jumps.iter().rev() {
+                let _ = jump.disconnect(Disconnect::ByApplication, "", "en").await;
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), bye).await;
     }
 }
 

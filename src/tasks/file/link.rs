@@ -131,7 +131,10 @@ pub(super) async fn link(
     };
     out.diffs.push(Diff::attrs(path, &before, &after));
     // A new link beside the old one, renamed over it: never a moment without a link.
-    let tmp = crate::transport::temp_beside(path);
+    let (tmp, stale) = match &cx.writer {
+        Some(w) => w.temp_beside(path),
+        None => (crate::transport::temp_beside(path, None), String::new()),
+    };
     let fresh = Stat {
         exists: true,
         kind: Kind::Link,
@@ -149,11 +152,15 @@ pub(super) async fn link(
     if st.exists && st.kind == Kind::Dir {
         script = format!("rmdir -- {} && {script}", sh_quote(path));
     }
-    script.push_str(&format!(
-        " && mv -Tf -- {} {}",
-        sh_quote(&tmp),
-        sh_quote(path)
-    ));
-    apply(cx, &script).await?;
+    let Some(w) = &cx.writer else {
+        return Ok(out);
+    };
+    // The temp link goes when anything fails before the rename; dead runs' ones after.
+    let script = format!(
+        "trap 'rm -f -- {t}' EXIT; {script} && mv -Tf -- {t} {p} && {{ trap - EXIT; {stale}; }}",
+        t = sh_quote(&tmp),
+        p = sh_quote(path)
+    );
+    super::super::remote::change(w, &script).await?;
     Ok(out)
 }
