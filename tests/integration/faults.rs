@@ -1,48 +1,7 @@
 //! Faults (issue 12): a run ends, and says which hosts failed, whatever the hosts do.
 
-use crate::support::{Lab, stdout};
+use crate::support::{Lab, descendants, sha, signal, stdout, wait_at_most};
 use std::time::{Duration, Instant};
-
-/// Every process under `pid` (the lab host's namespace holder), children first found.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut queue = vec![pid];
-    while let Some(p) = queue.pop() {
-        let children =
-            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
-        for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-            out.push(c);
-            queue.push(c);
-        }
-    }
-    out
-}
-
-/// The child's exit status, or None if it still runs after `bound` (the harness's own
-/// limit, so a hang fails the test instead of stalling it).
-fn wait_at_most(
-    child: &mut std::process::Child,
-    bound: Duration,
-) -> Option<std::process::ExitStatus> {
-    let started = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            return Some(s);
-        }
-        if started.elapsed() > bound {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn signal(pids: &[u32], sig: &str) {
-    for p in pids {
-        let _ = std::process::Command::new("kill")
-            .args([sig, &p.to_string()])
-            .status();
-    }
-}
 
 /// A host that stops answering in the middle of a task (its sshd frozen, the TCP
 /// connection still open: what a dead link looks like) is UNREACHABLE once it has missed
@@ -211,18 +170,6 @@ fn temps(dir: &std::path::Path) -> Vec<(String, u64)> {
         .unwrap_or_default()
 }
 
-fn sha(path: &std::path::Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// Two hosts with their own network namespaces (each its own port 80 at once, as the
 /// real servers); a 64 MB copy to both, and one host's link cut in the middle of its
 /// upload (packets stop, no RST: a pulled cable). That host is UNREACHABLE within the
@@ -347,17 +294,12 @@ fn a_link_cut_mid_copy_leaves_the_old_file_whole_and_a_rerun_converges() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Its temp file is what a dead connection leaves; a later write removes such files
-    // once untouched for two minutes (a live upload keeps its mtime fresh): age it
-    // rather than wait.
-    for (name, _) in temps(&srv3) {
-        let aged = std::process::Command::new("touch")
-            .args(["-d", "-3 minutes"])
-            .arg(srv3.join(name))
-            .status()
-            .expect("touch");
-        assert!(aged.success());
-    }
+    // Its temp file is what a dead connection leaves: tagged with sandbox3's run lock,
+    // which the rerun holds now, so the rerun's write removes it at once.
+    assert!(
+        !temps(&srv3).is_empty(),
+        "the cut upload left no temp file to clean"
+    );
     std::fs::write(srv3.join("big"), "older\n").expect("make sandbox3 need the copy again");
     let again = apply().output().expect("rerun");
     let text = stdout(&again);

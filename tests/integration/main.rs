@@ -7,6 +7,7 @@ mod deploy;
 mod dns;
 mod drain_wait;
 mod faults;
+mod injections;
 mod inventory_move;
 mod jobs;
 mod load;

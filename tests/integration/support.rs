@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -316,7 +317,7 @@ impl Pebble {
             ca_pem: std::fs::read_to_string(d.join("ca.pem")).expect("ca.pem"),
         };
         let up = (0..100).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100));
             std::net::TcpStream::connect((bind, 14000)).is_ok()
         });
         assert!(
@@ -343,4 +344,58 @@ pub(crate) fn service_port() -> std::sync::MutexGuard<'static, ()> {
     static PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     PORT.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Every process under `pid` (the lab host's namespace holder), children first found.
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let children =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            out.push(c);
+            queue.push(c);
+        }
+    }
+    out
+}
+
+/// The child's exit status, or None if it still runs after `bound` (the harness's own
+/// limit, so a hang fails the test instead of stalling it).
+pub(crate) fn wait_at_most(
+    child: &mut std::process::Child,
+    bound: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return Some(s);
+        }
+        if started.elapsed() > bound {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub(crate) fn signal(pids: &[u32], sig: &str) {
+    for p in pids {
+        let _ = std::process::Command::new("kill")
+            .args([sig, &p.to_string()])
+            .status();
+    }
+}
+
+/// A file's sha256 (hex), or "" when it cannot be read.
+pub(crate) fn sha(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
