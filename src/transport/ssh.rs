@@ -283,12 +283,50 @@ impl SshConnection {
         let line = command_line(command, escalate, &markers);
         let (mut channel, mut out, closed) = self.open_channel(&line, escalate, &markers).await?;
         if !closed {
+            // Stdin is fed while the channel is read: a command that ends before taking
+            // all of it (a full disk) closes the channel, and a write waiting for its
+            // window would wait for ever.
+            let mut ended = false;
             if let Some(data) = stdin {
                 let mut w = channel.make_writer();
-                w.write_all(data).await.map_err(|e| self.dropped(e))?;
-                w.flush().await.map_err(|e| self.dropped(e))?;
+                let feed = async move {
+                    w.write_all(data).await?;
+                    w.flush().await
+                };
+                tokio::pin!(feed);
+                loop {
+                    tokio::select! {
+                        r = &mut feed => {
+                            r.map_err(|e| self.dropped(e))?;
+                            break;
+                        }
+                        msg = channel.wait() => {
+                            let Some(msg) = msg else {
+                                ended = true;
+                                break;
+                            };
+                            match msg {
+                                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                                ChannelMsg::ExtendedData { data, .. } => {
+                                    out.stderr.extend_from_slice(&data);
+                                }
+                                ChannelMsg::ExitStatus { exit_status } => {
+                                    out.status = Some(exit_status);
+                                    ended = true;
+                                }
+                                ChannelMsg::ExitSignal { .. } | ChannelMsg::Close => ended = true,
+                                _ => {}
+                            }
+                            if ended {
+                                break;
+                            }
+                        }
+                    }
+                }
             }
-            channel.eof().await.map_err(|e| self.dropped(e))?;
+            if !ended {
+                channel.eof().await.map_err(|e| self.dropped(e))?;
+            }
             // Read until the channel closes: data may follow the exit status, until
             // none has come for a while (a process the command left in the background
             // keeps the channel open, and is not waited for).

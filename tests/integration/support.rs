@@ -383,6 +383,7 @@ pub(crate) fn signal(pids: &[u32], sig: &str) {
     for p in pids {
         let _ = std::process::Command::new("kill")
             .args([sig, &p.to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
