@@ -308,17 +308,46 @@ fn extra_bundle(cx: &Cx<'_>) -> Vec<u8> {
 }
 
 fn controller_module_utils() -> Option<PathBuf> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import os,ansible.module_utils as m;print(os.path.dirname(m.__file__))",
-        ])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-    (out.status.success() && dir.is_dir()).then_some(dir)
+    Some(controller_ansible()?.join("module_utils")).filter(|d| d.is_dir())
+}
+
+/// The controller's `ansible` package directory (ansible-core), looked up once.
+fn controller_ansible() -> Option<&'static PathBuf> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import os,ansible as m;print(os.path.dirname(m.__file__))",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+        (out.status.success() && dir.is_dir()).then_some(dir)
+    })
+    .as_ref()
+}
+
+/// Ansible's own module `name` (`get_url`, `pip`, `known_hosts`...), from the
+/// controller's ansible-core, for a module tprov does not implement itself: run on the
+/// host as Ansible runs it, so it behaves exactly as Ansible's. Not one with an action
+/// plugin of its own (`unarchive`, `reboot`...): its controller half would be missing.
+pub(crate) fn ansible_core_module(name: &str) -> Option<PathBuf> {
+    let name = super::canonical(name);
+    if name.is_empty() || name.contains(['/', '.']) || name.starts_with('_') {
+        return None;
+    }
+    let root = controller_ansible()?;
+    if root
+        .join("plugins/action")
+        .join(format!("{name}.py"))
+        .is_file()
+    {
+        return None;
+    }
+    Some(root.join("modules").join(format!("{name}.py"))).filter(|p| p.is_file())
 }
 
 /// Every Python file under `dir`, named `prefix/relative` (caches left out).

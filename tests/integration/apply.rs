@@ -401,6 +401,86 @@ fn custom_modules_match_ansible_playbook() {
     }
 }
 
+/// Ansible's own modules tprov does not implement (get_url, known_hosts) run on the host
+/// from the controller's ansible-core, as Ansible runs them: tprov on sandbox3,
+/// ansible-playbook on sandbox4, the same output (temp paths aside), results and files,
+/// in `--check` and for real.
+#[test]
+fn core_modules_run_as_ansible_runs_them() {
+    let lab = Lab::up("coremods", &["sandbox3", "sandbox4"]);
+    let www = lab.dir.join("www");
+    std::fs::create_dir_all(&www).expect("www");
+    std::fs::write(www.join("a.txt"), "hello get_url\n").expect("a.txt");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("port").port();
+    drop(listener);
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(&www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("http.server");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no http.server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = "/tmp/tprov-coremods-out";
+    for h in ["sandbox3", "sandbox4"] {
+        std::fs::create_dir_all(lab.root(h).join(&out[1..])).expect("out");
+    }
+    let temp =
+        regex::Regex::new(r#"/[^ "']*/(ansible-tmp-|ansible-tprov-)[^ "']*"#).expect("regex");
+    let dir = root().join("tests/fixtures/core_modules");
+    for check in [true, false] {
+        let mut args = vec![
+            "--diff".to_string(),
+            "-e".into(),
+            format!("out={out}"),
+            "-e".into(),
+            format!("url=http://127.0.0.1:{port}"),
+        ];
+        if check {
+            args.push("--check".into());
+        }
+        let (tt, ta) = side_by_side(&lab, &dir, &args);
+        let body = |text: &str, host: &str| {
+            let text = text
+                .split_once("TASK [")
+                .map(|(_, rest)| rest.replace(host, "HOST"))
+                .unwrap_or_default();
+            temp.replace_all(&text, "TMP").into_owned()
+        };
+        assert_eq!(
+            body(&tt, "sandbox3.tokenoftrust.com"),
+            body(&ta, "sandbox4.tokenoftrust.com"),
+            "check: {check}"
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    for f in ["results.json", "a.txt", "known_hosts"] {
+        let read = |host: &str| {
+            std::fs::read_to_string(lab.root(host).join(&out[1..]).join(f))
+                .ok()
+                .map(|t| temp.replace_all(&t, "TMP").into_owned())
+        };
+        let mine = read("sandbox3");
+        assert!(mine.is_some(), "{f}");
+        assert_eq!(mine, read("sandbox4"), "{f}");
+    }
+}
+
 /// The apt module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
 /// sandbox4, against a local repository of test packages that is each host's only
 /// source: the same decisions, results, messages and `--diff`, the same packages left.

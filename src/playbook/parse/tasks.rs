@@ -376,7 +376,10 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
     .flatten()
     .collect();
     let custom_module = (role.is_none() && !crate::tasks::is_module(&module))
-        .then(|| crate::tasks::library::find(&module, &library_dirs))
+        .then(|| {
+            crate::tasks::library::find(&module, &library_dirs)
+                .or_else(|| crate::tasks::library::ansible_core_module(&module))
+        })
         .flatten();
     let unsupported = role.is_none()
         && !crate::tasks::is_module(&module)
