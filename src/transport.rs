@@ -230,19 +230,17 @@ impl Connection {
     ) -> Result<(), TransportError> {
         let escalate = escalate.filter(|b| b.user != self.login_user());
         let tmp = self.temp_beside(dest);
+        let stale = self.stale_cleanup(dest);
         let script = format!(
             "set -e; T={tmp}; trap 'rm -f \"$T\"' EXIT; umask 077; cat > \"$T\"; n=$(wc -c < \"$T\"); [ \"$n\" -eq {len} ] || {{ echo \"only $n of {len} bytes arrived (the connection ended early): nothing written\" >&2; exit 1; }}; {finish}; sync \"$T\" 2>/dev/null || true; mv -f \"$T\" {dest}; trap - EXIT; {stale}",
             tmp = sh_quote(&tmp),
             dest = sh_quote(dest),
             finish = if finish.is_empty() { ":" } else { finish },
             len = data.len(),
-            stale = self.stale_cleanup(dest),
         );
         // Over SFTP when we log in as the file's writer; through stdin otherwise.
         if let (Connection::Ssh(c), None) = (self, escalate) {
-            return c
-                .write_via_sftp(dest, &tmp, data, finish, &self.stale_cleanup(dest))
-                .await;
+            return c.write_via_sftp(dest, &tmp, data, finish, &stale).await;
         }
         let out = self.exec(&script, Some(data), escalate, None).await?;
         written(dest, &out)

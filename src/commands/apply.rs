@@ -145,13 +145,18 @@ fn run_with(
             printer: printer.clone(),
         }),
     };
-    if crate::run::interrupted() {
-        printer.err("[ERROR]: User interrupted execution\n");
+    let interrupted = || {
+        let stop = crate::run::interrupted();
+        if stop {
+            printer.err("[ERROR]: User interrupted execution\n");
+        }
+        stop
+    };
+    if interrupted() {
         return Ok(crate::error::exit::INTERRUPTED);
     }
     let summary = rt.block_on(run_plays(&plays, Arc::new(inv), &opts, reporter.as_mut()))?;
-    if crate::run::interrupted() {
-        printer.err("[ERROR]: User interrupted execution\n");
+    if interrupted() {
         return Ok(crate::error::exit::INTERRUPTED);
     }
     Ok(summary.exit_code())

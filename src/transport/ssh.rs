@@ -39,6 +39,26 @@ enum ShellError {
     Unusable,
 }
 
+/// Adds a command channel's message to `out`; true once the command has ended (its exit
+/// status or signal, or the channel closed).
+fn record(out: &mut ExecOutput, msg: ChannelMsg) -> bool {
+    match msg {
+        ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+        ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+        ChannelMsg::ExitStatus { exit_status } => {
+            out.status = Some(exit_status);
+            return true;
+        }
+        ChannelMsg::ExitSignal { .. } => {
+            out.status = None;
+            return true;
+        }
+        ChannelMsg::Close => return true,
+        _ => {}
+    }
+    false
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
@@ -301,23 +321,8 @@ impl SshConnection {
                             break;
                         }
                         msg = channel.wait() => {
-                            let Some(msg) = msg else {
+                            if msg.is_none_or(|m| record(&mut out, m)) {
                                 ended = true;
-                                break;
-                            };
-                            match msg {
-                                ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                                ChannelMsg::ExtendedData { data, .. } => {
-                                    out.stderr.extend_from_slice(&data);
-                                }
-                                ChannelMsg::ExitStatus { exit_status } => {
-                                    out.status = Some(exit_status);
-                                    ended = true;
-                                }
-                                ChannelMsg::ExitSignal { .. } | ChannelMsg::Close => ended = true,
-                                _ => {}
-                            }
-                            if ended {
                                 break;
                             }
                         }
@@ -340,13 +345,7 @@ impl SshConnection {
                     channel.wait().await
                 };
                 let Some(msg) = msg else { break };
-                match msg {
-                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                    ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
-                    ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
-                    ChannelMsg::ExitSignal { .. } => out.status = None,
-                    _ => {}
-                }
+                record(&mut out, msg);
             }
         }
         if out.status.is_none() && self.handle.is_closed() {
