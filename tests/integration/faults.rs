@@ -201,12 +201,7 @@ fn a_link_cut_mid_copy_leaves_the_old_file_whole_and_a_rerun_converges() {
         }
     }
     let src = lab.dir.join("big");
-    let block: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
-    let mut data = Vec::with_capacity(64 << 20);
-    for i in 0..64u8 {
-        data.extend(block.iter().map(|b| b ^ i));
-    }
-    std::fs::write(&src, &data).expect("source");
+    std::fs::write(&src, crate::support::patterned(64)).expect("source");
     let new_sha = sha(&src);
     for h in ["sandbox3", "sandbox4"] {
         std::fs::write(lab.root(h).join("srv/big"), "old\n").expect("old file");

@@ -23,7 +23,6 @@ fn recap(out: &str, host: &str, field: &str) -> u32 {
         0
     }
 }
-use sha2::Digest as _;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -97,12 +96,7 @@ const DATA: &str = "/srv/data";
 
 fn kinds(lab: &Lab) -> Vec<Kind> {
     let big = lab.dir.join("big");
-    let block: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
-    let mut data = Vec::with_capacity(24 << 20);
-    for i in 0..24u8 {
-        data.extend(block.iter().map(|b| b ^ i));
-    }
-    std::fs::write(&big, &data).expect("copy source");
+    std::fs::write(&big, crate::support::patterned(24)).expect("copy source");
     let tpl = lab.dir.join("big.j2");
     std::fs::write(
         &tpl,
@@ -198,17 +192,7 @@ fn state_of(path: &Path) -> String {
         Ok(m) if m.file_type().is_symlink() => std::fs::read_link(path)
             .map(|t| format!("-> {}", t.display()))
             .unwrap_or_default(),
-        Ok(_) => std::fs::read(path).map_or_else(
-            |e| format!("unreadable: {e}"),
-            |b| {
-                sha2::Sha256::digest(&b)
-                    .iter()
-                    .fold(String::new(), |mut s, x| {
-                        let _ = write!(s, "{x:02x}");
-                        s
-                    })
-            },
-        ),
+        Ok(_) => crate::support::sha(path),
     }
 }
 
@@ -242,16 +226,8 @@ fn host_init(lab: &Lab, h: &str) -> u32 {
 /// Ends what the host still runs for a dead run (as its TCP timeout would), waiting
 /// until it has.
 fn end_sessions(lab: &Lab, h: &str) {
-    let pids = descendants(host_init(lab, h));
-    signal(&pids, "-KILL");
-    let started = Instant::now();
-    while !descendants(host_init(lab, h)).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{h}: sessions never ended"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    signal(&descendants(host_init(lab, h)), "-KILL");
+    assert!(sessions_gone(lab, h), "{h}: sessions never ended");
 }
 
 fn nsenter_mount(lab: &Lab, h: &str, opts: &str) -> Result<(), String> {

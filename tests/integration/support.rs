@@ -400,3 +400,13 @@ pub(crate) fn sha(path: &std::path::Path) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// `mb` MiB that compress badly and differ block to block (a big file to upload).
+pub(crate) fn patterned(mb: u8) -> Vec<u8> {
+    let block: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let mut data = Vec::with_capacity(usize::from(mb) << 20);
+    for i in 0..mb {
+        data.extend(block.iter().map(|b| b ^ i));
+    }
+    data
+}
