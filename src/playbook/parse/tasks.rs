@@ -117,6 +117,7 @@ pub(super) fn load_task_file(
         dependency: cx.dependency,
         depth: cx.depth + 1,
         known: cx.known.clone(),
+        collections: cx.collections.clone(),
         role_params: cx.role_params.clone(),
         private_role: cx.private_role,
     };
@@ -379,6 +380,11 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
         .then(|| {
             crate::tasks::library::find(&module, &library_dirs)
                 .or_else(|| crate::tasks::library::ansible_core_module(&module))
+                .or_else(|| {
+                    let roots = crate::tasks::collection::roots(&cx.play_dir, &cx.dir);
+                    crate::tasks::collection::module(&module, &cx.collections, &roots)
+                        .map(|found| found.path)
+                })
         })
         .flatten();
     let unsupported = role.is_none()
