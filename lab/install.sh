@@ -5,7 +5,7 @@
 # drift. Needs root (apt, the shared Node mirror under /var/cache).
 #
 #   Debian:  what the lab hosts run (sshd, sudo, nginx, git, certbot, pebble as the
-#            local ACME server) and what the lab itself uses (iproute2, unshare, curl,
+#            local ACME server, ufw: only ever enabled inside a lab host's own network) and what the lab itself uses (iproute2, unshare, curl,
 #            xz, openssl), plus npm when the machine has none.
 #   PyPI:    ansible-core 2.19, the oracle the conformance tests compare against;
 #            community.general and ansible.posix from the `ansible` wheel;
@@ -24,7 +24,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 debian=(openssh-server openssh-client sudo git nginx iproute2 util-linux curl xz-utils
-        openssl ca-certificates certbot pebble cron dpkg-dev python3-apt)
+        openssl ca-certificates certbot pebble cron dpkg-dev python3-apt ufw)
 command -v npm >/dev/null 2>&1 || debian+=(npm)
 command -v python3 >/dev/null 2>&1 || debian+=(python3 python3-pip)
 missing=()

@@ -339,23 +339,33 @@ impl TaskRun<'_> {
         let registered = if let [None] = items.as_slice() {
             results.pop().unwrap_or_default()
         } else {
+            // Keys in the order Ansible's task executor adds them (a registered
+            // result's `dict2items` shows it): results, skipped, then changed and
+            // failed as the first item that is so is met, msg, changed.
             let mut m = Map::default();
-            m.insert("changed".into(), Value::Bool(any_changed));
-            m.insert(
-                "msg".into(),
-                Value::str(if all_skipped {
-                    "All items skipped"
-                } else {
-                    "All items completed"
-                }),
-            );
-            if all_skipped {
-                m.insert("skipped".into(), Value::Bool(true));
+            m.insert("results".into(), Value::Null);
+            m.insert("skipped".into(), Value::Bool(all_skipped));
+            for r in &results {
+                if r.get("changed").is_some_and(Value::is_truthy) {
+                    m.entry("changed".to_string()).or_insert(Value::Bool(true));
+                }
+                if r.get("failed").is_some_and(Value::is_truthy) && !m.contains_key("failed") {
+                    m.insert("failed".into(), Value::Bool(true));
+                    m.insert("msg".into(), Value::str("One or more items failed"));
+                }
             }
-            if any_failed {
+            if any_failed && !m.contains_key("failed") {
                 m.insert("failed".into(), Value::Bool(true));
                 m.insert("msg".into(), Value::str("One or more items failed"));
             }
+            if !any_failed {
+                m.insert("msg".into(), Value::str("All items completed"));
+            }
+            if all_skipped {
+                m.insert("msg".into(), Value::str("All items skipped"));
+            }
+            m.entry("changed".to_string())
+                .or_insert(Value::Bool(any_changed));
             m.insert(
                 "results".into(),
                 Value::List(results.into_iter().map(Value::Map).collect()),
