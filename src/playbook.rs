@@ -68,6 +68,9 @@ pub(crate) struct Role {
     /// What makes two entries the same role for deduplication: its directory and
     /// parameters.
     pub key: String,
+    /// Brought in by an `include_role` (or a dependency of one): its handlers join the
+    /// play's when the include runs, not when the playbook loads.
+    pub dynamic: bool,
 }
 
 /// A task or a block.
@@ -256,7 +259,8 @@ impl Task {
         self.role_prefixed(self.listen.iter())
     }
 
-    fn role_prefixed<'a>(&self, names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    /// `names` as this handler's names: plain and prefixed with its role's name.
+    pub(crate) fn role_prefixed<'a>(&self, names: impl Iterator<Item = &'a String>) -> Vec<String> {
         let mut out: Vec<String> = names.cloned().collect();
         if let Some(r) = &self.role {
             let short = r.name.rsplit('.').next().unwrap_or(&r.name).to_string();

@@ -334,6 +334,30 @@ impl TaskRun<'_> {
         Ok(Scope::new(engine(), frames, base.hostvars()))
     }
 
+    /// A handler's name rendered with this host's vars (Ansible renders a templated
+    /// handler name when a notification is searched for); the error when it cannot be.
+    pub(super) fn rendered_name(&self, st: &HostState) -> Result<Option<String>, String> {
+        let Some(name) = &self.task.common.name else {
+            return Ok(None);
+        };
+        if !crate::template::is_possibly_template(name) {
+            return Ok(Some(name.clone()));
+        }
+        let scope = self.scope(st)?;
+        crate::template::engine()
+            .render_str(name, &scope, None)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The handler names this task notifies on this host (its `notify:` templated).
+    pub(super) fn notified_names(&self, st: &HostState) -> Vec<String> {
+        match self.scope(st) {
+            Ok(scope) => self.notify_names(&scope),
+            Err(_) => self.task.notify.clone(),
+        }
+    }
+
     /// The task's name for its banner, rendered with this host's vars as Ansible's
     /// strategy does (best effort: an undefined part becomes Ansible's numbered
     /// placeholder), and the warning for what could not be rendered.

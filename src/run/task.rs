@@ -296,7 +296,7 @@ impl<'a> PlayRun<'a> {
                 }
             }
             if !task.notify.is_empty()
-                && let Some(missing) = self.missing_handler(task, *h).await
+                && let Some(missing) = self.missing_handler(task, inh, *h).await
             {
                 let msg = format!(
                     "The requested handler '{missing}' was not found in either the main handlers list nor in the listening handlers list"
@@ -358,19 +358,103 @@ impl<'a> PlayRun<'a> {
 
     /// A name `task` notified on `host` (it changed there) that no handler of the play
     /// has, nor listens to.
-    async fn missing_handler(&self, task: &Task, host: HostId) -> Option<String> {
+    async fn missing_handler(
+        &mut self,
+        task: &Task,
+        inh: &Inherited,
+        host: HostId,
+    ) -> Option<String> {
         let st = self.states[&host].lock().await;
-        let notified: Vec<&String> = task
-            .notify
-            .iter()
-            .filter(|n| st.notified.contains(n) && !crate::template::is_possibly_template(n))
-            .collect();
+        let run = TaskRun {
+            task,
+            inh,
+            fleet: self.fleet.clone(),
+            opts: self.opts,
+            play: self.play,
+        };
+        let names = run.notified_names(&st);
         drop(st);
+        let notified: Vec<String> = {
+            let st = self.states[&host].lock().await;
+            names
+                .into_iter()
+                .filter(|n| st.notified.contains(n))
+                .collect()
+        };
         if notified.is_empty() {
             return None;
         }
-        let known = crate::playbook::handler_keys(&self.play.handlers);
-        notified.into_iter().find(|n| !known.contains(*n)).cloned()
+        let handlers = crate::playbook::handler_tasks(&self.play.handlers);
+        let own_role = task.role.as_ref().map(|r| r.key.as_str());
+        let found = self.handler_names(&handlers, host, own_role, true).await;
+        let mut known = std::collections::HashSet::new();
+        for (h, found) in handlers.iter().zip(found) {
+            if let Some(names) = found {
+                known.extend(names.into_iter().flatten());
+                known.extend(h.0.handler_topics());
+            }
+        }
+        notified.into_iter().find(|n| !known.contains(n))
+    }
+
+    /// Each handler as a notification finds it: None when it is not loaded yet (a
+    /// handler of an `include_role` whose include has not run on `host`, nor is
+    /// `own_role`), else its names (its own and role-prefixed), a templated name
+    /// rendered with `host`'s vars as Ansible's search_handlers_by_notification renders
+    /// it, or None for a name that cannot be rendered (with `warn`, the warning Ansible
+    /// gives when the handler has no `listen` topic either, so that nothing can call it).
+    async fn handler_names(
+        &mut self,
+        handlers: &[(&Task, Vec<&crate::playbook::Common>)],
+        host: HostId,
+        own_role: Option<&str>,
+        warn: bool,
+    ) -> Vec<Option<Option<Vec<String>>>> {
+        let inh = Inherited {
+            handler: true,
+            ..Inherited::of_play(self.play)
+        };
+        let st = self.states[&host].lock().await;
+        let mut out = Vec::with_capacity(handlers.len());
+        for (h, _) in handlers {
+            if let Some(r) = h.role.as_ref().filter(|r| r.dynamic)
+                && Some(r.key.as_str()) != own_role
+                && !st.roles_ran.contains(&r.key)
+            {
+                out.push(None);
+                continue;
+            }
+            let templated = h
+                .common
+                .name
+                .as_deref()
+                .is_some_and(crate::template::is_possibly_template);
+            if !templated {
+                out.push(Some(Some(h.handler_names())));
+                continue;
+            }
+            let run = TaskRun {
+                task: h,
+                inh: &inh,
+                fleet: self.fleet.clone(),
+                opts: self.opts,
+                play: self.play,
+            };
+            match run.rendered_name(&st) {
+                Ok(Some(name)) => out.push(Some(Some(h.role_prefixed(std::iter::once(&name))))),
+                Ok(None) => out.push(Some(Some(Vec::new()))),
+                Err(e) => {
+                    if warn && h.listen.is_empty() {
+                        self.reporter.event(&Event::Warning(format!(
+                            "Handler '{}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {e}",
+                            h.common.name.as_deref().unwrap_or_default()
+                        )));
+                    }
+                    out.push(Some(None));
+                }
+            }
+        }
+        out
     }
 
     /// `ansible_play_batch` (this batch's hosts still running), `play_hosts` (its old
@@ -657,25 +741,49 @@ impl<'a> PlayRun<'a> {
         // Ansible's search_handlers_by_notification: a notification calls the first
         // handler with that name, and every handler listening to it (one per name).
         let handlers = crate::playbook::handler_tasks(&self.play.handlers);
+        let rendered = match active.first() {
+            Some(first) => self.handler_names(&handlers, *first, None, false).await,
+            None => vec![None; handlers.len()],
+        };
         let mut by_name: std::collections::HashMap<String, usize> =
             std::collections::HashMap::default();
         // Unnamed listeners are each their own (only named ones are deduplicated).
         let ident = |i: usize, h: &Task| h.common.name.clone().unwrap_or_else(|| format!("\0{i}"));
         let mut by_topic: std::collections::HashMap<(String, String), usize> =
             std::collections::HashMap::default();
+        let group = handler_blocks(&self.play.handlers);
         for (i, (h, _)) in handlers.iter().enumerate() {
-            for n in h.handler_names() {
-                by_name.entry(n).or_insert(i);
+            let Some(names) = &rendered[i] else {
+                continue;
+            };
+            // Ansible searches the handler blocks last first, each block's handlers in
+            // order: the first of a name in a block, the last block loaded with it.
+            for n in names.iter().flatten() {
+                match by_name.get(n) {
+                    Some(j) if group.get(*j) == group.get(i) => {}
+                    _ => {
+                        by_name.insert(n.clone(), i);
+                    }
+                }
             }
             for t in h.handler_topics() {
-                by_topic.entry((t, ident(i, h))).or_insert(i);
+                let key = (t, ident(i, h));
+                match by_topic.get(&key) {
+                    Some(j) if group.get(*j) == group.get(i) => {}
+                    _ => {
+                        by_topic.insert(key, i);
+                    }
+                }
             }
         }
         for (i, (h, blocks)) in handlers.iter().enumerate() {
             let (h, blocks) = (*h, blocks);
             let inh = blocks.iter().fold(inh.clone(), |i, c| i.with(c));
             let mut who = Vec::new();
-            let names = h.handler_names();
+            let Some(names) = rendered[i].clone() else {
+                continue;
+            };
+            let names = names.unwrap_or_default();
             let topics = h.handler_topics();
             for host in &active {
                 let st = self.states[host].lock().await;
@@ -715,6 +823,34 @@ impl<'a> PlayRun<'a> {
             _ => false,
         }
     }
+}
+
+/// For each handler (in `handler_tasks` order), the block Ansible holds it in: the
+/// play's bare handlers are one implicit block, a role's bare handlers another, each
+/// `block:` its own.
+fn handler_blocks(items: &[crate::playbook::Item]) -> Vec<usize> {
+    use crate::playbook::Item;
+    let mut out = Vec::new();
+    let mut group = 0;
+    let mut last: Option<Option<String>> = None;
+    for item in items {
+        let n = crate::playbook::handler_tasks(std::slice::from_ref(item)).len();
+        match item {
+            Item::Task(t) => {
+                let role = t.role.as_ref().map(|r| r.key.clone());
+                if last.as_ref() != Some(&role) {
+                    group += 1;
+                }
+                last = Some(role);
+            }
+            Item::Block(_) => {
+                group += 1;
+                last = None;
+            }
+        }
+        out.extend(std::iter::repeat_n(group, n));
+    }
+    out
 }
 
 /// Ansible's `ERROR_ON_MISSING_HANDLER` (`ANSIBLE_ERROR_ON_MISSING_HANDLER`, default on):

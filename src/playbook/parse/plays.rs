@@ -256,9 +256,20 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         .unwrap_or_default();
     play_tasks.extend(section(cx, "tasks"));
     let post_tasks = section(cx, "post_tasks");
-    let mut handlers = section(cx, "handlers");
-    // Role handlers come after the play's own, as Ansible lists them.
-    handlers.extend(std::mem::take(&mut cx.role_handlers));
+    // As Ansible lists them: the handlers of the roles the playbook loads (`roles:`,
+    // `import_role`) before the play's own, those of an `include_role` after (they join
+    // when it runs). A notification calls the last loaded of a name.
+    let play_handlers = section(cx, "handlers");
+    let (dynamic, mut handlers): (Vec<Item>, Vec<Item>) = std::mem::take(&mut cx.role_handlers)
+        .into_iter()
+        .partition(|h| {
+            crate::playbook::handler_tasks(std::slice::from_ref(h))
+                .first()
+                .and_then(|(t, _)| t.role.as_ref())
+                .is_some_and(|r| r.dynamic)
+        });
+    handlers.extend(play_handlers);
+    handlers.extend(dynamic);
     let mut play_vars = n.get("vars").map(|v| vars(cx, v)).unwrap_or_default();
     // `connection: local` for the play: every host is worked on from the controller.
     if let Some(c) = n.get("connection").and_then(Node::as_str) {

@@ -244,6 +244,11 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     }
     // `roles:` and `import_role` are public (their vars and defaults are the whole
     // play's), `include_role` is private unless `public: true`; dependencies follow.
+    let include_entry = task_args.is_some()
+        && entry.as_map().is_some_and(|m| {
+            m.iter()
+                .any(|(k, _)| crate::tasks::canonical(&k.name) == "include_role")
+        });
     let private = match task_args {
         None => cx.private_role,
         Some(args) => match args
@@ -276,6 +281,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
         vars: Arc::new(role_vars),
         params: Arc::new(all_params.as_ref().clone()),
         key: key.clone(),
+        dynamic: include_entry || (task_args.is_none() && cx.private_role),
     });
     // Tasks an include_role or import_role brings in see the roles that led there.
     let parents: Vec<(String, String)> = match (task_args, &cx.role_name, &cx.role_dir) {

@@ -496,10 +496,31 @@ impl TaskRun<'_> {
             st.stats.ok += 1;
             if any_changed {
                 st.stats.changed += 1;
-                st.notified.extend(self.task.notify.iter().cloned());
+                let names = self.notify_names(&scope);
+                st.notified.extend(names);
             }
         }
         HostResult { events, ok: true }
+    }
+}
+
+impl TaskRun<'_> {
+    /// The handler names the task notifies, templated with its vars as Ansible's
+    /// post-validation templates `notify:` (an entry rendering to a list names each).
+    pub(super) fn notify_names(&self, scope: &Arc<crate::template::Scope>) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in &self.task.notify {
+            if !crate::template::is_possibly_template(n) {
+                out.push(n.clone());
+                continue;
+            }
+            match engine().template_to_value(&Value::str(n), scope, Some(&self.task.origin)) {
+                Ok(Value::List(items)) => out.extend(items.iter().map(Value::py_str)),
+                Ok(v) => out.push(v.py_str()),
+                Err(_) => out.push(n.clone()),
+            }
+        }
+        out
     }
 }
 

@@ -138,6 +138,17 @@ impl TaskRun<'_> {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        Ok(base.join(name))
+        // Beside the including file, else where Ansible's search path looks next: the
+        // role's tasks/ (a handler including a task file) and the role itself.
+        let found = std::iter::once(base.clone())
+            .chain(
+                self.task
+                    .role
+                    .iter()
+                    .flat_map(|r| [r.dir.join("tasks"), r.dir.clone()]),
+            )
+            .map(|d| d.join(&name))
+            .find(|p| p.is_file());
+        Ok(found.unwrap_or_else(|| base.join(name)))
     }
 }
