@@ -35,7 +35,14 @@ fn sdk_error(what: &str, e: impl std::error::Error) -> String {
 impl Route53 {
     /// Finds the hosted zone for `name` (the longest zone name it ends with).
     pub(crate) async fn connect(name: &str) -> Result<Route53, String> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        // The SDK's HTTPS client on rustls with ring, the crypto the SSH transport
+        // already builds (docs/decisions.md: the AWS SDK's TLS).
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
         // Route53 is global; the SDK still wants a region for signing.
         if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
