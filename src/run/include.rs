@@ -1,7 +1,6 @@
 //! `include_tasks` and `include_role`: the hosts grouped by what they include, then run.
 
 use super::event::Event;
-use super::host::TaskRun;
 use super::{Inherited, MAX_INCLUDE_DEPTH, PlayRun, render_tags};
 use crate::inventory::HostId;
 use crate::playbook::Task;
@@ -34,13 +33,7 @@ impl PlayRun<'_> {
         });
         for h in active {
             let mut st = self.states[h].lock().await;
-            let run = TaskRun {
-                task,
-                inh,
-                fleet: self.fleet.clone(),
-                opts: self.opts,
-                play: self.play,
-            };
+            let run = self.task_run(task, inh);
             match run.include_files(&st) {
                 Ok(inc) => {
                     for ev in &inc.events {

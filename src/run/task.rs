@@ -248,13 +248,7 @@ impl<'a> PlayRun<'a> {
         let results = join_all(targets.iter().map(|h| {
             let st = self.states[h].clone();
             let name = &self.fleet.inventory.host(*h).name;
-            let run = TaskRun {
-                task,
-                inh,
-                fleet: self.fleet.clone(),
-                opts: self.opts,
-                play: self.play,
-            };
+            let run = self.task_run(task, inh);
             let sem = self.sem.clone();
             async move {
                 let _permit = sem.acquire().await;
@@ -356,6 +350,17 @@ impl<'a> PlayRun<'a> {
         still
     }
 
+    /// `task` (under `inh`) as it runs on a host of this play.
+    pub(super) fn task_run<'t>(&'t self, task: &'t Task, inh: &'t Inherited) -> TaskRun<'t> {
+        TaskRun {
+            task,
+            inh,
+            fleet: self.fleet.clone(),
+            opts: self.opts,
+            play: self.play,
+        }
+    }
+
     /// A name `task` notified on `host` (it changed there) that no handler of the play
     /// has, nor listens to.
     async fn missing_handler(
@@ -365,22 +370,13 @@ impl<'a> PlayRun<'a> {
         host: HostId,
     ) -> Option<String> {
         let st = self.states[&host].lock().await;
-        let run = TaskRun {
-            task,
-            inh,
-            fleet: self.fleet.clone(),
-            opts: self.opts,
-            play: self.play,
-        };
-        let names = run.notified_names(&st);
+        let notified: Vec<String> = self
+            .task_run(task, inh)
+            .notified_names(&st)
+            .into_iter()
+            .filter(|n| st.notified.contains(n))
+            .collect();
         drop(st);
-        let notified: Vec<String> = {
-            let st = self.states[&host].lock().await;
-            names
-                .into_iter()
-                .filter(|n| st.notified.contains(n))
-                .collect()
-        };
         if notified.is_empty() {
             return None;
         }
@@ -433,13 +429,7 @@ impl<'a> PlayRun<'a> {
                 out.push(Some(Some(h.handler_names())));
                 continue;
             }
-            let run = TaskRun {
-                task: h,
-                inh: &inh,
-                fleet: self.fleet.clone(),
-                opts: self.opts,
-                play: self.play,
-            };
+            let run = self.task_run(h, &inh);
             match run.rendered_name(&st) {
                 Ok(Some(name)) => out.push(Some(Some(h.role_prefixed(std::iter::once(&name))))),
                 Ok(None) => out.push(Some(Some(Vec::new()))),
@@ -530,13 +520,7 @@ impl<'a> PlayRun<'a> {
                 continue;
             }
             let st = self.states[h].lock().await;
-            let run = TaskRun {
-                task,
-                inh,
-                fleet: self.fleet.clone(),
-                opts: self.opts,
-                play: self.play,
-            };
+            let run = self.task_run(task, inh);
             match run.condition_holds(&st) {
                 Ok(b) => holds.push((*h, b)),
                 Err(e) => failed.push((*h, e)),
@@ -714,13 +698,7 @@ impl<'a> PlayRun<'a> {
             return task.banner_name();
         };
         let st = self.states[first].lock().await;
-        let run = TaskRun {
-            task,
-            inh,
-            fleet: self.fleet.clone(),
-            opts: self.opts,
-            play: self.play,
-        };
+        let run = self.task_run(task, inh);
         let (name, warning) = run.title(&st);
         drop(st);
         if let Some(w) = warning {
@@ -758,22 +736,21 @@ impl<'a> PlayRun<'a> {
             };
             // Ansible searches the handler blocks last first, each block's handlers in
             // order: the first of a name in a block, the last block loaded with it.
-            for n in names.iter().flatten() {
-                match by_name.get(n) {
-                    Some(j) if group.get(*j) == group.get(i) => {}
-                    _ => {
-                        by_name.insert(n.clone(), i);
-                    }
+            fn claim<K: std::hash::Hash + Eq>(
+                map: &mut std::collections::HashMap<K, usize>,
+                key: K,
+                i: usize,
+                group: &[usize],
+            ) {
+                if map.get(&key).is_none_or(|j| group.get(*j) != group.get(i)) {
+                    map.insert(key, i);
                 }
             }
+            for n in names.iter().flatten() {
+                claim(&mut by_name, n.clone(), i, &group);
+            }
             for t in h.handler_topics() {
-                let key = (t, ident(i, h));
-                match by_topic.get(&key) {
-                    Some(j) if group.get(*j) == group.get(i) => {}
-                    _ => {
-                        by_topic.insert(key, i);
-                    }
-                }
+                claim(&mut by_topic, (t, ident(i, h)), i, &group);
             }
         }
         for (i, (h, blocks)) in handlers.iter().enumerate() {

@@ -144,26 +144,40 @@ pub(crate) fn found_at(path: &Path) -> Option<(Found, PathBuf)> {
 
 /// `plugin_routing.modules.NAME.redirect` of a runtime.yml file.
 fn routing(file: &Path, name: &str) -> Option<String> {
-    let loaded = crate::yaml::load_file(file).ok()?;
-    let doc = loaded.single().ok()??.to_value();
-    redirect_of(&doc, name)
+    redirects(file).remove(name)
 }
 
-fn redirect_of(doc: &Value, name: &str) -> Option<String> {
-    let Value::Map(m) = doc else { return None };
+/// Every module redirect of a runtime.yml file (empty when it cannot be read).
+fn redirects(file: &Path) -> HashMap<String, String> {
+    let Ok(loaded) = crate::yaml::load_file(file) else {
+        return HashMap::new();
+    };
+    match loaded.single() {
+        Ok(Some(doc)) => redirects_in(&doc.to_value()),
+        _ => HashMap::new(),
+    }
+}
+
+fn redirects_in(doc: &Value) -> HashMap<String, String> {
+    let Value::Map(m) = doc else {
+        return HashMap::new();
+    };
     let Some(Value::Map(routing)) = m.get("plugin_routing") else {
-        return None;
+        return HashMap::new();
     };
     let Some(Value::Map(modules)) = routing.get("modules") else {
-        return None;
+        return HashMap::new();
     };
-    let Some(Value::Map(entry)) = modules.get(name) else {
-        return None;
-    };
-    match entry.get("redirect") {
-        Some(Value::Str(to)) => Some(to.clone()),
-        _ => None,
-    }
+    modules
+        .iter()
+        .filter_map(|(name, entry)| match entry {
+            Value::Map(e) => match e.get("redirect") {
+                Some(Value::Str(to)) => Some((name.clone(), to.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where ansible-core's `config/ansible_builtin_runtime.yml` sends a module that left it.
@@ -171,31 +185,9 @@ fn builtin_redirect(name: &str) -> Option<String> {
     static TABLE: OnceLock<HashMap<String, String>> = OnceLock::new();
     TABLE
         .get_or_init(|| {
-            let Some(file) = super::library::controller_ansible()
-                .map(|a| a.join("config/ansible_builtin_runtime.yml"))
-            else {
-                return HashMap::new();
-            };
-            let Ok(loaded) = crate::yaml::load_file(&file) else {
-                return HashMap::new();
-            };
-            let Ok(Some(doc)) = loaded.single() else {
-                return HashMap::new();
-            };
-            let doc = doc.to_value();
-            let Value::Map(m) = &doc else {
-                return HashMap::new();
-            };
-            let Some(Value::Map(routing)) = m.get("plugin_routing") else {
-                return HashMap::new();
-            };
-            let Some(Value::Map(modules)) = routing.get("modules") else {
-                return HashMap::new();
-            };
-            modules
-                .keys()
-                .filter_map(|k| Some((k.clone(), redirect_of(&doc, k)?)))
-                .collect()
+            super::library::controller_ansible()
+                .map(|a| redirects(&a.join("config/ansible_builtin_runtime.yml")))
+                .unwrap_or_default()
         })
         .get(name)
         .cloned()
@@ -204,11 +196,26 @@ fn builtin_redirect(name: &str) -> Option<String> {
 /// The collection `module_utils` files a module imports, directly or through each other,
 /// named by their place on the host's path (`ansible_collections/ns/coll/plugins/...`),
 /// with the packages' `__init__.py` files above them.
+/// Found once per module and run: every task and loop item of it sends the same files.
 pub(crate) fn module_utils(
     module: &Found,
     data: &[u8],
     roots: &[PathBuf],
 ) -> Vec<(String, Vec<u8>)> {
+    type Files = Vec<(String, Vec<u8>)>;
+    static FOUND: OnceLock<std::sync::Mutex<HashMap<PathBuf, Files>>> = OnceLock::new();
+    let cache = FOUND.get_or_init(Default::default);
+    if let Some(files) = cache.lock().ok().and_then(|c| c.get(&module.path).cloned()) {
+        return files;
+    }
+    let files = find_module_utils(module, data, roots);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(module.path.clone(), files.clone());
+    }
+    files
+}
+
+fn find_module_utils(module: &Found, data: &[u8], roots: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut queue: Vec<(String, bool, Vec<u8>)> =
@@ -366,10 +373,11 @@ mod tests {
         )
         .expect("yaml");
         let doc = doc.single().expect("one").expect("doc").to_value();
+        let table = redirects_in(&doc);
         assert_eq!(
-            redirect_of(&doc, "ufw").as_deref(),
+            table.get("ufw").map(String::as_str),
             Some("community.general.ufw")
         );
-        assert_eq!(redirect_of(&doc, "sysctl"), None);
+        assert_eq!(table.get("sysctl"), None);
     }
 }

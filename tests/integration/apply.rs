@@ -413,6 +413,20 @@ fn custom_modules_match_ansible_playbook() {
     }
 }
 
+/// A run's output from its first task banner on, `host` named HOST and the module temp
+/// paths (tprov's and Ansible's differ) named TMP.
+fn module_run_output(text: &str, host: &str) -> String {
+    let text = text
+        .split_once("TASK [")
+        .map(|(_, rest)| rest.replace(host, "HOST"))
+        .unwrap_or_default();
+    module_temp().replace_all(&text, "TMP").into_owned()
+}
+
+fn module_temp() -> regex::Regex {
+    regex::Regex::new(r#"/[^ "']*/(ansible-tmp-|ansible-tprov-)[^ "']*"#).expect("regex")
+}
+
 /// Ansible's own modules tprov does not implement (get_url, known_hosts) run on the host
 /// from the controller's ansible-core, as Ansible runs them: tprov on sandbox3,
 /// ansible-playbook on sandbox4, the same output (temp paths aside), results and files,
@@ -451,8 +465,7 @@ fn core_modules_run_as_ansible_runs_them() {
     for h in ["sandbox3", "sandbox4"] {
         std::fs::create_dir_all(lab.root(h).join(&out[1..])).expect("out");
     }
-    let temp =
-        regex::Regex::new(r#"/[^ "']*/(ansible-tmp-|ansible-tprov-)[^ "']*"#).expect("regex");
+    let temp = module_temp();
     let dir = root().join("tests/fixtures/core_modules");
     for check in [true, false] {
         let mut args = vec![
@@ -466,16 +479,9 @@ fn core_modules_run_as_ansible_runs_them() {
             args.push("--check".into());
         }
         let (tt, ta) = side_by_side(&lab, &dir, &args);
-        let body = |text: &str, host: &str| {
-            let text = text
-                .split_once("TASK [")
-                .map(|(_, rest)| rest.replace(host, "HOST"))
-                .unwrap_or_default();
-            temp.replace_all(&text, "TMP").into_owned()
-        };
         assert_eq!(
-            body(&tt, "sandbox3.tokenoftrust.com"),
-            body(&ta, "sandbox4.tokenoftrust.com"),
+            module_run_output(&tt, "sandbox3.tokenoftrust.com"),
+            module_run_output(&ta, "sandbox4.tokenoftrust.com"),
             "check: {check}"
         );
     }
@@ -518,8 +524,6 @@ fn collection_modules_run_as_ansible_runs_them() {
         collections.display()
     );
     let env = [("ANSIBLE_COLLECTIONS_PATH", collections.as_path())];
-    let temp =
-        regex::Regex::new(r#"/[^ "']*/(ansible-tmp-|ansible-tprov-)[^ "']*"#).expect("regex");
     let dir = root().join("tests/fixtures/collection_modules");
     for play in ["play.yml", "server_basics.yml"] {
         for check in [true, false, false] {
@@ -528,16 +532,9 @@ fn collection_modules_run_as_ansible_runs_them() {
                 args.push("--check".into());
             }
             let (tt, ta) = side_by_side_with(&lab, &dir, play, &args, &env);
-            let body = |text: &str, host: &str| {
-                let text = text
-                    .split_once("TASK [")
-                    .map(|(_, rest)| rest.replace(host, "HOST"))
-                    .unwrap_or_default();
-                temp.replace_all(&text, "TMP").into_owned()
-            };
             assert_eq!(
-                body(&tt, "sandbox3.tokenoftrust.com"),
-                body(&ta, "sandbox4.tokenoftrust.com"),
+                module_run_output(&tt, "sandbox3.tokenoftrust.com"),
+                module_run_output(&ta, "sandbox4.tokenoftrust.com"),
                 "{play}, check: {check}"
             );
             let read = |host: &str| {

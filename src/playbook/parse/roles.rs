@@ -256,10 +256,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
             .and_then(|v| super::boolean(cx, v, "public"))
         {
             Some(public) => !public,
-            None => entry.as_map().is_some_and(|m| {
-                m.iter()
-                    .any(|(k, _)| crate::tasks::canonical(&k.name) == "include_role")
-            }),
+            None => include_entry,
         },
     };
     let defaults = load_vars(cx, role_file(&dir, "defaults", &from("defaults_from")));
