@@ -107,6 +107,48 @@ pub enum Command {
     /// Timestamped releases behind `current` (the `release` module's layout): list
     /// them on each host, or roll back to the previous good one.
     Release(ReleaseCmd),
+    /// Elastic IPs for the two-instance switch of seed 001: show the production and
+    /// staging addresses, or swap them (production to the instance just deployed).
+    Eip(EipCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct EipCmd {
+    #[command(subcommand)]
+    pub action: EipAction,
+
+    /// The production Elastic IP.
+    #[arg(long, global = true, value_name = "IP")]
+    pub prod: Option<String>,
+
+    /// The staging Elastic IP.
+    #[arg(long, global = true, value_name = "IP")]
+    pub stage: Option<String>,
+
+    /// The AWS region (else AWS_REGION or the profile's).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EipAction {
+    /// Each address: role, public IP, instance, association.
+    Status,
+    /// Move production to `--to` (default: the instance behind staging) and staging to
+    /// the other instance, in seed 001's calls; finishes an interrupted swap; verifies
+    /// with a final describe.
+    Swap {
+        /// The instance production moves to.
+        #[arg(long, value_name = "INSTANCE")]
+        to: Option<String>,
+        /// The pair of instances (`i-aaa,i-bbb`): refuses when an address is on any
+        /// other, and lets a swap with an address unassociated be finished.
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        instances: Vec<String>,
+        /// Print the calls and make none.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Args)]

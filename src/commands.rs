@@ -3,6 +3,7 @@
 pub(crate) mod apply;
 pub(crate) mod dns;
 pub(crate) mod drain_wait;
+pub(crate) mod eip;
 pub(crate) mod eval;
 pub(crate) mod inventory;
 pub(crate) mod inventory_move;
@@ -202,5 +203,6 @@ pub(crate) fn dispatch(
         Command::Migrate(cmd) => migrate::run(cmd, settings, printer),
         Command::Vault(cmd) => vault::run(cmd, printer),
         Command::Release(cmd) => release::run(cmd, settings, printer),
+        Command::Eip(cmd) => eip::run(cmd, printer),
     }
 }

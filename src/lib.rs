@@ -1,11 +1,13 @@
 //! tprov: converge Token of Trust's Node.js fleet over SSH, reading Ansible's files with
 //! Ansible's meaning.
 
+mod aws;
 pub mod cli;
 mod commands;
 mod connect;
 mod context;
 mod dns;
+mod eip;
 mod error;
 mod inventory;
 pub mod lab;

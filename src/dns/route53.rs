@@ -21,28 +21,10 @@ fn fqdn(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
 }
 
-fn sdk_error(what: &str, e: impl std::error::Error) -> String {
-    // The SDK's Display is terse; its source chain says what the service answered.
-    let mut text = format!("{what}: {e}");
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
-}
-
 impl Route53 {
     /// Finds the hosted zone for `name` (the longest zone name it ends with).
     pub(crate) async fn connect(name: &str) -> Result<Route53, String> {
-        // The SDK's HTTPS client on rustls with ring, the crypto the SSH transport
-        // already builds (docs/decisions.md: the AWS SDK's TLS).
-        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        let mut loader = crate::aws::config_loader();
         // Route53 is global; the SDK still wants a region for signing.
         if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
@@ -62,7 +44,7 @@ impl Route53 {
             let out = req
                 .send()
                 .await
-                .map_err(|e| sdk_error("listing the hosted zones", e))?;
+                .map_err(|e| crate::aws::error("listing the hosted zones", e))?;
             for z in out.hosted_zones() {
                 let zname = fqdn(z.name());
                 let fits = name == zname || name.ends_with(&format!(".{zname}"));
@@ -110,7 +92,7 @@ impl Route53 {
             let page = req
                 .send()
                 .await
-                .map_err(|e| sdk_error("listing the records", e))?;
+                .map_err(|e| crate::aws::error("listing the records", e))?;
             let mut added = false;
             let mut past = false;
             for rs in page.resource_record_sets() {
@@ -192,7 +174,7 @@ impl Route53 {
             .change_batch(batch)
             .send()
             .await
-            .map_err(|e| sdk_error("changing the record", e))?;
+            .map_err(|e| crate::aws::error("changing the record", e))?;
         let Some(info) = out.change_info() else {
             return Ok("sent".into());
         };
@@ -214,7 +196,7 @@ impl Route53 {
                 .id(&id)
                 .send()
                 .await
-                .map_err(|e| sdk_error("asking for the change's status", e))?;
+                .map_err(|e| crate::aws::error("asking for the change's status", e))?;
             if let Some(i) = got.change_info() {
                 status = i.status().clone();
             }

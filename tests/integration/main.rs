@@ -6,6 +6,7 @@ mod conformance;
 mod deploy;
 mod dns;
 mod drain_wait;
+mod eip;
 mod faults;
 mod injections;
 mod inventory_move;
