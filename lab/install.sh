@@ -24,7 +24,8 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 debian=(openssh-server openssh-client sudo git nginx iproute2 util-linux curl xz-utils
-        openssl ca-certificates certbot pebble cron dpkg-dev python3-apt ufw)
+        openssl ca-certificates certbot pebble cron dpkg-dev python3-apt ufw rsync
+        logrotate unattended-upgrades)
 command -v npm >/dev/null 2>&1 || debian+=(npm)
 command -v python3 >/dev/null 2>&1 || debian+=(python3 python3-pip)
 missing=()

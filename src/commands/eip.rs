@@ -63,10 +63,10 @@ pub(crate) fn run(cmd: &EipCmd, printer: &Printer) -> Result<u8, Error> {
             if let Err(e) = ec2.call(call).await {
                 // The order keeps production on an instance throughout; what is left is
                 // finished by the same command, or undone by swapping back.
-                let now = describe(&ec2, prod_ip, stage_ip)
-                    .await
-                    .map(|(p, s)| eip::table(&p, &s))
-                    .unwrap_or_else(|e| format!("(describing again failed too: {e})\n"));
+                let now = describe(&ec2, prod_ip, stage_ip).await.map_or_else(
+                    |e| format!("(describing again failed too: {e})\n"),
+                    |(p, s)| eip::table(&p, &s),
+                );
                 return Err(Error::Failed(format!(
                     "{e}\nthe addresses now:\n{now}run the same command again to finish the \
                      swap, or `tprov eip swap --prod {prod_ip} --stage {stage_ip} --to {} \

@@ -315,6 +315,8 @@ async fn directory(
         }
         missing.reverse();
         let mut script = Vec::new();
+        // The mode each created directory is given, as the last one's shows in the diff.
+        let mut mode_change: Option<(Value, Value)> = None;
         for dir in &missing {
             script.push(format!("mkdir -- {}", sh_quote(dir)));
             let fresh = Stat {
@@ -327,28 +329,34 @@ async fn directory(
                 gid: u32::MAX,
                 ..Stat::absent(dir)
             };
-            let (_, _, attrs_cmd) = attr_script(dir, &fresh, attrs, true)?;
+            let (before, after, attrs_cmd) = attr_script(dir, &fresh, attrs, true)?;
+            let mode = |a: &Attributes| a.iter().find(|(k, _)| *k == "mode").map(|kv| kv.1.clone());
+            if let (Some(b), Some(a)) = (mode(&before), mode(&after)) {
+                mode_change = Some((b, a));
+            }
             if !attrs_cmd.is_empty() {
                 script.push(attrs_cmd);
             }
             cx.sim.dirs.insert(dir.clone());
         }
+        // Ansible's check mode returns before creating anything: the diff is the state
+        // alone. A run adds what setting the attributes changed on the new directory.
+        let mut before = vec![("state", Value::str("absent"))];
         let mut after = vec![("state", Value::str("directory"))];
-        if let Some(m) = &attrs.mode {
-            after.push(("mode", Value::str(mode_str(m.resolve(0o755, true)?))));
-        }
-        if let Some(o) = &attrs.owner {
-            after.push(("owner", Value::str(o.clone())));
-        }
-        if let Some(g) = &attrs.group {
-            after.push(("group", Value::str(g.clone())));
+        if !cx.check() {
+            if let Some((b, a)) = mode_change {
+                before.push(("mode", b));
+                after.push(("mode", a));
+            }
+            if let Some(o) = &attrs.owner {
+                after.push(("owner", Value::str(o.clone())));
+            }
+            if let Some(g) = &attrs.group {
+                after.push(("group", Value::str(g.clone())));
+            }
         }
         let mut out = Outcome::changed(true);
-        out.diffs.push(Diff::attrs(
-            path,
-            &[("state", Value::str("absent"))],
-            &after,
-        ));
+        out.diffs.push(Diff::attrs(path, &before, &after));
         apply(cx, &script.join(" && ")).await?;
         return Ok(out);
     }

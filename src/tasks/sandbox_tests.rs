@@ -488,6 +488,11 @@ fn check_predicts_the_run_and_the_second_run_changes_nothing() {
         }
         match (&predicted, &first) {
             (Ok(p), Ok(f)) if p == f => {}
+            // Ansible's check mode returns before the attributes are set, so its diff is
+            // shorter than the run's: the same decision is what is predicted.
+            (Ok(p), Ok(f))
+                if CHECK_DIFF_SHORTER.contains(&c.task)
+                    && (p.changed, p.failed) == (f.changed, f.failed) => {}
             _ => failures.push(format!(
                 "{}\n  check mode: {predicted:?}\n  the run:    {first:?}",
                 c.task
@@ -502,6 +507,12 @@ fn check_predicts_the_run_and_the_second_run_changes_nothing() {
     cleanup_accounts();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Cases whose check-mode diff Ansible itself makes shorter than the run's: `file`
+/// creating a directory returns from check mode with the state alone
+/// (modules/file.py ensure_directory), the run adds the mode it set.
+const CHECK_DIFF_SHORTER: &[&str] =
+    &["file: {path: '@D@/new-dir/sub', state: directory, mode: '0750'}"];
 
 /// The two tests that touch the machine's users and groups run one at a time.
 static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -559,6 +559,98 @@ fn collection_modules_run_as_ansible_runs_them() {
     }
 }
 
+/// The fleet's playbooks/server-basics.yml (seed 002) beside ansible-playbook, tprov on
+/// sandbox3 and ansible-playbook on sandbox4, hosts with their own network namespaces
+/// (ufw's rules are the host's): apt against a local repository that is each host's only
+/// source, packages, unattended updates, a deploy group, ufw, PM2 log rotation, the backup
+/// cron job and certbot's deploy hook. `--check --diff`, then two real runs: the same
+/// output each time, nothing changed by the second, and what the files and ufw hold.
+#[test]
+fn server_basics_playbook_matches_ansible_playbook() {
+    let repo = std::env::temp_dir().join(format!("tprov-basics-repo-{}", std::process::id()));
+    let made = Command::new(root().join("tests/fixtures/apt/make-repo.sh"))
+        .arg(&repo)
+        .output()
+        .expect("make-repo.sh runs");
+    assert!(made.status.success(), "{}", crate::support::stderr(&made));
+    let lab = Lab::up_own_network("basics", &["sandbox3", "sandbox4"]);
+    for h in ["sandbox3", "sandbox4"] {
+        let etc = lab.root(h).join("etc/apt");
+        std::fs::write(
+            etc.join("sources.list"),
+            format!("deb [trusted=yes] file:{} ./\n", repo.display()),
+        )
+        .expect("sources.list");
+        let _ = std::fs::remove_dir_all(etc.join("sources.list.d"));
+        std::fs::create_dir_all(etc.join("sources.list.d")).expect("sources.list.d");
+    }
+    let collections = crate::support::install_cache().join("collections");
+    let env = [("ANSIBLE_COLLECTIONS_PATH", collections.as_path())];
+    let time = regex::Regex::new(r#""cache_update_time": \d+"#).expect("regex");
+    let output = |text: &str, host: &str| {
+        time.replace_all(&module_run_output(text, host), "TIME")
+            .into_owned()
+    };
+    for (run, check) in [("check", true), ("first", false), ("second", false)] {
+        let mut args: Vec<String> = [
+            "--diff",
+            "-e",
+            "hostGroup=sandbox",
+            "-e",
+            "totUser=tot20-sandbox",
+        ]
+        .map(String::from)
+        .to_vec();
+        if check {
+            args.push("--check".into());
+        }
+        let (tt, ta) = side_by_side_with(
+            &lab,
+            &root().join("playbooks"),
+            "server-basics.yml",
+            &args,
+            &env,
+        );
+        assert_eq!(
+            output(&tt, "sandbox3.tokenoftrust.com"),
+            output(&ta, "sandbox4.tokenoftrust.com"),
+            "{run} run"
+        );
+        if run == "second" {
+            assert_eq!(
+                crate::support::recap_field(&tt, "sandbox3.tokenoftrust.com", "changed"),
+                0,
+                "{tt}"
+            );
+        }
+    }
+    let host = lab.root("sandbox3");
+    let read = |f: &str| std::fs::read_to_string(host.join(f)).unwrap_or_default();
+    assert!(
+        read("etc/logrotate.d/pm2-tot20-sandbox")
+            .starts_with("/home/tot20-sandbox/.pm2/logs/*.log {")
+    );
+    assert!(read("etc/cron.d/tot-backup").contains(
+        "#Ansible: backup tot20-sandbox config\n17 3 * * * root tar -czf /var/backups/tot/"
+    ));
+    assert!(read("etc/group").contains("\ndeploy:x:"));
+    let live = lab.sh(
+        "sandbox3",
+        "logrotate -d /etc/logrotate.d/pm2-tot20-sandbox >/dev/null 2>&1 && ufw status verbose",
+    );
+    let live = String::from_utf8_lossy(&live.stdout).into_owned();
+    assert!(live.contains("Status: active"), "{live}");
+    assert!(live.contains("Default: deny (incoming)"), "{live}");
+    for port in ["22/tcp", "80/tcp", "443/tcp"] {
+        let allowed = live.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.starts_with(&[port, "ALLOW", "IN"])
+        });
+        assert!(allowed, "{port}: {live}");
+    }
+    let _ = std::fs::remove_dir_all(&repo);
+}
+
 /// The apt module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
 /// sandbox4, against a local repository of test packages that is each host's only
 /// source: the same decisions, results, messages and `--diff`, the same packages left.
