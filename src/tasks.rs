@@ -242,6 +242,18 @@ pub(crate) fn is_unsupported_module(name: &str, plugin_dirs: &[PathBuf]) -> bool
 
 /// The failure of a task whose module tprov cannot run.
 pub(crate) fn unsupported_message(module: &str) -> String {
+    if let [ns, coll, _] = module.split('.').collect::<Vec<_>>().as_slice()
+        && !module.contains("{{")
+        && !(*ns == "ansible" && matches!(*coll, "builtin" | "legacy"))
+    {
+        return format!(
+            "the module `{module}` is in no collection path (beside the playbook, \
+             ANSIBLE_COLLECTIONS_PATH, ~/.ansible/collections, \
+             /usr/share/ansible/collections, the controller's ansible): install {ns}.{coll} \
+             (`ansible-galaxy collection install {ns}.{coll}`, or `pip install ansible`); \
+             this task fails on the hosts that reach it"
+        );
+    }
     format!(
         "tprov cannot run the module `{module}` yet: this task fails on the hosts that reach it (Ansible's other modules run as usual)"
     )

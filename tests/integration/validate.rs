@@ -32,8 +32,12 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn validate(dir: &Path) -> (bool, String) {
+    // The fleet's collections (collections/requirements.yml), as a user has them
+    // installed: the copy lab/install.sh extracts.
+    let collections = crate::support::install_cache().join("collections");
     let out = tprov()
         .current_dir(dir)
+        .env("ANSIBLE_COLLECTIONS_PATH", collections)
         .args(["validate", "-i", "inventory/tot"])
         .output()
         .expect("runs");
