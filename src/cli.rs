@@ -426,6 +426,11 @@ pub struct ApplyCmd {
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
 
+    /// Delete the fact cache of every host in the inventory before the run (with
+    /// `fact_caching = jsonfile`; ansible-playbook's --flush-cache).
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
+
     /// List the tasks each play would run (with --tags/--skip-tags), and run nothing.
     #[arg(long = "list-tasks")]
     pub list_tasks: bool,

@@ -3,6 +3,7 @@
 //! One connection per host serves the whole run. Results go out as events.
 
 pub(crate) mod event;
+pub(crate) mod fact_cache;
 mod facts;
 mod host;
 pub(crate) use host::ERROR_KEY;
@@ -59,6 +60,8 @@ pub(crate) struct RunOptions {
     pub query: HostVarsQuery,
     /// A status line on the terminal while a task runs (text output on a terminal).
     pub progress: bool,
+    /// Where host facts outlive the run (`fact_caching = jsonfile`).
+    pub fact_cache: Option<fact_cache::FactCache>,
 }
 
 #[derive(Debug, Default)]
@@ -266,12 +269,20 @@ pub(crate) async fn run(
         }
         fleet.set_play_magic(magic);
         for &h in &sel.hosts {
-            states.entry(h).or_insert_with(|| {
-                Arc::new(Mutex::new(HostState::new(
-                    h,
-                    inventory.host(h).name.clone(),
-                )))
-            });
+            if states.contains_key(&h) {
+                continue;
+            }
+            let mut st = HostState::new(h, inventory.host(h).name.clone());
+            // Facts an earlier run kept (`fact_caching = jsonfile`).
+            match opts.fact_cache.as_ref().map(|c| c.load(&st.name)) {
+                Some(Ok(Some(cached))) => {
+                    st.add_facts(cached);
+                    fleet.set_host_facts(h, &st.published(), &st.included);
+                }
+                Some(Err(e)) => reporter.event(&Event::Warning(e)),
+                Some(Ok(None)) | None => {}
+            }
+            states.insert(h, Arc::new(Mutex::new(st)));
         }
         // A role runs once per play and host: what ran in the last play is forgotten.
         for h in &sel.hosts {

@@ -22,6 +22,12 @@ pub(crate) struct FileConfig {
     /// Ansible's `vault_identity_list`: `label@source` entries.
     #[serde(default)]
     pub vault_identity_list: Vec<String>,
+    /// Ansible's fact cache: `fact_caching` (memory or jsonfile), its
+    /// `fact_caching_connection` directory, `fact_caching_prefix`, `fact_caching_timeout`.
+    pub fact_caching: Option<String>,
+    pub fact_caching_connection: Option<PathBuf>,
+    pub fact_caching_prefix: Option<String>,
+    pub fact_caching_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +41,15 @@ pub(crate) struct Settings {
     pub timeout: u64,
     pub vault_password_file: Option<PathBuf>,
     pub vault_identity_list: Vec<String>,
+    pub fact_caching: Option<String>,
+    pub fact_caching_connection: Option<PathBuf>,
+    pub fact_caching_prefix: Option<String>,
+    pub fact_caching_timeout: Option<u64>,
+}
+
+/// An `ANSIBLE_*` variable when set and not empty.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Settings {
@@ -58,6 +73,14 @@ impl Settings {
                 Ok(list) => comma_list(&list),
                 Err(_) => cfg.vault_identity_list,
             },
+            fact_caching: env("ANSIBLE_CACHE_PLUGIN").or(cfg.fact_caching),
+            fact_caching_connection: env("ANSIBLE_CACHE_PLUGIN_CONNECTION")
+                .map(|p| cwd.join(expand_home(&p)))
+                .or(cfg.fact_caching_connection),
+            fact_caching_prefix: env("ANSIBLE_CACHE_PLUGIN_PREFIX").or(cfg.fact_caching_prefix),
+            fact_caching_timeout: env("ANSIBLE_CACHE_PLUGIN_TIMEOUT")
+                .and_then(|t| t.parse().ok())
+                .or(cfg.fact_caching_timeout),
         })
     }
 
@@ -113,6 +136,14 @@ fn find_config(cwd: &Path) -> Result<FileConfig, Error> {
     Ok(FileConfig::default())
 }
 
+/// `~/x` under the home directory, as Ansible's path options are expanded.
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
 fn relative_to(file: &Path, p: PathBuf) -> PathBuf {
     if p.is_absolute() {
         p
@@ -148,6 +179,7 @@ fn read_toml(path: &Path) -> Result<FileConfig, Error> {
     cfg.private_key_file = cfg.private_key_file.map(|p| relative_to(path, p));
     cfg.known_hosts = cfg.known_hosts.map(|p| relative_to(path, p));
     cfg.vault_password_file = cfg.vault_password_file.map(|p| relative_to(path, p));
+    cfg.fact_caching_connection = cfg.fact_caching_connection.map(|p| relative_to(path, p));
     Ok(cfg)
 }
 
@@ -193,6 +225,12 @@ fn read_ansible_cfg(path: &Path) -> Result<FileConfig, Error> {
                 cfg.vault_password_file = Some(relative_to(path, PathBuf::from(v)));
             }
             ("defaults", "vault_identity_list") => cfg.vault_identity_list = comma_list(v),
+            ("defaults", "fact_caching") => cfg.fact_caching = Some(v.to_string()),
+            ("defaults", "fact_caching_connection") => {
+                cfg.fact_caching_connection = Some(relative_to(path, expand_home(v)));
+            }
+            ("defaults", "fact_caching_prefix") => cfg.fact_caching_prefix = Some(v.to_string()),
+            ("defaults", "fact_caching_timeout") => cfg.fact_caching_timeout = v.parse().ok(),
             _ => {}
         }
     }

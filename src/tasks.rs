@@ -326,6 +326,8 @@ pub(crate) struct Outcome {
     pub result: Map,
     /// Facts to set (`set_fact`).
     pub facts: Map,
+    /// set_fact's `cacheable`: its facts are host facts too, kept by the fact cache.
+    pub facts_cacheable: bool,
     /// Vars to add untemplated (`include_vars`): templated when read, like any var.
     pub included: Option<crate::vars::Vars>,
 }

@@ -94,6 +94,13 @@ fn run_with(
     if let (true, Some(group), Some(limit)) = (cmd.adopt, &cmd.inv.group, &limit) {
         adopt(&mut inv, group, limit, printer)?;
     }
+    let fact_cache =
+        crate::run::fact_cache::FactCache::from_settings(settings).map_err(Error::Usage)?;
+    if let (true, Some(cache)) = (cmd.flush_cache, &fact_cache) {
+        for h in inv.hosts() {
+            cache.flush(&h.name);
+        }
+    }
     let mut settings = settings.clone();
     if let Some(t) = cmd.connect.timeout {
         settings.timeout = t;
@@ -115,6 +122,7 @@ fn run_with(
         progress: matches!(cmd.format, Format::Text)
             && !printer.quiet
             && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        fact_cache,
     };
     if cmd.list_tasks || cmd.list_tags || cmd.list_hosts {
         let what = super::list::What {

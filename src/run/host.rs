@@ -90,6 +90,43 @@ impl HostState {
         all
     }
 
+    /// Host facts (a module's, the cache's, set_fact's cacheable ones): ranked as
+    /// gathered ones, below the play's vars, and joining `ansible_facts` without their
+    /// `ansible_` prefix, as Ansible's namespace_facts does.
+    pub(super) fn add_facts(&mut self, facts: Map) {
+        let mut all = self
+            .gathered
+            .get("ansible_facts")
+            .and_then(|v| crate::template::from_mj(v).ok())
+            .and_then(|v| match v {
+                Value::Map(m) => Some(m),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for (k, v) in &facts {
+            let key = k.strip_prefix("ansible_").unwrap_or(k);
+            all.insert(key.to_string(), v.clone());
+        }
+        self.gathered
+            .insert("ansible_facts".into(), to_mj(&Value::Map(all)));
+        for (k, v) in facts {
+            self.gathered.insert(k, to_mj(&v));
+        }
+    }
+
+    /// Writes the host's facts to the fact cache, if the run keeps one; a failure to
+    /// write is a warning, as in Ansible.
+    pub(super) fn cache_facts(&self, opts: &RunOptions) -> Option<String> {
+        let cache = opts.fact_cache.as_ref()?;
+        let facts: Map = self
+            .gathered
+            .iter()
+            .filter(|(k, _)| k.as_str() != "ansible_facts")
+            .filter_map(|(k, v)| crate::template::from_mj(v).ok().map(|v| (k.clone(), v)))
+            .collect();
+        cache.store(&self.name, &facts).err()
+    }
+
     pub(super) fn new(id: HostId, name: String) -> HostState {
         HostState {
             id,
@@ -216,6 +253,9 @@ pub(super) async fn gather_facts(
             st.gathered
                 .insert("ansible_facts".into(), to_mj(&Value::Map(f)));
             st.stats.ok += 1;
+            if let Some(w) = st.cache_facts(opts) {
+                st.notes.push(w);
+            }
             result_event(&st.name, Status::Ok, None, m, false, Vec::new())
         }
         Err(e) => {

@@ -616,6 +616,9 @@ impl<'a> PlayRun<'a> {
                 for h in self.play_hosts {
                     let mut st = self.states[h].lock().await;
                     st.gathered.clear();
+                    if let Some(cache) = &self.opts.fact_cache {
+                        cache.flush(&st.name);
+                    }
                     self.fleet.set_host_facts(*h, &st.published(), &st.included);
                 }
                 self.reporter.event(&Event::Meta("facts cleared".into()));

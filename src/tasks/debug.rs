@@ -183,7 +183,10 @@ pub(super) fn run_debug(a: &Map, cx: &mut Cx<'_>) -> Result<Outcome, TaskError> 
 }
 
 pub(super) fn run_set_fact(a: &Map, cx: &Cx<'_>) -> Result<Outcome, TaskError> {
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        facts_cacheable: super::args::bool_opt(a, &["cacheable"])?.unwrap_or(false),
+        ..Outcome::default()
+    };
     for (k, v) in a {
         if k == "cacheable" {
             continue;

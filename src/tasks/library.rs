@@ -511,6 +511,7 @@ fn outcome(name: &str, stdout: &str, stderr: &str, rc: i64) -> Outcome {
         diffs,
         result,
         facts,
+        facts_cacheable: false,
         included: None,
     }
 }

@@ -651,6 +651,54 @@ fn server_basics_playbook_matches_ansible_playbook() {
     let _ = std::fs::remove_dir_all(&repo);
 }
 
+/// `fact_caching = jsonfile` read and written as Ansible does: a cacheable set_fact one
+/// tool writes is read by the other in a later run, its non-cacheable one is not, and
+/// `--flush-cache` forgets it.
+#[test]
+fn fact_cache_is_shared_with_ansible_playbook() {
+    let dir = root().join("tests/fixtures/fact_cache");
+    let cache = std::env::temp_dir().join(format!("tprov-fact-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let run = |tool: &str, play: &str, extra: &[&str]| {
+        let mut c = if tool == "tprov" {
+            let mut t = crate::support::tprov();
+            t.arg("apply");
+            t
+        } else {
+            let mut a = Command::new("ansible-playbook");
+            a.env("ANSIBLE_CONFIG", root().join("tests/fixtures/ansible.cfg"));
+            a
+        };
+        let o = c
+            .current_dir(&dir)
+            .args(["-i", "inventory", play])
+            .args(extra)
+            .env("ANSIBLE_CACHE_PLUGIN", "jsonfile")
+            .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", &cache)
+            .env("ANSIBLE_CACHE_PLUGIN_PREFIX", "facts_")
+            .output()
+            .expect("runs");
+        assert!(
+            o.status.success(),
+            "{tool} {play} {extra:?}:\n{}",
+            stdout(&o)
+        );
+    };
+    for (writer, reader) in [("tprov", "ansible"), ("ansible", "tprov")] {
+        let w = format!("writer={writer}");
+        run(writer, "write.yml", &["-e", &w]);
+        assert!(cache.join("facts_s1_localhost").is_file());
+        run(reader, "read.yml", &["-e", &w, "-e", "flushed=false"]);
+    }
+    run(
+        "tprov",
+        "read.yml",
+        &["--flush-cache", "-e", "writer=x", "-e", "flushed=true"],
+    );
+    assert!(!cache.join("facts_s1_localhost").exists());
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
 /// The apt module beside ansible-playbook, tprov on sandbox3 and ansible-playbook on
 /// sandbox4, against a local repository of test packages that is each host's only
 /// source: the same decisions, results, messages and `--diff`, the same packages left.

@@ -90,6 +90,7 @@ impl TaskRun<'_> {
         let mut all_skipped = true;
         let mut unreachable = None;
         let mut facts = Map::default();
+        let mut cacheable = false;
         let pause = match &self.task.loop_pause {
             Some(p) => engine()
                 .template_to_value(p, &scope, Some(&self.task.origin))
@@ -171,6 +172,7 @@ impl TaskRun<'_> {
                     for (k, v) in &outcome.facts {
                         facts.insert(k.clone(), v.clone());
                     }
+                    cacheable |= outcome.facts_cacheable;
                     if let Some(inc) = &outcome.included {
                         crate::vars::merge_into(Arc::make_mut(&mut st.included), inc);
                     }
@@ -396,32 +398,22 @@ impl TaskRun<'_> {
             registered.shift_remove("invocation");
             st.facts.insert(r.clone(), to_mj(&Value::Map(registered)));
         }
-        // A module's facts (not set_fact's or include_vars') are host facts, ranked as
-        // gathered ones (below the play's vars), and join `ansible_facts` without their
-        // `ansible_` prefix, as Ansible's namespace_facts does.
+        // A module's facts (not set_fact's or include_vars') are host facts
+        // (`HostState::add_facts`); set_fact's with `cacheable` are both, as in Ansible:
+        // the set_fact rank for this run, host facts for the cache and later runs.
         if tasks::has_trait(&self.task.module, tasks::Trait::SetsFacts) {
+            if cacheable {
+                st.add_facts(facts.clone());
+            }
             for (k, v) in facts {
                 st.facts.insert(k, to_mj(&v));
             }
         } else if !facts.is_empty() {
-            let mut all = st
-                .gathered
-                .get("ansible_facts")
-                .and_then(|v| crate::template::from_mj(v).ok())
-                .and_then(|v| match v {
-                    Value::Map(m) => Some(m),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for (k, v) in &facts {
-                let key = k.strip_prefix("ansible_").unwrap_or(k);
-                all.insert(key.to_string(), v.clone());
-            }
-            st.gathered
-                .insert("ansible_facts".into(), to_mj(&Value::Map(all)));
-            for (k, v) in facts {
-                st.gathered.insert(k, to_mj(&v));
-            }
+            st.add_facts(facts);
+            cacheable = true;
+        }
+        if cacheable && let Some(w) = st.cache_facts(self.opts) {
+            events.push(Event::Warning(w));
         }
         if let Some(msg) = unreachable {
             let _ = msg;
