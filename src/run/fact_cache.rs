@@ -21,12 +21,11 @@ const PAYLOAD: &str = "__payload__";
 fn untag(v: serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(mut m) if m.contains_key("__ansible_type") => {
-            match m.remove("value") {
-                Some(inner) => untag(inner),
-                None => {
-                    m.remove("__ansible_type");
-                    serde_json::Value::Object(m)
-                }
+            if let Some(inner) = m.remove("value") {
+                untag(inner)
+            } else {
+                m.remove("__ansible_type");
+                serde_json::Value::Object(m)
             }
         }
         serde_json::Value::Object(m) => {
