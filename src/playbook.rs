@@ -197,6 +197,9 @@ pub(crate) struct Task {
     /// For handlers: the topics they listen to.
     pub listen: Vec<String>,
     pub run_once: bool,
+    /// A templated `run_once:`, decided per host as the task starts (Ansible's linear
+    /// strategy templates it for each host in turn, and the first true one runs alone).
+    pub run_once_expr: Option<String>,
     /// `until:` retry condition, with `retries` and `delay` (seconds).
     pub until: Vec<(String, Origin)>,
     pub retries: Option<Value>,

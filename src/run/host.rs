@@ -391,6 +391,22 @@ impl TaskRun<'_> {
     }
 
     /// The handler names this task notifies on this host (its `notify:` templated).
+    /// Whether the task runs on this host alone: `run_once`, or its template rendered
+    /// in the host's scope (an error counts as false here; the task's run reports it).
+    pub(super) fn runs_once(&self, st: &HostState) -> bool {
+        if self.task.run_once {
+            return true;
+        }
+        let Some(expr) = &self.task.run_once_expr else {
+            return false;
+        };
+        self.scope(st)
+            .ok()
+            .and_then(|scope| keywords::flag(Some(&Value::str(expr.clone())), &scope).ok())
+            .flatten()
+            .unwrap_or(false)
+    }
+
     pub(super) fn notified_names(&self, st: &HostState) -> Vec<String> {
         match self.scope(st) {
             Ok(scope) => self.notify_names(&scope),

@@ -226,8 +226,23 @@ impl<'a> PlayRun<'a> {
             handler: inh.handler,
         });
         // `add_host` bypasses the host loop: it runs once, as run_once tasks do.
+        // A templated run_once is decided host by host, in order: the hosts before the
+        // first that says true run too, as in Ansible's linear strategy.
+        let mut once: Option<HostId> = None;
         let targets: Vec<HostId> = if task.run_once || task.module == "add_host" {
+            once = active.first().copied().filter(|_| task.run_once);
             active.iter().copied().take(1).collect()
+        } else if task.run_once_expr.is_some() {
+            let run = self.task_run(task, inh);
+            let mut targets = Vec::new();
+            for h in &active {
+                targets.push(*h);
+                if run.runs_once(&*self.states[h].lock().await) {
+                    once = Some(*h);
+                    break;
+                }
+            }
+            targets
         } else {
             active.clone()
         };
@@ -326,7 +341,7 @@ impl<'a> PlayRun<'a> {
             } else if task.common.any_errors_fatal || self.play.any_errors_fatal {
                 any_fatal = true;
             }
-            if task.run_once {
+            if once == Some(*h) {
                 // One result for every host of the play.
                 let st = self.states[h].lock().await;
                 let (facts, notified) = (st.facts.clone(), st.notified.clone());
@@ -535,6 +550,13 @@ impl<'a> PlayRun<'a> {
         let first_holds = holds.first().is_none_or(|(_, b)| *b);
         let mut skipped: Vec<(HostId, String, Option<String>)> = Vec::new();
         match action.as_str() {
+            // A handler flushing the handlers would run itself again, without end.
+            "flush_handlers" if inh.handler => {
+                let msg = "flush_handlers cannot be used as a handler".to_string();
+                self.reporter.event(&Event::Fatal(msg.clone()));
+                self.fatal = Some(msg);
+                return Vec::new();
+            }
             "flush_handlers" => {
                 let go: Vec<HostId> = holds.iter().filter(|(_, b)| *b).map(|(h, _)| *h).collect();
                 for (h, b) in &holds {

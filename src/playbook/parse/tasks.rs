@@ -571,8 +571,14 @@ fn item(cx: &mut Ctx, n: &Node) -> Vec<Item> {
             .unwrap_or_default(),
         run_once: n
             .get("run_once")
+            .filter(|v| !is_template(v))
             .and_then(|v| boolean(cx, v, "run_once"))
             .unwrap_or(false),
+        run_once_expr: n
+            .get("run_once")
+            .filter(|v| is_template(v))
+            .and_then(Node::as_str)
+            .map(str::to_string),
         until: n
             .get("until")
             .map(|v| conditions(cx, v))
@@ -646,4 +652,10 @@ fn module_args(cx: &mut Ctx, module: &str, n: &Node) -> Map {
             Map::default()
         }
     }
+}
+
+/// A keyword value that is a template, decided where the task runs.
+fn is_template(n: &Node) -> bool {
+    n.as_str()
+        .is_some_and(crate::template::is_possibly_template)
 }
