@@ -390,7 +390,6 @@ impl TaskRun<'_> {
             .map_err(|e| e.to_string())
     }
 
-    /// The handler names this task notifies on this host (its `notify:` templated).
     /// Whether the task runs on this host alone: `run_once`, or its template rendered
     /// in the host's scope (an error counts as false here; the task's run reports it).
     pub(super) fn runs_once(&self, st: &HostState) -> bool {
@@ -407,6 +406,7 @@ impl TaskRun<'_> {
             .unwrap_or(false)
     }
 
+    /// The handler names this task notifies on this host (its `notify:` templated).
     pub(super) fn notified_names(&self, st: &HostState) -> Vec<String> {
         match self.scope(st) {
             Ok(scope) => self.notify_names(&scope),
