@@ -175,6 +175,9 @@ struct Ctx<'a> {
     roles_seen: std::rc::Rc<std::cell::RefCell<RolesSeen>>,
     /// Reading a role's meta dependencies (their names are `ansible_dependent_role_names`).
     dependency: bool,
+    /// Reading handlers (a play's `handlers:`, a role's handlers/, a file they import):
+    /// each entry is a block of handler tasks, with no role or block inside.
+    handlers: bool,
     depth: usize,
     /// Vars known while the playbook is read (an `import_playbook`'s `vars:`, the play's
     /// own): what a static role name may be templated with.
@@ -379,6 +382,7 @@ impl<'a> Ctx<'a> {
             role_handlers: Vec::new(),
             roles_seen: std::rc::Rc::default(),
             dependency: false,
+            handlers: false,
             depth: 0,
             known: std::rc::Rc::default(),
             role_params: std::rc::Rc::default(),

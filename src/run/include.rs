@@ -236,7 +236,12 @@ impl PlayRun<'_> {
             if hosts.is_empty() {
                 continue;
             }
-            match crate::playbook::load_tasks_file(&path, task.role.as_ref(), &task.parent_roles) {
+            match crate::playbook::load_tasks_file(
+                &path,
+                task.role.as_ref(),
+                &task.parent_roles,
+                inh.handler,
+            ) {
                 Ok(items) => {
                     let mut inner = inner.clone();
                     if !vars.is_empty() {

@@ -336,7 +336,7 @@ fn task(dir: &Path, text: &str) -> Task {
     let file = dir.with_extension("case.yml");
     let body = format!("- {}\n", text.replace("@D@", &dir.display().to_string()));
     std::fs::write(&file, body).expect("case file");
-    let items = crate::playbook::load_tasks_file(&file, None, &[])
+    let items = crate::playbook::load_tasks_file(&file, None, &[], false)
         .unwrap_or_else(|e| panic!("{text}: {e:?}"));
     let _ = std::fs::remove_file(&file);
     match items.into_iter().next() {

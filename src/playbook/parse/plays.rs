@@ -259,10 +259,16 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
     // As Ansible lists them: the handlers of the roles the playbook loads (`roles:`,
     // `import_role`) before the play's own, those of an `include_role` after (they join
     // when it runs). A notification calls the last loaded of a name.
-    let play_handlers = if n.get("handlers").is_some_and(|h| role_as_handler(cx, h)) {
+    let play_handlers = if n
+        .get("handlers")
+        .is_some_and(|h| super::tasks::refused_as_handlers(cx, h))
+    {
         Vec::new()
     } else {
-        section(cx, "handlers")
+        cx.handlers = true;
+        let h = section(cx, "handlers");
+        cx.handlers = false;
+        h
     };
     let (dynamic, mut handlers): (Vec<Item>, Vec<Item>) = std::mem::take(&mut cx.role_handlers)
         .into_iter()
@@ -354,52 +360,4 @@ fn play(cx: &mut Ctx, n: &Node) -> Option<Play> {
         dir: cx.dir.clone(),
         origin: cx.origin(n),
     })
-}
-
-/// Ansible refuses, at parse time, a handler that is a role (`include_role`,
-/// `import_role`: its tasks would be run as handlers) or a block inside a handler block
-/// (each entry of `handlers:` is a block, explicit or implicit, of handler tasks). True
-/// when one is found (and said).
-fn role_as_handler(cx: &mut Ctx, handlers: &Node) -> bool {
-    fn refused(cx: &mut Ctx, h: &Node) -> bool {
-        if h.get("block").is_some() {
-            cx.err(
-                h.pos,
-                "Using a block as a handler is not supported.".to_string(),
-            );
-            return true;
-        }
-        let action = ["include_role", "import_role"].into_iter().find_map(|a| {
-            [
-                a.to_string(),
-                format!("ansible.builtin.{a}"),
-                format!("ansible.legacy.{a}"),
-            ]
-            .into_iter()
-            .find(|k| h.get(k).is_some())
-        });
-        if let Some(a) = action {
-            cx.err(h.pos, format!("Using '{a}' as a handler is not supported."));
-            return true;
-        }
-        false
-    }
-    let NodeKind::Seq(list) = &handlers.kind else {
-        return false;
-    };
-    let mut found = false;
-    for h in list {
-        if h.get("block").is_none() {
-            found |= refused(cx, h);
-            continue;
-        }
-        for part in ["block", "rescue", "always"] {
-            if let Some(NodeKind::Seq(tasks)) = h.get(part).map(|p| &p.kind) {
-                for t in tasks {
-                    found |= refused(cx, t);
-                }
-            }
-        }
-    }
-    found
 }

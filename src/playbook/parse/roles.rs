@@ -308,6 +308,7 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
                         role_handlers: Vec::new(),
                         roles_seen: cx.roles_seen.clone(),
                         dependency: true,
+                        handlers: false,
                         depth: cx.depth + 1,
                         known: cx.known.clone(),
                         collections: cx.collections.clone(),
@@ -345,7 +346,9 @@ pub(super) fn role_items(cx: &mut Ctx, entry: &Node, task_args: Option<&Node>) -
     };
     set_role(&mut block, &role);
     if let Some(h) = role_file(&dir, "handlers", &from("handlers_from")) {
+        let was = std::mem::replace(&mut cx.handlers, true);
         let mut handlers = load_items(cx, &h, &role, parents.clone());
+        cx.handlers = was;
         set_role(&mut handlers, &role);
         cx.role_handlers.extend(handlers);
     }

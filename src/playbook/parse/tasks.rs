@@ -21,6 +21,7 @@ pub(crate) fn load_tasks_file(
     path: &Path,
     role: Option<&std::sync::Arc<crate::playbook::Role>>,
     parent_roles: &[(String, String)],
+    handlers: bool,
 ) -> Result<Vec<Item>, Vec<Diagnostic>> {
     let loaded = crate::yaml::load_file(path).map_err(|d| vec![d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -28,7 +29,9 @@ pub(crate) fn load_tasks_file(
     cx.role_dir = role.map(|r| r.dir.clone());
     cx.role_name = role.map(|r| r.name.clone());
     cx.parent_roles = parent_roles.to_vec();
+    cx.handlers = handlers;
     let mut items = match loaded.single().map_err(|d| vec![d])? {
+        Some(root) if handlers && refused_as_handlers(&mut cx, root) => Vec::new(),
         Some(root) => tasks(&mut cx, root),
         None => Vec::new(),
     };
@@ -115,6 +118,7 @@ pub(super) fn load_task_file(
         role_handlers: Vec::new(),
         roles_seen: cx.roles_seen.clone(),
         dependency: cx.dependency,
+        handlers: cx.handlers,
         depth: cx.depth + 1,
         known: cx.known.clone(),
         collections: cx.collections.clone(),
@@ -122,6 +126,7 @@ pub(super) fn load_task_file(
         private_role: cx.private_role,
     };
     let items = match loaded.single() {
+        Ok(Some(root)) if sub.handlers && refused_as_handlers(&mut sub, root) => Vec::new(),
         Ok(Some(root)) => tasks(&mut sub, root),
         Ok(None) => Vec::new(),
         Err(d) => {
@@ -658,4 +663,52 @@ fn module_args(cx: &mut Ctx, module: &str, n: &Node) -> Map {
 fn is_template(n: &Node) -> bool {
     n.as_str()
         .is_some_and(crate::template::is_possibly_template)
+}
+
+/// Ansible refuses, at parse time, a handler that is a role (`include_role`,
+/// `import_role`: its tasks would be run as handlers) or a block inside a handler block
+/// (each entry of `handlers:` is a block, explicit or implicit, of handler tasks). True
+/// when one is found (and said).
+pub(super) fn refused_as_handlers(cx: &mut Ctx, handlers: &Node) -> bool {
+    fn refused(cx: &mut Ctx, h: &Node) -> bool {
+        if h.get("block").is_some() {
+            cx.err(
+                h.pos,
+                "Using a block as a handler is not supported.".to_string(),
+            );
+            return true;
+        }
+        let action = ["include_role", "import_role"].into_iter().find_map(|a| {
+            [
+                a.to_string(),
+                format!("ansible.builtin.{a}"),
+                format!("ansible.legacy.{a}"),
+            ]
+            .into_iter()
+            .find(|k| h.get(k).is_some())
+        });
+        if let Some(a) = action {
+            cx.err(h.pos, format!("Using '{a}' as a handler is not supported."));
+            return true;
+        }
+        false
+    }
+    let NodeKind::Seq(list) = &handlers.kind else {
+        return false;
+    };
+    let mut found = false;
+    for h in list {
+        if h.get("block").is_none() {
+            found |= refused(cx, h);
+            continue;
+        }
+        for part in ["block", "rescue", "always"] {
+            if let Some(NodeKind::Seq(tasks)) = h.get(part).map(|p| &p.kind) {
+                for t in tasks {
+                    found |= refused(cx, t);
+                }
+            }
+        }
+    }
+    found
 }
