@@ -44,13 +44,25 @@ pub(crate) fn moto() -> Moto {
 }
 
 pub(crate) fn dns(m: &Moto, args: &[&str]) -> (i32, String, String) {
+    against_moto(m, "dns", args, &[])
+}
+
+/// `tprov SUB ARGS` against moto: its endpoint, test credentials and no profile, with
+/// `env` besides; the exit code, stdout and stderr.
+pub(crate) fn against_moto(
+    m: &Moto,
+    sub: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let out = tprov()
-        .arg("dns")
+        .arg(sub)
         .args(args)
         .env("AWS_ENDPOINT_URL", &m.url)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE")
+        .envs(env.iter().copied())
         .output()
         .expect("tprov runs");
     (

@@ -4,23 +4,12 @@
 //! request (tests/fixtures/eip/follow.py): a request fails if production is ever on no
 //! instance or on the wrong one.
 
-use crate::dns::{Moto, moto};
-use crate::support::{fixture, tprov};
+use crate::dns::{Moto, against_moto, moto};
+use crate::support::fixture;
 use std::process::{Command, Stdio};
 
 fn eip(m: &Moto, args: &[&str]) -> (i32, String, String) {
-    let out = tprov()
-        .arg("eip")
-        .args(args)
-        .envs(aws_env(m))
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("tprov runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    against_moto(m, "eip", args, &[("AWS_REGION", "us-west-2")])
 }
 
 fn aws_env(m: &Moto) -> [(&'static str, String); 5] {

@@ -401,18 +401,17 @@ impl TaskRun<'_> {
         // A module's facts (not set_fact's or include_vars') are host facts
         // (`HostState::add_facts`); set_fact's with `cacheable` are both, as in Ansible:
         // the set_fact rank for this run, host facts for the cache and later runs.
-        if tasks::has_trait(&self.task.module, tasks::Trait::SetsFacts) {
-            if cacheable {
-                st.add_facts(facts.clone());
-            }
+        let set_fact = tasks::has_trait(&self.task.module, tasks::Trait::SetsFacts);
+        let host_facts = !facts.is_empty() && (cacheable || !set_fact);
+        if host_facts {
+            st.add_facts(facts.clone());
+        }
+        if set_fact {
             for (k, v) in facts {
                 st.facts.insert(k, to_mj(&v));
             }
-        } else if !facts.is_empty() {
-            st.add_facts(facts);
-            cacheable = true;
         }
-        if cacheable && let Some(w) = st.cache_facts(self.opts) {
+        if host_facts && let Some(w) = st.cache_facts(self.opts) {
             events.push(Event::Warning(w));
         }
         if let Some(msg) = unreachable {
